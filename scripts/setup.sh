@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs — only those missing — so it
+# is idempotent and quick on a machine that has them. Used by demo.sh and test.sh.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  openssl libssl-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev sqlite3
+  libboost-program-options-dev libboost-dev nlohmann-json3-dev libspdlog-dev
+  libgtest-dev libgmock-dev
+  faketime clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

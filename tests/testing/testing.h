@@ -1,0 +1,49 @@
+// Test support: temporary directories, running the project's CLIs, fixtures.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fw::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (no shell), capturing stdout/stderr. argv[0] may be a project binary
+// name ("fwsign"), resolved in $FW_BINARY_DIR, or any program on PATH.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+// Path of a project executable or source file.
+std::string BinaryPath(const std::string& name);
+std::string SourcePath(const std::string& relative);
+
+// Files.
+void WriteFile(const std::string& path, const std::string& data);
+std::string ReadFile(const std::string& path);
+std::vector<uint8_t> ReadBytes(const std::string& path);
+void WriteBytes(const std::string& path, const std::vector<uint8_t>& data);
+bool Exists(const std::string& path);
+// Names of the entries in a directory (sorted).
+std::vector<std::string> ListDir(const std::string& path);
+// Deterministic pseudo-random bytes.
+std::vector<uint8_t> PseudoRandomBytes(size_t n, uint32_t seed);
+
+}  // namespace fw::testing
