@@ -1,0 +1,15 @@
+// Subcommand tables of fwupdate, one function per area, each defined in that
+// area's own file. fwupdate_main.cc concatenates them.
+#pragma once
+
+#include <vector>
+
+#include "fw/cli.h"
+
+namespace fw::updater {
+
+// Each area adds its table here and in fwupdate_main.cc, e.g.
+//   std::vector<cli::Subcommand> JournalCommands();   // updater/journal/journal_commands.cc
+//   std::vector<cli::Subcommand> TufCommands();       // updater/tuf/tuf_commands.cc
+
+}  // namespace fw::updater
