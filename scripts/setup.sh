@@ -8,7 +8,7 @@ packages=(
   openssl libssl-dev libcurl4-openssl-dev libarchive-dev libsqlite3-dev sqlite3
   libboost-program-options-dev libboost-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev
-  faketime clang libclang-rt-14-dev
+  faketime clang clang-format libclang-rt-14-dev time
 )
 
 missing=()

@@ -15,6 +15,12 @@ scripts/setup.sh
 mkdir -p build
 jobs=$(nproc)
 
+echo "== formatting (clang-format, .clang-format)"
+unformatted=$(git ls-files '*.cc' '*.h' | xargs clang-format --dry-run 2>&1 | grep -o '^[^:]*:[0-9]*' | cut -d: -f1 | sort -u || true)
+if [ -n "$unformatted" ]; then
+  echo "not clang-formatted (run: git ls-files '*.cc' '*.h' | xargs clang-format -i):"; echo "$unformatted"; exit 1
+fi
+
 echo "== build (warnings are errors)"
 scripts/build.sh ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFW_WERROR=ON
 echo "== tests"

@@ -9,17 +9,24 @@ namespace fw::cli {
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case ErrorCode::kOk: return kExitOk;
+    case ErrorCode::kOk:
+      return kExitOk;
     case ErrorCode::kInvalidArgument:
-    case ErrorCode::kUnsupported: return kExitUsage;
+    case ErrorCode::kUnsupported:
+      return kExitUsage;
     case ErrorCode::kCorrupt:
-    case ErrorCode::kVerificationFailed: return kExitRejected;
+    case ErrorCode::kVerificationFailed:
+      return kExitRejected;
     case ErrorCode::kIoError:
     case ErrorCode::kNotFound:
-    case ErrorCode::kResourceExhausted: return kExitIo;
-    case ErrorCode::kFailedPrecondition: return kExitState;
-    case ErrorCode::kTimeout: return kExitTimeout;
-    case ErrorCode::kInternal: return kExitInternal;
+    case ErrorCode::kResourceExhausted:
+      return kExitIo;
+    case ErrorCode::kFailedPrecondition:
+      return kExitState;
+    case ErrorCode::kTimeout:
+      return kExitTimeout;
+    case ErrorCode::kInternal:
+      return kExitInternal;
   }
   return kExitInternal;
 }

@@ -63,9 +63,12 @@ Result<Digest> Sha256File(const std::string& path) {
 
 std::string_view KeyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::kEd25519: return "ed25519";
-    case KeyType::kEcdsaP256: return "ecdsa-p256";
-    case KeyType::kRsaPss: return "rsa-pss";
+    case KeyType::kEd25519:
+      return "ed25519";
+    case KeyType::kEcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::kRsaPss:
+      return "rsa-pss";
   }
   return "unknown";
 }
@@ -208,8 +211,8 @@ Status PublicKey::Verify(ByteSpan message, ByteSpan signature) const {
   if (!ctx) return Internal("out of memory");
   EVP_PKEY_CTX* pctx = nullptr;
   const EVP_MD* md = type_ == KeyType::kEd25519 ? nullptr : EVP_sha256();
-  if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md ? "SHA256" : nullptr, nullptr, nullptr,
-                              impl_->pkey.get(), nullptr) != 1) {
+  if (EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md ? "SHA256" : nullptr, nullptr, nullptr, impl_->pkey.get(),
+                              nullptr) != 1) {
     return Internal("cannot initialise verification: " + ossl::DrainErrors());
   }
   if (type_ == KeyType::kRsaPss) {

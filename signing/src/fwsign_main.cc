@@ -93,7 +93,8 @@ int ImageSign(const Invocation& inv) {
 nlohmann::json ImageJson(const ImageInfo& info) {
   nlohmann::json sigs = nlohmann::json::array();
   for (const auto& s : info.signatures) {
-    sigs.push_back({{"type", KeyTypeName(s.type)}, {"key_id", HexEncode(s.key_id)}, {"signature", HexEncode(s.signature)}});
+    sigs.push_back(
+        {{"type", KeyTypeName(s.type)}, {"key_id", HexEncode(s.key_id)}, {"signature", HexEncode(s.signature)}});
   }
   nlohmann::json tlvs = nlohmann::json::array();
   for (const auto& t : info.other_tlvs) {
@@ -199,8 +200,8 @@ cli::Program MakeProgram() {
        "--key KEY --version X.Y.Z --security-counter N --hardware-id ID PAYLOAD -o IMAGE",
        [](po::options_description& o, po::positional_options_description& pos) {
          o.add_options()("key,k", po::value<std::vector<std::string>>()->required(),
-                         "private key PEM; repeat to add more signatures")(
-             "passphrase-file", po::value<std::string>(), "passphrase for encrypted keys")(
+                         "private key PEM; repeat to add more signatures")("passphrase-file", po::value<std::string>(),
+                                                                           "passphrase for encrypted keys")(
              "version", po::value<std::string>()->required(), "firmware version MAJOR.MINOR.PATCH[+BUILD]")(
              "security-counter", po::value<uint32_t>()->required(), "anti-rollback counter (0..4294967295)")(
              "hardware-id", po::value<std::string>()->required(), "hardware id the image is for (1-24 chars)")(
@@ -210,18 +211,18 @@ cli::Program MakeProgram() {
          pos.add("payload", 1);
        },
        ImageSign});
-  p.commands.push_back(
-      {"image verify", "verify an image's structure, hash and signature", "--pubkey PUB [options] IMAGE",
-       [](po::options_description& o, po::positional_options_description& pos) {
-         o.add_options()("pubkey,p", po::value<std::vector<std::string>>()->required(),
-                         "trusted public key PEM; repeatable")(
-             "hardware-id", po::value<std::string>(), "also require this hardware id")(
-             "min-security-counter", po::value<uint32_t>()->default_value(0),
-             "also require a security counter at least this high")(
-             "image", po::value<std::string>()->required(), "signed image file");
-         pos.add("image", 1);
-       },
-       ImageVerify});
+  p.commands.push_back({"image verify", "verify an image's structure, hash and signature",
+                        "--pubkey PUB [options] IMAGE",
+                        [](po::options_description& o, po::positional_options_description& pos) {
+                          o.add_options()("pubkey,p", po::value<std::vector<std::string>>()->required(),
+                                          "trusted public key PEM; repeatable")("hardware-id", po::value<std::string>(),
+                                                                                "also require this hardware id")(
+                              "min-security-counter", po::value<uint32_t>()->default_value(0),
+                              "also require a security counter at least this high")(
+                              "image", po::value<std::string>()->required(), "signed image file");
+                          pos.add("image", 1);
+                        },
+                        ImageVerify});
   p.commands.push_back({"image inspect", "print an image's header and TLVs (no verification)", "[options] IMAGE",
                         [](po::options_description& o, po::positional_options_description& pos) {
                           o.add_options()("image", po::value<std::string>()->required(), "signed image file");

@@ -13,8 +13,7 @@ using testing::SourcePath;
 using testing::TempDir;
 
 TEST(Sha256, KnownAnswer) {
-  EXPECT_EQ(HexEncode(Sha256::Of(AsBytes("abc"))),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HexEncode(Sha256::Of(AsBytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   Sha256 h;
   h.Update(AsBytes("a"));
   h.Update(AsBytes("bc"));
@@ -59,8 +58,8 @@ INSTANTIATE_TEST_SUITE_P(Types, SignVerify, ::testing::Values(KeyType::kEd25519,
 
 TEST(KeyId, IsSha256OfDerSubjectPublicKeyInfoAsOpensslComputesIt) {
   TempDir dir;
-  auto r = RunCommand({"openssl", "pkey", "-pubin", "-in", SourcePath("tests/keys/ecdsa-a.pub.pem"), "-outform",
-                       "DER", "-out", dir / "pub.der"});
+  auto r = RunCommand({"openssl", "pkey", "-pubin", "-in", SourcePath("tests/keys/ecdsa-a.pub.pem"), "-outform", "DER",
+                       "-out", dir / "pub.der"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto der = testing::ReadBytes(dir / "pub.der");
   auto key = PublicKey::LoadPemFile(SourcePath("tests/keys/ecdsa-a.pub.pem"));

@@ -26,7 +26,10 @@ class MemReader final : public img::Reader {
 // Cheap stand-in hash: the fuzzer explores structure, not SHA-256.
 class XorHash final : public img::HashEngine {
  public:
-  void Init() override { std::memset(state_, 0, sizeof state_); n_ = 0; }
+  void Init() override {
+    std::memset(state_, 0, sizeof state_);
+    n_ = 0;
+  }
   void Update(const uint8_t* d, size_t len) override {
     for (size_t i = 0; i < len; ++i) state_[(n_++) % 32] ^= d[i];
   }

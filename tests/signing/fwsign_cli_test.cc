@@ -20,8 +20,9 @@ class FwsignTest : public ::testing::Test {
   void SetUp() override { testing::WriteBytes(dir_ / "payload.bin", testing::PseudoRandomBytes(5000, 3)); }
 
   testing::CommandResult SignWith(const std::vector<std::string>& extra, const std::string& out = "fw.img") {
-    std::vector<std::string> argv = {"fwsign", "image", "sign", "--version", "2.1.0", "--security-counter", "5",
-                                     "--hardware-id", "POS-X1", dir_ / "payload.bin", "-o", dir_ / out};
+    std::vector<std::string> argv = {
+        "fwsign", "image",         "sign",   "--version",          "2.1.0", "--security-counter",
+        "5",      "--hardware-id", "POS-X1", dir_ / "payload.bin", "-o",    dir_ / out};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunCommand(argv);
   }
@@ -82,19 +83,20 @@ TEST_F(FwsignTest, SignVerifyInspectRoundTrip) {
 TEST_F(FwsignTest, PlainOpensslVerifiesOurSignatures) {
   for (const char* key : {"ed25519-a", "ecdsa-a"}) {
     ASSERT_EQ(SignWith({"--key", Key(std::string(key) + ".pem")}).exit_code, 0);
-    auto ok = RunCommand({SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img",
-                          Key(std::string(key) + ".pub.pem")});
+    auto ok = RunCommand(
+        {SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img", Key(std::string(key) + ".pub.pem")});
     EXPECT_EQ(ok.exit_code, 0) << key << ": " << ok.out << ok.err;
-    auto other = RunCommand({SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img",
-                             Key("ed25519-b.pub.pem")});
+    auto other =
+        RunCommand({SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img", Key("ed25519-b.pub.pem")});
     EXPECT_NE(other.exit_code, 0) << key;
   }
   // And a modified payload fails openssl's check too.
   auto bytes = testing::ReadBytes(dir_ / "fw.img");
   bytes[100] ^= 4;
   testing::WriteBytes(dir_ / "fw.img", bytes);
-  EXPECT_NE(RunCommand({SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img",
-                        Key("ecdsa-a.pub.pem")}).exit_code, 0);
+  EXPECT_NE(RunCommand({SourcePath("manifests/tools/openssl-verify-image.sh"), dir_ / "fw.img", Key("ecdsa-a.pub.pem")})
+                .exit_code,
+            0);
 }
 
 TEST_F(FwsignTest, TamperedImageFailsVerificationWithExitCode3) {

@@ -32,9 +32,7 @@ using Bytes = std::vector<uint8_t>;
 using ByteSpan = std::span<const uint8_t>;
 using Digest = std::array<uint8_t, 32>;
 
-inline ByteSpan AsBytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+inline ByteSpan AsBytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 class Sha256 {
  public:
@@ -116,8 +114,7 @@ class PrivateKey {
   static Result<PrivateKey> Generate(KeyType type);
   // PEM "PRIVATE KEY" or "ENCRYPTED PRIVATE KEY". A passphrase is required for
   // the encrypted form; a wrong one is a VerificationFailed naming the problem.
-  static Result<PrivateKey> FromPem(std::string_view pem,
-                                    const std::optional<std::string>& passphrase = std::nullopt);
+  static Result<PrivateKey> FromPem(std::string_view pem, const std::optional<std::string>& passphrase = std::nullopt);
   static Result<PrivateKey> LoadPemFile(const std::string& path,
                                         const std::optional<std::string>& passphrase = std::nullopt);
 

@@ -75,7 +75,7 @@ Status Internal(std::string message);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok());
   }
@@ -115,23 +115,22 @@ class [[nodiscard]] Result {
 #define FW_CONCAT_(a, b) FW_CONCAT_INNER_(a, b)
 
 // Returns the status from the current function if it is not OK.
-#define FW_RETURN_IF_ERROR(expr)                \
-  do {                                          \
-    ::fw::Status fw_status_ = (expr);           \
-    if (!fw_status_.ok()) return fw_status_;    \
+#define FW_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::fw::Status fw_status_ = (expr);        \
+    if (!fw_status_.ok()) return fw_status_; \
   } while (0)
 
 // Like FW_RETURN_IF_ERROR, prefixing the message with a context string.
-#define FW_RETURN_IF_ERROR_CTX(expr, ctx)                         \
-  do {                                                            \
-    ::fw::Status fw_status_ = (expr);                             \
-    if (!fw_status_.ok()) return fw_status_.WithContext(ctx);     \
+#define FW_RETURN_IF_ERROR_CTX(expr, ctx)                     \
+  do {                                                        \
+    ::fw::Status fw_status_ = (expr);                         \
+    if (!fw_status_.ok()) return fw_status_.WithContext(ctx); \
   } while (0)
 
 // Evaluates a Result<T> expression; on error returns its status, else moves the
 // value into `lhs` (which may be a declaration such as `auto x`).
-#define FW_ASSIGN_OR_RETURN(lhs, expr) \
-  FW_ASSIGN_OR_RETURN_IMPL_(FW_CONCAT_(fw_result_, __LINE__), lhs, expr)
+#define FW_ASSIGN_OR_RETURN(lhs, expr) FW_ASSIGN_OR_RETURN_IMPL_(FW_CONCAT_(fw_result_, __LINE__), lhs, expr)
 #define FW_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                              \
   if (!tmp.ok()) return tmp.status();             \

@@ -68,8 +68,8 @@ Status ValidateImageSpec(const ImageSpec& spec);
 
 // Streams `payload_path` into a signed image at `out_path`, signed by every key in
 // `keys` (at least one). Writes through OutputFile: on any error nothing is left.
-Status SignImageFile(const std::string& payload_path, const ImageSpec& spec,
-                     const std::vector<const PrivateKey*>& keys, const std::string& out_path);
+Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, const std::vector<const PrivateKey*>& keys,
+                     const std::string& out_path);
 
 // Parses the structure (header, bounds, TLVs) without checking hash or signatures.
 Result<ImageInfo> InspectImageFile(const std::string& path);

@@ -34,40 +34,40 @@ inline constexpr size_t kMinScratchSize = 4096;
 // TLV types. Unknown types with kTlvCriticalBit set are rejected; other unknown
 // types are skipped (and preserved by tools).
 enum TlvType : uint16_t {
-  kTlvSha256 = 0x0010,          // unprotected; 32 bytes
-  kTlvSigEd25519 = 0x0020,      // unprotected; key id (32) || signature (64)
-  kTlvSigEcdsaP256 = 0x0021,    // unprotected; key id (32) || DER signature (8..72)
-  kTlvDescription = 0x0040,     // protected; UTF-8 free text
+  kTlvSha256 = 0x0010,        // unprotected; 32 bytes
+  kTlvSigEd25519 = 0x0020,    // unprotected; key id (32) || signature (64)
+  kTlvSigEcdsaP256 = 0x0021,  // unprotected; key id (32) || DER signature (8..72)
+  kTlvDescription = 0x0040,   // protected; UTF-8 free text
 };
 
 enum class SigAlg : uint8_t { kEd25519 = 1, kEcdsaP256 = 2 };
 
 enum class Error : uint8_t {
   kOk = 0,
-  kTruncated,            // file shorter than a header
+  kTruncated,  // file shorter than a header
   kBadMagic,
   kUnsupportedVersion,
   kBadHeaderSize,
-  kReservedNotZero,      // reserved field or undefined flag set
+  kReservedNotZero,  // reserved field or undefined flag set
   kBadHardwareId,
   kPayloadEmpty,
-  kPayloadTooLarge,      // beyond kMaxPayloadSize
-  kPayloadBeyondEnd,     // payload (or protected TLVs) run past the end of the image
+  kPayloadTooLarge,   // beyond kMaxPayloadSize
+  kPayloadBeyondEnd,  // payload (or protected TLVs) run past the end of the image
   kTlvAreaTooLarge,
-  kBadTlvInfo,           // unprotected TLV info header wrong
-  kTlvOverflow,          // a TLV's length runs past its area
-  kTlvBadLength,         // known TLV with the wrong value length
-  kTlvMisplaced,         // hash/signature inside the protected area, or similar
+  kBadTlvInfo,    // unprotected TLV info header wrong
+  kTlvOverflow,   // a TLV's length runs past its area
+  kTlvBadLength,  // known TLV with the wrong value length
+  kTlvMisplaced,  // hash/signature inside the protected area, or similar
   kUnknownCriticalTlv,
   kDuplicateHash,
   kMissingHash,
-  kTrailingData,         // bytes after the TLV area
-  kIo,                   // Reader failed
+  kTrailingData,  // bytes after the TLV area
+  kIo,            // Reader failed
   kHashMismatch,
   kNoSignature,
-  kUnknownKey,           // no signature by a trusted key
-  kBadSignature,         // a trusted key's signature does not verify
-  kWrongKeyType,         // trusted key id, but its type differs from the TLV's algorithm
+  kUnknownKey,    // no signature by a trusted key
+  kBadSignature,  // a trusted key's signature does not verify
+  kWrongKeyType,  // trusted key id, but its type differs from the TLV's algorithm
   kWrongHardware,
   kSecurityCounterTooLow,
 };
@@ -146,8 +146,7 @@ class KeyRing {
 // Called for every TLV in image order.
 class TlvVisitor {
  public:
-  virtual ErrorInfo Visit(bool is_protected, uint16_t type, const uint8_t* value, uint16_t len,
-                          uint64_t offset) = 0;
+  virtual ErrorInfo Visit(bool is_protected, uint16_t type, const uint8_t* value, uint16_t len, uint64_t offset) = 0;
 
  protected:
   ~TlvVisitor() = default;
