@@ -1,0 +1,187 @@
+#include "fw/flash_history.h"
+
+#include <ctime>
+
+#include "fw/sqlite.h"
+
+namespace fw::history {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS flash_history (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at    TEXT NOT NULL,
+  finished_at   TEXT,
+  operation     TEXT NOT NULL,
+  operator      TEXT NOT NULL,
+  bundle        TEXT,
+  bundle_sha256 TEXT,
+  from_version  TEXT,
+  to_version    TEXT,
+  target_slot   TEXT,
+  snapshot_id   TEXT,
+  outcome       TEXT NOT NULL DEFAULT 'in-progress'
+                CHECK (outcome IN ('in-progress', 'succeeded', 'failed', 'interrupted')),
+  detail        TEXT NOT NULL DEFAULT ''
+);
+PRAGMA user_version = 1;
+)sql";
+
+std::string IsoTime(int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<Outcome> ParseOutcome(const std::string& s) {
+  if (s == "in-progress") return Outcome::kInProgress;
+  if (s == "succeeded") return Outcome::kSucceeded;
+  if (s == "failed") return Outcome::kFailed;
+  if (s == "interrupted") return Outcome::kInterrupted;
+  return Corrupt("flash history holds an unknown outcome '" + s + "'");
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kInProgress:
+      return "in-progress";
+    case Outcome::kSucceeded:
+      return "succeeded";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
+}
+
+struct FlashHistory::Impl {
+  sql::Database db;
+  Clock clock;
+  std::string Now() const { return IsoTime(clock ? clock() : static_cast<int64_t>(std::time(nullptr))); }
+};
+
+FlashHistory::FlashHistory() = default;
+FlashHistory::~FlashHistory() = default;
+FlashHistory::FlashHistory(FlashHistory&&) noexcept = default;
+FlashHistory& FlashHistory::operator=(FlashHistory&&) noexcept = default;
+
+Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock clock) {
+  auto db = sql::Database::Open(path, sql::OpenMode::kCreate);
+  if (!db.ok()) return db.status().WithContext("flash history");
+  FW_ASSIGN_OR_RETURN(auto version_stmt, db->Prepare("PRAGMA user_version"));
+  FW_ASSIGN_OR_RETURN(bool row, version_stmt.Step());
+  int64_t version = row ? version_stmt.ColumnInt(0) : 0;
+  if (version > kSchemaVersion) {
+    return Unsupported("flash history " + path + " has schema version " + std::to_string(version) +
+                       ", newer than this tool understands (" + std::to_string(kSchemaVersion) + ")");
+  }
+  FW_RETURN_IF_ERROR_CTX(db->Exec(kSchema), "flash history " + path);
+  FlashHistory h;
+  h.impl_ = std::unique_ptr<Impl>(new Impl{std::move(*db), std::move(clock)});
+  return h;
+}
+
+Result<int64_t> FlashHistory::RecordIntent(const Intent& in) {
+  if (in.operation.empty()) return InvalidArgument("flash history: an operation needs a name");
+  FW_ASSIGN_OR_RETURN(
+      auto st, impl_->db.Prepare("INSERT INTO flash_history (started_at, operation, operator, bundle, bundle_sha256, "
+                                 "from_version, to_version, target_slot, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?)"));
+  st.Bind(1, impl_->Now())
+      .Bind(2, in.operation)
+      .Bind(3, in.operator_name)
+      .Bind(4, in.bundle)
+      .Bind(5, in.bundle_sha256)
+      .Bind(6, in.from_version)
+      .Bind(7, in.to_version)
+      .Bind(8, in.target_slot)
+      .Bind(9, in.snapshot_id);
+  FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: recording intent");
+  return impl_->db.LastInsertRowId();
+}
+
+Status FlashHistory::SetSnapshot(int64_t id, const std::string& snapshot_id) {
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET snapshot_id = ? WHERE id = ?"));
+  st.Bind(1, snapshot_id).Bind(2, id);
+  return st.Run().WithContext("flash history: recording snapshot");
+}
+
+Status FlashHistory::RecordOutcome(int64_t id, Outcome outcome, const std::string& detail) {
+  if (outcome == Outcome::kInProgress) return InvalidArgument("flash history: an outcome cannot be 'in-progress'");
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET outcome = ?, detail = ?, finished_at = ? "
+                                                 "WHERE id = ? AND outcome = 'in-progress'"));
+  st.Bind(1, OutcomeName(outcome)).Bind(2, detail).Bind(3, impl_->Now()).Bind(4, id);
+  FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: recording outcome");
+  FW_ASSIGN_OR_RETURN(auto check, impl_->db.Prepare("SELECT changes()"));
+  FW_ASSIGN_OR_RETURN(bool row, check.Step());
+  if (!row || check.ColumnInt(0) != 1) {
+    return FailedPrecondition("flash history: operation " + std::to_string(id) + " is not in progress");
+  }
+  return Status::Ok();
+}
+
+Result<int> FlashHistory::MarkInterrupted(const std::string& detail) {
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET outcome = 'interrupted', detail = ?, "
+                                                 "finished_at = ? WHERE outcome = 'in-progress'"));
+  st.Bind(1, detail).Bind(2, impl_->Now());
+  FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: marking interrupted operations");
+  FW_ASSIGN_OR_RETURN(auto check, impl_->db.Prepare("SELECT changes()"));
+  FW_ASSIGN_OR_RETURN(bool row, check.Step());
+  return row ? static_cast<int>(check.ColumnInt(0)) : 0;
+}
+
+namespace {
+constexpr const char* kSelect =
+    "SELECT id, started_at, finished_at, operation, operator, bundle, bundle_sha256, from_version, to_version, "
+    "target_slot, snapshot_id, outcome, detail FROM flash_history ";
+
+Result<Entry> ReadEntry(const sql::Statement& st) {
+  Entry e;
+  e.id = st.ColumnInt(0);
+  e.started_at = st.ColumnText(1);
+  e.finished_at = st.ColumnOptionalText(2);
+  e.intent.operation = st.ColumnText(3);
+  e.intent.operator_name = st.ColumnText(4);
+  e.intent.bundle = st.ColumnOptionalText(5);
+  e.intent.bundle_sha256 = st.ColumnOptionalText(6);
+  e.intent.from_version = st.ColumnOptionalText(7);
+  e.intent.to_version = st.ColumnOptionalText(8);
+  e.intent.target_slot = st.ColumnOptionalText(9);
+  e.intent.snapshot_id = st.ColumnOptionalText(10);
+  FW_ASSIGN_OR_RETURN(e.outcome, ParseOutcome(st.ColumnText(11)));
+  e.detail = st.ColumnText(12);
+  return e;
+}
+}  // namespace
+
+Result<std::vector<Entry>> FlashHistory::List(size_t limit) {
+  std::string q = std::string(kSelect) + "ORDER BY id DESC";
+  if (limit > 0) q += " LIMIT " + std::to_string(limit);
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare(q));
+  std::vector<Entry> out;
+  for (;;) {
+    FW_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    FW_ASSIGN_OR_RETURN(Entry e, ReadEntry(st));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::optional<Entry>> FlashHistory::Get(int64_t id) {
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare(std::string(kSelect) + "WHERE id = ?"));
+  st.Bind(1, id);
+  FW_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return std::optional<Entry>();
+  FW_ASSIGN_OR_RETURN(Entry e, ReadEntry(st));
+  return std::optional<Entry>(std::move(e));
+}
+
+}  // namespace fw::history
