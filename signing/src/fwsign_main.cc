@@ -175,9 +175,6 @@ cli::Program MakeProgram() {
   cli::Program p;
   p.name = "fwsign";
   p.summary = "vendor signing tool: keys and signed firmware images";
-  p.epilog =
-      "Exit codes: 0 ok, 2 usage error, 3 input rejected (bad format, hash or signature),\n"
-      "            4 I/O error, 5 refused by state (e.g. key exists), 70 internal error.\n";
   p.commands.push_back(
       {"key generate", "generate a signing key pair (private PEM + public PEM)", "--type TYPE --out KEY [options]",
        [](po::options_description& o, po::positional_options_description&) {

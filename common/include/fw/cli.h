@@ -36,6 +36,12 @@ enum ExitCode : int {
 
 int ExitCodeFor(const Status& status);
 
+// The exit-code table for a program's --help epilog.
+inline constexpr const char* kExitCodeHelp =
+    "Exit codes: 0 ok, 1 negative result, 2 usage error, 3 input rejected (format, hash, signature,\n"
+    "            policy), 4 I/O error, 5 refused by state, 6 timeout, 70 internal error\n"
+    "            (docs/exit-codes.md).\n";
+
 struct Invocation {
   const po::variables_map& vm;
   bool json = false;
