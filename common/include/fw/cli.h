@@ -60,7 +60,7 @@ struct Program {
   std::string name;     // "fwsign"
   std::string summary;  // one line
   std::vector<Subcommand> commands;
-  std::string epilog;  // printed after the command list (e.g. exit codes)
+  std::string epilog = kExitCodeHelp;  // printed after the command list
 };
 
 // Parses argv, dispatches to the subcommand and maps errors to exit codes. Never throws.
