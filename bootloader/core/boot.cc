@@ -276,6 +276,7 @@ BootReport Bootloader::Boot() {
 
   // 2. The active confirmed slot, then the other confirmed slot as the fallback.
   const uint8_t order[2] = {bc.active_slot, static_cast<uint8_t>(1 - bc.active_slot)};
+  bool condemned[kSlotCount] = {false, false};
   for (uint8_t s : order) {
     if (bc.slots[s].state != SlotState::kConfirmed) continue;
     img::Verified v;
@@ -286,6 +287,7 @@ BootReport Bootloader::Boot() {
     if (PowerLost(c)) return storage_error(c.flash);
     if (!c.ok()) {
       bc.slots[s].state = SlotState::kUnbootable;
+      condemned[s] = true;
       dirty = true;
       continue;
     }
@@ -311,7 +313,12 @@ BootReport Bootloader::Boot() {
     return r;
   }
 
-  // 3. Nothing verifies: record what was learned and report.
+  // 3. Nothing verifies. A confirmed slot is never condemned when nothing else
+  // runs: marking it would gain nothing, and if the failure was transient the
+  // next reset boots it again. Reverted trials stay reverted.
+  for (uint8_t s = 0; s < kSlotCount; ++s) {
+    if (condemned[s]) bc.slots[s].state = SlotState::kConfirmed;
+  }
   if (dirty && can_persist) {
     FlashError e = store_.Save(&bc);
     if (e == FlashError::kPowerLost) return storage_error(e);
@@ -384,6 +391,11 @@ OpResult Bootloader::Confirm() {
   bc.active_slot = t;
   // Invariant 9: the anti-rollback floor moves here and nowhere else.
   if (bc.slots[t].security_counter > bc.min_security_counter) bc.min_security_counter = bc.slots[t].security_counter;
+  // The previous slot stays as the fallback — unless the new floor forbids it.
+  SlotInfo& previous = bc.slots[1 - t];
+  if (previous.state == SlotState::kConfirmed && previous.security_counter < bc.min_security_counter) {
+    previous.state = SlotState::kUnbootable;
+  }
   FlashError e = store_.Save(&bc);
   return e == FlashError::kOk ? OpResult{} : FlashFailed(e);
 }
@@ -396,7 +408,10 @@ OpResult Bootloader::MarkUnbootable(uint8_t slot) {
   if (!lr.ok()) return lr;
   const uint8_t other = static_cast<uint8_t>(1 - slot);
   if (slot == bc.active_slot && bc.slots[slot].state == SlotState::kConfirmed) {
-    if (bc.slots[other].state != SlotState::kConfirmed) return Failed(OpError::kWouldBrick);
+    if (bc.slots[other].state != SlotState::kConfirmed ||
+        bc.slots[other].security_counter < bc.min_security_counter) {
+      return Failed(OpError::kWouldBrick);
+    }
     bc.active_slot = other;
   }
   bc.slots[slot].state = SlotState::kUnbootable;
