@@ -164,7 +164,7 @@ BankCheck Bootloader::VerifyBank(uint8_t slot, uint32_t min_security_counter, im
   return VerifyOnce(slot, min_security_counter, out);
 }
 
-void Bootloader::BuildDefault(BootControl* bc) {
+void Bootloader::BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]) {
   // Both copies are invalid: nothing recorded can be trusted, so the banks
   // speak for themselves. A verified image is bootable; when both verify, the
   // older one becomes the confirmed slot and the newer a trial, so a possibly
@@ -174,7 +174,8 @@ void Bootloader::BuildDefault(BootControl* bc) {
   img::Verified v[kSlotCount];
   bool ok[kSlotCount];
   for (uint8_t s = 0; s < kSlotCount; ++s) {
-    ok[s] = VerifyBank(s, 0, &v[s]).ok();
+    checks[s] = VerifyBank(s, 0, &v[s]);
+    ok[s] = checks[s].ok();
     d.slots[s].state = ok[s] ? SlotState::kConfirmed : SlotState::kUnbootable;
     if (ok[s]) FillSlotFromHeader(v[s].header, &d.slots[s]);
   }
@@ -199,7 +200,7 @@ OpResult Bootloader::Load(BootControl* bc, LoadInfo* info) {
   *info = store_.Load(bc);
   if (info->io != FlashError::kOk) return FlashFailed(info->io);
   if (!info->found) {
-    BuildDefault(bc);
+    BuildDefault(bc, default_checks_);
     // BuildDefault reads the banks; a power cut there shows up as unverified banks,
     // so re-check the storage is still alive before trusting the result.
     uint8_t probe;
@@ -222,6 +223,12 @@ BootReport Bootloader::Boot() {
     return r;
   }
   r.used_default = !info.found;
+  if (r.used_default) {
+    for (uint8_t s = 0; s < kSlotCount; ++s) {
+      r.checks[s] = default_checks_[s];
+      r.checked[s] = true;
+    }
+  }
   bool dirty = !info.found;  // a rebuilt default is persisted with the decision
   bool can_persist = true;
   auto storage_error = [&r](FlashError e) {

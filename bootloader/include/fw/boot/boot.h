@@ -143,10 +143,12 @@ class Bootloader {
   // Loads the record, or builds the safe default when both copies are invalid.
   OpResult Load(BootControl* bc, LoadInfo* info);
   BankCheck VerifyOnce(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
-  void BuildDefault(BootControl* bc);
+  // `checks` receives each bank's verification result.
+  void BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]);
 
   BootEnv env_;
   BootControlStore store_;
+  BankCheck default_checks_[kSlotCount];  // from the last BuildDefault
 };
 
 // True if the record's version/counter describe the image header.
