@@ -53,8 +53,7 @@ int Provision(const Invocation& inv) {
   } else {
     std::cout << "provisioned " << layout << ": bank A holds " << info->version.ToString() << " (security counter "
               << info->security_counter << ", confirmed), bank B empty, " << spec.boot_keys.size()
-              << (spec.boot_keys.size() == 1 ? " boot key" : " boot keys") << ", hardware " << spec.hardware_id
-              << "\n";
+              << (spec.boot_keys.size() == 1 ? " boot key" : " boot keys") << ", hardware " << spec.hardware_id << "\n";
   }
   return cli::kExitOk;
 }
@@ -142,7 +141,10 @@ int BootCmd(const Invocation& inv) {
     if (why.empty()) why = "no slot is confirmed or in trial";
     Status s = FailedPrecondition("no verified image to boot (" + why + ")");
     if (inv.json) {
-      cli::PrintJson({{"ok", false}, {"booted", false}, {"reason", s.message()}, {"checks", checks},
+      cli::PrintJson({{"ok", false},
+                      {"booted", false},
+                      {"reason", s.message()},
+                      {"checks", checks},
                       {"exit_code", cli::kExitFailure}});
     }
     std::cerr << inv.command << ": " << s.message() << "\n";
@@ -195,7 +197,8 @@ int SlotOp(const Invocation& inv, const char* verb, const std::function<OpResult
 int SetTrial(const Invocation& inv) {
   const unsigned tries = inv.vm["tries"].as<unsigned>();
   if (tries == 0 || tries > kMaxTries) {
-    return cli::Fail(inv, InvalidArgument("--tries " + std::to_string(tries) + " must be 1.." + std::to_string(kMaxTries)));
+    return cli::Fail(inv,
+                     InvalidArgument("--tries " + std::to_string(tries) + " must be 1.." + std::to_string(kMaxTries)));
   }
   return SlotOp(inv, "trial", [tries](Bootloader& b, uint8_t s) { return b.SetTrial(s, static_cast<uint8_t>(tries)); });
 }
@@ -233,38 +236,36 @@ cli::Program MakeProgram() {
   p.epilog =
       "Exit codes: 0 ok, 1 boot found no verified image, 2 usage error, 3 input rejected\n"
       "            (bad layout, image or signature), 4 I/O error, 5 refused by state, 70 internal.\n";
-  p.commands.push_back(
-      {"provision", "create a simulated terminal: region files, trust store, signed image in bank A",
-       "--device LAYOUT.json --image IMG --pubkey PUB --hardware-id ID [--force]",
-       [](po::options_description& o, po::positional_options_description&) {
-         AddDeviceOption(o);
-         o.add_options()("image", po::value<std::string>()->required(), "signed image for bank A (confirmed)")(
-             "pubkey,p", po::value<std::vector<std::string>>()->required(),
-             "boot verification public key PEM; repeatable")(
-             "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-             "force", "overwrite existing region files");
-       },
-       Provision});
+  p.commands.push_back({"provision", "create a simulated terminal: region files, trust store, signed image in bank A",
+                        "--device LAYOUT.json --image IMG --pubkey PUB --hardware-id ID [--force]",
+                        [](po::options_description& o, po::positional_options_description&) {
+                          AddDeviceOption(o);
+                          o.add_options()("image", po::value<std::string>()->required(),
+                                          "signed image for bank A (confirmed)")(
+                              "pubkey,p", po::value<std::vector<std::string>>()->required(),
+                              "boot verification public key PEM; repeatable")(
+                              "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
+                              "force", "overwrite existing region files");
+                        },
+                        Provision});
   p.commands.push_back({"status", "show slots, versions, tries and counters", "--device LAYOUT.json",
                         [](po::options_description& o, po::positional_options_description&) { AddDeviceOption(o); },
                         StatusCmd});
-  p.commands.push_back({"boot", "one simulated reset: which slot and version runs, or why none can",
-                        "--device LAYOUT.json",
-                        [](po::options_description& o, po::positional_options_description&) { AddDeviceOption(o); },
-                        BootCmd});
+  p.commands.push_back(
+      {"boot", "one simulated reset: which slot and version runs, or why none can", "--device LAYOUT.json",
+       [](po::options_description& o, po::positional_options_description&) { AddDeviceOption(o); }, BootCmd});
   p.commands.push_back(
       {"set-trial", "verify a written bank and make it the trial slot", "--device LAYOUT.json [--tries N] SLOT",
        [](po::options_description& o, po::positional_options_description& pos) {
          AddDeviceOption(o);
-         o.add_options()("tries", po::value<unsigned>()->default_value(kDefaultTries), "boots the trial may take (1-15)")(
-             "slot", po::value<std::string>()->required(), "A or B");
+         o.add_options()("tries", po::value<unsigned>()->default_value(kDefaultTries),
+                         "boots the trial may take (1-15)")("slot", po::value<std::string>()->required(), "A or B");
          pos.add("slot", 1);
        },
        SetTrial});
-  p.commands.push_back({"confirm", "confirm the running trial (advances the minimum security counter)",
-                        "--device LAYOUT.json",
-                        [](po::options_description& o, po::positional_options_description&) { AddDeviceOption(o); },
-                        Confirm});
+  p.commands.push_back(
+      {"confirm", "confirm the running trial (advances the minimum security counter)", "--device LAYOUT.json",
+       [](po::options_description& o, po::positional_options_description&) { AddDeviceOption(o); }, Confirm});
   p.commands.push_back({"mark-bad", "mark a slot unbootable", "--device LAYOUT.json SLOT",
                         [](po::options_description& o, po::positional_options_description& pos) {
                           AddDeviceOption(o);

@@ -66,29 +66,46 @@ OpResult FlashFailed(FlashError e) {
 
 const char* BankCheckName(const BankCheck& c) {
   switch (c.code) {
-    case BankError::kOk: return "ok";
-    case BankError::kImage: return img::ErrorName(c.image.code);
-    case BankError::kNoImage: return "bank holds no image";
-    case BankError::kImageTooLarge: return "image runs past the end of the bank";
-    case BankError::kRecordMismatch: return "image differs from the boot-control record (version or security counter)";
-    case BankError::kFlash: return FlashErrorName(c.flash);
+    case BankError::kOk:
+      return "ok";
+    case BankError::kImage:
+      return img::ErrorName(c.image.code);
+    case BankError::kNoImage:
+      return "bank holds no image";
+    case BankError::kImageTooLarge:
+      return "image runs past the end of the bank";
+    case BankError::kRecordMismatch:
+      return "image differs from the boot-control record (version or security counter)";
+    case BankError::kFlash:
+      return FlashErrorName(c.flash);
   }
   return "unknown bank error";
 }
 
 const char* OpErrorName(OpError e) {
   switch (e) {
-    case OpError::kOk: return "ok";
-    case OpError::kFlash: return "boot-control storage failed";
-    case OpError::kBadSlot: return "no such slot";
-    case OpError::kActiveSlot: return "slot holds the last confirmed firmware";
-    case OpError::kTrialPending: return "a trial is already pending";
-    case OpError::kNotPrepared: return "slot holds a confirmed image; mark it unbootable before installing";
-    case OpError::kNoTrial: return "no slot is in trial";
-    case OpError::kTrialNotBooted: return "the trial slot has not been booted yet";
-    case OpError::kBadTries: return "tries must be 1..15";
-    case OpError::kVerifyFailed: return "bank does not verify";
-    case OpError::kWouldBrick: return "no other confirmed slot would remain";
+    case OpError::kOk:
+      return "ok";
+    case OpError::kFlash:
+      return "boot-control storage failed";
+    case OpError::kBadSlot:
+      return "no such slot";
+    case OpError::kActiveSlot:
+      return "slot holds the last confirmed firmware";
+    case OpError::kTrialPending:
+      return "a trial is already pending";
+    case OpError::kNotPrepared:
+      return "slot holds a confirmed image; mark it unbootable before installing";
+    case OpError::kNoTrial:
+      return "no slot is in trial";
+    case OpError::kTrialNotBooted:
+      return "the trial slot has not been booted yet";
+    case OpError::kBadTries:
+      return "tries must be 1..15";
+    case OpError::kVerifyFailed:
+      return "bank does not verify";
+    case OpError::kWouldBrick:
+      return "no other confirmed slot would remain";
   }
   return "unknown error";
 }
@@ -415,8 +432,7 @@ OpResult Bootloader::MarkUnbootable(uint8_t slot) {
   if (!lr.ok()) return lr;
   const uint8_t other = static_cast<uint8_t>(1 - slot);
   if (slot == bc.active_slot && bc.slots[slot].state == SlotState::kConfirmed) {
-    if (bc.slots[other].state != SlotState::kConfirmed ||
-        bc.slots[other].security_counter < bc.min_security_counter) {
+    if (bc.slots[other].state != SlotState::kConfirmed || bc.slots[other].security_counter < bc.min_security_counter) {
       return Failed(OpError::kWouldBrick);
     }
     bc.active_slot = other;

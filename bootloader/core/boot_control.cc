@@ -26,41 +26,64 @@ void Put32(uint8_t* p, uint32_t v) {
 
 const char* SlotStateName(SlotState s) {
   switch (s) {
-    case SlotState::kEmpty: return "empty";
-    case SlotState::kUnbootable: return "unbootable";
-    case SlotState::kTrial: return "trial";
-    case SlotState::kConfirmed: return "confirmed";
+    case SlotState::kEmpty:
+      return "empty";
+    case SlotState::kUnbootable:
+      return "unbootable";
+    case SlotState::kTrial:
+      return "trial";
+    case SlotState::kConfirmed:
+      return "confirmed";
   }
   return "invalid";
 }
 
 const char* DecodeErrorName(DecodeError e) {
   switch (e) {
-    case DecodeError::kOk: return "ok";
-    case DecodeError::kTooShort: return "too short for a boot-control block";
-    case DecodeError::kBadMagic: return "wrong magic (erased, never written or not a boot-control block)";
-    case DecodeError::kUnsupportedVersion: return "unsupported boot-control format version";
-    case DecodeError::kBadSize: return "wrong boot-control block size";
-    case DecodeError::kBadCrc: return "CRC mismatch (torn write or corruption)";
-    case DecodeError::kReservedNotZero: return "reserved field is not zero";
-    case DecodeError::kBadSlotState: return "invalid slot state";
-    case DecodeError::kBadActiveSlot: return "invalid active slot";
-    case DecodeError::kBadBootedSlot: return "invalid booted slot";
-    case DecodeError::kTwoTrials: return "both slots are in trial";
-    case DecodeError::kTrialIsActive: return "the active slot is in trial";
-    case DecodeError::kBadTries: return "tries remaining out of range";
+    case DecodeError::kOk:
+      return "ok";
+    case DecodeError::kTooShort:
+      return "too short for a boot-control block";
+    case DecodeError::kBadMagic:
+      return "wrong magic (erased, never written or not a boot-control block)";
+    case DecodeError::kUnsupportedVersion:
+      return "unsupported boot-control format version";
+    case DecodeError::kBadSize:
+      return "wrong boot-control block size";
+    case DecodeError::kBadCrc:
+      return "CRC mismatch (torn write or corruption)";
+    case DecodeError::kReservedNotZero:
+      return "reserved field is not zero";
+    case DecodeError::kBadSlotState:
+      return "invalid slot state";
+    case DecodeError::kBadActiveSlot:
+      return "invalid active slot";
+    case DecodeError::kBadBootedSlot:
+      return "invalid booted slot";
+    case DecodeError::kTwoTrials:
+      return "both slots are in trial";
+    case DecodeError::kTrialIsActive:
+      return "the active slot is in trial";
+    case DecodeError::kBadTries:
+      return "tries remaining out of range";
   }
   return "unknown error";
 }
 
 const char* FlashErrorName(FlashError e) {
   switch (e) {
-    case FlashError::kOk: return "ok";
-    case FlashError::kOutOfRange: return "access beyond the flash area";
-    case FlashError::kMisaligned: return "misaligned flash write or erase";
-    case FlashError::kNotErased: return "write to non-erased flash";
-    case FlashError::kPowerLost: return "power lost";
-    case FlashError::kIo: return "flash I/O error";
+    case FlashError::kOk:
+      return "ok";
+    case FlashError::kOutOfRange:
+      return "access beyond the flash area";
+    case FlashError::kMisaligned:
+      return "misaligned flash write or erase";
+    case FlashError::kNotErased:
+      return "write to non-erased flash";
+    case FlashError::kPowerLost:
+      return "power lost";
+    case FlashError::kIo:
+      return "flash I/O error";
   }
   return "unknown flash error";
 }

@@ -43,7 +43,8 @@ Status WriteStream(Flash& bank, uint64_t size, size_t chunk,
     }
     off += n;
   }
-  if (FlashError e = bank.Sync(); e != FlashError::kOk) return IoError(std::string("syncing bank: ") + FlashErrorName(e));
+  if (FlashError e = bank.Sync(); e != FlashError::kOk)
+    return IoError(std::string("syncing bank: ") + FlashErrorName(e));
   return Status::Ok();
 }
 
@@ -91,11 +92,15 @@ Result<uint8_t> ParseSlot(const std::string& text) {
 Status BankCheckStatus(const BankCheck& c) {
   std::string what = BankCheckName(c);
   switch (c.code) {
-    case BankError::kOk: return Status::Ok();
-    case BankError::kFlash: return IoError(what);
+    case BankError::kOk:
+      return Status::Ok();
+    case BankError::kFlash:
+      return IoError(what);
     case BankError::kNoImage:
-    case BankError::kImageTooLarge: return Corrupt(what);
-    case BankError::kRecordMismatch: return VerificationFailed(what);
+    case BankError::kImageTooLarge:
+      return Corrupt(what);
+    case BankError::kRecordMismatch:
+      return VerificationFailed(what);
     case BankError::kImage:
       break;
   }
@@ -120,17 +125,22 @@ Status BankCheckStatus(const BankCheck& c) {
 Status OpStatus(const OpResult& r) {
   std::string what = OpErrorName(r.code);
   switch (r.code) {
-    case OpError::kOk: return Status::Ok();
-    case OpError::kFlash: return IoError(what + ": " + FlashErrorName(r.flash));
+    case OpError::kOk:
+      return Status::Ok();
+    case OpError::kFlash:
+      return IoError(what + ": " + FlashErrorName(r.flash));
     case OpError::kBadSlot:
-    case OpError::kBadTries: return InvalidArgument(what);
-    case OpError::kVerifyFailed: return BankCheckStatus(r.bank).WithContext(what);
+    case OpError::kBadTries:
+      return InvalidArgument(what);
+    case OpError::kVerifyFailed:
+      return BankCheckStatus(r.bank).WithContext(what);
     case OpError::kActiveSlot:
     case OpError::kTrialPending:
     case OpError::kNotPrepared:
     case OpError::kNoTrial:
     case OpError::kTrialNotBooted:
-    case OpError::kWouldBrick: return FailedPrecondition(what);
+    case OpError::kWouldBrick:
+      return FailedPrecondition(what);
   }
   return Internal(what);
 }
@@ -217,7 +227,8 @@ Status Provision(const std::string& layout_path, const ProvisionSpec& spec) {
                                      [&](uint64_t off, std::span<uint8_t> out) { return image.ReadAt(off, out); }),
                          "bank A");
   FileFlash& bank_b = region(RegionId::kBankB);
-  if (FlashError e = bank_b.Erase(0, bank_b.EraseBlockSize()); e != FlashError::kOk || bank_b.Sync() != FlashError::kOk) {
+  if (FlashError e = bank_b.Erase(0, bank_b.EraseBlockSize());
+      e != FlashError::kOk || bank_b.Sync() != FlashError::kOk) {
     return IoError(std::string("erasing bank B: ") + FlashErrorName(e));
   }
 

@@ -20,7 +20,7 @@ image::KeyCheck HostKeyRing::Check(image::SigAlg alg, const uint8_t key_id[image
     KeyType want = alg == image::SigAlg::kEd25519 ? KeyType::kEd25519 : KeyType::kEcdsaP256;
     if (keys_[i].type() != want) return image::KeyCheck::kWrongKeyType;
     return keys_[i].Verify({digest, image::kDigestSize}, {sig, sig_len}).ok() ? image::KeyCheck::kVerified
-                                                                               : image::KeyCheck::kBadSignature;
+                                                                              : image::KeyCheck::kBadSignature;
   }
   return image::KeyCheck::kUnknownKey;
 }

@@ -13,7 +13,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr std::string_view kNames[kRegionCount] = {"boot_control_0", "boot_control_1", "bank_a",
-                                                    "bank_b",         "trust_store",    "data"};
+                                                   "bank_b",         "trust_store",    "data"};
 
 Status Bad(const std::string& what) { return Corrupt("layout: " + what); }
 
@@ -76,7 +76,8 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
     const json& r = regions[std::string(kNames[i])];
     if (!r.is_object()) return Bad(where + " must be an object");
     FW_RETURN_IF_ERROR(CheckKeys(r, where, {"path", "offset", "size"}));
-    if (!r["path"].is_string() || r["path"].get<std::string>().empty()) return Bad(where + ".path must be a non-empty string");
+    if (!r["path"].is_string() || r["path"].get<std::string>().empty())
+      return Bad(where + ".path must be a non-empty string");
     RegionSpec& spec = layout.regions[i];
     fs::path p = r["path"].get<std::string>();
     if (p.is_relative()) p = fs::path(base_dir) / p;
@@ -96,7 +97,8 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
     }
   }
   for (RegionId id : {RegionId::kBankA, RegionId::kBankB}) {
-    if (layout.region(id).size < 4096) return Bad("regions." + std::string(RegionName(id)) + " is smaller than 4096 bytes");
+    if (layout.region(id).size < 4096)
+      return Bad("regions." + std::string(RegionName(id)) + " is smaller than 4096 bytes");
   }
   if (layout.region(RegionId::kTrustStore).size > kMaxTrustStoreSize) {
     return Bad("regions.trust_store is larger than " + std::to_string(kMaxTrustStoreSize) + " bytes");

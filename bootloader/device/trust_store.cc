@@ -32,14 +32,16 @@ Result<TrustStore> TrustStore::Parse(std::string_view text) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::string at = "line " + std::to_string(line_no) + ": ";
     if (line_no == 1) {
-      if (line != kFirstLine) return Bad(at + "expected \"" + std::string(kFirstLine) + "\" (not a trust store, or erased)");
+      if (line != kFirstLine)
+        return Bad(at + "expected \"" + std::string(kFirstLine) + "\" (not a trust store, or erased)");
       continue;
     }
     if (in_pem) {
       pem.append(line).append("\n");
       if (line == kEnd) {
         in_pem = false;
-        if (ts.boot_keys.size() >= kMaxTrustedKeys) return Bad("more than " + std::to_string(kMaxTrustedKeys) + " keys");
+        if (ts.boot_keys.size() >= kMaxTrustedKeys)
+          return Bad("more than " + std::to_string(kMaxTrustedKeys) + " keys");
         auto key = PublicKey::FromPem(pem);
         if (!key.ok()) return key.status().WithContext("trust store: " + at + "boot key");
         if (key->type() == KeyType::kRsaPss) return Bad(at + "RSA keys cannot sign boot images");

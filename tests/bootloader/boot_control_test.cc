@@ -99,6 +99,29 @@ TEST(BootControlFormat, SequenceComparisonWraps) {
   EXPECT_FALSE(SequenceNewer(0xFFFFFFFF, 0));
 }
 
+// The fuzz seeds were written by an independent encoder (Python, zlib.crc32) from
+// manifests/docs/boot-control.md; the C++ decoder must agree with it.
+TEST(BootControlFormat, DocumentedBytesFromAnIndependentEncoderDecode) {
+  auto bytes = fw::testing::ReadBytes(fw::testing::SourcePath("tests/fuzz/corpus/boot_control/trial-pending.bin"));
+  ASSERT_EQ(bytes.size(), 2 * kBootControlSize);
+  BootControl bc;
+  ASSERT_EQ(DecodeBootControl(bytes.data() + kBootControlSize, kBootControlSize, &bc), DecodeError::kOk);
+  EXPECT_EQ(bc.sequence, 8u);
+  EXPECT_EQ(bc.booted_slot, 1);
+  EXPECT_EQ(bc.boot_counter, 3u);
+  EXPECT_EQ(bc.slots[1].state, SlotState::kTrial);
+  EXPECT_EQ(bc.slots[1].tries_remaining, 3);
+  EXPECT_EQ(bc.slots[1].version.major, 2);
+  EXPECT_EQ(bc.slots[1].security_counter, 2u);
+  auto wrap = fw::testing::ReadBytes(fw::testing::SourcePath("tests/fuzz/corpus/boot_control/sequence-wrap.bin"));
+  BootControl a, b;
+  ASSERT_EQ(DecodeBootControl(wrap.data(), kBootControlSize, &a), DecodeError::kOk);
+  ASSERT_EQ(DecodeBootControl(wrap.data() + kBootControlSize, kBootControlSize, &b), DecodeError::kOk);
+  EXPECT_TRUE(SequenceNewer(b.sequence, a.sequence));
+  auto torn = fw::testing::ReadBytes(fw::testing::SourcePath("tests/fuzz/corpus/boot_control/torn-second.bin"));
+  EXPECT_EQ(DecodeBootControl(torn.data() + kBootControlSize, kBootControlSize, &a), DecodeError::kBadCrc);
+}
+
 class StoreTest : public ::testing::TestWithParam<uint8_t> {
  protected:
   StoreTest() : dev_(SimConfig{512, 8, GetParam(), 8192}) {}
@@ -152,7 +175,8 @@ TEST_P(StoreTest, OneBitCorruptionInEveryByteOfEitherCopy) {
         BootControl bc;
         LoadInfo info = BootControlStore(dev_.control(0), dev_.control(1)).Load(&bc);
         ASSERT_TRUE(info.found) << "copy " << c << " byte " << i;
-        EXPECT_NE(info.copy_error[c], DecodeError::kOk) << "a flipped bit in copy " << c << " byte " << i << " was accepted";
+        EXPECT_NE(info.copy_error[c], DecodeError::kOk)
+            << "a flipped bit in copy " << c << " byte " << i << " was accepted";
         EXPECT_EQ(info.copy, 1 - c);
         EXPECT_TRUE(Same(bc, c == 0 ? newer_ : older_)) << "copy " << c << " byte " << i;
         CopyBytes(c)[i] ^= static_cast<uint8_t>(1u << bit);

@@ -60,9 +60,15 @@ TEST(Layout, RejectsEveryBadLayoutWithAClearMessage) {
       {[](json& j) { j["flash"]["erased_value"] = 1; }, "erased value"},
       {[](json& j) { j["flash"]["write_alignment"] = 3; }, "1, 2, 4 or 8"},
       {[](json& j) { j["flash"]["erase_block_size"] = 3000; }, "power of two"},
-      {[](json& j) { j["flash"]["erase_block_size"] = 16; j["regions"]["boot_control_0"]["size"] = 64; },
+      {[](json& j) {
+         j["flash"]["erase_block_size"] = 16;
+         j["regions"]["boot_control_0"]["size"] = 64;
+       },
        "smaller than a boot-control block"},
-      {[](json& j) { j["regions"]["bank_a"]["size"] = 2048; j["flash"]["erase_block_size"] = 2048; },
+      {[](json& j) {
+         j["regions"]["bank_a"]["size"] = 2048;
+         j["flash"]["erase_block_size"] = 2048;
+       },
        "smaller than 4096"},
       {[](json& j) { j["regions"]["trust_store"]["size"] = 2 << 20; }, "trust_store is larger"},
       {[](json& j) { j["version"] = 2; }, "version must be 1"},
@@ -121,9 +127,9 @@ TEST(TrustStore, RejectsMalformedText) {
   std::string garbled = good;
   garbled[garbled.find("MCow") + 5] = '!';
   EXPECT_FALSE(TrustStore::Parse(garbled).ok());
-  EXPECT_NE(err("ptfw-trust-store 1\nhardware-id: X\n" + testing::TestPublicKey("rsa-2048.pub.pem").ToPem())
-                .find("RSA"),
-            std::string::npos);
+  EXPECT_NE(
+      err("ptfw-trust-store 1\nhardware-id: X\n" + testing::TestPublicKey("rsa-2048.pub.pem").ToPem()).find("RSA"),
+      std::string::npos);
 }
 
 }  // namespace

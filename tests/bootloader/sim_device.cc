@@ -36,7 +36,8 @@ const std::vector<uint8_t>& SignedImage(const ImageOptions& o) {
 }
 
 SimDevice::SimDevice(const SimConfig& c, std::vector<std::string> trusted)
-    : config_(c), keys_([&] {
+    : config_(c),
+      keys_([&] {
         std::vector<PublicKey> keys;
         for (const auto& name : trusted) keys.push_back(TestPublicKey(name));
         return keys;

@@ -34,10 +34,14 @@ enum class Sequence { kInstallBootConfirm, kTrialUntilRevert, kRevertInterrupted
 
 const char* SequenceName(Sequence s) {
   switch (s) {
-    case Sequence::kInstallBootConfirm: return "install-boot-confirm";
-    case Sequence::kTrialUntilRevert: return "trial-until-revert";
-    case Sequence::kRevertInterrupted: return "revert-interrupted";
-    case Sequence::kConfirmInterrupted: return "confirm-interrupted";
+    case Sequence::kInstallBootConfirm:
+      return "install-boot-confirm";
+    case Sequence::kTrialUntilRevert:
+      return "trial-until-revert";
+    case Sequence::kRevertInterrupted:
+      return "revert-interrupted";
+    case Sequence::kConfirmInterrupted:
+      return "confirm-interrupted";
   }
   return "?";
 }
@@ -268,7 +272,8 @@ class Sweeper {
 
 TEST(PowerCutSweep, EverySequenceEveryCutPoint) {
   std::vector<SimConfig> configs;
-  const std::vector<uint32_t> alignments = FullSweep() ? std::vector<uint32_t>{1, 2, 4, 8} : std::vector<uint32_t>{1, 8};
+  const std::vector<uint32_t> alignments =
+      FullSweep() ? std::vector<uint32_t>{1, 2, 4, 8} : std::vector<uint32_t>{1, 8};
   for (uint8_t erased : {uint8_t{0xFF}, uint8_t{0x00}}) {
     for (uint32_t align : alignments) {
       SimConfig c;
@@ -313,10 +318,9 @@ TEST(PowerCutSweep, EverySequenceEveryCutPoint) {
     }
   }
   std::cout << "power-cut sweep (" << (FullSweep() ? "full" : "quick") << " mode):\n"
-            << report.str() << "  total: " << total.total() << " cut points (" << total.cuts_before
-            << " cut-before, " << total.cuts_after << " cut-after, " << total.tears_prefix << " torn-prefix, "
-            << total.tears_bits << " torn-bits, " << total.tears_erase << " torn-erase), " << total.boots
-            << " boots verified\n";
+            << report.str() << "  total: " << total.total() << " cut points (" << total.cuts_before << " cut-before, "
+            << total.cuts_after << " cut-after, " << total.tears_prefix << " torn-prefix, " << total.tears_bits
+            << " torn-bits, " << total.tears_erase << " torn-erase), " << total.boots << " boots verified\n";
   ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
   EXPECT_GT(total.total(), 0u);
 }

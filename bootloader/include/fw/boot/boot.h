@@ -54,9 +54,9 @@ struct BankCheck {
 const char* BankCheckName(const BankCheck& c);
 
 enum class BootStatus : uint8_t {
-  kBooted = 0,        // hand over to `slot`
-  kNoBootableImage,   // no slot holds a verified image
-  kStorageError,      // boot-control storage failed (e.g. power lost); see `flash`
+  kBooted = 0,       // hand over to `slot`
+  kNoBootableImage,  // no slot holds a verified image
+  kStorageError,     // boot-control storage failed (e.g. power lost); see `flash`
 };
 
 struct BootReport {
@@ -77,16 +77,16 @@ struct BootReport {
 
 enum class OpError : uint8_t {
   kOk = 0,
-  kFlash,          // storage failed; see `flash`
-  kBadSlot,        // slot index is not 0 or 1
-  kActiveSlot,     // the slot holds the last confirmed firmware (never written by an update)
-  kTrialPending,   // the other slot is already in trial
-  kNotPrepared,    // set-trial on a slot that was not marked unbootable/empty first
-  kNoTrial,        // confirm without a trial slot
-  kTrialNotBooted, // confirm before the trial slot has been booted
-  kBadTries,       // tries 0 or above kMaxTries
-  kVerifyFailed,   // the bank does not verify; see `bank`
-  kWouldBrick,     // marking the slot bad would leave no confirmed slot
+  kFlash,           // storage failed; see `flash`
+  kBadSlot,         // slot index is not 0 or 1
+  kActiveSlot,      // the slot holds the last confirmed firmware (never written by an update)
+  kTrialPending,    // the other slot is already in trial
+  kNotPrepared,     // set-trial on a slot that was not marked unbootable/empty first
+  kNoTrial,         // confirm without a trial slot
+  kTrialNotBooted,  // confirm before the trial slot has been booted
+  kBadTries,        // tries 0 or above kMaxTries
+  kVerifyFailed,    // the bank does not verify; see `bank`
+  kWouldBrick,      // marking the slot bad would leave no confirmed slot
 };
 
 struct OpResult {

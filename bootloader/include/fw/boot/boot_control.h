@@ -48,9 +48,9 @@ struct SlotInfo {
 };
 
 struct BootControl {
-  uint32_t sequence = 0;  // assigned by BootControlStore::Save
-  uint8_t active_slot = 0;         // the slot holding the last confirmed firmware
-  uint8_t booted_slot = kNoSlot;   // the slot the last boot handed over to
+  uint32_t sequence = 0;          // assigned by BootControlStore::Save
+  uint8_t active_slot = 0;        // the slot holding the last confirmed firmware
+  uint8_t booted_slot = kNoSlot;  // the slot the last boot handed over to
   uint32_t min_security_counter = 0;
   uint32_t boot_counter = 0;
   SlotInfo slots[kSlotCount];
@@ -62,17 +62,17 @@ struct BootControl {
 enum class DecodeError : uint8_t {
   kOk = 0,
   kTooShort,
-  kBadMagic,           // also: erased or never written
+  kBadMagic,  // also: erased or never written
   kUnsupportedVersion,
   kBadSize,
-  kBadCrc,             // torn write, bit rot
+  kBadCrc,  // torn write, bit rot
   kReservedNotZero,
   kBadSlotState,
   kBadActiveSlot,
   kBadBootedSlot,
   kTwoTrials,
   kTrialIsActive,
-  kBadTries,           // tries above kMaxTries, or tries on a non-trial slot
+  kBadTries,  // tries above kMaxTries, or tries on a non-trial slot
 };
 
 // Stable lower-case description, e.g. "CRC mismatch (torn write or corruption)".

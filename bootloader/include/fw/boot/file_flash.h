@@ -43,7 +43,9 @@ class FileFlash final : public Flash {
 
  private:
   FileFlash(File file, uint64_t base, const FlashGeometry& g) : file_(std::move(file)), base_(base), geometry_(g) {}
-  bool InRange(uint64_t offset, uint64_t len) const { return offset <= geometry_.size && len <= geometry_.size - offset; }
+  bool InRange(uint64_t offset, uint64_t len) const {
+    return offset <= geometry_.size && len <= geometry_.size - offset;
+  }
   FlashError Fail(Status s);
 
   File file_;

@@ -23,8 +23,8 @@ class HostHash final : public image::HashEngine {
 class HostKeyRing final : public image::KeyRing {
  public:
   explicit HostKeyRing(std::vector<PublicKey> keys);
-  image::KeyCheck Check(image::SigAlg alg, const uint8_t key_id[image::kKeyIdSize], const uint8_t* sig,
-                        size_t sig_len, const uint8_t digest[image::kDigestSize]) override;
+  image::KeyCheck Check(image::SigAlg alg, const uint8_t key_id[image::kKeyIdSize], const uint8_t* sig, size_t sig_len,
+                        const uint8_t digest[image::kDigestSize]) override;
 
  private:
   std::vector<PublicKey> keys_;

@@ -43,7 +43,7 @@ struct FaultPlan {
   uint64_t cut_after_op = 0;   // the op completes, then power is lost
   uint64_t tear_op = 0;        // the op is torn, then power is lost
   TearMode tear_mode = TearMode::kPrefix;
-  int64_t tear_bytes = -1;     // kPrefix: exact prefix length (clamped below len); -1 = from the seed
+  int64_t tear_bytes = -1;  // kPrefix: exact prefix length (clamped below len); -1 = from the seed
   uint64_t seed = 1;
   uint32_t read_flip_one_in = 0;  // each read flips one bit with probability 1/N; 0 = never
 };
@@ -70,7 +70,7 @@ class SimFlash final : public Flash {
   void PowerOn();
   bool powered() const { return powered_; }
 
-  uint64_t ops() const { return ops_; }          // writes + erases performed or attempted past the checks
+  uint64_t ops() const { return ops_; }  // writes + erases performed or attempted past the checks
   uint64_t write_ops() const { return writes_; }
   uint64_t read_flips() const { return flips_; }
 
