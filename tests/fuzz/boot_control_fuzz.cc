@@ -15,7 +15,7 @@ class InputFlash final : public Flash {
  public:
   InputFlash(const uint8_t* data, size_t size) {
     std::memset(bytes_, 0xFF, sizeof bytes_);
-    std::memcpy(bytes_, data, size < sizeof bytes_ ? size : sizeof bytes_);
+    if (size > 0) std::memcpy(bytes_, data, size < sizeof bytes_ ? size : sizeof bytes_);
   }
   uint64_t Size() const override { return sizeof bytes_; }
   uint32_t EraseBlockSize() const override { return 128; }
@@ -50,7 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // 2. Two-copy selection: the chosen copy must be valid and the newest valid one.
   const size_t half = size < kBootControlSize ? size : kBootControlSize;
   InputFlash c0(data, half);
-  InputFlash c1(data + half, size - half);
+  InputFlash c1(size > half ? data + half : data, size - half);
   BootControlStore store(c0, c1);
   BootControl picked;
   LoadInfo info = store.Load(&picked);
