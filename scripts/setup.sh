@@ -9,6 +9,7 @@ packages=(
   libboost-program-options-dev libboost-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev
   faketime clang clang-format libclang-rt-14-dev time
+  gcc-arm-none-eabi libnewlib-arm-none-eabi
 )
 
 missing=()

@@ -1,0 +1,127 @@
+#include "fw/boot/layout.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fw/boot/boot_control.h"
+#include "fw/file_io.h"
+
+namespace fw::boot {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::string_view kNames[kRegionCount] = {"boot_control_0", "boot_control_1", "bank_a",
+                                                   "bank_b",         "trust_store",    "data"};
+
+Status Bad(const std::string& what) { return Corrupt("layout: " + what); }
+
+Status CheckKeys(const json& obj, const std::string& where, std::initializer_list<std::string_view> allowed) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool known = false;
+    for (auto a : allowed) known = known || it.key() == a;
+    if (!known) return Bad(where + ": unknown key \"" + it.key() + "\"");
+  }
+  for (auto a : allowed) {
+    if (!obj.contains(std::string(a))) return Bad(where + ": missing \"" + std::string(a) + "\"");
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> Unsigned(const json& obj, const std::string& where, const char* key, uint64_t max) {
+  const json& v = obj.at(key);
+  if (!v.is_number_unsigned()) return Bad(where + "." + key + " must be a non-negative integer");
+  uint64_t n = v.get<uint64_t>();
+  if (n > max) return Bad(where + "." + key + " = " + std::to_string(n) + " exceeds " + std::to_string(max));
+  return n;
+}
+
+}  // namespace
+
+std::string_view RegionName(RegionId id) { return kNames[static_cast<size_t>(id)]; }
+
+FlashGeometry Layout::RegionGeometry(RegionId id) const {
+  FlashGeometry g = geometry;
+  g.size = region(id).size;
+  return g;
+}
+
+Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir) {
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Bad("not valid JSON");
+  if (!doc.is_object()) return Bad("top level must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}));
+  if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
+    return Unsupported("layout: version must be 1");
+  }
+  Layout layout;
+  const json& flash = doc["flash"];
+  if (!flash.is_object()) return Bad("\"flash\" must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(flash, "flash", {"erase_block_size", "write_alignment", "erased_value"}));
+  FW_ASSIGN_OR_RETURN(uint64_t eb, Unsigned(flash, "flash", "erase_block_size", 16u << 20));
+  FW_ASSIGN_OR_RETURN(uint64_t wa, Unsigned(flash, "flash", "write_alignment", 8));
+  FW_ASSIGN_OR_RETURN(uint64_t ev, Unsigned(flash, "flash", "erased_value", 255));
+  layout.geometry.erase_block_size = static_cast<uint32_t>(eb);
+  layout.geometry.write_alignment = static_cast<uint32_t>(wa);
+  layout.geometry.erased_value = static_cast<uint8_t>(ev);
+  layout.geometry.size = eb;  // validated per region below
+  if (Status s = ValidateGeometry(layout.geometry); !s.ok()) return Bad("flash: " + s.message());
+
+  const json& regions = doc["regions"];
+  if (!regions.is_object()) return Bad("\"regions\" must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(regions, "regions", {kNames[0], kNames[1], kNames[2], kNames[3], kNames[4], kNames[5]}));
+  for (size_t i = 0; i < kRegionCount; ++i) {
+    const std::string where = "regions." + std::string(kNames[i]);
+    const json& r = regions[std::string(kNames[i])];
+    if (!r.is_object()) return Bad(where + " must be an object");
+    FW_RETURN_IF_ERROR(CheckKeys(r, where, {"path", "offset", "size"}));
+    if (!r["path"].is_string() || r["path"].get<std::string>().empty())
+      return Bad(where + ".path must be a non-empty string");
+    RegionSpec& spec = layout.regions[i];
+    fs::path p = r["path"].get<std::string>();
+    if (p.is_relative()) p = fs::path(base_dir) / p;
+    spec.path = p.lexically_normal().string();
+    FW_ASSIGN_OR_RETURN(spec.offset, Unsigned(r, where, "offset", kMaxRegionSize));
+    FW_ASSIGN_OR_RETURN(spec.size, Unsigned(r, where, "size", kMaxRegionSize));
+    if (spec.size == 0) return Bad(where + ".size must not be 0");
+    if (spec.offset % eb != 0 || spec.size % eb != 0) {
+      return Bad(where + ": offset " + std::to_string(spec.offset) + " and size " + std::to_string(spec.size) +
+                 " must be multiples of the erase block size " + std::to_string(eb));
+    }
+  }
+  for (RegionId id : {RegionId::kBootControl0, RegionId::kBootControl1}) {
+    if (layout.region(id).size < kBootControlSize) {
+      return Bad("regions." + std::string(RegionName(id)) + " is smaller than a boot-control block (" +
+                 std::to_string(kBootControlSize) + " bytes)");
+    }
+  }
+  for (RegionId id : {RegionId::kBankA, RegionId::kBankB}) {
+    if (layout.region(id).size < 4096)
+      return Bad("regions." + std::string(RegionName(id)) + " is smaller than 4096 bytes");
+  }
+  if (layout.region(RegionId::kTrustStore).size > kMaxTrustStoreSize) {
+    return Bad("regions.trust_store is larger than " + std::to_string(kMaxTrustStoreSize) + " bytes");
+  }
+  for (size_t i = 0; i < kRegionCount; ++i) {
+    for (size_t j = i + 1; j < kRegionCount; ++j) {
+      const RegionSpec& a = layout.regions[i];
+      const RegionSpec& b = layout.regions[j];
+      if (a.path != b.path) continue;
+      if (a.offset < b.offset + b.size && b.offset < a.offset + a.size) {
+        return Bad("regions " + std::string(kNames[i]) + " [" + std::to_string(a.offset) + ", " +
+                   std::to_string(a.offset + a.size) + ") and " + std::string(kNames[j]) + " [" +
+                   std::to_string(b.offset) + ", " + std::to_string(b.offset + b.size) + ") overlap in " + a.path);
+      }
+    }
+  }
+  return layout;
+}
+
+Result<Layout> Layout::Load(const std::string& path) {
+  FW_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxLayoutFileSize));
+  fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  return std::move(Parse(text, dir.string())).WithContext(path);
+}
+
+}  // namespace fw::boot

@@ -1,0 +1,159 @@
+// The A/B boot decision and the boot-control operations — freestanding.
+//
+// Bootloader::Boot() is one reset: it loads the boot-control block (or builds the
+// safe default when both copies are invalid), picks a slot, verifies the bank's
+// signed image with the shared image core (image_format.h: header, hash,
+// signature by a trusted boot key, hardware id, security counter ≥ the stored
+// minimum), persists what it decided, and reports the slot to hand over to.
+//
+// Selection (bootloader/README.md has the full algorithm):
+//   1. A trial slot with tries left is verified; its tries are decremented and
+//      persisted BEFORE the handover. A trial slot with no tries left is reverted
+//      (marked unbootable) — the confirmed slot runs instead.
+//   2. Otherwise the active confirmed slot, then the other confirmed slot (the
+//      fallback, which becomes active).
+//   A slot whose bank fails verification is marked unbootable.
+//
+// The operations used by the updater and fwboot (PrepareInstall, SetTrial,
+// Confirm, MarkUnbootable) enforce the invariants of DESIGN.md: the active bank is
+// never prepared for writing; a slot becomes a trial only after its whole bank
+// verifies; the minimum security counter advances only in Confirm().
+//
+// No heap, no exceptions, no OS calls; storage and crypto come in through Flash,
+// image::HashEngine and image::KeyRing. Thread safety: none.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fw/boot/boot_control.h"
+#include "fw/boot/flash.h"
+#include "fw/image_format.h"
+
+namespace fw::boot {
+
+// Why a bank did not verify: an image error, or the bank does not hold an image
+// that fits it, or it differs from what the boot-control block recorded.
+enum class BankError : uint8_t {
+  kOk = 0,
+  kImage,           // see `image`
+  kNoImage,         // the bank does not start with a complete image header / TLV area
+  kImageTooLarge,   // the image's sizes run past the end of the bank
+  kRecordMismatch,  // version or security counter differs from the boot-control record
+  kFlash,           // see `flash`
+};
+
+struct BankCheck {
+  BankError code = BankError::kOk;
+  image::ErrorInfo image;
+  FlashError flash = FlashError::kOk;
+  bool ok() const { return code == BankError::kOk; }
+};
+
+// Human-readable reason, e.g. "signature does not verify" or "bank holds no image".
+const char* BankCheckName(const BankCheck& c);
+
+enum class BootStatus : uint8_t {
+  kBooted = 0,       // hand over to `slot`
+  kNoBootableImage,  // no slot holds a verified image
+  kStorageError,     // boot-control storage failed (e.g. power lost); see `flash`
+};
+
+struct BootReport {
+  BootStatus status = BootStatus::kNoBootableImage;
+  uint8_t slot = kNoSlot;
+  image::Header header;       // of the booted image
+  bool trial = false;         // the booted slot is a trial
+  uint8_t tries_left = 0;     // after this boot (trial only)
+  bool used_default = false;  // both boot-control copies were invalid
+  bool reverted = false;      // a trial without tries left was reverted
+  bool fell_back = false;     // the active slot failed and the other confirmed slot took over
+  bool persisted = true;      // the decision was written (false: read-only boot after a write error)
+  FlashError flash = FlashError::kOk;
+  BankCheck checks[kSlotCount];  // per slot: the verification result, if it was checked
+  bool checked[kSlotCount] = {false, false};
+  uint32_t boot_counter = 0;
+};
+
+enum class OpError : uint8_t {
+  kOk = 0,
+  kFlash,           // storage failed; see `flash`
+  kBadSlot,         // slot index is not 0 or 1
+  kActiveSlot,      // the slot holds the last confirmed firmware (never written by an update)
+  kTrialPending,    // the other slot is already in trial
+  kNotPrepared,     // set-trial on a slot that was not marked unbootable/empty first
+  kNoTrial,         // confirm without a trial slot
+  kTrialNotBooted,  // confirm before the trial slot has been booted
+  kBadTries,        // tries 0 or above kMaxTries
+  kVerifyFailed,    // the bank does not verify; see `bank`
+  kWouldBrick,      // marking the slot bad would leave no confirmed slot
+};
+
+struct OpResult {
+  OpError code = OpError::kOk;
+  FlashError flash = FlashError::kOk;
+  BankCheck bank;
+  bool ok() const { return code == OpError::kOk; }
+};
+
+// Readable name of an OpError, e.g. "slot holds the last confirmed firmware".
+const char* OpErrorName(OpError e);
+
+// What the caller provides. `scratch` must be at least image::kMinScratchSize
+// bytes; 64 KiB verifies a large bank at memory-bandwidth speed.
+struct BootEnv {
+  Flash* control[2] = {nullptr, nullptr};
+  Flash* bank[kSlotCount] = {nullptr, nullptr};
+  image::HashEngine* hash = nullptr;
+  image::KeyRing* keys = nullptr;
+  const char* hardware_id = "";
+  uint8_t* scratch = nullptr;
+  size_t scratch_size = 0;
+};
+
+class Bootloader {
+ public:
+  explicit Bootloader(const BootEnv& env) : env_(env), store_(*env.control[0], *env.control[1]) {}
+
+  // One reset: select, verify, persist, report.
+  BootReport Boot();
+
+  // Reads the current record. When both copies are invalid, `*out` is the safe
+  // default (built by verifying the banks) and info->found is false.
+  OpResult ReadState(BootControl* out, LoadInfo* info);
+
+  // Before the first byte of an update is written to `slot`: refuses the active
+  // slot, marks the slot unbootable and persists that.
+  OpResult PrepareInstall(uint8_t slot);
+  // After the bank is written: verifies the whole bank (policy included) and only
+  // then makes it the trial with `tries` boots to prove itself.
+  OpResult SetTrial(uint8_t slot, uint8_t tries);
+  // The running trial becomes confirmed and active; the previous active slot
+  // stays as the fallback; the minimum security counter advances to the trial's.
+  OpResult Confirm();
+  // Marks a slot unbootable. The active slot only if the other slot is confirmed
+  // (it then becomes active).
+  OpResult MarkUnbootable(uint8_t slot);
+
+  // Verifies bank `slot` with the given minimum security counter. A failure is
+  // re-checked once so a transient read error does not condemn a good bank.
+  BankCheck VerifyBank(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
+
+ private:
+  // Loads the record, or builds the safe default when both copies are invalid.
+  OpResult Load(BootControl* bc, LoadInfo* info);
+  BankCheck VerifyOnce(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
+  // `checks` receives each bank's verification result.
+  void BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]);
+
+  BootEnv env_;
+  BootControlStore store_;
+  BankCheck default_checks_[kSlotCount];  // from the last BuildDefault
+};
+
+// True if the record's version/counter describe the image header.
+bool RecordMatches(const SlotInfo& slot, const image::Header& h);
+// Copies version and security counter from an image header into a slot record.
+void FillSlotFromHeader(const image::Header& h, SlotInfo* slot);
+
+}  // namespace fw::boot

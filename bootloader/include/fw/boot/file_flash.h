@@ -1,0 +1,57 @@
+// File-backed Flash: a region [offset, offset + size) of a regular file or block
+// device (e.g. /dev/mmcblk0p3), used by fwboot and the updater.
+//
+// Reads and writes are pread/pwrite; Sync() is fdatasync, and Save() of the
+// boot-control store calls it before reading back. Erase writes the erased value
+// over the range, so files behave like the simulator for every reader. Unlike the
+// simulator, programming non-erased bytes is not refused (block devices have no
+// such rule); alignment and bounds are enforced.
+//
+// Thread safety: none; one owner.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fw/boot/flash.h"
+#include "fw/boot/sim_flash.h"
+#include "fw/file_io.h"
+#include "fw/status.h"
+
+namespace fw::boot {
+
+class FileFlash final : public Flash {
+ public:
+  // Opens `path` read-write; it must hold at least offset + size bytes.
+  // `geometry.size` is the region size.
+  static Result<std::unique_ptr<FileFlash>> Open(const std::string& path, uint64_t offset,
+                                                 const FlashGeometry& geometry);
+
+  uint64_t Size() const override { return geometry_.size; }
+  uint32_t EraseBlockSize() const override { return geometry_.erase_block_size; }
+  uint32_t WriteAlignment() const override { return geometry_.write_alignment; }
+  uint8_t ErasedValue() const override { return geometry_.erased_value; }
+  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override;
+  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
+  FlashError Erase(uint64_t offset, uint64_t len) override;
+  FlashError Sync() override;
+
+  // The OS error behind the last kIo, e.g. "cannot write bank_b.bin: No space left on device".
+  const Status& last_error() const { return last_error_; }
+  const std::string& path() const { return file_.path(); }
+
+ private:
+  FileFlash(File file, uint64_t base, const FlashGeometry& g) : file_(std::move(file)), base_(base), geometry_(g) {}
+  bool InRange(uint64_t offset, uint64_t len) const {
+    return offset <= geometry_.size && len <= geometry_.size - offset;
+  }
+  FlashError Fail(Status s);
+
+  File file_;
+  uint64_t base_;
+  FlashGeometry geometry_;
+  Status last_error_;
+};
+
+}  // namespace fw::boot

@@ -1,0 +1,76 @@
+// Flash / block-device interface of the bootloader core — freestanding.
+//
+// A Flash is a byte-addressed storage area with NOR-flash rules: bytes are
+// erased in whole erase blocks (to ErasedValue()), and a write may only program
+// erased bytes, at offsets and lengths that are multiples of WriteAlignment().
+// Block devices (eMMC, SD, files) satisfy the same contract trivially; the
+// simulator (sim_flash.h) enforces it and injects faults.
+//
+// Every operation reports a FlashError instead of throwing. After a simulated
+// power cut every operation returns kPowerLost until the device is reset.
+//
+// No heap, no exceptions, no OS calls: this header is part of the portable core.
+// Thread safety: none; one caller at a time.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace fw::boot {
+
+enum class FlashError : uint8_t {
+  kOk = 0,
+  kOutOfRange,  // offset/length beyond the area
+  kMisaligned,  // write or erase not aligned to the device's unit
+  kNotErased,   // write to a byte that is not erased
+  kPowerLost,   // the device lost power (simulator) — nothing further happens
+  kIo,          // the medium or OS reported an error, or read-back differed
+};
+
+// Stable lower-case description, e.g. "write to non-erased flash".
+const char* FlashErrorName(FlashError e);
+
+class Flash {
+ public:
+  virtual uint64_t Size() const = 0;
+  virtual uint32_t EraseBlockSize() const = 0;  // power of two
+  virtual uint32_t WriteAlignment() const = 0;  // 1, 2, 4 or 8
+  virtual uint8_t ErasedValue() const = 0;      // 0xFF or 0x00
+
+  virtual FlashError Read(uint64_t offset, uint8_t* buf, size_t len) = 0;
+  // Programs erased bytes. offset and len must be multiples of WriteAlignment().
+  virtual FlashError Write(uint64_t offset, const uint8_t* data, size_t len) = 0;
+  // Erases whole blocks. offset and len must be multiples of EraseBlockSize().
+  virtual FlashError Erase(uint64_t offset, uint64_t len) = 0;
+  // Makes every completed Write/Erase durable (fsync on files; no-op on raw flash).
+  virtual FlashError Sync() = 0;
+
+ protected:
+  ~Flash() = default;
+};
+
+// A window [base, base + size) of another Flash, with offsets relative to base.
+// base and size must be multiples of the parent's erase block size (the layout
+// loader checks this); the region does not own the parent.
+class FlashRegion final : public Flash {
+ public:
+  FlashRegion() = default;
+  FlashRegion(Flash& parent, uint64_t base, uint64_t size) : parent_(&parent), base_(base), size_(size) {}
+
+  uint64_t Size() const override { return size_; }
+  uint32_t EraseBlockSize() const override { return parent_->EraseBlockSize(); }
+  uint32_t WriteAlignment() const override { return parent_->WriteAlignment(); }
+  uint8_t ErasedValue() const override { return parent_->ErasedValue(); }
+  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override;
+  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
+  FlashError Erase(uint64_t offset, uint64_t len) override;
+  FlashError Sync() override { return parent_->Sync(); }
+
+ private:
+  bool InRange(uint64_t offset, uint64_t len) const { return offset <= size_ && len <= size_ - offset; }
+  Flash* parent_ = nullptr;
+  uint64_t base_ = 0;
+  uint64_t size_ = 0;
+};
+
+}  // namespace fw::boot

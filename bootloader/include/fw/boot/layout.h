@@ -1,0 +1,54 @@
+// Device layout: which file or block device (and where in it) holds each region
+// of a terminal's storage. JSON, documented in bootloader/README.md:
+//
+//   {"version": 1,
+//    "flash": {"erase_block_size": 4096, "write_alignment": 8, "erased_value": 255},
+//    "regions": {"boot_control_0": {"path": "control.bin", "offset": 0, "size": 4096}, ...}}
+//
+// Validation is strict: every region present, no unknown keys, sizes non-zero
+// and erase-block aligned, no two regions of the same file overlapping. Relative
+// paths are resolved against the layout file's directory.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fw/boot/sim_flash.h"
+#include "fw/status.h"
+
+namespace fw::boot {
+
+enum class RegionId : uint8_t { kBootControl0 = 0, kBootControl1, kBankA, kBankB, kTrustStore, kData };
+inline constexpr size_t kRegionCount = 6;
+
+// "boot_control_0", "boot_control_1", "bank_a", "bank_b", "trust_store", "data".
+std::string_view RegionName(RegionId id);
+inline RegionId BankRegion(uint8_t slot) { return slot == 0 ? RegionId::kBankA : RegionId::kBankB; }
+
+struct RegionSpec {
+  std::string path;  // absolute after loading
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+inline constexpr uint64_t kMaxRegionSize = uint64_t{1} << 40;  // 1 TiB
+inline constexpr uint64_t kMaxTrustStoreSize = 1 << 20;        // the parser reads it whole
+inline constexpr uint64_t kMaxLayoutFileSize = 64 << 10;
+
+struct Layout {
+  FlashGeometry geometry;  // size unused; per-region sizes below
+  std::array<RegionSpec, kRegionCount> regions;
+
+  const RegionSpec& region(RegionId id) const { return regions[static_cast<size_t>(id)]; }
+  // Geometry for one region (its size filled in).
+  FlashGeometry RegionGeometry(RegionId id) const;
+
+  // Parses and validates layout JSON; relative paths are joined to `base_dir`.
+  static Result<Layout> Parse(std::string_view json, const std::string& base_dir);
+  // Reads (at most kMaxLayoutFileSize) and parses a layout file.
+  static Result<Layout> Load(const std::string& path);
+};
+
+}  // namespace fw::boot

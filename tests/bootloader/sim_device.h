@@ -1,0 +1,78 @@
+// Test support: a simulated terminal on one SimFlash (boot-control copies and both
+// banks as regions), real signed images, and the bootloader core wired to OpenSSL.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fw/boot/boot.h"
+#include "fw/boot/host_crypto.h"
+#include "fw/boot/sim_flash.h"
+#include "fw/crypto.h"
+#include "fw/image.h"
+#include "testing.h"
+
+namespace fw::boot::testing {
+
+struct ImageOptions {
+  std::string version = "1.0.0";
+  uint32_t security_counter = 1;
+  std::string hardware_id = "POS-X1";
+  std::string key = "ed25519-a.pem";
+  size_t payload_size = 1500;
+};
+
+// Signs a payload with a test key (tests/keys) and returns the image bytes.
+// Results are cached per options, so the sweep signs each image once.
+const std::vector<uint8_t>& SignedImage(const ImageOptions& o);
+
+PublicKey TestPublicKey(const std::string& name);
+
+struct SimConfig {
+  uint32_t erase_block = 512;
+  uint32_t write_alignment = 8;
+  uint8_t erased_value = 0xFF;
+  uint64_t bank_size = 8192;
+};
+
+class SimDevice {
+ public:
+  explicit SimDevice(const SimConfig& c = {}, std::vector<std::string> trusted = {"ed25519-a.pub.pem"});
+
+  SimFlash& flash() { return *flash_; }
+  Flash& control(int c) { return control_[c]; }
+  Flash& bank(uint8_t slot) { return bank_[slot]; }
+  uint64_t bank_offset(uint8_t slot) const { return bank_base_[slot]; }
+  uint64_t bank_size() const { return config_.bank_size; }
+  const SimConfig& config() const { return config_; }
+
+  // A fresh core instance, as after a reset (the store forgets which copy is current).
+  Bootloader Reset();
+  // Reads the record with a fresh store (no writes). found=false when both copies are invalid.
+  bool ReadRecord(BootControl* out);
+
+  // Factory state: `image` in bank A, confirmed and active; bank B empty; the
+  // minimum security counter at the image's. Written without faults.
+  void Provision(const std::vector<uint8_t>& image);
+  // Installs `image` to `slot` the way an updater must: PrepareInstall (marks it
+  // unbootable), write the bank (erase + program in erase-block chunks), SetTrial.
+  // Returns false at the first failure (e.g. a power cut).
+  bool InstallToTrial(uint8_t slot, const std::vector<uint8_t>& image, uint8_t tries);
+
+  // The bytes of a bank's image-sized prefix.
+  std::vector<uint8_t> BankPrefix(uint8_t slot, size_t n) const;
+
+ private:
+  SimConfig config_;
+  std::unique_ptr<SimFlash> flash_;
+  FlashRegion control_[2];
+  FlashRegion bank_[2];
+  uint64_t bank_base_[2] = {0, 0};
+  HostHash hash_;
+  HostKeyRing keys_;
+  std::vector<uint8_t> scratch_;
+};
+
+}  // namespace fw::boot::testing
