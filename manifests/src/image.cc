@@ -138,34 +138,27 @@ Status ToStatus(const img::ErrorInfo& e, const Status& io_error) {
   std::string what = img::ErrorName(e.code);
   std::string at = " (at byte " + std::to_string(e.offset) + ")";
   switch (e.code) {
-    case Error::kOk:
-      return Status::Ok();
-    case Error::kIo:
-      return io_error.ok() ? IoError("read error" + at) : io_error;
+    case Error::kOk: return Status::Ok();
+    case Error::kIo: return io_error.ok() ? IoError("read error" + at) : io_error;
     case Error::kTruncated:
-      return Corrupt("image truncated: " + std::to_string(e.value) + " bytes where at least " +
-                     std::to_string(e.limit) + " are needed" + at);
-    case Error::kBadMagic:
-      return Corrupt(what + ": expected \"PTFW\"");
+      return Corrupt("image truncated: " + std::to_string(e.value) + " bytes where at least " + std::to_string(e.limit) +
+                     " are needed" + at);
+    case Error::kBadMagic: return Corrupt(what + ": expected \"PTFW\"");
     case Error::kUnsupportedVersion:
-      return Unsupported(what + " " + std::to_string(e.value) + " (this tool reads version " + std::to_string(e.limit) +
-                         ")");
+      return Unsupported(what + " " + std::to_string(e.value) + " (this tool reads version " + std::to_string(e.limit) + ")");
     case Error::kBadHeaderSize:
       return Corrupt(what + " " + std::to_string(e.value) + ", expected " + std::to_string(e.limit) + at);
     case Error::kPayloadTooLarge:
     case Error::kPayloadBeyondEnd:
-      return Corrupt(what + ": payload size " + std::to_string(e.value) + at + ", limit " + std::to_string(e.limit) +
-                     " bytes");
+      return Corrupt(what + ": payload size " + std::to_string(e.value) + at + ", limit " + std::to_string(e.limit) + " bytes");
     case Error::kTlvAreaTooLarge:
     case Error::kTlvOverflow:
     case Error::kTlvBadLength:
       return Corrupt(what + ": length " + std::to_string(e.value) + ", limit " + std::to_string(e.limit) + at);
     case Error::kUnknownCriticalTlv:
-      return Corrupt(
-          what + " type 0x" +
-          HexEncode(std::vector<uint8_t>{static_cast<uint8_t>(e.value >> 8), static_cast<uint8_t>(e.value)}) + at);
-    case Error::kTrailingData:
-      return Corrupt(what + ": " + std::to_string(e.value) + " extra bytes" + at);
+      return Corrupt(what + " type 0x" + HexEncode(std::vector<uint8_t>{static_cast<uint8_t>(e.value >> 8),
+                                                                         static_cast<uint8_t>(e.value)}) + at);
+    case Error::kTrailingData: return Corrupt(what + ": " + std::to_string(e.value) + " extra bytes" + at);
     case Error::kHashMismatch:
     case Error::kBadSignature:
     case Error::kWrongKeyType:
@@ -177,8 +170,7 @@ Status ToStatus(const img::ErrorInfo& e, const Status& io_error) {
     case Error::kSecurityCounterTooLow:
       return VerificationFailed(what + ": image has " + std::to_string(e.value) + ", device requires at least " +
                                 std::to_string(e.limit));
-    default:
-      return Corrupt(what + at);
+    default: return Corrupt(what + at);
   }
 }
 
@@ -193,8 +185,7 @@ void FillFromHeader(const img::Header& h, ImageInfo* info) {
   info->hashed_size = img::HashedSize(h);
 }
 
-constexpr size_t kIoBuffer = 64 << 10;  // read+hash while bytes are cache-hot (bench/image_bench.sh)  // fits L2: read
-                                        // and hash while the bytes are cache-hot
+constexpr size_t kIoBuffer = 64 << 10;  // read+hash while bytes are cache-hot (bench/image_bench.sh)  // fits L2: read and hash while the bytes are cache-hot
 
 }  // namespace
 

@@ -41,60 +41,33 @@ bool IsKnownType(uint16_t type) {
 
 const char* ErrorName(Error e) {
   switch (e) {
-    case Error::kOk:
-      return "ok";
-    case Error::kTruncated:
-      return "image truncated";
-    case Error::kBadMagic:
-      return "wrong magic (not a signed firmware image)";
-    case Error::kUnsupportedVersion:
-      return "unsupported image format version";
-    case Error::kBadHeaderSize:
-      return "bad header size";
-    case Error::kReservedNotZero:
-      return "reserved field or undefined flag is set";
-    case Error::kBadHardwareId:
-      return "bad hardware id";
-    case Error::kPayloadEmpty:
-      return "payload is empty";
-    case Error::kPayloadTooLarge:
-      return "payload size exceeds the maximum";
-    case Error::kPayloadBeyondEnd:
-      return "payload size runs beyond the end of the image (truncated file or corrupt header)";
-    case Error::kTlvAreaTooLarge:
-      return "TLV area too large";
-    case Error::kBadTlvInfo:
-      return "bad TLV area header";
-    case Error::kTlvOverflow:
-      return "TLV length runs beyond its area";
-    case Error::kTlvBadLength:
-      return "TLV has the wrong length for its type";
-    case Error::kTlvMisplaced:
-      return "TLV in the wrong area";
-    case Error::kUnknownCriticalTlv:
-      return "unknown critical TLV";
-    case Error::kDuplicateHash:
-      return "duplicate hash TLV";
-    case Error::kMissingHash:
-      return "missing hash TLV";
-    case Error::kTrailingData:
-      return "trailing data after the TLV area";
-    case Error::kIo:
-      return "read error";
-    case Error::kHashMismatch:
-      return "hash mismatch (image modified or corrupt)";
-    case Error::kNoSignature:
-      return "image carries no signature";
-    case Error::kUnknownKey:
-      return "no signature by a trusted key";
-    case Error::kBadSignature:
-      return "signature does not verify";
-    case Error::kWrongKeyType:
-      return "signature algorithm does not match the trusted key's type";
-    case Error::kWrongHardware:
-      return "image is for different hardware";
-    case Error::kSecurityCounterTooLow:
-      return "security counter below the device minimum (rollback refused)";
+    case Error::kOk: return "ok";
+    case Error::kTruncated: return "image truncated";
+    case Error::kBadMagic: return "wrong magic (not a signed firmware image)";
+    case Error::kUnsupportedVersion: return "unsupported image format version";
+    case Error::kBadHeaderSize: return "bad header size";
+    case Error::kReservedNotZero: return "reserved field or undefined flag is set";
+    case Error::kBadHardwareId: return "bad hardware id";
+    case Error::kPayloadEmpty: return "payload is empty";
+    case Error::kPayloadTooLarge: return "payload size exceeds the maximum";
+    case Error::kPayloadBeyondEnd: return "payload size runs beyond the end of the image (truncated file or corrupt header)";
+    case Error::kTlvAreaTooLarge: return "TLV area too large";
+    case Error::kBadTlvInfo: return "bad TLV area header";
+    case Error::kTlvOverflow: return "TLV length runs beyond its area";
+    case Error::kTlvBadLength: return "TLV has the wrong length for its type";
+    case Error::kTlvMisplaced: return "TLV in the wrong area";
+    case Error::kUnknownCriticalTlv: return "unknown critical TLV";
+    case Error::kDuplicateHash: return "duplicate hash TLV";
+    case Error::kMissingHash: return "missing hash TLV";
+    case Error::kTrailingData: return "trailing data after the TLV area";
+    case Error::kIo: return "read error";
+    case Error::kHashMismatch: return "hash mismatch (image modified or corrupt)";
+    case Error::kNoSignature: return "image carries no signature";
+    case Error::kUnknownKey: return "no signature by a trusted key";
+    case Error::kBadSignature: return "signature does not verify";
+    case Error::kWrongKeyType: return "signature algorithm does not match the trusted key's type";
+    case Error::kWrongHardware: return "image is for different hardware";
+    case Error::kSecurityCounterTooLow: return "security counter below the device minimum (rollback refused)";
   }
   return "unknown error";
 }
@@ -158,8 +131,7 @@ void EncodeHeader(const Header& h, uint8_t* out) {
   Put32(out + 28, h.security_counter);
   Put32(out + 32, h.flags);
   Put32(out + 36, h.protected_tlv_size);
-  for (size_t i = 0; i < kHardwareIdMax && h.hardware_id[i] != 0; ++i)
-    out[40 + i] = static_cast<uint8_t>(h.hardware_id[i]);
+  for (size_t i = 0; i < kHardwareIdMax && h.hardware_id[i] != 0; ++i) out[40 + i] = static_cast<uint8_t>(h.hardware_id[i]);
 }
 
 int CompareVersion(const Header& a, const Header& b) {
@@ -173,8 +145,8 @@ int CompareVersion(const Header& a, const Header& b) {
 namespace {
 
 // Iterates the TLVs in [start, end), reading each value into `scratch`.
-ErrorInfo WalkTlvs(Reader& reader, bool is_protected, uint64_t start, uint64_t end, uint8_t* scratch, bool* seen_hash,
-                   TlvVisitor* visitor) {
+ErrorInfo WalkTlvs(Reader& reader, bool is_protected, uint64_t start, uint64_t end, uint8_t* scratch,
+                   bool* seen_hash, TlvVisitor* visitor) {
   uint64_t pos = start;
   while (pos < end) {
     if (end - pos < kTlvHeaderSize) return Fail(Error::kTlvOverflow, pos, end - pos, kTlvHeaderSize);
@@ -224,8 +196,7 @@ ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* s
   // trailing garbage are reported without reading the payload.
   uint8_t info[kTlvInfoSize];
   if (!reader.Read(hashed, info, sizeof info)) return Fail(Error::kIo, hashed);
-  if (Le16(info) != kTlvInfoMagic || Le16(info + 2) != 0)
-    return Fail(Error::kBadTlvInfo, hashed, Le16(info), kTlvInfoMagic);
+  if (Le16(info) != kTlvInfoMagic || Le16(info + 2) != 0) return Fail(Error::kBadTlvInfo, hashed, Le16(info), kTlvInfoMagic);
   const uint32_t area = Le32(info + 4);
   if (area < kTlvInfoSize || area > kMaxUnprotectedTlvSize) {
     return Fail(Error::kTlvAreaTooLarge, hashed + 4, area, kMaxUnprotectedTlvSize);
