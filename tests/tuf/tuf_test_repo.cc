@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "fw/encoding.h"
+#include "fw/file_io.h"
 
 namespace fw::tuf::testing {
 namespace {
@@ -158,6 +159,27 @@ Status RepoFetcher::Fetch(const std::string& url, uint64_t max_bytes, const net:
     FW_RETURN_IF_ERROR(sink(AsBytes(body.substr(off, 1000))));
   }
   return Status::Ok();
+}
+
+Status DirFetcher::Fetch(const std::string& url, uint64_t max_bytes, const net::Sink& sink) {
+  requests.push_back(url);
+  if (url.rfind(kBase, 0) != 0) return NotFound(url + ": 404");
+  std::string rel = url.substr(std::string(kBase).size());
+  // Undo percent-encoding (targets with unusual names).
+  std::string path;
+  for (size_t i = 0; i < rel.size(); ++i) {
+    if (rel[i] == '%' && i + 2 < rel.size()) {
+      path.push_back(static_cast<char>(std::stoi(rel.substr(i + 1, 2), nullptr, 16)));
+      i += 2;
+    } else {
+      path.push_back(rel[i]);
+    }
+  }
+  auto data = ReadFileToString(dir_ + "/" + path, max_bytes);
+  if (!data.ok()) {
+    return data.status().code() == ErrorCode::kResourceExhausted ? data.status() : NotFound(url + ": 404");
+  }
+  return sink(AsBytes(*data));
 }
 
 }  // namespace fw::tuf::testing

@@ -72,4 +72,15 @@ class RepoFetcher : public net::Fetcher {
   const std::map<std::string, std::string>& files_;
 };
 
+// Serves files of a directory under kBase (a repository written by fwsign repo).
+class DirFetcher : public net::Fetcher {
+ public:
+  explicit DirFetcher(std::string dir) : dir_(std::move(dir)) {}
+  Status Fetch(const std::string& url, uint64_t max_bytes, const net::Sink& sink) override;
+  std::vector<std::string> requests;
+
+ private:
+  std::string dir_;
+};
+
 }  // namespace fw::tuf::testing
