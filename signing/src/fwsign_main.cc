@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "fw/bundle_writer.h"
 #include "fw/cli.h"
 #include "fw/encoding.h"
 #include "fw/image.h"
@@ -384,6 +385,24 @@ void AddRepoCommands(cli::Program& p) {
                         RepoResignCmd});
 }
 
+int BundleCreateCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  bundle::CreateOptions o;
+  o.repo = vm["repo"].as<std::string>();
+  o.target = vm["target"].as<std::string>();
+  o.output = vm["output"].as<std::string>();
+  o.root_from = vm["root-from"].as<uint64_t>();
+  o.with_timestamp_snapshot = vm.count("no-timestamp") == 0;
+  Status s = bundle::CreateBundle(o);
+  if (!s.ok()) return cli::Fail(inv, s.WithContext("bundle create"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"bundle", o.output}, {"target", o.target}});
+  } else {
+    std::cout << "wrote bundle " << o.output << " for " << o.target << "\n";
+  }
+  return cli::kExitOk;
+}
+
 cli::Program MakeProgram() {
   cli::Program p;
   p.name = "fwsign";
@@ -443,6 +462,16 @@ cli::Program MakeProgram() {
                         },
                         ImageInspect});
   AddRepoCommands(p);
+  p.commands.push_back({"bundle create", "write an offline bundle (metadata, chunk index, image) for one target",
+                        "REPO --target PATH -o BUNDLE [options]",
+                        [](po::options_description& o, po::positional_options_description& pos) {
+                          RepoPositional(o, pos);
+                          o.add_options()("target", po::value<std::string>()->required(), "TUF target path")(
+                              "output,o", po::value<std::string>()->required(), "bundle file to write")(
+                              "root-from", po::value<uint64_t>()->default_value(1), "first root version to include")(
+                              "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
+                        },
+                        BundleCreateCmd});
   return p;
 }
 
