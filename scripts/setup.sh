@@ -9,6 +9,7 @@ packages=(
   libboost-program-options-dev libboost-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev
   faketime clang libclang-rt-14-dev
+  nodejs npm
 )
 
 missing=()
@@ -22,4 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tuf-js / @tufjs/models for the TUF interop tests (versions pinned by package-lock.json).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/tests/interop/node_modules" ] && command -v npm >/dev/null; then
+  echo "setup: npm ci in tests/interop"
+  (cd "$root/tests/interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi
