@@ -250,6 +250,19 @@ TEST_F(BundleTest, RefusesCompressedTruncatedAndGarbageInput) {
   EXPECT_FALSE(ReadBundleMemory({}, Options(), [](uint64_t, ByteSpan) { return Status::Ok(); }).ok());
 }
 
+TEST_F(BundleTest, FwupdateBundleVerifyCommand) {
+  auto ok = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-X1",
+                        D("good.tar"), "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"version\": \"3.0.0\""), std::string::npos) << ok.out;
+  auto hw = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-Y9",
+                        D("good.tar")});
+  EXPECT_EQ(hw.exit_code, 3) << hw.err;
+  auto sc = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-X1",
+                        "--installed-security-counter", "8", D("good.tar")});
+  EXPECT_EQ(sc.exit_code, 3) << sc.err;
+}
+
 TEST_F(BundleTest, ExpiredMetadataRefused) {
   ReaderOptions o = Options();
   o.now = static_cast<int64_t>(::time(nullptr)) + 2 * 86400;  // timestamp lives one day
