@@ -255,8 +255,8 @@ TEST_F(BundleTest, FwupdateBundleVerifyCommand) {
                         D("good.tar"), "--json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("\"version\": \"3.0.0\""), std::string::npos) << ok.out;
-  auto hw = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-Y9",
-                        D("good.tar")});
+  auto hw = RunCommand(
+      {"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-Y9", D("good.tar")});
   EXPECT_EQ(hw.exit_code, 3) << hw.err;
   auto sc = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-X1",
                         "--installed-security-counter", "8", D("good.tar")});
