@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev
   faketime clang clang-format libclang-rt-14-dev time
   gcc-arm-none-eabi libnewlib-arm-none-eabi
+  nodejs npm
 )
 
 missing=()
@@ -23,4 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tuf-js / @tufjs/models for the TUF interop tests (versions pinned by package-lock.json).
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/tests/interop/node_modules" ] && command -v npm >/dev/null; then
+  echo "setup: npm ci in tests/interop"
+  (cd "$root/tests/interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -1,10 +1,14 @@
-// fwsign — the vendor's signing tool: keys and signed firmware images.
+// fwsign — the vendor's signing tool: keys, signed firmware images, TUF repositories and bundles.
+#include <ctime>
+#include <filesystem>
 #include <iostream>
 
+#include "fw/bundle_writer.h"
 #include "fw/cli.h"
 #include "fw/encoding.h"
 #include "fw/image.h"
 #include "fw/key_files.h"
+#include "fw/tuf_repo.h"
 
 namespace fw {
 namespace {
@@ -171,10 +175,238 @@ int ImageVerify(const Invocation& inv) {
   return cli::kExitOk;
 }
 
+// ---- TUF repository (fwsign repo ...) ----------------------------------------
+
+Result<std::vector<PrivateKey>> LoadPrivateKeys(const po::variables_map& vm, const char* option) {
+  std::vector<PrivateKey> keys;
+  if (!vm.count(option)) return keys;
+  FW_ASSIGN_OR_RETURN(auto pass, Passphrase(vm));
+  for (const auto& path : vm[option].as<std::vector<std::string>>()) {
+    auto key = PrivateKey::LoadPemFile(path, pass);
+    if (!key.ok()) return key.status().WithContext(path);
+    keys.push_back(std::move(*key));
+  }
+  return keys;
+}
+
+std::string RepoArg(const Invocation& inv) { return inv.vm["repo"].as<std::string>(); }
+
+int RepoInitCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  tuf::RepoInitOptions o;
+  std::vector<PrivateKey> keyring;
+  struct RoleOpt {
+    const char* option;
+    std::vector<PublicKey>* keys;
+  };
+  for (RoleOpt r : {RoleOpt{"root-key", &o.root_keys}, RoleOpt{"targets-key", &o.targets_keys},
+                    RoleOpt{"snapshot-key", &o.snapshot_keys}, RoleOpt{"timestamp-key", &o.timestamp_keys}}) {
+    auto keys = LoadPrivateKeys(vm, r.option);
+    if (!keys.ok()) return cli::Fail(inv, keys.status());
+    for (auto& k : *keys) {
+      r.keys->push_back(k.public_key());
+      keyring.push_back(std::move(k));
+    }
+  }
+  o.root_threshold = vm["root-threshold"].as<uint32_t>();
+  o.targets_threshold = vm["targets-threshold"].as<uint32_t>();
+  o.snapshot_threshold = vm["snapshot-threshold"].as<uint32_t>();
+  o.timestamp_threshold = vm["timestamp-threshold"].as<uint32_t>();
+  o.expiry.root_days = vm["root-expires-days"].as<uint32_t>();
+  o.expiry.targets_days = vm["targets-expires-days"].as<uint32_t>();
+  o.expiry.snapshot_days = vm["snapshot-expires-days"].as<uint32_t>();
+  o.expiry.timestamp_days = vm["timestamp-expires-days"].as<uint32_t>();
+  o.consistent_snapshot = vm.count("no-consistent-snapshot") == 0;
+  Status s = tuf::RepoInit(RepoArg(inv), o, keyring, static_cast<int64_t>(::time(nullptr)));
+  if (!s.ok()) return cli::Fail(inv, s.WithContext("repo init"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"repo", RepoArg(inv)}, {"root_version", 1}});
+  } else {
+    std::cout << "initialised TUF repository " << RepoArg(inv) << " (root version 1; serve " << RepoArg(inv)
+              << "/metadata and /targets)\n";
+  }
+  return cli::kExitOk;
+}
+
+int RepoAddTargetCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  tuf::AddTargetOptions o;
+  o.image_path = vm["image"].as<std::string>();
+  o.target_name = vm.count("name") ? vm["name"].as<std::string>() : "";
+  o.chunk_size = vm["chunk-size"].as<uint32_t>();
+  o.journal_schema_min = vm["journal-schema-min"].as<uint32_t>();
+  o.journal_schema_max = vm["journal-schema-max"].as<uint32_t>();
+  auto tf = tuf::RepoAddTarget(RepoArg(inv), o);
+  if (!tf.ok()) return cli::Fail(inv, tf.status().WithContext("repo add-target"));
+  auto facts = tf->Firmware();
+  const std::string name =
+      o.target_name.empty() ? std::filesystem::path(o.image_path).filename().string() : o.target_name;
+  if (inv.json) {
+    cli::PrintJson({{"ok", true},
+                    {"target", name},
+                    {"length", tf->length},
+                    {"sha256", tf->hashes.at("sha256")},
+                    {"custom", nlohmann::json::parse(tf->custom.value_or("{}"))},
+                    {"staged", true}});
+  } else {
+    std::cout << "staged target " << name << " (" << tf->length << " bytes, sha256 " << tf->hashes.at("sha256")
+              << "); run `fwsign repo publish` to sign it\n";
+  }
+  return cli::kExitOk;
+}
+
+int RepoPublishCmd(const Invocation& inv) {
+  auto keys = LoadPrivateKeys(inv.vm, "key");
+  if (!keys.ok()) return cli::Fail(inv, keys.status());
+  auto r = tuf::RepoPublish(RepoArg(inv), *keys, static_cast<int64_t>(::time(nullptr)));
+  if (!r.ok()) return cli::Fail(inv, r.status().WithContext("repo publish"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true},
+                    {"targets_version", r->targets_version},
+                    {"snapshot_version", r->snapshot_version},
+                    {"timestamp_version", r->timestamp_version}});
+  } else {
+    std::cout << "published targets " << r->targets_version << ", snapshot " << r->snapshot_version << ", timestamp "
+              << r->timestamp_version << "\n";
+  }
+  return cli::kExitOk;
+}
+
+int RepoRotateCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  auto keys = LoadPrivateKeys(vm, "key");
+  if (!keys.ok()) return cli::Fail(inv, keys.status());
+  std::vector<PublicKey> new_keys;
+  for (const auto& path : vm["new-key"].as<std::vector<std::string>>()) {
+    auto k = LoadAnyPublicKey(path, std::nullopt);
+    if (!k.ok()) return cli::Fail(inv, k.status().WithContext(path));
+    new_keys.push_back(std::move(*k));
+  }
+  const std::string role = vm["role"].as<std::string>();
+  auto v = tuf::RepoRotate(RepoArg(inv), role, new_keys, vm["threshold"].as<uint32_t>(), *keys,
+                           static_cast<int64_t>(::time(nullptr)));
+  if (!v.ok()) return cli::Fail(inv, v.status().WithContext("repo rotate"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"role", role}, {"root_version", *v}});
+  } else {
+    std::cout << "root version " << *v << " rotates the " << role << " keys"
+              << (role == "root" ? "" : "; run `fwsign repo publish` with the new key") << "\n";
+  }
+  return cli::kExitOk;
+}
+
+int RepoResignCmd(const Invocation& inv) {
+  auto keys = LoadPrivateKeys(inv.vm, "key");
+  if (!keys.ok()) return cli::Fail(inv, keys.status());
+  const int64_t within = static_cast<int64_t>(inv.vm["within-days"].as<uint32_t>()) * 86400;
+  auto done = tuf::RepoResignExpiring(RepoArg(inv), within, *keys, static_cast<int64_t>(::time(nullptr)));
+  if (!done.ok()) return cli::Fail(inv, done.status().WithContext("repo resign-expiring"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"resigned", *done}});
+  } else if (done->empty()) {
+    std::cout << "nothing expires within the window\n";
+  } else {
+    std::cout << "re-signed:";
+    for (const auto& r : *done) std::cout << " " << r;
+    std::cout << "\n";
+  }
+  return cli::kExitOk;
+}
+
+void RepoPositional(po::options_description& o, po::positional_options_description& pos) {
+  o.add_options()("repo", po::value<std::string>()->required(), "repository directory");
+  pos.add("repo", 1);
+}
+
+void AddRepoCommands(cli::Program& p) {
+  p.commands.push_back(
+      {"repo init", "create a TUF repository (root v1, empty targets/snapshot/timestamp)",
+       "REPO --root-key K --targets-key K --snapshot-key K --timestamp-key K [options]",
+       [](po::options_description& o, po::positional_options_description& pos) {
+         RepoPositional(o, pos);
+         o.add_options()("root-key", po::value<std::vector<std::string>>()->required(), "root private key; repeatable")(
+             "targets-key", po::value<std::vector<std::string>>()->required(), "targets private key; repeatable")(
+             "snapshot-key", po::value<std::vector<std::string>>()->required(), "snapshot private key; repeatable")(
+             "timestamp-key", po::value<std::vector<std::string>>()->required(), "timestamp private key; repeatable")(
+             "root-threshold", po::value<uint32_t>()->default_value(1), "root signature threshold")(
+             "targets-threshold", po::value<uint32_t>()->default_value(1), "targets signature threshold")(
+             "snapshot-threshold", po::value<uint32_t>()->default_value(1), "snapshot signature threshold")(
+             "timestamp-threshold", po::value<uint32_t>()->default_value(1), "timestamp signature threshold")(
+             "root-expires-days", po::value<uint32_t>()->default_value(365), "root lifetime")(
+             "targets-expires-days", po::value<uint32_t>()->default_value(90), "targets lifetime")(
+             "snapshot-expires-days", po::value<uint32_t>()->default_value(7), "snapshot lifetime")(
+             "timestamp-expires-days", po::value<uint32_t>()->default_value(1), "timestamp lifetime")(
+             "no-consistent-snapshot", "write consistent_snapshot: false")("passphrase-file", po::value<std::string>(),
+                                                                           "passphrase for encrypted keys");
+       },
+       RepoInitCmd});
+  p.commands.push_back(
+      {"repo add-target", "stage a signed image as a target (firmware facts from its header)",
+       "REPO --image IMAGE [--name PATH] [options]",
+       [](po::options_description& o, po::positional_options_description& pos) {
+         RepoPositional(o, pos);
+         o.add_options()("image", po::value<std::string>()->required(), "signed image (fwsign image sign)")(
+             "name", po::value<std::string>(), "target path (default: the image's file name)")(
+             "chunk-size", po::value<uint32_t>()->default_value(64 * 1024), "chunk size of the chunk index")(
+             "journal-schema-min", po::value<uint32_t>()->default_value(1), "oldest journal schema it reads")(
+             "journal-schema-max", po::value<uint32_t>()->default_value(1), "newest journal schema it reads");
+       },
+       RepoAddTargetCmd});
+  p.commands.push_back({"repo publish", "sign staged targets, a new snapshot and timestamp",
+                        "REPO --key K [--key K2 ...]",
+                        [](po::options_description& o, po::positional_options_description& pos) {
+                          RepoPositional(o, pos);
+                          o.add_options()("key,k", po::value<std::vector<std::string>>()->required(),
+                                          "private keys; each role uses those it lists")(
+                              "passphrase-file", po::value<std::string>(), "passphrase for encrypted keys");
+                        },
+                        RepoPublishCmd});
+  p.commands.push_back(
+      {"repo rotate", "new root version replacing a role's keys (signed by old and new root keys)",
+       "REPO --role ROLE --new-key PUB [--new-key ...] [--threshold N] --key K ...",
+       [](po::options_description& o, po::positional_options_description& pos) {
+         RepoPositional(o, pos);
+         o.add_options()("role", po::value<std::string>()->required(), "root | targets | snapshot | timestamp")(
+             "new-key", po::value<std::vector<std::string>>()->required(), "the role's new public (or private) key")(
+             "threshold", po::value<uint32_t>()->default_value(1), "the role's new threshold")(
+             "key,k", po::value<std::vector<std::string>>()->required(),
+             "root private keys: current and (for root rotation) new")("passphrase-file", po::value<std::string>(),
+                                                                       "passphrase for encrypted keys");
+       },
+       RepoRotateCmd});
+  p.commands.push_back({"repo resign-expiring", "re-sign every role that expires within a window",
+                        "REPO --within-days D --key K ...",
+                        [](po::options_description& o, po::positional_options_description& pos) {
+                          RepoPositional(o, pos);
+                          o.add_options()("within-days", po::value<uint32_t>()->required(), "the window")(
+                              "key,k", po::value<std::vector<std::string>>()->required(), "private keys")(
+                              "passphrase-file", po::value<std::string>(), "passphrase for encrypted keys");
+                        },
+                        RepoResignCmd});
+}
+
+int BundleCreateCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  bundle::CreateOptions o;
+  o.repo = vm["repo"].as<std::string>();
+  o.target = vm["target"].as<std::string>();
+  o.output = vm["output"].as<std::string>();
+  o.root_from = vm["root-from"].as<uint64_t>();
+  o.with_timestamp_snapshot = vm.count("no-timestamp") == 0;
+  Status s = bundle::CreateBundle(o);
+  if (!s.ok()) return cli::Fail(inv, s.WithContext("bundle create"));
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"bundle", o.output}, {"target", o.target}});
+  } else {
+    std::cout << "wrote bundle " << o.output << " for " << o.target << "\n";
+  }
+  return cli::kExitOk;
+}
+
 cli::Program MakeProgram() {
   cli::Program p;
   p.name = "fwsign";
-  p.summary = "vendor signing tool: keys and signed firmware images";
+  p.summary = "vendor signing tool: keys, signed firmware images, TUF repositories, bundles";
   p.commands.push_back(
       {"key generate", "generate a signing key pair (private PEM + public PEM)", "--type TYPE --out KEY [options]",
        [](po::options_description& o, po::positional_options_description&) {
@@ -226,6 +458,17 @@ cli::Program MakeProgram() {
                           pos.add("image", 1);
                         },
                         ImageInspect});
+  AddRepoCommands(p);
+  p.commands.push_back({"bundle create", "write an offline bundle (metadata, chunk index, image) for one target",
+                        "REPO --target PATH -o BUNDLE [options]",
+                        [](po::options_description& o, po::positional_options_description& pos) {
+                          RepoPositional(o, pos);
+                          o.add_options()("target", po::value<std::string>()->required(), "TUF target path")(
+                              "output,o", po::value<std::string>()->required(), "bundle file to write")(
+                              "root-from", po::value<uint64_t>()->default_value(1), "first root version to include")(
+                              "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
+                        },
+                        BundleCreateCmd});
   return p;
 }
 

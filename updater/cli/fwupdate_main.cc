@@ -13,6 +13,7 @@ cli::Program MakeProgram() {
   p.name = "fwupdate";
   p.summary = "firmware updater for payment terminals";
   (void)Append;  // areas register here: Append(p.commands, JournalCommands());
+  Append(p.commands, TufCommands());
   return p;
 }
 

@@ -1,0 +1,86 @@
+// The vendor's TUF repository: a directory servable by any static web server.
+//
+//   REPO/metadata/N.root.json      every root version (root.json = newest)
+//   REPO/metadata/N.targets.json   targets versions (targets.json = newest)
+//   REPO/metadata/N.snapshot.json  snapshot versions (snapshot.json = newest)
+//   REPO/metadata/timestamp.json
+//   REPO/targets/<dir>/<sha256>.<base>   target files, content-addressed
+//   REPO/staged/targets.json       targets changes not yet published (unsigned)
+//   REPO/repo.json                 expiry policy (days per role)
+//
+// Signing keys are never stored in the repository: every command receives a key
+// ring and uses the keys whose TUF key ids a role lists (up to its threshold, more
+// do no harm). Each command writes new files through OutputFile and replaces the
+// unversioned copies last, so a failed command leaves the served repository as
+// it was.
+//
+// Thread safety: none; one process per repository at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fw/crypto.h"
+#include "fw/status.h"
+#include "fw/tuf_metadata.h"
+
+namespace fw::tuf {
+
+struct ExpiryPolicy {
+  uint32_t root_days = 365;
+  uint32_t targets_days = 90;
+  uint32_t snapshot_days = 7;
+  uint32_t timestamp_days = 1;
+};
+
+struct RepoInitOptions {
+  std::vector<PublicKey> root_keys, targets_keys, snapshot_keys, timestamp_keys;
+  uint32_t root_threshold = 1, targets_threshold = 1, snapshot_threshold = 1, timestamp_threshold = 1;
+  ExpiryPolicy expiry;
+  bool consistent_snapshot = true;
+};
+
+struct AddTargetOptions {
+  std::string image_path;
+  std::string target_name;  // default: the image's file name
+  uint32_t chunk_size = 64 * 1024;
+  uint32_t journal_schema_min = 1;
+  uint32_t journal_schema_max = 1;
+};
+
+struct PublishResult {
+  uint64_t targets_version = 0;
+  uint64_t snapshot_version = 0;
+  uint64_t timestamp_version = 0;
+};
+
+// Creates REPO with root v1 and empty, published targets/snapshot/timestamp v1.
+// Refuses an existing repository.
+Status RepoInit(const std::string& repo, const RepoInitOptions& options, const std::vector<PrivateKey>& keyring,
+                int64_t now);
+
+// Stages a signed image as a target: copies it to targets/ and records length,
+// sha256 and firmware facts (from the image header, the chunk index) in staged targets.
+Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions& options);
+
+// Signs staged targets (if any, or if targets no longer verifies under root), then
+// a new snapshot and timestamp.
+Result<PublishResult> RepoPublish(const std::string& repo, const std::vector<PrivateKey>& keyring, int64_t now);
+
+// Root N+1 with `role`'s keys replaced by `new_keys` (and threshold), signed by a
+// threshold of root N's keys and of root N+1's keys. Run publish afterwards to
+// re-sign with rotated targets/snapshot/timestamp keys.
+Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, const std::vector<PublicKey>& new_keys,
+                            uint32_t threshold, const std::vector<PrivateKey>& keyring, int64_t now);
+
+// Re-signs every role expiring before now + within_seconds (and what depends on
+// it); returns the roles re-signed.
+Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
+                                                    const std::vector<PrivateKey>& keyring, int64_t now);
+
+// The newest version of a role's metadata file (bytes), e.g. for bundles.
+Result<std::string> RepoReadMetadata(const std::string& repo, const std::string& file_name);
+
+}  // namespace fw::tuf

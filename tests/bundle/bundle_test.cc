@@ -1,0 +1,275 @@
+// Offline bundles: `fwsign bundle create` output read by the streaming reader, and
+// every malformed or hostile variant refused (the tars are rewritten here with
+// libarchive, entry by entry).
+#include "fw/bundle_reader.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "testing.h"
+
+namespace fw::bundle {
+namespace {
+
+using fw::testing::RunCommand;
+using fw::testing::TempDir;
+
+struct TarEntry {
+  std::string name;
+  std::string data;
+  unsigned type = AE_IFREG;
+  std::string link;  // for symlinks / hardlinks
+  bool hardlink = false;
+};
+
+std::vector<TarEntry> ReadTar(const std::string& path) {
+  std::vector<TarEntry> out;
+  archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  EXPECT_EQ(archive_read_open_filename(a, path.c_str(), 65536), ARCHIVE_OK);
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    TarEntry t;
+    t.name = archive_entry_pathname(e);
+    t.data.resize(static_cast<size_t>(archive_entry_size(e)));
+    if (!t.data.empty()) archive_read_data(a, t.data.data(), t.data.size());
+    out.push_back(t);
+  }
+  archive_read_free(a);
+  return out;
+}
+
+void WriteTar(const std::string& path, const std::vector<TarEntry>& entries, bool gzip = false) {
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (gzip) archive_write_add_filter_gzip(a);
+  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
+  for (const auto& t : entries) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, t.name.c_str());
+    archive_entry_set_filetype(e, t.type);
+    archive_entry_set_perm(e, 0644);
+    if (t.hardlink) archive_entry_set_hardlink(e, t.link.c_str());
+    if (t.type == AE_IFLNK) archive_entry_set_symlink(e, t.link.c_str());
+    archive_entry_set_size(e, t.type == AE_IFREG && !t.hardlink ? static_cast<la_int64_t>(t.data.size()) : 0);
+    archive_write_header(a, e);
+    if (t.type == AE_IFREG && !t.hardlink) archive_write_data(a, t.data.data(), t.data.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+}
+
+class BundleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto d = [](const std::string& n) { return (*dir_) / n; };
+    for (const char* k : {"root", "root2", "targets", "snapshot", "timestamp", "image"}) {
+      ASSERT_EQ(RunCommand({"fwsign", "key", "generate", "--out", d(std::string(k) + ".pem")}).exit_code, 0);
+    }
+    ASSERT_EQ(RunCommand({"fwsign", "repo", "init", d("repo"), "--root-key", d("root.pem"), "--targets-key",
+                          d("targets.pem"), "--snapshot-key", d("snapshot.pem"), "--timestamp-key", d("timestamp.pem")})
+                  .exit_code,
+              0);
+    fw::testing::WriteBytes(d("p.bin"), fw::testing::PseudoRandomBytes(50000, 4));
+    auto r = RunCommand({"fwsign", "image", "sign", "--key", d("image.pem"), "--version", "3.0.0", "--security-counter",
+                         "7", "--hardware-id", "POS-X1", d("p.bin"), "-o", d("fw.img")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({"fwsign", "repo", "add-target", d("repo"), "--image", d("fw.img"), "--name", "pos/fw.img",
+                    "--chunk-size", "4096"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Root rotation: devices that trust root 1 must learn root 2 from the bundle.
+    r = RunCommand({"fwsign", "repo", "rotate", d("repo"), "--role", "root", "--new-key", d("root2.pem"), "--key",
+                    d("root.pem"), "--key", d("root2.pem")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({"fwsign", "repo", "publish", d("repo"), "--key", d("targets.pem"), "--key", d("snapshot.pem"),
+                    "--key", d("timestamp.pem")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({"fwsign", "bundle", "create", d("repo"), "--target", "pos/fw.img", "-o", d("good.tar")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::filesystem::create_directories(d("device"));
+    fw::testing::WriteFile(d("device/root.json"), fw::testing::ReadFile(d("repo/metadata/1.root.json")));
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::string D(const std::string& n) { return (*dir_) / n; }
+
+  ReaderOptions Options(const std::string& hw = "POS-X1", uint32_t counter = 0) {
+    ReaderOptions o;
+    o.metadata_dir = D("device");
+    o.policy = {hw, counter};
+    return o;
+  }
+
+  // Reads a bundle, collecting the verified chunks.
+  Result<VerifiedBundle> Read(const std::string& path, const ReaderOptions& o) {
+    image_.clear();
+    metadata_seen_before_first_chunk_ = false;
+    bool metadata = false;
+    return ReadBundleFile(
+        path, o,
+        [&](uint64_t offset, ByteSpan chunk) {
+          EXPECT_EQ(offset, image_.size());
+          if (image_.empty()) metadata_seen_before_first_chunk_ = metadata;
+          image_.insert(image_.end(), chunk.begin(), chunk.end());
+          return Status::Ok();
+        },
+        [&](const VerifiedBundle&) {
+          metadata = true;
+          return Status::Ok();
+        });
+  }
+
+  // Rewrites the good bundle with `mutate` applied and expects refusal naming `needle`.
+  void ExpectRefused(const std::function<void(std::vector<TarEntry>&)>& mutate, const std::string& needle) {
+    auto entries = ReadTar(D("good.tar"));
+    mutate(entries);
+    TempDir tmp;
+    WriteTar(tmp / "bad.tar", entries);
+    const auto before = fw::testing::ListDir(D("device"));
+    auto r = Read(tmp / "bad.tar", Options());
+    ASSERT_FALSE(r.ok()) << "accepted a bundle that should be refused (" << needle << ")";
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+    EXPECT_EQ(fw::testing::ListDir(D("device")), before);
+  }
+
+  static size_t Index(const std::vector<TarEntry>& e, const std::string& prefix) {
+    for (size_t i = 0; i < e.size(); ++i) {
+      if (e[i].name.starts_with(prefix)) return i;
+    }
+    ADD_FAILURE() << "no entry " << prefix;
+    return 0;
+  }
+
+  static TempDir* dir_;
+  std::vector<uint8_t> image_;
+  bool metadata_seen_before_first_chunk_ = false;
+};
+TempDir* BundleTest::dir_ = nullptr;
+
+TEST_F(BundleTest, GoodBundleYieldsTheImageInVerifiedChunks) {
+  auto names = ReadTar(D("good.tar"));
+  std::vector<std::string> order;
+  for (const auto& e : names) order.push_back(e.name);
+  EXPECT_EQ(order, (std::vector<std::string>{"root/1.root.json", "root/2.root.json", "timestamp.json", "snapshot.json",
+                                             "targets.json", "chunk-index/pos/fw.img", "image/pos/fw.img"}));
+  auto r = Read(D("good.tar"), Options());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(image_, fw::testing::ReadBytes(D("fw.img")));
+  EXPECT_TRUE(metadata_seen_before_first_chunk_);
+  EXPECT_EQ(r->target_path, "pos/fw.img");
+  EXPECT_EQ(r->facts.security_counter, 7u);
+  ASSERT_EQ(r->new_roots.size(), 1u);  // the device trusted root 1; it learns root 2
+  EXPECT_EQ(r->new_roots[0], fw::testing::ReadFile(D("repo/metadata/2.root.json")));
+  // A bundle without timestamp/snapshot is checked against root's targets keys.
+  ASSERT_EQ(RunCommand({"fwsign", "bundle", "create", D("repo"), "--target", "pos/fw.img", "--no-timestamp", "-o",
+                        D("nots.tar")})
+                .exit_code,
+            0);
+  EXPECT_TRUE(Read(D("nots.tar"), Options()).ok());
+}
+
+TEST_F(BundleTest, PolicyRefusesWrongHardwareAndLowerSecurityCounter) {
+  auto hw = Read(D("good.tar"), Options("POS-Y9", 0));
+  EXPECT_NE(hw.status().message().find("not for hardware \"POS-Y9\""), std::string::npos) << hw.status().message();
+  auto sc = Read(D("good.tar"), Options("POS-X1", 8));
+  EXPECT_NE(sc.status().message().find("lower than the installed 8"), std::string::npos) << sc.status().message();
+  EXPECT_TRUE(image_.empty());
+}
+
+TEST_F(BundleTest, RefusesLinksAbsolutePathsDotDotAndDuplicates) {
+  ExpectRefused(
+      [](auto& e) {
+        e.insert(e.begin(), TarEntry{"root/0.lnk", "", AE_IFLNK, "/etc/passwd", false});
+      },
+      "only regular files");
+  ExpectRefused(
+      [](auto& e) {
+        e.insert(e.begin() + 4, TarEntry{"targets.json", "", AE_IFREG, "timestamp.json", true});
+      },
+      "only regular files");
+  ExpectRefused([](auto& e) { e.insert(e.begin(), TarEntry{"dir", "", AE_IFDIR, "", false}); }, "only regular files");
+  ExpectRefused([](auto& e) { e[4].name = "/targets.json"; }, "absolute path");
+  ExpectRefused([](auto& e) { e.back().name = "image/../pos/fw.img"; }, "contains \"..\"");
+  ExpectRefused([](auto& e) { e.insert(e.begin() + 1, e[0]); }, "duplicate name");
+}
+
+TEST_F(BundleTest, RefusesOrderUnknownEntriesAndTrailingData) {
+  ExpectRefused([](auto& e) { std::swap(e[4], e[5]); }, "out of order");
+  ExpectRefused([](auto& e) { std::swap(e[0], e[1]); }, "root versions out of order");
+  ExpectRefused([](auto& e) { std::swap(e[2], e[3]); }, "out of order");
+  ExpectRefused(
+      [](auto& e) {
+        e.insert(e.begin() + 4, TarEntry{"extra.txt", "hi", AE_IFREG, "", false});
+      },
+      "unknown entry");
+  ExpectRefused(
+      [](auto& e) {
+        e.push_back(TarEntry{"image/pos/other.img", "x", AE_IFREG, "", false});
+      },
+      "after the image");
+  ExpectRefused([](auto& e) { e.pop_back(); }, "ends before its image");
+  ExpectRefused([](auto& e) { e[1].name = "root/3.root.json"; }, "skips a version");
+}
+
+TEST_F(BundleTest, RefusesSizesBeyondTheSignedLengthAndTamperedBytes) {
+  ExpectRefused([](auto& e) { e.back().data.push_back('x'); }, "the signed length is");
+  ExpectRefused([](auto& e) { e.back().data.pop_back(); }, "the signed length is");
+  ExpectRefused([](auto& e) { e[Index(e, "chunk-index/")].data[0] ^= 1; }, "chunk_index_sha256");
+  ExpectRefused([](auto& e) { e[Index(e, "chunk-index/")].data.append(32, '\0'); }, "the signed target needs");
+  ExpectRefused([](auto& e) { e[Index(e, "chunk-index/")].name = "chunk-index/pos/nope.img"; }, "not listed");
+  ExpectRefused([](auto& e) { e[Index(e, "targets.json")].data.replace(50, 1, "0"); }, "targets");
+  ExpectRefused([](auto& e) { e[0].data = std::string(600000, ' '); }, "exceeds the cap");
+  // A flipped byte in chunk 5: chunks 0-4 were yielded, chunk 5 never is.
+  auto entries = ReadTar(D("good.tar"));
+  entries.back().data[5 * 4096 + 10] ^= 0x40;
+  TempDir tmp;
+  WriteTar(tmp / "flip.tar", entries);
+  auto r = Read(tmp / "flip.tar", Options());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("chunk 5 (offset 20480) does not match"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(image_.size(), 5u * 4096);
+}
+
+TEST_F(BundleTest, RefusesCompressedTruncatedAndGarbageInput) {
+  auto entries = ReadTar(D("good.tar"));
+  TempDir tmp;
+  WriteTar(tmp / "gz.tar.gz", entries, /*gzip=*/true);
+  EXPECT_FALSE(Read(tmp / "gz.tar.gz", Options()).ok());
+  std::string good = fw::testing::ReadFile(D("good.tar"));
+  fw::testing::WriteFile(tmp / "trunc.tar", good.substr(0, good.size() / 2));
+  auto t = Read(tmp / "trunc.tar", Options());
+  EXPECT_FALSE(t.ok());
+  fw::testing::WriteFile(tmp / "junk.tar", std::string(4096, 'j'));
+  EXPECT_FALSE(Read(tmp / "junk.tar", Options()).ok());
+  EXPECT_FALSE(ReadBundleMemory({}, Options(), [](uint64_t, ByteSpan) { return Status::Ok(); }).ok());
+}
+
+TEST_F(BundleTest, FwupdateBundleVerifyCommand) {
+  auto ok = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-X1",
+                        D("good.tar"), "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"version\": \"3.0.0\""), std::string::npos) << ok.out;
+  auto hw = RunCommand(
+      {"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-Y9", D("good.tar")});
+  EXPECT_EQ(hw.exit_code, 3) << hw.err;
+  auto sc = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", D("device"), "--hardware-id", "POS-X1",
+                        "--installed-security-counter", "8", D("good.tar")});
+  EXPECT_EQ(sc.exit_code, 3) << sc.err;
+}
+
+TEST_F(BundleTest, ExpiredMetadataRefused) {
+  ReaderOptions o = Options();
+  o.now = static_cast<int64_t>(::time(nullptr)) + 2 * 86400;  // timestamp lives one day
+  auto r = Read(D("good.tar"), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("expired"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace fw::bundle

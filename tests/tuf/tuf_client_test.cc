@@ -1,0 +1,427 @@
+// The TUF client workflow against an in-memory repository, with the attacks the
+// specification defends against. Every refusal must leave the stored (trusted)
+// metadata exactly as it was.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fw/encoding.h"
+#include "fw/tuf_updater.h"
+#include "testing.h"
+#include "tuf_test_repo.h"
+
+namespace fw::tuf {
+namespace {
+
+using testing::RepoFetcher;
+using testing::RoleSigner;
+using testing::TestRepo;
+
+constexpr int64_t kNow = 1767225600;  // 2026-01-01
+
+class TufClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(Updater::Init(Dir(), repo_.RootV1()).ok()); }
+
+  std::string Dir() const { return dir_ / "metadata"; }
+  std::string TargetDir() {
+    std::filesystem::create_directories(dir_ / "targets");
+    return dir_ / "targets";
+  }
+
+  Updater MakeUpdater(int64_t now = kNow) {
+    UpdaterConfig c;
+    c.metadata_dir = Dir();
+    c.metadata_base_url = repo_.MetadataUrl();
+    c.target_base_url = repo_.TargetsUrl();
+    return Updater(c, fetcher_, [now] { return now; });
+  }
+
+  Status Refresh(int64_t now = kNow) {
+    auto u = MakeUpdater(now);
+    return u.Refresh();
+  }
+
+  // The stored metadata: file name -> bytes.
+  std::map<std::string, std::string> Stored() const {
+    std::map<std::string, std::string> m;
+    for (const auto& name : fw::testing::ListDir(Dir())) m[name] = fw::testing::ReadFile(Dir() + "/" + name);
+    return m;
+  }
+
+  // Expects `Refresh` to fail with `needle` in the message. The stored metadata must
+  // be unchanged, except `verified_first`: files of earlier steps of the same
+  // refresh, which the workflow verified and persisted before the refusal.
+  void ExpectRefused(const std::string& needle, int64_t now = kNow,
+                     const std::vector<std::string>& verified_first = {}) {
+    auto before = Stored();
+    Status s = Refresh(now);
+    ASSERT_FALSE(s.ok()) << "refresh accepted what it should refuse (" << needle << ")";
+    EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+    auto after = Stored();
+    for (const auto& name : verified_first) {
+      before.erase(name);
+      after.erase(name);
+    }
+    EXPECT_EQ(after, before) << "trusted metadata changed after a refusal";
+  }
+
+  fw::testing::TempDir dir_;
+  TestRepo repo_;
+  RepoFetcher fetcher_{repo_.files};
+};
+
+TEST_F(TufClientTest, RefreshStoresMetadataByteForByteAndDownloadsTarget) {
+  repo_.AddTarget("fw/pos-x1.img", "firmware bytes");
+  repo_.Publish();
+  auto u = MakeUpdater();
+  ASSERT_TRUE(u.Refresh().ok());
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/timestamp.json"), repo_.files.at("metadata/timestamp.json"));
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/snapshot.json"), repo_.files.at("metadata/2.snapshot.json"));
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/targets.json"), repo_.files.at("metadata/2.targets.json"));
+  auto info = u.GetTargetInfo("fw/pos-x1.img");
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  auto path = u.DownloadTarget(*info, TargetDir());
+  ASSERT_TRUE(path.ok()) << path.status().message();
+  EXPECT_EQ(fw::testing::ReadFile(*path), "firmware bytes");
+  // Consistent snapshot: versioned metadata names and hash-prefixed target names.
+  const std::string hash = HexEncode(Sha256::Of(AsBytes("firmware bytes")));
+  EXPECT_EQ(fetcher_.requests.back(), repo_.TargetsUrl() + "fw/" + hash + ".pos-x1.img");
+  auto cached = u.FindCachedTarget(*info, TargetDir());
+  ASSERT_TRUE(cached.ok() && cached->has_value());
+  // A second refresh reuses the stored snapshot/targets (only root + timestamp fetched).
+  fetcher_.requests.clear();
+  ASSERT_TRUE(Refresh().ok());
+  EXPECT_EQ(fetcher_.requests,
+            (std::vector<std::string>{repo_.MetadataUrl() + "2.root.json", repo_.MetadataUrl() + "timestamp.json"}));
+}
+
+TEST_F(TufClientTest, BelowThresholdSignaturesRefused) {
+  // Timestamp needs two keys; at first the repository signs with both.
+  repo_.AddKey("timestamp");
+  repo_.root.roles["timestamp"].threshold = 2;
+  repo_.PublishRoot();
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  // Then with one of them only.
+  repo_.signers["timestamp"].pop_back();
+  repo_.Publish();
+  ExpectRefused("timestamp: 1 valid signature(s) from distinct keys, threshold is 2");
+}
+
+TEST_F(TufClientTest, ReplayedOlderTimestampRefused) {
+  const std::string old_ts = repo_.files.at("metadata/timestamp.json");
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  repo_.files["metadata/timestamp.json"] = old_ts;
+  ExpectRefused("older than the trusted version 2");
+}
+
+TEST_F(TufClientTest, TimestampNamingOlderSnapshotRefused) {
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  // A newer timestamp that points back at snapshot version 1.
+  repo_.timestamp.common.version = 10;
+  repo_.timestamp.snapshot_meta.version = 1;
+  repo_.timestamp.snapshot_meta.length = repo_.files.at("metadata/1.snapshot.json").size();
+  repo_.timestamp.snapshot_meta.hashes = {
+      {"sha256", HexEncode(Sha256::Of(AsBytes(repo_.files.at("metadata/1.snapshot.json"))))}};
+  repo_.files["metadata/timestamp.json"] = repo_.SignWithRole(repo_.timestamp, "timestamp");
+  ExpectRefused("lists snapshot version 1, older than the trusted 2");
+}
+
+TEST_F(TufClientTest, SnapshotRollingBackTargetsVersionRefused) {
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  // Snapshot 3 claims targets version 1 (the trusted snapshot says 2).
+  repo_.Publish();
+  repo_.snapshot.meta["targets.json"].version = 1;
+  const std::string sbytes = repo_.SignWithRole(repo_.snapshot, "snapshot");
+  repo_.files["metadata/3.snapshot.json"] = sbytes;
+  repo_.timestamp.snapshot_meta.length = sbytes.size();
+  repo_.timestamp.snapshot_meta.hashes = {{"sha256", HexEncode(Sha256::Of(AsBytes(sbytes)))}};
+  repo_.files["metadata/timestamp.json"] = repo_.SignWithRole(repo_.timestamp, "timestamp");
+  ExpectRefused("lists \"targets.json\" version 1, older than the trusted 2", kNow, {"timestamp.json"});
+}
+
+TEST_F(TufClientTest, ReplayedOlderTargetsRefused) {
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  repo_.Publish();  // snapshot 3 names targets 3
+  repo_.files["metadata/3.targets.json"] = repo_.files.at("metadata/2.targets.json");
+  ExpectRefused("version 2 does not match the version 3 in snapshot", kNow, {"timestamp.json", "snapshot.json"});
+}
+
+TEST_F(TufClientTest, SnapshotDroppingARoleRefused) {
+  repo_.Delegate("vendor", {"vendor/*"}, false);
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  repo_.delegated.clear();
+  repo_.targets.delegations.reset();
+  repo_.snapshot.meta.erase("vendor.json");
+  repo_.Publish();
+  ExpectRefused("drops \"vendor.json\"", kNow, {"timestamp.json"});
+}
+
+TEST_F(TufClientTest, MixAndMatchRefused) {
+  ASSERT_TRUE(Refresh().ok());
+  repo_.Publish();
+  // Another validly signed snapshot with the same version but different content.
+  Snapshot other = repo_.snapshot;
+  other.common.SetExpires(repo_.expires - 1);  // same length, other bytes
+  repo_.files["metadata/2.snapshot.json"] = repo_.SignWithRole(other, "snapshot");
+  ExpectRefused("snapshot: sha256 hash mismatch", kNow, {"timestamp.json"});
+  // A targets file whose version differs from what snapshot lists.
+  repo_.Publish();
+  Targets t = repo_.targets;
+  t.common.version = 4;
+  repo_.files["metadata/3.targets.json"] = repo_.SignWithRole(t, "targets");
+  ExpectRefused("version 4 does not match the version 3 in snapshot", kNow, {"timestamp.json", "snapshot.json"});
+}
+
+TEST_F(TufClientTest, EveryExpiredRoleRefused) {
+  ASSERT_TRUE(Refresh().ok());
+  const int64_t soon = kNow + 3600;
+  const int64_t later = kNow + 7200;
+  struct Case {
+    const char* role;
+    const char* needle;
+  };
+  for (Case c : {Case{"root", "root version 2 expired"}, Case{"timestamp", "timestamp version"},
+                 Case{"snapshot", "snapshot version"}, Case{"targets", "targets role \"targets\": version"}}) {
+    SCOPED_TRACE(c.role);
+    repo_.expires = 4102444800;
+    // Publish everything valid except one role that expires "soon".
+    repo_.root.common.SetExpires(repo_.expires);
+    if (std::string(c.role) == "root") {
+      repo_.expires = soon;
+      repo_.PublishRoot();
+      repo_.expires = 4102444800;
+      repo_.Publish();
+    } else {
+      repo_.Publish();
+      if (std::string(c.role) == "timestamp") {
+        repo_.timestamp.common.SetExpires(soon);
+        repo_.files["metadata/timestamp.json"] = repo_.SignWithRole(repo_.timestamp, "timestamp");
+      } else if (std::string(c.role) == "snapshot") {
+        repo_.snapshot.common.SetExpires(soon);
+        repo_.snapshot.common.version += 1;
+        const std::string sb = repo_.SignWithRole(repo_.snapshot, "snapshot");
+        repo_.files["metadata/" + std::to_string(repo_.snapshot.common.version) + ".snapshot.json"] = sb;
+        repo_.timestamp.common.version += 1;
+        repo_.timestamp.snapshot_meta =
+            MetaFile{repo_.snapshot.common.version, sb.size(), {{"sha256", HexEncode(Sha256::Of(AsBytes(sb)))}}, ""};
+        repo_.files["metadata/timestamp.json"] = repo_.SignWithRole(repo_.timestamp, "timestamp");
+      } else {
+        repo_.expires = soon;
+        repo_.targets.common.SetExpires(soon);
+        repo_.targets.common.version += 1;
+        repo_.files["metadata/" + std::to_string(repo_.targets.common.version) + ".targets.json"] =
+            repo_.SignWithRole(repo_.targets, "targets");
+        repo_.targets.common.version -= 1;
+        repo_.expires = 4102444800;
+        // Re-publish snapshot/timestamp pointing at it.
+        repo_.snapshot.meta["targets.json"].version = repo_.targets.common.version + 1;
+        repo_.snapshot.common.version += 1;
+        repo_.snapshot.common.SetExpires(repo_.expires);
+        const std::string sb = repo_.SignWithRole(repo_.snapshot, "snapshot");
+        repo_.files["metadata/" + std::to_string(repo_.snapshot.common.version) + ".snapshot.json"] = sb;
+        repo_.timestamp.common.version += 1;
+        repo_.timestamp.snapshot_meta =
+            MetaFile{repo_.snapshot.common.version, sb.size(), {{"sha256", HexEncode(Sha256::Of(AsBytes(sb)))}}, ""};
+        repo_.files["metadata/timestamp.json"] = repo_.SignWithRole(repo_.timestamp, "timestamp");
+        repo_.targets.common.version += 1;
+      }
+    }
+    // Valid now; expired at `later`.
+    ASSERT_TRUE(Refresh(kNow).ok()) << c.role;
+    if (std::string(c.role) == "root") {
+      ExpectRefused(c.needle, later);
+    } else {
+      auto before = Stored();
+      Status s = Refresh(later);
+      ASSERT_FALSE(s.ok());
+      EXPECT_NE(s.message().find("expired"), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find(c.needle), std::string::npos) << s.message();
+      EXPECT_EQ(Stored(), before);
+    }
+    // Make the next round start valid again.
+    repo_.expires = 4102444800;
+    repo_.PublishRoot();
+    repo_.Publish();
+    ASSERT_TRUE(Refresh(kNow).ok());
+  }
+}
+
+TEST_F(TufClientTest, RootChainMissingOldThresholdRefused) {
+  ASSERT_TRUE(Refresh().ok());
+  // Root 2 rotates the root key but is signed only by the new key.
+  repo_.RotateKey("root");
+  repo_.PublishRoot();
+  ExpectRefused("not signed by the trusted root's keys");
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/root.json"), repo_.RootV1());
+}
+
+TEST_F(TufClientTest, RootChainMissingNewThresholdRefused) {
+  ASSERT_TRUE(Refresh().ok());
+  // Root 2 names a new root key but carries only the old key's signature.
+  auto old = std::move(repo_.signers["root"]);
+  repo_.RotateKey("root");
+  repo_.signers["root"] = std::move(old);  // sign with the old key only
+  repo_.PublishRoot();
+  ExpectRefused("not signed by its own keys");
+}
+
+TEST_F(TufClientTest, RootRotationWithBothThresholdsAccepted) {
+  ASSERT_TRUE(Refresh().ok());
+  auto old = std::move(repo_.signers["root"]);
+  repo_.RotateKey("root");
+  repo_.PublishRoot({&old[0].key});
+  repo_.PublishRoot();  // 3 signed by the new key only: fine, it is trusted by 2
+  ASSERT_TRUE(Refresh().ok());
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/root.json"), repo_.files.at("metadata/3.root.json"));
+}
+
+TEST_F(TufClientTest, RootVersionCapIsHonoured) {
+  for (int i = 0; i < 5; ++i) repo_.PublishRoot();  // versions 2..6
+  auto u = [&] {
+    UpdaterConfig c;
+    c.metadata_dir = Dir();
+    c.metadata_base_url = repo_.MetadataUrl();
+    c.max_root_rotations = 3;
+    return Updater(c, fetcher_, [] { return kNow; });
+  }();
+  ASSERT_TRUE(u.Refresh().ok());
+  EXPECT_EQ(u.trusted()->root().signed_.common.version, 4u);
+}
+
+TEST_F(TufClientTest, FastForwardThenKeyRotationRecovers) {
+  ASSERT_TRUE(Refresh().ok());
+  // An attacker with the timestamp key fast-forwards the client to version 1000.
+  repo_.timestamp.common.version = 999;
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  // The repository recovers: rotates the timestamp key, timestamp starts over.
+  repo_.RotateKey("timestamp");
+  repo_.PublishRoot();
+  repo_.timestamp.common.version = 0;
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/timestamp.json"), repo_.files.at("metadata/timestamp.json"));
+  // Rollback protection works again from the new baseline.
+  const std::string ts1 = repo_.files.at("metadata/timestamp.json");
+  repo_.Publish();
+  ASSERT_TRUE(Refresh().ok());
+  repo_.files["metadata/timestamp.json"] = ts1;
+  ExpectRefused("older than the trusted version 2");
+}
+
+TEST_F(TufClientTest, OversizedAndEndlessMetadataCutAtCap) {
+  ASSERT_TRUE(Refresh().ok());
+  repo_.timestamp.common.unrecognized = "{\"pad\":\"" + std::string(kMaxTimestampBytes, 'x') + "\"}";
+  repo_.Publish();
+  fetcher_.ignore_cap = true;  // the client's own bound must hold
+  ExpectRefused("more than 16384 bytes");
+  fetcher_.endless_suffix = "timestamp.json";
+  ExpectRefused("more than 16384 bytes");
+  EXPECT_EQ(fetcher_.requests.back(), repo_.MetadataUrl() + "timestamp.json");
+}
+
+TEST_F(TufClientTest, TargetWithWrongHashOrLengthRefusedAndNothingWritten) {
+  repo_.AddTarget("fw.img", "the real firmware");
+  repo_.Publish();
+  auto u = MakeUpdater();
+  auto info = u.GetTargetInfo("fw.img");
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  const std::string key = "targets/" + info->file.hashes.at("sha256") + ".fw.img";
+  const std::string dir = TargetDir();
+  for (const std::string& evil :
+       {std::string("the real firmwarX"), std::string("the real firmware and more"), std::string("short")}) {
+    repo_.files[key] = evil;
+    for (bool ignore_cap : {false, true}) {
+      fetcher_.ignore_cap = ignore_cap;
+      auto r = u.DownloadTarget(*info, dir);
+      EXPECT_FALSE(r.ok()) << evil;
+      EXPECT_TRUE(fw::testing::ListDir(dir).empty()) << evil;
+    }
+  }
+}
+
+TEST_F(TufClientTest, TargetNamesNeverEscapeTheTargetDirectory) {
+  const std::vector<std::string> names = {"../escape.img", "a/../../b.img", "x#frag.img", "q?x=1.img", "..", "sub/.."};
+  for (const auto& n : names) repo_.AddTarget(n, "payload of " + n);
+  repo_.Publish();
+  auto u = MakeUpdater();
+  const std::string dir = TargetDir();
+  for (const auto& n : names) {
+    SCOPED_TRACE(n);
+    auto info = u.GetTargetInfo(n);
+    ASSERT_TRUE(info.ok()) << info.status().message();
+    auto path = u.DownloadTarget(*info, dir);
+    if (n == "..") {
+      EXPECT_FALSE(path.ok());
+      continue;
+    }
+    ASSERT_TRUE(path.ok()) << path.status().message();
+    EXPECT_EQ(std::filesystem::path(*path).parent_path(), std::filesystem::path(dir));
+    EXPECT_EQ(fw::testing::ReadFile(*path), "payload of " + n);
+  }
+  // Only files inside the target dir; nothing beside it.
+  EXPECT_EQ(fw::testing::ListDir(dir).size(), names.size() - 1);
+  EXPECT_EQ(fw::testing::ListDir(dir_.path()), (std::vector<std::string>{"metadata", "targets"}));
+  // '#' and '?' were sent percent-encoded, so they reached the server as part of the path.
+  bool saw = false;
+  for (const auto& r : fetcher_.requests) saw |= r.find("x%23frag.img") != std::string::npos;
+  EXPECT_TRUE(saw);
+}
+
+TEST_F(TufClientTest, DelegationsPreOrderDepthFirstWithTerminatingAndCap) {
+  repo_.Delegate("a", {"fw/*"}, false);
+  repo_.Delegate("b", {"fw/*"}, true);
+  repo_.Delegate("c", {"fw/*"}, false);
+  repo_.Delegate("a1", {"fw/*"}, false, "a");
+  repo_.AddTarget("fw/x.img", "from a1", "a1");
+  repo_.AddTarget("fw/y.img", "from b", "b");
+  repo_.AddTarget("fw/z.img", "from c", "c");  // hidden behind terminating b
+  repo_.Publish();
+  auto u = MakeUpdater();
+  auto x = u.GetTargetInfo("fw/x.img");
+  ASSERT_TRUE(x.ok()) << x.status().message();
+  EXPECT_EQ(x->role, "a1");
+  auto y = u.GetTargetInfo("fw/y.img");
+  ASSERT_TRUE(y.ok());
+  EXPECT_EQ(y->role, "b");
+  auto z = u.GetTargetInfo("fw/z.img");
+  EXPECT_EQ(z.status().code(), ErrorCode::kNotFound);
+  // Order of role fetches: targets, a, a1 (pre-order), then b.
+  std::vector<std::string> roles;
+  for (const auto& r : fetcher_.requests) {
+    for (const char* n : {".a.json", ".a1.json", ".b.json", ".c.json"}) {
+      if (r.ends_with(n)) roles.push_back(n);
+    }
+  }
+  EXPECT_EQ(roles, (std::vector<std::string>{".a.json", ".a1.json", ".b.json"}));
+  // With a cap of one delegated role, a1 is never reached.
+  UpdaterConfig c;
+  c.metadata_dir = Dir();
+  c.metadata_base_url = repo_.MetadataUrl();
+  c.max_delegations = 1;
+  Updater capped(c, fetcher_, [] { return kNow; });
+  EXPECT_EQ(capped.GetTargetInfo("fw/x.img").status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(TufClientTest, DelegatedRoleSignedByWrongKeyRefused) {
+  repo_.Delegate("vendor", {"vendor/*"}, false);
+  repo_.AddTarget("vendor/fw.img", "x", "vendor");
+  repo_.Publish();
+  // Re-sign the delegated role with the top-level targets key instead of its own.
+  repo_.files["metadata/1.vendor.json"] = repo_.SignWithRole(repo_.delegated["vendor"], "targets");
+  auto u = MakeUpdater();
+  auto r = u.GetTargetInfo("vendor/fw.img");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("threshold is 1"), std::string::npos) << r.status().message();
+  EXPECT_FALSE(fw::testing::Exists(Dir() + "/vendor.json"));
+}
+
+}  // namespace
+}  // namespace fw::tuf

@@ -1,0 +1,294 @@
+#include "fw/bundle_reader.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <memory>
+#include <set>
+
+#include "fw/bundle_format.h"
+#include "fw/encoding.h"
+#include "fw/file_io.h"
+#include "fw/tuf_trusted_set.h"
+
+namespace fw::bundle {
+namespace {
+
+struct ArchiveReadDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
+
+constexpr size_t kReadBlock = 64 * 1024;
+
+enum class Stage { kRoots, kTimestamp, kSnapshot, kTargets, kChunkIndex, kImage, kDone };
+
+Status CheckEntryName(const std::string& name) {
+  if (name.empty()) return Corrupt("entry with an empty name");
+  if (name.front() == '/') return Corrupt("entry \"" + name + "\" has an absolute path");
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    if (slash == std::string::npos) slash = name.size();
+    const std::string part = name.substr(start, slash - start);
+    if (part == "..") return Corrupt("entry \"" + name + "\" contains \"..\"");
+    if (part.empty() || part == ".") return Corrupt("entry \"" + name + "\" has an empty or \".\" path component");
+    start = slash + 1;
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> ReadLocal(const std::string& dir, const char* name, uint64_t cap) {
+  const std::string path = dir + "/" + name;
+  if (::access(path.c_str(), F_OK) != 0) return std::optional<std::string>();
+  FW_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path, cap));
+  return std::optional<std::string>(std::move(data));
+}
+
+class Reader {
+ public:
+  Reader(archive* a, const ReaderOptions& o, const ChunkSink& on_chunk, const MetadataSink& on_metadata)
+      : a_(a), options_(o), on_chunk_(on_chunk), on_metadata_(on_metadata) {}
+
+  Result<VerifiedBundle> Run() {
+    FW_ASSIGN_OR_RETURN(auto root, ReadLocal(options_.metadata_dir, "root.json", tuf::kMaxRootBytes));
+    if (!root) return NotFound("no trusted root.json in " + options_.metadata_dir);
+    const int64_t now = options_.now.value_or(static_cast<int64_t>(::time(nullptr)));
+    FW_ASSIGN_OR_RETURN(auto set, tuf::TrustedSet::Create(*root, now));
+    trusted_.emplace(std::move(set));
+    while (true) {
+      archive_entry* entry = nullptr;
+      const int rc = archive_read_next_header(a_, &entry);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc != ARCHIVE_OK) return Corrupt(std::string("not a valid tar archive: ") + ErrorString());
+      FW_RETURN_IF_ERROR(Entry(entry));
+    }
+    if (stage_ != Stage::kDone) return Corrupt("bundle ends before its image is complete");
+    return std::move(result_);
+  }
+
+ private:
+  std::string ErrorString() const {
+    const char* e = archive_error_string(a_);
+    return e ? e : "unknown error";
+  }
+
+  Status Entry(archive_entry* entry) {
+    const char* raw_name = archive_entry_pathname(entry);
+    const std::string name = raw_name ? raw_name : "";
+    const std::string what = "entry \"" + name + "\"";
+    if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) || archive_entry_symlink(entry)) {
+      return Corrupt(what + ": only regular files are allowed (no links, directories or devices)");
+    }
+    FW_RETURN_IF_ERROR(CheckEntryName(name));
+    if (!seen_.insert(name).second) return Corrupt(what + ": duplicate name");
+    if (!archive_entry_size_is_set(entry) || archive_entry_size(entry) < 0) return Corrupt(what + ": no size");
+    const uint64_t size = static_cast<uint64_t>(archive_entry_size(entry));
+    if (stage_ == Stage::kDone) return Corrupt(what + ": unexpected entry after the image");
+
+    if (name.starts_with(kRootDir) && name.ends_with(".root.json")) {
+      if (stage_ != Stage::kRoots) return Corrupt(what + ": root versions must come first");
+      const std::string v = name.substr(kRootDir.size(), name.size() - kRootDir.size() - 10);
+      if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) {
+        return Corrupt(what + ": not root/<version>.root.json");
+      }
+      const uint64_t version = std::stoull(v);
+      if (version <= last_root_) return Corrupt(what + ": root versions out of order");
+      if (++root_entries_ > kMaxRootVersionsInBundle) return ResourceExhausted(what + ": too many root versions");
+      last_root_ = version;
+      FW_ASSIGN_OR_RETURN(std::string bytes, ReadSmall(what, size, tuf::kMaxRootBytes));
+      const uint64_t trusted = trusted_->root().signed_.common.version;
+      if (version <= trusted) return Status::Ok();  // the device already has it
+      if (version != trusted + 1) {
+        return VerificationFailed(what + ": the device trusts root version " + std::to_string(trusted) +
+                                  "; the chain skips a version");
+      }
+      FW_RETURN_IF_ERROR_CTX(trusted_->UpdateRoot(bytes), what);
+      result_.new_roots.push_back(std::move(bytes));
+      return Status::Ok();
+    }
+    if (name == kTimestampEntry) {
+      if (stage_ != Stage::kRoots) return Corrupt(what + ": out of order");
+      FW_RETURN_IF_ERROR(trusted_->FinishRootUpdate());
+      stage_ = Stage::kTimestamp;
+      FW_ASSIGN_OR_RETURN(result_.timestamp, ReadSmall(what, size, tuf::kMaxTimestampBytes));
+      // The device's stored timestamp (if it verifies) guards against rollback.
+      auto local = ReadLocal(options_.metadata_dir, "timestamp.json", tuf::kMaxTimestampBytes);
+      if (local.ok() && local->has_value()) trusted_->UpdateTimestamp(**local).status().IgnoreError();
+      FW_ASSIGN_OR_RETURN(auto outcome, trusted_->UpdateTimestamp(result_.timestamp));
+      (void)outcome;
+      return Status::Ok();
+    }
+    if (name == kSnapshotEntry) {
+      if (stage_ != Stage::kTimestamp) return Corrupt(what + ": out of order (snapshot needs a timestamp before it)");
+      stage_ = Stage::kSnapshot;
+      FW_ASSIGN_OR_RETURN(result_.snapshot, ReadSmall(what, size, tuf::kMaxSnapshotBytes));
+      auto local = ReadLocal(options_.metadata_dir, "snapshot.json", tuf::kMaxSnapshotBytes);
+      if (local.ok() && local->has_value()) trusted_->UpdateSnapshot(**local, true).IgnoreError();
+      return trusted_->UpdateSnapshot(result_.snapshot, false);
+    }
+    if (name == kTargetsEntry) {
+      if (stage_ == Stage::kTimestamp) return Corrupt(what + ": out of order (timestamp without snapshot)");
+      if (stage_ != Stage::kRoots && stage_ != Stage::kSnapshot) return Corrupt(what + ": out of order");
+      if (stage_ == Stage::kRoots) FW_RETURN_IF_ERROR(trusted_->FinishRootUpdate());
+      const bool with_snapshot = stage_ == Stage::kSnapshot;
+      stage_ = Stage::kTargets;
+      FW_ASSIGN_OR_RETURN(result_.targets, ReadSmall(what, size, tuf::kMaxTargetsBytes));
+      if (with_snapshot) return trusted_->UpdateTargets(result_.targets);
+      // Without snapshot: no rollback below the device's stored targets version.
+      uint64_t min_version = 1;
+      auto local = ReadLocal(options_.metadata_dir, "targets.json", tuf::kMaxTargetsBytes);
+      if (local.ok() && local->has_value()) {
+        auto m = tuf::ParseMetadata<tuf::Targets>(**local, tuf::kMaxTargetsBytes);
+        const auto& r = trusted_->root().signed_;
+        if (m.ok() &&
+            tuf::VerifyThreshold("targets", m->signed_bytes, m->signatures, r.keys, r.roles.at("targets")).ok()) {
+          min_version = m->signed_.common.version;
+        }
+      }
+      return trusted_->UpdateTargetsWithoutSnapshot(result_.targets, min_version);
+    }
+    if (name.starts_with(kChunkIndexDir)) {
+      if (stage_ != Stage::kTargets) return Corrupt(what + ": out of order (chunk index comes after targets)");
+      stage_ = Stage::kChunkIndex;
+      return ChunkIndex(name.substr(kChunkIndexDir.size()), what, size);
+    }
+    if (name.starts_with(kImageDir)) {
+      if (stage_ != Stage::kChunkIndex) return Corrupt(what + ": out of order (image comes after its chunk index)");
+      if (name.substr(kImageDir.size()) != result_.target_path) {
+        return Corrupt(what + ": does not match the chunk index's target \"" + result_.target_path + "\"");
+      }
+      stage_ = Stage::kImage;
+      FW_RETURN_IF_ERROR(Image(what, size));
+      stage_ = Stage::kDone;
+      return Status::Ok();
+    }
+    return Corrupt(what + ": unknown entry");
+  }
+
+  Result<std::string> ReadSmall(const std::string& what, uint64_t size, uint64_t cap) {
+    if (size > cap) {
+      return ResourceExhausted(what + ": " + std::to_string(size) + " bytes exceeds the cap of " + std::to_string(cap));
+    }
+    std::string out(size, '\0');
+    size_t got = 0;
+    while (got < size) {
+      const la_ssize_t n = archive_read_data(a_, out.data() + got, size - got);
+      if (n < 0) return Corrupt(what + ": " + ErrorString());
+      if (n == 0) return Corrupt(what + ": truncated");
+      got += static_cast<size_t>(n);
+    }
+    return out;
+  }
+
+  Status ChunkIndex(const std::string& target_path, const std::string& what, uint64_t size) {
+    const tuf::Metadata<tuf::Targets>* targets = trusted_->targets();
+    if (!targets) return Internal("targets not loaded");
+    auto it = targets->signed_.targets.find(target_path);
+    if (it == targets->signed_.targets.end()) {
+      return VerificationFailed(what + ": target \"" + target_path + "\" is not listed by the signed targets");
+    }
+    FW_ASSIGN_OR_RETURN(auto facts, tuf::CheckFirmwarePolicy(target_path, it->second, options_.policy));
+    FW_RETURN_IF_ERROR_CTX(ValidateChunkSize(facts.chunk_size), what);
+    const uint64_t want = ChunkCount(it->second.length, facts.chunk_size) * kChunkHashSize;
+    if (size != want) {
+      return Corrupt(what + ": " + std::to_string(size) + " bytes, the signed target needs " + std::to_string(want));
+    }
+    FW_ASSIGN_OR_RETURN(std::string index, ReadSmall(what, size, want));
+    if (HexEncode(Sha256::Of(AsBytes(index))) != facts.chunk_index_sha256) {
+      return VerificationFailed(what + ": does not match the signed chunk_index_sha256");
+    }
+    chunk_index_ = std::move(index);
+    result_.target_path = target_path;
+    result_.target = it->second;
+    result_.facts = std::move(facts);
+    if (on_metadata_) FW_RETURN_IF_ERROR(on_metadata_(result_));
+    return Status::Ok();
+  }
+
+  Status Image(const std::string& what, uint64_t size) {
+    const uint64_t length = result_.target.length;
+    if (size != length) {
+      return VerificationFailed(what + ": " + std::to_string(size) + " bytes, the signed length is " +
+                                std::to_string(length));
+    }
+    const uint32_t chunk_size = result_.facts.chunk_size;
+    std::vector<uint8_t> chunk(chunk_size);
+    uint64_t offset = 0;
+    for (uint64_t i = 0; offset < length; ++i) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, length - offset));
+      size_t got = 0;
+      while (got < want) {
+        const la_ssize_t n = archive_read_data(a_, chunk.data() + got, std::min(want - got, kReadBlock));
+        if (n < 0) return Corrupt(what + ": " + ErrorString());
+        if (n == 0) return Corrupt(what + ": truncated at byte " + std::to_string(offset + got));
+        got += static_cast<size_t>(n);
+      }
+      const Digest d = Sha256::Of({chunk.data(), want});
+      if (!ConstantTimeEqual(d, AsBytes(std::string_view(chunk_index_).substr(i * kChunkHashSize, kChunkHashSize)))) {
+        return VerificationFailed(what + ": chunk " + std::to_string(i) + " (offset " + std::to_string(offset) +
+                                  ") does not match the signed chunk index");
+      }
+      FW_RETURN_IF_ERROR_CTX(on_chunk_(offset, {chunk.data(), want}), what + ": chunk " + std::to_string(i));
+      offset += want;
+    }
+    return Status::Ok();
+  }
+
+  archive* a_;
+  const ReaderOptions& options_;
+  const ChunkSink& on_chunk_;
+  const MetadataSink& on_metadata_;
+  std::optional<tuf::TrustedSet> trusted_;
+  Stage stage_ = Stage::kRoots;
+  std::set<std::string> seen_;
+  uint64_t last_root_ = 0;
+  uint32_t root_entries_ = 0;
+  std::string chunk_index_;
+  VerifiedBundle result_;
+};
+
+ArchiveReadPtr NewTarReader() {
+  ArchiveReadPtr a(archive_read_new());
+  if (a) {
+    // Plain tar only: no compression filters, no other formats.
+    archive_read_support_format_tar(a.get());
+  }
+  return a;
+}
+
+Result<VerifiedBundle> Read(archive* a, const ReaderOptions& o, const ChunkSink& on_chunk,
+                            const MetadataSink& on_metadata) {
+  Reader r(a, o, on_chunk, on_metadata);
+  return r.Run();
+}
+
+}  // namespace
+
+Result<VerifiedBundle> ReadBundleFile(const std::string& path, const ReaderOptions& options, const ChunkSink& on_chunk,
+                                      const MetadataSink& on_metadata) {
+  ArchiveReadPtr a = NewTarReader();
+  if (!a) return Internal("archive_read_new failed");
+  if (archive_read_open_filename(a.get(), path.c_str(), kReadBlock) != ARCHIVE_OK) {
+    const char* e = archive_error_string(a.get());
+    return IoError("bundle " + path + ": " + (e ? e : "cannot open"));
+  }
+  auto r = Read(a.get(), options, on_chunk, on_metadata);
+  if (!r.ok()) return r.status().WithContext("bundle " + path);
+  return r;
+}
+
+Result<VerifiedBundle> ReadBundleMemory(ByteSpan bundle, const ReaderOptions& options, const ChunkSink& on_chunk,
+                                        const MetadataSink& on_metadata) {
+  ArchiveReadPtr a = NewTarReader();
+  if (!a) return Internal("archive_read_new failed");
+  if (archive_read_open_memory(a.get(), bundle.data(), bundle.size()) != ARCHIVE_OK) {
+    return Corrupt("bundle: cannot open");
+  }
+  return Read(a.get(), options, on_chunk, on_metadata).WithContext("bundle");
+}
+
+}  // namespace fw::bundle
