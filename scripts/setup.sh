@@ -10,13 +10,14 @@ packages=(
   libgtest-dev libgmock-dev
   faketime clang clang-format libclang-rt-14-dev time
   gcc-arm-none-eabi libnewlib-arm-none-eabi
-  nodejs npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js + npm for the TUF interop tests, unless a node/npm is already present (e.g. a nodesource build).
+command -v npm >/dev/null || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
