@@ -10,42 +10,24 @@
 #include <functional>
 #include <map>
 
+#include "fw/boot/bank_writer.h"
 #include "fw/image.h"
 
 namespace fw::boot {
 namespace {
 
-// Programs `size` bytes delivered by `fill` (offset, buffer) into the bank.
+// Streams `size` bytes, read by `fill` in chunks, into the bank through a BankWriter.
 Status WriteStream(Flash& bank, uint64_t size, size_t chunk,
                    const std::function<Status(uint64_t, std::span<uint8_t>)>& fill) {
-  const uint64_t block = bank.EraseBlockSize();
-  const uint64_t align = bank.WriteAlignment();
-  const uint64_t padded = (size + align - 1) / align * align;
-  if (padded > bank.Size()) {
-    return InvalidArgument("image of " + std::to_string(size) + " bytes does not fit the " +
-                           std::to_string(bank.Size()) + "-byte bank");
-  }
-  chunk = std::max<size_t>(static_cast<size_t>(align), chunk / align * align);
-  const uint64_t erase_end = std::min<uint64_t>(bank.Size(), (padded + block - 1) / block * block);
-  for (uint64_t off = 0; off < erase_end; off += block) {
-    if (FlashError e = bank.Erase(off, block); e != FlashError::kOk) {
-      return IoError("erasing bank at " + std::to_string(off) + ": " + FlashErrorName(e));
-    }
-  }
-  std::vector<uint8_t> buf(chunk);
-  for (uint64_t off = 0; off < padded;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, padded - off));
-    const size_t data = static_cast<size_t>(std::min<uint64_t>(n, size > off ? size - off : 0));
-    FW_RETURN_IF_ERROR(fill(off, {buf.data(), data}));
-    std::fill(buf.begin() + static_cast<long>(data), buf.begin() + static_cast<long>(n), bank.ErasedValue());
-    if (FlashError e = bank.Write(off, buf.data(), n); e != FlashError::kOk) {
-      return IoError("writing bank at " + std::to_string(off) + ": " + FlashErrorName(e));
-    }
+  FW_ASSIGN_OR_RETURN(BankWriter writer, BankWriter::Create(bank, size));
+  std::vector<uint8_t> buf(std::max<size_t>(chunk, 1));
+  for (uint64_t off = 0; off < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
+    FW_RETURN_IF_ERROR(fill(off, {buf.data(), n}));
+    FW_RETURN_IF_ERROR(writer.Append(off, {buf.data(), n}));
     off += n;
   }
-  if (FlashError e = bank.Sync(); e != FlashError::kOk)
-    return IoError(std::string("syncing bank: ") + FlashErrorName(e));
-  return Status::Ok();
+  return writer.Finish();
 }
 
 // Creates or checks the files behind the layout's regions.
