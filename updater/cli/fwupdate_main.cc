@@ -16,6 +16,7 @@ cli::Program MakeProgram() {
       "Exit codes: 0 ok, 1 negative result, 2 usage error, 3 input rejected, 4 I/O error,\n"
       "            5 refused by state, 6 timeout, 70 internal error (docs/exit-codes.md).\n";
   (void)Append;  // areas register here: Append(p.commands, JournalCommands());
+  Append(p.commands, JournalCommands());
   return p;
 }
 
