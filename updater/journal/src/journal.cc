@@ -236,7 +236,8 @@ Result<Journal> Journal::Open(const std::string& path, const OpenOptions& option
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
-  if (options.create_schema_version < 1 || options.create_schema_version > options.max_schema_version) {
+  if (options.create &&
+      (options.create_schema_version < 1 || options.create_schema_version > options.max_schema_version)) {
     return InvalidArgument("cannot create a journal at schema v" + std::to_string(options.create_schema_version));
   }
   sql::OpenSpec spec{options.create, options.read_only, options.vfs, options.lock_timeout_ms};
