@@ -1,6 +1,7 @@
 #include "fw/journal/journal.h"
 
 #include <algorithm>
+#include <future>
 
 #include "fw/journal/migrations.h"
 #include "sqlite_util.h"
@@ -12,6 +13,7 @@ namespace {
 constexpr const char* kCoreColumns =
     "seq, time_ms, terminal_id, kind, amount_minor, currency, pan_masked, auth_code, result, prev_hash, hash";
 constexpr int kCoreColumnCount = 11;
+constexpr size_t kVerifyBatch = 4096;
 
 constexpr const char* kMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
@@ -66,19 +68,36 @@ class RowReader {
     out.result.assign(sql::ColumnText(s, 8));
     if (!sql::ColumnDigest(s, 9, out.prev_hash)) malformed = "prev_hash is not 32 bytes";
     if (!sql::ColumnDigest(s, 10, out.hash)) malformed = "hash is not 32 bytes";
-    out.extensions.clear();
+    // Collect extensions, then reuse the map's nodes when the names are unchanged
+    // (the common case), so reading a record allocates nothing.
+    pending_.clear();
     for (size_t i = 0; i < promoted_.size(); ++i) {
       int col = kCoreColumnCount + static_cast<int>(i);
-      if (sqlite3_column_type(s, col) != SQLITE_NULL) {
-        out.extensions[promoted_[i]] = std::string(sql::ColumnText(s, col));
-      }
+      if (sqlite3_column_type(s, col) != SQLITE_NULL) pending_.emplace_back(promoted_[i], sql::ColumnText(s, col));
     }
     // Side-table rows for this seq (and skip orphans below it).
     while (ext_row_ && ext_seq_ <= out.seq) {
       if (ext_seq_ == out.seq) {
-        out.extensions[std::string(sql::ColumnText(ext_.get(), 1))] = std::string(sql::ColumnText(ext_.get(), 2));
+        pending_.emplace_back(sql::ColumnText(ext_.get(), 1), sql::ColumnText(ext_.get(), 2));
       }
       FW_RETURN_IF_ERROR(StepExt());
+    }
+    bool same = pending_.size() == out.extensions.size();
+    if (same) {
+      std::sort(pending_.begin(), pending_.end());
+      auto it = out.extensions.begin();
+      for (const auto& [name, value] : pending_) {
+        if (it->first != name) {
+          same = false;
+          break;
+        }
+        it->second.assign(value);
+        ++it;
+      }
+    }
+    if (!same) {
+      out.extensions.clear();
+      for (auto& [name, value] : pending_) out.extensions[name] = value;
     }
     return true;
   }
@@ -102,6 +121,7 @@ class RowReader {
   sql::StmtPtr ext_;
   bool ext_row_ = false;
   int64_t ext_seq_ = 0;
+  std::vector<std::pair<std::string, std::string>> pending_;
 };
 
 }  // namespace
@@ -385,35 +405,76 @@ Result<VerifyReport> Journal::Verify(const VerifyOptions& options) {
   };
   auto reader = RowReader::Create(db, version, 0);
   if (!reader.ok()) return reader.status().WithContext("verify " + impl_->path);
-  Record r;
-  std::string malformed;
+  // Two-stage pipeline: this thread reads a batch of rows while a worker hashes the
+  // previous one; links and problems are then checked here, in order.
+  struct Batch {
+    std::vector<Record> records = std::vector<Record>(kVerifyBatch);
+    std::vector<std::string> malformed = std::vector<std::string>(kVerifyBatch);
+    std::vector<uint8_t> hash_ok = std::vector<uint8_t>(kVerifyBatch);
+    size_t n = 0;
+  };
+  Batch batches[2];
+  ChainHasher worker_hasher;
+  std::future<void> hashing;
   Digest prev = kGenesisHash;
   int64_t prev_seq = 0;
   bool first = true;
-  for (;;) {
-    auto more = reader->Next(r, malformed);
-    if (!more.ok()) return more.status().WithContext("verify " + impl_->path);
-    if (!*more) break;
-    if (options.up_to_seq > 0 && r.seq > options.up_to_seq) break;
-    if (!malformed.empty()) {
-      add(r.seq, "malformed record: " + malformed);
-    } else {
-      if (impl_->hasher.Hash(r) != r.hash) add(r.seq, "altered: content does not match its hash");
-      if (first) {
-        if (r.prev_hash != kGenesisHash) {
-          add(r.seq, "first record links to a predecessor: records before " + std::to_string(r.seq) + " are missing");
+  auto finish = [&](Batch& b) {
+    for (size_t i = 0; i < b.n; ++i) {
+      const Record& r = b.records[i];
+      if (!b.malformed[i].empty()) {
+        add(r.seq, "malformed record: " + b.malformed[i]);
+      } else {
+        if (!b.hash_ok[i]) add(r.seq, "altered: content does not match its hash");
+        if (first) {
+          if (r.prev_hash != kGenesisHash) {
+            add(r.seq, "first record links to a predecessor: records before " + std::to_string(r.seq) + " are missing");
+          }
+        } else if (r.prev_hash != prev) {
+          add(r.seq, "broken link: does not follow record " + std::to_string(prev_seq) +
+                         " (records deleted, reordered or altered between them)");
         }
-      } else if (r.prev_hash != prev) {
-        add(r.seq, "broken link: does not follow record " + std::to_string(prev_seq) +
-                       " (records deleted, reordered or altered between them)");
       }
+      if (first) rep.summary.first_seq = r.seq;
+      first = false;
+      prev = r.hash;
+      prev_seq = r.seq;
+      ++rep.summary.record_count;
     }
-    if (first) rep.summary.first_seq = r.seq;
-    first = false;
-    prev = r.hash;
-    prev_seq = r.seq;
-    ++rep.summary.record_count;
+  };
+  Batch* filling = &batches[0];
+  Batch* hashed = &batches[1];
+  Status read_status;
+  for (bool done = false; !done;) {
+    filling->n = 0;
+    while (filling->n < kVerifyBatch) {
+      auto more = reader->Next(filling->records[filling->n], filling->malformed[filling->n]);
+      if (!more.ok()) {
+        read_status = more.status();
+        done = true;
+        break;
+      }
+      if (!*more || (options.up_to_seq > 0 && filling->records[filling->n].seq > options.up_to_seq)) {
+        done = true;
+        break;
+      }
+      ++filling->n;
+    }
+    if (hashing.valid()) {
+      hashing.get();
+      finish(*hashed);
+    }
+    hashing = std::async(std::launch::async, [filling, &worker_hasher] {
+      for (size_t i = 0; i < filling->n; ++i) {
+        filling->hash_ok[i] =
+            filling->malformed[i].empty() && worker_hasher.Hash(filling->records[i]) == filling->records[i].hash;
+      }
+    });
+    std::swap(filling, hashed);
   }
+  hashing.get();
+  finish(*hashed);
+  if (!read_status.ok()) return read_status.WithContext("verify " + impl_->path);
   rep.summary.last_seq = prev_seq;
   rep.summary.head = prev;
   return rep;

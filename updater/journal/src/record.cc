@@ -1,6 +1,9 @@
 #include "fw/journal/record.h"
 
+#include <openssl/evp.h>
+
 #include <cctype>
+#include <cstdlib>
 
 namespace fw::journal {
 
@@ -179,11 +182,41 @@ void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out) {
   }
 }
 
+// OpenSSL directly (not the fw::Sha256 facade): the facade re-initialises with an
+// implicit algorithm fetch per message, which costs more than hashing a record.
+struct ChainHasher::Impl {
+  struct MdFree {
+    void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+  };
+  struct CtxFree {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD, MdFree> md{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
+  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx{EVP_MD_CTX_new()};
+};
+
+ChainHasher::ChainHasher() : impl_(std::make_unique<Impl>()) {
+  if (!impl_->md || !impl_->ctx) std::abort();  // no SHA-256 in libcrypto: nothing can work
+}
+ChainHasher::~ChainHasher() = default;
+ChainHasher::ChainHasher(ChainHasher&&) noexcept = default;
+ChainHasher& ChainHasher::operator=(ChainHasher&&) noexcept = default;
+
+Digest ChainHasher::HashBytes(ByteSpan data) {
+  Digest d{};
+  unsigned int len = 0;
+  if (EVP_DigestInit_ex2(impl_->ctx.get(), impl_->md.get(), nullptr) != 1 ||
+      EVP_DigestUpdate(impl_->ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(impl_->ctx.get(), d.data(), &len) != 1 || len != d.size()) {
+    std::abort();
+  }
+  return d;
+}
+
 Digest ChainHasher::Hash(const Record& r) {
   buf_.clear();
   AppendCanonicalBytes(r, buf_);
-  sha_.Update(buf_);
-  return sha_.Finish();
+  return HashBytes(buf_);
 }
 
 }  // namespace fw::journal

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,13 +64,24 @@ bool LuhnValid(std::string_view digits);
 // Appends the canonical bytes of `r` (with r.prev_hash and r.seq) to `out`.
 void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out);
 
-// Computes hashes with a reused buffer and hash context.
+// Computes hashes with a reused buffer and a SHA-256 implementation fetched once
+// (per-message setup dominates for ~150-byte records).
 class ChainHasher {
  public:
+  ChainHasher();
+  ~ChainHasher();
+  ChainHasher(ChainHasher&&) noexcept;
+  ChainHasher& operator=(ChainHasher&&) noexcept;
+  ChainHasher(const ChainHasher&) = delete;
+  ChainHasher& operator=(const ChainHasher&) = delete;
+
   Digest Hash(const Record& r);
+  // SHA-256 of arbitrary bytes with the same fast context.
+  Digest HashBytes(ByteSpan data);
 
  private:
-  Sha256 sha_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
   std::vector<uint8_t> buf_;
 };
 
