@@ -126,13 +126,13 @@ Result<ChainSummary> VerifyReferenceCopy(const std::string& path, const std::str
 }
 
 Result<SnapshotInfo> Publish(const std::string& dir, const std::string& name, const std::string& partial,
-                             SnapshotDescriptor d, const SnapshotOptions& options) {
+                             SnapshotDescriptor d, const SnapshotOptions& options, Result<Digest> file_sha256) {
   SnapshotInfo info;
   info.name = name;
   info.db_path = dir + "/" + name + ".db";
   info.descriptor_path = dir + "/" + name + ".json";
   d.file = name + ".db";
-  FW_ASSIGN_OR_RETURN(d.file_sha256, Sha256File(partial));
+  FW_ASSIGN_OR_RETURN(d.file_sha256, std::move(file_sha256));
   FW_ASSIGN_OR_RETURN(File f, File::OpenRead(partial));
   FW_ASSIGN_OR_RETURN(d.file_size, f.Size());
   FW_RETURN_IF_ERROR(f.Sync());
@@ -314,14 +314,17 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
     ~Cleanup() { ::unlink(path.c_str()); }
   } cleanup{partial};
   FW_RETURN_IF_ERROR_CTX(sql::BackupFile(journal_path, partial, options.vfs, options.lock_timeout_ms, "delete"), ctx);
+  // The file's SHA-256 is computed while the copy is verified (the file is final).
+  auto sha = std::async(std::launch::async, [&] { return Sha256File(partial); });
   auto summary = VerifyReferenceCopy(partial, options.vfs);
+  auto file_sha = sha.get();
   if (!summary.ok()) return summary.status().WithContext(ctx + ": the copy failed verification");
   d.record_count = summary->record_count;
   d.first_seq = summary->first_seq;
   d.last_seq = summary->last_seq;
   d.chain_head = summary->head;
   d.schema_version = summary->schema_version;
-  FW_ASSIGN_OR_RETURN(SnapshotInfo info, Publish(dir_, name, partial, d, options).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(SnapshotInfo info, Publish(dir_, name, partial, d, options, file_sha).WithContext(ctx));
   FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
   return info;
 }
@@ -354,7 +357,8 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
   d.first_seq = rows.empty() ? 0 : rows.front().key;
   d.last_seq = rows.empty() ? 0 : rows.back().key;
   d.chain_head = ForeignAggregate(rows);
-  FW_ASSIGN_OR_RETURN(SnapshotInfo info, Publish(dir_, name, partial, d, options).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(SnapshotInfo info,
+                      Publish(dir_, name, partial, d, options, Sha256File(partial)).WithContext(ctx));
   FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
   return info;
 }
