@@ -186,10 +186,10 @@ void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out) {
 // implicit algorithm fetch per message, which costs more than hashing a record.
 struct ChainHasher::Impl {
   struct MdFree {
-    void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+    void operator()(EVP_MD* p) const { EVP_MD_free(p); }
   };
   struct CtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+    void operator()(EVP_MD_CTX* p) const { EVP_MD_CTX_free(p); }
   };
   std::unique_ptr<EVP_MD, MdFree> md{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
   std::unique_ptr<EVP_MD_CTX, CtxFree> ctx{EVP_MD_CTX_new()};
