@@ -171,34 +171,30 @@ struct Journal::Impl {
     sqlite3_stmt* raw = insert_stmt.get();
     sqlite3_reset(raw);
     sqlite3_clear_bindings(raw);
-    struct S {
-      sqlite3_stmt* p;
-      sqlite3_stmt* get() const { return p; }
-    } s{raw};
     auto text = [&](int i, std::string_view v) {
-      sqlite3_bind_text(s.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(raw, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     };
-    sqlite3_bind_int64(s.get(), 1, r.seq);
-    sqlite3_bind_int64(s.get(), 2, r.time_ms);
+    sqlite3_bind_int64(raw, 1, r.seq);
+    sqlite3_bind_int64(raw, 2, r.time_ms);
     text(3, r.terminal_id);
     text(4, KindName(r.kind));
-    sqlite3_bind_int64(s.get(), 5, r.amount_minor);
+    sqlite3_bind_int64(raw, 5, r.amount_minor);
     text(6, r.currency);
     text(7, r.pan_masked);
     text(8, r.auth_code);
     text(9, r.result);
-    sqlite3_bind_blob(s.get(), 10, r.prev_hash.data(), 32, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(s.get(), 11, r.hash.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(raw, 10, r.prev_hash.data(), 32, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(raw, 11, r.hash.data(), 32, SQLITE_TRANSIENT);
     for (size_t i = 0; i < promoted.size(); ++i) {
       int idx = kCoreColumnCount + 1 + static_cast<int>(i);
       auto it = r.extensions.find(promoted[i]);
       if (it == r.extensions.end()) {
-        sqlite3_bind_null(s.get(), idx);
+        sqlite3_bind_null(raw, idx);
       } else {
         text(idx, it->second);
       }
     }
-    int rc = sqlite3_step(s.get());
+    int rc = sqlite3_step(raw);
     sqlite3_reset(raw);
     if (rc != SQLITE_DONE) return sql::Error(db.get(), rc, "cannot insert record " + std::to_string(r.seq));
     for (const auto& [name, value] : r.extensions) {

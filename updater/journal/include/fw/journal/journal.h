@@ -112,7 +112,6 @@ class Journal {
   struct Impl;
   explicit Journal(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
-  friend class JournalAccess;
 };
 
 // Stored migrations of a journal file: version, description, whether down SQL exists.
