@@ -12,7 +12,7 @@ cli::Program MakeProgram() {
   cli::Program p;
   p.name = "fwupdate";
   p.summary = "firmware updater for payment terminals";
-  (void)Append;  // areas register here: Append(p.commands, JournalCommands());
+  Append(p.commands, JournalCommands());
   Append(p.commands, TufCommands());
   return p;
 }

@@ -1,0 +1,125 @@
+// The reference transaction journal: an SQLite database in WAL mode with
+// synchronous=FULL, one SHA-256-chained row per card transaction.
+//
+// Ownership: a Journal owns one SQLite connection to one file. Other processes
+// (the payment application, the updater) may open the same file concurrently;
+// SQLite's locks order their writes, and Append() reads the chain head inside its
+// write transaction, so concurrent appenders still produce one chain.
+// Thread safety: one Journal per thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fw/crypto.h"
+#include "fw/journal/record.h"
+#include "fw/status.h"
+
+namespace fw::journal {
+
+// The newest schema version this firmware knows (see migrations.h).
+inline constexpr int kCurrentSchemaVersion = 2;
+
+struct OpenOptions {
+  bool create = false;  // create an empty journal (at `create_schema_version`) if absent
+  bool read_only = false;
+  int create_schema_version = kCurrentSchemaVersion;
+  // Newest schema this code understands. Tests set 1 to play the older firmware.
+  int max_schema_version = kCurrentSchemaVersion;
+  int lock_timeout_ms = 5000;  // bound on waiting for another connection's lock
+  std::string vfs;             // SQLite VFS name; empty = default (tests inject power loss)
+};
+
+struct ChainSummary {
+  int64_t record_count = 0;
+  int64_t first_seq = 0;  // 0 when empty
+  int64_t last_seq = 0;
+  Digest head = kGenesisHash;  // hash of the last record
+  int schema_version = 0;
+};
+
+struct ChainProblem {
+  int64_t seq = 0;
+  std::string what;
+};
+
+struct VerifyReport {
+  ChainSummary summary;                // of the records that were read
+  std::vector<ChainProblem> problems;  // first kMaxProblems problems
+  int64_t problem_count = 0;
+  bool integrity_ok = true;  // PRAGMA integrity_check (when requested)
+  std::string integrity_message;
+  bool ok() const { return problem_count == 0 && integrity_ok; }
+  static constexpr size_t kMaxProblems = 100;
+};
+
+struct VerifyOptions {
+  bool integrity_check = true;  // also run PRAGMA integrity_check
+  int64_t up_to_seq = 0;        // 0: whole chain; else stop after this sequence number
+};
+
+class Journal {
+ public:
+  static Result<Journal> Open(const std::string& path, const OpenOptions& options = {});
+  ~Journal();
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  const std::string& path() const;
+  // The schema version stored in the file (PRAGMA user_version).
+  Result<int> SchemaVersion();
+
+  // Validates, links and durably commits one record (one transaction, fsynced WAL).
+  Result<Record> Append(const RecordInput& in);
+  // Appends many records in one transaction: all or none.
+  Result<std::vector<Record>> AppendBatch(std::span<const RecordInput> in);
+  // Appends records as they are (keeping seq and time) after the current head,
+  // re-linking prev_hash/hash. Used by restore. seq must exceed the head's.
+  Status Reappend(std::span<const Record> records);
+
+  // Calls fn for each record with seq >= from_seq, in order, with extensions
+  // merged from wherever the schema keeps them. Stops at the first error.
+  Status ForEach(int64_t from_seq, const std::function<Status(const Record&)>& fn);
+  Result<std::optional<Record>> Get(int64_t seq);
+  Result<ChainSummary> Summary();
+
+  // Recomputes every hash and link. Problems (broken links, altered records,
+  // out-of-order sequence numbers) are reported, not returned as errors; an
+  // unreadable file is an error (kCorrupt for a damaged database).
+  Result<VerifyReport> Verify(const VerifyOptions& options = {});
+
+  // Moves the schema to `target` in one transaction. Up steps use this code's
+  // migrations; down steps use the down SQL stored in the database itself, so a
+  // firmware that does not know a newer version can still go back.
+  struct MigrationStep {
+    int from = 0;
+    int to = 0;
+    std::string description;
+  };
+  Result<std::vector<MigrationStep>> MigrateTo(int target);
+
+  // Runs a WAL checkpoint (TRUNCATE) so the main file holds every committed record.
+  Status Checkpoint();
+
+ private:
+  struct Impl;
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Stored migrations of a journal file: version, description, whether down SQL exists.
+struct StoredMigration {
+  int version = 0;
+  std::string description;
+  bool has_down = false;
+};
+Result<std::vector<StoredMigration>> ListStoredMigrations(const std::string& path);
+
+}  // namespace fw::journal

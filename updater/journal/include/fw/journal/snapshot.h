@@ -1,0 +1,106 @@
+// Journal snapshots: a verified copy of a journal plus a descriptor beside it.
+//
+// A snapshot is the pair NAME.db + NAME.json in a store directory. The .db is
+// copied with SQLite's online backup API (one read transaction, so the payment
+// application keeps appending meanwhile), made durable (fsync, rename, directory
+// fsync) and verified by reopening it (PRAGMA integrity_check and the full chain).
+// The descriptor is written last, atomically: a snapshot without a descriptor, or
+// whose file does not match it, does not exist. Interrupted attempts leave only
+// *.partial files or descriptor-less .db files, which the store deletes.
+//
+// Thread safety: a SnapshotStore is one object per thread; several processes may
+// read a store, one may write it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fw/crypto.h"
+#include "fw/status.h"
+
+namespace fw::journal {
+
+// Protected part of a journal that is not ours (see foreign.h).
+struct ForeignSpec {
+  std::string table;
+  std::string order_column;          // INTEGER column giving the rows' order (e.g. rowid or id)
+  std::vector<std::string> columns;  // columns whose values are protected
+};
+
+struct SnapshotDescriptor {
+  static constexpr int kFormatVersion = 1;
+  std::string kind = "reference";  // "reference" | "foreign"
+  std::string file;                // basename of the snapshot database, beside the descriptor
+  uint64_t file_size = 0;
+  Digest file_sha256{};
+  int64_t record_count = 0;
+  int64_t first_seq = 0;  // first/last sequence number (foreign: order-column value)
+  int64_t last_seq = 0;
+  Digest chain_head{};     // reference: hash of record last_seq; foreign: digest over all row digests
+  int schema_version = 0;  // reference: PRAGMA user_version; foreign: 0
+  std::string firmware_version;
+  int64_t created_ms = 0;
+  std::string source;  // path of the journal it was taken from (informational)
+  std::optional<ForeignSpec> foreign;
+};
+
+// Canonical JSON of a descriptor (docs/journal.md).
+std::string SerializeDescriptor(const SnapshotDescriptor& d);
+// Parses and bounds-checks a descriptor from outside (size, types, hex, file name).
+Result<SnapshotDescriptor> ParseDescriptor(std::string_view json);
+
+struct SnapshotInfo {
+  std::string name;             // NAME (file stem)
+  std::string db_path;          // DIR/NAME.db
+  std::string descriptor_path;  // DIR/NAME.json
+  SnapshotDescriptor descriptor;
+};
+
+struct SnapshotOptions {
+  std::string firmware_version = "unknown";
+  int lock_timeout_ms = 5000;           // bound on waiting for a writer's lock; then kTimeout
+  std::string vfs;                      // SQLite VFS for the source and the copy (tests)
+  std::optional<std::string> host_dir;  // also copy the snapshot here (technician's host)
+  int keep = 5;                         // retention: newest snapshots kept in the store (>= 1)
+};
+
+class SnapshotStore {
+ public:
+  // The directory is created on first use.
+  explicit SnapshotStore(std::string dir) : dir_(std::move(dir)) {}
+
+  const std::string& dir() const { return dir_; }
+
+  // Snapshots a reference journal. Fails (leaving no snapshot) if the journal is
+  // locked beyond the bound, damaged (integrity or chain), or the disk is full.
+  Result<SnapshotInfo> Take(const std::string& journal_path, const SnapshotOptions& options);
+  // Snapshots a foreign journal's table (see foreign.h).
+  Result<SnapshotInfo> TakeForeign(const std::string& db_path, const ForeignSpec& spec, const SnapshotOptions& options);
+
+  // Complete snapshots (descriptor parses, file present), oldest first.
+  Result<std::vector<SnapshotInfo>> List() const;
+  // The newest complete snapshot; kNotFound if none.
+  Result<SnapshotInfo> Latest() const;
+  // By NAME, NAME.db / NAME.json, or a path to either.
+  Result<SnapshotInfo> Find(const std::string& name_or_path) const;
+
+  // Keeps the newest `keep` snapshots; deletes the rest (descriptor first).
+  Status ApplyRetention(int keep);
+  // Deletes leftovers of interrupted snapshots (*.partial, .db without descriptor).
+  Status RemoveIncomplete();
+
+ private:
+  std::string dir_;
+};
+
+// Loads a snapshot from a descriptor path or a .db path beside its descriptor.
+Result<SnapshotInfo> LoadSnapshot(const std::string& path);
+
+// Re-verifies a snapshot: file size and SHA-256, integrity_check, full chain (or
+// foreign row digests), and every figure of the descriptor.
+Status VerifySnapshot(const SnapshotInfo& snapshot, const std::string& vfs = "");
+
+}  // namespace fw::journal

@@ -1,0 +1,419 @@
+#include "fw/journal/snapshot.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "fw/encoding.h"
+#include "fw/file_io.h"
+#include "fw/journal/foreign.h"
+#include "fw/journal/journal.h"
+#include "sqlite_util.h"
+
+namespace fw::journal {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kMaxDescriptorBytes = 64 * 1024;
+constexpr const char* kFormatName = "ptfw-journal-snapshot";
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool SafeBaseName(const std::string& s) {
+  if (s.empty() || s.size() > 200 || s == "." || s == "..") return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  }
+  return true;
+}
+
+Result<Digest> DigestFromHex(const nlohmann::json& j, const char* field) {
+  if (!j.contains(field) || !j[field].is_string()) return Corrupt(std::string("descriptor: missing string ") + field);
+  auto bytes = HexDecode(j[field].get<std::string>());
+  if (!bytes.ok()) return bytes.status().WithContext(std::string("descriptor: ") + field);
+  if (bytes->size() != 32) return Corrupt(std::string("descriptor: ") + field + " is not 32 bytes of hex");
+  Digest d{};
+  std::copy(bytes->begin(), bytes->end(), d.begin());
+  return d;
+}
+
+Result<int64_t> Int(const nlohmann::json& j, const char* field, int64_t min, int64_t max) {
+  if (!j.contains(field) || !j[field].is_number_integer()) {
+    return Corrupt(std::string("descriptor: missing integer ") + field);
+  }
+  int64_t v = j[field].is_number_unsigned() && j[field].get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)
+                  ? -1
+                  : j[field].get<int64_t>();
+  if (v < min || v > max) return Corrupt(std::string("descriptor: ") + field + " out of range");
+  return v;
+}
+
+Result<std::string> Str(const nlohmann::json& j, const char* field, size_t max) {
+  if (!j.contains(field) || !j[field].is_string()) return Corrupt(std::string("descriptor: missing string ") + field);
+  auto s = j[field].get<std::string>();
+  if (s.size() > max) return Corrupt(std::string("descriptor: ") + field + " is too long");
+  return s;
+}
+
+Result<std::string> ReadableIdent(const nlohmann::json& j, const char* field) {
+  FW_ASSIGN_OR_RETURN(std::string s, Str(j, field, 128));
+  if (s.empty()) return Corrupt(std::string("descriptor: ") + field + " is empty");
+  return s;
+}
+
+std::string Stem(const std::string& file) {
+  auto name = fs::path(file).filename().string();
+  for (const char* ext : {".json", ".db"}) {
+    std::string e = ext;
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      return name.substr(0, name.size() - e.size());
+    }
+  }
+  return name;
+}
+
+Status CopyFileAtomic(const std::string& from, const std::string& to) {
+  FW_ASSIGN_OR_RETURN(File in, File::OpenRead(from));
+  FW_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Create(to, 0600));
+  std::vector<uint8_t> buf(1 << 20);
+  for (;;) {
+    FW_ASSIGN_OR_RETURN(size_t n, in.Read(buf));
+    if (n == 0) break;
+    FW_RETURN_IF_ERROR(out.Write(std::span<const uint8_t>(buf.data(), n)));
+  }
+  return out.Commit();
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("cannot create directory " + dir + ": " + ec.message());
+  return Status::Ok();
+}
+
+// Verifies a reference-journal copy: integrity_check (own thread) and the chain.
+Result<ChainSummary> VerifyReferenceCopy(const std::string& path, const std::string& vfs) {
+  auto integrity = std::async(std::launch::async, [&] { return sql::IntegrityCheck(path, vfs); });
+  OpenOptions o;
+  o.read_only = true;
+  o.vfs = vfs;
+  auto verified = [&]() -> Result<VerifyReport> {
+    FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
+    VerifyOptions vo;
+    vo.integrity_check = false;
+    return j.Verify(vo);
+  }();
+  auto ic = integrity.get();
+  if (!ic.ok()) return ic.status();
+  if (!ic->empty()) return Corrupt("integrity_check failed: " + *ic);
+  if (!verified.ok()) return verified.status();
+  if (!verified->ok()) {
+    const auto& p = verified->problems.front();
+    return Corrupt("chain verification failed: " + std::to_string(verified->problem_count) +
+                   " problem(s), first at record " + std::to_string(p.seq) + ": " + p.what);
+  }
+  return verified->summary;
+}
+
+Result<SnapshotInfo> Publish(const std::string& dir, const std::string& name, const std::string& partial,
+                             SnapshotDescriptor d, const SnapshotOptions& options, Result<Digest> file_sha256) {
+  SnapshotInfo info;
+  info.name = name;
+  info.db_path = dir + "/" + name + ".db";
+  info.descriptor_path = dir + "/" + name + ".json";
+  d.file = name + ".db";
+  FW_ASSIGN_OR_RETURN(d.file_sha256, std::move(file_sha256));
+  FW_ASSIGN_OR_RETURN(File f, File::OpenRead(partial));
+  FW_ASSIGN_OR_RETURN(d.file_size, f.Size());
+  FW_RETURN_IF_ERROR(f.Sync());
+  if (::rename(partial.c_str(), info.db_path.c_str()) != 0) {
+    return IoError("cannot rename " + partial + ": " + ErrnoText(errno));
+  }
+  FW_RETURN_IF_ERROR(SyncParentDir(info.db_path));
+  // The descriptor is the commit point of the snapshot.
+  Status s = WriteFileAtomic(info.descriptor_path, SerializeDescriptor(d), 0600);
+  if (!s.ok()) {
+    ::unlink(info.db_path.c_str());
+    return s.WithContext("write snapshot descriptor");
+  }
+  info.descriptor = std::move(d);
+  if (options.host_dir) {
+    FW_RETURN_IF_ERROR_CTX(MakeDirs(*options.host_dir), "host copy");
+    FW_RETURN_IF_ERROR_CTX(CopyFileAtomic(info.db_path, *options.host_dir + "/" + name + ".db"), "host copy");
+    FW_RETURN_IF_ERROR_CTX(
+        WriteFileAtomic(*options.host_dir + "/" + name + ".json", SerializeDescriptor(info.descriptor), 0600),
+        "host copy");
+  }
+  return info;
+}
+
+Result<std::string> NewName(const std::string& dir, int64_t created_ms) {
+  char stamp[32];
+  std::snprintf(stamp, sizeof stamp, "snap-%013lld", static_cast<long long>(created_ms));
+  for (int n = 0; n < 1000; ++n) {
+    std::string name = std::string(stamp) + "-" + std::to_string(n);
+    if (!fs::exists(dir + "/" + name + ".db") && !fs::exists(dir + "/" + name + ".json") &&
+        !fs::exists(dir + "/" + name + ".partial")) {
+      return name;
+    }
+  }
+  return Internal("cannot find a free snapshot name in " + dir);
+}
+
+}  // namespace
+
+std::string SerializeDescriptor(const SnapshotDescriptor& d) {
+  nlohmann::ordered_json j;
+  j["format"] = kFormatName;
+  j["format_version"] = SnapshotDescriptor::kFormatVersion;
+  j["kind"] = d.kind;
+  j["file"] = d.file;
+  j["file_size"] = d.file_size;
+  j["file_sha256"] = HexEncode(d.file_sha256);
+  j["record_count"] = d.record_count;
+  j["first_seq"] = d.first_seq;
+  j["last_seq"] = d.last_seq;
+  j["chain_head"] = HexEncode(d.chain_head);
+  j["schema_version"] = d.schema_version;
+  j["firmware_version"] = d.firmware_version;
+  j["created_ms"] = d.created_ms;
+  j["source"] = d.source;
+  if (d.foreign) {
+    j["foreign"] = {
+        {"table", d.foreign->table}, {"order_column", d.foreign->order_column}, {"columns", d.foreign->columns}};
+  }
+  return j.dump(2) + "\n";
+}
+
+Result<SnapshotDescriptor> ParseDescriptor(std::string_view text) {
+  if (text.size() > kMaxDescriptorBytes) return Corrupt("descriptor is larger than 64 KiB");
+  nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Corrupt("descriptor is not a JSON object");
+  FW_ASSIGN_OR_RETURN(std::string format, Str(j, "format", 64));
+  if (format != kFormatName) return Corrupt("descriptor format is '" + format + "', expected " + kFormatName);
+  FW_ASSIGN_OR_RETURN(int64_t fv, Int(j, "format_version", 0, 1000));
+  if (fv != SnapshotDescriptor::kFormatVersion) {
+    return Unsupported("descriptor format version " + std::to_string(fv) + " is not supported (expected 1)");
+  }
+  SnapshotDescriptor d;
+  FW_ASSIGN_OR_RETURN(d.kind, Str(j, "kind", 16));
+  if (d.kind != "reference" && d.kind != "foreign") return Corrupt("descriptor kind must be reference or foreign");
+  FW_ASSIGN_OR_RETURN(d.file, Str(j, "file", 200));
+  if (!SafeBaseName(d.file)) return Corrupt("descriptor file name '" + d.file + "' is not a plain file name");
+  FW_ASSIGN_OR_RETURN(int64_t size, Int(j, "file_size", 0, INT64_MAX));
+  d.file_size = static_cast<uint64_t>(size);
+  FW_ASSIGN_OR_RETURN(d.file_sha256, DigestFromHex(j, "file_sha256"));
+  FW_ASSIGN_OR_RETURN(d.record_count, Int(j, "record_count", 0, INT64_MAX));
+  FW_ASSIGN_OR_RETURN(d.first_seq, Int(j, "first_seq", INT64_MIN, INT64_MAX));
+  FW_ASSIGN_OR_RETURN(d.last_seq, Int(j, "last_seq", INT64_MIN, INT64_MAX));
+  if (d.record_count > 0 && d.first_seq > d.last_seq) return Corrupt("descriptor first_seq exceeds last_seq");
+  FW_ASSIGN_OR_RETURN(d.chain_head, DigestFromHex(j, "chain_head"));
+  FW_ASSIGN_OR_RETURN(int64_t sv, Int(j, "schema_version", 0, 1000000));
+  d.schema_version = static_cast<int>(sv);
+  FW_ASSIGN_OR_RETURN(d.firmware_version, Str(j, "firmware_version", 128));
+  FW_ASSIGN_OR_RETURN(d.created_ms, Int(j, "created_ms", 0, INT64_MAX));
+  FW_ASSIGN_OR_RETURN(d.source, Str(j, "source", 4096));
+  if (d.kind == "foreign") {
+    if (!j.contains("foreign") || !j["foreign"].is_object()) return Corrupt("foreign descriptor lacks 'foreign'");
+    const auto& f = j["foreign"];
+    ForeignSpec spec;
+    FW_ASSIGN_OR_RETURN(spec.table, ReadableIdent(f, "table"));
+    FW_ASSIGN_OR_RETURN(spec.order_column, ReadableIdent(f, "order_column"));
+    if (!f.contains("columns") || !f["columns"].is_array() || f["columns"].empty() || f["columns"].size() > 256) {
+      return Corrupt("descriptor foreign.columns must be a non-empty array");
+    }
+    for (const auto& c : f["columns"]) {
+      if (!c.is_string() || c.get<std::string>().empty() || c.get<std::string>().size() > 128) {
+        return Corrupt("descriptor foreign.columns holds a bad name");
+      }
+      spec.columns.push_back(c.get<std::string>());
+    }
+    d.foreign = std::move(spec);
+  }
+  return d;
+}
+
+Result<SnapshotInfo> LoadSnapshot(const std::string& path) {
+  std::string dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  std::string stem = Stem(path);
+  SnapshotInfo info;
+  info.name = stem;
+  info.descriptor_path = dir + "/" + stem + ".json";
+  FW_ASSIGN_OR_RETURN(std::string text,
+                      ReadFileToString(info.descriptor_path, kMaxDescriptorBytes).WithContext("snapshot " + stem));
+  auto d = ParseDescriptor(text);
+  if (!d.ok()) return d.status().WithContext(info.descriptor_path);
+  info.descriptor = std::move(*d);
+  info.db_path = dir + "/" + info.descriptor.file;
+  if (!fs::exists(info.db_path)) return NotFound("snapshot file " + info.db_path + " is missing");
+  return info;
+}
+
+Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
+  const auto& d = snap.descriptor;
+  auto ctx = "snapshot " + snap.name;
+  FW_ASSIGN_OR_RETURN(File f, File::OpenRead(snap.db_path).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(uint64_t size, f.Size());
+  if (size != d.file_size) {
+    return VerificationFailed(ctx + ": file is " + std::to_string(size) + " bytes, descriptor says " +
+                              std::to_string(d.file_size));
+  }
+  FW_ASSIGN_OR_RETURN(Digest sha, Sha256File(snap.db_path).WithContext(ctx));
+  if (sha != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
+  if (d.kind == "foreign") {
+    FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
+    if (!ic.empty()) return Corrupt(ctx + ": integrity_check failed: " + ic);
+    FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, vfs).WithContext(ctx));
+    int64_t first = rows.empty() ? 0 : rows.front().key, last = rows.empty() ? 0 : rows.back().key;
+    if (static_cast<int64_t>(rows.size()) != d.record_count || first != d.first_seq || last != d.last_seq ||
+        ForeignAggregate(rows) != d.chain_head) {
+      return VerificationFailed(ctx + ": rows do not match the descriptor");
+    }
+    return Status::Ok();
+  }
+  FW_ASSIGN_OR_RETURN(ChainSummary s, VerifyReferenceCopy(snap.db_path, vfs).WithContext(ctx));
+  if (s.record_count != d.record_count || s.first_seq != d.first_seq || s.last_seq != d.last_seq ||
+      s.head != d.chain_head || s.schema_version != d.schema_version) {
+    return VerificationFailed(ctx + ": records do not match the descriptor (count, range, head or schema)");
+  }
+  return Status::Ok();
+}
+
+Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const SnapshotOptions& options) {
+  auto ctx = "snapshot of " + journal_path;
+  if (options.keep < 1) return InvalidArgument("retention must keep at least 1 snapshot");
+  if (!fs::exists(journal_path)) return NotFound(ctx + ": journal does not exist");
+  {  // Only our journals here; foreign ones go through TakeForeign.
+    OpenOptions o;
+    o.read_only = true;
+    o.vfs = options.vfs;
+    o.lock_timeout_ms = options.lock_timeout_ms;
+    auto j = Journal::Open(journal_path, o);
+    if (!j.ok()) return j.status().WithContext(ctx);
+  }
+  FW_RETURN_IF_ERROR_CTX(MakeDirs(dir_), ctx);
+  FW_RETURN_IF_ERROR_CTX(RemoveIncomplete(), ctx);
+  SnapshotDescriptor d;
+  d.created_ms = NowMs();
+  d.firmware_version = options.firmware_version;
+  d.source = fs::absolute(journal_path).string();
+  FW_ASSIGN_OR_RETURN(std::string name, NewName(dir_, d.created_ms));
+  std::string partial = dir_ + "/" + name + ".partial";
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { ::unlink(path.c_str()); }
+  } cleanup{partial};
+  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(journal_path, partial, options.vfs, options.lock_timeout_ms, "delete"), ctx);
+  // The file's SHA-256 is computed while the copy is verified (the file is final).
+  auto sha = std::async(std::launch::async, [&] { return Sha256File(partial); });
+  auto summary = VerifyReferenceCopy(partial, options.vfs);
+  auto file_sha = sha.get();
+  if (!summary.ok()) return summary.status().WithContext(ctx + ": the copy failed verification");
+  d.record_count = summary->record_count;
+  d.first_seq = summary->first_seq;
+  d.last_seq = summary->last_seq;
+  d.chain_head = summary->head;
+  d.schema_version = summary->schema_version;
+  FW_ASSIGN_OR_RETURN(SnapshotInfo info, Publish(dir_, name, partial, d, options, file_sha).WithContext(ctx));
+  FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
+  return info;
+}
+
+Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, const ForeignSpec& spec,
+                                                const SnapshotOptions& options) {
+  auto ctx = "snapshot of foreign journal " + db_path;
+  if (options.keep < 1) return InvalidArgument("retention must keep at least 1 snapshot");
+  if (!fs::exists(db_path)) return NotFound(ctx + ": file does not exist");
+  FW_RETURN_IF_ERROR_CTX(ValidateForeignSpec(db_path, spec, options.vfs), ctx);
+  FW_RETURN_IF_ERROR_CTX(MakeDirs(dir_), ctx);
+  FW_RETURN_IF_ERROR_CTX(RemoveIncomplete(), ctx);
+  SnapshotDescriptor d;
+  d.kind = "foreign";
+  d.foreign = spec;
+  d.created_ms = NowMs();
+  d.firmware_version = options.firmware_version;
+  d.source = fs::absolute(db_path).string();
+  FW_ASSIGN_OR_RETURN(std::string name, NewName(dir_, d.created_ms));
+  std::string partial = dir_ + "/" + name + ".partial";
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() { ::unlink(path.c_str()); }
+  } cleanup{partial};
+  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(db_path, partial, options.vfs, options.lock_timeout_ms, "delete"), ctx);
+  FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(partial, options.vfs).WithContext(ctx));
+  if (!ic.empty()) return Corrupt(ctx + ": integrity_check of the copy failed: " + ic);
+  FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(partial, spec, std::nullopt, options.vfs).WithContext(ctx));
+  d.record_count = static_cast<int64_t>(rows.size());
+  d.first_seq = rows.empty() ? 0 : rows.front().key;
+  d.last_seq = rows.empty() ? 0 : rows.back().key;
+  d.chain_head = ForeignAggregate(rows);
+  FW_ASSIGN_OR_RETURN(SnapshotInfo info,
+                      Publish(dir_, name, partial, d, options, Sha256File(partial)).WithContext(ctx));
+  FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
+  return info;
+}
+
+Result<std::vector<SnapshotInfo>> SnapshotStore::List() const {
+  std::vector<SnapshotInfo> out;
+  std::error_code ec;
+  if (!fs::exists(dir_, ec)) return out;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    if (e.path().extension() != ".json") continue;
+    auto info = LoadSnapshot(e.path().string());
+    if (info.ok()) out.push_back(std::move(*info));
+  }
+  if (ec) return IoError("cannot list snapshot store " + dir_ + ": " + ec.message());
+  std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return std::tie(a.descriptor.created_ms, a.name) < std::tie(b.descriptor.created_ms, b.name);
+  });
+  return out;
+}
+
+Result<SnapshotInfo> SnapshotStore::Latest() const {
+  FW_ASSIGN_OR_RETURN(auto all, List());
+  if (all.empty()) return NotFound("snapshot store " + dir_ + " holds no complete snapshot");
+  return all.back();
+}
+
+Result<SnapshotInfo> SnapshotStore::Find(const std::string& name_or_path) const {
+  if (name_or_path.find('/') != std::string::npos) return LoadSnapshot(name_or_path);
+  return LoadSnapshot(dir_ + "/" + Stem(name_or_path) + ".json");
+}
+
+Status SnapshotStore::ApplyRetention(int keep) {
+  FW_ASSIGN_OR_RETURN(auto all, List());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < all.size(); ++i) {
+    if (::unlink(all[i].descriptor_path.c_str()) != 0) {
+      return IoError("cannot delete " + all[i].descriptor_path + ": " + ErrnoText(errno));
+    }
+    ::unlink(all[i].db_path.c_str());
+  }
+  return SyncParentDir(dir_ + "/x");
+}
+
+Status SnapshotStore::RemoveIncomplete() {
+  std::error_code ec;
+  if (!fs::exists(dir_, ec)) return Status::Ok();
+  std::vector<fs::path> doomed;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    const auto& p = e.path();
+    std::string n = p.filename().string();
+    bool partial = n.find(".partial") != std::string::npos || n.find(".tmp.") != std::string::npos;
+    bool orphan = p.extension() == ".db" && !fs::exists(p.parent_path() / (p.stem().string() + ".json"));
+    if (n.rfind("snap-", 0) == 0 && (partial || orphan)) doomed.push_back(p);
+  }
+  for (const auto& p : doomed) fs::remove(p, ec);
+  return Status::Ok();
+}
+
+}  // namespace fw::journal
