@@ -12,6 +12,6 @@ namespace fw::updater {
 //   std::vector<cli::Subcommand> JournalCommands();   // updater/journal/journal_commands.cc
 //   std::vector<cli::Subcommand> TufCommands();       // updater/tuf/tuf_commands.cc
 std::vector<cli::Subcommand> JournalCommands();  // updater/journal/journal_commands.cc
-std::vector<cli::Subcommand> TufCommands();  // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
+std::vector<cli::Subcommand> TufCommands();      // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
 
 }  // namespace fw::updater
