@@ -51,7 +51,7 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Bad("not valid JSON");
   if (!doc.is_object()) return Bad("top level must be an object");
-  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}));
+  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions", "data_dir"}));
   if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
     return Unsupported("layout: version must be 1");
   }
@@ -89,6 +89,13 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
       return Bad(where + ": offset " + std::to_string(spec.offset) + " and size " + std::to_string(spec.size) +
                  " must be multiples of the erase block size " + std::to_string(eb));
     }
+  }
+  if (doc.contains("data_dir")) {
+    if (!doc["data_dir"].is_string() || doc["data_dir"].get<std::string>().empty())
+      return Bad("data_dir must be a non-empty string (the directory where the data partition is mounted)");
+    fs::path d = doc["data_dir"].get<std::string>();
+    if (d.is_relative()) d = fs::path(base_dir) / d;
+    layout.data_dir = d.lexically_normal().string();
   }
   for (RegionId id : {RegionId::kBootControl0, RegionId::kBootControl1}) {
     if (layout.region(id).size < kBootControlSize) {

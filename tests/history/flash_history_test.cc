@@ -19,7 +19,7 @@ Intent InstallIntent() {
   in.operation = "install";
   in.operator_name = "tech-42";
   in.bundle = "/media/usb/fw-1.1.0.tar";
-  in.bundle_sha256 = std::string(64, 'a');
+  in.image_sha256 = std::string(64, 'a');
   in.from_version = "1.0.0";
   in.to_version = "1.1.0";
   in.target_slot = "B";

@@ -8,9 +8,7 @@
 
 namespace fw::updater {
 
-// Each area adds its table here and in fwupdate_main.cc, e.g.
-//   std::vector<cli::Subcommand> JournalCommands();   // updater/journal/journal_commands.cc
-//   std::vector<cli::Subcommand> TufCommands();       // updater/tuf/tuf_commands.cc
+std::vector<cli::Subcommand> InstallCommands();  // updater/install/src/install_commands.cc
 std::vector<cli::Subcommand> JournalCommands();  // updater/journal/journal_commands.cc
 std::vector<cli::Subcommand> TufCommands();      // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
 

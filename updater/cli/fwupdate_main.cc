@@ -12,6 +12,7 @@ cli::Program MakeProgram() {
   cli::Program p;
   p.name = "fwupdate";
   p.summary = "firmware updater for payment terminals";
+  Append(p.commands, InstallCommands());
   Append(p.commands, JournalCommands());
   Append(p.commands, TufCommands());
   return p;

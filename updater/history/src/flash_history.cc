@@ -17,13 +17,14 @@ CREATE TABLE IF NOT EXISTS flash_history (
   operation     TEXT NOT NULL,
   operator      TEXT NOT NULL,
   bundle        TEXT,
-  bundle_sha256 TEXT,
+  image_sha256 TEXT,
   from_version  TEXT,
   to_version    TEXT,
   target_slot   TEXT,
   snapshot_id   TEXT,
   outcome       TEXT NOT NULL DEFAULT 'in-progress'
                 CHECK (outcome IN ('in-progress', 'succeeded', 'failed', 'interrupted')),
+  stage         TEXT NOT NULL DEFAULT 'intent',
   detail        TEXT NOT NULL DEFAULT ''
 );
 PRAGMA user_version = 1;
@@ -92,13 +93,13 @@ Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock clock) {
 Result<int64_t> FlashHistory::RecordIntent(const Intent& in) {
   if (in.operation.empty()) return InvalidArgument("flash history: an operation needs a name");
   FW_ASSIGN_OR_RETURN(
-      auto st, impl_->db.Prepare("INSERT INTO flash_history (started_at, operation, operator, bundle, bundle_sha256, "
+      auto st, impl_->db.Prepare("INSERT INTO flash_history (started_at, operation, operator, bundle, image_sha256, "
                                  "from_version, to_version, target_slot, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?)"));
   st.Bind(1, impl_->Now())
       .Bind(2, in.operation)
       .Bind(3, in.operator_name)
       .Bind(4, in.bundle)
-      .Bind(5, in.bundle_sha256)
+      .Bind(5, in.image_sha256)
       .Bind(6, in.from_version)
       .Bind(7, in.to_version)
       .Bind(8, in.target_slot)
@@ -111,6 +112,12 @@ Status FlashHistory::SetSnapshot(int64_t id, const std::string& snapshot_id) {
   FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET snapshot_id = ? WHERE id = ?"));
   st.Bind(1, snapshot_id).Bind(2, id);
   return st.Run().WithContext("flash history: recording snapshot");
+}
+
+Status FlashHistory::SetStage(int64_t id, const std::string& stage) {
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET stage = ? WHERE id = ?"));
+  st.Bind(1, stage).Bind(2, id);
+  return st.Run().WithContext("flash history: recording stage");
 }
 
 Status FlashHistory::RecordOutcome(int64_t id, Outcome outcome, const std::string& detail) {
@@ -139,8 +146,8 @@ Result<int> FlashHistory::MarkInterrupted(const std::string& detail) {
 
 namespace {
 constexpr const char* kSelect =
-    "SELECT id, started_at, finished_at, operation, operator, bundle, bundle_sha256, from_version, to_version, "
-    "target_slot, snapshot_id, outcome, detail FROM flash_history ";
+    "SELECT id, started_at, finished_at, operation, operator, bundle, image_sha256, from_version, to_version, "
+    "target_slot, snapshot_id, outcome, detail, stage FROM flash_history ";
 
 Result<Entry> ReadEntry(const sql::Statement& st) {
   Entry e;
@@ -150,13 +157,14 @@ Result<Entry> ReadEntry(const sql::Statement& st) {
   e.intent.operation = st.ColumnText(3);
   e.intent.operator_name = st.ColumnText(4);
   e.intent.bundle = st.ColumnOptionalText(5);
-  e.intent.bundle_sha256 = st.ColumnOptionalText(6);
+  e.intent.image_sha256 = st.ColumnOptionalText(6);
   e.intent.from_version = st.ColumnOptionalText(7);
   e.intent.to_version = st.ColumnOptionalText(8);
   e.intent.target_slot = st.ColumnOptionalText(9);
   e.intent.snapshot_id = st.ColumnOptionalText(10);
   FW_ASSIGN_OR_RETURN(e.outcome, ParseOutcome(st.ColumnText(11)));
   e.detail = st.ColumnText(12);
+  e.stage = st.ColumnText(13);
   return e;
 }
 }  // namespace

@@ -40,6 +40,10 @@ inline constexpr uint64_t kMaxLayoutFileSize = 64 << 10;
 struct Layout {
   FlashGeometry geometry;  // size unused; per-region sizes below
   std::array<RegionSpec, kRegionCount> regions;
+  // Where the data partition (region "data") is mounted: the updater keeps the
+  // transaction journal, journal snapshots, flash history and TUF metadata there.
+  // Optional for the bootloader; required by fwupdate. Absolute after loading.
+  std::string data_dir;
 
   const RegionSpec& region(RegionId id) const { return regions[static_cast<size_t>(id)]; }
   // Geometry for one region (its size filled in).

@@ -30,7 +30,7 @@ struct Intent {
   std::string operation;  // install | confirm | rollback | revert | mark-bad | provision | restore …
   std::string operator_name;
   std::optional<std::string> bundle;
-  std::optional<std::string> bundle_sha256;
+  std::optional<std::string> image_sha256;
   std::optional<std::string> from_version;
   std::optional<std::string> to_version;
   std::optional<std::string> target_slot;
@@ -43,6 +43,7 @@ struct Entry {
   std::optional<std::string> finished_at;
   Intent intent;
   Outcome outcome = Outcome::kInProgress;
+  std::string stage;  // last step reached (e.g. "snapshot", "write", "trial-set")
   std::string detail;
 };
 
@@ -61,6 +62,8 @@ class FlashHistory {
   Result<int64_t> RecordIntent(const Intent& intent);
   // Attaches the journal snapshot id to an in-progress operation.
   Status SetSnapshot(int64_t id, const std::string& snapshot_id);
+  // Durably records the step an in-progress operation has reached.
+  Status SetStage(int64_t id, const std::string& stage);
   // Durably records how an in-progress operation ended.
   Status RecordOutcome(int64_t id, Outcome outcome, const std::string& detail);
   // Marks every in-progress operation interrupted (recovery after a power cut); returns how many.

@@ -1,0 +1,154 @@
+// The technician's reflash: install a bundle into the inactive bank, confirm or
+// roll back the trial, recover from interruptions, report status.
+//
+// docs/install.md is the protocol; each step below names the invariants of
+// ../shared/DESIGN.md it serves. Every check runs before the first write; every
+// operation is recorded in the flash history before it writes (intent) and after
+// (outcome); the bank holding the confirmed firmware is never handed to a writer.
+//
+// Thread safety: one operation at a time per terminal (the CLI is one process).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fw/boot/boot.h"
+#include "fw/boot/flash.h"
+#include "fw/flash_history.h"
+#include "fw/journal/guard.h"
+#include "fw/progress.h"
+#include "fw/status.h"
+
+namespace fw::boot {
+class Device;
+}
+
+namespace fw::install {
+
+// What the updater touches on a terminal. The data directory holds the payment
+// application's journal, the snapshot store, the flash history and the TUF metadata.
+struct Terminal {
+  boot::Bootloader* boot = nullptr;
+  boot::Flash* banks[boot::kSlotCount] = {nullptr, nullptr};
+  std::string hardware_id;
+  std::string data_dir;
+  std::string journal_path;  // default: DATA_DIR/journal.db
+  int lock_timeout_ms = 5000;
+  std::string sqlite_vfs;  // tests: power-loss VFS for the journal and snapshots
+
+  std::string SnapshotDir() const { return data_dir + "/snapshots"; }
+  std::string HistoryPath() const { return data_dir + "/history.db"; }
+  std::string TufDir() const { return data_dir + "/tuf"; }
+};
+
+// A terminal opened from a layout file (file-backed regions). Keeps the device alive.
+class OpenedTerminal {
+ public:
+  static Result<std::unique_ptr<OpenedTerminal>> Open(const std::string& layout_path,
+                                                      const std::optional<std::string>& journal_path = std::nullopt);
+  ~OpenedTerminal();
+  Terminal& terminal() { return terminal_; }
+
+ private:
+  OpenedTerminal() = default;
+  std::unique_ptr<boot::Device> device_;
+  Terminal terminal_;
+};
+
+// Sets up the updater's data area: the trusted TUF root (copied from `tuf_root_path`
+// after it parses as signed root metadata) and the flash history.
+Status InitDataArea(Terminal& t, const std::string& tuf_root_path);
+
+struct InstallOptions {
+  std::string bundle_path;
+  std::string operator_name = "technician";
+  std::optional<std::string> host_snapshot_dir;  // technician's copy of the journal snapshot
+  uint8_t tries = boot::kDefaultTries;
+  bool allow_downgrade = false;  // a lower version (never a lower security counter)
+  int snapshot_keep = 5;
+  Progress* progress = nullptr;        // nullptr: silent
+  std::optional<int64_t> now;          // TUF expiry reference (tests)
+  uint64_t min_free_bytes_margin = 0;  // tests: pretend the disk is this much fuller
+};
+
+struct InstallResult {
+  int64_t history_id = 0;
+  uint8_t target_slot = 0;
+  std::string from_version;
+  std::string to_version;
+  uint32_t security_counter = 0;
+  uint64_t image_size = 0;
+  std::string snapshot_name;
+  int64_t snapshot_records = 0;
+  uint8_t tries = 0;
+};
+
+// Plan (every check, no writes), then act: intent → journal snapshot → mark the
+// target unbootable → stream verified chunks → sync, read back, check the signed
+// hash → trial → outcome.
+Result<InstallResult> Install(Terminal& t, const InstallOptions& options);
+
+struct ConfirmOptions {
+  std::string operator_name = "technician";
+  std::optional<std::string> health_cmd;  // run with /bin/sh -c; exit 0 = healthy
+  int health_timeout_s = 120;
+  Progress* progress = nullptr;
+};
+
+struct ConfirmResult {
+  bool confirmed = false;
+  std::string version;  // of the trial
+  std::string reason;   // why it was not confirmed
+  uint8_t slot = boot::kNoSlot;
+  uint32_t min_security_counter = 0;
+  journal::CheckReport check;
+  std::optional<journal::RestoreReport> restore;
+  int64_t history_id = 0;
+};
+
+// On the trial firmware: health check + journal check against the pre-update
+// snapshot → confirm (the security counter advances only now). Otherwise restore the
+// journal if needed (keeping every record written since) and revert the trial.
+Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& options);
+
+struct RollbackResult {
+  uint8_t slot = boot::kNoSlot;
+  std::string version;
+  int64_t history_id = 0;
+};
+
+// Reverts a pending trial on purpose: the confirmed firmware runs at the next reset.
+Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name);
+
+struct SlotStatus {
+  std::string name;   // "A" | "B"
+  std::string state;  // empty | unbootable | trial | confirmed
+  std::string version;
+  uint32_t security_counter = 0;
+  uint8_t tries_remaining = 0;
+};
+
+struct StatusReport {
+  SlotStatus slots[boot::kSlotCount];
+  uint8_t active_slot = 0;
+  uint8_t booted_slot = boot::kNoSlot;
+  uint32_t min_security_counter = 0;
+  uint32_t boot_counter = 0;
+  bool boot_control_valid = true;
+  std::vector<std::string> notes;  // what recovery found and did
+  std::vector<history::Entry> recent;
+};
+
+// Recovers first (see Recover), then reports.
+Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, size_t history_limit = 5);
+
+// After a power cut or Ctrl-C, and whenever the updater starts: operations left
+// in-progress are closed (an install whose trial was already set is recorded as
+// succeeded; anything else as interrupted), and a trial the bootloader reverted
+// is recorded. Returns one note per finding.
+Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operator_name);
+
+}  // namespace fw::install

@@ -1,0 +1,318 @@
+// fwupdate init|install|status|confirm|rollback|history — the technician's reflash.
+#include <cstdlib>
+#include <iostream>
+
+#include "commands.h"
+#include "fw/install/installer.h"
+#include "fw/progress.h"
+
+namespace fw::updater {
+namespace {
+
+using cli::Invocation;
+namespace po = cli::po;
+
+std::string DefaultOperator() {
+  const char* user = std::getenv("USER");
+  return user && *user ? user : "technician";
+}
+
+void DeviceOptions(po::options_description& o) {
+  o.add_options()("device,d", po::value<std::string>()->required(), "layout file of the terminal (JSON)")(
+      "journal", po::value<std::string>(), "the payment application's journal (default: DATA_DIR/journal.db)")(
+      "operator", po::value<std::string>()->default_value(DefaultOperator()), "who runs this (flash history)")(
+      "lock-timeout-ms", po::value<int>()->default_value(5000), "bound on waiting for the journal's lock");
+}
+
+void ProgressOptions(po::options_description& o) { o.add_options()("quiet,q", "no progress output"); }
+
+std::unique_ptr<Progress> MakeProgressFor(const Invocation& inv) {
+  if (inv.json) return MakeProgress(ProgressStyle::kJson, stdout);
+  if (inv.vm.count("quiet")) return MakeProgress(ProgressStyle::kQuiet, stderr);
+  return MakeProgress(ProgressStyle::kAuto, stderr);
+}
+
+Result<std::unique_ptr<install::OpenedTerminal>> OpenDevice(const Invocation& inv) {
+  auto t = install::OpenedTerminal::Open(inv.vm["device"].as<std::string>(), cli::OptionalString(inv.vm, "journal"));
+  if (t.ok()) (*t)->terminal().lock_timeout_ms = inv.vm["lock-timeout-ms"].as<int>();
+  return t;
+}
+
+// With --json a stream of events precedes the result, so every document is one line.
+void PrintResult(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+nlohmann::json EntryJson(const history::Entry& e) {
+  auto opt = [](const std::optional<std::string>& s) { return s ? nlohmann::json(*s) : nlohmann::json(nullptr); };
+  return {{"id", e.id},
+          {"started_at", e.started_at},
+          {"finished_at", opt(e.finished_at)},
+          {"operation", e.intent.operation},
+          {"operator", e.intent.operator_name},
+          {"bundle", opt(e.intent.bundle)},
+          {"image_sha256", opt(e.intent.image_sha256)},
+          {"from_version", opt(e.intent.from_version)},
+          {"to_version", opt(e.intent.to_version)},
+          {"slot", opt(e.intent.target_slot)},
+          {"snapshot", opt(e.intent.snapshot_id)},
+          {"outcome", std::string(history::OutcomeName(e.outcome))},
+          {"stage", e.stage},
+          {"detail", e.detail}};
+}
+
+int Init(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  Status s = install::InitDataArea((*dev)->terminal(), inv.vm["tuf-root"].as<std::string>());
+  if (!s.ok()) return cli::Fail(inv, s);
+  const auto& t = (*dev)->terminal();
+  if (inv.json) {
+    PrintResult({{"ok", true}, {"data_dir", t.data_dir}, {"tuf_dir", t.TufDir()}, {"history", t.HistoryPath()}});
+  } else {
+    std::cout << "data area ready in " << t.data_dir << ": trusted TUF root in " << t.TufDir() << ", flash history in "
+              << t.HistoryPath() << "\n";
+  }
+  return cli::kExitOk;
+}
+
+int InstallCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto progress = MakeProgressFor(inv);
+  install::InstallOptions o;
+  o.bundle_path = vm["bundle"].as<std::string>();
+  o.operator_name = vm["operator"].as<std::string>();
+  o.host_snapshot_dir = cli::OptionalString(vm, "host-snapshots");
+  int tries = vm["tries"].as<int>();
+  if (tries < 1 || tries > boot::kMaxTries) {
+    return cli::Fail(inv, InvalidArgument("--tries must be 1 to " + std::to_string(boot::kMaxTries)));
+  }
+  o.tries = static_cast<uint8_t>(tries);
+  o.allow_downgrade = vm.count("allow-downgrade") > 0;
+  o.progress = progress.get();
+  auto r = install::Install((*dev)->terminal(), o);
+  if (!r.ok()) return cli::Fail(inv, r.status());
+  if (inv.json) {
+    PrintResult({{"ok", true},
+                 {"history_id", r->history_id},
+                 {"slot", std::string(1, boot::SlotLetter(r->target_slot))},
+                 {"from_version", r->from_version},
+                 {"to_version", r->to_version},
+                 {"security_counter", r->security_counter},
+                 {"image_size", r->image_size},
+                 {"snapshot", r->snapshot_name},
+                 {"snapshot_records", r->snapshot_records},
+                 {"tries", r->tries}});
+  } else {
+    std::cout << "Installed " << r->to_version << " into slot " << boot::SlotLetter(r->target_slot) << " as a trial ("
+              << static_cast<int>(r->tries) << " tries). Journal snapshot " << r->snapshot_name << " holds "
+              << r->snapshot_records << " records.\n"
+              << "Next: reset the terminal ('fwboot boot'); on the new firmware run 'fwupdate confirm'.\n"
+              << "If it is not confirmed within " << static_cast<int>(r->tries)
+              << " boots, the bootloader goes back to " << r->from_version << " by itself.\n";
+  }
+  return cli::kExitOk;
+}
+
+int StatusCmd(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto r = install::GetStatus((*dev)->terminal(), inv.vm["operator"].as<std::string>());
+  if (!r.ok()) return cli::Fail(inv, r.status());
+  if (inv.json) {
+    nlohmann::json slots = nlohmann::json::array();
+    for (const auto& s : r->slots) {
+      slots.push_back({{"slot", s.name},
+                       {"state", s.state},
+                       {"version", s.version},
+                       {"security_counter", s.security_counter},
+                       {"tries_remaining", s.tries_remaining}});
+    }
+    nlohmann::json recent = nlohmann::json::array();
+    for (const auto& e : r->recent) recent.push_back(EntryJson(e));
+    PrintResult({{"ok", true},
+                 {"slots", slots},
+                 {"active_slot", std::string(1, boot::SlotLetter(r->active_slot))},
+                 {"booted_slot", r->booted_slot == boot::kNoSlot
+                                     ? nlohmann::json(nullptr)
+                                     : nlohmann::json(std::string(1, boot::SlotLetter(r->booted_slot)))},
+                 {"min_security_counter", r->min_security_counter},
+                 {"boot_counter", r->boot_counter},
+                 {"notes", r->notes},
+                 {"recent", recent}});
+    return cli::kExitOk;
+  }
+  for (const auto& n : r->notes) std::cout << "note: " << n << "\n";
+  for (uint8_t i = 0; i < boot::kSlotCount; ++i) {
+    const auto& s = r->slots[i];
+    std::cout << "slot " << s.name << ": " << s.state;
+    if (!s.version.empty()) std::cout << ", version " << s.version << ", security counter " << s.security_counter;
+    if (s.state == "trial") std::cout << ", " << static_cast<int>(s.tries_remaining) << " tries left";
+    if (i == r->active_slot) std::cout << "  [active]";
+    if (i == r->booted_slot) std::cout << "  [running]";
+    std::cout << "\n";
+  }
+  std::cout << "minimum security counter: " << r->min_security_counter << "\n";
+  if (!r->recent.empty()) {
+    const auto& e = r->recent.front();
+    std::cout << "last operation: #" << e.id << " " << e.intent.operation << " " << e.intent.to_version.value_or("")
+              << " — " << history::OutcomeName(e.outcome) << (e.detail.empty() ? "" : " (" + e.detail + ")") << "\n";
+  }
+  return cli::kExitOk;
+}
+
+int ConfirmCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto progress = MakeProgressFor(inv);
+  install::ConfirmOptions o;
+  o.operator_name = vm["operator"].as<std::string>();
+  o.health_cmd = cli::OptionalString(vm, "health-cmd");
+  o.health_timeout_s = vm["health-timeout"].as<int>();
+  o.progress = progress.get();
+  auto r = install::Confirm((*dev)->terminal(), o);
+  if (!r.ok()) return cli::Fail(inv, r.status());
+  if (inv.json) {
+    nlohmann::json j = {{"ok", r->confirmed},
+                        {"confirmed", r->confirmed},
+                        {"version", r->version},
+                        {"slot", std::string(1, boot::SlotLetter(r->slot))},
+                        {"min_security_counter", r->min_security_counter},
+                        {"reason", r->reason},
+                        {"journal",
+                         {{"snapshot_records", r->check.snapshot_records},
+                          {"records_after", r->check.records_after},
+                          {"missing", r->check.missing_count},
+                          {"altered", r->check.altered_count}}}};
+    if (r->restore) {
+      j["restore"] = {{"aside_path", r->restore->aside_path}, {"reappended", r->restore->reappended}};
+    }
+    PrintResult(j);
+  } else if (r->confirmed) {
+    std::cout << "Confirmed " << r->version << " in slot " << boot::SlotLetter(r->slot) << ": all "
+              << r->check.snapshot_records << " snapshotted records are intact (" << r->check.records_after
+              << " written since). Minimum security counter is now " << r->min_security_counter << ".\n";
+  } else {
+    std::cout << "NOT confirmed: " << r->reason << "\n";
+    if (r->restore) {
+      std::cout << "The journal was restored from the snapshot and the " << r->restore->reappended
+                << " records written since were kept; the damaged journal is kept at " << r->restore->aside_path
+                << ".\n";
+    }
+    std::cout << "Trial " << r->version << " was reverted: the previous firmware runs at the next reset.\n";
+  }
+  return r->confirmed ? cli::kExitOk : cli::kExitFailure;
+}
+
+int RollbackCmd(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto r = install::Rollback((*dev)->terminal(), inv.vm["operator"].as<std::string>());
+  if (!r.ok()) return cli::Fail(inv, r.status());
+  if (inv.json) {
+    PrintResult({{"ok", true}, {"slot", std::string(1, boot::SlotLetter(r->slot))}, {"reverted_version", r->version}});
+  } else {
+    std::cout << "Rolled back: trial " << r->version << " in slot " << boot::SlotLetter(r->slot)
+              << " is unbootable; the confirmed firmware runs at the next reset.\n";
+  }
+  return cli::kExitOk;
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+int HistoryCmd(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto& t = (*dev)->terminal();
+  auto notes = install::Recover(t, inv.vm["operator"].as<std::string>());
+  if (!notes.ok()) return cli::Fail(inv, notes.status());
+  auto h = history::FlashHistory::Open(t.HistoryPath());
+  if (!h.ok()) return cli::Fail(inv, h.status());
+  auto entries = h->List(static_cast<size_t>(inv.vm["limit"].as<int>()));
+  if (!entries.ok()) return cli::Fail(inv, entries.status());
+  if (inv.json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& e : *entries) arr.push_back(EntryJson(e));
+    PrintResult({{"ok", true}, {"history", arr}});
+    return cli::kExitOk;
+  }
+  if (inv.vm.count("csv")) {
+    std::cout << "id,started_at,finished_at,operation,operator,from_version,to_version,slot,snapshot,outcome,detail,"
+                 "bundle,image_sha256\n";
+    for (const auto& e : *entries) {
+      std::cout << e.id << "," << e.started_at << "," << e.finished_at.value_or("") << "," << e.intent.operation << ","
+                << CsvField(e.intent.operator_name) << "," << e.intent.from_version.value_or("") << ","
+                << e.intent.to_version.value_or("") << "," << e.intent.target_slot.value_or("") << ","
+                << e.intent.snapshot_id.value_or("") << "," << history::OutcomeName(e.outcome) << ","
+                << CsvField(e.detail) << "," << CsvField(e.intent.bundle.value_or("")) << ","
+                << e.intent.image_sha256.value_or("") << "\n";
+    }
+    return cli::kExitOk;
+  }
+  std::printf("%-4s %-20s %-9s %-12s %-8s %-8s %-4s %-12s %s\n", "#", "started (UTC)", "operation", "operator", "from",
+              "to", "slot", "outcome", "detail");
+  for (const auto& e : *entries) {
+    std::printf("%-4lld %-20s %-9s %-12s %-8s %-8s %-4s %-12s %s\n", static_cast<long long>(e.id), e.started_at.c_str(),
+                e.intent.operation.c_str(), e.intent.operator_name.c_str(), e.intent.from_version.value_or("-").c_str(),
+                e.intent.to_version.value_or("-").c_str(), e.intent.target_slot.value_or("-").c_str(),
+                std::string(history::OutcomeName(e.outcome)).c_str(), e.detail.c_str());
+  }
+  std::fflush(stdout);
+  return cli::kExitOk;
+}
+
+}  // namespace
+
+std::vector<cli::Subcommand> InstallCommands() {
+  std::vector<cli::Subcommand> c;
+  c.push_back({"init", "set up the updater's data area: trusted TUF root, flash history",
+               "--device LAYOUT --tuf-root ROOT.json",
+               [](po::options_description& o, po::positional_options_description&) {
+                 DeviceOptions(o);
+                 o.add_options()("tuf-root", po::value<std::string>()->required(),
+                                 "the vendor's signed TUF root metadata (root.json) the terminal will trust");
+               },
+               Init});
+  c.push_back({"install", "install a signed bundle into the inactive bank as a trial",
+               "--device LAYOUT [options] BUNDLE",
+               [](po::options_description& o, po::positional_options_description& pos) {
+                 DeviceOptions(o);
+                 ProgressOptions(o);
+                 o.add_options()("bundle", po::value<std::string>()->required(), "offline bundle (tar)")(
+                     "host-snapshots", po::value<std::string>(), "also keep a copy of the journal snapshot here")(
+                     "tries", po::value<int>()->default_value(3), "boots the trial gets to be confirmed (1-15)")(
+                     "allow-downgrade", "allow a lower version (never a lower security counter)");
+                 pos.add("bundle", 1);
+               },
+               InstallCmd});
+  c.push_back({"status", "slots, versions, tries, counters, last operations (recovers first)", "--device LAYOUT",
+               [](po::options_description& o, po::positional_options_description&) { DeviceOptions(o); }, StatusCmd});
+  c.push_back({"confirm", "on the trial firmware: health check + journal check, then confirm or revert",
+               "--device LAYOUT [--health-cmd CMD]",
+               [](po::options_description& o, po::positional_options_description&) {
+                 DeviceOptions(o);
+                 ProgressOptions(o);
+                 o.add_options()("health-cmd", po::value<std::string>(), "shell command; exit 0 means healthy")(
+                     "health-timeout", po::value<int>()->default_value(120), "seconds the health check may take");
+               },
+               ConfirmCmd});
+  c.push_back({"rollback", "revert a pending trial: the confirmed firmware runs at the next reset", "--device LAYOUT",
+               [](po::options_description& o, po::positional_options_description&) { DeviceOptions(o); }, RollbackCmd});
+  c.push_back({"history", "every flash operation: time, operator, bundle, versions, snapshot, outcome",
+               "--device LAYOUT [--json|--csv] [--limit N]",
+               [](po::options_description& o, po::positional_options_description&) {
+                 DeviceOptions(o);
+                 o.add_options()("csv", "print CSV")("limit", po::value<int>()->default_value(0),
+                                                     "newest N entries (0 = all)");
+               },
+               HistoryCmd});
+  return c;
+}
+
+}  // namespace fw::updater

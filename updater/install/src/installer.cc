@@ -1,0 +1,599 @@
+#include "fw/install/installer.h"
+
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+
+#include "fw/boot/bank_writer.h"
+#include "fw/boot/device.h"
+#include "fw/bundle_reader.h"
+#include "fw/encoding.h"
+#include "fw/file_io.h"
+#include "fw/image.h"
+#include "fw/journal/journal.h"
+#include "fw/journal/snapshot.h"
+#include "fw/tuf_updater.h"
+
+namespace fw::install {
+
+namespace fs = std::filesystem;
+using boot::BootControl;
+using boot::SlotState;
+
+namespace {
+
+constexpr size_t kReadBackChunk = 64 << 10;  // read+hash while cache-hot
+
+std::string VersionText(const boot::SlotVersion& v) { return SemVer{v.major, v.minor, v.patch, v.build}.ToString(); }
+
+std::string SlotText(uint8_t slot) { return std::string(1, boot::SlotLetter(slot)); }
+
+Result<BootControl> ReadBootControl(Terminal& t, bool* valid = nullptr) {
+  BootControl bc;
+  boot::LoadInfo info;
+  boot::OpResult r = t.boot->ReadState(&bc, &info);
+  if (!r.ok()) return boot::OpStatus(r).WithContext("reading boot control");
+  if (valid) *valid = info.found;
+  return bc;
+}
+
+Result<history::FlashHistory> OpenHistory(Terminal& t) {
+  std::error_code ec;
+  if (!fs::is_directory(t.data_dir, ec)) {
+    return FailedPrecondition("data directory " + t.data_dir +
+                              " does not exist; run 'fwupdate init' to set up the updater's data area");
+  }
+  return history::FlashHistory::Open(t.HistoryPath());
+}
+
+// Free bytes on the file system holding `dir`.
+Result<uint64_t> FreeBytes(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return IoError("cannot stat file system of " + dir + ": " + ErrnoText(errno));
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+uint64_t FileSizeOrZero(const std::string& path) {
+  std::error_code ec;
+  uint64_t n = fs::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// Runs `cmd` with /bin/sh -c, bounded by `timeout_s`. OK when it exits 0.
+Status RunHealthCommand(const std::string& cmd, int timeout_s) {
+  pid_t pid = ::fork();
+  if (pid < 0) return IoError("cannot start the health check: " + ErrnoText(errno));
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int waited_ms = 0;; waited_ms += 50) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+      if (WIFEXITED(status)) {
+        return VerificationFailed("health check '" + cmd + "' failed with exit code " +
+                                  std::to_string(WEXITSTATUS(status)));
+      }
+      return VerificationFailed("health check '" + cmd + "' was killed by signal " + std::to_string(WTERMSIG(status)));
+    }
+    if (r < 0) return IoError("waiting for the health check: " + ErrnoText(errno));
+    if (waited_ms >= timeout_s * 1000) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return Timeout("health check '" + cmd + "' did not finish within " + std::to_string(timeout_s) + " s");
+    }
+    ::usleep(50 * 1000);
+  }
+}
+
+// The newest install in the history (any outcome), if any.
+Result<std::optional<history::Entry>> LastInstall(history::FlashHistory& h) {
+  FW_ASSIGN_OR_RETURN(auto entries, h.List(50));
+  for (auto& e : entries) {
+    if (e.intent.operation == "install") return std::optional<history::Entry>(std::move(e));
+  }
+  return std::optional<history::Entry>();
+}
+
+// Persists the metadata a bundle brought, once the install is committed.
+Status PersistTufMetadata(const Terminal& t, const bundle::VerifiedBundle& vb) {
+  const std::string dir = t.TufDir();
+  if (!vb.new_roots.empty()) FW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/root.json", vb.new_roots.back()));
+  if (!vb.timestamp.empty()) FW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/timestamp.json", vb.timestamp));
+  if (!vb.snapshot.empty()) FW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/snapshot.json", vb.snapshot));
+  if (!vb.targets.empty()) FW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/targets.json", vb.targets));
+  return Status::Ok();
+}
+
+// A plan: everything checked, nothing written.
+struct Plan {
+  BootControl bc;
+  uint8_t target = 0;
+  bundle::VerifiedBundle bundle;
+  SemVer to_version;
+  std::string from_version;
+  std::string image_sha256;
+};
+
+Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
+  Plan plan;
+  FW_ASSIGN_OR_RETURN(plan.bc, ReadBootControl(t));
+  const BootControl& bc = plan.bc;
+  if (uint8_t trial = bc.TrialSlot(); trial != boot::kNoSlot) {
+    return FailedPrecondition("a trial of version " + VersionText(bc.slots[trial].version) + " is pending in slot " +
+                              SlotText(trial) +
+                              ": reset the terminal and run 'fwupdate confirm', or 'fwupdate rollback', first");
+  }
+  if (bc.slots[bc.active_slot].state != SlotState::kConfirmed) {
+    return FailedPrecondition("slot " + SlotText(bc.active_slot) +
+                              " does not hold a confirmed firmware; boot the terminal ('fwboot boot') first");
+  }
+  plan.target = static_cast<uint8_t>(1 - bc.active_slot);  // never the confirmed bank (invariant 1)
+  plan.from_version = VersionText(bc.slots[bc.active_slot].version);
+
+  // Bundle metadata against the device's trusted root; stop before the first chunk.
+  bundle::ReaderOptions ro;
+  ro.metadata_dir = t.TufDir();
+  ro.policy.hardware_id = t.hardware_id;
+  ro.policy.installed_security_counter = bc.min_security_counter;
+  ro.now = o.now;
+  bool planned = false;
+  auto read = bundle::ReadBundleFile(
+      o.bundle_path, ro, [](uint64_t, ByteSpan) { return Internal("plan: no chunk is read while planning"); },
+      [&](const bundle::VerifiedBundle& vb) {
+        plan.bundle = vb;
+        planned = true;
+        return Status(ErrorCode::kFailedPrecondition, "plan complete");
+      });
+  if (!planned) return read.status().WithContext("bundle " + o.bundle_path);
+  const auto& facts = plan.bundle.facts;
+  FW_ASSIGN_OR_RETURN(plan.to_version, SemVer::Parse(facts.version).WithContext("bundle: firmware version"));
+  auto it = plan.bundle.target.hashes.find("sha256");
+  if (it == plan.bundle.target.hashes.end()) return VerificationFailed("bundle: the target has no sha256 hash");
+  plan.image_sha256 = it->second;
+
+  // Version: no downgrade unless asked; the security counter was checked by the reader.
+  const boot::SlotVersion& cur = bc.slots[bc.active_slot].version;
+  SemVer current{cur.major, cur.minor, cur.patch, cur.build};
+  if (plan.to_version < current && !o.allow_downgrade) {
+    return FailedPrecondition("bundle holds version " + plan.to_version.ToString() + ", older than the installed " +
+                              current.ToString() + "; pass --allow-downgrade to install it anyway");
+  }
+  if (plan.to_version == current) {
+    return FailedPrecondition("version " + current.ToString() + " is already installed and confirmed");
+  }
+  // Size.
+  boot::Flash& bank = *t.banks[plan.target];
+  const uint64_t align = bank.WriteAlignment();
+  if ((plan.bundle.target.length + align - 1) / align * align > bank.Size()) {
+    return FailedPrecondition("image of " + std::to_string(plan.bundle.target.length) + " bytes does not fit bank " +
+                              SlotText(plan.target) + " (" + std::to_string(bank.Size()) + " bytes)");
+  }
+  // Journal healthy.
+  journal::OpenOptions jo;
+  jo.read_only = true;
+  jo.lock_timeout_ms = t.lock_timeout_ms;
+  jo.vfs = t.sqlite_vfs;
+  auto j = journal::Journal::Open(t.journal_path, jo);
+  if (!j.ok()) return j.status().WithContext("journal " + t.journal_path);
+  FW_ASSIGN_OR_RETURN(journal::VerifyReport vr, j->Verify());
+  if (!vr.ok()) {
+    std::string first = vr.problems.empty() ? vr.integrity_message : vr.problems.front().what;
+    return Corrupt("journal " + t.journal_path + " is damaged (" + std::to_string(vr.problem_count) +
+                   " problems; first: " + first + "); repair or restore it before updating");
+  }
+  // Room for the snapshot (the copy plus its temporary) on the data area and the host.
+  const uint64_t need = 2 * (FileSizeOrZero(t.journal_path) + FileSizeOrZero(t.journal_path + "-wal")) + (1 << 20);
+  std::error_code ec;
+  fs::create_directories(t.SnapshotDir(), ec);
+  FW_ASSIGN_OR_RETURN(uint64_t free_data, FreeBytes(t.data_dir));
+  if (free_data < need + o.min_free_bytes_margin) {
+    return ResourceExhausted("not enough room for the journal snapshot on " + t.data_dir + ": " +
+                             FormatBytes(free_data) + " free, " + FormatBytes(need) + " needed");
+  }
+  if (o.host_snapshot_dir) {
+    fs::create_directories(*o.host_snapshot_dir, ec);
+    FW_ASSIGN_OR_RETURN(uint64_t free_host, FreeBytes(*o.host_snapshot_dir));
+    if (free_host < need + o.min_free_bytes_margin) {
+      return ResourceExhausted("not enough room for the host copy of the snapshot in " + *o.host_snapshot_dir + ": " +
+                               FormatBytes(free_host) + " free, " + FormatBytes(need) + " needed");
+    }
+  }
+  return plan;
+}
+
+// Reads the written image back from the bank and compares it with the signed hash (invariant 2).
+Status ReadBack(boot::Flash& bank, uint64_t length, const std::string& sha256_hex, Progress& progress) {
+  progress.BeginStage("read-back", "Reading the bank back", length);
+  Sha256 h;
+  std::vector<uint8_t> buf(kReadBackChunk);
+  for (uint64_t off = 0; off < length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - off));
+    if (boot::FlashError e = bank.Read(off, buf.data(), n); e != boot::FlashError::kOk) {
+      return IoError("reading the bank back at " + std::to_string(off) + ": " + boot::FlashErrorName(e));
+    }
+    h.Update({buf.data(), n});
+    off += n;
+    progress.Update(off);
+  }
+  progress.EndStage();
+  if (HexEncode(h.Finish()) != sha256_hex) {
+    return VerificationFailed(
+        "the bank does not read back the signed image (SHA-256 differs): the flash may be failing");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- OpenedTerminal
+
+OpenedTerminal::~OpenedTerminal() = default;
+
+Result<std::unique_ptr<OpenedTerminal>> OpenedTerminal::Open(const std::string& layout_path,
+                                                             const std::optional<std::string>& journal_path) {
+  FW_ASSIGN_OR_RETURN(auto device, boot::Device::Open(layout_path));
+  if (device->layout().data_dir.empty()) {
+    return InvalidArgument("layout " + layout_path +
+                           " has no \"data_dir\": the updater needs the directory where the data partition is mounted");
+  }
+  std::unique_ptr<OpenedTerminal> o(new OpenedTerminal());
+  o->device_ = std::move(device);
+  Terminal& t = o->terminal_;
+  t.boot = &o->device_->bootloader();
+  t.banks[0] = &o->device_->region(boot::RegionId::kBankA);
+  t.banks[1] = &o->device_->region(boot::RegionId::kBankB);
+  t.hardware_id = o->device_->trust().hardware_id;
+  t.data_dir = o->device_->layout().data_dir;
+  t.journal_path = journal_path.value_or(t.data_dir + "/journal.db");
+  return o;
+}
+
+Status InitDataArea(Terminal& t, const std::string& tuf_root_path) {
+  std::error_code ec;
+  fs::create_directories(t.data_dir, ec);
+  if (ec) return IoError("cannot create data directory " + t.data_dir + ": " + ec.message());
+  FW_ASSIGN_OR_RETURN(std::string root, ReadFileToString(tuf_root_path, 1 << 20));
+  if (fs::exists(t.TufDir() + "/root.json", ec)) {
+    return FailedPrecondition("the data area already trusts a TUF root (" + t.TufDir() +
+                              "/root.json); it advances only through signed updates");
+  }
+  FW_RETURN_IF_ERROR(tuf::Updater::Init(t.TufDir(), root).WithContext("TUF root " + tuf_root_path));
+  FW_ASSIGN_OR_RETURN(auto h, OpenHistory(t));
+  (void)h;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- install
+
+Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
+  NullProgress silent;
+  Progress& progress = o.progress ? *o.progress : silent;
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, o.operator_name));
+  for (const auto& n : notes) progress.Note(n);
+
+  // 1. Plan: every check before any write.
+  progress.BeginStage("plan", "Checking the bundle, the device and the journal", 0);
+  FW_ASSIGN_OR_RETURN(Plan plan, MakePlan(t, o).WithContext("install refused"));
+  progress.EndStage();
+  progress.Note("Installing " + plan.to_version.ToString() + " into slot " + SlotText(plan.target) +
+                " (running: " + plan.from_version + " in slot " + SlotText(plan.bc.active_slot) + ")");
+
+  // 2. Intent (invariant 10).
+  history::Intent intent;
+  intent.operation = "install";
+  intent.operator_name = o.operator_name;
+  intent.bundle = fs::absolute(o.bundle_path).string();
+  intent.image_sha256 = plan.image_sha256;
+  intent.from_version = plan.from_version;
+  intent.to_version = plan.to_version.ToString();
+  intent.target_slot = SlotText(plan.target);
+  FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
+  auto fail = [&](const Status& s) -> Status {
+    history.RecordOutcome(id, history::Outcome::kFailed, s.message()).IgnoreError();
+    return s;
+  };
+
+  // 3. Verified journal snapshot (invariant 4).
+  progress.BeginStage("snapshot", "Snapshotting the transaction journal", 0);
+  FW_RETURN_IF_ERROR(history.SetStage(id, "snapshot"));
+  journal::SnapshotStore store(t.SnapshotDir());
+  journal::SnapshotOptions so;
+  so.firmware_version = plan.from_version;
+  so.lock_timeout_ms = t.lock_timeout_ms;
+  so.vfs = t.sqlite_vfs;
+  so.host_dir = o.host_snapshot_dir;
+  so.keep = o.snapshot_keep;
+  auto snap = store.Take(t.journal_path, so);
+  if (!snap.ok()) return fail(snap.status().WithContext("install: journal snapshot failed, nothing was flashed"));
+  FW_RETURN_IF_ERROR(history.SetSnapshot(id, snap->name));
+  progress.Note("Journal snapshot " + snap->name + ": " + std::to_string(snap->descriptor.record_count) +
+                " records, chain head " + HexEncode(snap->descriptor.chain_head).substr(0, 16) + "…");
+  progress.EndStage();
+
+  // 4. Target unbootable before its first byte is written (invariant 2).
+  FW_RETURN_IF_ERROR(history.SetStage(id, "prepare"));
+  if (auto r = t.boot->PrepareInstall(plan.target); !r.ok()) {
+    return fail(boot::OpStatus(r).WithContext("install: marking slot " + SlotText(plan.target) + " unbootable"));
+  }
+
+  // 5. Stream chunks verified against the signed chunk index into the bank (invariant 3).
+  FW_RETURN_IF_ERROR(history.SetStage(id, "write"));
+  boot::Flash& bank = *t.banks[plan.target];
+  auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length);
+  if (!writer.ok()) return fail(writer.status().WithContext("install"));
+  bundle::ReaderOptions ro;
+  ro.metadata_dir = t.TufDir();
+  ro.policy.hardware_id = t.hardware_id;
+  ro.policy.installed_security_counter = plan.bc.min_security_counter;
+  ro.now = o.now;
+  progress.BeginStage("write", "Writing bank " + SlotText(plan.target), plan.bundle.target.length);
+  auto written = bundle::ReadBundleFile(
+      o.bundle_path, ro,
+      [&](uint64_t offset, ByteSpan chunk) {
+        FW_RETURN_IF_ERROR(writer->Append(offset, chunk));
+        progress.Update(offset + chunk.size());
+        return Status::Ok();
+      },
+      [&](const bundle::VerifiedBundle& vb) {
+        // The bundle must be the one that was planned.
+        if (vb.target.hashes != plan.bundle.target.hashes || vb.target.length != plan.bundle.target.length) {
+          return VerificationFailed("the bundle changed between planning and writing");
+        }
+        return Status::Ok();
+      });
+  if (!written.ok()) return fail(written.status().WithContext("install: writing bank " + SlotText(plan.target)));
+  if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
+  progress.EndStage();
+
+  // 6. Read back against the signed hash, then trial (the bootloader verifies the whole bank first).
+  FW_RETURN_IF_ERROR(history.SetStage(id, "verify"));
+  if (Status s = ReadBack(bank, plan.bundle.target.length, plan.image_sha256, progress); !s.ok()) {
+    return fail(s.WithContext("install"));
+  }
+  if (auto r = t.boot->SetTrial(plan.target, o.tries); !r.ok()) {
+    return fail(boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial"));
+  }
+  FW_RETURN_IF_ERROR(history.SetStage(id, "trial-set"));
+
+  // 7. Commit the metadata the bundle brought, then the outcome.
+  if (Status s = PersistTufMetadata(t, *written); !s.ok()) {
+    progress.Note("warning: could not store the bundle's TUF metadata: " + s.message());
+  }
+  FW_RETURN_IF_ERROR(history.RecordOutcome(
+      id, history::Outcome::kSucceeded,
+      "trial set on slot " + SlotText(plan.target) + " with " + std::to_string(o.tries) + " tries"));
+
+  InstallResult res;
+  res.history_id = id;
+  res.target_slot = plan.target;
+  res.from_version = plan.from_version;
+  res.to_version = plan.to_version.ToString();
+  res.security_counter = plan.bundle.facts.security_counter;
+  res.image_size = plan.bundle.target.length;
+  res.snapshot_name = snap->name;
+  res.snapshot_records = snap->descriptor.record_count;
+  res.tries = o.tries;
+  return res;
+}
+
+// ---------------------------------------------------------------- confirm / rollback
+
+Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
+  NullProgress silent;
+  Progress& progress = o.progress ? *o.progress : silent;
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, o.operator_name));
+  for (const auto& n : notes) progress.Note(n);
+  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  const uint8_t trial = bc.TrialSlot();
+  if (trial == boot::kNoSlot) {
+    return FailedPrecondition("there is no trial firmware to confirm (see 'fwupdate status')");
+  }
+  if (bc.booted_slot != trial) {
+    return FailedPrecondition("the trial in slot " + SlotText(trial) +
+                              " has not been booted yet: reset the terminal ('fwboot boot') and confirm on the new "
+                              "firmware");
+  }
+  ConfirmResult res;
+  res.slot = trial;
+  res.version = VersionText(bc.slots[trial].version);
+  FW_ASSIGN_OR_RETURN(auto last, LastInstall(history));
+  if (!last || !last->intent.snapshot_id || last->intent.target_slot != SlotText(trial)) {
+    return FailedPrecondition("the flash history has no install of slot " + SlotText(trial) +
+                              " with a journal snapshot; roll back ('fwupdate rollback') and install again");
+  }
+  journal::SnapshotStore store(t.SnapshotDir());
+  FW_ASSIGN_OR_RETURN(journal::SnapshotInfo snap, store.Find(*last->intent.snapshot_id).WithContext("confirm"));
+
+  history::Intent intent;
+  intent.operation = "confirm";
+  intent.operator_name = o.operator_name;
+  intent.from_version = last->intent.from_version;
+  intent.to_version = res.version;
+  intent.target_slot = SlotText(trial);
+  intent.snapshot_id = snap.name;
+  FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(intent));
+
+  // Health check, then the journal check against the pre-update snapshot (invariant 7).
+  Status health = Status::Ok();
+  if (o.health_cmd) {
+    progress.BeginStage("health", "Running the health check", 0);
+    health = RunHealthCommand(*o.health_cmd, o.health_timeout_s);
+    progress.EndStage();
+  }
+  progress.BeginStage("journal-check", "Checking the journal against snapshot " + snap.name, 0);
+  journal::GuardOptions go;
+  go.lock_timeout_ms = t.lock_timeout_ms;
+  go.vfs = t.sqlite_vfs;
+  auto check = journal::Check(t.journal_path, snap, go);
+  progress.EndStage();
+  if (check.ok()) res.check = *check;
+  const bool journal_ok = check.ok() && check->ok();
+
+  if (health.ok() && journal_ok) {
+    FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "confirm"));
+    if (auto r = t.boot->Confirm(); !r.ok()) {
+      Status s = boot::OpStatus(r).WithContext("confirm");
+      history.RecordOutcome(res.history_id, history::Outcome::kFailed, s.message()).IgnoreError();
+      return s;
+    }
+    FW_ASSIGN_OR_RETURN(BootControl after, ReadBootControl(t));
+    res.confirmed = true;
+    res.min_security_counter = after.min_security_counter;
+    FW_RETURN_IF_ERROR(
+        history.RecordOutcome(res.history_id, history::Outcome::kSucceeded,
+                              "confirmed; security counter now " + std::to_string(after.min_security_counter)));
+    return res;
+  }
+
+  // Not healthy: keep every record (restore if the journal lost any), then revert (invariants 7, 8).
+  if (!health.ok()) res.reason = health.message();
+  if (!check.ok()) {
+    res.reason += (res.reason.empty() ? "" : "; ") + ("journal check failed: " + check.status().message());
+  } else if (!check->ok()) {
+    res.reason += (res.reason.empty() ? "" : "; ") + std::string("journal lost or changed records (") +
+                  std::to_string(check->missing_count) + " missing, " + std::to_string(check->altered_count) +
+                  " altered)";
+    FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "restore"));
+    progress.BeginStage("restore", "Restoring the journal from snapshot " + snap.name, 0);
+    auto restored = journal::Restore(t.journal_path, snap, go);
+    progress.EndStage();
+    if (!restored.ok()) {
+      Status s = restored.status().WithContext("confirm: restoring the journal");
+      history.RecordOutcome(res.history_id, history::Outcome::kFailed, res.reason + "; " + s.message()).IgnoreError();
+      return s;
+    }
+    res.restore = *restored;
+  }
+  FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "revert"));
+  if (auto r = t.boot->MarkUnbootable(trial); !r.ok()) {
+    Status s = boot::OpStatus(r).WithContext("confirm: reverting the trial");
+    history.RecordOutcome(res.history_id, history::Outcome::kFailed, res.reason + "; " + s.message()).IgnoreError();
+    return s;
+  }
+  FW_RETURN_IF_ERROR(
+      history.RecordOutcome(res.history_id, history::Outcome::kFailed, "not confirmed, reverted: " + res.reason));
+  return res;
+}
+
+Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, operator_name));
+  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  const uint8_t trial = bc.TrialSlot();
+  if (trial == boot::kNoSlot) {
+    return FailedPrecondition("there is no trial firmware to roll back; version " +
+                              VersionText(bc.slots[bc.active_slot].version) +
+                              " is confirmed and the anti-rollback counter forbids going back to older images");
+  }
+  RollbackResult res;
+  res.slot = trial;
+  res.version = VersionText(bc.slots[trial].version);
+  history::Intent intent;
+  intent.operation = "rollback";
+  intent.operator_name = operator_name;
+  intent.from_version = res.version;
+  intent.to_version = VersionText(bc.slots[bc.active_slot].version);
+  intent.target_slot = SlotText(trial);
+  FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(intent));
+  if (auto r = t.boot->MarkUnbootable(trial); !r.ok()) {
+    Status s = boot::OpStatus(r).WithContext("rollback");
+    history.RecordOutcome(res.history_id, history::Outcome::kFailed, s.message()).IgnoreError();
+    return s;
+  }
+  FW_RETURN_IF_ERROR(history.RecordOutcome(res.history_id, history::Outcome::kSucceeded,
+                                           "trial in slot " + SlotText(trial) + " marked unbootable on request"));
+  return res;
+}
+
+// ---------------------------------------------------------------- recovery and status
+
+Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operator_name) {
+  std::vector<std::string> notes;
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
+  for (const auto& e : entries) {
+    if (e.outcome != history::Outcome::kInProgress) continue;
+    // An install whose trial was already set completed: only its outcome was lost.
+    bool done = false;
+    if (e.intent.operation == "install" && e.intent.target_slot && e.intent.to_version) {
+      for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
+        if (SlotText(s) == *e.intent.target_slot && bc.slots[s].state == SlotState::kTrial &&
+            VersionText(bc.slots[s].version) == *e.intent.to_version) {
+          done = true;
+        }
+      }
+    }
+    if (done) {
+      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kSucceeded,
+                                               "completed before an interruption (trial was set)"));
+      notes.push_back("recovered: install of " + *e.intent.to_version + " had completed before the interruption");
+    } else {
+      FW_RETURN_IF_ERROR(
+          history.RecordOutcome(e.id, history::Outcome::kInterrupted,
+                                "interrupted at stage '" + e.stage + "'; the target slot was never marked bootable"));
+      notes.push_back("recovered: " + e.intent.operation + " #" + std::to_string(e.id) + " was interrupted at stage '" +
+                      e.stage + "' (nothing half-written is bootable)");
+    }
+  }
+  // A trial the bootloader reverted (tries ran out or it failed verification) is recorded once.
+  FW_ASSIGN_OR_RETURN(auto last, LastInstall(history));
+  if (last && last->outcome == history::Outcome::kSucceeded && last->intent.target_slot) {
+    bool closed = false;  // a later operation already concluded this install
+    for (const auto& e : entries) {
+      if (e.id <= last->id) break;
+      if (e.intent.target_slot == last->intent.target_slot &&
+          (e.intent.operation == "confirm" || e.intent.operation == "rollback" || e.intent.operation == "revert")) {
+        closed = true;
+      }
+    }
+    uint8_t slot = *last->intent.target_slot == "A" ? 0 : 1;
+    if (!closed && bc.slots[slot].state == SlotState::kUnbootable) {
+      history::Intent intent;
+      intent.operation = "revert";
+      intent.operator_name = "bootloader";
+      intent.from_version = last->intent.to_version;
+      intent.to_version = VersionText(bc.slots[bc.active_slot].version);
+      intent.target_slot = last->intent.target_slot;
+      intent.snapshot_id = last->intent.snapshot_id;
+      FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
+      std::string why = "the bootloader reverted trial " + last->intent.to_version.value_or("?") + " in slot " +
+                        *last->intent.target_slot + ": it was not confirmed within its tries (or failed verification)";
+      FW_RETURN_IF_ERROR(history.RecordOutcome(id, history::Outcome::kSucceeded, why));
+      notes.push_back(why);
+    }
+  }
+  (void)operator_name;
+  return notes;
+}
+
+Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, size_t history_limit) {
+  StatusReport r;
+  FW_ASSIGN_OR_RETURN(r.notes, Recover(t, operator_name));
+  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t, &r.boot_control_valid));
+  for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
+    r.slots[s].name = SlotText(s);
+    r.slots[s].state = boot::SlotStateName(bc.slots[s].state);
+    r.slots[s].version = bc.slots[s].state == SlotState::kEmpty ? "" : VersionText(bc.slots[s].version);
+    r.slots[s].security_counter = bc.slots[s].security_counter;
+    r.slots[s].tries_remaining = bc.slots[s].tries_remaining;
+  }
+  r.active_slot = bc.active_slot;
+  r.booted_slot = bc.booted_slot;
+  r.min_security_counter = bc.min_security_counter;
+  r.boot_counter = bc.boot_counter;
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(r.recent, history.List(history_limit));
+  return r;
+}
+
+}  // namespace fw::install
