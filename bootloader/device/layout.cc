@@ -17,10 +17,13 @@ constexpr std::string_view kNames[kRegionCount] = {"boot_control_0", "boot_contr
 
 Status Bad(const std::string& what) { return Corrupt("layout: " + what); }
 
-Status CheckKeys(const json& obj, const std::string& where, std::initializer_list<std::string_view> allowed) {
+// Every key of `obj` must be in `allowed` or `optional`; every `allowed` key must be present.
+Status CheckKeys(const json& obj, const std::string& where, std::initializer_list<std::string_view> allowed,
+                 std::initializer_list<std::string_view> optional = {}) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool known = false;
     for (auto a : allowed) known = known || it.key() == a;
+    for (auto a : optional) known = known || it.key() == a;
     if (!known) return Bad(where + ": unknown key \"" + it.key() + "\"");
   }
   for (auto a : allowed) {
@@ -51,7 +54,7 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Bad("not valid JSON");
   if (!doc.is_object()) return Bad("top level must be an object");
-  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions", "data_dir"}));
+  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}, {"data_dir"}));
   if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
     return Unsupported("layout: version must be 1");
   }

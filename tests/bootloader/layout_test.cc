@@ -134,3 +134,18 @@ TEST(TrustStore, RejectsMalformedText) {
 
 }  // namespace
 }  // namespace fw::boot
+
+namespace fw::boot {
+namespace {
+
+TEST(Layout, DataDirIsOptionalAndResolvedAgainstTheLayoutDirectory) {
+  auto j = GoodLayout();
+  EXPECT_TRUE(Layout::Parse(j.dump(), "/dev-dir")->data_dir.empty());
+  j["data_dir"] = "data";
+  EXPECT_EQ(Layout::Parse(j.dump(), "/dev-dir")->data_dir, "/dev-dir/data");
+  j["data_dir"] = 7;
+  EXPECT_NE(ErrorOf(j).find("data_dir must be a non-empty string"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fw::boot
