@@ -1,0 +1,407 @@
+// fwupdate install/confirm/rollback/status/history on a file-backed simulated
+// terminal, driven through the real CLIs: every operator error refused clearly
+// with nothing written, and the installer's invariants (DESIGN.md 1, 2, 4, 6-10).
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "fw/crypto.h"
+#include "fw/encoding.h"
+#include "fw/sqlite.h"
+#include "testing.h"
+
+namespace fw {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CommandResult;
+using testing::RunCommand;
+using testing::TempDir;
+
+constexpr uint64_t kBankSize = 1 << 20;
+
+// With --json, progress events precede the result: one JSON document per line, the result last.
+nlohmann::json LastJsonLine(const std::string& out) {
+  std::string text = out;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return nlohmann::json::parse(text.substr(text.rfind('\n') + 1));
+}
+
+// Vendor material made once for the whole suite: keys, images, a TUF repo, bundles.
+class Vendor {
+ public:
+  static Vendor& Get() {
+    static Vendor v;
+    return v;
+  }
+  std::string Path(const std::string& name) const { return dir_ / name; }
+  std::string Bundle(const std::string& name) const { return dir_ / ("bundle-" + name + ".tar"); }
+
+ private:
+  Vendor() {
+    for (const char* k : {"image", "root", "targets", "snapshot", "timestamp"}) {
+      Must({"fwsign", "key", "generate", "--out", dir_ / (std::string(k) + ".pem")});
+    }
+    // name, version, security counter, hardware id
+    const std::vector<std::array<std::string, 4>> images = {
+        {"1.0.0", "1.0.0", "0", "POS-X1"}, {"1.1.0", "1.1.0", "1", "POS-X1"},     {"1.2.0", "1.2.0", "2", "POS-X1"},
+        {"1.0.5", "1.0.5", "1", "POS-X1"}, {"1.3.0-low", "1.3.0", "0", "POS-X1"}, {"other-hw", "1.1.0", "1", "POS-Y9"}};
+    Must({"fwsign", "repo", "init", "--repo", dir_ / "repo", "--root-key", dir_ / "root.pem", "--targets-key",
+          dir_ / "targets.pem", "--snapshot-key", dir_ / "snapshot.pem", "--timestamp-key", dir_ / "timestamp.pem"});
+    for (const auto& [name, version, counter, hw] : images) {
+      testing::WriteBytes(dir_ / (name + ".bin"),
+                          testing::PseudoRandomBytes(200000, static_cast<uint32_t>(name.size())));
+      Must({"fwsign", "image", "sign", "--key", dir_ / "image.pem", "--version", version, "--security-counter", counter,
+            "--hardware-id", hw, dir_ / (name + ".bin"), "-o", dir_ / ("fw-" + name + ".img")});
+      if (name != "1.0.0")
+        Must({"fwsign", "repo", "add-target", "--repo", dir_ / "repo", "--image", dir_ / ("fw-" + name + ".img")});
+    }
+    Must({"fwsign", "repo", "publish", "--repo", dir_ / "repo", "--key", dir_ / "targets.pem", "--key",
+          dir_ / "snapshot.pem", "--key", dir_ / "timestamp.pem"});
+    for (const auto& [name, version, counter, hw] : images) {
+      if (name == "1.0.0") continue;
+      Must({"fwsign", "bundle", "create", "--repo", dir_ / "repo", "--target", "fw-" + name + ".img", "-o",
+            Bundle(name)});
+    }
+  }
+  static void Must(const std::vector<std::string>& argv) {
+    auto r = RunCommand(argv);
+    if (r.exit_code != 0) throw std::runtime_error(argv[0] + " " + argv[1] + " failed: " + r.err);
+  }
+  TempDir dir_;
+};
+
+class InstallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const Vendor& v = Vendor::Get();
+    nlohmann::json layout = {{"version", 1},
+                             {"flash", {{"erase_block_size", 4096}, {"write_alignment", 8}, {"erased_value", 255}}},
+                             {"regions",
+                              {{"boot_control_0", {{"path", "control.bin"}, {"offset", 0}, {"size", 4096}}},
+                               {"boot_control_1", {{"path", "control.bin"}, {"offset", 4096}, {"size", 4096}}},
+                               {"bank_a", {{"path", "banks.bin"}, {"offset", 0}, {"size", kBankSize}}},
+                               {"bank_b", {{"path", "banks.bin"}, {"offset", kBankSize}, {"size", kBankSize}}},
+                               {"trust_store", {{"path", "trust.bin"}, {"offset", 0}, {"size", 8192}}},
+                               {"data", {{"path", "data.bin"}, {"offset", 0}, {"size", 4096}}}}},
+                             {"data_dir", "data"}};
+    testing::WriteFile(dev_ / "layout.json", layout.dump());
+    Ok({"fwboot", "provision", "--device", Layout(), "--image", v.Path("fw-1.0.0.img"), "--pubkey",
+        v.Path("image.pub.pem"), "--hardware-id", "POS-X1"});
+    Ok({"fwupdate", "init", "--device", Layout(), "--tuf-root", v.Path("repo/metadata/1.root.json")});
+    Ok({"fwupdate", "journal", "simulate", "--journal", Journal(), "--create", "--count", "300"});
+  }
+
+  std::string Layout() const { return dev_ / "layout.json"; }
+  std::string Journal() const { return dev_ / "data/journal.db"; }
+
+  CommandResult Run(std::vector<std::string> argv) {
+    if (argv[0] == "install" || argv[0] == "confirm" || argv[0] == "status" || argv[0] == "rollback" ||
+        argv[0] == "history") {
+      argv.insert(argv.begin() + 1, {"--device", Layout()});
+    }
+    argv.insert(argv.begin(), "fwupdate");
+    return RunCommand(argv);
+  }
+  void Ok(const std::vector<std::string>& argv) {
+    auto r = argv[0] == "fwupdate" || argv[0] == "fwboot" ? RunCommand(argv) : Run(argv);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  CommandResult Install(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"install", "--quiet", Vendor::Get().Bundle(name)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Run(argv);
+  }
+  void Boot() { Ok({"fwboot", "boot", "--device", Layout()}); }
+
+  nlohmann::json Status() {
+    auto r = Run({"status", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+  nlohmann::json History() {
+    auto r = Run({"history", "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out)["history"];
+  }
+  // SHA-256 of a bank's bytes in banks.bin.
+  std::string BankHash(int slot) {
+    auto bytes = testing::ReadBytes(dev_ / "banks.bin");
+    return HexEncode(Sha256::Of(ByteSpan(bytes.data() + slot * kBankSize, kBankSize)));
+  }
+  int64_t JournalCount() {
+    auto r = RunCommand({"fwupdate", "journal", "verify", Journal(), "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return nlohmann::json::parse(r.out)["record_count"];
+  }
+  size_t SnapshotCount() {
+    std::error_code ec;
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(dev_ / "data/snapshots", ec)) n += e.path().extension() == ".json";
+    return n;
+  }
+  // Everything a refused install must leave untouched.
+  struct Fingerprint {
+    std::string bank_a, bank_b, control;
+    size_t snapshots;
+    size_t history;
+    bool operator==(const Fingerprint&) const = default;
+  };
+  Fingerprint Take() {
+    return {BankHash(0), BankHash(1), HexEncode(Sha256::Of(testing::ReadBytes(dev_ / "control.bin"))), SnapshotCount(),
+            History().size()};
+  }
+
+  TempDir dev_;
+};
+
+// ------------------------------------------------------------ the happy path and the invariants
+
+TEST_F(InstallTest, InstallBootConfirmKeepsEveryRecordAndAdvancesTheCounterOnlyAtConfirm) {
+  const int64_t records = JournalCount();
+  auto r = Install("1.1.0", {"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto result = LastJsonLine(r.out);
+  EXPECT_EQ(result["slot"], "B");
+  EXPECT_EQ(result["snapshot_records"], records);  // invariant 4: a verified snapshot of every record
+  EXPECT_EQ(r.out.find("\"event\":\"stage\"") != std::string::npos, true) << "JSON progress events expected";
+
+  auto s = Status();
+  EXPECT_EQ(s["slots"][1]["state"], "trial");
+  EXPECT_EQ(s["min_security_counter"], 0) << "invariant 9: the counter must not move before confirmation";
+
+  Boot();
+  Ok({"fwupdate", "journal", "simulate", "--journal", Journal(), "--count", "7", "--seed", "5"});
+  auto c = Run({"confirm", "--health-cmd", "true", "--json"});
+  ASSERT_EQ(c.exit_code, 0) << c.out << c.err;
+  auto cj = LastJsonLine(c.out);
+  EXPECT_EQ(cj["confirmed"], true);
+  EXPECT_EQ(cj["journal"]["records_after"], 7);
+  s = Status();
+  EXPECT_EQ(s["slots"][1]["state"], "confirmed");
+  EXPECT_EQ(s["active_slot"], "B");
+  EXPECT_EQ(s["min_security_counter"], 1);
+  EXPECT_EQ(JournalCount(), records + 7);
+
+  // Invariant 10: intent and outcome of both operations.
+  auto h = History();
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1]["operation"], "install");
+  EXPECT_EQ(h[1]["outcome"], "succeeded");
+  EXPECT_EQ(h[1]["to_version"], "1.1.0");
+  EXPECT_FALSE(h[1]["snapshot"].is_null());
+  EXPECT_EQ(h[0]["operation"], "confirm");
+  EXPECT_EQ(h[0]["outcome"], "succeeded");
+}
+
+TEST_F(InstallTest, TheBankHoldingTheConfirmedFirmwareIsNeverWritten) {
+  const std::string a = BankHash(0);
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  EXPECT_EQ(BankHash(0), a) << "invariant 1: bank A holds the confirmed 1.0.0";
+  Boot();
+  ASSERT_EQ(Run({"confirm"}).exit_code, 0);
+  const std::string b = BankHash(1);
+  ASSERT_EQ(Install("1.2.0").exit_code, 0);
+  EXPECT_EQ(BankHash(1), b) << "invariant 1: bank B now holds the confirmed 1.1.0";
+  EXPECT_NE(BankHash(0), a) << "1.2.0 went to bank A";
+}
+
+TEST_F(InstallTest, AFailedHealthCheckRevertsAndKeepsTheTrialsRecords) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  Boot();
+  Ok({"fwupdate", "journal", "simulate", "--journal", Journal(), "--count", "25", "--seed", "9"});
+  const int64_t records = JournalCount();
+  auto c = Run({"confirm", "--health-cmd", "echo reader dead >&2; exit 3"});
+  EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
+  EXPECT_NE(c.out.find("NOT confirmed: health check"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("exit code 3"), std::string::npos) << c.out;
+  auto s = Status();
+  EXPECT_EQ(s["slots"][1]["state"], "unbootable");
+  EXPECT_EQ(s["min_security_counter"], 0);
+  Boot();
+  EXPECT_EQ(Status()["booted_slot"], "A");
+  EXPECT_EQ(JournalCount(), records) << "invariant 8: records written during the trial survive its rollback";
+}
+
+TEST_F(InstallTest, ConfirmRestoresAJournalThatLostRecordsAndRollsBack) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  Boot();
+  Ok({"fwupdate", "journal", "simulate", "--journal", Journal(), "--count", "10", "--seed", "3"});
+  const int64_t records = JournalCount();
+  {  // The trial firmware "loses" a snapshotted record.
+    auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DELETE FROM records WHERE seq = 42").ok());
+  }
+  auto c = Run({"confirm", "--health-cmd", "true"});
+  EXPECT_EQ(c.exit_code, 1) << c.out << c.err;
+  EXPECT_NE(c.out.find("journal lost or changed records (1 missing"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("10 records written since were kept"), std::string::npos) << c.out;
+  EXPECT_EQ(JournalCount(), records) << "invariant 7/8: restored, and the trial's records kept";
+  EXPECT_EQ(Status()["slots"][1]["state"], "unbootable");
+}
+
+TEST_F(InstallTest, ATrialNeverConfirmedIsRevertedByTheBootloaderAndRecorded) {
+  ASSERT_EQ(Install("1.1.0", {"--tries", "2"}).exit_code, 0);
+  for (int i = 0; i < 3; ++i) Boot();
+  auto s = Status();
+  EXPECT_EQ(s["booted_slot"], "A");
+  EXPECT_EQ(s["slots"][1]["state"], "unbootable");
+  ASSERT_FALSE(s["notes"].empty());
+  EXPECT_NE(s["notes"][0].get<std::string>().find("bootloader reverted trial 1.1.0"), std::string::npos);
+  auto h = History();
+  EXPECT_EQ(h[0]["operation"], "revert") << "invariant 10: the revert is in the flash history";
+  EXPECT_EQ(Status()["notes"].size(), 0u) << "recorded once";
+}
+
+TEST_F(InstallTest, RollbackRevertsAPendingTrialOnly) {
+  auto none = Run({"rollback"});
+  EXPECT_EQ(none.exit_code, 5);
+  EXPECT_NE(none.err.find("no trial firmware to roll back"), std::string::npos) << none.err;
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  auto r = Run({"rollback"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Status()["slots"][1]["state"], "unbootable");
+  Boot();
+  EXPECT_EQ(Status()["booted_slot"], "A");
+  EXPECT_EQ(History()[0]["operation"], "rollback");
+}
+
+TEST_F(InstallTest, HistoryAsCsv) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  auto r = Run({"history", "--csv"});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("id,started_at,finished_at,operation,operator,from_version,to_version", 0), 0u);
+  EXPECT_NE(r.out.find(",install,"), std::string::npos);
+  EXPECT_NE(r.out.find(",1.0.0,1.1.0,B,"), std::string::npos) << r.out;
+}
+
+// ------------------------------------------------------------ operator errors: clear, non-zero, nothing written
+
+TEST_F(InstallTest, InstallWhileATrialIsPendingIsRefused) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  auto before = Take();
+  auto r = Install("1.2.0");
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("a trial of version 1.1.0 is pending in slot B"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("fwupdate confirm"), std::string::npos) << r.err;
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(InstallTest, ABundleForOtherHardwareIsRefused) {
+  auto before = Take();
+  auto r = Install("other-hw");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("POS-X1"), std::string::npos) << r.err;
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(InstallTest, ADowngradeIsRefusedUnlessAllowedButNeverBelowTheCounter) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  Boot();
+  ASSERT_EQ(Run({"confirm"}).exit_code, 0);
+  auto before = Take();
+  auto down = Install("1.0.5");
+  EXPECT_EQ(down.exit_code, 5);
+  EXPECT_NE(down.err.find("older than the installed 1.1.0; pass --allow-downgrade"), std::string::npos) << down.err;
+  auto low = Install("1.3.0-low");
+  EXPECT_EQ(low.exit_code, 3) << low.err;
+  EXPECT_NE(low.err.find("security counter"), std::string::npos) << low.err;
+  EXPECT_EQ(Take(), before);
+  EXPECT_EQ(Install("1.0.5", {"--allow-downgrade"}).exit_code, 0);
+}
+
+TEST_F(InstallTest, ALayoutThatDoesNotMatchTheDeviceIsRefused) {
+  auto before = Take();
+  auto layout = nlohmann::json::parse(testing::ReadFile(Layout()));
+  layout["regions"]["bank_b"]["size"] = 4 * kBankSize;  // the device's banks.bin is smaller
+  testing::WriteFile(dev_ / "wrong.json", layout.dump());
+  auto r =
+      RunCommand({"fwupdate", "install", "--device", dev_ / "wrong.json", "--quiet", Vendor::Get().Bundle("1.1.0")});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("banks.bin"), std::string::npos) << r.err;
+  layout = nlohmann::json::parse(testing::ReadFile(Layout()));
+  layout.erase("data_dir");
+  testing::WriteFile(dev_ / "nodata.json", layout.dump());
+  r = RunCommand({"fwupdate", "install", "--device", dev_ / "nodata.json", "--quiet", Vendor::Get().Bundle("1.1.0")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("has no \"data_dir\""), std::string::npos) << r.err;
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(InstallTest, AFullSnapshotDiskRefusesTheInstallBeforeAnyWrite) {
+  const std::string host = dev_ / "host";
+  fs::create_directories(host);
+  if (::mount("tmpfs", host.c_str(), "tmpfs", 0, "size=64k") != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  auto before = Take();
+  auto r = Install("1.1.0", {"--host-snapshots", host});
+  ::umount(host.c_str());
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("not enough room for the host copy of the snapshot"), std::string::npos) << r.err;
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(InstallTest, AJournalLockedByThePaymentApplicationFailsWithinTheBound) {
+  auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+  ASSERT_TRUE(db.ok());
+  // The payment application holds the file exclusively (WAL readers are not blocked by a mere write lock).
+  ASSERT_TRUE(db->Exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+                       "UPDATE records SET time_ms = time_ms WHERE seq = 1")
+                  .ok());
+  auto before_banks = std::make_pair(BankHash(0), BankHash(1));
+  auto r = Install("1.1.0", {"--lock-timeout-ms", "300"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_NE(r.err.find("locked"), std::string::npos) << r.err;
+  EXPECT_EQ(std::make_pair(BankHash(0), BankHash(1)), before_banks);
+  ASSERT_TRUE(db->Exec("ROLLBACK").ok());
+  EXPECT_EQ(SnapshotCount(), 0u);
+}
+
+TEST_F(InstallTest, ADamagedJournalIsRefusedBeforeAnyWrite) {
+  {
+    auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+    ASSERT_TRUE(db->Exec("UPDATE records SET amount_minor = amount_minor + 1 WHERE seq = 7").ok());
+  }
+  auto before = Take();
+  auto r = Install("1.1.0");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("is damaged"), std::string::npos) << r.err;
+  EXPECT_EQ(Take(), before);
+}
+
+TEST_F(InstallTest, ATamperedBundleIsRefusedAndNothingIsBootable) {
+  auto bytes = testing::ReadBytes(Vendor::Get().Bundle("1.1.0"));
+  bytes[bytes.size() - 2048] ^= 0x01;  // inside the image, past the metadata
+  testing::WriteBytes(dev_ / "tampered.tar", bytes);
+  auto r = Run({"install", "--quiet", dev_ / "tampered.tar"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("does not match"), std::string::npos) << r.err;
+  auto s = Status();
+  EXPECT_NE(s["slots"][1]["state"], "trial") << "invariant 2/3: a half-written bank is never bootable";
+  EXPECT_EQ(History()[0]["outcome"], "failed");
+  Boot();
+  EXPECT_EQ(Status()["booted_slot"], "A");
+}
+
+TEST_F(InstallTest, ConfirmWithoutABootedTrialIsRefused) {
+  auto r = Run({"confirm"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("no trial firmware to confirm"), std::string::npos);
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  r = Run({"confirm"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("has not been booted yet"), std::string::npos) << r.err;
+}
+
+TEST_F(InstallTest, EverySubcommandHasHelp) {
+  for (const char* c : {"init", "install", "status", "confirm", "rollback", "history"}) {
+    auto r = RunCommand({"fwupdate", c, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << c;
+    EXPECT_NE(r.out.find(std::string("Usage: fwupdate ") + c), std::string::npos) << c;
+  }
+}
+
+}  // namespace
+}  // namespace fw
