@@ -51,6 +51,13 @@ Result<std::string> ReadPassphraseFile(const std::string& path) {
   return text;
 }
 
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
 std::optional<std::string> OptionalString(const po::variables_map& vm, const char* name) {
   if (vm.count(name) == 0) return std::nullopt;
   return vm[name].as<std::string>();

@@ -283,13 +283,6 @@ int Restore(const Invocation& inv) {
   return cli::kExitOk;
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 int Export(const Invocation& inv) {
   std::string format = Arg(inv, "format");
   if (format != "jsonl" && format != "csv") {
@@ -309,9 +302,9 @@ int Export(const Invocation& inv) {
       buf << RecordJson(r).dump() << "\n";
     } else {
       auto em = r.extensions.count("entry_mode") ? r.extensions.at("entry_mode") : "";
-      buf << r.seq << "," << r.time_ms << "," << CsvField(r.terminal_id) << "," << jr::KindName(r.kind) << ","
+      buf << r.seq << "," << r.time_ms << "," << cli::CsvField(r.terminal_id) << "," << jr::KindName(r.kind) << ","
           << r.amount_minor << "," << r.currency << "," << r.pan_masked << "," << r.auth_code << "," << r.result << ","
-          << CsvField(em) << "," << HexEncode(r.hash) << "\n";
+          << cli::CsvField(em) << "," << HexEncode(r.hash) << "\n";
     }
     ++n;
     return Status::Ok();

@@ -76,6 +76,9 @@ void PrintJson(const nlohmann::json& doc);
 // Reads a passphrase file (first line, without the newline).
 Result<std::string> ReadPassphraseFile(const std::string& path);
 
+// One CSV field (RFC 4180): quoted when it holds a comma, quote or newline.
+std::string CsvField(const std::string& s);
+
 // Value of an optional string option.
 std::optional<std::string> OptionalString(const po::variables_map& vm, const char* name);
 

@@ -219,13 +219,6 @@ int RollbackCmd(const Invocation& inv) {
   return cli::kExitOk;
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 int HistoryCmd(const Invocation& inv) {
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
@@ -247,10 +240,10 @@ int HistoryCmd(const Invocation& inv) {
                  "bundle,image_sha256\n";
     for (const auto& e : *entries) {
       std::cout << e.id << "," << e.started_at << "," << e.finished_at.value_or("") << "," << e.intent.operation << ","
-                << CsvField(e.intent.operator_name) << "," << e.intent.from_version.value_or("") << ","
+                << cli::CsvField(e.intent.operator_name) << "," << e.intent.from_version.value_or("") << ","
                 << e.intent.to_version.value_or("") << "," << e.intent.target_slot.value_or("") << ","
                 << e.intent.snapshot_id.value_or("") << "," << history::OutcomeName(e.outcome) << ","
-                << CsvField(e.detail) << "," << CsvField(e.intent.bundle.value_or("")) << ","
+                << cli::CsvField(e.detail) << "," << cli::CsvField(e.intent.bundle.value_or("")) << ","
                 << e.intent.image_sha256.value_or("") << "\n";
     }
     return cli::kExitOk;
