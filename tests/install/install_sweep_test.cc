@@ -629,6 +629,9 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
   c.bank_size = kBankSize;
   configs.push_back(c);
   if (FullSweep()) {
+    // Smaller erase blocks: one op per 512 bytes of the bank, so many more cut points.
+    c.erase_block = 512;
+    configs.push_back(c);
     c.write_alignment = 1;
     c.erased_value = 0x00;
     configs.push_back(c);
@@ -638,7 +641,8 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
   std::string report;
   for (const SimConfig& config : configs) {
     for (Sequence seq : {Sequence::kInstallConfirm, Sequence::kInstallRevert}) {
-      const std::string w = work / (std::string(SequenceName(seq)) + std::to_string(config.write_alignment));
+      const std::string w = work / (std::string(SequenceName(seq)) + "-" + std::to_string(config.erase_block) + "-" +
+                                    std::to_string(config.write_alignment));
       fs::create_directories(w);
       Sweeper sweeper(config, seq, w);
       sweeper.Prepare();
@@ -649,12 +653,13 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
         if (::testing::Test::HasFailure()) return;
       }
       char line[256];
-      std::snprintf(line, sizeof line,
-                    "  %s erased=0x%02x align=%u: %zu flash ops, %llu cut points (%llu re-installs, %llu refused "
-                    "re-installs)\n",
-                    SequenceName(seq), config.erased_value, config.write_alignment, sweeper.op_count(),
-                    static_cast<unsigned long long>(counts.total()), static_cast<unsigned long long>(counts.reinstalls),
-                    static_cast<unsigned long long>(counts.refusals));
+      std::snprintf(
+          line, sizeof line,
+          "  %s erase_block=%u erased=0x%02x align=%u: %zu flash ops, %llu cut points (%llu re-installs, %llu refused "
+          "re-installs)\n",
+          SequenceName(seq), config.erase_block, config.erased_value, config.write_alignment, sweeper.op_count(),
+          static_cast<unsigned long long>(counts.total()), static_cast<unsigned long long>(counts.reinstalls),
+          static_cast<unsigned long long>(counts.refusals));
       report += line;
       total.before += counts.before;
       total.after += counts.after;
