@@ -359,7 +359,12 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
     return fail(s.WithContext("install"));
   }
   if (auto r = t.boot->SetTrial(plan.target, o.tries); !r.ok()) {
-    return fail(boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial"));
+    Status s = boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial");
+    // A storage error may come after the trial record reached the flash (e.g. power lost
+    // before the sync returned): leave the row in-progress so recovery decides from boot
+    // control (trial set → succeeded, else interrupted) instead of recording a false "failed".
+    if (r.code == boot::OpError::kFlash) return s;
+    return fail(s);
   }
   FW_RETURN_IF_ERROR(history.SetStage(id, "trial-set"));
 

@@ -1,0 +1,682 @@
+// The end-to-end power-cut sweep of the installer (issue 6): a simulated terminal
+// whose boot-control copies and banks live on one SimFlash, a data area on disk
+// with a real transaction journal, the TUF root and the flash history, and
+// bundles made once with the real `fwsign` CLI.
+//
+// Sequences (the payment application appends records between the steps):
+//   install-confirm: install 1.1 → reset → confirm (healthy)
+//   install-revert:  (1.1 confirmed) install 1.2 → reset → confirm with a failing
+//                    health check → revert → reset
+// For every write/erase of the SimFlash during a sequence (counted in a fault-free
+// run), power is cut before it, after it, or it is torn (prefix and bit-level).
+// Then: reset (fresh bootloader), recovery (install::GetStatus), and the sequence
+// is driven to its end again. Checked after every cut:
+//   - every boot runs a verified image that is legal at that point, byte for byte
+//     one of the signed images (invariant 5);
+//   - a slot is trial/confirmed only if its bank verifies (invariant 2);
+//   - the bank of the confirmed firmware is never written, and the target bank is
+//     marked unbootable whenever a byte of it changes (invariants 1, 2);
+//   - every acknowledged journal record is present and unchanged, the chain
+//     verifies (invariant 8);
+//   - the flash history shows the interrupted operation, nothing stays
+//     in-progress after recovery (invariant 10);
+//   - re-running the install either succeeds or is refused for a clear reason
+//     (a trial is pending) without touching the flash;
+//   - the end state is the sequence's only legal outcome.
+// Quick mode (default) samples the op indices; FW_FULL_SWEEP=1 runs every op,
+// every cut kind, and a second geometry (erased 0x00, write alignment 1).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "fw/flash_history.h"
+#include "fw/install/installer.h"
+#include "fw/journal/journal.h"
+#include "fw/journal/simulator.h"
+#include "sim_device.h"
+#include "testing.h"
+
+namespace fw::install {
+namespace {
+
+namespace fs = std::filesystem;
+namespace ft = fw::testing;
+using boot::BootControl;
+using boot::BootReport;
+using boot::BootStatus;
+using boot::SlotState;
+using boot::testing::SimConfig;
+using boot::testing::SimDevice;
+
+bool FullSweep() {
+  const char* v = std::getenv("FW_FULL_SWEEP");
+  return v && std::string(v) == "1";
+}
+
+constexpr uint64_t kBankSize = 64 << 10;
+constexpr size_t kPayloadSize = 20 << 10;
+constexpr int kJournalRecords = 300;
+const char* const kVersions[] = {"1.0.0", "1.1.0", "1.2.0"};
+
+void Must(const ft::CommandResult& r, const std::string& what) {
+  if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err);
+}
+
+// Made once per test binary: keys, images signed with the key the SimDevice
+// trusts, a TUF repository, two bundles, and a journal of kJournalRecords records.
+struct Vendor {
+  ft::TempDir dir;
+  std::vector<uint8_t> images[3];  // 1.0.0, 1.1.0, 1.2.0 (security counters 0, 1, 2)
+  std::string bundle_11, bundle_12, root_json, journal;
+  std::vector<journal::Record> records;  // the journal's records, in order
+
+  Vendor() {
+    const std::string image_key = ft::SourcePath("tests/keys/ed25519-a.pem");
+    for (const char* k : {"root", "targets", "snapshot", "timestamp"}) {
+      Must(ft::RunCommand({"fwsign", "key", "generate", "--out", dir / (std::string(k) + ".pem")}), "key generate");
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::string payload = dir / ("fw-" + std::string(kVersions[i]) + ".bin");
+      const std::string img = dir / ("fw-" + std::string(kVersions[i]) + ".img");
+      ft::WriteBytes(payload, ft::PseudoRandomBytes(kPayloadSize, 100 + i));
+      Must(ft::RunCommand({"fwsign", "image", "sign", "--key", image_key, "--version", kVersions[i],
+                           "--security-counter", std::to_string(i), "--hardware-id", "POS-X1", payload, "-o", img}),
+           "image sign");
+      images[i] = ft::ReadBytes(img);
+    }
+    const std::string repo = dir / "repo";
+    Must(ft::RunCommand({"fwsign", "repo", "init", "--repo", repo, "--root-key", dir / "root.pem", "--targets-key",
+                         dir / "targets.pem", "--snapshot-key", dir / "snapshot.pem", "--timestamp-key",
+                         dir / "timestamp.pem"}),
+         "repo init");
+    for (int i = 1; i < 3; ++i) {
+      Must(ft::RunCommand({"fwsign", "repo", "add-target", "--repo", repo, "--image",
+                           dir / ("fw-" + std::string(kVersions[i]) + ".img"), "--chunk-size", "4096"}),
+           "repo add-target");
+    }
+    Must(ft::RunCommand({"fwsign", "repo", "publish", "--repo", repo, "--key", dir / "targets.pem", "--key",
+                         dir / "snapshot.pem", "--key", dir / "timestamp.pem"}),
+         "repo publish");
+    bundle_11 = dir / "bundle-1.1.0.tar";
+    bundle_12 = dir / "bundle-1.2.0.tar";
+    Must(ft::RunCommand({"fwsign", "bundle", "create", "--repo", repo, "--target", "fw-1.1.0.img", "-o", bundle_11}),
+         "bundle create");
+    Must(ft::RunCommand({"fwsign", "bundle", "create", "--repo", repo, "--target", "fw-1.2.0.img", "-o", bundle_12}),
+         "bundle create");
+    root_json = repo + "/metadata/1.root.json";
+
+    journal = dir / "journal.db";
+    journal::OpenOptions jo;
+    jo.create = true;
+    auto j = journal::Journal::Open(journal, jo);
+    if (!j.ok()) throw std::runtime_error(j.status().message());
+    journal::SimulatorOptions so;
+    so.seed = 7;
+    so.start_time_ms = 1'700'000'000'000;
+    journal::Simulator sim(so);
+    Status s = sim.Run(*j, kJournalRecords, [&](const journal::Record& r) { records.push_back(r); });
+    if (!s.ok()) throw std::runtime_error(s.message());
+    if (Status c = j->Checkpoint(); !c.ok()) throw std::runtime_error(c.message());
+  }
+};
+
+const Vendor& TheVendor() {
+  static Vendor v;
+  return v;
+}
+
+// Index into kVersions of the image a bank starts with, byte for byte; -1 if none.
+int ImageInBank(SimDevice& d, uint8_t slot) {
+  const Vendor& v = TheVendor();
+  for (int i = 0; i < 3; ++i) {
+    if (d.BankPrefix(slot, v.images[i].size()) == v.images[i]) return i;
+  }
+  return -1;
+}
+
+// The newest valid boot-control record straight from the array (no counted ops).
+bool DecodeNewest(SimDevice& d, BootControl* out) {
+  bool found = false;
+  const uint64_t copy =
+      (boot::kBootControlSize + d.config().erase_block - 1) / d.config().erase_block * d.config().erase_block;
+  for (int c = 0; c < 2; ++c) {
+    BootControl bc;
+    const auto& b = d.flash().bytes();
+    if (boot::DecodeBootControl(b.data() + c * copy, boot::kBootControlSize, &bc) != boot::DecodeError::kOk) continue;
+    if (!found || boot::SequenceNewer(bc.sequence, out->sequence)) *out = bc;
+    found = true;
+  }
+  return found;
+}
+
+std::string VersionOf(const boot::SlotInfo& s) {
+  return std::to_string(s.version.major) + "." + std::to_string(s.version.minor) + "." +
+         std::to_string(s.version.patch);
+}
+
+enum class Sequence { kInstallConfirm, kInstallRevert };
+const char* SequenceName(Sequence s) { return s == Sequence::kInstallConfirm ? "install-confirm" : "install-revert"; }
+
+enum class Step { kAppend, kInstall, kBoot, kConfirm };
+const char* StepName(Step s) {
+  switch (s) {
+    case Step::kAppend:
+      return "append";
+    case Step::kInstall:
+      return "install";
+    case Step::kBoot:
+      return "reset";
+    case Step::kConfirm:
+      return "confirm";
+  }
+  return "?";
+}
+
+std::vector<Step> Steps(Sequence seq) {
+  std::vector<Step> s = {Step::kAppend, Step::kInstall, Step::kAppend, Step::kBoot,
+                         Step::kAppend, Step::kConfirm, Step::kAppend};
+  if (seq == Sequence::kInstallRevert) s.push_back(Step::kBoot);
+  return s;
+}
+
+struct Counts {
+  uint64_t before = 0, after = 0, tear_prefix = 0, tear_bits = 0, reinstalls = 0, refusals = 0;
+  uint64_t total() const { return before + after + tear_prefix + tear_bits; }
+};
+
+struct Case {
+  boot::FaultPlan plan;
+  std::string name;
+};
+
+// One simulated terminal: the SimFlash, its bootloader, a data area on disk, and
+// the records the payment application has seen acknowledged.
+class Rig {
+ public:
+  Rig(const SimConfig& config, const std::vector<uint8_t>& flash_bytes, const std::string& data_template,
+      const std::string& data_dir, std::vector<journal::Record> acked, uint32_t seed)
+      : dev_(config), boot_(dev_.Reset()), data_dir_(data_dir), acked_(std::move(acked)) {
+    dev_.flash().bytes() = flash_bytes;
+    fs::remove_all(data_dir_);
+    fs::copy(data_template, data_dir_, fs::copy_options::recursive);
+    journal::SimulatorOptions so;
+    so.seed = seed;
+    so.start_time_ms = 1'800'000'000'000;
+    sim_ = std::make_unique<journal::Simulator>(so);
+  }
+
+  SimDevice& dev() { return dev_; }
+  boot::Bootloader& bootloader() { return boot_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::vector<journal::Record>& acked() const { return acked_; }
+
+  Terminal terminal() {
+    Terminal t;
+    t.boot = &boot_;
+    t.banks[0] = &dev_.bank(0);
+    t.banks[1] = &dev_.bank(1);
+    t.hardware_id = "POS-X1";
+    t.data_dir = data_dir_;
+    t.journal_path = data_dir_ + "/journal.db";
+    return t;
+  }
+
+  // The payment application: records it saw acknowledged are remembered.
+  void Append(int n) {
+    auto j = journal::Journal::Open(data_dir_ + "/journal.db");
+    ASSERT_TRUE(j.ok()) << j.status().message();
+    for (int i = 0; i < n; ++i) {
+      auto r = j->Append(sim_->Next());
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      acked_.push_back(*r);
+    }
+  }
+
+  // A reset: power returns (after a cut; PowerOn also drops a pending fault plan),
+  // a fresh bootloader boots.
+  BootReport Reset() {
+    if (!dev_.flash().powered()) dev_.flash().PowerOn();
+    boot_ = dev_.Reset();
+    return boot_.Boot();
+  }
+
+ private:
+  SimDevice dev_;
+  boot::Bootloader boot_;
+  std::string data_dir_;
+  std::vector<journal::Record> acked_;
+  std::unique_ptr<journal::Simulator> sim_;
+};
+
+// Every acknowledged record present and unchanged; the chain verifies.
+void CheckJournal(Rig& rig) {
+  auto j = journal::Journal::Open(rig.data_dir() + "/journal.db");
+  ASSERT_TRUE(j.ok()) << j.status().message();
+  auto vr = j->Verify();
+  ASSERT_TRUE(vr.ok()) << vr.status().message();
+  ASSERT_TRUE(vr->ok()) << "journal chain broken: " << vr->problem_count << " problems";
+  const auto& acked = rig.acked();
+  ASSERT_EQ(vr->summary.record_count, static_cast<int64_t>(acked.size())) << "records lost or added";
+  size_t i = 0;
+  Status s = j->ForEach(0, [&](const journal::Record& r) {
+    if (i >= acked.size()) return Internal("extra record " + std::to_string(r.seq));
+    const journal::Record& a = acked[i++];
+    if (r.seq != a.seq || r.hash != a.hash || r.amount_minor != a.amount_minor || r.pan_masked != a.pan_masked) {
+      return Internal("record " + std::to_string(a.seq) + " altered");
+    }
+    return Status::Ok();
+  });
+  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_EQ(i, acked.size());
+}
+
+class Sweeper {
+ public:
+  Sweeper(const SimConfig& config, Sequence seq, const std::string& work) : config_(config), seq_(seq), work_(work) {}
+
+  // Builds the state before the sequence (fault-free) and counts its ops.
+  void Prepare() {
+    const Vendor& v = TheVendor();
+    // Factory: 1.0 confirmed in bank A, booted once; the data area initialized.
+    SimDevice d(config_);
+    d.Provision(v.images[0]);
+    {
+      boot::Bootloader b = d.Reset();
+      ASSERT_EQ(b.Boot().status, BootStatus::kBooted);
+    }
+    const std::string tmpl = work_ + "/template";
+    fs::create_directories(tmpl);
+    fs::copy_file(v.journal, tmpl + "/journal.db");
+    {
+      boot::Bootloader b = d.Reset();
+      Terminal t;
+      t.boot = &b;
+      t.banks[0] = &d.bank(0);
+      t.banks[1] = &d.bank(1);
+      t.hardware_id = "POS-X1";
+      t.data_dir = tmpl;
+      t.journal_path = tmpl + "/journal.db";
+      Status s = InitDataArea(t, v.root_json);
+      ASSERT_TRUE(s.ok()) << s.message();
+    }
+    flash_ = d.flash().bytes();
+    template_ = tmpl;
+    acked_ = v.records;
+    if (seq_ == Sequence::kInstallRevert) {
+      // 1.1 installed and confirmed first, without faults.
+      Rig rig(config_, flash_, template_, work_ + "/pre", acked_, 1);
+      RunSequence(rig, Sequence::kInstallConfirm, nullptr);
+      ASSERT_FALSE(::testing::Test::HasFailure());
+      ASSERT_EQ(rig.Reset().header.security_counter, 1u);
+      flash_ = rig.dev().flash().bytes();
+      acked_ = rig.acked();
+      template_ = work_ + "/template2";
+      fs::copy(rig.data_dir(), template_, fs::copy_options::recursive);
+    }
+    // The fault-free run: the ops to sweep, and the legal end state.
+    Rig rig(config_, flash_, template_, work_ + "/dry", acked_, 2);
+    rig.dev().flash().SetObserver([&](boot::OpKind kind, uint64_t, uint64_t len) { ops_.push_back({kind, len}); });
+    RunSequence(rig, seq_, nullptr);
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "the sequence fails without faults";
+    CheckEnd(rig);
+    fs::remove_all(work_ + "/dry");
+    fs::remove_all(work_ + "/pre");
+  }
+
+  std::vector<Case> Cases() const {
+    const bool full = FullSweep();
+    const uint64_t n = ops_.size();
+    std::vector<Case> cases;
+    for (uint64_t k = 1; k <= n; ++k) {
+      // Quick: the first and last 20 ops, every 7th op between, and every boot-control write.
+      const bool control = ops_[k - 1].second <= boot::kBootControlSize;
+      if (!full && !(k <= 20 || k + 20 > n || k % 7 == 0 || control)) continue;
+      const bool write = ops_[k - 1].first == boot::OpKind::kWrite;
+      const std::string at = "op " + std::to_string(k) + "/" + std::to_string(n) + (write ? " (write " : " (erase ") +
+                             std::to_string(ops_[k - 1].second) + " bytes)";
+      Case c;
+      c.plan.cut_before_op = k;
+      c.name = "cut before " + at;
+      cases.push_back(c);
+      c = Case{};
+      c.plan.cut_after_op = k;
+      c.name = "cut after " + at;
+      cases.push_back(c);
+      c = Case{};
+      c.plan.tear_op = k;
+      c.plan.tear_mode = boot::TearMode::kPrefix;
+      c.plan.seed = k * 7919;
+      c.name = "torn (prefix) " + at;
+      cases.push_back(c);
+      if (write && (full || control || k % 2 == 0)) {
+        c = Case{};
+        c.plan.tear_op = k;
+        c.plan.tear_mode = boot::TearMode::kBits;
+        c.plan.seed = k * 104729;
+        c.name = "torn (bits) " + at;
+        cases.push_back(c);
+      }
+    }
+    return cases;
+  }
+
+  void RunCase(const Case& c, Counts* counts) {
+    SCOPED_TRACE(std::string(SequenceName(seq_)) + ": " + c.name + " (erased 0x" +
+                 (config_.erased_value ? "ff" : "00") + ", alignment " + std::to_string(config_.write_alignment) + ")");
+    const std::string dir = work_ + "/case";
+    Rig rig(config_, flash_, template_, dir, acked_, 3);
+    SimDevice& d = rig.dev();
+
+    // Invariants 1 and 2 at the instant a bank byte is about to change.
+    std::string violation;
+    d.flash().SetObserver([&](boot::OpKind, uint64_t off, uint64_t len) {
+      BootControl bc;
+      if (!DecodeNewest(d, &bc)) {
+        violation = "a bank was written while no boot-control copy was valid";
+        return;
+      }
+      for (uint8_t slot = 0; slot < boot::kSlotCount; ++slot) {
+        if (!(off < d.bank_offset(slot) + d.bank_size() && d.bank_offset(slot) < off + len)) continue;
+        if (slot == bc.active_slot) violation = "the bank of the confirmed firmware was written";
+        if (bc.slots[slot].state != SlotState::kUnbootable && violation.empty()) {
+          violation = std::string("bank ") + boot::SlotLetter(slot) + " was written while " +
+                      boot::SlotStateName(bc.slots[slot].state);
+        }
+      }
+    });
+    if (c.plan.cut_before_op) ++counts->before;
+    if (c.plan.cut_after_op) ++counts->after;
+    if (c.plan.tear_op) ++(c.plan.tear_mode == boot::TearMode::kBits ? counts->tear_bits : counts->tear_prefix);
+    d.flash().SetFaults(c.plan);
+    Step cut_step = Step::kAppend;
+    bool cut_call_ok = false;
+    const bool completed = RunSequence(rig, seq_, &cut_step, &cut_call_ok);
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_FALSE(completed) << "the cut did not interrupt the sequence";
+    ASSERT_FALSE(d.flash().powered());
+    BootControl at_cut;
+    const bool at_cut_valid = DecodeNewest(d, &at_cut);
+
+    // Reset and recovery.
+    BootReport r = rig.Reset();
+    CheckBoot(rig, r, "first boot after the cut");
+    if (::testing::Test::HasFatalFailure()) return;
+    Terminal t = rig.terminal();
+    auto st = GetStatus(t, "sweep", 10);
+    ASSERT_TRUE(st.ok()) << "status after the cut: " << st.status().message();
+    auto hist = history::FlashHistory::Open(t.HistoryPath());
+    ASSERT_TRUE(hist.ok());
+    auto entries = hist->List(0);
+    ASSERT_TRUE(entries.ok());
+    for (const auto& e : *entries) {
+      ASSERT_NE(e.outcome, history::Outcome::kInProgress)
+          << e.intent.operation << " #" << e.id << " still in-progress after recovery";
+    }
+    if (cut_step == Step::kInstall || cut_step == Step::kConfirm) {
+      // The interrupted operation is in the history: newest entry of its kind.
+      const std::string op = cut_step == Step::kInstall ? "install" : "confirm";
+      const history::Entry* e = nullptr;
+      for (const auto& x : *entries) {
+        if (x.intent.operation == op) {
+          e = &x;
+          break;
+        }
+      }
+      ASSERT_NE(e, nullptr) << "the interrupted " << op << " is not in the flash history";
+      const std::string to = seq_ == Sequence::kInstallConfirm ? "1.1.0" : "1.2.0";
+      ASSERT_EQ(e->intent.to_version.value_or(""), to);
+      const bool trial_set =
+          at_cut_valid && at_cut.TrialSlot() != boot::kNoSlot && VersionOf(at_cut.slots[at_cut.TrialSlot()]) == to;
+      if (cut_call_ok) {
+        // The cut came after the call's last flash op: its own outcome stands.
+        EXPECT_NE(e->outcome, history::Outcome::kInterrupted);
+      } else if (op == "install" && trial_set) {
+        EXPECT_EQ(e->outcome, history::Outcome::kSucceeded) << "trial was set, history says " << e->detail;
+      } else {
+        // The process saw the power loss (failed, naming it) or died (interrupted by recovery).
+        EXPECT_TRUE(e->outcome == history::Outcome::kInterrupted ||
+                    (e->outcome == history::Outcome::kFailed && e->detail.find("power") != std::string::npos))
+            << op << " #" << e->id << ": " << history::OutcomeName(e->outcome) << ": " << e->detail;
+      }
+    }
+    CheckJournal(rig);
+    if (::testing::Test::HasFatalFailure()) return;
+
+    // Drive the sequence to its end: re-run what was interrupted.
+    bool rejected = false;  // install-revert: the failing health check has reverted 1.2
+    auto last_confirm = [&]() -> const history::Entry* {
+      for (const auto& x : *entries) {
+        if (x.intent.operation == "confirm" && x.intent.to_version == std::optional<std::string>("1.2.0")) return &x;
+      }
+      return nullptr;
+    };
+    if (seq_ == Sequence::kInstallRevert) {
+      const history::Entry* e = last_confirm();
+      rejected = e && e->outcome == history::Outcome::kFailed && e->detail.find("not confirmed") != std::string::npos;
+    }
+    for (int round = 0; round < 4; ++round) {
+      BootControl bc;
+      ASSERT_TRUE(DecodeNewest(d, &bc));
+      const std::string active = VersionOf(bc.slots[bc.active_slot]);
+      if (seq_ == Sequence::kInstallConfirm && active == "1.1.0" && bc.TrialSlot() == boot::kNoSlot) break;
+      if (seq_ == Sequence::kInstallRevert && rejected && bc.TrialSlot() == boot::kNoSlot) break;
+      Terminal tt = rig.terminal();
+      const uint64_t ops_before = d.flash().ops();
+      InstallOptions io;
+      io.bundle_path = seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12;
+      auto inst = Install(tt, io);
+      if (bc.TrialSlot() != boot::kNoSlot) {
+        // A trial is pending: the re-run is refused, with a reason, and writes nothing.
+        ++counts->refusals;
+        ASSERT_FALSE(inst.ok()) << "install ran over a pending trial";
+        EXPECT_EQ(inst.status().code(), ErrorCode::kFailedPrecondition);
+        EXPECT_NE(inst.status().message().find("pending"), std::string::npos) << inst.status().message();
+        EXPECT_EQ(d.flash().ops(), ops_before) << "a refused install wrote to the flash";
+        ConfirmOptions co;
+        if (seq_ == Sequence::kInstallRevert) co.health_cmd = "exit 1";
+        auto conf = Confirm(tt, co);
+        ASSERT_TRUE(conf.ok()) << "confirm after recovery: " << conf.status().message();
+        ASSERT_EQ(conf->confirmed, seq_ == Sequence::kInstallConfirm) << conf->reason;
+        rejected = !conf->confirmed;
+      } else {
+        ++counts->reinstalls;
+        ASSERT_TRUE(inst.ok()) << "re-running the install after recovery: " << inst.status().message();
+        rig.Append(3);
+      }
+      r = rig.Reset();
+      CheckBoot(rig, r, "boot while finishing the sequence");
+      if (::testing::Test::HasFatalFailure()) return;
+      rig.Append(2);
+    }
+    r = rig.Reset();
+    CheckBoot(rig, r, "final boot");
+    if (::testing::Test::HasFatalFailure()) return;
+    CheckEnd(rig);
+    EXPECT_EQ(violation, "") << "flash write broke invariant 1/2";
+    fs::remove_all(dir);
+  }
+
+  size_t op_count() const { return ops_.size(); }
+
+ private:
+  // Runs the steps; stops at the first step during which power was lost.
+  // Returns true when every step ran with power on.
+  bool RunSequence(Rig& rig, Sequence seq, Step* cut_step, bool* cut_call_ok = nullptr) {
+    const bool faulted = cut_step != nullptr;
+    const Vendor& v = TheVendor();
+    for (Step step : Steps(seq)) {
+      SCOPED_TRACE(std::string("step ") + StepName(step));
+      Terminal t = rig.terminal();
+      bool ok = true;
+      std::string why;
+      switch (step) {
+        case Step::kAppend:
+          rig.Append(4);
+          break;
+        case Step::kInstall: {
+          InstallOptions io;
+          io.bundle_path = seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12;
+          auto r = Install(t, io);
+          ok = r.ok();
+          if (!ok) why = r.status().message();
+          break;
+        }
+        case Step::kBoot: {
+          BootReport r = rig.Reset();
+          ok = r.status == BootStatus::kBooted && r.persisted;
+          if (ok) CheckBoot(rig, r, "sequence boot", seq);
+          break;
+        }
+        case Step::kConfirm: {
+          ConfirmOptions co;
+          if (seq == Sequence::kInstallRevert) co.health_cmd = "exit 1";
+          auto r = Confirm(t, co);
+          ok = r.ok() && r->confirmed == (seq == Sequence::kInstallConfirm);
+          if (!ok) why = r.ok() ? r->reason : r.status().message();
+          break;
+        }
+      }
+      if (::testing::Test::HasFatalFailure()) return false;
+      if (!rig.dev().flash().powered()) {
+        if (cut_step) *cut_step = step;
+        if (cut_call_ok) *cut_call_ok = ok;
+        if (ok && step == Step::kInstall) {
+          // Completed although power was lost after its last op: the trial must be set.
+          BootControl bc;
+          EXPECT_TRUE(DecodeNewest(rig.dev(), &bc) && bc.TrialSlot() != boot::kNoSlot)
+              << "install reported success without a trial set";
+        }
+        return false;
+      }
+      EXPECT_TRUE(ok) << StepName(step) << " failed with power on" << (faulted ? " (faulted run)" : "") << ": " << why;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  // A verified, legal image booted; the bank holds it byte for byte; every
+  // trial/confirmed slot verifies.
+  void CheckBoot(Rig& rig, const BootReport& r, const std::string& when) { CheckBoot(rig, r, when, seq_); }
+  void CheckBoot(Rig& rig, const BootReport& r, const std::string& when, Sequence seq) {
+    SCOPED_TRACE(when);
+    ASSERT_EQ(r.status, BootStatus::kBooted) << "no verified image boots (brick)";
+    ASSERT_LT(r.slot, boot::kSlotCount);
+    const int img = ImageInBank(rig.dev(), r.slot);
+    ASSERT_GE(img, 0) << "booted bank " << boot::SlotLetter(r.slot) << " is not a signed image";
+    ASSERT_EQ(static_cast<uint32_t>(img), r.header.security_counter);
+    if (seq == Sequence::kInstallConfirm) {
+      ASSERT_TRUE(img == 0 || img == 1) << "booted image " << kVersions[img];
+    } else {
+      ASSERT_TRUE(img == 1 || img == 2) << "booted image " << kVersions[img];
+    }
+    BootControl bc;
+    ASSERT_TRUE(DecodeNewest(rig.dev(), &bc)) << "no valid boot-control copy after a boot";
+    for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
+      if (bc.slots[s].state != SlotState::kTrial && bc.slots[s].state != SlotState::kConfirmed) continue;
+      boot::BankCheck check = rig.bootloader().VerifyBank(s, 0, nullptr);
+      ASSERT_TRUE(check.ok()) << "slot " << boot::SlotLetter(s) << " is " << boot::SlotStateName(bc.slots[s].state)
+                              << " but its bank does not verify: " << boot::BankCheckName(check);
+      ASSERT_EQ(ImageInBank(rig.dev(), s), static_cast<int>(bc.slots[s].security_counter));
+    }
+  }
+
+  // The sequence's only legal end state, the journal intact, no operation in progress.
+  void CheckEnd(Rig& rig) {
+    BootControl bc;
+    ASSERT_TRUE(DecodeNewest(rig.dev(), &bc));
+    ASSERT_EQ(bc.TrialSlot(), boot::kNoSlot);
+    ASSERT_EQ(VersionOf(bc.slots[bc.active_slot]), "1.1.0");
+    ASSERT_EQ(bc.slots[bc.active_slot].state, SlotState::kConfirmed);
+    ASSERT_EQ(bc.booted_slot, bc.active_slot);
+    ASSERT_EQ(bc.min_security_counter, 1u);
+    if (seq_ == Sequence::kInstallRevert) {
+      EXPECT_EQ(bc.slots[1 - bc.active_slot].state, SlotState::kUnbootable) << "1.2 was not reverted";
+    }
+    CheckJournal(rig);
+    Terminal t = rig.terminal();
+    auto st = GetStatus(t, "sweep", 0);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    for (const auto& e : st->recent) EXPECT_NE(e.outcome, history::Outcome::kInProgress);
+  }
+
+  SimConfig config_;
+  Sequence seq_;
+  std::string work_;
+  std::vector<uint8_t> flash_;
+  std::string template_;
+  std::vector<journal::Record> acked_;
+  std::vector<std::pair<boot::OpKind, uint64_t>> ops_;
+};
+
+TEST(InstallSweep, PowerCutAtEveryFlashOp) {
+  const auto start = std::chrono::steady_clock::now();
+  // The cuts hit the SimFlash only; the data area (journal, snapshots, history) is
+  // never cut here (the journal's own power-loss test covers it), so its fsyncs
+  // only cost time: keep it in memory unless TMPDIR says otherwise.
+  if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
+  std::vector<SimConfig> configs;
+  SimConfig c;
+  c.erase_block = 4096;
+  c.write_alignment = 8;
+  c.erased_value = 0xFF;
+  c.bank_size = kBankSize;
+  configs.push_back(c);
+  if (FullSweep()) {
+    // Smaller erase blocks: one op per 512 bytes of the bank, so many more cut points.
+    c.erase_block = 512;
+    configs.push_back(c);
+    c.write_alignment = 1;
+    c.erased_value = 0x00;
+    configs.push_back(c);
+  }
+  ft::TempDir work;
+  Counts total;
+  std::string report;
+  for (const SimConfig& config : configs) {
+    for (Sequence seq : {Sequence::kInstallConfirm, Sequence::kInstallRevert}) {
+      const std::string w = work / (std::string(SequenceName(seq)) + "-" + std::to_string(config.erase_block) + "-" +
+                                    std::to_string(config.write_alignment));
+      fs::create_directories(w);
+      Sweeper sweeper(config, seq, w);
+      sweeper.Prepare();
+      if (::testing::Test::HasFailure()) return;
+      Counts counts;
+      for (const Case& cs : sweeper.Cases()) {
+        sweeper.RunCase(cs, &counts);
+        if (::testing::Test::HasFailure()) return;
+      }
+      char line[256];
+      std::snprintf(
+          line, sizeof line,
+          "  %s erase_block=%u erased=0x%02x align=%u: %zu flash ops, %llu cut points (%llu re-installs, %llu refused "
+          "re-installs)\n",
+          SequenceName(seq), config.erase_block, config.erased_value, config.write_alignment, sweeper.op_count(),
+          static_cast<unsigned long long>(counts.total()), static_cast<unsigned long long>(counts.reinstalls),
+          static_cast<unsigned long long>(counts.refusals));
+      report += line;
+      total.before += counts.before;
+      total.after += counts.after;
+      total.tear_prefix += counts.tear_prefix;
+      total.tear_bits += counts.tear_bits;
+    }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "install power-cut sweep (%s mode):\n%s  total: %llu cut points (%llu cut-before, %llu cut-after, %llu "
+      "torn-prefix, %llu torn-bits) in %.1f s\n",
+      FullSweep() ? "full" : "quick", report.c_str(), static_cast<unsigned long long>(total.total()),
+      static_cast<unsigned long long>(total.before), static_cast<unsigned long long>(total.after),
+      static_cast<unsigned long long>(total.tear_prefix), static_cast<unsigned long long>(total.tear_bits), secs);
+  ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
+  EXPECT_GT(total.total(), 0u);
+}
+
+}  // namespace
+}  // namespace fw::install
