@@ -75,8 +75,11 @@ Result<std::vector<std::string>> AsStringList(const Json& v, std::string_view wh
 // Canonical JSON of the members of `obj` not named in `known` ("" if none).
 Result<std::string> Unrecognized(const Json& obj, std::initializer_list<const char*> known) {
   Json rest = Json::object();
-  for (const auto& [k, v] : obj.items()) {
-    if (std::find_if(known.begin(), known.end(), [&](const char* n) { return k == n; }) == known.end()) rest[k] = v;
+  for (const auto& item : obj.items()) {
+    const std::string& key = item.key();  // (clang 14 cannot capture structured bindings in lambdas)
+    if (std::find_if(known.begin(), known.end(), [&](const char* n) { return key == n; }) == known.end()) {
+      rest[key] = item.value();
+    }
   }
   if (rest.empty()) return std::string();
   return json_internal::Canonical(rest);
