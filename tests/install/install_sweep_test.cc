@@ -161,6 +161,15 @@ std::string VersionOf(const boot::SlotInfo& s) {
          std::to_string(s.version.patch);
 }
 
+// True if boot control (when valid) holds version `v` in a slot in `state`.
+bool SlotOf(const boot::BootControl& bc, bool valid, const std::string& v, boot::SlotState state) {
+  if (!valid) return false;
+  for (const auto& slot : bc.slots) {
+    if (slot.state == state && VersionOf(slot) == v) return true;
+  }
+  return false;
+}
+
 enum class Sequence { kInstallConfirm, kInstallRevert };
 const char* SequenceName(Sequence s) { return s == Sequence::kInstallConfirm ? "install-confirm" : "install-revert"; }
 
@@ -439,6 +448,13 @@ class Sweeper {
         EXPECT_NE(e->outcome, history::Outcome::kInterrupted);
       } else if (op == "install" && trial_set) {
         EXPECT_EQ(e->outcome, history::Outcome::kSucceeded) << "trial was set, history says " << e->detail;
+      } else if (op == "confirm" && SlotOf(at_cut, at_cut_valid, to, boot::SlotState::kConfirmed)) {
+        EXPECT_EQ(e->outcome, history::Outcome::kSucceeded)
+            << "boot control shows " << to << " confirmed: " << e->detail;
+      } else if (op == "confirm" && e->stage == "revert" &&
+                 SlotOf(at_cut, at_cut_valid, to, boot::SlotState::kUnbootable)) {
+        EXPECT_EQ(e->outcome, history::Outcome::kFailed) << e->detail;
+        EXPECT_NE(e->detail.find("reverted"), std::string::npos) << e->detail;
       } else {
         // The process saw the power loss (failed, naming it) or died (interrupted by recovery).
         EXPECT_TRUE(e->outcome == history::Outcome::kInterrupted ||

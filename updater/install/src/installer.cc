@@ -447,6 +447,8 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
     FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "confirm"));
     if (auto r = t.boot->Confirm(); !r.ok()) {
       Status s = boot::OpStatus(r).WithContext("confirm");
+      // A storage error may come after the record reached the flash: recovery decides from boot control.
+      if (r.code == boot::OpError::kFlash) return s;
       history.RecordOutcome(res.history_id, history::Outcome::kFailed, s.message()).IgnoreError();
       return s;
     }
@@ -481,6 +483,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "revert"));
   if (auto r = t.boot->MarkUnbootable(trial); !r.ok()) {
     Status s = boot::OpStatus(r).WithContext("confirm: reverting the trial");
+    if (r.code == boot::OpError::kFlash) return s;  // recovery decides from boot control
     history.RecordOutcome(res.history_id, history::Outcome::kFailed, res.reason + "; " + s.message()).IgnoreError();
     return s;
   }
@@ -538,10 +541,25 @@ Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operato
         }
       }
     }
+    // A confirm whose boot-control write landed: confirmed, or (on the failure path) reverted.
+    std::optional<SlotState> confirm_state;
+    if (e.intent.operation == "confirm" && e.intent.target_slot) {
+      const uint8_t s = *e.intent.target_slot == "A" ? 0 : 1;
+      if (bc.slots[s].state == SlotState::kConfirmed && bc.active_slot == s) confirm_state = SlotState::kConfirmed;
+      if (bc.slots[s].state == SlotState::kUnbootable && e.stage == "revert") confirm_state = SlotState::kUnbootable;
+    }
     if (done) {
       FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kSucceeded,
                                                "completed before an interruption (trial was set)"));
       notes.push_back("recovered: install of " + *e.intent.to_version + " had completed before the interruption");
+    } else if (confirm_state == SlotState::kConfirmed) {
+      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kSucceeded,
+                                               "confirmed before an interruption (boot control shows it)"));
+      notes.push_back("recovered: confirm of " + e.intent.to_version.value_or("?") + " had completed");
+    } else if (confirm_state == SlotState::kUnbootable) {
+      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kFailed,
+                                               "not confirmed; the trial was reverted before an interruption"));
+      notes.push_back("recovered: trial " + e.intent.to_version.value_or("?") + " had been reverted");
     } else {
       FW_RETURN_IF_ERROR(
           history.RecordOutcome(e.id, history::Outcome::kInterrupted,
