@@ -17,6 +17,10 @@ Result<BankWriter> BankWriter::Create(Flash& bank, uint64_t image_size) {
 
 Status BankWriter::EraseThrough(uint64_t end) {
   const uint64_t block = bank_->EraseBlockSize();
+  if (!bank_->ProgramNeedsErase()) {  // files / block devices: writes overwrite in place
+    erased_end_ = std::max(erased_end_, (end + block - 1) / block * block);
+    return Status::Ok();
+  }
   while (erased_end_ < end) {
     if (FlashError e = bank_->Erase(erased_end_, block); e != FlashError::kOk) {
       return IoError("erasing bank at " + std::to_string(erased_end_) + ": " + FlashErrorName(e));

@@ -26,8 +26,6 @@ using boot::SlotState;
 
 namespace {
 
-constexpr size_t kReadBackChunk = 64 << 10;  // read+hash while cache-hot
-
 std::string VersionText(const boot::SlotVersion& v) { return SemVer{v.major, v.minor, v.patch, v.build}.ToString(); }
 
 std::string SlotText(uint8_t slot) { return std::string(1, boot::SlotLetter(slot)); }
@@ -208,28 +206,6 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   return plan;
 }
 
-// Reads the written image back from the bank and compares it with the signed hash (invariant 2).
-Status ReadBack(boot::Flash& bank, uint64_t length, const std::string& sha256_hex, Progress& progress) {
-  progress.BeginStage("read-back", "Reading the bank back", length);
-  Sha256 h;
-  std::vector<uint8_t> buf(kReadBackChunk);
-  for (uint64_t off = 0; off < length;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - off));
-    if (boot::FlashError e = bank.Read(off, buf.data(), n); e != boot::FlashError::kOk) {
-      return IoError("reading the bank back at " + std::to_string(off) + ": " + boot::FlashErrorName(e));
-    }
-    h.Update({buf.data(), n});
-    off += n;
-    progress.Update(off);
-  }
-  progress.EndStage();
-  if (HexEncode(h.Finish()) != sha256_hex) {
-    return VerificationFailed(
-        "the bank does not read back the signed image (SHA-256 differs): the flash may be failing");
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- OpenedTerminal
@@ -353,12 +329,13 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
   progress.EndStage();
 
-  // 6. Read back against the signed hash, then trial (the bootloader verifies the whole bank first).
+  // 6. Read back: the bootloader core reads the whole bank and verifies the signed hash and a
+  // boot-key signature (and hardware id, counter) before it makes the slot a trial (invariant 2).
   FW_RETURN_IF_ERROR(history.SetStage(id, "verify"));
-  if (Status s = ReadBack(bank, plan.bundle.target.length, plan.image_sha256, progress); !s.ok()) {
-    return fail(s.WithContext("install"));
-  }
-  if (auto r = t.boot->SetTrial(plan.target, o.tries); !r.ok()) {
+  progress.BeginStage("verify", "Reading bank " + SlotText(plan.target) + " back and verifying its signature", 0);
+  auto trial = t.boot->SetTrial(plan.target, o.tries);
+  progress.EndStage();
+  if (auto& r = trial; !r.ok()) {
     Status s = boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial");
     // A storage error may come after the trial record reached the flash (e.g. power lost
     // before the sync returned): leave the row in-progress so recovery decides from boot

@@ -1,5 +1,6 @@
 // Streams an image into a bank in order, honouring flash rules: each erase
-// block is erased just before the first byte lands in it, writes are aligned
+// block is erased just before the first byte lands in it (on flash that needs
+// it; files and block devices are overwritten in place), writes are aligned
 // (a partial aligned unit is held back until it fills), and Finish() pads the
 // tail with the erased value and syncs.
 //

@@ -36,6 +36,8 @@ class FileFlash final : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
   FlashError Erase(uint64_t offset, uint64_t len) override;
   FlashError Sync() override;
+  // Files and block devices overwrite in place: no erase fill is needed before a write.
+  bool ProgramNeedsErase() const override { return false; }
 
   // The OS error behind the last kIo, e.g. "cannot write bank_b.bin: No space left on device".
   const Status& last_error() const { return last_error_; }

@@ -44,6 +44,9 @@ class Flash {
   virtual FlashError Erase(uint64_t offset, uint64_t len) = 0;
   // Makes every completed Write/Erase durable (fsync on files; no-op on raw flash).
   virtual FlashError Sync() = 0;
+  // False when Write() may overwrite any byte (files, eMMC/SD block devices), so a
+  // streaming writer need not erase before programming. Raw NOR flash: true.
+  virtual bool ProgramNeedsErase() const { return true; }
 
  protected:
   ~Flash() = default;
@@ -65,6 +68,7 @@ class FlashRegion final : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
   FlashError Erase(uint64_t offset, uint64_t len) override;
   FlashError Sync() override { return parent_->Sync(); }
+  bool ProgramNeedsErase() const override { return parent_->ProgramNeedsErase(); }
 
  private:
   bool InRange(uint64_t offset, uint64_t len) const { return offset <= size_ && len <= size_ - offset; }
