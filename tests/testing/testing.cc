@@ -31,7 +31,7 @@ TempDir::~TempDir() {
 
 std::string BinaryPath(const std::string& name) {
   const char* dir = FW_BINARY_DIR;
-  for (const char* sub : {"/signing/", "/bootloader/", "/updater/", "/server-stub/", "/"}) {
+  for (const char* sub : {"/signing/", "/bootloader/", "/updater/", "/"}) {
     std::string p = std::string(dir) + sub + name;
     if (fs::exists(p)) return p;
   }

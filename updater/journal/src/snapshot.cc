@@ -170,6 +170,29 @@ Result<std::string> NewName(const std::string& dir, int64_t created_ms) {
   return Internal("cannot find a free snapshot name in " + dir);
 }
 
+// A backup-API copy of a database as DIR/NAME.partial under a fresh snapshot name.
+// The partial file is deleted on destruction (after Publish renamed it, that is a no-op).
+class PartialCopy {
+ public:
+  static Result<std::unique_ptr<PartialCopy>> Make(const std::string& dir, const std::string& src, int64_t created_ms,
+                                                   const SnapshotOptions& options) {
+    FW_ASSIGN_OR_RETURN(std::string name, NewName(dir, created_ms));
+    std::unique_ptr<PartialCopy> copy(new PartialCopy(name, dir + "/" + name + ".partial"));
+    FW_RETURN_IF_ERROR(sql::BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete"));
+    return copy;
+  }
+  ~PartialCopy() { ::unlink(path_.c_str()); }
+  PartialCopy(const PartialCopy&) = delete;
+  PartialCopy& operator=(const PartialCopy&) = delete;
+  const std::string& name() const { return name_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  PartialCopy(std::string name, std::string path) : name_(std::move(name)), path_(std::move(path)) {}
+  std::string name_;
+  std::string path_;
+};
+
 }  // namespace
 
 std::string SerializeDescriptor(const SnapshotDescriptor& d) {
@@ -307,13 +330,9 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   d.created_ms = NowMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(journal_path).string();
-  FW_ASSIGN_OR_RETURN(std::string name, NewName(dir_, d.created_ms));
-  std::string partial = dir_ + "/" + name + ".partial";
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() { ::unlink(path.c_str()); }
-  } cleanup{partial};
-  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(journal_path, partial, options.vfs, options.lock_timeout_ms, "delete"), ctx);
+  FW_ASSIGN_OR_RETURN(auto copy, PartialCopy::Make(dir_, journal_path, d.created_ms, options).WithContext(ctx));
+  const std::string& name = copy->name();
+  const std::string& partial = copy->path();
   // The file's SHA-256 is computed while the copy is verified (the file is final).
   auto sha = std::async(std::launch::async, [&] { return Sha256File(partial); });
   auto summary = VerifyReferenceCopy(partial, options.vfs);
@@ -343,13 +362,9 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
   d.created_ms = NowMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(db_path).string();
-  FW_ASSIGN_OR_RETURN(std::string name, NewName(dir_, d.created_ms));
-  std::string partial = dir_ + "/" + name + ".partial";
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() { ::unlink(path.c_str()); }
-  } cleanup{partial};
-  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(db_path, partial, options.vfs, options.lock_timeout_ms, "delete"), ctx);
+  FW_ASSIGN_OR_RETURN(auto copy, PartialCopy::Make(dir_, db_path, d.created_ms, options).WithContext(ctx));
+  const std::string& name = copy->name();
+  const std::string& partial = copy->path();
   FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(partial, options.vfs).WithContext(ctx));
   if (!ic.empty()) return Corrupt(ctx + ": integrity_check of the copy failed: " + ic);
   FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(partial, spec, std::nullopt, options.vfs).WithContext(ctx));
