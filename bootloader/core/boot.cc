@@ -6,12 +6,6 @@ namespace {
 
 namespace img = fw::image;
 
-uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t Le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-         (static_cast<uint32_t>(p[3]) << 24);
-}
-
 // image::Reader over a bank.
 class FlashReader final : public img::Reader {
  public:
@@ -106,6 +100,8 @@ const char* OpErrorName(OpError e) {
       return "bank does not verify";
     case OpError::kWouldBrick:
       return "no other confirmed slot would remain";
+    case OpError::kBadProof:
+      return "the bank's read-back proof is missing or for another slot";
   }
   return "unknown error";
 }
@@ -127,8 +123,6 @@ BankCheck Bootloader::VerifyOnce(uint8_t slot, uint32_t min_security_counter, im
   Flash& bank = *env_.bank[slot];
   const uint64_t bank_size = bank.Size();
   if (bank_size < img::kHeaderSize) return ImageFailed({img::Error::kTruncated, 0, bank_size, img::kHeaderSize});
-  // The image size is not stored anywhere but in the image: header sizes give the
-  // hashed region, the unprotected TLV area header gives the rest.
   uint8_t hb[img::kHeaderSize];
   FlashError fe = bank.Read(0, hb, sizeof hb);
   if (fe != FlashError::kOk) return Flashed(fe);
@@ -145,26 +139,18 @@ BankCheck Bootloader::VerifyOnce(uint8_t slot, uint32_t min_security_counter, im
     return c;
   }
   if (!e.ok()) return ImageFailed(e);
-  const uint64_t hashed = img::HashedSize(h);
-  uint8_t info[img::kTlvInfoSize];
-  fe = bank.Read(hashed, info, sizeof info);
-  if (fe != FlashError::kOk) return Flashed(fe);
-  if (Le16(info) != img::kTlvInfoMagic || Le16(info + 2) != 0) {
-    return ImageFailed({img::Error::kBadTlvInfo, hashed, Le16(info), img::kTlvInfoMagic});
-  }
-  const uint32_t area = Le32(info + 4);
-  if (area < img::kTlvInfoSize || area > img::kMaxUnprotectedTlvSize) {
-    return ImageFailed({img::Error::kTlvAreaTooLarge, hashed + 4, area, img::kMaxUnprotectedTlvSize});
-  }
-  if (area > bank_size - hashed) {
-    BankCheck c = ImageFailed({img::Error::kTruncated, hashed + 4, hashed + area, bank_size});
+  // The image size is in the image only: the header gives the hashed region, the
+  // unprotected TLV area header after it gives the rest. Verify reads front to back
+  // (Extent::kWithin), so a bank still being written is read in the order it is written.
+  FlashReader reader(bank);
+  img::Verified v;
+  e = img::Verify(reader, bank_size, *env_.hash, *env_.keys, env_.scratch, env_.scratch_size, &v, img::Extent::kWithin);
+  if (e.code == img::Error::kIo && reader.error_ != FlashError::kOk) return Flashed(reader.error_);
+  if (e.code == img::Error::kTruncated) {  // the TLV area runs past the end of the bank
+    BankCheck c = ImageFailed(e);
     c.code = BankError::kImageTooLarge;
     return c;
   }
-  FlashReader reader(bank);
-  img::Verified v;
-  e = img::Verify(reader, hashed + area, *env_.hash, *env_.keys, env_.scratch, env_.scratch_size, &v);
-  if (e.code == img::Error::kIo && reader.error_ != FlashError::kOk) return Flashed(reader.error_);
   if (!e.ok()) return ImageFailed(e);
   e = img::CheckPolicy(v.header, env_.hardware_id, min_security_counter);
   if (!e.ok()) return ImageFailed(e);
@@ -372,9 +358,40 @@ OpResult Bootloader::PrepareInstall(uint8_t slot) {
   return e == FlashError::kOk ? OpResult{} : FlashFailed(e);
 }
 
-OpResult Bootloader::SetTrial(uint8_t slot, uint8_t tries) {
+BankCheck Bootloader::ProveBank(uint8_t slot, BankProof* proof) {
+  proof->valid_ = false;
+  img::Verified v;
+  BankCheck c = VerifyBank(slot, 0, &v);
+  if (!c.ok()) return c;
+  proof->valid_ = true;
+  proof->slot_ = slot;
+  proof->verified_ = v;
+  return c;
+}
+
+BankCheck Bootloader::CheckProof(uint8_t slot, const BankProof& proof, uint32_t min_security_counter) {
+  // The header still holds the proven image (a cheap guard against a later write).
+  uint8_t hb[img::kHeaderSize];
+  FlashError fe = env_.bank[slot]->Read(0, hb, sizeof hb);
+  if (fe != FlashError::kOk) return Flashed(fe);
+  img::Header h;
+  img::ErrorInfo e = img::DecodeHeader(hb, env_.bank[slot]->Size(), &h);
+  if (!e.ok()) return ImageFailed(e);
+  uint8_t now[img::kHeaderSize], proven[img::kHeaderSize];
+  img::EncodeHeader(h, now);
+  img::EncodeHeader(proof.verified_.header, proven);
+  for (size_t i = 0; i < img::kHeaderSize; ++i) {
+    if (now[i] != proven[i]) return ImageFailed({img::Error::kHashMismatch, i, now[i], proven[i]});
+  }
+  e = img::CheckPolicy(h, env_.hardware_id, min_security_counter);
+  if (!e.ok()) return ImageFailed(e);
+  return {};
+}
+
+OpResult Bootloader::SetTrial(uint8_t slot, uint8_t tries, const BankProof* proof) {
   if (slot >= kSlotCount) return Failed(OpError::kBadSlot);
   if (tries == 0 || tries > kMaxTries) return Failed(OpError::kBadTries);
+  if (proof && (!proof->valid_ || proof->slot_ != slot)) return Failed(OpError::kBadProof);
   BootControl bc;
   LoadInfo info;
   OpResult lr = Load(&bc, &info);
@@ -387,7 +404,13 @@ OpResult Bootloader::SetTrial(uint8_t slot, uint8_t tries) {
   if (bc.slots[slot].state == SlotState::kConfirmed) return Failed(OpError::kNotPrepared);
   // Invariant 2: a trial candidate only after the whole bank verifies.
   img::Verified v;
-  BankCheck c = VerifyBank(slot, bc.min_security_counter, &v);
+  BankCheck c;
+  if (proof) {
+    c = CheckProof(slot, *proof, bc.min_security_counter);
+    v = proof->verified_;
+  } else {
+    c = VerifyBank(slot, bc.min_security_counter, &v);
+  }
   if (PowerLost(c)) return FlashFailed(c.flash);
   if (!c.ok()) {
     OpResult r = Failed(OpError::kVerifyFailed);

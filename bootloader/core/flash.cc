@@ -18,4 +18,9 @@ FlashError FlashRegion::Erase(uint64_t offset, uint64_t len) {
   return parent_->Erase(base_ + offset, len);
 }
 
+FlashError FlashRegion::WriteBack(uint64_t offset, uint64_t len, bool wait) {
+  if (!InRange(offset, len)) return FlashError::kOutOfRange;
+  return parent_->WriteBack(base_ + offset, len, wait);
+}
+
 }  // namespace fw::boot

@@ -113,6 +113,7 @@ Status OpStatus(const OpResult& r) {
       return IoError(what + ": " + FlashErrorName(r.flash));
     case OpError::kBadSlot:
     case OpError::kBadTries:
+    case OpError::kBadProof:
       return InvalidArgument(what);
     case OpError::kVerifyFailed:
       return BankCheckStatus(r.bank).WithContext(what);

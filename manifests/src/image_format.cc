@@ -210,8 +210,30 @@ ErrorInfo WalkTlvs(Reader& reader, bool is_protected, uint64_t start, uint64_t e
 
 }  // namespace
 
+namespace {
+
+// Reads and checks the unprotected TLV area header at `hashed`; `*area` receives its size.
+ErrorInfo ReadTlvInfo(Reader& reader, uint64_t hashed, uint64_t image_size, Extent extent, uint32_t* area) {
+  // DecodeHeader checked that the info header fits: hashed + kTlvInfoSize <= image_size.
+  uint8_t info[kTlvInfoSize];
+  if (!reader.Read(hashed, info, sizeof info)) return Fail(Error::kIo, hashed);
+  if (Le16(info) != kTlvInfoMagic || Le16(info + 2) != 0)
+    return Fail(Error::kBadTlvInfo, hashed, Le16(info), kTlvInfoMagic);
+  *area = Le32(info + 4);
+  if (*area < kTlvInfoSize || *area > kMaxUnprotectedTlvSize) {
+    return Fail(Error::kTlvAreaTooLarge, hashed + 4, *area, kMaxUnprotectedTlvSize);
+  }
+  if (hashed + *area > image_size) return Fail(Error::kTruncated, hashed + 4, hashed + *area, image_size);
+  if (extent == Extent::kExact && hashed + *area < image_size) {
+    return Fail(Error::kTrailingData, hashed + *area, image_size - (hashed + *area), 0);
+  }
+  return {};
+}
+
+}  // namespace
+
 ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* scratch, size_t scratch_size,
-               Header* header, uint8_t digest[kDigestSize], TlvVisitor* visitor) {
+               Header* header, uint8_t digest[kDigestSize], TlvVisitor* visitor, Extent extent, uint64_t* image_end) {
   if (scratch_size < kMinScratchSize) return Fail(Error::kIo, 0, scratch_size, kMinScratchSize);
   uint8_t hb[kHeaderSize];
   if (image_size < kHeaderSize) return Fail(Error::kTruncated, 0, image_size, kHeaderSize);
@@ -220,19 +242,11 @@ ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* s
   if (!e.ok()) return e;
   const uint64_t hashed = HashedSize(*header);
 
-  // Unprotected area header, checked before the (long) hash so truncation and
-  // trailing garbage are reported without reading the payload.
-  uint8_t info[kTlvInfoSize];
-  if (!reader.Read(hashed, info, sizeof info)) return Fail(Error::kIo, hashed);
-  if (Le16(info) != kTlvInfoMagic || Le16(info + 2) != 0)
-    return Fail(Error::kBadTlvInfo, hashed, Le16(info), kTlvInfoMagic);
-  const uint32_t area = Le32(info + 4);
-  if (area < kTlvInfoSize || area > kMaxUnprotectedTlvSize) {
-    return Fail(Error::kTlvAreaTooLarge, hashed + 4, area, kMaxUnprotectedTlvSize);
+  uint32_t area = 0;
+  if (extent == Extent::kExact) {
+    e = ReadTlvInfo(reader, hashed, image_size, extent, &area);
+    if (!e.ok()) return e;
   }
-  if (hashed + area > image_size) return Fail(Error::kTruncated, hashed + 4, hashed + area, image_size);
-  if (hashed + area < image_size) return Fail(Error::kTrailingData, hashed + area, image_size - (hashed + area), 0);
-
   if (hash) {
     hash->Init();
     uint64_t pos = 0;
@@ -244,6 +258,10 @@ ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* s
     }
     hash->Final(digest);
   }
+  if (extent == Extent::kWithin) {
+    e = ReadTlvInfo(reader, hashed, image_size, extent, &area);
+    if (!e.ok()) return e;
+  }
 
   bool seen_hash = false;
   e = WalkTlvs(reader, true, kHeaderSize + header->payload_size, hashed, scratch, &seen_hash, visitor);
@@ -251,6 +269,7 @@ ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* s
   e = WalkTlvs(reader, false, hashed + kTlvInfoSize, hashed + area, scratch, &seen_hash, visitor);
   if (!e.ok()) return e;
   if (!seen_hash) return Fail(Error::kMissingHash, hashed, 0, 0);
+  if (image_end) *image_end = hashed + area;
   return {};
 }
 
@@ -301,15 +320,16 @@ class VerifyVisitor final : public TlvVisitor {
 }  // namespace
 
 ErrorInfo Verify(Reader& reader, uint64_t image_size, HashEngine& hash, KeyRing& keys, uint8_t* scratch,
-                 size_t scratch_size, Verified* out) {
+                 size_t scratch_size, Verified* out, Extent extent) {
   Verified v;
   VerifyVisitor visitor(keys, v.digest, &v);
-  ErrorInfo e = Walk(reader, image_size, &hash, scratch, scratch_size, &v.header, v.digest, &visitor);
+  uint64_t end = 0;
+  ErrorInfo e = Walk(reader, image_size, &hash, scratch, scratch_size, &v.header, v.digest, &visitor, extent, &end);
   if (!e.ok()) return e;
   if (!visitor.hash_ok_) return Fail(Error::kHashMismatch, HashedSize(v.header), 0, 0);
   if (visitor.signatures_ == 0) return Fail(Error::kNoSignature, HashedSize(v.header), 0, 0);
   if (!visitor.verified_) return Fail(Error::kUnknownKey, HashedSize(v.header), 0, 0);
-  v.image_size = image_size;
+  v.image_size = end;
   *out = v;
   return {};
 }

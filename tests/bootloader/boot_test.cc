@@ -208,6 +208,77 @@ TEST_F(BootTest, SetTrialRejectsEveryBadBank) {
   }
 }
 
+// Records every read of a bank; used to check the order in which the core reads it.
+class ReadLog final : public Flash {
+ public:
+  explicit ReadLog(Flash& f) : f_(f) {}
+  uint64_t Size() const override { return f_.Size(); }
+  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
+  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
+  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
+  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override {
+    reads.push_back({offset, len});
+    return f_.Read(offset, buf, len);
+  }
+  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override { return f_.Write(offset, data, len); }
+  FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
+  FlashError Sync() override { return f_.Sync(); }
+  std::vector<std::pair<uint64_t, uint64_t>> reads;
+
+ private:
+  Flash& f_;
+};
+
+// The updater reads a bank back behind its writer (docs/install.md), so the core
+// must read a bank front to back: no byte of the TLV area before every hashed byte.
+TEST_F(BootTest, BankVerificationReadsFrontToBack) {
+  WriteBank(1, V2());
+  ReadLog log(dev_.bank(1));
+  BootEnv env = dev_.Reset().env();
+  env.bank[1] = &log;
+  Bootloader b(env);
+  BankProof proof;
+  ASSERT_TRUE(b.ProveBank(1, &proof).ok());
+  ASSERT_TRUE(proof.valid());
+  const uint64_t hashed = image::HashedSize(proof.image().header);
+  uint64_t covered = 0;  // every byte below this was read
+  for (const auto& [offset, len] : log.reads) {
+    if (offset + len > hashed) {
+      EXPECT_GE(covered, hashed) << "read at " << offset << " before the hashed region was read";
+    }
+    if (offset <= covered) covered = std::max(covered, offset + len);
+  }
+  EXPECT_EQ(proof.image().image_size, V2().size());
+}
+
+// SetTrial with a proof does not read the bank again, but refuses a proof for
+// another slot and a bank whose image changed after it was proven.
+TEST_F(BootTest, SetTrialWithAProofChecksItsSlotHeaderAndPolicy) {
+  WriteBank(1, V2());
+  BankProof proof;
+  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  EXPECT_EQ(dev_.Reset().SetTrial(0, 3, &proof).code, OpError::kBadProof);
+  const BankProof none;
+  EXPECT_EQ(dev_.Reset().SetTrial(1, 3, &none).code, OpError::kBadProof);
+  // Another image written after the proof: refused, the slot stays unbootable.
+  WriteBank(1, SignedImage({"2.0.1", 2}));
+  OpResult r = dev_.Reset().SetTrial(1, 3, &proof);
+  EXPECT_EQ(r.code, OpError::kVerifyFailed);
+  EXPECT_EQ(Record().slots[1].state, SlotState::kUnbootable);
+  // A proven image below the stored security floor is refused by the policy check.
+  WriteBank(1, SignedImage({"2.0.0", 0}));
+  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  r = dev_.Reset().SetTrial(1, 3, &proof);
+  EXPECT_EQ(r.code, OpError::kVerifyFailed);
+  EXPECT_EQ(r.bank.image.code, image::Error::kSecurityCounterTooLow);
+  // The proof of the right image makes the trial.
+  WriteBank(1, V2());
+  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  ASSERT_TRUE(dev_.Reset().SetTrial(1, 3, &proof).ok());
+  EXPECT_EQ(Record().slots[1].state, SlotState::kTrial);
+  EXPECT_EQ(Record().slots[1].version.major, 2);
+}
+
 TEST_F(BootTest, ABankThatGoesBadAfterSetTrialIsMarkedUnbootableAtBoot) {
   for (const BadBank& b : BadBanks()) {
     SCOPED_TRACE(b.name);

@@ -241,6 +241,20 @@ TEST_F(BundleTest, RefusesSizesBeyondTheSignedLengthAndTamperedBytes) {
   EXPECT_EQ(image_.size(), 5u * 4096);
 }
 
+// Chunks are read and hashed ahead on another thread: a failing sink still stops
+// the stream at once — no later chunk reaches it — and its error names the chunk.
+TEST_F(BundleTest, ASinkErrorStopsTheStreamAtThatChunk) {
+  std::vector<uint64_t> offsets;
+  auto r = ReadBundleFile(D("good.tar"), Options(), [&](uint64_t offset, ByteSpan) {
+    offsets.push_back(offset);
+    return offsets.size() == 4 ? IoError("bank full") : Status::Ok();
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kIoError);
+  EXPECT_NE(r.status().message().find("chunk 3: bank full"), std::string::npos) << r.status().message();
+  EXPECT_EQ(offsets, (std::vector<uint64_t>{0, 4096, 8192, 12288}));
+}
+
 TEST_F(BundleTest, RefusesCompressedTruncatedAndGarbageInput) {
   auto entries = ReadTar(D("good.tar"));
   TempDir tmp;

@@ -63,6 +63,9 @@ bool FullSweep() {
 constexpr uint64_t kBankSize = 64 << 10;
 constexpr size_t kPayloadSize = 20 << 10;
 constexpr int kJournalRecords = 300;
+// Small write-back windows: the core's read-back runs beside the writer, as it does
+// for large images, so the cuts also land while a second thread reads the bank.
+constexpr uint64_t kWriteBackWindow = 4096;
 const char* const kVersions[] = {"1.0.0", "1.1.0", "1.2.0"};
 
 void Must(const ft::CommandResult& r, const std::string& what) {
@@ -286,6 +289,33 @@ void CheckJournal(Rig& rig) {
   ASSERT_EQ(i, acked.size());
 }
 
+// Factory: 1.0 confirmed in bank A, booted once (`*flash` receives the flash
+// bytes); the data area in `tmpl` initialized with the vendor's journal.
+void FactoryState(const SimConfig& config, const std::string& tmpl, std::vector<uint8_t>* flash) {
+  const Vendor& v = TheVendor();
+  SimDevice d(config);
+  d.Provision(v.images[0]);
+  {
+    boot::Bootloader b = d.Reset();
+    ASSERT_EQ(b.Boot().status, BootStatus::kBooted);
+  }
+  fs::create_directories(tmpl);
+  fs::copy_file(v.journal, tmpl + "/journal.db");
+  {
+    boot::Bootloader b = d.Reset();
+    Terminal t;
+    t.boot = &b;
+    t.banks[0] = &d.bank(0);
+    t.banks[1] = &d.bank(1);
+    t.hardware_id = "POS-X1";
+    t.data_dir = tmpl;
+    t.journal_path = tmpl + "/journal.db";
+    Status s = InitDataArea(t, v.root_json);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  *flash = d.flash().bytes();
+}
+
 class Sweeper {
  public:
   Sweeper(const SimConfig& config, Sequence seq, const std::string& work) : config_(config), seq_(seq), work_(work) {}
@@ -293,30 +323,9 @@ class Sweeper {
   // Builds the state before the sequence (fault-free) and counts its ops.
   void Prepare() {
     const Vendor& v = TheVendor();
-    // Factory: 1.0 confirmed in bank A, booted once; the data area initialized.
-    SimDevice d(config_);
-    d.Provision(v.images[0]);
-    {
-      boot::Bootloader b = d.Reset();
-      ASSERT_EQ(b.Boot().status, BootStatus::kBooted);
-    }
-    const std::string tmpl = work_ + "/template";
-    fs::create_directories(tmpl);
-    fs::copy_file(v.journal, tmpl + "/journal.db");
-    {
-      boot::Bootloader b = d.Reset();
-      Terminal t;
-      t.boot = &b;
-      t.banks[0] = &d.bank(0);
-      t.banks[1] = &d.bank(1);
-      t.hardware_id = "POS-X1";
-      t.data_dir = tmpl;
-      t.journal_path = tmpl + "/journal.db";
-      Status s = InitDataArea(t, v.root_json);
-      ASSERT_TRUE(s.ok()) << s.message();
-    }
-    flash_ = d.flash().bytes();
-    template_ = tmpl;
+    FactoryState(config_, work_ + "/template", &flash_);
+    if (::testing::Test::HasFailure()) return;
+    template_ = work_ + "/template";
     acked_ = v.records;
     if (seq_ == Sequence::kInstallRevert) {
       // 1.1 installed and confirmed first, without faults.
@@ -487,6 +496,7 @@ class Sweeper {
       const uint64_t ops_before = d.flash().ops();
       InstallOptions io;
       io.bundle_path = seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12;
+      io.writeback_window = kWriteBackWindow;
       auto inst = Install(tt, io);
       if (bc.TrialSlot() != boot::kNoSlot) {
         // A trial is pending: the re-run is refused, with a reason, and writes nothing.
@@ -539,6 +549,7 @@ class Sweeper {
         case Step::kInstall: {
           InstallOptions io;
           io.bundle_path = seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12;
+          io.writeback_window = kWriteBackWindow;
           auto r = Install(t, io);
           ok = r.ok();
           if (!ok) why = r.status().message();
@@ -692,6 +703,77 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
       static_cast<unsigned long long>(total.tear_prefix), static_cast<unsigned long long>(total.tear_bits), secs);
   ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
   EXPECT_GT(total.total(), 0u);
+}
+
+// A bank that reads back other bytes than were written at one offset (a byte
+// that did not stick), as the core's read-back behind the writer sees it.
+class BadByteBank final : public boot::Flash {
+ public:
+  BadByteBank(boot::Flash& f, uint64_t bad) : f_(f), bad_(bad) {}
+  uint64_t Size() const override { return f_.Size(); }
+  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
+  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
+  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
+  boot::FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override {
+    boot::FlashError e = f_.Read(offset, buf, len);
+    if (e == boot::FlashError::kOk && bad_ >= offset && bad_ < offset + len) buf[bad_ - offset] ^= 0x10;
+    return e;
+  }
+  boot::FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    return f_.Write(offset, data, len);
+  }
+  boot::FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
+  boot::FlashError Sync() override { return f_.Sync(); }
+
+ private:
+  boot::Flash& f_;
+  uint64_t bad_;
+};
+
+// Invariant 2 with the read-back running behind the writer: a bank that does not
+// read back the signed bytes never becomes a trial, the install fails naming the
+// verification, and the flash history records the failure. The same bank reading
+// back correctly installs (so the fault, not the rig, is what failed it).
+TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
+  if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
+  ft::TempDir work;
+  SimConfig config;
+  config.erase_block = 4096;
+  config.bank_size = kBankSize;
+  std::vector<uint8_t> flash;
+  FactoryState(config, work / "template", &flash);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  for (const uint64_t bad : {uint64_t{10}, uint64_t{kPayloadSize / 2}, uint64_t{kPayloadSize + 200}}) {
+    SCOPED_TRACE("bad byte at " + std::to_string(bad));
+    Rig rig(config, flash, work / "template", work / "run", TheVendor().records, 1);
+    Terminal t = rig.terminal();
+    BadByteBank bank(rig.dev().bank(1), bad);
+    t.banks[1] = &bank;
+    InstallOptions io;
+    io.bundle_path = TheVendor().bundle_11;
+    io.writeback_window = kWriteBackWindow;
+    auto r = Install(t, io);
+    ASSERT_FALSE(r.ok()) << "a bank that reads back other bytes was accepted";
+    EXPECT_NE(r.status().message().find("does not verify"), std::string::npos) << r.status().message();
+    BootControl bc;
+    ASSERT_TRUE(rig.dev().ReadRecord(&bc));
+    EXPECT_EQ(bc.TrialSlot(), boot::kNoSlot);
+    EXPECT_EQ(bc.slots[1].state, SlotState::kUnbootable);
+    auto h = history::FlashHistory::Open(rig.data_dir() + "/history.db");
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    auto entries = h->List();
+    ASSERT_TRUE(entries.ok());
+    ASSERT_FALSE(entries->empty());
+    EXPECT_EQ(entries->front().outcome, history::Outcome::kFailed);
+    EXPECT_EQ(rig.Reset().slot, 0);  // the old firmware boots
+  }
+  Rig rig(config, flash, work / "template", work / "good", TheVendor().records, 1);
+  Terminal t = rig.terminal();
+  InstallOptions io;
+  io.bundle_path = TheVendor().bundle_11;
+  io.writeback_window = kWriteBackWindow;
+  auto r = Install(t, io);
+  ASSERT_TRUE(r.ok()) << r.status().message();
 }
 
 }  // namespace

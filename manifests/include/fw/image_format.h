@@ -152,13 +152,27 @@ class TlvVisitor {
   ~TlvVisitor() = default;
 };
 
+// How `image_size` bounds an image.
+enum class Extent : uint8_t {
+  // The image is exactly `image_size` bytes (a file). The unprotected TLV area
+  // header is checked before the (long) hash, so truncation and trailing data are
+  // reported without reading the payload.
+  kExact,
+  // The image starts an area of `image_size` bytes (a bank) and ends where its
+  // TLV area says. Reads go strictly front to back: header, hashed region, then
+  // the TLV area — so a reader that waits for bytes still being written (the
+  // updater's read-back behind its writer) is never asked for the end first.
+  kWithin,
+};
+
 // Walks an image: decodes the header, checks every bound, hashes header + payload
 // + protected TLVs into `digest` (when `hash` is non-null), and visits every TLV.
 // Structural rules (duplicate/missing hash, unknown critical TLVs, trailing data)
 // are enforced here. `scratch` must be at least kMinScratchSize bytes; larger is
-// faster.
+// faster. `image_end` (optional) receives the image's size.
 ErrorInfo Walk(Reader& reader, uint64_t image_size, HashEngine* hash, uint8_t* scratch, size_t scratch_size,
-               Header* header, uint8_t digest[kDigestSize], TlvVisitor* visitor);
+               Header* header, uint8_t digest[kDigestSize], TlvVisitor* visitor, Extent extent = Extent::kExact,
+               uint64_t* image_end = nullptr);
 
 struct Verified {
   Header header;
@@ -170,8 +184,9 @@ struct Verified {
 // Full verification: structure, hash, and at least one signature by a trusted
 // key (signatures by unknown keys are skipped; a failing signature by a trusted
 // key rejects the image).
+// `out->image_size` is the image's size (with Extent::kWithin, where its TLV area ends).
 ErrorInfo Verify(Reader& reader, uint64_t image_size, HashEngine& hash, KeyRing& keys, uint8_t* scratch,
-                 size_t scratch_size, Verified* out);
+                 size_t scratch_size, Verified* out, Extent extent = Extent::kExact);
 
 // Device policy: hardware id must match exactly; security counter must be at
 // least `min_security_counter`.

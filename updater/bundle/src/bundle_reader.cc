@@ -5,9 +5,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "fw/bundle_format.h"
 #include "fw/encoding.h"
@@ -47,6 +53,94 @@ Result<std::optional<std::string>> ReadLocal(const std::string& dir, const char*
   FW_ASSIGN_OR_RETURN(std::string data, ReadFileToString(path, cap));
   return std::optional<std::string>(std::move(data));
 }
+
+// A bounded queue of verified chunks between the read-ahead thread (libarchive +
+// SHA-256 of each chunk) and the caller's thread (the sink: e.g. writing a bank),
+// so hashing overlaps the sink's I/O. At most kReadAheadBytes (at least two
+// chunks) are in flight.
+class ChunkPipe {
+ public:
+  struct Slot {
+    std::vector<uint8_t> data;
+    uint64_t index = 0;
+    uint64_t offset = 0;
+    size_t size = 0;
+  };
+  static constexpr size_t kReadAheadBytes = 4 << 20;
+
+  explicit ChunkPipe(uint32_t chunk_size) {
+    const size_t count = std::max<size_t>(2, kReadAheadBytes / chunk_size);
+    slots_.resize(count);
+    for (auto& s : slots_) {
+      s.data.resize(chunk_size);
+      free_.push_back(&s);
+    }
+  }
+
+  // Producer: a free slot, or nullptr once the consumer cancelled.
+  Slot* Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    free_cv_.wait(lock, [&] { return !free_.empty() || cancelled_; });
+    if (cancelled_) return nullptr;
+    Slot* s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+  void Push(Slot* s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready_.push_back(s);
+    }
+    ready_cv_.notify_one();
+  }
+  // Producer: no more chunks; `s` is the reason if it stopped early.
+  void Finish(Status s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      status_ = std::move(s);
+    }
+    ready_cv_.notify_one();
+  }
+  // Consumer: stop the producer (it finishes its current chunk and exits).
+  void Cancel() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+    }
+    free_cv_.notify_one();
+  }
+
+  // Consumer: hands each verified chunk to `sink` in order until the producer is done.
+  Status Drain(const ChunkSink& sink, const std::string& what) {
+    while (true) {
+      Slot* s = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ready_cv_.wait(lock, [&] { return !ready_.empty() || done_; });
+        if (ready_.empty()) return status_;
+        s = ready_.front();
+        ready_.pop_front();
+      }
+      FW_RETURN_IF_ERROR_CTX(sink(s->offset, {s->data.data(), s->size}), what + ": chunk " + std::to_string(s->index));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        free_.push_back(s);
+      }
+      free_cv_.notify_one();
+    }
+  }
+
+ private:
+  std::vector<Slot> slots_;
+  std::mutex mu_;
+  std::condition_variable free_cv_, ready_cv_;
+  std::vector<Slot*> free_;  // guarded by mu_
+  std::deque<Slot*> ready_;  // guarded by mu_, in chunk order
+  bool done_ = false;        // guarded by mu_
+  bool cancelled_ = false;   // guarded by mu_
+  Status status_;            // guarded by mu_
+};
 
 class Reader {
  public:
@@ -215,24 +309,43 @@ class Reader {
       return VerificationFailed(what + ": " + std::to_string(size) + " bytes, the signed length is " +
                                 std::to_string(length));
     }
+    ChunkPipe pipe(result_.facts.chunk_size);
+    try {
+      std::thread reader([&] { pipe.Finish(ReadChunks(what, length, pipe)); });
+      Status s = pipe.Drain(on_chunk_, what);
+      if (!s.ok()) pipe.Cancel();
+      reader.join();
+      return s;
+    } catch (const std::system_error& e) {
+      return Internal(std::string("cannot start the bundle read-ahead thread: ") + e.what());
+    }
+  }
+
+  // Runs on the read-ahead thread: reads each chunk of the image entry, checks it
+  // against the signed chunk index and queues it (only verified chunks are queued).
+  Status ReadChunks(const std::string& what, uint64_t length, ChunkPipe& pipe) {
     const uint32_t chunk_size = result_.facts.chunk_size;
-    std::vector<uint8_t> chunk(chunk_size);
     uint64_t offset = 0;
     for (uint64_t i = 0; offset < length; ++i) {
+      ChunkPipe::Slot* slot = pipe.Acquire();
+      if (!slot) return Status::Ok();  // the consumer stopped
       const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, length - offset));
       size_t got = 0;
       while (got < want) {
-        const la_ssize_t n = archive_read_data(a_, chunk.data() + got, std::min(want - got, kReadBlock));
+        const la_ssize_t n = archive_read_data(a_, slot->data.data() + got, std::min(want - got, kReadBlock));
         if (n < 0) return Corrupt(what + ": " + ErrorString());
         if (n == 0) return Corrupt(what + ": truncated at byte " + std::to_string(offset + got));
         got += static_cast<size_t>(n);
       }
-      const Digest d = Sha256::Of({chunk.data(), want});
+      const Digest d = Sha256::Of({slot->data.data(), want});
       if (!ConstantTimeEqual(d, AsBytes(std::string_view(chunk_index_).substr(i * kChunkHashSize, kChunkHashSize)))) {
         return VerificationFailed(what + ": chunk " + std::to_string(i) + " (offset " + std::to_string(offset) +
                                   ") does not match the signed chunk index");
       }
-      FW_RETURN_IF_ERROR_CTX(on_chunk_(offset, {chunk.data(), want}), what + ": chunk " + std::to_string(i));
+      slot->index = i;
+      slot->offset = offset;
+      slot->size = want;
+      pipe.Push(slot);
       offset += want;
     }
     return Status::Ok();

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <system_error>
+#include <thread>
 
 #include "fw/boot/bank_writer.h"
 #include "fw/boot/device.h"
@@ -17,6 +19,7 @@
 #include "fw/journal/journal.h"
 #include "fw/journal/snapshot.h"
 #include "fw/tuf_updater.h"
+#include "read_behind.h"
 
 namespace fw::install {
 
@@ -248,6 +251,75 @@ Status InitDataArea(Terminal& t, const std::string& tuf_root_path) {
 
 // ---------------------------------------------------------------- install
 
+namespace {
+
+// The core's whole-bank read-back (Bootloader::ProveBank) on its own thread, with
+// its own scratch buffer and hash engine, reading the bank through `bank` behind
+// the writer. Finish() waits for it; destroying it unfinished aborts the reads.
+class ReadBack {
+ public:
+  static Result<std::unique_ptr<ReadBack>> Start(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank) {
+    std::unique_ptr<ReadBack> r(new ReadBack(boot, slot, bank));
+    try {
+      r->thread_ = std::thread([p = r.get()] { p->check_ = p->verifier_.ProveBank(p->slot_, &p->proof_); });
+    } catch (const std::system_error& e) {
+      return Internal(std::string("cannot start the read-back thread: ") + e.what());
+    }
+    return r;
+  }
+  ReadBack(const ReadBack&) = delete;
+  ReadBack& operator=(const ReadBack&) = delete;
+  ~ReadBack() {
+    if (thread_.joinable()) {
+      bank_.Abort();
+      thread_.join();
+    }
+  }
+
+  // Waits for the read-back; every byte of the bank must have been published.
+  boot::BankCheck Finish(boot::BankProof* proof) {
+    thread_.join();
+    *proof = proof_;
+    return check_;
+  }
+
+ private:
+  static boot::BootEnv Env(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank, boot::HostHash& hash,
+                           std::vector<uint8_t>& scratch) {
+    boot::BootEnv env = boot.env();
+    env.bank[slot] = &bank;
+    env.hash = &hash;
+    env.scratch = scratch.data();
+    env.scratch_size = scratch.size();
+    return env;
+  }
+  ReadBack(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank)
+      : bank_(bank),
+        slot_(slot),
+        scratch_(boot::kVerifyBufferSize),
+        verifier_(Env(boot, slot, bank, hash_, scratch_)) {}
+
+  ReadBehindBank& bank_;
+  uint8_t slot_;
+  boot::HostHash hash_;
+  std::vector<uint8_t> scratch_;
+  boot::Bootloader verifier_;
+  boot::BankProof proof_;
+  boot::BankCheck check_;
+  std::thread thread_;
+};
+
+boot::OpResult VerifyFailed(const boot::BankCheck& c) {
+  boot::OpResult r;
+  const bool power_lost = c.code == boot::BankError::kFlash && c.flash == boot::FlashError::kPowerLost;
+  r.code = power_lost ? boot::OpError::kFlash : boot::OpError::kVerifyFailed;
+  r.flash = power_lost ? c.flash : boot::FlashError::kOk;
+  r.bank = c;
+  return r;
+}
+
+}  // namespace
+
 Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   NullProgress silent;
   Progress& progress = o.progress ? *o.progress : silent;
@@ -300,11 +372,15 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
     return fail(boot::OpStatus(r).WithContext("install: marking slot " + SlotText(plan.target) + " unbootable"));
   }
 
-  // 5. Stream chunks verified against the signed chunk index into the bank (invariant 3).
+  // 5. Stream chunks verified against the signed chunk index into the bank (invariant 3),
+  // while the bootloader core reads the bank back behind the writer (invariant 2; see
+  // docs/install.md, "Read-back").
   FW_RETURN_IF_ERROR(history.SetStage(id, "write"));
-  boot::Flash& bank = *t.banks[plan.target];
-  auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length);
+  ReadBehindBank bank(*t.banks[plan.target]);
+  auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length, o.writeback_window);
   if (!writer.ok()) return fail(writer.status().WithContext("install"));
+  auto readback = ReadBack::Start(*t.boot, plan.target, bank);
+  if (!readback.ok()) return fail(readback.status().WithContext("install"));
   bundle::ReaderOptions ro;
   ro.metadata_dir = t.TufDir();
   ro.policy.hardware_id = t.hardware_id;
@@ -315,6 +391,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
       o.bundle_path, ro,
       [&](uint64_t offset, ByteSpan chunk) {
         FW_RETURN_IF_ERROR(writer->Append(offset, chunk));
+        bank.Publish(writer->written_back());
         progress.Update(offset + chunk.size());
         return Status::Ok();
       },
@@ -327,13 +404,16 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
       });
   if (!written.ok()) return fail(written.status().WithContext("install: writing bank " + SlotText(plan.target)));
   if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
+  bank.Publish(bank.Size());  // synced: the rest of the bank may be read back
   progress.EndStage();
 
-  // 6. Read back: the bootloader core reads the whole bank and verifies the signed hash and a
-  // boot-key signature (and hardware id, counter) before it makes the slot a trial (invariant 2).
+  // 6. The core has read the whole bank back and verified the signed hash and a boot-key
+  // signature; only then is the slot made a trial (hardware id and counter checked there).
   FW_RETURN_IF_ERROR(history.SetStage(id, "verify"));
   progress.BeginStage("verify", "Reading bank " + SlotText(plan.target) + " back and verifying its signature", 0);
-  auto trial = t.boot->SetTrial(plan.target, o.tries);
+  boot::BankProof proof;
+  const boot::BankCheck check = (*readback)->Finish(&proof);
+  const boot::OpResult trial = check.ok() ? t.boot->SetTrial(plan.target, o.tries, &proof) : VerifyFailed(check);
   progress.EndStage();
   if (auto& r = trial; !r.ok()) {
     Status s = boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial");

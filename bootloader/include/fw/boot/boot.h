@@ -87,6 +87,7 @@ enum class OpError : uint8_t {
   kBadTries,        // tries 0 or above kMaxTries
   kVerifyFailed,    // the bank does not verify; see `bank`
   kWouldBrick,      // marking the slot bad would leave no confirmed slot
+  kBadProof,        // set-trial with a proof that did not verify or is for another slot
 };
 
 struct OpResult {
@@ -111,6 +112,22 @@ struct BootEnv {
   size_t scratch_size = 0;
 };
 
+// What ProveBank() established: the whole bank of `slot` was read back and holds
+// an image with a valid hash and a signature by a trusted boot key. Only the
+// core fills one in; SetTrial() accepts it instead of reading the bank again.
+class BankProof {
+ public:
+  bool valid() const { return valid_; }
+  uint8_t slot() const { return slot_; }
+  const image::Verified& image() const { return verified_; }
+
+ private:
+  friend class Bootloader;
+  bool valid_ = false;
+  uint8_t slot_ = kNoSlot;
+  image::Verified verified_;
+};
+
 class Bootloader {
  public:
   explicit Bootloader(const BootEnv& env) : env_(env), store_(*env.control[0], *env.control[1]) {}
@@ -127,7 +144,16 @@ class Bootloader {
   OpResult PrepareInstall(uint8_t slot);
   // After the bank is written: verifies the whole bank (policy included) and only
   // then makes it the trial with `tries` boots to prove itself.
-  OpResult SetTrial(uint8_t slot, uint8_t tries);
+  //
+  // With a `proof` from ProveBank() — run after the last write to the bank, e.g.
+  // by another Bootloader whose env reads the bank behind the writer — the bank is
+  // not read again: SetTrial re-reads only the header (it must still be the proven
+  // image's) and checks the policy against the stored minimum security counter.
+  OpResult SetTrial(uint8_t slot, uint8_t tries, const BankProof* proof = nullptr);
+  // Verifies the whole bank of `slot` (hash and signature; the policy is checked by
+  // SetTrial) and fills `proof` when it verifies.
+  BankCheck ProveBank(uint8_t slot, BankProof* proof);
+  const BootEnv& env() const { return env_; }
   // The running trial becomes confirmed and active; the previous active slot
   // stays as the fallback; the minimum security counter advances to the trial's.
   OpResult Confirm();
@@ -143,6 +169,7 @@ class Bootloader {
   // Loads the record, or builds the safe default when both copies are invalid.
   OpResult Load(BootControl* bc, LoadInfo* info);
   BankCheck VerifyOnce(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
+  BankCheck CheckProof(uint8_t slot, const BankProof& proof, uint32_t min_security_counter);
   // `checks` receives each bank's verification result.
   void BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]);
 

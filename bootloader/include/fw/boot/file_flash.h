@@ -7,11 +7,13 @@
 // simulator, programming non-erased bytes is not refused (block devices have no
 // such rule); alignment and bounds are enforced.
 //
-// Thread safety: none; one owner.
+// Thread safety: Read, Write and WriteBack may run on different threads at once
+// (pread, pwrite, sync_file_range); the rest is for one owner.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "fw/boot/flash.h"
@@ -36,11 +38,15 @@ class FileFlash final : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
   FlashError Erase(uint64_t offset, uint64_t len) override;
   FlashError Sync() override;
+  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override;
   // Files and block devices overwrite in place: no erase fill is needed before a write.
   bool ProgramNeedsErase() const override { return false; }
 
   // The OS error behind the last kIo, e.g. "cannot write bank_b.bin: No space left on device".
-  const Status& last_error() const { return last_error_; }
+  Status last_error() const {
+    std::lock_guard<std::mutex> lock(error_mu_);
+    return last_error_;
+  }
   const std::string& path() const { return file_.path(); }
 
  private:
@@ -53,7 +59,8 @@ class FileFlash final : public Flash {
   File file_;
   uint64_t base_;
   FlashGeometry geometry_;
-  Status last_error_;
+  mutable std::mutex error_mu_;
+  Status last_error_;  // guarded by error_mu_
 };
 
 }  // namespace fw::boot

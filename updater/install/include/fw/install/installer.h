@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/boot/bank_writer.h"
 #include "fw/boot/boot.h"
 #include "fw/boot/flash.h"
 #include "fw/flash_history.h"
@@ -72,6 +73,9 @@ struct InstallOptions {
   Progress* progress = nullptr;        // nullptr: silent
   std::optional<int64_t> now;          // TUF expiry reference (tests)
   uint64_t min_free_bytes_margin = 0;  // tests: pretend the disk is this much fuller
+  // How often the writer pushes the bank to the medium and lets the read-back
+  // follow (tests use small windows so the read-back runs beside the writer).
+  uint64_t writeback_window = boot::BankWriter::kDefaultWriteBackWindow;
 };
 
 struct InstallResult {
@@ -87,8 +91,8 @@ struct InstallResult {
 };
 
 // Plan (every check, no writes), then act: intent → journal snapshot → mark the
-// target unbootable → stream verified chunks → sync, read back, check the signed
-// hash → trial → outcome.
+// target unbootable → stream verified chunks (the core reads the bank back behind
+// the writer and checks the signed hash) → sync → trial → outcome.
 Result<InstallResult> Install(Terminal& t, const InstallOptions& options);
 
 struct ConfirmOptions {
