@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "fw/boot/sim_flash.h"
+#include "sim_device.h"
 #include "testing.h"
 
 namespace fw::boot {
@@ -20,7 +21,7 @@ TEST_P(BankWriterTest, OddChunksLandExactlyAndTheTailIsPadded) {
   FlashGeometry g{64 << 10, 4096, GetParam().align, GetParam().erased};
   auto flash = SimFlash::Create(g);
   ASSERT_TRUE(flash.ok());
-  const auto image = testing::PseudoRandomBytes(10007, 11);  // odd size: exercises the padded tail
+  const auto image = fw::testing::PseudoRandomBytes(10007, 11);  // odd size: exercises the padded tail
   auto writer = BankWriter::Create(*flash, image.size());
   ASSERT_TRUE(writer.ok());
   uint64_t off = 0;
@@ -41,22 +42,16 @@ INSTANTIATE_TEST_SUITE_P(Geometries, BankWriterTest,
                          ::testing::Values(Geometry{1, 0xFF}, Geometry{8, 0xFF}, Geometry{4, 0x00}, Geometry{8, 0x00}));
 
 // Records the write-back hints and checks them against what was programmed.
-class WriteBackLog final : public Flash {
+class WriteBackLog final : public testing::FlashProxy {
  public:
-  explicit WriteBackLog(Flash& f) : f_(f) {}
-  uint64_t Size() const override { return f_.Size(); }
-  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
-  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
-  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
-  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override { return f_.Read(offset, buf, len); }
+  using FlashProxy::FlashProxy;
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override {
     programmed = std::max(programmed, offset + len);
-    return f_.Write(offset, data, len);
+    return FlashProxy::Write(offset, data, len);
   }
-  FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
   FlashError Sync() override {
     ++syncs;
-    return f_.Sync();
+    return FlashProxy::Sync();
   }
   FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override {
     EXPECT_LE(offset + len, programmed) << "write-back of bytes not yet programmed";
@@ -68,9 +63,6 @@ class WriteBackLog final : public Flash {
   }
   uint64_t programmed = 0, waited = 0;
   int syncs = 0;
-
- private:
-  Flash& f_;
 };
 
 // written_back() only ever covers bytes that were programmed and waited for, in
@@ -79,7 +71,7 @@ TEST(BankWriter, WrittenBackFollowsTheWindowsAndCoversTheImageAfterFinish) {
   auto flash = SimFlash::Create(FlashGeometry{64 << 10, 4096, 8, 0xFF});
   ASSERT_TRUE(flash.ok());
   WriteBackLog log(*flash);
-  const auto image = testing::PseudoRandomBytes(40003, 12);
+  const auto image = fw::testing::PseudoRandomBytes(40003, 12);
   auto writer = BankWriter::Create(log, image.size(), 8192);
   ASSERT_TRUE(writer.ok());
   uint64_t off = 0, last = 0;

@@ -209,24 +209,14 @@ TEST_F(BootTest, SetTrialRejectsEveryBadBank) {
 }
 
 // Records every read of a bank; used to check the order in which the core reads it.
-class ReadLog final : public Flash {
+class ReadLog final : public FlashProxy {
  public:
-  explicit ReadLog(Flash& f) : f_(f) {}
-  uint64_t Size() const override { return f_.Size(); }
-  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
-  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
-  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
+  using FlashProxy::FlashProxy;
   FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override {
     reads.push_back({offset, len});
-    return f_.Read(offset, buf, len);
+    return FlashProxy::Read(offset, buf, len);
   }
-  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override { return f_.Write(offset, data, len); }
-  FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
-  FlashError Sync() override { return f_.Sync(); }
   std::vector<std::pair<uint64_t, uint64_t>> reads;
-
- private:
-  Flash& f_;
 };
 
 // The updater reads a bank back behind its writer (docs/install.md), so the core

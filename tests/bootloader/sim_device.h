@@ -75,4 +75,26 @@ class SimDevice {
   std::vector<uint8_t> scratch_;
 };
 
+// Forwards every call to another Flash; tests override what they observe or break.
+class FlashProxy : public Flash {
+ public:
+  explicit FlashProxy(Flash& f) : f_(f) {}
+  uint64_t Size() const override { return f_.Size(); }
+  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
+  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
+  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
+  bool ProgramNeedsErase() const override { return f_.ProgramNeedsErase(); }
+  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override { return f_.Read(offset, buf, len); }
+  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override { return f_.Write(offset, data, len); }
+  FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
+  FlashError Sync() override { return f_.Sync(); }
+  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override { return f_.WriteBack(offset, len, wait); }
+
+ protected:
+  ~FlashProxy() = default;
+
+ private:
+  Flash& f_;
+};
+
 }  // namespace fw::boot::testing

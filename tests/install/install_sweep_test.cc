@@ -208,6 +208,18 @@ struct Case {
   std::string name;
 };
 
+// The updater's view of a simulated terminal with its data area in `data_dir`.
+Terminal SimTerminal(boot::Bootloader& boot, SimDevice& dev, const std::string& data_dir) {
+  Terminal t;
+  t.boot = &boot;
+  t.banks[0] = &dev.bank(0);
+  t.banks[1] = &dev.bank(1);
+  t.hardware_id = "POS-X1";
+  t.data_dir = data_dir;
+  t.journal_path = data_dir + "/journal.db";
+  return t;
+}
+
 // One simulated terminal: the SimFlash, its bootloader, a data area on disk, and
 // the records the payment application has seen acknowledged.
 class Rig {
@@ -229,16 +241,7 @@ class Rig {
   const std::string& data_dir() const { return data_dir_; }
   const std::vector<journal::Record>& acked() const { return acked_; }
 
-  Terminal terminal() {
-    Terminal t;
-    t.boot = &boot_;
-    t.banks[0] = &dev_.bank(0);
-    t.banks[1] = &dev_.bank(1);
-    t.hardware_id = "POS-X1";
-    t.data_dir = data_dir_;
-    t.journal_path = data_dir_ + "/journal.db";
-    return t;
-  }
+  Terminal terminal() { return SimTerminal(boot_, dev_, data_dir_); }
 
   // The payment application: records it saw acknowledged are remembered.
   void Append(int n) {
@@ -303,13 +306,7 @@ void FactoryState(const SimConfig& config, const std::string& tmpl, std::vector<
   fs::copy_file(v.journal, tmpl + "/journal.db");
   {
     boot::Bootloader b = d.Reset();
-    Terminal t;
-    t.boot = &b;
-    t.banks[0] = &d.bank(0);
-    t.banks[1] = &d.bank(1);
-    t.hardware_id = "POS-X1";
-    t.data_dir = tmpl;
-    t.journal_path = tmpl + "/journal.db";
+    Terminal t = SimTerminal(b, d, tmpl);
     Status s = InitDataArea(t, v.root_json);
     ASSERT_TRUE(s.ok()) << s.message();
   }
@@ -707,26 +704,16 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
 
 // A bank that reads back other bytes than were written at one offset (a byte
 // that did not stick), as the core's read-back behind the writer sees it.
-class BadByteBank final : public boot::Flash {
+class BadByteBank final : public boot::testing::FlashProxy {
  public:
-  BadByteBank(boot::Flash& f, uint64_t bad) : f_(f), bad_(bad) {}
-  uint64_t Size() const override { return f_.Size(); }
-  uint32_t EraseBlockSize() const override { return f_.EraseBlockSize(); }
-  uint32_t WriteAlignment() const override { return f_.WriteAlignment(); }
-  uint8_t ErasedValue() const override { return f_.ErasedValue(); }
+  BadByteBank(boot::Flash& f, uint64_t bad) : FlashProxy(f), bad_(bad) {}
   boot::FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override {
-    boot::FlashError e = f_.Read(offset, buf, len);
+    boot::FlashError e = FlashProxy::Read(offset, buf, len);
     if (e == boot::FlashError::kOk && bad_ >= offset && bad_ < offset + len) buf[bad_ - offset] ^= 0x10;
     return e;
   }
-  boot::FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override {
-    return f_.Write(offset, data, len);
-  }
-  boot::FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
-  boot::FlashError Sync() override { return f_.Sync(); }
 
  private:
-  boot::Flash& f_;
   uint64_t bad_;
 };
 
