@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "testing.h"
 
@@ -82,6 +83,14 @@ class BundleTest : public ::testing::Test {
     r = RunCommand({"fwsign", "repo", "add-target", d("repo"), "--image", d("fw.img"), "--name", "pos/fw.img",
                     "--chunk-size", "4096"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // A larger image (several read-ahead slots) for the streaming tests.
+    fw::testing::WriteBytes(d("big.bin"), fw::testing::PseudoRandomBytes(5 << 20, 5));
+    r = RunCommand({"fwsign", "image", "sign", "--key", d("image.pem"), "--version", "3.0.1", "--security-counter", "7",
+                    "--hardware-id", "POS-X1", d("big.bin"), "-o", d("big.img")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({"fwsign", "repo", "add-target", d("repo"), "--image", d("big.img"), "--name", "pos/big.img",
+                    "--chunk-size", "4096"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
     // Root rotation: devices that trust root 1 must learn root 2 from the bundle.
     r = RunCommand({"fwsign", "repo", "rotate", d("repo"), "--role", "root", "--new-key", d("root2.pem"), "--key",
                     d("root.pem"), "--key", d("root2.pem")});
@@ -90,6 +99,8 @@ class BundleTest : public ::testing::Test {
                     "--key", d("timestamp.pem")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     r = RunCommand({"fwsign", "bundle", "create", d("repo"), "--target", "pos/fw.img", "-o", d("good.tar")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = RunCommand({"fwsign", "bundle", "create", d("repo"), "--target", "pos/big.img", "-o", d("big.tar")});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::filesystem::create_directories(d("device"));
     fw::testing::WriteFile(d("device/root.json"), fw::testing::ReadFile(d("repo/metadata/1.root.json")));
@@ -241,18 +252,42 @@ TEST_F(BundleTest, RefusesSizesBeyondTheSignedLengthAndTamperedBytes) {
   EXPECT_EQ(image_.size(), 5u * 4096);
 }
 
-// Chunks are read and hashed ahead on another thread: a failing sink still stops
-// the stream at once — no later chunk reaches it — and its error names the chunk.
-TEST_F(BundleTest, ASinkErrorStopsTheStreamAtThatChunk) {
+// Chunks are read and hashed ahead on another thread and reach the sink in
+// slots of whole chunks, in order, on the caller's thread. A failing sink stops
+// the stream at once — it is not called again — and its error says where; a bad
+// chunk deep in the image stops it after exactly the chunks before it.
+TEST_F(BundleTest, ReadAheadKeepsOrderAndStopsAtTheFirstError) {
+  auto r = Read(D("big.tar"), Options());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(image_, fw::testing::ReadBytes(D("big.img")));
+
   std::vector<uint64_t> offsets;
-  auto r = ReadBundleFile(D("good.tar"), Options(), [&](uint64_t offset, ByteSpan) {
+  const auto caller = std::this_thread::get_id();
+  auto failed = ReadBundleFile(D("big.tar"), Options(), [&](uint64_t offset, ByteSpan chunk) {
+    EXPECT_EQ(std::this_thread::get_id(), caller);
+    EXPECT_EQ(chunk.size() % 4096, 0u);
     offsets.push_back(offset);
-    return offsets.size() == 4 ? IoError("bank full") : Status::Ok();
+    return offsets.size() == 2 ? IoError("bank full") : Status::Ok();
   });
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ErrorCode::kIoError);
-  EXPECT_NE(r.status().message().find("chunk 3: bank full"), std::string::npos) << r.status().message();
-  EXPECT_EQ(offsets, (std::vector<uint64_t>{0, 4096, 8192, 12288}));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), ErrorCode::kIoError);
+  ASSERT_EQ(offsets.size(), 2u);
+  EXPECT_EQ(offsets[0], 0u);
+  EXPECT_GT(offsets[1], 0u);
+  EXPECT_NE(failed.status().message().find("bytes from " + std::to_string(offsets[1]) + " (chunk " +
+                                           std::to_string(offsets[1] / 4096) + "): bank full"),
+            std::string::npos)
+      << failed.status().message();
+
+  auto entries = ReadTar(D("big.tar"));
+  entries.back().data[700 * 4096 + 3] ^= 0x01;  // chunk 700, in the third 1 MiB slot
+  TempDir tmp;
+  WriteTar(tmp / "flip.tar", entries);
+  auto bad = Read(tmp / "flip.tar", Options());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("chunk 700 (offset 2867200) does not match"), std::string::npos)
+      << bad.status().message();
+  EXPECT_EQ(image_.size(), 700u * 4096);
 }
 
 TEST_F(BundleTest, RefusesCompressedTruncatedAndGarbageInput) {

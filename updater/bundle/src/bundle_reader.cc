@@ -56,23 +56,25 @@ Result<std::optional<std::string>> ReadLocal(const std::string& dir, const char*
 
 // A bounded queue of verified chunks between the read-ahead thread (libarchive +
 // SHA-256 of each chunk) and the caller's thread (the sink: e.g. writing a bank),
-// so hashing overlaps the sink's I/O. At most kReadAheadBytes (at least two
-// chunks) are in flight.
+// so hashing overlaps the sink's I/O. Chunks travel in slots of about kSlotBytes
+// (whole chunks, at least one), and at most kReadAheadBytes (at least two slots)
+// are in flight; a slot changes threads once, not each chunk.
 class ChunkPipe {
  public:
   struct Slot {
     std::vector<uint8_t> data;
-    uint64_t index = 0;
-    uint64_t offset = 0;
-    size_t size = 0;
+    uint64_t first_chunk = 0;  // index of the slot's first chunk
+    uint64_t offset = 0;       // its byte offset in the image
+    size_t size = 0;           // verified bytes in `data`
   };
+  static constexpr size_t kSlotBytes = 1 << 20;
   static constexpr size_t kReadAheadBytes = 4 << 20;
 
   explicit ChunkPipe(uint32_t chunk_size) {
-    const size_t count = std::max<size_t>(2, kReadAheadBytes / chunk_size);
-    slots_.resize(count);
+    const size_t slot = std::max<size_t>(1, kSlotBytes / chunk_size) * chunk_size;
+    slots_.resize(std::max<size_t>(2, kReadAheadBytes / slot));
     for (auto& s : slots_) {
-      s.data.resize(chunk_size);
+      s.data.resize(slot);
       free_.push_back(&s);
     }
   }
@@ -102,7 +104,7 @@ class ChunkPipe {
     }
     ready_cv_.notify_one();
   }
-  // Consumer: stop the producer (it finishes its current chunk and exits).
+  // Consumer: stop the producer (it finishes its current slot and exits).
   void Cancel() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +113,7 @@ class ChunkPipe {
     free_cv_.notify_one();
   }
 
-  // Consumer: hands each verified chunk to `sink` in order until the producer is done.
+  // Consumer: hands the verified bytes to `sink` in order until the producer is done.
   Status Drain(const ChunkSink& sink, const std::string& what) {
     while (true) {
       Slot* s = nullptr;
@@ -122,7 +124,9 @@ class ChunkPipe {
         s = ready_.front();
         ready_.pop_front();
       }
-      FW_RETURN_IF_ERROR_CTX(sink(s->offset, {s->data.data(), s->size}), what + ": chunk " + std::to_string(s->index));
+      FW_RETURN_IF_ERROR_CTX(
+          sink(s->offset, {s->data.data(), s->size}),
+          what + ": bytes from " + std::to_string(s->offset) + " (chunk " + std::to_string(s->first_chunk) + ")");
       {
         std::lock_guard<std::mutex> lock(mu_);
         free_.push_back(s);
@@ -136,7 +140,7 @@ class ChunkPipe {
   std::mutex mu_;
   std::condition_variable free_cv_, ready_cv_;
   std::vector<Slot*> free_;  // guarded by mu_
-  std::deque<Slot*> ready_;  // guarded by mu_, in chunk order
+  std::deque<Slot*> ready_;  // guarded by mu_, in image order
   bool done_ = false;        // guarded by mu_
   bool cancelled_ = false;   // guarded by mu_
   Status status_;            // guarded by mu_
@@ -321,32 +325,43 @@ class Reader {
     }
   }
 
-  // Runs on the read-ahead thread: reads each chunk of the image entry, checks it
-  // against the signed chunk index and queues it (only verified chunks are queued).
+  // Runs on the read-ahead thread: reads the chunks of the image entry into slots,
+  // checks each against the signed chunk index and queues only verified bytes (a
+  // slot with a bad chunk is queued up to the chunk before it).
   Status ReadChunks(const std::string& what, uint64_t length, ChunkPipe& pipe) {
     const uint32_t chunk_size = result_.facts.chunk_size;
     uint64_t offset = 0;
-    for (uint64_t i = 0; offset < length; ++i) {
+    uint64_t i = 0;
+    while (offset < length) {
       ChunkPipe::Slot* slot = pipe.Acquire();
       if (!slot) return Status::Ok();  // the consumer stopped
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, length - offset));
-      size_t got = 0;
-      while (got < want) {
-        const la_ssize_t n = archive_read_data(a_, slot->data.data() + got, std::min(want - got, kReadBlock));
-        if (n < 0) return Corrupt(what + ": " + ErrorString());
-        if (n == 0) return Corrupt(what + ": truncated at byte " + std::to_string(offset + got));
-        got += static_cast<size_t>(n);
-      }
-      const Digest d = Sha256::Of({slot->data.data(), want});
-      if (!ConstantTimeEqual(d, AsBytes(std::string_view(chunk_index_).substr(i * kChunkHashSize, kChunkHashSize)))) {
-        return VerificationFailed(what + ": chunk " + std::to_string(i) + " (offset " + std::to_string(offset) +
-                                  ") does not match the signed chunk index");
-      }
-      slot->index = i;
+      slot->first_chunk = i;
       slot->offset = offset;
-      slot->size = want;
-      pipe.Push(slot);
-      offset += want;
+      slot->size = 0;
+      Status bad;
+      while (offset < length && slot->size < slot->data.size()) {
+        uint8_t* chunk = slot->data.data() + slot->size;
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, length - offset));
+        size_t got = 0;
+        while (got < want && bad.ok()) {
+          const la_ssize_t n = archive_read_data(a_, chunk + got, std::min(want - got, kReadBlock));
+          if (n < 0) bad = Corrupt(what + ": " + ErrorString());
+          if (n == 0) bad = Corrupt(what + ": truncated at byte " + std::to_string(offset + got));
+          if (n > 0) got += static_cast<size_t>(n);
+        }
+        if (!bad.ok()) break;
+        const Digest d = Sha256::Of({chunk, want});
+        if (!ConstantTimeEqual(d, AsBytes(std::string_view(chunk_index_).substr(i * kChunkHashSize, kChunkHashSize)))) {
+          bad = VerificationFailed(what + ": chunk " + std::to_string(i) + " (offset " + std::to_string(offset) +
+                                   ") does not match the signed chunk index");
+          break;
+        }
+        slot->size += want;
+        offset += want;
+        ++i;
+      }
+      if (slot->size > 0) pipe.Push(slot);
+      if (!bad.ok()) return bad;
     }
     return Status::Ok();
   }

@@ -1,7 +1,7 @@
 // Offline bundle reader (format: manifests/docs/bundle-format.md).
 //
-// Reads the tar in one forward pass with bounded memory (one chunk plus the chunk
-// index) and never makes a temporary copy of the image:
+// Reads the tar in one forward pass with bounded memory (the read-ahead slots plus
+// the chunk index) and never makes a temporary copy of the image:
 //  1. metadata entries are admitted through tuf::TrustedSet against the device's
 //     trusted metadata (root.json, and timestamp/snapshot/targets if present for
 //     rollback checks) before anything else is read;
@@ -9,7 +9,10 @@
 //     targets metadata, pass the firmware policy (hardware id, security counter),
 //     and its chunk index must match custom.firmware.chunk_index_sha256;
 //  3. image/<target> must have exactly the signed length; each chunk is hashed and
-//     handed to `on_chunk` only after it matched the signed chunk index.
+//     handed to `on_chunk` only after it matched the signed chunk index. Reading
+//     and hashing run ahead on a second thread (at most 4 MiB in flight), so they
+//     overlap the sink's work; `on_chunk` is always called on the caller's thread,
+//     in image order, with one or more whole verified chunks (about 1 MiB).
 // Refused: links and any non-regular entry, absolute paths, "..", duplicate names,
 // entries out of order, unknown entries, sizes beyond caps or the signed length,
 // anything after the image, compressed or non-tar input.
@@ -50,7 +53,8 @@ struct VerifiedBundle {
   std::string timestamp, snapshot, targets;
 };
 
-// Called with each verified chunk: byte offset in the image and the chunk.
+// Called with verified bytes in image order: their byte offset in the image and one
+// or more whole chunks. After it fails it is not called again.
 using ChunkSink = std::function<Status(uint64_t offset, ByteSpan chunk)>;
 // Called once the metadata and chunk index are verified, before the first chunk.
 using MetadataSink = std::function<Status(const VerifiedBundle&)>;
