@@ -18,9 +18,9 @@ FlashError FlashRegion::Erase(uint64_t offset, uint64_t len) {
   return parent_->Erase(base_ + offset, len);
 }
 
-FlashError FlashRegion::WriteBack(uint64_t offset, uint64_t len, bool wait) {
+FlashError FlashRegion::SyncRange(uint64_t offset, uint64_t len) {
   if (!InRange(offset, len)) return FlashError::kOutOfRange;
-  return parent_->WriteBack(base_ + offset, len, wait);
+  return parent_->SyncRange(base_ + offset, len);
 }
 
 }  // namespace fw::boot

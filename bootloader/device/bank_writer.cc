@@ -4,7 +4,7 @@
 
 namespace fw::boot {
 
-Result<BankWriter> BankWriter::Create(Flash& bank, uint64_t image_size, uint64_t writeback_window) {
+Result<BankWriter> BankWriter::Create(Flash& bank, uint64_t image_size) {
   const uint64_t align = bank.WriteAlignment();
   const uint64_t padded = (image_size + align - 1) / align * align;
   if (image_size == 0) return InvalidArgument("the image is empty");
@@ -12,8 +12,7 @@ Result<BankWriter> BankWriter::Create(Flash& bank, uint64_t image_size, uint64_t
     return InvalidArgument("image of " + std::to_string(image_size) + " bytes does not fit the " +
                            std::to_string(bank.Size()) + "-byte bank");
   }
-  if (writeback_window == 0) return InvalidArgument("bank writer: the write-back window is 0");
-  return BankWriter(bank, image_size, writeback_window);
+  return BankWriter(bank, image_size);
 }
 
 Status BankWriter::EraseThrough(uint64_t end) {
@@ -36,22 +35,6 @@ Status BankWriter::Program(uint64_t offset, const uint8_t* data, size_t len) {
   if (FlashError e = bank_->Write(offset, data, len); e != FlashError::kOk) {
     return IoError("writing bank at " + std::to_string(offset) + ": " + FlashErrorName(e));
   }
-  programmed_ = offset + len;
-  return PushWriteBack();
-}
-
-Status BankWriter::PushWriteBack() {
-  if (programmed_ - started_ < window_) return Status::Ok();
-  if (FlashError e = bank_->WriteBack(started_, programmed_ - started_, false); e != FlashError::kOk) {
-    return IoError("writing bank back at " + std::to_string(started_) + ": " + FlashErrorName(e));
-  }
-  if (started_ > written_back_) {
-    if (FlashError e = bank_->WriteBack(written_back_, started_ - written_back_, true); e != FlashError::kOk) {
-      return IoError("writing bank back at " + std::to_string(written_back_) + ": " + FlashErrorName(e));
-    }
-    written_back_ = started_;
-  }
-  started_ = programmed_;
   return Status::Ok();
 }
 
@@ -96,7 +79,6 @@ Status BankWriter::Finish() {
   }
   if (FlashError e = bank_->Sync(); e != FlashError::kOk)
     return IoError(std::string("syncing bank: ") + FlashErrorName(e));
-  started_ = written_back_ = programmed_;
   return Status::Ok();
 }
 

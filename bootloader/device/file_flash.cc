@@ -54,17 +54,9 @@ FlashError FileFlash::Erase(uint64_t offset, uint64_t len) {
   return FlashError::kOk;
 }
 
-FlashError FileFlash::WriteBack(uint64_t offset, uint64_t len, bool wait) {
+FlashError FileFlash::SyncRange(uint64_t offset, uint64_t len) {
   if (!InRange(offset, len)) return FlashError::kOutOfRange;
-  const unsigned flags =
-      wait ? SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER : SYNC_FILE_RANGE_WRITE;
-  if (::sync_file_range(file_.fd(), static_cast<off_t>(base_ + offset), static_cast<off_t>(len), flags) != 0) {
-    // Only a hint: where the call does not apply (ESPIPE, EINVAL on some file
-    // systems), Sync() does all the work.
-    if (errno == ESPIPE || errno == EINVAL || errno == ENOSYS) return FlashError::kOk;
-    return Fail(IoError("cannot write back " + file_.path() + ": " + ErrnoText(errno)));
-  }
-  return FlashError::kOk;
+  return Sync();  // fdatasync: the whole file, which includes the range
 }
 
 FlashError FileFlash::Sync() {

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include "fw/boot/sim_flash.h"
-#include "sim_device.h"
 #include "testing.h"
 
 namespace fw::boot {
@@ -40,58 +39,6 @@ TEST_P(BankWriterTest, OddChunksLandExactlyAndTheTailIsPadded) {
 
 INSTANTIATE_TEST_SUITE_P(Geometries, BankWriterTest,
                          ::testing::Values(Geometry{1, 0xFF}, Geometry{8, 0xFF}, Geometry{4, 0x00}, Geometry{8, 0x00}));
-
-// Records the write-back hints and checks them against what was programmed.
-class WriteBackLog final : public testing::FlashProxy {
- public:
-  using FlashProxy::FlashProxy;
-  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override {
-    programmed = std::max(programmed, offset + len);
-    return FlashProxy::Write(offset, data, len);
-  }
-  FlashError Sync() override {
-    ++syncs;
-    return FlashProxy::Sync();
-  }
-  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override {
-    EXPECT_LE(offset + len, programmed) << "write-back of bytes not yet programmed";
-    if (wait) {
-      EXPECT_EQ(offset, waited) << "write-back waits must cover the bank in order";
-      waited = offset + len;
-    }
-    return FlashError::kOk;
-  }
-  uint64_t programmed = 0, waited = 0;
-  int syncs = 0;
-};
-
-// written_back() only ever covers bytes that were programmed and waited for, in
-// windows, and the whole padded image once Finish() synced.
-TEST(BankWriter, WrittenBackFollowsTheWindowsAndCoversTheImageAfterFinish) {
-  auto flash = SimFlash::Create(FlashGeometry{64 << 10, 4096, 8, 0xFF});
-  ASSERT_TRUE(flash.ok());
-  WriteBackLog log(*flash);
-  const auto image = fw::testing::PseudoRandomBytes(40003, 12);
-  auto writer = BankWriter::Create(log, image.size(), 8192);
-  ASSERT_TRUE(writer.ok());
-  uint64_t off = 0, last = 0;
-  while (off < image.size()) {
-    const size_t n = std::min<size_t>(3000, image.size() - off);
-    ASSERT_TRUE(writer->Append(off, {image.data() + off, n}).ok());
-    off += n;
-    EXPECT_GE(writer->written_back(), last);  // monotonic
-    EXPECT_EQ(writer->written_back(), log.waited);
-    EXPECT_GE(writer->written_back() + 2 * 8192 + 3000, off);  // lags at most two windows and a chunk
-    last = writer->written_back();
-  }
-  EXPECT_GT(last, 0u);  // windows were written back while streaming
-  EXPECT_LT(last, image.size());
-  EXPECT_EQ(log.syncs, 0);
-  ASSERT_TRUE(writer->Finish().ok());
-  EXPECT_EQ(log.syncs, 1);
-  EXPECT_EQ(writer->written_back(), 40008u);  // padded to the write alignment
-  EXPECT_EQ(BankWriter::Create(log, 10, 0).status().code(), ErrorCode::kInvalidArgument);
-}
 
 TEST(BankWriter, RefusesWhatDoesNotFitOrArrivesOutOfOrder) {
   auto flash = SimFlash::Create(FlashGeometry{8192, 4096, 8, 0xFF});

@@ -88,7 +88,7 @@ class FlashProxy : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override { return f_.Write(offset, data, len); }
   FlashError Erase(uint64_t offset, uint64_t len) override { return f_.Erase(offset, len); }
   FlashError Sync() override { return f_.Sync(); }
-  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override { return f_.WriteBack(offset, len, wait); }
+  FlashError SyncRange(uint64_t offset, uint64_t len) override { return f_.SyncRange(offset, len); }
 
  protected:
   ~FlashProxy() = default;

@@ -63,9 +63,9 @@ bool FullSweep() {
 constexpr uint64_t kBankSize = 64 << 10;
 constexpr size_t kPayloadSize = 20 << 10;
 constexpr int kJournalRecords = 300;
-// Small write-back windows: the core's read-back runs beside the writer, as it does
+// Small flush windows: the core's read-back runs beside the writer, as it does
 // for large images, so the cuts also land while a second thread reads the bank.
-constexpr uint64_t kWriteBackWindow = 4096;
+constexpr uint64_t kFlushWindow = 4096;
 const char* const kVersions[] = {"1.0.0", "1.1.0", "1.2.0"};
 
 void Must(const ft::CommandResult& r, const std::string& what) {
@@ -493,7 +493,7 @@ class Sweeper {
       const uint64_t ops_before = d.flash().ops();
       InstallOptions io;
       io.bundle_path = seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12;
-      io.writeback_window = kWriteBackWindow;
+      io.flush_window = kFlushWindow;
       auto inst = Install(tt, io);
       if (bc.TrialSlot() != boot::kNoSlot) {
         // A trial is pending: the re-run is refused, with a reason, and writes nothing.
@@ -546,7 +546,7 @@ class Sweeper {
         case Step::kInstall: {
           InstallOptions io;
           io.bundle_path = seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12;
-          io.writeback_window = kWriteBackWindow;
+          io.flush_window = kFlushWindow;
           auto r = Install(t, io);
           ok = r.ok();
           if (!ok) why = r.status().message();
@@ -738,7 +738,7 @@ TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
     t.banks[1] = &bank;
     InstallOptions io;
     io.bundle_path = TheVendor().bundle_11;
-    io.writeback_window = kWriteBackWindow;
+    io.flush_window = kFlushWindow;
     auto r = Install(t, io);
     ASSERT_FALSE(r.ok()) << "a bank that reads back other bytes was accepted";
     EXPECT_NE(r.status().message().find("does not verify"), std::string::npos) << r.status().message();
@@ -758,7 +758,7 @@ TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
   Terminal t = rig.terminal();
   InstallOptions io;
   io.bundle_path = TheVendor().bundle_11;
-  io.writeback_window = kWriteBackWindow;
+  io.flush_window = kFlushWindow;
   auto r = Install(t, io);
   ASSERT_TRUE(r.ok()) << r.status().message();
 }

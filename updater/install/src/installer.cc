@@ -376,8 +376,10 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   // while the bootloader core reads the bank back behind the writer (invariant 2; see
   // docs/install.md, "Read-back").
   FW_RETURN_IF_ERROR(history.SetStage(id, "write"));
-  ReadBehindBank bank(*t.banks[plan.target]);
-  auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length, o.writeback_window);
+  auto behind = ReadBehindBank::Start(*t.banks[plan.target], o.flush_window);
+  if (!behind.ok()) return fail(behind.status().WithContext("install"));
+  ReadBehindBank& bank = **behind;
+  auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length);
   if (!writer.ok()) return fail(writer.status().WithContext("install"));
   auto readback = ReadBack::Start(*t.boot, plan.target, bank);
   if (!readback.ok()) return fail(readback.status().WithContext("install"));
@@ -391,7 +393,6 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
       o.bundle_path, ro,
       [&](uint64_t offset, ByteSpan chunk) {
         FW_RETURN_IF_ERROR(writer->Append(offset, chunk));
-        bank.Publish(writer->written_back());
         progress.Update(offset + chunk.size());
         return Status::Ok();
       },
@@ -404,7 +405,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
       });
   if (!written.ok()) return fail(written.status().WithContext("install: writing bank " + SlotText(plan.target)));
   if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
-  bank.Publish(bank.Size());  // synced: the rest of the bank may be read back
+  bank.Complete();  // synced: the rest of the bank may be read back
   progress.EndStage();
 
   // 6. The core has read the whole bank back and verified the signed hash and a boot-key

@@ -7,8 +7,8 @@
 // simulator, programming non-erased bytes is not refused (block devices have no
 // such rule); alignment and bounds are enforced.
 //
-// Thread safety: Read, Write and WriteBack may run on different threads at once
-// (pread, pwrite, sync_file_range); the rest is for one owner.
+// Thread safety: Read, Write and SyncRange may run on different threads at once
+// (pread, pwrite, fdatasync); the rest is for one owner.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,7 @@ class FileFlash final : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
   FlashError Erase(uint64_t offset, uint64_t len) override;
   FlashError Sync() override;
-  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override;
+  FlashError SyncRange(uint64_t offset, uint64_t len) override;
   // Files and block devices overwrite in place: no erase fill is needed before a write.
   bool ProgramNeedsErase() const override { return false; }
 

@@ -44,15 +44,14 @@ class Flash {
   virtual FlashError Erase(uint64_t offset, uint64_t len) = 0;
   // Makes every completed Write/Erase durable (fsync on files; no-op on raw flash).
   virtual FlashError Sync() = 0;
-  // A hint for streaming writers: start writing the completed writes in
-  // [offset, offset + len) to the medium and, with `wait`, return once they are
-  // written (sync_file_range on files). Not a durability barrier — Sync() is.
-  // Must be safe to call while another thread Read()s. Default: nothing to do
-  // (raw flash is programmed in place).
-  virtual FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) {
+  // Makes the completed writes in [offset, offset + len) durable, like Sync() for
+  // that range, and may run while other threads Read() and Write() (files:
+  // fdatasync). A streaming writer's flusher uses it to make the bank durable
+  // piece by piece instead of all at the end. Default: nothing to do (raw flash
+  // holds what was programmed).
+  virtual FlashError SyncRange(uint64_t offset, uint64_t len) {
     (void)offset;
     (void)len;
-    (void)wait;
     return FlashError::kOk;
   }
   // False when Write() may overwrite any byte (files, eMMC/SD block devices), so a
@@ -79,7 +78,7 @@ class FlashRegion final : public Flash {
   FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override;
   FlashError Erase(uint64_t offset, uint64_t len) override;
   FlashError Sync() override { return parent_->Sync(); }
-  FlashError WriteBack(uint64_t offset, uint64_t len, bool wait) override;
+  FlashError SyncRange(uint64_t offset, uint64_t len) override;
   bool ProgramNeedsErase() const override { return parent_->ProgramNeedsErase(); }
 
  private:

@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "fw/boot/bank_writer.h"
 #include "fw/boot/boot.h"
 #include "fw/boot/flash.h"
 #include "fw/flash_history.h"
@@ -63,6 +62,8 @@ class OpenedTerminal {
 // after it parses as signed root metadata) and the flash history.
 Status InitDataArea(Terminal& t, const std::string& tuf_root_path);
 
+inline constexpr uint64_t kDefaultFlushWindow = 8 << 20;
+
 struct InstallOptions {
   std::string bundle_path;
   std::string operator_name = "technician";
@@ -73,9 +74,9 @@ struct InstallOptions {
   Progress* progress = nullptr;        // nullptr: silent
   std::optional<int64_t> now;          // TUF expiry reference (tests)
   uint64_t min_free_bytes_margin = 0;  // tests: pretend the disk is this much fuller
-  // How often the writer pushes the bank to the medium and lets the read-back
-  // follow (tests use small windows so the read-back runs beside the writer).
-  uint64_t writeback_window = boot::BankWriter::kDefaultWriteBackWindow;
+  // Every `flush_window` bytes written, the bank is made durable and the read-back
+  // may follow (tests use small windows so it runs beside the writer).
+  uint64_t flush_window = kDefaultFlushWindow;
 };
 
 struct InstallResult {
