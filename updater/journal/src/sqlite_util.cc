@@ -133,7 +133,7 @@ Status Transaction::Commit() {
 namespace fw::journal::sql {
 
 Status BackupFile(const std::string& src, const std::string& dest, const std::string& vfs, int lock_timeout_ms,
-                  const std::string& dest_journal_mode) {
+                  const std::string& dest_journal_mode, bool durable) {
   ::unlink(dest.c_str());
   struct RemoveOnFailure {
     const std::string& path;
@@ -152,7 +152,14 @@ Status BackupFile(const std::string& src, const std::string& dest, const std::st
   Status status;
   {
     FW_ASSIGN_OR_RETURN(DbPtr to, Open(dest, {true, false, vfs, lock_timeout_ms}));
-    FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA synchronous = FULL", "copy"));
+    if (durable) {
+      FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA synchronous = FULL", "copy"));
+    } else {
+      // A fresh file nobody else knows: nothing to roll back to, nothing to sync yet.
+      FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA synchronous = OFF", "copy"));
+      auto off = QueryText(to.get(), "PRAGMA journal_mode = OFF");
+      if (!off.ok()) return off.status().WithContext("copy " + dest);
+    }
     {
       BackupPtr backup(sqlite3_backup_init(to.get(), "main", from.get(), "main"));
       if (!backup) return Error(to.get(), sqlite3_errcode(to.get()), "cannot start backup of " + src);
@@ -182,6 +189,16 @@ Status BackupFile(const std::string& src, const std::string& dest, const std::st
   }
   cleanup.keep = true;
   return status;
+}
+
+Status SyncFile(const std::string& path, const std::string& vfs) {
+  FW_ASSIGN_OR_RETURN(DbPtr db, Open(path, {false, true, vfs, 5000}));
+  sqlite3_file* file = nullptr;
+  int rc = sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  if (rc != SQLITE_OK || !file || !file->pMethods) return Internal("cannot reach the file of " + path);
+  rc = file->pMethods->xSync(file, SQLITE_SYNC_FULL);
+  if (rc != SQLITE_OK) return Error(nullptr, rc, "cannot sync " + path);
+  return Status::Ok();
 }
 
 }  // namespace fw::journal::sql

@@ -52,11 +52,23 @@ std::string SerializeDescriptor(const SnapshotDescriptor& d);
 // Parses and bounds-checks a descriptor from outside (size, types, hex, file name).
 Result<SnapshotDescriptor> ParseDescriptor(std::string_view json);
 
+// Wall-clock seconds of SnapshotStore::Take's steps (benchmark, diagnostics).
+struct SnapshotTimings {
+  double copy = 0;       // 1. backup-API copy into NAME.partial (not synced)
+  double verify = 0;     // 2. from the end of the copy until its sync and every check are done:
+  double sync = 0;       //    fsync of the copy            } all four
+  double integrity = 0;  //    PRAGMA integrity_check       } run at
+  double chain = 0;      //    chain verification (ranges)  } the same
+  double sha256 = 0;     //    SHA-256 of the file          } time
+  double publish = 0;    // 3. rename, directory fsync, descriptor, host copy, retention
+};
+
 struct SnapshotInfo {
   std::string name;             // NAME (file stem)
   std::string db_path;          // DIR/NAME.db
   std::string descriptor_path;  // DIR/NAME.json
   SnapshotDescriptor descriptor;
+  SnapshotTimings timings;  // filled by Take (reference journals)
 };
 
 struct SnapshotOptions {
