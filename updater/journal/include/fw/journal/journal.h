@@ -70,6 +70,10 @@ struct RangeVerifyOptions {
   // Tests: the first sequence number of every range after the first (ascending);
   // overrides `ranges`.
   std::vector<int64_t> range_starts;
+  // Other work to run on the same threads, taken before the ranges (longest first):
+  // the snapshot's integrity_check and file hash, so the cores are shared by one
+  // queue instead of by more threads than cores.
+  std::vector<std::function<void()>> alongside;
 };
 
 class Journal {
