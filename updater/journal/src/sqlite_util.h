@@ -81,7 +81,8 @@ namespace fw::journal::sql {
 // in `dest_journal_mode` ("delete" or "wal"). With `durable` it is committed with
 // synchronous=FULL; without, nothing is synced (synchronous=OFF, no rollback journal:
 // for a fresh private file that the caller syncs with SyncFile before anyone relies
-// on it). On failure `dest` is removed.
+// on it), but its writeback is started while it is written. On failure `dest` is
+// removed.
 Status BackupFile(const std::string& src, const std::string& dest, const std::string& vfs, int lock_timeout_ms,
                   const std::string& dest_journal_mode, bool durable = true);
 
