@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12.3f\n", "       integrity_check", st.integrity);
   std::printf("%-44s %12.3f\n", "       chain (ranges)", st.chain);
   std::printf("%-44s %12.3f\n", "       SHA-256 of the file", st.sha256);
-  std::printf("%-44s %12.3f\n", "  3. publish (rename, descriptor, retention)", st.publish);
+  std::printf("%-44s %12.3f\n", "  3. publish (rename, dir fsync, descriptor)", st.publish);
+  std::printf("%-44s %12.3f\n", "  4. retention (keep 1: delete the previous)", st.retention);
   std::printf("%-44s %12.3f %10.0f rec/s   goal >= 1,000,000 rec/s\n", "chain verification", t_verify, n / t_verify);
   std::printf("%-44s %12.3f %12s   goal <= 2 s\n", "check against snapshot", t_check,
               chk->fast_path ? "fast path" : "slow path");

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "fw/encoding.h"
 #include "fw/file_io.h"
@@ -115,51 +116,52 @@ struct CopyVerification {
 };
 
 // Verifies a reference-journal file that nobody writes (a snapshot or its copy), all at
-// once: PRAGMA integrity_check and the SHA-256 of the file on their own threads, the
-// chain split into ranges over one reader per core (Journal::VerifyInRanges). The
-// operating system shares the cores among them; the chain's ranges keep every core busy
-// until the end.
+// once on one queue served by one thread per core (Journal::VerifyInRanges): first
+// PRAGMA integrity_check and the SHA-256 of the file, then the chain's ranges, which
+// keep every core busy until the end.
 CopyVerification VerifyReferenceCopy(const std::string& path, const std::string& vfs, SnapshotTimings* timings) {
   using Clock = std::chrono::steady_clock;
   double t_integrity = 0, t_sha = 0;
-  auto integrity = std::async(std::launch::async, [&] {
+  std::optional<Result<std::string>> ic;
+  std::optional<Result<Digest>> file_sha;
+  auto check_integrity = [&] {
     auto t = Clock::now();
-    auto r = sql::IntegrityCheck(path, vfs);
+    ic = sql::IntegrityCheck(path, vfs);
     t_integrity = SecondsSince(t);
-    return r;
-  });
-  auto sha = std::async(std::launch::async, [&] {
+  };
+  auto hash_file = [&] {
     auto t = Clock::now();
-    auto r = Sha256File(path);
+    file_sha = Sha256File(path);
     t_sha = SecondsSince(t);
-    return r;
-  });
+  };
+  RangeVerifyOptions ro;
+  ro.alongside = {check_integrity, hash_file};
   auto t = Clock::now();
   auto verified = [&]() -> Result<VerifyReport> {
     OpenOptions o;
     o.read_only = true;
     o.vfs = vfs;
     FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
-    return j.VerifyInRanges();
+    return j.VerifyInRanges(ro);
   }();
   double t_chain = SecondsSince(t);
-  auto ic = integrity.get();
-  auto file_sha = sha.get();
+  if (!ic) check_integrity();  // the chain's verification failed before it ran them
+  if (!file_sha) hash_file();
   if (timings) {
     timings->integrity = t_integrity;
     timings->chain = t_chain;
     timings->sha256 = t_sha;
   }
   CopyVerification out;
-  if (file_sha.ok()) {
-    out.sha256 = *file_sha;
+  if (file_sha->ok()) {
+    out.sha256 = **file_sha;
   } else {
-    out.sha_status = file_sha.status().WithContext("SHA-256 of " + path);
+    out.sha_status = file_sha->status().WithContext("SHA-256 of " + path);
   }
-  if (!ic.ok()) {
-    out.status = ic.status();
-  } else if (!ic->empty()) {
-    out.status = Corrupt("integrity_check failed: " + *ic);
+  if (!ic->ok()) {
+    out.status = ic->status();
+  } else if (!(*ic)->empty()) {
+    out.status = Corrupt("integrity_check failed: " + **ic);
   } else if (!verified.ok()) {
     out.status = verified.status();
   } else if (!verified->ok()) {
@@ -418,8 +420,10 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   t = Clock::now();
   FW_ASSIGN_OR_RETURN(SnapshotInfo info,
                       Publish(dir_, name, partial, d, options, v.sha256, /*synced=*/true).WithContext(ctx));
-  FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
   timings.publish = SecondsSince(t);
+  t = Clock::now();
+  FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
+  timings.retention = SecondsSince(t);
   info.timings = timings;
   return info;
 }

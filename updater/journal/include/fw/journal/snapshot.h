@@ -60,7 +60,8 @@ struct SnapshotTimings {
   double integrity = 0;  //    PRAGMA integrity_check       } run at
   double chain = 0;      //    chain verification (ranges)  } the same
   double sha256 = 0;     //    SHA-256 of the file          } time
-  double publish = 0;    // 3. rename, directory fsync, descriptor, host copy, retention
+  double publish = 0;    // 3. rename, directory fsync, descriptor (the commit point), host copy
+  double retention = 0;  // 4. deleting the snapshots beyond `keep`
 };
 
 struct SnapshotInfo {
