@@ -143,9 +143,9 @@ int main(int argc, char** argv) {
   std::printf("%-44s %12.3f\n", "  1. copy (backup API, not synced)", st.copy);
   std::printf("%-44s %12.3f\n", "  2. sync || verify, until both are done", st.verify);
   std::printf("%-44s %12.3f\n", "       fsync of the copy", st.sync);
-  std::printf("%-44s %12.3f\n", "       integrity_check", st.integrity);
-  std::printf("%-44s %12.3f\n", "       chain (ranges)", st.chain);
-  std::printf("%-44s %12.3f\n", "       SHA-256 of the file", st.sha256);
+  std::printf("%-44s %12.3f\n", "       integrity_check       } one queue,", st.integrity);
+  std::printf("%-44s %12.3f\n", "       SHA-256 of the file   } a thread", st.sha256);
+  std::printf("%-44s %12.3f\n", "       ...then chain ranges  } per core", st.chain);
   std::printf("%-44s %12.3f\n", "  3. publish (rename, dir fsync, descriptor)", st.publish);
   std::printf("%-44s %12.3f\n", "  4. retention (keep 1: delete the previous)", st.retention);
   std::printf("%-44s %12.3f %10.0f rec/s   goal >= 1,000,000 rec/s\n", "chain verification", t_verify, n / t_verify);
