@@ -119,6 +119,22 @@ TEST(JournalRecord, OtherBadFieldsAreRejectedWithTheirName) {
   EXPECT_FALSE(ParseKind("purchase").ok());
 }
 
+// VerifyInRanges (the snapshot's verification) must report exactly what one pass
+// reports: same summary, same problem count, same problems in the same order.
+void ExpectSameReport(const VerifyReport& one_pass, const VerifyReport& ranged, const std::string& label) {
+  EXPECT_EQ(ranged.summary.record_count, one_pass.summary.record_count) << label;
+  EXPECT_EQ(ranged.summary.first_seq, one_pass.summary.first_seq) << label;
+  EXPECT_EQ(ranged.summary.last_seq, one_pass.summary.last_seq) << label;
+  EXPECT_EQ(HexEncode(ranged.summary.head), HexEncode(one_pass.summary.head)) << label;
+  EXPECT_EQ(ranged.summary.schema_version, one_pass.summary.schema_version) << label;
+  EXPECT_EQ(ranged.problem_count, one_pass.problem_count) << label;
+  ASSERT_EQ(ranged.problems.size(), one_pass.problems.size()) << label;
+  for (size_t i = 0; i < one_pass.problems.size(); ++i) {
+    EXPECT_EQ(ranged.problems[i].seq, one_pass.problems[i].seq) << label << ", problem " << i;
+    EXPECT_EQ(ranged.problems[i].what, one_pass.problems[i].what) << label << ", problem " << i;
+  }
+}
+
 class JournalTamper : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -197,6 +213,11 @@ TEST_F(JournalTamper, BitFlipsInTheFileAreDetected) {
     auto j = Journal::Open(path_, o);
     if (!j.ok()) return true;
     auto r = j->Verify();
+    // The snapshot's verification (integrity_check apart) reports the same as one pass.
+    RangeVerifyOptions ro;
+    ro.range_starts = {8, 16, 17};
+    auto ranged = j->VerifyInRanges(ro);
+    if (r.ok() && ranged.ok()) ExpectSameReport(*r, *ranged, "bit flip");
     return !r.ok() || !r->ok();
   };
   auto unchanged = [&]() {
@@ -241,6 +262,169 @@ TEST_F(JournalTamper, BitFlipsInTheFileAreDetected) {
   }
   fw::testing::WriteBytes(path_, clean);
   EXPECT_FALSE(detected());
+}
+
+class JournalRanges : public ::testing::TestWithParam<int> {  // the schema version
+ protected:
+  void SetUp() override {
+    auto j = Journal::Open(path_, testing::Create(GetParam()));
+    ASSERT_TRUE(j.ok());
+    std::vector<RecordInput> in;
+    for (int i = 0; i < kRecords; ++i) in.push_back(Input(i, i % 3 != 0));  // v1: entry_mode in the side table
+    ASSERT_TRUE(j->AppendBatch(in).ok());
+    ASSERT_TRUE(j->Checkpoint().ok());
+  }
+  // One pass, then the same chain in many range splits and thread counts.
+  void ExpectRangesMatchOnePass(const std::string& what) {
+    OpenOptions o;
+    o.read_only = true;
+    auto j = Journal::Open(path_, o);
+    ASSERT_TRUE(j.ok());
+    VerifyOptions vo;
+    vo.integrity_check = false;
+    auto one = j->Verify(vo);
+    ASSERT_TRUE(one.ok()) << one.status().message();
+    std::vector<std::vector<int64_t>> splits = {{}, {11}, {12}, {11, 21}, {4, 11, 22}, {2, 3, 4, 5}, {kRecords + 5}};
+    std::vector<int64_t> each;
+    for (int64_t s = 1; s <= kRecords + 1; ++s) each.push_back(s);
+    splits.push_back(each);
+    for (const auto& starts : splits) {
+      for (int threads : {1, 2, 3}) {
+        RangeVerifyOptions ro;
+        ro.threads = threads;
+        ro.range_starts = starts;
+        auto ranged = j->VerifyInRanges(ro);
+        ASSERT_TRUE(ranged.ok()) << ranged.status().message();
+        std::string label = what + ", " + std::to_string(starts.size() + 1) + " ranges starting";
+        for (int64_t s : starts) label += " " + std::to_string(s);
+        label += ", " + std::to_string(threads) + " threads";
+        ExpectSameReport(*one, *ranged, label);
+      }
+    }
+    auto automatic = j->VerifyInRanges();
+    ASSERT_TRUE(automatic.ok());
+    ExpectSameReport(*one, *automatic, what + ", automatic ranges");
+    one_pass_ = *one;
+  }
+  static constexpr int kRecords = 40;
+  TempDir dir_;
+  std::string path_ = dir_ / "j.db";
+  VerifyReport one_pass_;
+};
+
+TEST_P(JournalRanges, CleanChain) {
+  ExpectRangesMatchOnePass("clean");
+  EXPECT_TRUE(one_pass_.ok());
+  EXPECT_EQ(one_pass_.summary.record_count, kRecords);
+}
+
+TEST_P(JournalRanges, AlteredRecordInTheSecondRange) {
+  ASSERT_EQ(testing::RawExec(path_, "UPDATE records SET amount_minor = amount_minor + 1 WHERE seq = 15"), SQLITE_OK);
+  ExpectRangesMatchOnePass("record 15 altered");
+  ASSERT_EQ(one_pass_.problem_count, 1);
+  EXPECT_EQ(one_pass_.problems[0].seq, 15);
+}
+
+TEST_P(JournalRanges, ProblemsAtARangeBoundary) {
+  // 11 is the first record of a range in several splits: its predecessor is deleted and
+  // it is altered itself (altered, then broken link); 21's stored hash is replaced, so
+  // 21 is altered and 22 (first of a range in another split) no longer follows it.
+  ASSERT_EQ(testing::RawExec(path_,
+                             "DELETE FROM records WHERE seq = 10;"
+                             "UPDATE records SET result = 'error' WHERE seq = 11;"
+                             "UPDATE records SET hash = randomblob(32) WHERE seq = 21;"),
+            SQLITE_OK);
+  ExpectRangesMatchOnePass("boundary problems");
+  ASSERT_EQ(one_pass_.problem_count, 4);
+  EXPECT_EQ(one_pass_.problems[0].seq, 11);
+  EXPECT_NE(one_pass_.problems[0].what.find("altered"), std::string::npos);
+  EXPECT_EQ(one_pass_.problems[1].seq, 11);
+  EXPECT_NE(one_pass_.problems[1].what.find("broken link: does not follow record 9"), std::string::npos);
+  EXPECT_EQ(one_pass_.problems[2].seq, 21);
+  EXPECT_EQ(one_pass_.problems[3].seq, 22);
+  EXPECT_NE(one_pass_.problems[3].what.find("does not follow record 21"), std::string::npos);
+}
+
+TEST_P(JournalRanges, MissingFirstRecordsAndEmptyRanges) {
+  ASSERT_EQ(testing::RawExec(path_, "DELETE FROM records WHERE seq <= 3 OR seq BETWEEN 11 AND 13"), SQLITE_OK);
+  ExpectRangesMatchOnePass("records 1-3 and 11-13 deleted");
+  ASSERT_EQ(one_pass_.problem_count, 2);
+  EXPECT_EQ(one_pass_.problems[0].seq, 4);
+  EXPECT_NE(one_pass_.problems[0].what.find("first record links to a predecessor"), std::string::npos);
+  EXPECT_EQ(one_pass_.problems[1].seq, 14);
+}
+
+TEST_P(JournalRanges, MalformedRecordsAtABoundary) {
+  ASSERT_EQ(testing::RawExec(path_,
+                             "UPDATE records SET hash = x'00' WHERE seq = 11;"
+                             "UPDATE records SET prev_hash = x'0102' WHERE seq = 21;"
+                             "UPDATE records SET kind = 'gift' WHERE seq = 4"),
+            SQLITE_OK);
+  ExpectRangesMatchOnePass("malformed records");
+  EXPECT_GE(one_pass_.problem_count, 3);
+  EXPECT_EQ(one_pass_.problems[0].seq, 4);
+  EXPECT_NE(one_pass_.problems[0].what.find("malformed record: unknown kind 'gift'"), std::string::npos);
+}
+
+TEST_P(JournalRanges, SideTableRowsAtABoundaryAndDuplicates) {
+  ASSERT_EQ(testing::RawExec(path_,
+                             "INSERT INTO record_extension VALUES (11, 'tip', '100');"
+                             "INSERT INTO record_extension VALUES (21, 'tip', '5');"
+                             "INSERT INTO record_extension VALUES (0, 'orphan', 'x');"
+                             "INSERT INTO record_extension VALUES (99, 'orphan', 'x');"),
+            SQLITE_OK);
+  if (GetParam() >= 2) {  // the same name in the column and the side table: malformed
+    ASSERT_EQ(testing::RawExec(path_, "INSERT INTO record_extension VALUES (12, 'entry_mode', 'chip')"), SQLITE_OK);
+  }
+  ExpectRangesMatchOnePass("side-table rows");
+  EXPECT_EQ(one_pass_.problem_count, GetParam() >= 2 ? 3 : 2);
+  EXPECT_EQ(one_pass_.problems[0].seq, 11);
+  if (GetParam() >= 2) {
+    EXPECT_NE(one_pass_.problems[1].what.find("'entry_mode' is stored twice"), std::string::npos);
+  }
+}
+
+TEST_P(JournalRanges, MoreProblemsThanAreListed) {
+  ASSERT_EQ(testing::RawExec(path_, "UPDATE records SET amount_minor = amount_minor + 1"), SQLITE_OK);
+  ASSERT_EQ(testing::RawExec(path_, "UPDATE records SET hash = zeroblob(32) WHERE seq % 2 = 0"), SQLITE_OK);
+  // 40 altered, and 19 broken links after the zeroed hashes (none after record 40).
+  ExpectRangesMatchOnePass("every record altered");
+  EXPECT_EQ(one_pass_.problem_count, 59);
+}
+
+INSTANTIATE_TEST_SUITE_P(SchemaVersions, JournalRanges, ::testing::Values(1, 2));
+
+TEST(JournalRangesLarge, ProblemListIsCutAfterTheFirstHundredInOrder) {
+  TempDir dir;
+  std::string path = dir / "j.db";
+  {
+    auto j = Journal::Open(path, testing::Create());
+    ASSERT_TRUE(j.ok());
+    std::vector<RecordInput> in;
+    for (int i = 0; i < 20000; ++i) in.push_back(Input(i, true));
+    ASSERT_TRUE(j->AppendBatch(in).ok());
+    ASSERT_TRUE(j->Checkpoint().ok());
+  }
+  ASSERT_EQ(testing::RawExec(path, "UPDATE records SET amount_minor = 1 WHERE seq % 97 = 5 OR seq = 10001"), SQLITE_OK);
+  auto j = Journal::Open(path);
+  ASSERT_TRUE(j.ok());
+  VerifyOptions vo;
+  vo.integrity_check = false;
+  auto one = j->Verify(vo);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->problem_count, 208);  // seq % 97 == 5 (207 of them) and 10001
+  EXPECT_EQ(one->problems.size(), VerifyReport::kMaxProblems);
+  for (int threads : {1, 2, 4}) {
+    RangeVerifyOptions ro;
+    ro.threads = threads;
+    ro.ranges = 7;
+    auto ranged = j->VerifyInRanges(ro);
+    ASSERT_TRUE(ranged.ok());
+    ExpectSameReport(*one, *ranged, "20,000 records, 7 ranges, " + std::to_string(threads) + " threads");
+  }
+  auto automatic = j->VerifyInRanges();  // 2 ranges of at least 8192 sequence numbers
+  ASSERT_TRUE(automatic.ok());
+  ExpectSameReport(*one, *automatic, "20,000 records, automatic ranges");
 }
 
 TEST(Journal, NotAJournalIsRejectedClearly) {

@@ -283,6 +283,15 @@ void PowerLossVfs::SimulatePowerLoss() {
   s.torn_data.clear();
 }
 
+std::vector<std::string> PowerLossVfs::UnsyncedFiles() const {
+  std::lock_guard lock(S().mu);
+  std::vector<std::string> out;
+  for (const auto& [path, log] : S().logs) {
+    if (log.synced_size >= 0 || !log.undo.empty()) out.push_back(path);
+  }
+  return out;
+}
+
 void PowerLossVfs::SetQuota(const std::string& path_part, int64_t max_bytes) {
   std::lock_guard lock(S().mu);
   S().quota_part = path_part;

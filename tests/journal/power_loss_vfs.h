@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fw::testing {
 
@@ -33,6 +34,8 @@ class PowerLossVfs {
   bool crashed() const;
   // Rolls files back to their synced state. Call after closing every connection.
   void SimulatePowerLoss();
+  // Paths (as opened) with writes that no sync has made durable yet.
+  std::vector<std::string> UnsyncedFiles() const;
   // Writes that would make a file whose path contains `path_part` larger than
   // `max_bytes` fail with SQLITE_FULL (a full disk). Empty part: no limit.
   void SetQuota(const std::string& path_part, int64_t max_bytes);

@@ -1,7 +1,12 @@
 #include "fw/journal/journal.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <future>
+#include <memory>
+#include <optional>
+#include <thread>
 
 #include "fw/journal/migrations.h"
 #include "sqlite_util.h"
@@ -14,6 +19,10 @@ constexpr const char* kCoreColumns =
     "seq, time_ms, terminal_id, kind, amount_minor, currency, pan_masked, auth_code, result, prev_hash, hash";
 constexpr int kCoreColumnCount = 11;
 constexpr size_t kVerifyBatch = 4096;
+// Automatic range split of VerifyInRanges: ranges per thread (so the threads finish
+// together), and no range below this many records.
+constexpr int64_t kRangesPerThread = 8;
+constexpr int64_t kMinRangeRecords = 8192;
 
 constexpr const char* kMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
@@ -123,6 +132,333 @@ class RowReader {
   int64_t ext_seq_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_;
 };
+
+// ------------------------------------------------------------ chain verification
+//
+// Verification reads each row straight from SQLite into its canonical bytes (no Record,
+// no per-record allocation), hashes them, and checks the links in sequence order. A
+// range of sequence numbers is verified into a ChainSegment; segments of adjacent
+// ranges are joined by MergeSegments, which checks the link across each boundary and
+// orders the problems exactly as one pass over the whole range would.
+
+// One row as read for verification. Its canonical bytes are batch.bytes[offset, +size).
+struct VerifyEntry {
+  int64_t seq = 0;
+  size_t offset = 0;
+  size_t size = 0;
+  Digest prev_hash{};
+  Digest hash{};          // all zero when the stored hash is malformed
+  std::string malformed;  // why the row is malformed; empty when it is well-formed
+  bool hash_ok = false;
+};
+
+// Grows without zero-filling what is about to be overwritten.
+class ByteArena {
+ public:
+  void Clear() { size_ = 0; }
+  uint8_t* Extend(size_t n) {
+    if (size_ + n > capacity_) Grow(size_ + n);
+    uint8_t* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  const uint8_t* data() const { return data_.get(); }
+
+ private:
+  void Grow(size_t need) {
+    size_t capacity = std::max(need, 2 * capacity_ + 4096);
+    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = capacity;
+  }
+  std::unique_ptr<uint8_t[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+struct VerifyBatch {
+  ByteArena bytes;
+  std::vector<VerifyEntry> entries = std::vector<VerifyEntry>(kVerifyBatch);
+  size_t n = 0;
+};
+
+// Hashes every well-formed entry of `b` and compares with its stored hash.
+void HashBatch(VerifyBatch& b, ChainHasher& hasher) {
+  for (size_t i = 0; i < b.n; ++i) {
+    VerifyEntry& e = b.entries[i];
+    e.hash_ok = e.malformed.empty() && hasher.HashBytes(ByteSpan(b.bytes.data() + e.offset, e.size)) == e.hash;
+  }
+}
+
+// Text of a value (a function argument).
+std::string_view ValueText(sqlite3_value* v) {
+  const unsigned char* p = sqlite3_value_text(v);
+  if (!p) return {};
+  return {reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_value_bytes(v))};
+}
+
+bool ValueDigest(sqlite3_value* v, Digest& out) {
+  if (sqlite3_value_type(v) != SQLITE_BLOB) return false;
+  const void* p = sqlite3_value_blob(v);
+  if (!p || sqlite3_value_bytes(v) != static_cast<int>(out.size())) return false;
+  std::memcpy(out.data(), p, out.size());
+  return true;
+}
+
+// The pointer type a ChainReader is bound as (sqlite3_bind_pointer): nothing else can
+// pass one to the row function, which is also not callable from the schema.
+constexpr const char* kChainReaderPointer = "fw_journal_chain_reader";
+constexpr const char* kRowFunction = "fw_journal_verify_row";
+
+// Reads the rows lo <= seq <= hi of `records` (merged with `record_extension`) in seq
+// order as canonical bytes. The columns reach ReadRow as the arguments of a row
+// function (SELECT fw_journal_verify_row(reader, columns...) FROM records ...), which
+// costs a quarter less than fetching each column through the sqlite3_column_* API.
+class ChainReader {
+ public:
+  static Result<std::unique_ptr<ChainReader>> Create(sqlite3* db, int schema_version, int64_t lo, int64_t hi) {
+    std::unique_ptr<ChainReader> r(new ChainReader());
+    r->db_ = db;
+    r->promoted_ = PromotedExtensions(schema_version);
+    // SQLITE_BUSY: it is registered already and the connection has active statements,
+    // which keep it from being replaced (by the same function).
+    int rc = sqlite3_create_function_v2(db, kRowFunction, -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr, &RowFunction,
+                                        nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      return sql::Error(db, rc, "cannot register the verification row function");
+    }
+    std::string q = std::string("SELECT ") + kRowFunction + "(?3, " + kCoreColumns;
+    for (const auto& name : r->promoted_) q += ", " + sql::QuoteIdent(name);
+    q += ") FROM records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq";
+    FW_ASSIGN_OR_RETURN(r->main_, sql::Prepare(db, q));
+    FW_ASSIGN_OR_RETURN(r->ext_, sql::Prepare(db,
+                                              "SELECT seq, name, value FROM record_extension "
+                                              "WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq, name"));
+    for (sqlite3_stmt* st : {r->main_.get(), r->ext_.get()}) {
+      sqlite3_bind_int64(st, 1, lo);
+      sqlite3_bind_int64(st, 2, hi);
+    }
+    sqlite3_bind_pointer(r->main_.get(), 3, r.get(), kChainReaderPointer, nullptr);
+    FW_RETURN_IF_ERROR(r->StepExt());
+    return r;
+  }
+  ChainReader(const ChainReader&) = delete;
+  ChainReader& operator=(const ChainReader&) = delete;
+
+  // Replaces the batch's content with the next rows (up to its capacity); false when
+  // the range has no rows left.
+  Result<bool> Fill(VerifyBatch& b) {
+    b.bytes.Clear();
+    b.n = 0;
+    batch_ = &b;
+    while (b.n < b.entries.size() && !done_) {
+      int rc = sqlite3_step(main_.get());  // ReadRow runs inside, for the row
+      if (rc == SQLITE_DONE) {
+        done_ = true;
+        break;
+      }
+      if (!row_status_.ok()) return row_status_;
+      if (rc != SQLITE_ROW) return sql::Error(db_, rc, "cannot read journal records");
+      ++b.n;
+    }
+    return b.n > 0;
+  }
+
+ private:
+  ChainReader() = default;
+
+  static void RowFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    auto* reader = argc > 0 ? static_cast<ChainReader*>(sqlite3_value_pointer(argv[0], kChainReaderPointer)) : nullptr;
+    if (!reader || argc != 1 + kCoreColumnCount + static_cast<int>(reader->promoted_.size())) {
+      sqlite3_result_error(ctx, "journal verification row function misused", -1);
+      return;
+    }
+    reader->row_status_ = reader->ReadRow(argv + 1);
+    if (!reader->row_status_.ok()) sqlite3_result_error(ctx, "journal verification row failed", -1);
+  }
+
+  // `col`: the row's values in SELECT order (kCoreColumns, then the promoted ones).
+  Status ReadRow(sqlite3_value** col) {
+    VerifyBatch& b = *batch_;
+    VerifyEntry& e = b.entries[b.n];
+    e.malformed.clear();
+    e.offset = 0;
+    e.size = 0;
+    CanonicalHead h;
+    h.seq = e.seq = sqlite3_value_int64(col[0]);
+    h.time_ms = sqlite3_value_int64(col[1]);
+    h.terminal_id = ValueText(col[2]);
+    h.kind = ValueText(col[3]);
+    if (!ParseKind(h.kind).ok()) e.malformed = "unknown kind '" + std::string(h.kind) + "'";
+    h.amount_minor = sqlite3_value_int64(col[4]);
+    h.currency = ValueText(col[5]);
+    h.pan_masked = ValueText(col[6]);
+    h.auth_code = ValueText(col[7]);
+    h.result = ValueText(col[8]);
+    if (!ValueDigest(col[9], e.prev_hash)) e.malformed = "prev_hash is not 32 bytes";
+    if (!ValueDigest(col[10], e.hash)) {
+      e.hash = Digest{};
+      e.malformed = "hash is not 32 bytes";
+    }
+    // Extensions: side-table rows of this seq (copied: the next step of ext_ frees
+    // them; orphans below it are skipped), then the promoted columns.
+    size_t side = 0;
+    while (ext_row_ && ext_seq_ <= e.seq) {
+      if (ext_seq_ == e.seq) {
+        if (side == side_.size()) side_.emplace_back();
+        side_[side].first.assign(sql::ColumnText(ext_.get(), 1));
+        side_[side].second.assign(sql::ColumnText(ext_.get(), 2));
+        ++side;
+      }
+      FW_RETURN_IF_ERROR(StepExt());
+    }
+    ext_views_.clear();
+    for (size_t i = 0; i < promoted_.size(); ++i) {
+      sqlite3_value* v = col[kCoreColumnCount + i];
+      if (sqlite3_value_type(v) != SQLITE_NULL) ext_views_.emplace_back(promoted_[i], ValueText(v));
+    }
+    for (size_t i = 0; i < side; ++i) ext_views_.emplace_back(side_[i].first, side_[i].second);
+    if (ext_views_.size() > 1) {
+      std::sort(ext_views_.begin(), ext_views_.end());
+      for (size_t i = 1; i < ext_views_.size(); ++i) {
+        if (ext_views_[i].first == ext_views_[i - 1].first) {
+          e.malformed = "extension '" + std::string(ext_views_[i].first) + "' is stored twice";
+        }
+      }
+    }
+    if (!e.malformed.empty()) return Status::Ok();  // not hashed
+    h.prev_hash = e.prev_hash.data();
+    h.extension_count = static_cast<uint32_t>(ext_views_.size());
+    e.size = CanonicalHeadSize(h);
+    for (const auto& [name, value] : ext_views_) e.size += CanonicalExtensionSize(name, value);
+    uint8_t* p = b.bytes.Extend(e.size);
+    e.offset = static_cast<size_t>(p - b.bytes.data());
+    p = WriteCanonicalHead(h, p);
+    for (const auto& [name, value] : ext_views_) p = WriteCanonicalExtension(name, value, p);
+    return Status::Ok();
+  }
+
+  Status StepExt() {
+    int rc = sqlite3_step(ext_.get());
+    if (rc == SQLITE_ROW) {
+      ext_row_ = true;
+      ext_seq_ = sqlite3_column_int64(ext_.get(), 0);
+      return Status::Ok();
+    }
+    ext_row_ = false;
+    if (rc == SQLITE_DONE) return Status::Ok();
+    return sql::Error(db_, rc, "cannot read journal record extensions");
+  }
+
+  sqlite3* db_ = nullptr;
+  std::vector<std::string> promoted_;
+  sql::StmtPtr main_;
+  sql::StmtPtr ext_;
+  VerifyBatch* batch_ = nullptr;  // the batch Fill is filling
+  Status row_status_;
+  bool done_ = false;
+  bool ext_row_ = false;
+  int64_t ext_seq_ = 0;
+  std::vector<std::pair<std::string, std::string>> side_;  // reused: no allocation per row
+  std::vector<std::pair<std::string_view, std::string_view>> ext_views_;
+};
+
+// The verification of one range of sequence numbers. The link of its first record
+// is left to MergeSegments (it needs the previous range's last record).
+struct ChainSegment {
+  int64_t count = 0;
+  int64_t first_seq = 0;
+  int64_t last_seq = 0;
+  Digest first_prev{};
+  bool first_malformed = false;
+  Digest last_hash{};
+  std::vector<ChainProblem> problems;  // the first VerifyReport::kMaxProblems
+  int64_t problem_count = 0;
+
+  void Problem(int64_t seq, std::string what) {
+    ++problem_count;
+    if (problems.size() < VerifyReport::kMaxProblems) problems.push_back({seq, std::move(what)});
+  }
+
+  // Adds the hashed entries of a batch, in order.
+  void Add(const VerifyBatch& b) {
+    for (size_t i = 0; i < b.n; ++i) {
+      const VerifyEntry& e = b.entries[i];
+      if (count == 0) {
+        first_seq = e.seq;
+        first_prev = e.prev_hash;
+        first_malformed = !e.malformed.empty();
+      }
+      if (!e.malformed.empty()) {
+        Problem(e.seq, "malformed record: " + e.malformed);
+      } else {
+        if (!e.hash_ok) Problem(e.seq, "altered: content does not match its hash");
+        if (count > 0 && e.prev_hash != last_hash) {
+          Problem(e.seq, "broken link: does not follow record " + std::to_string(last_seq) +
+                             " (records deleted, reordered or altered between them)");
+        }
+      }
+      last_seq = e.seq;
+      last_hash = e.hash;
+      ++count;
+    }
+  }
+};
+
+// Joins the segments of adjacent ranges (in sequence order) into `rep`: as if one
+// pass had read them all.
+void MergeSegments(std::vector<ChainSegment>& segments, VerifyReport& rep) {
+  bool any = false;
+  Digest prev = kGenesisHash;
+  int64_t prev_seq = 0;
+  for (ChainSegment& seg : segments) {
+    if (seg.count == 0) continue;
+    std::optional<std::string> link;
+    if (!seg.first_malformed) {
+      if (!any && seg.first_prev != kGenesisHash) {
+        link = "first record links to a predecessor: records before " + std::to_string(seg.first_seq) + " are missing";
+      } else if (any && seg.first_prev != prev) {
+        link = "broken link: does not follow record " + std::to_string(prev_seq) +
+               " (records deleted, reordered or altered between them)";
+      }
+    }
+    // The first record's own problem (altered) comes before its link problem.
+    size_t own = !seg.problems.empty() && seg.problems.front().seq == seg.first_seq ? 1 : 0;
+    auto add = [&](ChainProblem p) {
+      if (rep.problems.size() < VerifyReport::kMaxProblems) rep.problems.push_back(std::move(p));
+    };
+    for (size_t i = 0; i < own; ++i) add(std::move(seg.problems[i]));
+    if (link) {
+      add({seg.first_seq, std::move(*link)});
+      ++rep.problem_count;
+    }
+    for (size_t i = own; i < seg.problems.size(); ++i) add(std::move(seg.problems[i]));
+    rep.problem_count += seg.problem_count;
+    if (!any) rep.summary.first_seq = seg.first_seq;
+    any = true;
+    rep.summary.record_count += seg.count;
+    prev = seg.last_hash;
+    prev_seq = seg.last_seq;
+  }
+  rep.summary.last_seq = prev_seq;
+  rep.summary.head = prev;
+}
+
+// Verifies lo <= seq <= hi on `db` (inside a read transaction) on this thread.
+Result<ChainSegment> VerifyRange(sqlite3* db, int schema_version, int64_t lo, int64_t hi) {
+  FW_ASSIGN_OR_RETURN(auto reader, ChainReader::Create(db, schema_version, lo, hi));
+  ChainHasher hasher;
+  VerifyBatch batch;
+  ChainSegment seg;
+  for (;;) {
+    FW_ASSIGN_OR_RETURN(bool more, reader->Fill(batch));
+    if (!more) break;
+    HashBatch(batch, hasher);
+    seg.Add(batch);
+  }
+  return seg;
+}
 
 }  // namespace
 
@@ -395,84 +731,120 @@ Result<VerifyReport> Journal::Verify(const VerifyOptions& options) {
       rep.integrity_message = msg.substr(0, 2000);
     }
   }
-  auto add = [&](int64_t seq, std::string what) {
-    ++rep.problem_count;
-    if (rep.problems.size() < VerifyReport::kMaxProblems) rep.problems.push_back({seq, std::move(what)});
-  };
-  auto reader = RowReader::Create(db, version, 0);
+  const int64_t hi = options.up_to_seq > 0 ? options.up_to_seq : INT64_MAX;
+  auto reader = ChainReader::Create(db, version, 0, hi);
   if (!reader.ok()) return reader.status().WithContext("verify " + impl_->path);
-  // Two-stage pipeline: this thread reads a batch of rows while a worker hashes the
-  // previous one; links and problems are then checked here, in order.
-  struct Batch {
-    std::vector<Record> records = std::vector<Record>(kVerifyBatch);
-    std::vector<std::string> malformed = std::vector<std::string>(kVerifyBatch);
-    std::vector<uint8_t> hash_ok = std::vector<uint8_t>(kVerifyBatch);
-    size_t n = 0;
-  };
-  Batch batches[2];
+  // One connection, so one read transaction sees the whole chain even while the payment
+  // application appends. Two-stage pipeline: this thread reads a batch of rows while a
+  // worker hashes the previous one; links are then checked here, in order.
+  VerifyBatch batches[2];
   ChainHasher worker_hasher;
   std::future<void> hashing;
-  Digest prev = kGenesisHash;
-  int64_t prev_seq = 0;
-  bool first = true;
-  auto finish = [&](Batch& b) {
-    for (size_t i = 0; i < b.n; ++i) {
-      const Record& r = b.records[i];
-      if (!b.malformed[i].empty()) {
-        add(r.seq, "malformed record: " + b.malformed[i]);
-      } else {
-        if (!b.hash_ok[i]) add(r.seq, "altered: content does not match its hash");
-        if (first) {
-          if (r.prev_hash != kGenesisHash) {
-            add(r.seq, "first record links to a predecessor: records before " + std::to_string(r.seq) + " are missing");
-          }
-        } else if (r.prev_hash != prev) {
-          add(r.seq, "broken link: does not follow record " + std::to_string(prev_seq) +
-                         " (records deleted, reordered or altered between them)");
-        }
-      }
-      if (first) rep.summary.first_seq = r.seq;
-      first = false;
-      prev = r.hash;
-      prev_seq = r.seq;
-      ++rep.summary.record_count;
-    }
-  };
-  Batch* filling = &batches[0];
-  Batch* hashed = &batches[1];
+  std::vector<ChainSegment> segment(1);
+  VerifyBatch* filling = &batches[0];
+  VerifyBatch* hashed = &batches[1];
   Status read_status;
-  for (bool done = false; !done;) {
-    filling->n = 0;
-    while (filling->n < kVerifyBatch) {
-      auto more = reader->Next(filling->records[filling->n], filling->malformed[filling->n]);
-      if (!more.ok()) {
-        read_status = more.status();
-        done = true;
-        break;
-      }
-      if (!*more || (options.up_to_seq > 0 && filling->records[filling->n].seq > options.up_to_seq)) {
-        done = true;
-        break;
-      }
-      ++filling->n;
-    }
+  for (bool more = true; more;) {
+    auto filled = (*reader)->Fill(*filling);
+    if (!filled.ok()) read_status = filled.status();
+    more = filled.ok() && *filled;
     if (hashing.valid()) {
       hashing.get();
-      finish(*hashed);
+      segment[0].Add(*hashed);
     }
-    hashing = std::async(std::launch::async, [filling, &worker_hasher] {
-      for (size_t i = 0; i < filling->n; ++i) {
-        filling->hash_ok[i] =
-            filling->malformed[i].empty() && worker_hasher.Hash(filling->records[i]) == filling->records[i].hash;
-      }
-    });
+    if (!more) break;
+    hashing = std::async(std::launch::async, [filling, &worker_hasher] { HashBatch(*filling, worker_hasher); });
     std::swap(filling, hashed);
   }
-  hashing.get();
-  finish(*hashed);
   if (!read_status.ok()) return read_status.WithContext("verify " + impl_->path);
-  rep.summary.last_seq = prev_seq;
-  rep.summary.head = prev;
+  MergeSegments(segment, rep);
+  return rep;
+}
+
+Result<VerifyReport> Journal::VerifyInRanges(const RangeVerifyOptions& options) {
+  auto ctx = "verify " + impl_->path;
+  FW_ASSIGN_OR_RETURN(int version, impl_->UsableVersion());
+  VerifyReport rep;
+  rep.summary.schema_version = version;
+  sqlite3* db = impl_->db.get();
+  const int threads_wanted =
+      options.threads > 0 ? options.threads : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  // Ranges [start_k, start_{k+1} - 1]; the first starts at 0 (as Verify), the last is open.
+  std::vector<int64_t> starts{0};
+  if (!options.range_starts.empty()) {
+    for (int64_t s : options.range_starts) {
+      if (s <= starts.back()) return InvalidArgument("range starts must be ascending and above 0");
+      starts.push_back(s);
+    }
+  } else {
+    // Equal spans of sequence numbers (dense in a journal); min/max are index look-ups.
+    FW_ASSIGN_OR_RETURN(int64_t lo, sql::QueryInt(db, "SELECT min(seq) FROM records WHERE seq >= 0").WithContext(ctx));
+    FW_ASSIGN_OR_RETURN(int64_t hi, sql::QueryInt(db, "SELECT max(seq) FROM records").WithContext(ctx));
+    int64_t span = hi >= lo ? hi - lo + 1 : 0;
+    int64_t ranges = options.ranges > 0 ? options.ranges : int64_t{threads_wanted} * kRangesPerThread;
+    ranges = std::max<int64_t>(1, std::min(ranges, span / kMinRangeRecords));
+    for (int64_t k = 1; k < ranges; ++k) {
+      int64_t s = lo + static_cast<int64_t>(static_cast<long double>(span) * k / ranges);
+      if (s > starts.back()) starts.push_back(s);
+    }
+  }
+  // One queue: the `alongside` tasks, then the ranges. Each worker thread reads through
+  // its own read-only connection (the calling thread through this one), opened when it
+  // takes its first range.
+  const size_t extra = options.alongside.size();
+  const size_t n = starts.size();
+  std::vector<ChainSegment> segments(n);
+  std::vector<Status> statuses(n);
+  std::atomic<size_t> next{0};
+  auto work = [&](const std::function<Result<sqlite3*>()>& connection) {
+    for (size_t k; (k = next.fetch_add(1)) < extra + n;) {
+      if (k < extra) {
+        options.alongside[k]();
+        continue;
+      }
+      const size_t i = k - extra;
+      auto conn = connection();
+      if (!conn.ok()) {
+        statuses[i] = conn.status();
+        continue;
+      }
+      int64_t hi = i + 1 < n ? starts[i + 1] - 1 : INT64_MAX;
+      auto seg = VerifyRange(*conn, version, starts[i], hi);
+      if (seg.ok()) {
+        segments[i] = std::move(*seg);
+      } else {
+        statuses[i] = seg.status();
+      }
+    }
+  };
+  const int threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads_wanted), extra + n));
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) {
+    workers.emplace_back([&] {
+      sql::DbPtr own;
+      work([&]() -> Result<sqlite3*> {
+        if (!own) {
+          FW_ASSIGN_OR_RETURN(
+              own, sql::Open(impl_->path, {false, true, impl_->options.vfs, impl_->options.lock_timeout_ms}));
+          FW_RETURN_IF_ERROR(sql::Exec(own.get(), "BEGIN", "cannot start a read transaction"));
+        }
+        return own.get();
+      });
+    });
+  }
+  std::optional<sql::Transaction> txn;
+  work([&]() -> Result<sqlite3*> {
+    if (!txn) {
+      FW_ASSIGN_OR_RETURN(auto t, sql::Transaction::Begin(db, /*immediate=*/false));
+      txn.emplace(std::move(t));
+    }
+    return db;
+  });
+  for (auto& w : workers) w.join();
+  for (const Status& s : statuses) {
+    if (!s.ok()) return s.WithContext(ctx);
+  }
+  MergeSegments(segments, rep);
   return rep;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 
 namespace fw::journal {
 
@@ -148,37 +149,70 @@ Status ValidateRecordInput(const RecordInput& in) {
 
 namespace {
 
-void PutU32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void PutU64(std::vector<uint8_t>& out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-void PutStr(std::vector<uint8_t>& out, std::string_view s) {
-  PutU32(out, static_cast<uint32_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-
 constexpr std::string_view kDomain = "ptfw-journal-record-v1";
+
+uint8_t* PutU32(uint8_t* p, uint32_t v) {
+  for (int i = 3; i >= 0; --i) *p++ = static_cast<uint8_t>(v >> (8 * i));
+  return p;
+}
+uint8_t* PutU64(uint8_t* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) *p++ = static_cast<uint8_t>(v >> (8 * i));
+  return p;
+}
+uint8_t* PutStr(uint8_t* p, std::string_view s) {
+  p = PutU32(p, static_cast<uint32_t>(s.size()));
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
 
 }  // namespace
 
+size_t CanonicalHeadSize(const CanonicalHead& h) {
+  return kDomain.size() + 32 + 8 + 8 + 4 + h.terminal_id.size() + 4 + h.kind.size() + 8 + 4 + h.currency.size() + 4 +
+         h.pan_masked.size() + 4 + h.auth_code.size() + 4 + h.result.size() + 4;
+}
+
+uint8_t* WriteCanonicalHead(const CanonicalHead& h, uint8_t* p) {
+  std::memcpy(p, kDomain.data(), kDomain.size());
+  p += kDomain.size();
+  std::memcpy(p, h.prev_hash, 32);
+  p += 32;
+  p = PutU64(p, static_cast<uint64_t>(h.seq));
+  p = PutU64(p, static_cast<uint64_t>(h.time_ms));
+  p = PutStr(p, h.terminal_id);
+  p = PutStr(p, h.kind);
+  p = PutU64(p, static_cast<uint64_t>(h.amount_minor));
+  p = PutStr(p, h.currency);
+  p = PutStr(p, h.pan_masked);
+  p = PutStr(p, h.auth_code);
+  p = PutStr(p, h.result);
+  return PutU32(p, h.extension_count);
+}
+
+uint8_t* WriteCanonicalExtension(std::string_view name, std::string_view value, uint8_t* p) {
+  return PutStr(PutStr(p, name), value);
+}
+
 void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out) {
-  out.insert(out.end(), kDomain.begin(), kDomain.end());
-  out.insert(out.end(), r.prev_hash.begin(), r.prev_hash.end());
-  PutU64(out, static_cast<uint64_t>(r.seq));
-  PutU64(out, static_cast<uint64_t>(r.time_ms));
-  PutStr(out, r.terminal_id);
-  PutStr(out, KindName(r.kind));
-  PutU64(out, static_cast<uint64_t>(r.amount_minor));
-  PutStr(out, r.currency);
-  PutStr(out, r.pan_masked);
-  PutStr(out, r.auth_code);
-  PutStr(out, r.result);
-  PutU32(out, static_cast<uint32_t>(r.extensions.size()));
+  CanonicalHead h;
+  h.prev_hash = r.prev_hash.data();
+  h.seq = r.seq;
+  h.time_ms = r.time_ms;
+  h.terminal_id = r.terminal_id;
+  h.kind = KindName(r.kind);
+  h.amount_minor = r.amount_minor;
+  h.currency = r.currency;
+  h.pan_masked = r.pan_masked;
+  h.auth_code = r.auth_code;
+  h.result = r.result;
+  h.extension_count = static_cast<uint32_t>(r.extensions.size());
+  size_t size = CanonicalHeadSize(h);
+  for (const auto& [name, value] : r.extensions) size += CanonicalExtensionSize(name, value);
+  const size_t at = out.size();
+  out.resize(at + size);
+  uint8_t* p = WriteCanonicalHead(h, out.data() + at);
   for (const auto& [name, value] : r.extensions) {  // std::map: sorted by name (bytewise)
-    PutStr(out, name);
-    PutStr(out, value);
+    p = WriteCanonicalExtension(name, value, p);
   }
 }
 

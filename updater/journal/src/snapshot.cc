@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "fw/encoding.h"
 #include "fw/file_io.h"
@@ -101,32 +102,83 @@ Status MakeDirs(const std::string& dir) {
   return Status::Ok();
 }
 
-// Verifies a reference-journal copy: integrity_check (own thread) and the chain.
-Result<ChainSummary> VerifyReferenceCopy(const std::string& path, const std::string& vfs) {
-  auto integrity = std::async(std::launch::async, [&] { return sql::IntegrityCheck(path, vfs); });
-  OpenOptions o;
-  o.read_only = true;
-  o.vfs = vfs;
-  auto verified = [&]() -> Result<VerifyReport> {
-    FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
-    VerifyOptions vo;
-    vo.integrity_check = false;
-    return j.Verify(vo);
-  }();
-  auto ic = integrity.get();
-  if (!ic.ok()) return ic.status();
-  if (!ic->empty()) return Corrupt("integrity_check failed: " + *ic);
-  if (!verified.ok()) return verified.status();
-  if (!verified->ok()) {
-    const auto& p = verified->problems.front();
-    return Corrupt("chain verification failed: " + std::to_string(verified->problem_count) +
-                   " problem(s), first at record " + std::to_string(p.seq) + ": " + p.what);
-  }
-  return verified->summary;
+double SecondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// What the verification of a copy found. The SHA-256 is reported apart from the checks:
+// a file that is not the described one says so first, whatever else is wrong with it.
+struct CopyVerification {
+  Status sha_status;
+  Digest sha256{};
+  Status status;  // integrity_check and the chain
+  ChainSummary summary;
+};
+
+// Verifies a reference-journal file that nobody writes (a snapshot or its copy), all at
+// once on one queue served by one thread per core (Journal::VerifyInRanges): first
+// PRAGMA integrity_check and the SHA-256 of the file, then the chain's ranges, which
+// keep every core busy until the end.
+CopyVerification VerifyReferenceCopy(const std::string& path, const std::string& vfs, SnapshotTimings* timings) {
+  using Clock = std::chrono::steady_clock;
+  double t_integrity = 0, t_sha = 0;
+  std::optional<Result<std::string>> ic;
+  std::optional<Result<Digest>> file_sha;
+  auto check_integrity = [&] {
+    auto t = Clock::now();
+    ic = sql::IntegrityCheck(path, vfs);
+    t_integrity = SecondsSince(t);
+  };
+  auto hash_file = [&] {
+    auto t = Clock::now();
+    file_sha = Sha256File(path);
+    t_sha = SecondsSince(t);
+  };
+  RangeVerifyOptions ro;
+  ro.alongside = {check_integrity, hash_file};
+  auto t = Clock::now();
+  auto verified = [&]() -> Result<VerifyReport> {
+    OpenOptions o;
+    o.read_only = true;
+    o.vfs = vfs;
+    FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
+    return j.VerifyInRanges(ro);
+  }();
+  double t_chain = SecondsSince(t);
+  if (!ic) check_integrity();  // the chain's verification failed before it ran them
+  if (!file_sha) hash_file();
+  if (timings) {
+    timings->integrity = t_integrity;
+    timings->chain = t_chain;
+    timings->sha256 = t_sha;
+  }
+  CopyVerification out;
+  if (file_sha->ok()) {
+    out.sha256 = **file_sha;
+  } else {
+    out.sha_status = file_sha->status().WithContext("SHA-256 of " + path);
+  }
+  if (!ic->ok()) {
+    out.status = ic->status();
+  } else if (!(*ic)->empty()) {
+    out.status = Corrupt("integrity_check failed: " + **ic);
+  } else if (!verified.ok()) {
+    out.status = verified.status();
+  } else if (!verified->ok()) {
+    const auto& p = verified->problems.front();
+    out.status = Corrupt("chain verification failed: " + std::to_string(verified->problem_count) +
+                         " problem(s), first at record " + std::to_string(p.seq) + ": " + p.what);
+  } else {
+    out.summary = verified->summary;
+  }
+  return out;
+}
+
+// Publishes a verified copy: (fsync unless `synced`), rename to NAME.db, directory
+// fsync, then the descriptor (the commit point), then the host copy.
 Result<SnapshotInfo> Publish(const std::string& dir, const std::string& name, const std::string& partial,
-                             SnapshotDescriptor d, const SnapshotOptions& options, Result<Digest> file_sha256) {
+                             SnapshotDescriptor d, const SnapshotOptions& options, Result<Digest> file_sha256,
+                             bool synced) {
   SnapshotInfo info;
   info.name = name;
   info.db_path = dir + "/" + name + ".db";
@@ -135,7 +187,7 @@ Result<SnapshotInfo> Publish(const std::string& dir, const std::string& name, co
   FW_ASSIGN_OR_RETURN(d.file_sha256, std::move(file_sha256));
   FW_ASSIGN_OR_RETURN(File f, File::OpenRead(partial));
   FW_ASSIGN_OR_RETURN(d.file_size, f.Size());
-  FW_RETURN_IF_ERROR(f.Sync());
+  if (!synced) FW_RETURN_IF_ERROR(f.Sync());
   if (::rename(partial.c_str(), info.db_path.c_str()) != 0) {
     return IoError("cannot rename " + partial + ": " + ErrnoText(errno));
   }
@@ -174,11 +226,12 @@ Result<std::string> NewName(const std::string& dir, int64_t created_ms) {
 // The partial file is deleted on destruction (after Publish renamed it, that is a no-op).
 class PartialCopy {
  public:
+  // `durable`: the copy is synced before this returns; else the caller syncs it.
   static Result<std::unique_ptr<PartialCopy>> Make(const std::string& dir, const std::string& src, int64_t created_ms,
-                                                   const SnapshotOptions& options) {
+                                                   const SnapshotOptions& options, bool durable) {
     FW_ASSIGN_OR_RETURN(std::string name, NewName(dir, created_ms));
     std::unique_ptr<PartialCopy> copy(new PartialCopy(name, dir + "/" + name + ".partial"));
-    FW_RETURN_IF_ERROR(sql::BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete"));
+    FW_RETURN_IF_ERROR(sql::BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete", durable));
     return copy;
   }
   ~PartialCopy() { ::unlink(path_.c_str()); }
@@ -291,9 +344,9 @@ Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
     return VerificationFailed(ctx + ": file is " + std::to_string(size) + " bytes, descriptor says " +
                               std::to_string(d.file_size));
   }
-  FW_ASSIGN_OR_RETURN(Digest sha, Sha256File(snap.db_path).WithContext(ctx));
-  if (sha != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
   if (d.kind == "foreign") {
+    FW_ASSIGN_OR_RETURN(Digest sha, Sha256File(snap.db_path).WithContext(ctx));
+    if (sha != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
     FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
     if (!ic.empty()) return Corrupt(ctx + ": integrity_check failed: " + ic);
     FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, vfs).WithContext(ctx));
@@ -304,7 +357,11 @@ Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
     }
     return Status::Ok();
   }
-  FW_ASSIGN_OR_RETURN(ChainSummary s, VerifyReferenceCopy(snap.db_path, vfs).WithContext(ctx));
+  CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, nullptr);
+  if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
+  if (v.sha256 != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
+  if (!v.status.ok()) return v.status.WithContext(ctx);
+  const ChainSummary& s = v.summary;
   if (s.record_count != d.record_count || s.first_seq != d.first_seq || s.last_seq != d.last_seq ||
       s.head != d.chain_head || s.schema_version != d.schema_version) {
     return VerificationFailed(ctx + ": records do not match the descriptor (count, range, head or schema)");
@@ -313,6 +370,7 @@ Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
 }
 
 Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const SnapshotOptions& options) {
+  using Clock = std::chrono::steady_clock;
   auto ctx = "snapshot of " + journal_path;
   if (options.keep < 1) return InvalidArgument("retention must keep at least 1 snapshot");
   if (!fs::exists(journal_path)) return NotFound(ctx + ": journal does not exist");
@@ -330,21 +388,43 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   d.created_ms = NowMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(journal_path).string();
-  FW_ASSIGN_OR_RETURN(auto copy, PartialCopy::Make(dir_, journal_path, d.created_ms, options).WithContext(ctx));
+  // 1. The copy, not synced: a fresh private file, published only after step 2.
+  auto t = Clock::now();
+  FW_ASSIGN_OR_RETURN(auto copy,
+                      PartialCopy::Make(dir_, journal_path, d.created_ms, options, /*durable=*/false).WithContext(ctx));
   const std::string& name = copy->name();
   const std::string& partial = copy->path();
-  // The file's SHA-256 is computed while the copy is verified (the file is final).
-  auto sha = std::async(std::launch::async, [&] { return Sha256File(partial); });
-  auto summary = VerifyReferenceCopy(partial, options.vfs);
-  auto file_sha = sha.get();
-  if (!summary.ok()) return summary.status().WithContext(ctx + ": the copy failed verification");
-  d.record_count = summary->record_count;
-  d.first_seq = summary->first_seq;
-  d.last_seq = summary->last_seq;
-  d.chain_head = summary->head;
-  d.schema_version = summary->schema_version;
-  FW_ASSIGN_OR_RETURN(SnapshotInfo info, Publish(dir_, name, partial, d, options, file_sha).WithContext(ctx));
+  SnapshotTimings timings;
+  timings.copy = SecondsSince(t);
+  // 2. Its sync alongside its verification, which reads the same final bytes from the
+  //    page cache: integrity_check, the chain (in ranges), the file's SHA-256.
+  t = Clock::now();
+  auto synced = std::async(std::launch::async, [&] {
+    auto ts = Clock::now();
+    Status st = sql::SyncFile(partial, options.vfs);
+    timings.sync = SecondsSince(ts);
+    return st;
+  });
+  CopyVerification v = VerifyReferenceCopy(partial, options.vfs, &timings);
+  Status sync_status = synced.get();
+  timings.verify = SecondsSince(t);
+  if (!v.status.ok()) return v.status.WithContext(ctx + ": the copy failed verification");
+  if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
+  if (!sync_status.ok()) return sync_status.WithContext(ctx + ": cannot make the copy durable");
+  d.record_count = v.summary.record_count;
+  d.first_seq = v.summary.first_seq;
+  d.last_seq = v.summary.last_seq;
+  d.chain_head = v.summary.head;
+  d.schema_version = v.summary.schema_version;
+  // 3. Only a verified and durable copy is published (rename, directory fsync, descriptor).
+  t = Clock::now();
+  FW_ASSIGN_OR_RETURN(SnapshotInfo info,
+                      Publish(dir_, name, partial, d, options, v.sha256, /*synced=*/true).WithContext(ctx));
+  timings.publish = SecondsSince(t);
+  t = Clock::now();
   FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
+  timings.retention = SecondsSince(t);
+  info.timings = timings;
   return info;
 }
 
@@ -362,7 +442,8 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
   d.created_ms = NowMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(db_path).string();
-  FW_ASSIGN_OR_RETURN(auto copy, PartialCopy::Make(dir_, db_path, d.created_ms, options).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(auto copy,
+                      PartialCopy::Make(dir_, db_path, d.created_ms, options, /*durable=*/true).WithContext(ctx));
   const std::string& name = copy->name();
   const std::string& partial = copy->path();
   FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(partial, options.vfs).WithContext(ctx));
@@ -373,7 +454,7 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
   d.last_seq = rows.empty() ? 0 : rows.back().key;
   d.chain_head = ForeignAggregate(rows);
   FW_ASSIGN_OR_RETURN(SnapshotInfo info,
-                      Publish(dir_, name, partial, d, options, Sha256File(partial)).WithContext(ctx));
+                      Publish(dir_, name, partial, d, options, Sha256File(partial), /*synced=*/false).WithContext(ctx));
   FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
   return info;
 }

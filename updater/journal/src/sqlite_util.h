@@ -77,11 +77,18 @@ namespace fw::journal::sql {
 
 // Copies the database `src` into a new file `dest` with the online backup API in
 // one step (one read transaction: a consistent copy while writers continue in WAL
-// mode). Waits at most `lock_timeout_ms` for a lock, then kTimeout. The copy is
-// committed with synchronous=FULL and left in `dest_journal_mode` ("delete" or
-// "wal"). On failure `dest` is removed.
+// mode). Waits at most `lock_timeout_ms` for a lock, then kTimeout. The copy is left
+// in `dest_journal_mode` ("delete" or "wal"). With `durable` it is committed with
+// synchronous=FULL; without, nothing is synced (synchronous=OFF, no rollback journal:
+// for a fresh private file that the caller syncs with SyncFile before anyone relies
+// on it), but its writeback is started while it is written. On failure `dest` is
+// removed.
 Status BackupFile(const std::string& src, const std::string& dest, const std::string& vfs, int lock_timeout_ms,
-                  const std::string& dest_journal_mode);
+                  const std::string& dest_journal_mode, bool durable = true);
+
+// Makes a database file's content durable through the VFS (xSync, as SQLite's own
+// commit would: fdatasync with the default VFS), so a test VFS sees the sync.
+Status SyncFile(const std::string& path, const std::string& vfs);
 
 }  // namespace fw::journal::sql
 

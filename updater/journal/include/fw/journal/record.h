@@ -64,6 +64,31 @@ bool LuhnValid(std::string_view digits);
 // Appends the canonical bytes of `r` (with r.prev_hash and r.seq) to `out`.
 void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out);
 
+// The same bytes from views, for readers that serialize straight from storage
+// without building a Record: the head (everything up to and including the number of
+// extensions), then each extension in bytewise name order, names unique.
+struct CanonicalHead {
+  const uint8_t* prev_hash = nullptr;  // 32 bytes
+  int64_t seq = 0;
+  int64_t time_ms = 0;
+  std::string_view terminal_id;
+  std::string_view kind;  // KindName() of the kind
+  int64_t amount_minor = 0;
+  std::string_view currency;
+  std::string_view pan_masked;
+  std::string_view auth_code;
+  std::string_view result;
+  uint32_t extension_count = 0;
+};
+size_t CanonicalHeadSize(const CanonicalHead& head);
+// Writes CanonicalHeadSize(head) bytes at `out`; returns the end.
+uint8_t* WriteCanonicalHead(const CanonicalHead& head, uint8_t* out);
+inline size_t CanonicalExtensionSize(std::string_view name, std::string_view value) {
+  return 8 + name.size() + value.size();
+}
+// Writes CanonicalExtensionSize(name, value) bytes at `out`; returns the end.
+uint8_t* WriteCanonicalExtension(std::string_view name, std::string_view value, uint8_t* out);
+
 // Computes hashes with a reused buffer and a SHA-256 implementation fetched once
 // (per-message setup dominates for ~150-byte records).
 class ChainHasher {

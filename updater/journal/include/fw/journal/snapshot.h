@@ -1,12 +1,14 @@
 // Journal snapshots: a verified copy of a journal plus a descriptor beside it.
 //
 // A snapshot is the pair NAME.db + NAME.json in a store directory. The .db is
-// copied with SQLite's online backup API (one read transaction, so the payment
-// application keeps appending meanwhile), made durable (fsync, rename, directory
-// fsync) and verified by reopening it (PRAGMA integrity_check and the full chain).
-// The descriptor is written last, atomically: a snapshot without a descriptor, or
-// whose file does not match it, does not exist. Interrupted attempts leave only
-// *.partial files or descriptor-less .db files, which the store deletes.
+// copied with SQLite's online backup API into NAME.partial (one read transaction, so
+// the payment application keeps appending meanwhile; the copy itself is not synced),
+// then made durable (fsync) while it is verified by reopening it (PRAGMA
+// integrity_check, the full chain, its SHA-256); only when both succeeded is it
+// renamed to NAME.db, the directory fsynced and the descriptor written, atomically:
+// a snapshot without a descriptor, or whose file does not match it, does not exist.
+// Interrupted attempts leave only *.partial files or descriptor-less .db files, which
+// the store deletes.
 //
 // Thread safety: a SnapshotStore is one object per thread; several processes may
 // read a store, one may write it.
@@ -52,11 +54,24 @@ std::string SerializeDescriptor(const SnapshotDescriptor& d);
 // Parses and bounds-checks a descriptor from outside (size, types, hex, file name).
 Result<SnapshotDescriptor> ParseDescriptor(std::string_view json);
 
+// Wall-clock seconds of SnapshotStore::Take's steps (benchmark, diagnostics).
+struct SnapshotTimings {
+  double copy = 0;       // 1. backup-API copy into NAME.partial (not synced)
+  double verify = 0;     // 2. from the end of the copy until its sync and every check are done:
+  double sync = 0;       //    fsync of the copy, on its own thread, alongside
+  double integrity = 0;  //    PRAGMA integrity_check  } the verification queue, one thread per
+  double sha256 = 0;     //    SHA-256 of the file     } core: these two first, then the chain's
+  double chain = 0;      //    the queue until its last chain range is verified
+  double publish = 0;    // 3. rename, directory fsync, descriptor (the commit point), host copy
+  double retention = 0;  // 4. deleting the snapshots beyond `keep`
+};
+
 struct SnapshotInfo {
   std::string name;             // NAME (file stem)
   std::string db_path;          // DIR/NAME.db
   std::string descriptor_path;  // DIR/NAME.json
   SnapshotDescriptor descriptor;
+  SnapshotTimings timings;  // filled by Take (reference journals)
 };
 
 struct SnapshotOptions {
