@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <future>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -34,6 +35,40 @@ Result<int> ReadUserVersion(sqlite3* db) {
 }
 
 // Reads rows of `records` merged with `record_extension`, in seq order.
+// The side table's rows (seq, name, value) with seq in [lo, hi], in seq order,
+// stepped alongside the records by the readers below.
+class ExtensionCursor {
+ public:
+  static Result<ExtensionCursor> Open(sqlite3* db, int64_t lo, int64_t hi) {
+    ExtensionCursor c;
+    c.db_ = db;
+    FW_ASSIGN_OR_RETURN(c.st_, sql::Prepare(db,
+                                            "SELECT seq, name, value FROM record_extension "
+                                            "WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq, name"));
+    sqlite3_bind_int64(c.st_.get(), 1, lo);
+    sqlite3_bind_int64(c.st_.get(), 2, hi);
+    FW_RETURN_IF_ERROR(c.Next());
+    return c;
+  }
+  bool at_row() const { return row_; }
+  int64_t seq() const { return seq_; }
+  sqlite3_stmt* stmt() const { return st_.get(); }  // columns: 0 seq, 1 name, 2 value
+
+  Status Next() {
+    int rc = sqlite3_step(st_.get());
+    row_ = rc == SQLITE_ROW;
+    if (row_) seq_ = sqlite3_column_int64(st_.get(), 0);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return Status::Ok();
+    return sql::Error(db_, rc, "cannot read journal record extensions");
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  sql::StmtPtr st_;
+  bool row_ = false;
+  int64_t seq_ = 0;
+};
+
 class RowReader {
  public:
   static Result<RowReader> Create(sqlite3* db, int schema_version, int64_t from_seq) {
@@ -43,13 +78,9 @@ class RowReader {
     for (const auto& name : r.promoted_) q += ", " + sql::QuoteIdent(name);
     q += " FROM records WHERE seq >= ?1 ORDER BY seq";
     FW_ASSIGN_OR_RETURN(r.main_, sql::Prepare(db, q));
-    FW_ASSIGN_OR_RETURN(r.ext_, sql::Prepare(db,
-                                             "SELECT seq, name, value FROM record_extension WHERE seq >= ?1 "
-                                             "ORDER BY seq, name"));
+    FW_ASSIGN_OR_RETURN(r.ext_, ExtensionCursor::Open(db, from_seq, std::numeric_limits<int64_t>::max()));
     sqlite3_bind_int64(r.main_.get(), 1, from_seq);
-    sqlite3_bind_int64(r.ext_.get(), 1, from_seq);
     r.db_ = db;
-    FW_RETURN_IF_ERROR(r.StepExt());
     return r;
   }
 
@@ -85,11 +116,11 @@ class RowReader {
       if (sqlite3_column_type(s, col) != SQLITE_NULL) pending_.emplace_back(promoted_[i], sql::ColumnText(s, col));
     }
     // Side-table rows for this seq (and skip orphans below it).
-    while (ext_row_ && ext_seq_ <= out.seq) {
-      if (ext_seq_ == out.seq) {
-        pending_.emplace_back(sql::ColumnText(ext_.get(), 1), sql::ColumnText(ext_.get(), 2));
+    while (ext_.at_row() && ext_.seq() <= out.seq) {
+      if (ext_.seq() == out.seq) {
+        pending_.emplace_back(sql::ColumnText(ext_.stmt(), 1), sql::ColumnText(ext_.stmt(), 2));
       }
-      FW_RETURN_IF_ERROR(StepExt());
+      FW_RETURN_IF_ERROR(ext_.Next());
     }
     bool same = pending_.size() == out.extensions.size();
     if (same) {
@@ -112,24 +143,10 @@ class RowReader {
   }
 
  private:
-  Status StepExt() {
-    int rc = sqlite3_step(ext_.get());
-    if (rc == SQLITE_ROW) {
-      ext_row_ = true;
-      ext_seq_ = sqlite3_column_int64(ext_.get(), 0);
-      return Status::Ok();
-    }
-    ext_row_ = false;
-    if (rc == SQLITE_DONE) return Status::Ok();
-    return sql::Error(db_, rc, "cannot read journal record extensions");
-  }
-
   sqlite3* db_ = nullptr;
   std::vector<std::string> promoted_;
   sql::StmtPtr main_;
-  sql::StmtPtr ext_;
-  bool ext_row_ = false;
-  int64_t ext_seq_ = 0;
+  ExtensionCursor ext_;
   std::vector<std::pair<std::string, std::string>> pending_;
 };
 
@@ -232,15 +249,10 @@ class ChainReader {
     for (const auto& name : r->promoted_) q += ", " + sql::QuoteIdent(name);
     q += ") FROM records WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq";
     FW_ASSIGN_OR_RETURN(r->main_, sql::Prepare(db, q));
-    FW_ASSIGN_OR_RETURN(r->ext_, sql::Prepare(db,
-                                              "SELECT seq, name, value FROM record_extension "
-                                              "WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq, name"));
-    for (sqlite3_stmt* st : {r->main_.get(), r->ext_.get()}) {
-      sqlite3_bind_int64(st, 1, lo);
-      sqlite3_bind_int64(st, 2, hi);
-    }
+    FW_ASSIGN_OR_RETURN(r->ext_, ExtensionCursor::Open(db, lo, hi));
+    sqlite3_bind_int64(r->main_.get(), 1, lo);
+    sqlite3_bind_int64(r->main_.get(), 2, hi);
     sqlite3_bind_pointer(r->main_.get(), 3, r.get(), kChainReaderPointer, nullptr);
-    FW_RETURN_IF_ERROR(r->StepExt());
     return r;
   }
   ChainReader(const ChainReader&) = delete;
@@ -304,14 +316,14 @@ class ChainReader {
     // Extensions: side-table rows of this seq (copied: the next step of ext_ frees
     // them; orphans below it are skipped), then the promoted columns.
     size_t side = 0;
-    while (ext_row_ && ext_seq_ <= e.seq) {
-      if (ext_seq_ == e.seq) {
+    while (ext_.at_row() && ext_.seq() <= e.seq) {
+      if (ext_.seq() == e.seq) {
         if (side == side_.size()) side_.emplace_back();
-        side_[side].first.assign(sql::ColumnText(ext_.get(), 1));
-        side_[side].second.assign(sql::ColumnText(ext_.get(), 2));
+        side_[side].first.assign(sql::ColumnText(ext_.stmt(), 1));
+        side_[side].second.assign(sql::ColumnText(ext_.stmt(), 2));
         ++side;
       }
-      FW_RETURN_IF_ERROR(StepExt());
+      FW_RETURN_IF_ERROR(ext_.Next());
     }
     ext_views_.clear();
     for (size_t i = 0; i < promoted_.size(); ++i) {
@@ -339,27 +351,13 @@ class ChainReader {
     return Status::Ok();
   }
 
-  Status StepExt() {
-    int rc = sqlite3_step(ext_.get());
-    if (rc == SQLITE_ROW) {
-      ext_row_ = true;
-      ext_seq_ = sqlite3_column_int64(ext_.get(), 0);
-      return Status::Ok();
-    }
-    ext_row_ = false;
-    if (rc == SQLITE_DONE) return Status::Ok();
-    return sql::Error(db_, rc, "cannot read journal record extensions");
-  }
-
   sqlite3* db_ = nullptr;
   std::vector<std::string> promoted_;
   sql::StmtPtr main_;
-  sql::StmtPtr ext_;
+  ExtensionCursor ext_;
   VerifyBatch* batch_ = nullptr;  // the batch Fill is filling
   Status row_status_;
   bool done_ = false;
-  bool ext_row_ = false;
-  int64_t ext_seq_ = 0;
   std::vector<std::pair<std::string, std::string>> side_;  // reused: no allocation per row
   std::vector<std::pair<std::string_view, std::string_view>> ext_views_;
 };
