@@ -590,7 +590,8 @@ Result<Journal> Journal::Open(const std::string& path, const OpenOptions& option
       (options.create_schema_version < 1 || options.create_schema_version > options.max_schema_version)) {
     return InvalidArgument("cannot create a journal at schema v" + std::to_string(options.create_schema_version));
   }
-  sql::OpenSpec spec{options.create, options.read_only, options.vfs, options.lock_timeout_ms};
+  if (options.map_file && !options.read_only) return InvalidArgument("only a read-only journal can be mapped");
+  sql::OpenSpec spec{options.create, options.read_only, options.vfs, options.lock_timeout_ms, options.map_file};
   FW_ASSIGN_OR_RETURN(impl->db, sql::Open(path, spec));
   sqlite3* db = impl->db.get();
   auto ctx = "journal " + path;
@@ -822,8 +823,8 @@ Result<VerifyReport> Journal::VerifyInRanges(const RangeVerifyOptions& options) 
       sql::DbPtr own;
       work([&]() -> Result<sqlite3*> {
         if (!own) {
-          FW_ASSIGN_OR_RETURN(
-              own, sql::Open(impl_->path, {false, true, impl_->options.vfs, impl_->options.lock_timeout_ms}));
+          FW_ASSIGN_OR_RETURN(own, sql::Open(impl_->path, {false, true, impl_->options.vfs,
+                                                           impl_->options.lock_timeout_ms, impl_->options.map_file}));
           FW_RETURN_IF_ERROR(sql::Exec(own.get(), "BEGIN", "cannot start a read transaction"));
         }
         return own.get();

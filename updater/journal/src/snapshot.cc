@@ -140,6 +140,7 @@ CopyVerification VerifyReferenceCopy(const std::string& path, const std::string&
   auto verified = [&]() -> Result<VerifyReport> {
     OpenOptions o;
     o.read_only = true;
+    o.map_file = true;  // a snapshot or its private copy: nobody else writes it
     o.vfs = vfs;
     FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
     return j.VerifyInRanges(ro);

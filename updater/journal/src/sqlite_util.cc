@@ -1,6 +1,12 @@
 #include "sqlite_util.h"
 
+#include "bulk_io_vfs.h"
+
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace fw::journal::sql {
 
@@ -46,6 +52,11 @@ Result<DbPtr> Open(const std::string& path, const OpenSpec& spec) {
   if (rc != SQLITE_OK) return Error(db.get(), rc, "cannot open " + path);
   sqlite3_extended_result_codes(db.get(), 1);
   sqlite3_busy_timeout(db.get(), spec.busy_timeout_ms);
+  if (spec.map) {
+    // Capped by the library's SQLITE_MAX_MMAP_SIZE (2 GiB on Debian); the rest of a
+    // larger file is read as usual.
+    FW_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA mmap_size = 2147418112", "cannot map " + path));
+  }
   return db;
 }
 
@@ -123,57 +134,6 @@ Status Transaction::Commit() {
   return s;
 }
 
-}  // namespace fw::journal::sql
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <chrono>
-#include <optional>
-#include <thread>
-
-namespace fw::journal::sql {
-
-namespace {
-
-// While a file is being written, starts the writeback of what has been written so far
-// every few milliseconds (Linux sync_file_range(WRITE): queues the I/O, waits for
-// nothing, promises nothing). The disk then works on a copy while it is being made,
-// on the core the copy leaves idle, and the sync that makes it durable has less left
-// to do. Elsewhere it does nothing.
-class EarlyWriteback {
- public:
-  explicit EarlyWriteback(const std::string& path) {
-#ifdef __linux__
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return;
-    thread_ = std::thread([this] {
-      while (!stop_.load()) {
-        ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    });
-#else
-    (void)path;
-#endif
-  }
-  ~EarlyWriteback() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) ::close(fd_);
-  }
-  EarlyWriteback(const EarlyWriteback&) = delete;
-  EarlyWriteback& operator=(const EarlyWriteback&) = delete;
-
- private:
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-}  // namespace
-
 Status BackupFile(const std::string& src, const std::string& dest, const std::string& vfs, int lock_timeout_ms,
                   const std::string& dest_journal_mode, bool durable) {
   ::unlink(dest.c_str());
@@ -190,20 +150,29 @@ Status BackupFile(const std::string& src, const std::string& dest, const std::st
     }
   } cleanup{dest};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(lock_timeout_ms);
-  FW_ASSIGN_OR_RETURN(DbPtr from, Open(src, {false, false, vfs, lock_timeout_ms}));
+  // The source is read 64 KiB at a time (BulkIo::kReadAhead), not a page at a time.
+  FW_ASSIGN_OR_RETURN(std::string src_vfs, BulkIoVfs(vfs, BulkIo::kReadAhead));
+  FW_ASSIGN_OR_RETURN(DbPtr from, Open(src, {false, false, src_vfs, lock_timeout_ms}));
   Status status;
   {
-    FW_ASSIGN_OR_RETURN(DbPtr to, Open(dest, {true, false, vfs, lock_timeout_ms}));
+    // Unsynced, the copy's pages go out in 64 KiB writes, on a thread of their own.
+    std::string dest_vfs = vfs;
+    if (!durable) {
+      FW_ASSIGN_OR_RETURN(dest_vfs, BulkIoVfs(vfs, BulkIo::kCombineWrites));
+    }
+    FW_ASSIGN_OR_RETURN(DbPtr to, Open(dest, {true, false, dest_vfs, lock_timeout_ms}));
     if (durable) {
       FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA synchronous = FULL", "copy"));
     } else {
-      // A fresh file nobody else knows: nothing to roll back to, nothing to sync yet.
+      // A fresh file nobody else knows: nothing to roll back to, nothing to sync yet,
+      // nobody to share it with. The copied header still says WAL (the source's mode)
+      // until journal_mode is set below; an exclusive connection keeps that WAL's index
+      // in its own memory, as BulkIo::kCombineWrites offers no shared memory.
       FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA synchronous = OFF", "copy"));
+      FW_RETURN_IF_ERROR(Exec(to.get(), "PRAGMA locking_mode = EXCLUSIVE", "copy"));
       auto off = QueryText(to.get(), "PRAGMA journal_mode = OFF");
       if (!off.ok()) return off.status().WithContext("copy " + dest);
     }
-    std::optional<EarlyWriteback> writeback;
-    if (!durable) writeback.emplace(dest);
     {
       BackupPtr backup(sqlite3_backup_init(to.get(), "main", from.get(), "main"));
       if (!backup) return Error(to.get(), sqlite3_errcode(to.get()), "cannot start backup of " + src);
@@ -250,7 +219,7 @@ Status SyncFile(const std::string& path, const std::string& vfs) {
 namespace fw::journal::sql {
 
 Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs) {
-  FW_ASSIGN_OR_RETURN(DbPtr db, Open(path, {false, true, vfs, 5000}));
+  FW_ASSIGN_OR_RETURN(DbPtr db, Open(path, {false, true, vfs, 5000, /*map=*/true}));
   FW_ASSIGN_OR_RETURN(StmtPtr s, Prepare(db.get(), "PRAGMA integrity_check"));
   std::string msg;
   int rc;

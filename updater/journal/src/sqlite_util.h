@@ -36,6 +36,10 @@ struct OpenSpec {
   bool read_only = false;
   std::string vfs;  // empty: the default VFS
   int busy_timeout_ms = 5000;
+  // Read pages through a memory map (PRAGMA mmap_size) instead of read() calls. Only
+  // for files nobody else writes or truncates (a snapshot, the copy it is made from):
+  // SQLite cannot turn a fault on a mapped page into an error code.
+  bool map = false;
 };
 Result<DbPtr> Open(const std::string& path, const OpenSpec& spec);
 
@@ -77,12 +81,13 @@ namespace fw::journal::sql {
 
 // Copies the database `src` into a new file `dest` with the online backup API in
 // one step (one read transaction: a consistent copy while writers continue in WAL
-// mode). Waits at most `lock_timeout_ms` for a lock, then kTimeout. The copy is left
-// in `dest_journal_mode` ("delete" or "wal"). With `durable` it is committed with
-// synchronous=FULL; without, nothing is synced (synchronous=OFF, no rollback journal:
-// for a fresh private file that the caller syncs with SyncFile before anyone relies
-// on it), but its writeback is started while it is written. On failure `dest` is
-// removed.
+// mode). Waits at most `lock_timeout_ms` for a lock, then kTimeout. The source is
+// read 64 KiB at a time (BulkIo::kReadAhead). The copy is left in `dest_journal_mode`
+// ("delete" or "wal"). With `durable` it is committed with synchronous=FULL; without,
+// nothing is synced (synchronous=OFF, no rollback journal: for a fresh private file
+// that the caller syncs with SyncFile before anyone relies on it) and its pages go
+// out in 64 KiB writes on a thread of their own (BulkIo::kCombineWrites). On failure
+// `dest` is removed.
 Status BackupFile(const std::string& src, const std::string& dest, const std::string& vfs, int lock_timeout_ms,
                   const std::string& dest_journal_mode, bool durable = true);
 
@@ -93,7 +98,8 @@ Status SyncFile(const std::string& path, const std::string& vfs);
 }  // namespace fw::journal::sql
 
 namespace fw::journal::sql {
-// PRAGMA integrity_check on its own read-only connection; "" when the file is sound,
-// else the first problems SQLite reports. An unreadable file is an error.
+// PRAGMA integrity_check on its own read-only, memory-mapped connection (so only for
+// files nobody writes: snapshots and their copies); "" when the file is sound, else
+// the first problems SQLite reports. An unreadable file is an error.
 Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs);
 }  // namespace fw::journal::sql

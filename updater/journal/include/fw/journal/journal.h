@@ -33,6 +33,9 @@ struct OpenOptions {
   int max_schema_version = kCurrentSchemaVersion;
   int lock_timeout_ms = 5000;  // bound on waiting for another connection's lock
   std::string vfs;             // SQLite VFS name; empty = default (tests inject power loss)
+  // Read through a memory map: only for a read-only file nobody else writes or
+  // truncates (a snapshot or its copy), as a fault on a mapped page is a signal.
+  bool map_file = false;
 };
 
 struct ChainSummary {
