@@ -236,25 +236,6 @@ int ShmUnmap(sqlite3_file* f, int del) {
 // writes (a private file: no other connection to share a WAL index with); version 2
 // passes shared memory through. Neither maps the file (version 3), so every page goes
 // through Read and Write above.
-const sqlite3_io_methods kMethodsV1 = {1,
-                                       Close,
-                                       Read,
-                                       Write,
-                                       Truncate,
-                                       Sync,
-                                       FileSize,
-                                       Lock,
-                                       Unlock,
-                                       CheckReservedLock,
-                                       FileControl,
-                                       SectorSize,
-                                       DeviceCharacteristics,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr,
-                                       nullptr};
 const sqlite3_io_methods kMethodsV2 = {2,
                                        Close,
                                        Read,
@@ -274,6 +255,15 @@ const sqlite3_io_methods kMethodsV2 = {2,
                                        ShmUnmap,
                                        nullptr,
                                        nullptr};
+constexpr sqlite3_io_methods WithoutSharedMemory(sqlite3_io_methods m) {
+  m.iVersion = 1;
+  m.xShmMap = nullptr;
+  m.xShmLock = nullptr;
+  m.xShmBarrier = nullptr;
+  m.xShmUnmap = nullptr;
+  return m;
+}
+const sqlite3_io_methods kMethodsV1 = WithoutSharedMemory(kMethodsV2);
 
 struct VfsData {
   sqlite3_vfs vfs;
