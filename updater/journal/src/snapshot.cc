@@ -118,15 +118,17 @@ struct CopyVerification {
 // Verifies a reference-journal file that nobody writes (a snapshot or its copy), all at
 // once on one queue served by one thread per core (Journal::VerifyInRanges): first
 // PRAGMA integrity_check and the SHA-256 of the file, then the chain's ranges, which
-// keep every core busy until the end.
-CopyVerification VerifyReferenceCopy(const std::string& path, const std::string& vfs, SnapshotTimings* timings) {
+// keep every core busy until the end. `map`: read through a memory map (the private
+// copy a snapshot was just made from, never a stored one).
+CopyVerification VerifyReferenceCopy(const std::string& path, const std::string& vfs, bool map,
+                                     SnapshotTimings* timings) {
   using Clock = std::chrono::steady_clock;
   double t_integrity = 0, t_sha = 0;
   std::optional<Result<std::string>> ic;
   std::optional<Result<Digest>> file_sha;
   auto check_integrity = [&] {
     auto t = Clock::now();
-    ic = sql::IntegrityCheck(path, vfs);
+    ic = sql::IntegrityCheck(path, vfs, map);
     t_integrity = SecondsSince(t);
   };
   auto hash_file = [&] {
@@ -140,7 +142,7 @@ CopyVerification VerifyReferenceCopy(const std::string& path, const std::string&
   auto verified = [&]() -> Result<VerifyReport> {
     OpenOptions o;
     o.read_only = true;
-    o.map_file = true;  // a snapshot or its private copy: nobody else writes it
+    o.map_file = map;
     o.vfs = vfs;
     FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
     return j.VerifyInRanges(ro);
@@ -358,7 +360,7 @@ Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
     }
     return Status::Ok();
   }
-  CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, nullptr);
+  CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, /*map=*/false, nullptr);
   if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
   if (v.sha256 != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
   if (!v.status.ok()) return v.status.WithContext(ctx);
@@ -406,7 +408,10 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
     timings.sync = SecondsSince(ts);
     return st;
   });
-  CopyVerification v = VerifyReferenceCopy(partial, options.vfs, &timings);
+  // The private copy just written, in the page cache, that nobody else writes: read
+  // through a memory map. A stored snapshot (VerifySnapshot) may sit on removable
+  // media, where a read error must stay an error, not a SIGBUS.
+  CopyVerification v = VerifyReferenceCopy(partial, options.vfs, /*map=*/true, &timings);
   Status sync_status = synced.get();
   timings.verify = SecondsSince(t);
   if (!v.status.ok()) return v.status.WithContext(ctx + ": the copy failed verification");

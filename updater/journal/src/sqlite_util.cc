@@ -218,8 +218,8 @@ Status SyncFile(const std::string& path, const std::string& vfs) {
 
 namespace fw::journal::sql {
 
-Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs) {
-  FW_ASSIGN_OR_RETURN(DbPtr db, Open(path, {false, true, vfs, 5000, /*map=*/true}));
+Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs, bool map) {
+  FW_ASSIGN_OR_RETURN(DbPtr db, Open(path, {false, true, vfs, 5000, map}));
   FW_ASSIGN_OR_RETURN(StmtPtr s, Prepare(db.get(), "PRAGMA integrity_check"));
   std::string msg;
   int rc;

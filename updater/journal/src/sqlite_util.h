@@ -98,8 +98,8 @@ Status SyncFile(const std::string& path, const std::string& vfs);
 }  // namespace fw::journal::sql
 
 namespace fw::journal::sql {
-// PRAGMA integrity_check on its own read-only, memory-mapped connection (so only for
-// files nobody writes: snapshots and their copies); "" when the file is sound, else
-// the first problems SQLite reports. An unreadable file is an error.
-Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs);
+// PRAGMA integrity_check on its own read-only connection; "" when the file is sound,
+// else the first problems SQLite reports. An unreadable file is an error. `map`: read
+// through a memory map (OpenSpec::map), only for a private copy just written.
+Result<std::string> IntegrityCheck(const std::string& path, const std::string& vfs, bool map = false);
 }  // namespace fw::journal::sql

@@ -34,7 +34,8 @@ struct OpenOptions {
   int lock_timeout_ms = 5000;  // bound on waiting for another connection's lock
   std::string vfs;             // SQLite VFS name; empty = default (tests inject power loss)
   // Read through a memory map: only for a read-only file nobody else writes or
-  // truncates (a snapshot or its copy), as a fault on a mapped page is a signal.
+  // truncates and that was just written (a snapshot's private copy, in the page
+  // cache), as a fault on a mapped page is a signal, not an error.
   bool map_file = false;
 };
 
