@@ -43,7 +43,7 @@ class TarWriter {
 
   Status Begin(const std::string& name, uint64_t size) {
     EntryPtr e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_pathname_utf8(e.get(), name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
@@ -119,6 +119,7 @@ Status CreateBundle(const CreateOptions& o) {
   FW_ASSIGN_OR_RETURN(auto tg, tuf::ParseMetadata<tuf::Targets>(targets, tuf::kMaxTargetsBytes));
   auto it = tg.signed_.targets.find(o.target);
   if (it == tg.signed_.targets.end()) return NotFound("target \"" + o.target + "\" is not in the published targets");
+  FW_RETURN_IF_ERROR(ValidateTargetName(o.target));  // what the reader will demand
   const tuf::TargetFile& tf = it->second;
   FW_ASSIGN_OR_RETURN(auto facts, tf.Firmware());
   if (!facts) return InvalidArgument("target \"" + o.target + "\" has no firmware facts (add it with repo add-target)");

@@ -247,8 +247,9 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const std::ve
 Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions& o) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
   std::string name = o.target_name.empty() ? fs::path(o.image_path).filename().string() : o.target_name;
-  if (name.empty() || name.front() == '/' || name.find("..") != std::string::npos || name.back() == '/') {
-    return InvalidArgument("target name \"" + name + "\" must be a relative path without \"..\"");
+  // The rule the bundle writer and reader apply too: refused here, not at install time.
+  if (Status s = bundle::ValidateTargetName(name); !s.ok()) {
+    return InvalidArgument(s.message() + (o.target_name.empty() ? " (from the image's file name; pass --name)" : ""));
   }
   FW_RETURN_IF_ERROR(bundle::ValidateChunkSize(o.chunk_size));
   if (o.journal_schema_min > o.journal_schema_max) return InvalidArgument("journal schema range is empty");

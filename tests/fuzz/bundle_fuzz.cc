@@ -1,4 +1,4 @@
-// Fuzz target: the streaming bundle reader on arbitrary bytes, against a fixed
+// Fuzz target: the streaming bundle reader (full and head mode) on arbitrary bytes, against a fixed
 // trusted root (bundle_trusted/root.json, keys from tests/keys) and a fixed clock,
 // so the seed bundles verify fully and mutations explore every check.
 #include <cstddef>
@@ -17,5 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     total += chunk.size();
     return fw::Status::Ok();
   });
+  // Head mode (what the installer's plan reads) on the same bytes: it must stop at
+  // the image's first chunk and never return more than one chunk.
+  auto head = fw::bundle::ReadBundleHeadMemory({data, size}, o);
+  if (head.ok() && head->first_chunk.size() > head->bundle.facts.chunk_size) __builtin_trap();
   return 0;
 }

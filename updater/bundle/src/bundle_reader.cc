@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <algorithm>
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include "fw/bundle_format.h"
 #include "fw/encoding.h"
 #include "fw/file_io.h"
+#include "fw/image.h"
 #include "fw/tuf_trusted_set.h"
 
 namespace fw::bundle {
@@ -146,10 +148,41 @@ class ChunkPipe {
   Status status_;            // guarded by mu_
 };
 
+// Bundles are plain tar: name the usual compressions so the refusal is clear.
+std::string NotTarMessage(ByteSpan head) {
+  auto starts = [&](std::initializer_list<uint8_t> magic) {
+    return head.size() >= magic.size() && std::equal(magic.begin(), magic.end(), head.begin());
+  };
+  if (starts({0x1f, 0x8b})) return "a gzip-compressed file; bundles are uncompressed tar archives";
+  if (starts({0xfd, '7', 'z', 'X', 'Z', 0x00})) return "an xz-compressed file; bundles are uncompressed tar archives";
+  if (starts({'B', 'Z', 'h'})) return "a bzip2-compressed file; bundles are uncompressed tar archives";
+  if (starts({0x28, 0xb5, 0x2f, 0xfd})) return "a zstd-compressed file; bundles are uncompressed tar archives";
+  return "not a tar archive";
+}
+
+// What follows the end-of-archive marker: zero padding only (bundle-format.md).
+// `read` fills the buffer from an offset; `end` is the input's size.
+Status CheckTrailer(uint64_t from, uint64_t end, const std::function<Status(uint64_t, std::span<uint8_t>)>& read) {
+  std::vector<uint8_t> buf(kReadBlock);
+  for (uint64_t off = from; off < end;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
+    FW_RETURN_IF_ERROR(read(off, {buf.data(), n}));
+    for (size_t i = 0; i < n; ++i) {
+      if (buf[i] != 0) {
+        return Corrupt("non-zero byte at offset " + std::to_string(off + i) +
+                       " after the tar end-of-archive marker (only zero padding may follow it)");
+      }
+    }
+    off += n;
+  }
+  return Status::Ok();
+}
+
 class Reader {
  public:
-  Reader(archive* a, const ReaderOptions& o, const ChunkSink& on_chunk, const MetadataSink& on_metadata)
-      : a_(a), options_(o), on_chunk_(on_chunk), on_metadata_(on_metadata) {}
+  Reader(archive* a, const ReaderOptions& o, const ChunkSink& on_chunk, const MetadataSink& on_metadata,
+         BundleHead* head = nullptr)
+      : a_(a), options_(o), on_chunk_(on_chunk), on_metadata_(on_metadata), head_(head) {}
 
   Result<VerifiedBundle> Run() {
     FW_ASSIGN_OR_RETURN(auto root, ReadLocal(options_.metadata_dir, "root.json", tuf::kMaxRootBytes));
@@ -163,6 +196,10 @@ class Reader {
       if (rc == ARCHIVE_EOF) break;
       if (rc != ARCHIVE_OK) return Corrupt(std::string("not a valid tar archive: ") + ErrorString());
       FW_RETURN_IF_ERROR(Entry(entry));
+      if (head_ && stage_ == Stage::kDone) {  // head mode: the image's first chunk is enough
+        head_->bundle = std::move(result_);
+        return head_->bundle;
+      }
     }
     if (stage_ != Stage::kDone) return Corrupt("bundle ends before its image is complete");
     return std::move(result_);
@@ -175,7 +212,10 @@ class Reader {
   }
 
   Status Entry(archive_entry* entry) {
-    const char* raw_name = archive_entry_pathname(entry);
+    // The name as stored (pax names are UTF-8), whatever the locale; ValidateTargetName
+    // refuses anything but ASCII in the names that matter.
+    const char* raw_name = archive_entry_pathname_utf8(entry);
+    if (!raw_name) raw_name = archive_entry_pathname(entry);
     const std::string name = raw_name ? raw_name : "";
     const std::string what = "entry \"" + name + "\"";
     if (archive_entry_filetype(entry) != AE_IFREG || archive_entry_hardlink(entry) || archive_entry_symlink(entry)) {
@@ -195,7 +235,9 @@ class Reader {
       }
       const uint64_t version = std::stoull(v);
       if (version <= last_root_) return Corrupt(what + ": root versions out of order");
-      if (++root_entries_ > kMaxRootVersionsInBundle) return ResourceExhausted(what + ": too many root versions");
+      if (++root_entries_ > kMaxRootVersionsInBundle) {
+        return Corrupt(what + ": more than " + std::to_string(kMaxRootVersionsInBundle) + " root versions");
+      }
       last_root_ = version;
       FW_ASSIGN_OR_RETURN(std::string bytes, ReadSmall(what, size, tuf::kMaxRootBytes));
       const uint64_t trusted = trusted_->root().signed_.common.version;
@@ -268,8 +310,8 @@ class Reader {
   }
 
   Result<std::string> ReadSmall(const std::string& what, uint64_t size, uint64_t cap) {
-    if (size > cap) {
-      return ResourceExhausted(what + ": " + std::to_string(size) + " bytes exceeds the cap of " + std::to_string(cap));
+    if (size > cap) {  // hostile input (exit 3), not a full disk
+      return Corrupt(what + ": " + std::to_string(size) + " bytes exceeds the cap of " + std::to_string(cap));
     }
     std::string out(size, '\0');
     size_t got = 0;
@@ -283,6 +325,7 @@ class Reader {
   }
 
   Status ChunkIndex(const std::string& target_path, const std::string& what, uint64_t size) {
+    if (Status s = ValidateTargetName(target_path); !s.ok()) return Corrupt(what + ": " + s.message());
     const tuf::Metadata<tuf::Targets>* targets = trusted_->targets();
     if (!targets) return Internal("targets not loaded");
     auto it = targets->signed_.targets.find(target_path);
@@ -290,8 +333,17 @@ class Reader {
       return VerificationFailed(what + ": target \"" + target_path + "\" is not listed by the signed targets");
     }
     FW_ASSIGN_OR_RETURN(auto facts, tuf::CheckFirmwarePolicy(target_path, it->second, options_.policy));
-    FW_RETURN_IF_ERROR_CTX(ValidateChunkSize(facts.chunk_size), what);
-    const uint64_t want = ChunkCount(it->second.length, facts.chunk_size) * kChunkHashSize;
+    // Signed values out of range are hostile input (exit 3), whoever signed them.
+    if (Status s = ValidateChunkSize(facts.chunk_size); !s.ok()) return Corrupt(what + ": signed " + s.message());
+    const uint64_t length = it->second.length;
+    if (length > kMaxImageLength) {
+      return Corrupt(what + ": the signed length " + std::to_string(length) + " is beyond the largest image (" +
+                     std::to_string(kMaxImageLength) + " bytes)");
+    }
+    if (auto v = SemVer::Parse(facts.version); !v.ok()) {
+      return Corrupt(what + ": the signed firmware version is not usable: " + v.status().message());
+    }
+    const uint64_t want = ChunkCount(length, facts.chunk_size) * kChunkHashSize;  // <= 2^31: no overflow
     if (size != want) {
       return Corrupt(what + ": " + std::to_string(size) + " bytes, the signed target needs " + std::to_string(want));
     }
@@ -313,6 +365,7 @@ class Reader {
       return VerificationFailed(what + ": " + std::to_string(size) + " bytes, the signed length is " +
                                 std::to_string(length));
     }
+    if (head_) return FirstChunk(what, length);
     ChunkPipe pipe(result_.facts.chunk_size);
     try {
       std::thread reader([&] { pipe.Finish(ReadChunks(what, length, pipe)); });
@@ -323,6 +376,24 @@ class Reader {
     } catch (const std::system_error& e) {
       return Internal(std::string("cannot start the bundle read-ahead thread: ") + e.what());
     }
+  }
+
+  // Head mode: the image's first chunk, verified against the chunk index.
+  Status FirstChunk(const std::string& what, uint64_t length) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(result_.facts.chunk_size, length));
+    head_->first_chunk.resize(want);
+    size_t got = 0;
+    while (got < want) {
+      const la_ssize_t n = archive_read_data(a_, head_->first_chunk.data() + got, std::min(want - got, kReadBlock));
+      if (n < 0) return Corrupt(what + ": " + ErrorString());
+      if (n == 0) return Corrupt(what + ": truncated at byte " + std::to_string(got));
+      got += static_cast<size_t>(n);
+    }
+    if (want > 0 && !ConstantTimeEqual(Sha256::Of(head_->first_chunk),
+                                       AsBytes(std::string_view(chunk_index_).substr(0, kChunkHashSize)))) {
+      return VerificationFailed(what + ": chunk 0 does not match the signed chunk index");
+    }
+    return Status::Ok();
   }
 
   // Runs on the read-ahead thread: reads the chunks of the image entry into slots,
@@ -370,6 +441,7 @@ class Reader {
   const ReaderOptions& options_;
   const ChunkSink& on_chunk_;
   const MetadataSink& on_metadata_;
+  BundleHead* head_;  // head mode: stop after the image's first chunk
   std::optional<tuf::TrustedSet> trusted_;
   Stage stage_ = Stage::kRoots;
   std::set<std::string> seen_;
@@ -388,6 +460,41 @@ ArchiveReadPtr NewTarReader() {
   return a;
 }
 
+// Opens `path` as a plain tar; missing or unreadable files are I/O errors, anything
+// libarchive cannot read as tar (compressed, another format) is hostile input.
+struct OpenedBundle {
+  File file;
+  ArchiveReadPtr archive;
+};
+Result<OpenedBundle> OpenBundleFile(const std::string& path) {
+  FW_ASSIGN_OR_RETURN(File f, File::OpenRead(path));
+  ArchiveReadPtr a = NewTarReader();
+  if (!a) return Internal("archive_read_new failed");
+  if (archive_read_open_fd(a.get(), f.fd(), kReadBlock) != ARCHIVE_OK) {
+    uint8_t head[8] = {};
+    FW_ASSIGN_OR_RETURN(uint64_t size, f.Size());
+    if (size > 0) FW_RETURN_IF_ERROR(f.ReadAt(0, {head, static_cast<size_t>(std::min<uint64_t>(size, sizeof head))}));
+    const char* e = archive_error_string(a.get());
+    // The file opened and read (above): libarchive refused its bytes, unless the
+    // medium failed under it.
+    if (archive_errno(a.get()) == EIO) {
+      return IoError(std::string("cannot read: ") + (e ? e : "unknown error"));
+    }
+    return Corrupt(NotTarMessage({head, static_cast<size_t>(std::min<uint64_t>(size, sizeof head))}) + " (" +
+                   (e ? e : "unrecognized format") + ")");
+  }
+  return OpenedBundle{std::move(f), std::move(a)};
+}
+
+// After a complete read: only zero padding may follow the end-of-archive marker.
+Status CheckFileTrailer(OpenedBundle& b) {
+  const la_int64_t consumed = archive_filter_bytes(b.archive.get(), -1);
+  if (consumed < 0) return Internal("libarchive did not report its position");
+  FW_ASSIGN_OR_RETURN(uint64_t size, b.file.Size());
+  return CheckTrailer(static_cast<uint64_t>(consumed), size,
+                      [&](uint64_t off, std::span<uint8_t> buf) { return b.file.ReadAt(off, buf); });
+}
+
 Result<VerifiedBundle> Read(archive* a, const ReaderOptions& o, const ChunkSink& on_chunk,
                             const MetadataSink& on_metadata) {
   Reader r(a, o, on_chunk, on_metadata);
@@ -398,15 +505,23 @@ Result<VerifiedBundle> Read(archive* a, const ReaderOptions& o, const ChunkSink&
 
 Result<VerifiedBundle> ReadBundleFile(const std::string& path, const ReaderOptions& options, const ChunkSink& on_chunk,
                                       const MetadataSink& on_metadata) {
-  ArchiveReadPtr a = NewTarReader();
-  if (!a) return Internal("archive_read_new failed");
-  if (archive_read_open_filename(a.get(), path.c_str(), kReadBlock) != ARCHIVE_OK) {
-    const char* e = archive_error_string(a.get());
-    return IoError("bundle " + path + ": " + (e ? e : "cannot open"));
-  }
-  auto r = Read(a.get(), options, on_chunk, on_metadata);
+  auto opened = OpenBundleFile(path);
+  if (!opened.ok()) return opened.status().WithContext("bundle " + path);
+  auto r = Read(opened->archive.get(), options, on_chunk, on_metadata);
   if (!r.ok()) return r.status().WithContext("bundle " + path);
+  if (Status s = CheckFileTrailer(*opened); !s.ok()) return s.WithContext("bundle " + path);
   return r;
+}
+
+Result<BundleHead> ReadBundleHeadFile(const std::string& path, const ReaderOptions& options) {
+  auto opened = OpenBundleFile(path);
+  if (!opened.ok()) return opened.status().WithContext("bundle " + path);
+  BundleHead head;
+  const ChunkSink no_chunks = [](uint64_t, ByteSpan) { return Internal("head mode reads no chunk"); };
+  const MetadataSink no_metadata;
+  Reader r(opened->archive.get(), options, no_chunks, no_metadata, &head);
+  if (auto v = r.Run(); !v.ok()) return v.status().WithContext("bundle " + path);
+  return head;
 }
 
 Result<VerifiedBundle> ReadBundleMemory(ByteSpan bundle, const ReaderOptions& options, const ChunkSink& on_chunk,
@@ -414,9 +529,32 @@ Result<VerifiedBundle> ReadBundleMemory(ByteSpan bundle, const ReaderOptions& op
   ArchiveReadPtr a = NewTarReader();
   if (!a) return Internal("archive_read_new failed");
   if (archive_read_open_memory(a.get(), bundle.data(), bundle.size()) != ARCHIVE_OK) {
-    return Corrupt("bundle: cannot open");
+    return Corrupt("bundle: " + NotTarMessage(bundle));
   }
-  return Read(a.get(), options, on_chunk, on_metadata).WithContext("bundle");
+  auto r = Read(a.get(), options, on_chunk, on_metadata).WithContext("bundle");
+  if (!r.ok()) return r;
+  const la_int64_t consumed = archive_filter_bytes(a.get(), -1);
+  if (consumed < 0) return Internal("bundle: libarchive did not report its position");
+  Status s = CheckTrailer(static_cast<uint64_t>(consumed), bundle.size(), [&](uint64_t off, std::span<uint8_t> buf) {
+    std::copy_n(bundle.data() + off, buf.size(), buf.data());
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.WithContext("bundle");
+  return r;
+}
+
+Result<BundleHead> ReadBundleHeadMemory(ByteSpan bundle, const ReaderOptions& options) {
+  ArchiveReadPtr a = NewTarReader();
+  if (!a) return Internal("archive_read_new failed");
+  if (archive_read_open_memory(a.get(), bundle.data(), bundle.size()) != ARCHIVE_OK) {
+    return Corrupt("bundle: " + NotTarMessage(bundle));
+  }
+  BundleHead head;
+  const ChunkSink no_chunks = [](uint64_t, ByteSpan) { return Internal("head mode reads no chunk"); };
+  const MetadataSink no_metadata;
+  Reader r(a.get(), options, no_chunks, no_metadata, &head);
+  if (auto v = r.Run(); !v.ok()) return v.status().WithContext("bundle");
+  return head;
 }
 
 }  // namespace fw::bundle

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "fw/encoding.h"
 #include "fw/file_io.h"
 #include "fw/image.h"
+#include "fw/image_format.h"
 #include "fw/journal/journal.h"
 #include "fw/journal/snapshot.h"
 #include "fw/tuf_updater.h"
@@ -122,6 +124,56 @@ struct Plan {
   std::string image_sha256;
 };
 
+// The image must fit the bank once its length is rounded up to the write alignment,
+// with every step overflow-checked (a signed length near 2^64 must not wrap).
+Status CheckBankFit(uint64_t length, const boot::Flash& bank, uint8_t slot) {
+  const uint64_t align = std::max<uint64_t>(1, bank.WriteAlignment());
+  uint64_t rounded = 0;
+  const bool overflow = __builtin_add_overflow(length, (align - length % align) % align, &rounded);
+  if (overflow || rounded > bank.Size()) {
+    return FailedPrecondition("image of " + std::to_string(length) + " bytes does not fit bank " + SlotText(slot) +
+                              " (" + std::to_string(bank.Size()) + " bytes)");
+  }
+  return Status::Ok();
+}
+
+// The image header (in the verified first chunk) must say what the signed metadata
+// says: version, security counter, hardware id (issue 11, item 5a). The bootloader
+// trusts the header; the plan decided on the metadata.
+Status CheckImageHeaderMatchesMetadata(const bundle::BundleHead& head, const SemVer& signed_version,
+                                       const std::string& device_hardware_id) {
+  const auto& vb = head.bundle;
+  const std::string what = "bundle: image \"" + vb.target_path + "\"";
+  if (head.first_chunk.size() < image::kHeaderSize) {
+    return Corrupt(what + ": " + std::to_string(vb.target.length) + " bytes is shorter than an image header");
+  }
+  image::Header h;
+  const image::ErrorInfo e = image::DecodeHeader(head.first_chunk.data(), vb.target.length, &h);
+  if (!e.ok()) return Corrupt(what + ": bad image header: " + image::ErrorName(e.code));
+  const SemVer header_version{h.major, h.minor, h.patch, h.build};
+  if (header_version != signed_version) {
+    return VerificationFailed(what + ": the image header says version " + header_version.ToString() +
+                              ", the signed metadata " + signed_version.ToString());
+  }
+  if (h.security_counter != vb.facts.security_counter) {
+    return VerificationFailed(what + ": the image header says security counter " + std::to_string(h.security_counter) +
+                              ", the signed metadata " + std::to_string(vb.facts.security_counter));
+  }
+  const std::string hw = h.hardware_id;
+  const auto& ids = vb.facts.hardware_ids;
+  if (std::find(ids.begin(), ids.end(), hw) == ids.end()) {
+    std::string list;
+    for (const auto& id : ids) list += (list.empty() ? "" : ", ") + id;
+    return VerificationFailed(what + ": the image header's hardware id \"" + hw +
+                              "\" is not among the signed hardware ids (" + list + ")");
+  }
+  if (hw != device_hardware_id) {
+    return VerificationFailed(what + ": the image is for hardware \"" + hw + "\", this terminal is \"" +
+                              device_hardware_id + "\"");
+  }
+  return Status::Ok();
+}
+
 Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   Plan plan;
   FW_ASSIGN_OR_RETURN(plan.bc, ReadBootControl(t));
@@ -138,23 +190,21 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   plan.target = static_cast<uint8_t>(1 - bc.active_slot);  // never the confirmed bank (invariant 1)
   plan.from_version = VersionText(bc.slots[bc.active_slot].version);
 
-  // Bundle metadata against the device's trusted root; stop before the first chunk.
+  // Bundle metadata against the device's trusted root, the chunk index, the image
+  // entry's tar header (regular file, expected name, exactly the signed length) and
+  // the image's first chunk (verified): everything decidable before the first write.
   bundle::ReaderOptions ro;
   ro.metadata_dir = t.TufDir();
   ro.policy.hardware_id = t.hardware_id;
   ro.policy.installed_security_counter = bc.min_security_counter;
   ro.now = o.now;
-  bool planned = false;
-  auto read = bundle::ReadBundleFile(
-      o.bundle_path, ro, [](uint64_t, ByteSpan) { return Internal("plan: no chunk is read while planning"); },
-      [&](const bundle::VerifiedBundle& vb) {
-        plan.bundle = vb;
-        planned = true;
-        return Status(ErrorCode::kFailedPrecondition, "plan complete");
-      });
-  if (!planned) return read.status().WithContext("bundle " + o.bundle_path);
+  FW_ASSIGN_OR_RETURN(bundle::BundleHead head, bundle::ReadBundleHeadFile(o.bundle_path, ro));
+  plan.bundle = head.bundle;
   const auto& facts = plan.bundle.facts;
-  FW_ASSIGN_OR_RETURN(plan.to_version, SemVer::Parse(facts.version).WithContext("bundle: firmware version"));
+  auto version = SemVer::Parse(facts.version);
+  if (!version.ok()) return Corrupt("bundle: signed firmware version: " + version.status().message());
+  plan.to_version = *version;
+  FW_RETURN_IF_ERROR(CheckImageHeaderMatchesMetadata(head, plan.to_version, t.hardware_id));
   auto it = plan.bundle.target.hashes.find("sha256");
   if (it == plan.bundle.target.hashes.end()) return VerificationFailed("bundle: the target has no sha256 hash");
   plan.image_sha256 = it->second;
@@ -170,12 +220,7 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
     return FailedPrecondition("version " + current.ToString() + " is already installed and confirmed");
   }
   // Size.
-  boot::Flash& bank = *t.banks[plan.target];
-  const uint64_t align = bank.WriteAlignment();
-  if ((plan.bundle.target.length + align - 1) / align * align > bank.Size()) {
-    return FailedPrecondition("image of " + std::to_string(plan.bundle.target.length) + " bytes does not fit bank " +
-                              SlotText(plan.target) + " (" + std::to_string(bank.Size()) + " bytes)");
-  }
+  FW_RETURN_IF_ERROR(CheckBankFit(plan.bundle.target.length, *t.banks[plan.target], plan.target));
   // Journal healthy.
   journal::OpenOptions jo;
   jo.read_only = true;

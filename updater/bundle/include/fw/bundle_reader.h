@@ -15,7 +15,16 @@
 //     in image order, with one or more whole verified chunks (about 1 MiB).
 // Refused: links and any non-regular entry, absolute paths, "..", duplicate names,
 // entries out of order, unknown entries, sizes beyond caps or the signed length,
-// anything after the image, compressed or non-tar input.
+// target names that fail ValidateTargetName, signed chunk sizes, lengths or versions
+// out of range, anything after the image, non-zero bytes after the tar
+// end-of-archive marker, compressed or non-tar input. Every refusal of the bundle's
+// bytes is kCorrupt or kVerificationFailed (exit 3); kIoError/kNotFound only for
+// files that cannot be read.
+//
+// Head mode (ReadBundleHead*) stops after the metadata, the chunk index, the image
+// entry's tar header (checked: regular file, expected name, exactly the signed
+// length) and the image's first chunk (verified against the chunk index), so an
+// installer can decide everything decidable from headers before it writes.
 //
 // The reader writes nothing. On success it returns the admitted metadata bytes so
 // the installer can persist them once the update is committed. If `on_chunk`
@@ -53,6 +62,14 @@ struct VerifiedBundle {
   std::string timestamp, snapshot, targets;
 };
 
+// What head mode returns: the verified metadata and the image's first chunk
+// (min(chunk_size, length) bytes, verified against the signed chunk index; it holds
+// the image header).
+struct BundleHead {
+  VerifiedBundle bundle;
+  Bytes first_chunk;
+};
+
 // Called with verified bytes in image order: their byte offset in the image and one
 // or more whole chunks. After it fails it is not called again.
 using ChunkSink = std::function<Status(uint64_t offset, ByteSpan chunk)>;
@@ -63,5 +80,8 @@ Result<VerifiedBundle> ReadBundleFile(const std::string& path, const ReaderOptio
                                       const MetadataSink& on_metadata = {});
 Result<VerifiedBundle> ReadBundleMemory(ByteSpan bundle, const ReaderOptions& options, const ChunkSink& on_chunk,
                                         const MetadataSink& on_metadata = {});
+
+Result<BundleHead> ReadBundleHeadFile(const std::string& path, const ReaderOptions& options);
+Result<BundleHead> ReadBundleHeadMemory(ByteSpan bundle, const ReaderOptions& options);
 
 }  // namespace fw::bundle
