@@ -233,6 +233,9 @@ int RepoAddTargetCmd(const Invocation& inv) {
   tuf::AddTargetOptions o;
   o.image_path = vm["image"].as<std::string>();
   o.target_name = vm.count("name") ? vm["name"].as<std::string>() : "";
+  if (vm.count("name") && o.target_name.empty()) {
+    return cli::Fail(inv, InvalidArgument("repo add-target: target name is empty (--name \"\")"));
+  }
   o.chunk_size = vm["chunk-size"].as<uint32_t>();
   o.journal_schema_min = vm["journal-schema-min"].as<uint32_t>();
   o.journal_schema_max = vm["journal-schema-max"].as<uint32_t>();

@@ -170,7 +170,7 @@ Status CheckTrailer(uint64_t from, uint64_t end, const std::function<Status(uint
     for (size_t i = 0; i < n; ++i) {
       if (buf[i] != 0) {
         return Corrupt("non-zero byte at offset " + std::to_string(off + i) +
-                       " after the tar end-of-archive marker (only zero padding may follow it)");
+                       " after the image entry: only the tar end-of-archive marker and zero padding may follow it");
       }
     }
     off += n;
@@ -194,6 +194,12 @@ class Reader {
       archive_entry* entry = nullptr;
       const int rc = archive_read_next_header(a_, &entry);
       if (rc == ARCHIVE_EOF) break;
+      if (rc == ARCHIVE_WARN && entry) {
+        // A name the locale cannot show (non-ASCII): refused by the name rule, clearly.
+        const char* raw = archive_entry_pathname_utf8(entry);
+        if (!raw) raw = archive_entry_pathname(entry);
+        if (raw) FW_RETURN_IF_ERROR(NameRule(raw));
+      }
       if (rc != ARCHIVE_OK) return Corrupt(std::string("not a valid tar archive: ") + ErrorString());
       FW_RETURN_IF_ERROR(Entry(entry));
       if (head_ && stage_ == Stage::kDone) {  // head mode: the image's first chunk is enough
@@ -206,6 +212,11 @@ class Reader {
   }
 
  private:
+  static Status NameRule(const std::string& name) {
+    if (Status s = ValidateTargetName(name); !s.ok()) return Corrupt("entry name: " + s.message());
+    return Status::Ok();
+  }
+
   std::string ErrorString() const {
     const char* e = archive_error_string(a_);
     return e ? e : "unknown error";
@@ -365,7 +376,12 @@ class Reader {
       return VerificationFailed(what + ": " + std::to_string(size) + " bytes, the signed length is " +
                                 std::to_string(length));
     }
-    if (head_) return FirstChunk(what, length);
+    if (head_) {
+      const la_int64_t at = archive_filter_bytes(a_, -1);  // the entry's data starts here
+      if (at < 0) return Internal("libarchive did not report its position");
+      image_data_offset_ = static_cast<uint64_t>(at);
+      return FirstChunk(what, length);
+    }
     ChunkPipe pipe(result_.facts.chunk_size);
     try {
       std::thread reader([&] { pipe.Finish(ReadChunks(what, length, pipe)); });
@@ -442,6 +458,12 @@ class Reader {
   const ChunkSink& on_chunk_;
   const MetadataSink& on_metadata_;
   BundleHead* head_;  // head mode: stop after the image's first chunk
+
+ public:
+  uint64_t image_data_offset() const { return image_data_offset_; }
+
+ private:
+  uint64_t image_data_offset_ = 0;
   std::optional<tuf::TrustedSet> trusted_;
   Stage stage_ = Stage::kRoots;
   std::set<std::string> seen_;
@@ -458,6 +480,23 @@ ArchiveReadPtr NewTarReader() {
     archive_read_support_format_tar(a.get());
   }
   return a;
+}
+
+// Head mode, without reading the image: the image entry's data lies contiguously
+// where its tar header says (no sparse tricks: its first bytes are the verified first
+// chunk), and after its last 512-byte block only the end-of-archive marker and zero
+// padding follow, so nothing after the image is discovered only while writing.
+Status CheckHeadLayout(const BundleHead& head, uint64_t data_offset, uint64_t input_size,
+                       const std::function<Status(uint64_t, std::span<uint8_t>)>& read) {
+  const uint64_t length = head.bundle.target.length;  // <= kMaxImageLength: no overflow below
+  const uint64_t data_end = data_offset + (length + 511) / 512 * 512;
+  if (data_end > input_size) return Corrupt("the image entry is truncated");
+  Bytes start(std::min<size_t>(head.first_chunk.size(), 512));
+  FW_RETURN_IF_ERROR(read(data_offset, start));
+  if (!std::equal(start.begin(), start.end(), head.first_chunk.begin())) {
+    return Corrupt("the image entry's data is not stored where its tar header says (sparse entries are refused)");
+  }
+  return CheckTrailer(data_end, input_size, read);
 }
 
 // Opens `path` as a plain tar; missing or unreadable files are I/O errors, anything
@@ -521,6 +560,11 @@ Result<BundleHead> ReadBundleHeadFile(const std::string& path, const ReaderOptio
   const MetadataSink no_metadata;
   Reader r(opened->archive.get(), options, no_chunks, no_metadata, &head);
   if (auto v = r.Run(); !v.ok()) return v.status().WithContext("bundle " + path);
+  auto read = [&](uint64_t off, std::span<uint8_t> buf) { return opened->file.ReadAt(off, buf); };
+  FW_ASSIGN_OR_RETURN(uint64_t size, opened->file.Size());
+  if (Status s = CheckHeadLayout(head, r.image_data_offset(), size, read); !s.ok()) {
+    return s.WithContext("bundle " + path);
+  }
   return head;
 }
 
@@ -554,6 +598,13 @@ Result<BundleHead> ReadBundleHeadMemory(ByteSpan bundle, const ReaderOptions& op
   const MetadataSink no_metadata;
   Reader r(a.get(), options, no_chunks, no_metadata, &head);
   if (auto v = r.Run(); !v.ok()) return v.status().WithContext("bundle");
+  auto read = [&](uint64_t off, std::span<uint8_t> buf) {
+    std::copy_n(bundle.data() + off, buf.size(), buf.data());
+    return Status::Ok();
+  };
+  if (Status s = CheckHeadLayout(head, r.image_data_offset(), bundle.size(), read); !s.ok()) {
+    return s.WithContext("bundle");
+  }
   return head;
 }
 
