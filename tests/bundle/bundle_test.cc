@@ -3,6 +3,8 @@
 // libarchive, entry by entry).
 #include "fw/bundle_reader.h"
 
+#include "fw/bundle_format.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
@@ -323,6 +325,60 @@ TEST_F(BundleTest, ExpiredMetadataRefused) {
   auto r = Read(D("good.tar"), o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("expired"), std::string::npos) << r.status().message();
+}
+
+TEST(TargetNameRule, OneRuleForAddTargetWriterAndReader) {
+  for (const std::string name : {"fw.img", "pos/fw-1.2.0+7.img", "a/b/c~d_e", "x..y"}) {
+    EXPECT_TRUE(ValidateTargetName(name).ok()) << name;
+  }
+  const std::vector<std::string> bad = {"",
+                                        ".",
+                                        "..",
+                                        "a//b",
+                                        "../x",
+                                        "/abs",
+                                        "dir/",
+                                        "a/./b",
+                                        "fw-\xc3\xbc.img",
+                                        "fw\x01.img",
+                                        "fw\x7f.img",
+                                        "a b",
+                                        "a\\b",
+                                        std::string(256, 'a')};
+  for (const std::string& name : bad) {
+    Status s = ValidateTargetName(name);
+    EXPECT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.message().find("target name"), std::string::npos) << s.message();
+  }
+  EXPECT_NE(ValidateTargetName("fw-\xc3\xbc.img").message().find("non-ASCII"), std::string::npos);
+  EXPECT_NE(ValidateTargetName("fw\x01.img").message().find("\\x01"), std::string::npos);
+}
+
+TEST(ChunkCountArithmetic, ExactNearTwoToThe64) {
+  EXPECT_EQ(ChunkCount(0, 4096), 0u);
+  EXPECT_EQ(ChunkCount(4097, 4096), 2u);
+  EXPECT_EQ(ChunkCount(UINT64_MAX, 4096), UINT64_MAX / 4096 + 1);  // a naive round-up wraps to 0
+}
+
+TEST_F(BundleTest, HeadModeStopsAtTheFirstVerifiedChunkAndTrailingBytesAreRefused) {
+  auto head = ReadBundleHeadFile(D("big.tar"), Options());
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  const auto image = fw::testing::ReadBytes(D("big.img"));
+  ASSERT_EQ(head->first_chunk.size(), head->bundle.facts.chunk_size);
+  EXPECT_TRUE(std::equal(head->first_chunk.begin(), head->first_chunk.end(), image.begin()));
+  TempDir tmp;
+  const std::string bytes = fw::testing::ReadFile(D("good.tar"));
+  fw::testing::WriteFile(tmp / "padded.tar", bytes + std::string(5000, '\0'));
+  EXPECT_TRUE(Read(tmp / "padded.tar", Options()).ok());
+  EXPECT_TRUE(ReadBundleHeadFile(tmp / "padded.tar", Options()).ok());
+  fw::testing::WriteFile(tmp / "garbage.tar", bytes + "x");
+  for (auto r :
+       {Read(tmp / "garbage.tar", Options()).status(), ReadBundleHeadFile(tmp / "garbage.tar", Options()).status()}) {
+    EXPECT_EQ(r.code(), ErrorCode::kCorrupt) << r.message();
+    EXPECT_NE(r.message().find("zero padding"), std::string::npos) << r.message();
+  }
+  auto mem = ReadBundleMemory(AsBytes(bytes + "x"), Options(), [](uint64_t, ByteSpan) { return Status::Ok(); });
+  EXPECT_EQ(mem.status().code(), ErrorCode::kCorrupt) << mem.status().message();
 }
 
 }  // namespace
