@@ -111,6 +111,10 @@ void HttpTestServer::Handle(int fd) {
     return stream_until_stopped("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n",
                                 std::chrono::milliseconds(300), 1);
   }
+  if (!stall_prefix.empty() && path.starts_with(stall_prefix)) {
+    while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a wedged server
+    return;
+  }
   if (!huge_path.empty() && path == huge_path) {
     SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 50 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
