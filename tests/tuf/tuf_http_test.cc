@@ -340,6 +340,18 @@ TEST_F(ConformanceClientTest, FwupdateTufBoundsAreUsageErrorsAndTheDeadlineIsExi
                         "fw/pos-x1.img", "--hardware-id", "POS-X1", "--target-dir", dir_ / "out", "--deadline", "0"});
   EXPECT_EQ(dl.exit_code, 2) << dl.err;
   EXPECT_FALSE(testing::Exists(dir_ / "out"));
+  // The device-policy counter is range-checked too (Boost would wrap "-1" to 4294967295).
+  for (const char* counter : {"-1", "4294967296", "1x"}) {
+    auto r = RunCommand({"fwupdate", "tuf", "download", "--metadata-dir", dir_ / "md", "--metadata-url",
+                         server_.Url() + "stall/metadata", "--target-base-url", server_.Url() + "targets", "--target",
+                         "fw/pos-x1.img", "--hardware-id", "POS-X1", "--target-dir", dir_ / "out",
+                         "--installed-security-counter", counter});
+    EXPECT_EQ(r.exit_code, 2) << counter << ": " << r.err;
+    EXPECT_NE(r.err.find("--installed-security-counter"), std::string::npos) << r.err;
+    r = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", dir_ / "md", "--hardware-id", "POS-X1",
+                    "--installed-security-counter", counter, dir_ / "no-such.tar"});
+    EXPECT_EQ(r.exit_code, 2) << counter << ": " << r.err;
+  }
   EXPECT_TRUE(server_.Requests().empty());
   const auto start = std::chrono::steady_clock::now();
   auto r = refresh({"--deadline", "1", "--min-speed", "1", "--min-speed-window", "3600"});
