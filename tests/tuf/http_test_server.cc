@@ -112,7 +112,11 @@ void HttpTestServer::Handle(int fd) {
                                 std::chrono::milliseconds(300), 1);
   }
   if (!stall_prefix.empty() && path.starts_with(stall_prefix)) {
-    while (!stop_) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a wedged server
+    // A wedged server: never answers; the connection ends when the client gives up.
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) return;
+    }
     return;
   }
   if (!huge_path.empty() && path == huge_path) {
