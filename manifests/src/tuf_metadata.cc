@@ -275,7 +275,8 @@ Status ParseCommon(const Json& s, RoleType type, Common& c, std::initializer_lis
     const std::string& sv = c.spec_version;
     size_t dot = sv.find('.');
     std::string major = sv.substr(0, dot);
-    if (major != "1") return Unsupported(where + ": unsupported spec_version \"" + sv + "\"");
+    // Metadata from outside that we cannot read is rejected input (exit 3), not a usage error.
+    if (major != "1") return Corrupt(where + ": unsupported spec_version \"" + sv + "\" (major version 1 is read)");
   }
   FW_ASSIGN_OR_RETURN(c.version, GetUint(s, where, "version"));
   if (c.version < 1) return Corrupt(where + ": version must be at least 1");

@@ -522,6 +522,10 @@ TEST_F(TufInitTest, ARootWhoseSignatureIsBrokenIsNeverStored) {
   // Not a root at all, or not JSON.
   ExpectRefused(repo_.files.at("metadata/timestamp.json"), ErrorCode::kCorrupt, "expected root metadata");
   ExpectRefused("not json", ErrorCode::kCorrupt, "trusted root");
+  // Self-signed but of a specification major version we do not read: rejected input.
+  Root v2 = repo_.root;
+  v2.common.spec_version = "2.0.0";
+  ExpectRefused(SignRoot(v2, {&RootKey()}), ErrorCode::kCorrupt, "unsupported spec_version \"2.0.0\"");
   // The real root is then accepted and stored byte for byte.
   ASSERT_TRUE(Updater::Init(Dir(), repo_.RootV1()).ok());
   EXPECT_EQ(fw::testing::ListDir(Dir()), std::vector<std::string>{"root.json"});
