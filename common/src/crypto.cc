@@ -1,7 +1,9 @@
 #include "fw/crypto.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -205,6 +207,61 @@ Bytes PublicKey::RawEd25519() const {
 }
 
 Digest PublicKey::KeyId() const { return Sha256::Of(der_); }
+
+Result<Bytes> PublicKey::CanonicalDer() const {
+  if (type_ == KeyType::kEd25519) return der_;  // one encoding only: the raw 32 bytes
+  EVP_PKEY* pkey = impl_->pkey.get();
+  struct BnFree {
+    void operator()(BIGNUM* b) const { BN_free(b); }
+  };
+  using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+  auto bn = [&](const char* name) -> BnPtr {
+    BIGNUM* b = nullptr;
+    if (EVP_PKEY_get_bn_param(pkey, name, &b) != 1) return nullptr;
+    return BnPtr(b);
+  };
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  if (!bld) return Internal("out of memory");
+  const char* algorithm = nullptr;
+  BnPtr a, b;
+  uint8_t point[65];
+  if (type_ == KeyType::kEcdsaP256) {
+    algorithm = "EC";
+    a = bn(OSSL_PKEY_PARAM_EC_PUB_X);
+    b = bn(OSSL_PKEY_PARAM_EC_PUB_Y);
+    if (!a || !b || BN_bn2binpad(a.get(), point + 1, 32) != 32 || BN_bn2binpad(b.get(), point + 33, 32) != 32) {
+      ossl::DrainErrors();
+      return Corrupt("EC public key without a usable point");
+    }
+    point[0] = 0x04;
+    if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point) != 1) {
+      return Internal("cannot build EC key parameters");
+    }
+  } else {
+    algorithm = "RSA";
+    a = bn(OSSL_PKEY_PARAM_RSA_N);
+    b = bn(OSSL_PKEY_PARAM_RSA_E);
+    if (!a || !b) {
+      ossl::DrainErrors();
+      return Corrupt("RSA public key without modulus or exponent");
+    }
+    if (OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, a.get()) != 1 ||
+        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, b.get()) != 1) {
+      return Internal("cannot build RSA key parameters");
+    }
+  }
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, algorithm, nullptr));
+  EVP_PKEY* out = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &out, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    ossl::DrainErrors();
+    return Corrupt("cannot rebuild the public key in its canonical encoding");
+  }
+  ossl::PkeyPtr canonical(out);
+  return SpkiDer(canonical.get());
+}
 
 Status PublicKey::Verify(ByteSpan message, ByteSpan signature) const {
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());

@@ -275,7 +275,8 @@ Status ParseCommon(const Json& s, RoleType type, Common& c, std::initializer_lis
     const std::string& sv = c.spec_version;
     size_t dot = sv.find('.');
     std::string major = sv.substr(0, dot);
-    if (major != "1") return Unsupported(where + ": unsupported spec_version \"" + sv + "\"");
+    // Metadata from outside that we cannot read is rejected input (exit 3), not a usage error.
+    if (major != "1") return Corrupt(where + ": unsupported spec_version \"" + sv + "\" (major version 1 is read)");
   }
   FW_ASSIGN_OR_RETURN(c.version, GetUint(s, where, "version"));
   if (c.version < 1) return Corrupt(where + ": version must be at least 1");
@@ -777,7 +778,11 @@ Result<Signature> SignBytes(std::string_view signed_bytes, const PrivateKey& key
 Status VerifyThreshold(std::string_view role_name, std::string_view signed_bytes,
                        const std::vector<Signature>& signatures, const std::map<std::string, Key>& keys,
                        const RoleKeys& role) {
-  std::set<std::string> counted;  // canonical key content: one key counts once
+  // One key counts once, however often and under whatever ids and encodings it is
+  // listed (hex in either case, PEM with other line breaks, "ecdsa" or
+  // "ecdsa-sha2-nistp256", a compressed EC point, an RSA key tagged RSASSA-PSS): keys
+  // are compared by their decoded DER SubjectPublicKeyInfo in canonical form.
+  std::set<Bytes> counted;
   for (const auto& keyid : role.keyids) {
     auto key_it = keys.find(keyid);
     if (key_it == keys.end()) continue;
@@ -789,7 +794,9 @@ Status VerifyThreshold(std::string_view role_name, std::string_view signed_bytes
     auto sig = HexDecode(sig_it->sig);
     if (!sig.ok()) continue;
     if (!pub->Verify(AsBytes(signed_bytes), *sig).ok()) continue;
-    counted.insert(key_it->second.public_value + "\n" + key_it->second.keytype);
+    auto identity = pub->CanonicalDer();
+    if (!identity.ok()) continue;  // cannot tell it apart from another key: it does not count
+    counted.insert(std::move(*identity));
   }
   if (counted.size() < role.threshold) {
     return VerificationFailed(std::string(role_name) + ": " + std::to_string(counted.size()) +

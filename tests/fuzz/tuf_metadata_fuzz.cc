@@ -1,11 +1,26 @@
-// Fuzz target: TUF metadata parsing, canonical JSON and threshold verification
-// against the root in the input itself. Must never crash, hang or leak.
+// Fuzz target: TUF metadata parsing, canonical JSON, key decoding (with the canonical
+// DER used to count distinct keys) and threshold verification against the root in the
+// input itself. Must never crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "fw/canonical_json.h"
 #include "fw/tuf_metadata.h"
+
+namespace {
+
+// Every key the parser accepts is decoded and put in canonical form, as threshold
+// counting does for keys whose signature verified.
+void DecodeKeys(const std::map<std::string, fw::tuf::Key>& keys) {
+  for (const auto& [id, key] : keys) {
+    if (auto pub = key.ToPublicKey(); pub.ok()) (void)pub->CanonicalDer();
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
@@ -13,6 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)fw::tuf::PeekRoleType(bytes, 1 << 20);
   if (auto root = fw::tuf::ParseMetadata<fw::tuf::Root>(bytes, fw::tuf::kMaxRootBytes); root.ok()) {
     const auto& r = root->signed_;
+    DecodeKeys(r.keys);
     (void)fw::tuf::VerifyThreshold("root", root->signed_bytes, root->signatures, r.keys, r.roles.at("root"));
     (void)fw::tuf::SerializeSigned(r);
   }
@@ -23,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)fw::tuf::CheckFirmwarePolicy(name, tf, {"FUZZ", 1});
     }
     if (t->signed_.delegations) {
+      DecodeKeys(t->signed_.delegations->keys);
       for (const auto& role : t->signed_.delegations->roles) (void)role.MatchesTarget("fw/a.img");
     }
   }

@@ -111,6 +111,14 @@ void HttpTestServer::Handle(int fd) {
     return stream_until_stopped("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n",
                                 std::chrono::milliseconds(300), 1);
   }
+  if (!stall_prefix.empty() && path.starts_with(stall_prefix)) {
+    // A wedged server: never answers; the connection ends when the client gives up.
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) return;
+    }
+    return;
+  }
   if (!huge_path.empty() && path == huge_path) {
     SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 50 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -25,6 +25,7 @@ class HttpTestServer {
   std::string endless_path;  // 200, no length, never ends
   std::string trickle_path;  // 200, one byte every 300 ms
   std::string huge_path;     // 200, Content-Length: 10 GiB, then stalls
+  std::string stall_prefix;  // paths starting with it: the request is read, then nothing is ever sent
 
  private:
   void Loop();

@@ -423,5 +423,149 @@ TEST_F(TufClientTest, DelegatedRoleSignedByWrongKeyRefused) {
   EXPECT_FALSE(fw::testing::Exists(Dir() + "/vendor.json"));
 }
 
+// Issue 11 item 9: role R is named by two delegators, X (key K1) and Y (key K2); R is
+// signed by K1 only. Found through X, R is trusted; reached through Y in a later lookup
+// by the same client, the R already loaded must be checked against Y's keys and refused,
+// exactly as a fresh client that reaches R through Y first refuses it.
+class SharedDelegatedRoleTest : public TufClientTest {
+ protected:
+  void Build(bool signed_by_both) {
+    repo_.Delegate("X", {"x/*"}, false);
+    repo_.Delegate("Y", {"y/*"}, false);
+    repo_.Delegate("R", {"x/*", "y/*"}, false, "X");  // K1: signers["R"]
+    auto k2 = PrivateKey::Generate(KeyType::kEd25519);
+    ASSERT_TRUE(k2.ok());
+    auto k2_tuf = Key::FromPublicKey(k2->public_key());
+    ASSERT_TRUE(k2_tuf.ok());
+    auto& y_delegations = repo_.delegated.at("Y").delegations;
+    if (!y_delegations) y_delegations = Delegations{};
+    Delegations& y = *y_delegations;
+    y.keys[k2_tuf->KeyId()] = *k2_tuf;
+    DelegatedRole r;
+    r.name = "R";
+    r.keys.keyids = {k2_tuf->KeyId()};
+    r.paths = std::vector<std::string>{"x/*", "y/*"};
+    y.roles.push_back(r);
+    if (signed_by_both) repo_.signers.at("R").push_back(RoleSigner{std::move(*k2), k2_tuf->KeyId()});
+    repo_.AddTarget("x/a.img", "via X", "R");
+    repo_.AddTarget("y/b.img", "via Y", "R");
+    repo_.Publish();
+  }
+};
+
+TEST_F(SharedDelegatedRoleTest, ARoleLoadedThroughOneDelegatorIsVerifiedAgainAgainstAnother) {
+  Build(/*signed_by_both=*/false);
+  auto u = MakeUpdater();
+  auto a = u.GetTargetInfo("x/a.img");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->role, "R");
+  auto b = u.GetTargetInfo("y/b.img");
+  ASSERT_FALSE(b.ok()) << "R, signed only by X's key for it, was accepted through Y";
+  EXPECT_EQ(b.status().code(), ErrorCode::kVerificationFailed) << b.status().message();
+  EXPECT_NE(b.status().message().find("as delegated by \"Y\""), std::string::npos) << b.status().message();
+  // Through X it is still found (the refusal did not poison the other path).
+  EXPECT_TRUE(u.GetTargetInfo("x/a.img").ok());
+  // A fresh client reaching R through Y (R stored on disk by the first one) agrees.
+  auto fresh = MakeUpdater();
+  auto b2 = fresh.GetTargetInfo("y/b.img");
+  EXPECT_EQ(b2.status().code(), ErrorCode::kVerificationFailed) << b2.status().message();
+}
+
+TEST_F(SharedDelegatedRoleTest, ARoleSignedForBothDelegatorsIsFoundThroughEither) {
+  Build(/*signed_by_both=*/true);
+  auto u = MakeUpdater();
+  auto a = u.GetTargetInfo("x/a.img");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  auto b = u.GetTargetInfo("y/b.img");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->role, "R");
+  // R was fetched once and verified twice.
+  int fetched = 0;
+  for (const auto& r : fetcher_.requests) fetched += r.ends_with(".R.json");
+  EXPECT_EQ(fetched, 1);
+}
+
+// ---- init (issue 11 item 7): a trusted root is stored only if it verifies against itself.
+
+class TufInitTest : public ::testing::Test {
+ protected:
+  std::string Dir() const { return dir_ / "metadata"; }
+  const PrivateKey& RootKey() const { return repo_.signers.at("root").front().key; }
+  std::string SignRoot(const Root& root, const std::vector<const PrivateKey*>& keys) {
+    auto bytes = SerializeSigned(root);
+    EXPECT_TRUE(bytes.ok());
+    return repo_.Sign(*bytes, keys);
+  }
+  // Init must refuse `root_bytes` and create nothing.
+  void ExpectRefused(const std::string& root_bytes, ErrorCode code, const std::string& needle) {
+    Status s = Updater::Init(Dir(), root_bytes);
+    EXPECT_EQ(s.code(), code) << s.message();
+    EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+    EXPECT_FALSE(fw::testing::Exists(Dir())) << "init stored something for a refused root";
+  }
+
+  fw::testing::TempDir dir_;
+  TestRepo repo_;
+};
+
+TEST_F(TufInitTest, ARootWhoseSignatureIsBrokenIsNeverStored) {
+  auto root = ParseMetadata<Root>(repo_.RootV1(), kMaxRootBytes);
+  ASSERT_TRUE(root.ok());
+  std::vector<Signature> sigs = root->signatures;
+  sigs[0].sig[10] = sigs[0].sig[10] == '0' ? '1' : '0';
+  ExpectRefused(SerializeEnvelope(root->signed_bytes, sigs), ErrorCode::kVerificationFailed,
+                "0 valid signature(s) from distinct keys, threshold is 1");
+  ExpectRefused(SerializeEnvelope(root->signed_bytes, {}), ErrorCode::kVerificationFailed, "threshold is 1");
+  // Signed, but by a key its root role does not list (the targets key).
+  ExpectRefused(SignRoot(repo_.root, {&repo_.signers.at("targets").front().key}), ErrorCode::kVerificationFailed,
+                "threshold is 1");
+  // Not a root at all, or not JSON.
+  ExpectRefused(repo_.files.at("metadata/timestamp.json"), ErrorCode::kCorrupt, "expected root metadata");
+  ExpectRefused("not json", ErrorCode::kCorrupt, "trusted root");
+  // Self-signed but of a specification major version we do not read: rejected input.
+  Root v2 = repo_.root;
+  v2.common.spec_version = "2.0.0";
+  ExpectRefused(SignRoot(v2, {&RootKey()}), ErrorCode::kCorrupt, "unsupported spec_version \"2.0.0\"");
+  // The real root is then accepted and stored byte for byte.
+  ASSERT_TRUE(Updater::Init(Dir(), repo_.RootV1()).ok());
+  EXPECT_EQ(fw::testing::ListDir(Dir()), std::vector<std::string>{"root.json"});
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/root.json"), repo_.RootV1());
+}
+
+TEST_F(TufInitTest, OneKeyUnderTwoIdsDoesNotMeetARootThresholdOfTwo) {
+  Root root = repo_.root;
+  const std::string id = repo_.signers.at("root").front().keyid;
+  std::string upper = id;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  root.keys[upper] = root.keys.at(id);
+  root.roles["root"].keyids.push_back(upper);
+  root.roles["root"].threshold = 2;
+  auto bytes = SerializeSigned(root);
+  ASSERT_TRUE(bytes.ok());
+  auto sig = SignBytes(*bytes, RootKey());
+  ASSERT_TRUE(sig.ok());
+  Signature again = *sig;
+  again.keyid = upper;
+  ExpectRefused(SerializeEnvelope(*bytes, {*sig, again}), ErrorCode::kVerificationFailed,
+                "1 valid signature(s) from distinct keys, threshold is 2");
+}
+
+// TUF 5.2: the expiry of the trusted root does not matter at init (the first refresh
+// fetches newer roots and only then checks expiry); a refresh with no newer root refuses it.
+TEST_F(TufInitTest, AnExpiredButSelfSignedRootIsStoredAndRefreshRefusesIt) {
+  Root root = repo_.root;
+  root.common.SetExpires(946684800);  // 2000-01-01
+  const std::string bytes = SignRoot(root, {&RootKey()});
+  ASSERT_TRUE(Updater::Init(Dir(), bytes).ok());
+  RepoFetcher fetcher(repo_.files);
+  UpdaterConfig c;
+  c.metadata_dir = Dir();
+  c.metadata_base_url = repo_.MetadataUrl();
+  Updater u(c, fetcher, [] { return kNow; });
+  Status s = u.Refresh();
+  EXPECT_EQ(s.code(), ErrorCode::kVerificationFailed);
+  EXPECT_NE(s.message().find("expired"), std::string::npos) << s.message();
+}
+
 }  // namespace
 }  // namespace fw::tuf

@@ -65,13 +65,92 @@ TEST_F(HttpFetcherTest, SlowBodiesHitTheThroughputFloorAndTheDeadline) {
   Status s = floor.Fetch(server_.Url() + "slow", 1 << 20, [](ByteSpan) { return Status::Ok(); });
   EXPECT_EQ(s.code(), ErrorCode::kTimeout) << s.message();
   net::HttpOptions d;
-  d.min_bytes_per_second = 0;
+  d.min_bytes_per_second = 1;  // the trickle keeps above the floor: only the deadline can end it
+  d.min_speed_window_seconds = net::kMaxMinSpeedWindowSeconds;
   d.deadline_seconds = 1;
   net::HttpFetcher deadline(d);
   const auto start = std::chrono::steady_clock::now();
   s = deadline.Fetch(server_.Url() + "slow", 1 << 20, [](ByteSpan) { return Status::Ok(); });
   EXPECT_EQ(s.code(), ErrorCode::kTimeout) << s.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+// Issue 11 item 10: no bound can be switched off. libcurl reads 0 as "no limit", so a
+// 0 deadline with a 0 floor waited forever on a stalled server.
+TEST_F(HttpFetcherTest, BoundsThatWouldSwitchATimeoutOffAreRefusedBeforeAnyRequest) {
+  server_.stall_prefix = "stall/";
+  auto refused = [&](const net::HttpOptions& o, const std::string& needle) {
+    EXPECT_EQ(o.Validate().code(), ErrorCode::kInvalidArgument) << needle;
+    net::HttpFetcher f(o);
+    const auto start = std::chrono::steady_clock::now();
+    Status s = f.Fetch(server_.Url() + "stall/x", 100, [](ByteSpan) { return Status::Ok(); });
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << s.message();
+    EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  };
+  net::HttpOptions o;
+  o.deadline_seconds = 0;
+  o.min_bytes_per_second = 0;
+  refused(o, "deadline 0");
+  o = {};
+  o.deadline_seconds = net::kMaxDeadlineSeconds + 1;
+  refused(o, "deadline 86401");
+  o = {};
+  o.min_bytes_per_second = 0;
+  refused(o, "minimum speed 0");
+  o = {};
+  o.min_bytes_per_second = net::kMaxMinBytesPerSecond + 1;
+  refused(o, "minimum speed");
+  o = {};
+  o.min_speed_window_seconds = 0;
+  refused(o, "minimum speed window 0");
+  o = {};
+  o.connect_timeout_seconds = 0;
+  refused(o, "connect timeout 0");
+  EXPECT_TRUE(server_.Requests().empty());
+  EXPECT_TRUE(net::HttpOptions{}.Validate().ok());
+}
+
+TEST(HttpOptionText, RangesAreCheckedBeforeNarrowing) {
+  net::HttpOptions o;
+  for (const char* bad : {"0", "-5", "", " 5", "5 ", "+5", "1e3", "0x10", "86401", "4294967296", "4294967297",
+                          "18446744073709551616", "99999999999999999999999999"}) {
+    Status s = net::ParseHttpOption(o, "--deadline", bad);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << "\"" << bad << "\" was accepted";
+    EXPECT_NE(s.message().find("--deadline"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(o.deadline_seconds, net::HttpOptions{}.deadline_seconds);  // never changed by a refusal
+  EXPECT_TRUE(net::ParseHttpOption(o, "--deadline", "86400").ok());
+  EXPECT_EQ(o.deadline_seconds, 86400u);
+  EXPECT_TRUE(net::ParseHttpOption(o, "--deadline", "1").ok());
+  EXPECT_EQ(o.deadline_seconds, 1u);
+  EXPECT_EQ(net::ParseHttpOption(o, "--min-speed", "0").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(net::ParseHttpOption(o, "--min-speed", "1073741825").code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(net::ParseHttpOption(o, "--min-speed", "1").ok());
+  EXPECT_EQ(o.min_bytes_per_second, 1u);
+  EXPECT_EQ(net::ParseHttpOption(o, "--min-speed-window", "0").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(net::ParseHttpOption(o, "--min-speed-window", "3601").code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(net::ParseHttpOption(o, "--min-speed-window", "3600").ok());
+  EXPECT_EQ(net::ParseHttpOption(o, "--connect-timeout", "0").code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(o.Validate().ok());
+}
+
+// The smallest deadline ends the wait on a server that accepts and never answers, even
+// with the loosest throughput floor (1 B/s over an hour never fires within the test).
+TEST_F(HttpFetcherTest, TheSmallestDeadlineEndsTheWaitOnAStalledServer) {
+  server_.stall_prefix = "stall/";
+  net::HttpOptions o;
+  o.deadline_seconds = 1;
+  o.min_bytes_per_second = 1;
+  o.min_speed_window_seconds = net::kMaxMinSpeedWindowSeconds;
+  net::HttpFetcher f(o);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = f.Fetch(server_.Url() + "stall/timestamp.json", 1 << 20, [](ByteSpan) { return Status::Ok(); });
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(s.code(), ErrorCode::kTimeout) << s.message();
+  EXPECT_NE(s.message().find("deadline 1 s"), std::string::npos) << s.message();
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(3));
 }
 
 TEST_F(HttpFetcherTest, RefusesOtherSchemesAndUnknownCa) {
@@ -186,6 +265,98 @@ TEST_F(ConformanceClientTest, ExpiredMetadataRefusedUnderFaketime) {
   EXPECT_NE(r.err.find("root version 1 expired"), std::string::npos) << r.err;
   // And today it still refreshes.
   EXPECT_EQ(RunCommand(Base("refresh")).exit_code, 0);
+}
+
+// fwtuf-client keeps to exit 0/1 (conformance protocol) but refuses a bound that would
+// switch a timeout off, with a message, before any request; the smallest deadline ends
+// the wait on a stalled repository.
+TEST_F(ConformanceClientTest, NetworkBoundsAreValidatedAndTheDeadlineEndsAStall) {
+  ASSERT_EQ(
+      RunCommand({"fwtuf-client", "--metadata-dir", dir_ / "md", "init", dir_ / "repo/metadata/1.root.json"}).exit_code,
+      0);
+  server_.stall_prefix = "stall/";
+  const std::string stalled = server_.Url() + "stall/metadata";
+  auto client = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"fwtuf-client", "--metadata-dir", dir_ / "md", "--metadata-url", stalled};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("refresh");
+    return RunCommand(argv);
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--deadline", "0", "--min-speed", "0"}, "--deadline 0 is out of range"},
+      {{"--deadline", "4294967296"}, "--deadline 4294967296 is out of range"},
+      {{"--deadline", "-5"}, "--deadline needs a whole number"},
+      {{"--min-speed", "0"}, "--min-speed 0 is out of range"},
+      {{"--min-speed-window", "0"}, "--min-speed-window 0 is out of range"},
+      {{"--connect-timeout", "0"}, "--connect-timeout 0 is out of range"},
+      {{"--max-root-rotations", "4294967296"}, "--max-root-rotations 4294967296 is out of range"},
+      {{"--max-root-rotations", "0"}, "--max-root-rotations 0 is out of range"},
+  };
+  for (const auto& [extra, needle] : bad) {
+    auto r = client(extra);
+    EXPECT_EQ(r.exit_code, 1) << needle;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(server_.Requests().empty());
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client({"--deadline", "1", "--min-speed", "1", "--min-speed-window", "3600"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deadline 1 s"), std::string::npos) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+// fwupdate tuf refresh/download: the same bounds are usage errors (exit 2) and a stall
+// ends at the deadline with the timeout code (6).
+TEST_F(ConformanceClientTest, FwupdateTufBoundsAreUsageErrorsAndTheDeadlineIsExitSix) {
+  ASSERT_EQ(
+      RunCommand({"fwtuf-client", "--metadata-dir", dir_ / "md", "init", dir_ / "repo/metadata/1.root.json"}).exit_code,
+      0);
+  server_.stall_prefix = "stall/";
+  auto refresh = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {"fwupdate",
+                                     "tuf",
+                                     "refresh",
+                                     "--metadata-dir",
+                                     dir_ / "md",
+                                     "--metadata-url",
+                                     server_.Url() + "stall/metadata"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv);
+  };
+  for (const auto& extra : std::vector<std::vector<std::string>>{{"--deadline", "0", "--min-speed", "0"},
+                                                                 {"--deadline", "4294967296"},
+                                                                 {"--deadline", "-5"},
+                                                                 {"--deadline", "86401"},
+                                                                 {"--min-speed", "0"},
+                                                                 {"--min-speed", "-1"},
+                                                                 {"--min-speed-window", "0"},
+                                                                 {"--connect-timeout", "0"}}) {
+    auto r = refresh(extra);
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1] << ": " << r.err;
+    EXPECT_NE(r.err.find(extra[0]), std::string::npos) << r.err;
+  }
+  auto dl = RunCommand({"fwupdate", "tuf", "download", "--metadata-dir", dir_ / "md", "--metadata-url",
+                        server_.Url() + "stall/metadata", "--target-base-url", server_.Url() + "targets", "--target",
+                        "fw/pos-x1.img", "--hardware-id", "POS-X1", "--target-dir", dir_ / "out", "--deadline", "0"});
+  EXPECT_EQ(dl.exit_code, 2) << dl.err;
+  EXPECT_FALSE(testing::Exists(dir_ / "out"));
+  // The device-policy counter is range-checked too (Boost would wrap "-1" to 4294967295).
+  for (const char* counter : {"-1", "4294967296", "1x"}) {
+    auto r = RunCommand({"fwupdate", "tuf", "download", "--metadata-dir", dir_ / "md", "--metadata-url",
+                         server_.Url() + "stall/metadata", "--target-base-url", server_.Url() + "targets", "--target",
+                         "fw/pos-x1.img", "--hardware-id", "POS-X1", "--target-dir", dir_ / "out",
+                         "--installed-security-counter", counter});
+    EXPECT_EQ(r.exit_code, 2) << counter << ": " << r.err;
+    EXPECT_NE(r.err.find("--installed-security-counter"), std::string::npos) << r.err;
+    r = RunCommand({"fwupdate", "bundle", "verify", "--metadata-dir", dir_ / "md", "--hardware-id", "POS-X1",
+                    "--installed-security-counter", counter, dir_ / "no-such.tar"});
+    EXPECT_EQ(r.exit_code, 2) << counter << ": " << r.err;
+  }
+  EXPECT_TRUE(server_.Requests().empty());
+  const auto start = std::chrono::steady_clock::now();
+  auto r = refresh({"--deadline", "1", "--min-speed", "1", "--min-speed-window", "3600"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 }  // namespace

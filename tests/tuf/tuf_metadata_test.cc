@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "fw/canonical_json.h"
 #include "fw/encoding.h"
 #include "testing.h"
@@ -129,6 +132,133 @@ TEST(TufMetadata, OneKeyListedUnderTwoIdsCountsOnce) {
   // And the same key id twice in the signatures list is refused outright.
   EXPECT_EQ(ParseMetadata<Root>(SerializeEnvelope(*signed_bytes, {*sig, *sig}), kMaxRootBytes).status().code(),
             ErrorCode::kCorrupt);
+}
+
+// Issue 11 item 8: a key counts once toward a threshold however it is listed: under
+// another key id (also the same id in upper case) and in every encoding the parser
+// accepts. `aliases` are `key` re-encoded; `sig` is key's signature over `message`.
+void ExpectEachAliasCountsOnce(const Key& key, const std::vector<Key>& aliases, const std::string& message,
+                               const std::string& sig) {
+  const std::string id = key.KeyId();
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    SCOPED_TRACE("alias " + std::to_string(i) + ": " + aliases[i].keytype + " " + aliases[i].public_value);
+    const std::string alias_id = "alias-" + std::to_string(i);
+    std::map<std::string, Key> keys = {{id, key}, {alias_id, aliases[i]}};
+    // The alias alone verifies the signature: it really is the same key.
+    ASSERT_TRUE(VerifyThreshold("r", message, {{alias_id, sig}}, keys, RoleKeys{{alias_id}, 1, ""}).ok());
+    Status s = VerifyThreshold("r", message, {{id, sig}, {alias_id, sig}}, keys, RoleKeys{{id, alias_id}, 2, ""});
+    EXPECT_EQ(s.code(), ErrorCode::kVerificationFailed);
+    EXPECT_NE(s.message().find("1 valid signature(s) from distinct keys, threshold is 2"), std::string::npos)
+        << s.message();
+  }
+  // All of them at once still make one key.
+  std::map<std::string, Key> keys = {{id, key}};
+  RoleKeys role{{id}, 2, ""};
+  std::vector<Signature> sigs = {{id, sig}};
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    keys["alias-" + std::to_string(i)] = aliases[i];
+    role.keyids.push_back("alias-" + std::to_string(i));
+    sigs.push_back({"alias-" + std::to_string(i), sig});
+  }
+  EXPECT_FALSE(VerifyThreshold("r", message, sigs, keys, role).ok());
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+TEST(TufThreshold, Ed25519KeyCountsOnceUnderUpperCaseIdHexAndPem) {
+  Signer a = MakeSigner(KeyType::kEd25519), b = MakeSigner(KeyType::kEd25519);
+  const std::string message = R"({"_type":"targets"})";
+  auto sig = SignBytes(message, a.key);
+  ASSERT_TRUE(sig.ok());
+  Key upper_hex = a.tuf;
+  upper_hex.public_value = Upper(a.tuf.public_value);
+  ASSERT_NE(upper_hex.public_value, a.tuf.public_value);
+  Key pem = a.tuf;
+  pem.public_value = a.key.public_key().ToPem();
+  ExpectEachAliasCountsOnce(a.tuf, {upper_hex, pem}, message, sig->sig);
+  // The key id itself in upper case.
+  std::map<std::string, Key> keys = {{a.id, a.tuf}, {Upper(a.id), a.tuf}};
+  EXPECT_FALSE(
+      VerifyThreshold("r", message, {*sig, {Upper(a.id), sig->sig}}, keys, RoleKeys{{a.id, Upper(a.id)}, 2, ""}).ok());
+  // Control: two distinct keys do meet a threshold of two.
+  auto sig_b = SignBytes(message, b.key);
+  ASSERT_TRUE(sig_b.ok());
+  keys[b.id] = b.tuf;
+  EXPECT_TRUE(VerifyThreshold("r", message, {*sig, *sig_b}, keys, RoleKeys{{a.id, Upper(a.id), b.id}, 2, ""}).ok());
+}
+
+TEST(TufThreshold, EcdsaKeyCountsOnceUnderOtherKeytypePemLayoutAndCompressedPoint) {
+  Signer a = MakeSigner(KeyType::kEcdsaP256), b = MakeSigner(KeyType::kEcdsaP256);
+  const std::string message = R"({"_type":"targets"})";
+  auto sig = SignBytes(message, a.key);
+  ASSERT_TRUE(sig.ok());
+  Key other_keytype = a.tuf;
+  other_keytype.keytype = "ecdsa-sha2-nistp256";
+  Key no_newline = a.tuf;
+  while (!no_newline.public_value.empty() && no_newline.public_value.back() == '\n') no_newline.public_value.pop_back();
+  Key crlf = a.tuf;
+  crlf.public_value.clear();
+  for (char c : a.tuf.public_value) {
+    if (c == '\n') crlf.public_value += '\r';
+    crlf.public_value += c;
+  }
+  // The same point, compressed (33 bytes instead of 65): another DER for the same key.
+  testing::TempDir dir;
+  testing::WriteFile(dir / "a.pub.pem", a.tuf.public_value);
+  auto r = testing::RunCommand({"openssl", "ec", "-pubin", "-in", dir / "a.pub.pem", "-pubout", "-conv_form",
+                                "compressed", "-out", dir / "c.pem"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Key compressed = a.tuf;
+  compressed.public_value = testing::ReadFile(dir / "c.pem");
+  auto compressed_key = compressed.ToPublicKey();
+  ASSERT_TRUE(compressed_key.ok()) << compressed_key.status().message();
+  ASSERT_NE(compressed_key->Der(), a.key.public_key().Der());
+  ExpectEachAliasCountsOnce(a.tuf, {other_keytype, no_newline, crlf, compressed}, message, sig->sig);
+  auto sig_b = SignBytes(message, b.key);
+  ASSERT_TRUE(sig_b.ok());
+  std::map<std::string, Key> keys = {{a.id, a.tuf}, {"c", compressed}, {b.id, b.tuf}};
+  EXPECT_TRUE(
+      VerifyThreshold("r", message, {*sig, {"c", sig->sig}, *sig_b}, keys, RoleKeys{{a.id, "c", b.id}, 2, ""}).ok());
+}
+
+TEST(TufThreshold, RsaKeyCountsOnceAlsoWhenTaggedRsassaPss) {
+  testing::TempDir dir;
+  auto pub = PublicKey::LoadPemFile(testing::SourcePath("tests/keys/rsa-2048.pub.pem"));
+  ASSERT_TRUE(pub.ok()) << pub.status().message();
+  auto key = Key::FromPublicKey(*pub);
+  ASSERT_TRUE(key.ok());
+  const std::string message = R"({"_type":"targets"})";
+  testing::WriteFile(dir / "msg", message);
+  auto r = testing::RunCommand({"openssl", "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt",
+                                "rsa_pss_saltlen:32", "-sign", testing::SourcePath("tests/keys/rsa-2048.pem"), "-out",
+                                dir / "sig", dir / "msg"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string sig = HexEncode(testing::ReadBytes(dir / "sig"));
+  // The same modulus and exponent under the RSASSA-PSS algorithm identifier (no
+  // parameters) instead of rsaEncryption: the SPKI bytes differ, the key does not.
+  Bytes der = pub->Der();
+  const Bytes rsa_alg = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+  const Bytes pss_alg = {0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a};
+  ASSERT_GE(der.size(), 4 + rsa_alg.size());
+  ASSERT_EQ(der[0], 0x30);
+  ASSERT_EQ(der[1], 0x82);
+  ASSERT_TRUE(std::equal(rsa_alg.begin(), rsa_alg.end(), der.begin() + 4));
+  Bytes pss(der.begin(), der.begin() + 4);
+  pss.insert(pss.end(), pss_alg.begin(), pss_alg.end());
+  pss.insert(pss.end(), der.begin() + 4 + static_cast<std::ptrdiff_t>(rsa_alg.size()), der.end());
+  const size_t body = pss.size() - 4;
+  pss[2] = static_cast<uint8_t>(body >> 8);
+  pss[3] = static_cast<uint8_t>(body & 0xff);
+  auto pss_key = PublicKey::FromDer(pss);
+  ASSERT_TRUE(pss_key.ok()) << pss_key.status().message();
+  ASSERT_NE(pss_key->Der(), pub->Der());
+  Key tagged = *key;
+  tagged.public_value = pss_key->ToPem();
+  ASSERT_NE(tagged.public_value, key->public_value);
+  ExpectEachAliasCountsOnce(*key, {tagged}, message, sig);
 }
 
 TEST(TufMetadata, TamperedSignedPartFailsVerification) {

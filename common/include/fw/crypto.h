@@ -88,6 +88,10 @@ class PublicKey {
   Bytes RawEd25519() const;
   // SHA-256 over Der().
   Digest KeyId() const;
+  // DER SubjectPublicKeyInfo in one canonical encoding per key, equal for equal key
+  // material however it was encoded: EC points uncompressed on the named curve, RSA
+  // (also when tagged RSASSA-PSS) as rsaEncryption (n, e). For counting distinct keys.
+  Result<Bytes> CanonicalDer() const;
 
   // OK if `signature` is a valid signature of `message` under this key.
   Status Verify(ByteSpan message, ByteSpan signature) const;

@@ -11,8 +11,10 @@
 //   (Metadata::signed_bytes), never a re-serialization of our model.
 // - Key ids are the SHA-256 of the canonical JSON of the key object, as
 //   securesystemslib computes them (unrelated to image key ids in fw/crypto.h).
-//   For thresholds, signatures count once per distinct key *content*, so a root
-//   that lists one key under two ids cannot have it counted twice.
+//   Key ids in metadata are opaque strings (TAP 12): they are not recomputed.
+//   For thresholds, signatures count once per distinct key, compared by its
+//   canonical DER SubjectPublicKeyInfo (PublicKey::CanonicalDer), so one key listed
+//   under two ids or in two encodings cannot be counted twice.
 //
 // Thread safety: plain values.
 #pragma once
@@ -182,7 +184,8 @@ std::string SerializeEnvelope(std::string_view signed_bytes, const std::vector<S
 Result<Signature> SignBytes(std::string_view signed_bytes, const PrivateKey& key);
 
 // OK if at least `role.threshold` distinct keys among `role.keyids` (looked up in
-// `keys`) produced valid signatures over `signed_bytes`. The error names the role,
+// `keys`) produced valid signatures over `signed_bytes`; keys are distinct when their
+// canonical DER differs, whatever their ids and encodings. The error names the role,
 // how many valid signatures were found and how many were needed.
 Status VerifyThreshold(std::string_view role_name, std::string_view signed_bytes,
                        const std::vector<Signature>& signatures, const std::map<std::string, Key>& keys,

@@ -5,7 +5,8 @@
 //   fwtuf-client --metadata-dir D --metadata-url U --target-name P [--target-name P2 ...]
 //                --target-base-url T --target-dir O download
 // Extensions (optional): --ca FILE, --min-speed BYTES_PER_S, --min-speed-window S,
-// --deadline S, --max-root-rotations N.
+// --deadline S, --connect-timeout S, --max-root-rotations N. Every bound must be at
+// least 1 (none can be switched off) and at most its limit (fw/http_fetcher.h).
 //
 // Exit status is exactly 0 (success) or 1 (any failure, including usage errors),
 // as the protocol requires; a message goes to stderr. See manifests/docs/tuf.md.
@@ -32,11 +33,21 @@ struct Args {
   uint32_t max_root_rotations = 32;
 };
 
-Result<uint64_t> Number(const std::string& flag, const std::string& text) {
-  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos) {
-    return InvalidArgument(flag + " needs a number, got \"" + text + "\"");
+constexpr uint32_t kMaxRootRotationsLimit = 1000;
+
+// A whole number in 1..max, checked before any narrowing (no wrap-around).
+Result<uint32_t> Number(const std::string& flag, const std::string& text, uint32_t max) {
+  const std::string range = " (1.." + std::to_string(max) + ")";
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument(flag + " needs a whole number" + range + ", got \"" + text + "\"");
   }
-  return std::stoull(text);
+  uint64_t value = 0;
+  for (char c : text) {
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > max) return InvalidArgument(flag + " " + text + " is out of range" + range);
+  }
+  if (value < 1) return InvalidArgument(flag + " " + text + " is out of range" + range);
+  return static_cast<uint32_t>(value);
 }
 
 Result<Args> ParseArgs(int argc, char** argv) {
@@ -61,13 +72,12 @@ Result<Args> ParseArgs(int argc, char** argv) {
     } else if (arg == "--ca") {
       FW_ASSIGN_OR_RETURN(a.http.ca_file, value());
     } else if (arg == "--min-speed" || arg == "--min-speed-window" || arg == "--deadline" ||
-               arg == "--max-root-rotations") {
+               arg == "--connect-timeout") {
       FW_ASSIGN_OR_RETURN(std::string v, value());
-      FW_ASSIGN_OR_RETURN(uint64_t n, Number(arg, v));
-      if (arg == "--min-speed") a.http.min_bytes_per_second = n;
-      if (arg == "--min-speed-window") a.http.min_speed_window_seconds = static_cast<uint32_t>(n);
-      if (arg == "--deadline") a.http.deadline_seconds = static_cast<uint32_t>(n);
-      if (arg == "--max-root-rotations") a.max_root_rotations = static_cast<uint32_t>(n);
+      FW_RETURN_IF_ERROR(net::ParseHttpOption(a.http, arg, v));
+    } else if (arg == "--max-root-rotations") {
+      FW_ASSIGN_OR_RETURN(std::string v, value());
+      FW_ASSIGN_OR_RETURN(a.max_root_rotations, Number(arg, v, kMaxRootRotationsLimit));
     } else if (arg.starts_with("--")) {
       return InvalidArgument("unknown option " + arg);
     } else {
@@ -76,6 +86,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
   }
   if (a.positional.empty()) return InvalidArgument("missing command (init, refresh or download)");
   if (!a.metadata_dir) return InvalidArgument("--metadata-dir is required");
+  FW_RETURN_IF_ERROR(a.http.Validate());
   return a;
 }
 

@@ -14,18 +14,47 @@ namespace {
 namespace po = cli::po;
 
 void ClientOptions(po::options_description& o) {
+  // The bounds are read as text and parsed by net::ParseHttpOption: Boost would wrap
+  // "-5" or 4294967296 into a uint32_t instead of refusing it.
   o.add_options()("metadata-dir", po::value<std::string>()->required(), "trusted TUF metadata directory")(
       "metadata-url", po::value<std::string>()->required(), "repository metadata URL")(
       "ca", po::value<std::string>(), "CA bundle for HTTPS (default: system CAs)")(
-      "deadline", po::value<uint32_t>()->default_value(600), "per-request deadline, seconds")(
-      "min-speed", po::value<uint64_t>()->default_value(1024), "minimum bytes/second over 30 s");
+      "deadline", po::value<std::string>()->default_value("600"), "per-request deadline, seconds (1..86400)")(
+      "connect-timeout", po::value<std::string>()->default_value("30"),
+      "connect timeout, seconds (1..86400; never longer than the deadline)")(
+      "min-speed", po::value<std::string>()->default_value("1024"),
+      "minimum bytes/second over the window (1..1073741824)")("min-speed-window",
+                                                              po::value<std::string>()->default_value("30"),
+                                                              "window of the minimum speed, seconds (1..3600)");
 }
 
-net::HttpOptions Http(const po::variables_map& vm) {
+// --installed-security-counter: digits only, 0..2^32-1, checked before narrowing
+// (Boost would turn "-1" into 4294967295).
+Result<uint32_t> SecurityCounter(const po::variables_map& vm) {
+  const std::string text = vm["installed-security-counter"].as<std::string>();
+  const std::string what = "--installed-security-counter";
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument(what + " needs a whole number (0.." + std::to_string(UINT32_MAX) + "), got \"" + text +
+                           "\"");
+  }
+  uint64_t value = 0;
+  for (char c : text) {
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+    if (value > UINT32_MAX) {
+      return InvalidArgument(what + " " + text + " is out of range (0.." + std::to_string(UINT32_MAX) + ")");
+    }
+  }
+  return static_cast<uint32_t>(value);
+}
+
+// Every bound is checked before any request; a bad one is a usage error (exit 2).
+Result<net::HttpOptions> Http(const po::variables_map& vm) {
   net::HttpOptions h;
   if (auto ca = cli::OptionalString(vm, "ca")) h.ca_file = *ca;
-  h.deadline_seconds = vm["deadline"].as<uint32_t>();
-  h.min_bytes_per_second = vm["min-speed"].as<uint64_t>();
+  for (const char* name : {"deadline", "connect-timeout", "min-speed", "min-speed-window"}) {
+    FW_RETURN_IF_ERROR(net::ParseHttpOption(h, std::string("--") + name, vm[name].as<std::string>()));
+  }
+  FW_RETURN_IF_ERROR(h.Validate());
   return h;
 }
 
@@ -33,7 +62,9 @@ int Refresh(const cli::Invocation& inv) {
   tuf::UpdaterConfig c;
   c.metadata_dir = inv.vm["metadata-dir"].as<std::string>();
   c.metadata_base_url = inv.vm["metadata-url"].as<std::string>();
-  net::HttpFetcher fetcher(Http(inv.vm));
+  auto http = Http(inv.vm);
+  if (!http.ok()) return cli::Fail(inv, http.status());
+  net::HttpFetcher fetcher(*http);
   tuf::Updater u(c, fetcher);
   Status s = u.Refresh();
   if (!s.ok()) return cli::Fail(inv, s);
@@ -56,13 +87,16 @@ int Download(const cli::Invocation& inv) {
   c.metadata_dir = vm["metadata-dir"].as<std::string>();
   c.metadata_base_url = vm["metadata-url"].as<std::string>();
   c.target_base_url = vm["target-base-url"].as<std::string>();
-  net::HttpFetcher fetcher(Http(vm));
+  auto http = Http(vm);
+  if (!http.ok()) return cli::Fail(inv, http.status());
+  auto counter = SecurityCounter(vm);
+  if (!counter.ok()) return cli::Fail(inv, counter.status());
+  net::HttpFetcher fetcher(*http);
   tuf::Updater u(c, fetcher);
   const std::string name = vm["target"].as<std::string>();
   auto info = u.GetTargetInfo(name);
   if (!info.ok()) return cli::Fail(inv, info.status());
-  auto facts = tuf::CheckFirmwarePolicy(
-      name, info->file, {vm["hardware-id"].as<std::string>(), vm["installed-security-counter"].as<uint32_t>()});
+  auto facts = tuf::CheckFirmwarePolicy(name, info->file, {vm["hardware-id"].as<std::string>(), *counter});
   if (!facts.ok()) return cli::Fail(inv, facts.status());
   const std::string dir = vm["target-dir"].as<std::string>();
   std::error_code ec;
@@ -82,7 +116,9 @@ int BundleVerify(const cli::Invocation& inv) {
   const auto& vm = inv.vm;
   bundle::ReaderOptions o;
   o.metadata_dir = vm["metadata-dir"].as<std::string>();
-  o.policy = {vm["hardware-id"].as<std::string>(), vm["installed-security-counter"].as<uint32_t>()};
+  auto counter = SecurityCounter(vm);
+  if (!counter.ok()) return cli::Fail(inv, counter.status());
+  o.policy = {vm["hardware-id"].as<std::string>(), *counter};
   uint64_t chunks = 0;
   auto r = bundle::ReadBundleFile(vm["bundle"].as<std::string>(), o, [&](uint64_t, ByteSpan) {
     ++chunks;
@@ -118,7 +154,7 @@ std::vector<cli::Subcommand> TufCommands() {
                      "target", po::value<std::string>()->required(), "TUF target path")(
                      "target-dir", po::value<std::string>()->required(), "where to store it")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<uint32_t>()->default_value(0),
+                     "installed-security-counter", po::value<std::string>()->default_value("0"),
                      "refuse firmware with a lower counter");
                },
                Download});
@@ -127,7 +163,7 @@ std::vector<cli::Subcommand> TufCommands() {
                [](po::options_description& o, po::positional_options_description& pos) {
                  o.add_options()("metadata-dir", po::value<std::string>()->required(), "trusted TUF metadata")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<uint32_t>()->default_value(0),
+                     "installed-security-counter", po::value<std::string>()->default_value("0"),
                      "refuse firmware with a lower counter")("bundle", po::value<std::string>()->required(),
                                                              "bundle file");
                  pos.add("bundle", 1);

@@ -139,27 +139,11 @@ Status TrustedSet::UpdateTargets(std::string_view bytes, std::string_view role_n
     return VerificationFailed(what + ": not listed in snapshot");
   }
   const MetaFile& meta = meta_it->second;
+  if (targets(role_name)) return Internal(what + ": already loaded (verify the delegation instead)");
   FW_RETURN_IF_ERROR(VerifyLengthAndHashes(what, bytes, meta.length, meta.hashes));
   auto next = ParseMetadata<Targets>(bytes, meta.length.value_or(kMaxTargetsBytes));
   if (!next.ok()) return next.status().WithContext(what);
-  // The delegator's keys and threshold for this role.
-  if (delegator_name == "root") {
-    if (role_name != "targets") return Internal(what + ": only \"targets\" is delegated by root");
-    FW_RETURN_IF_ERROR(VerifyThreshold("targets", next->signed_bytes, next->signatures, root_.signed_.keys,
-                                       root_.signed_.roles.at("targets")));
-  } else {
-    const Metadata<Targets>* delegator = targets(delegator_name);
-    if (!delegator || !delegator->signed_.delegations) {
-      return Internal(what + ": delegator \"" + std::string(delegator_name) + "\" not loaded");
-    }
-    const Delegations& d = *delegator->signed_.delegations;
-    auto role_it =
-        std::find_if(d.roles.begin(), d.roles.end(), [&](const DelegatedRole& dr) { return dr.name == role_name; });
-    if (role_it == d.roles.end()) {
-      return VerificationFailed(what + ": not delegated by \"" + std::string(delegator_name) + "\"");
-    }
-    FW_RETURN_IF_ERROR(VerifyThreshold(what, next->signed_bytes, next->signatures, d.keys, role_it->keys));
-  }
+  FW_RETURN_IF_ERROR(CheckDelegatorSignatures(*next, role_name, delegator_name));
   const auto& c = next->signed_.common;
   if (c.version != meta.version) {
     return VerificationFailed(what + ": version " + Str(c.version) + " does not match the version " +
@@ -169,7 +153,43 @@ Status TrustedSet::UpdateTargets(std::string_view bytes, std::string_view role_n
     return VerificationFailed(what + ": version " + Str(c.version) + " expired at " + c.expires + " (freeze attack?)");
   }
   targets_.insert_or_assign(std::string(role_name), std::move(*next));
+  verified_through_.emplace(std::string(role_name), std::string(delegator_name));
   return Status::Ok();
+}
+
+Status TrustedSet::CheckDelegatorSignatures(const Metadata<Targets>& role, std::string_view role_name,
+                                            std::string_view delegator_name) const {
+  const std::string what = "targets role \"" + std::string(role_name) + "\"";
+  if (delegator_name == "root") {
+    if (role_name != "targets") return Internal(what + ": only \"targets\" is delegated by root");
+    return VerifyThreshold("targets", role.signed_bytes, role.signatures, root_.signed_.keys,
+                           root_.signed_.roles.at("targets"));
+  }
+  const Metadata<Targets>* delegator = targets(delegator_name);
+  if (!delegator || !delegator->signed_.delegations) {
+    return Internal(what + ": delegator \"" + std::string(delegator_name) + "\" not loaded");
+  }
+  const Delegations& d = *delegator->signed_.delegations;
+  auto role_it =
+      std::find_if(d.roles.begin(), d.roles.end(), [&](const DelegatedRole& dr) { return dr.name == role_name; });
+  if (role_it == d.roles.end()) {
+    return VerificationFailed(what + ": not delegated by \"" + std::string(delegator_name) + "\"");
+  }
+  return VerifyThreshold(what + " as delegated by \"" + std::string(delegator_name) + "\"", role.signed_bytes,
+                         role.signatures, d.keys, role_it->keys);
+}
+
+Status TrustedSet::VerifyDelegation(std::string_view role_name, std::string_view delegator_name) {
+  const Metadata<Targets>* role = targets(role_name);
+  if (!role) return Internal("targets role \"" + std::string(role_name) + "\": not loaded");
+  if (VerifiedThrough(role_name, delegator_name)) return Status::Ok();
+  FW_RETURN_IF_ERROR(CheckDelegatorSignatures(*role, role_name, delegator_name));
+  verified_through_.emplace(std::string(role_name), std::string(delegator_name));
+  return Status::Ok();
+}
+
+bool TrustedSet::VerifiedThrough(std::string_view role_name, std::string_view delegator_name) const {
+  return verified_through_.count(std::make_pair(std::string(role_name), std::string(delegator_name))) != 0;
 }
 
 Status TrustedSet::UpdateTargetsWithoutSnapshot(std::string_view bytes, uint64_t min_version) {
@@ -186,6 +206,7 @@ Status TrustedSet::UpdateTargetsWithoutSnapshot(std::string_view bytes, uint64_t
     return VerificationFailed("targets version " + Str(c.version) + " expired at " + c.expires + " (freeze attack?)");
   }
   targets_.insert_or_assign("targets", std::move(*next));
+  verified_through_.emplace("targets", "root");
   return Status::Ok();
 }
 

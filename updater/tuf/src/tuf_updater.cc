@@ -40,8 +40,12 @@ Updater::Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock clock)
 }
 
 Status Updater::Init(const std::string& metadata_dir, std::string_view root_bytes) {
-  auto root = ParseMetadata<Root>(root_bytes, kMaxRootBytes);
-  if (!root.ok()) return root.status().WithContext("init");
+  // The root every later update starts from: it must be well-formed and signed by a
+  // threshold of its own root keys (one key counted once), or no refresh and no
+  // bundle could ever verify against it. Its expiry does not matter here (TUF 5.2:
+  // a newer root is fetched before anything else is trusted).
+  auto root = TrustedSet::Create(root_bytes, SystemTime());
+  if (!root.ok()) return root.status().WithContext("init: refused the root, nothing stored");
   std::error_code ec;
   std::filesystem::create_directories(metadata_dir, ec);
   if (ec) return IoError("init: cannot create " + metadata_dir + ": " + ec.message());
@@ -148,7 +152,9 @@ Status Updater::LoadSnapshot() {
 }
 
 Status Updater::LoadTargets(const std::string& role, const std::string& delegator) {
-  if (trusted_->targets(role)) return Status::Ok();
+  // Loaded earlier (maybe through another delegator): trusted here only if this
+  // delegator's keys and threshold accept the same bytes.
+  if (trusted_->targets(role)) return trusted_->VerifyDelegation(role, delegator);
   auto local = ReadLocal(role, config_.targets_max_bytes);
   if (local.ok() && local->has_value() && trusted_->UpdateTargets(**local, role, delegator).ok()) {
     return Status::Ok();

@@ -62,8 +62,10 @@ class Updater {
  public:
   Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock clock = SystemTime);
 
-  // Writes `root_bytes` as METADATA_DIR/root.json (creating the directory). No checks
-  // beyond being a parseable root: trust starts from what the operator installs.
+  // Writes `root_bytes` as METADATA_DIR/root.json (creating the directory), only if it
+  // is a well-formed root signed by a threshold of its own root role's keys (distinct
+  // keys, see VerifyThreshold); otherwise nothing is created or written. An expired
+  // root is accepted (TUF 5.2: the first refresh replaces it or refuses it).
   static Status Init(const std::string& metadata_dir, std::string_view root_bytes);
 
   Status Refresh();
