@@ -664,6 +664,31 @@ TEST_F(ConcurrencyTest, KillingAnInstallReleasesTheLockAndTheNextWriterRecovers)
   EXPECT_EQ(Status()["booted_slot"], "B");
 }
 
+TEST_F(ConcurrencyTest, KillingAWriterAtAnyOffsetNeverWedgesTheTerminal) {
+  for (int k : {0, 30, 90, 200, 350, 500, 700}) {
+    SCOPED_TRACE("killed after " + std::to_string(k) + " ms");
+    Background install = StartInstall("1.1.0", 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(k));
+    install.Kill();
+    auto s = Status();
+    ASSERT_TRUE(s["lock"].is_null()) << "the kernel did not release a killed writer's lock";
+    ASSERT_LE(s["interrupted"].size(), 1u);
+    // The next writer never waits for the dead one and leaves nothing in progress.
+    if (s["slots"][1]["state"] == "trial") {
+      auto r = Run({"rollback", "--lock-timeout", "0"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    } else {
+      auto r = Install("1.1.0", {"--lock-timeout", "0"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      ASSERT_EQ(Run({"rollback", "--lock-timeout", "0"}).exit_code, 0);
+    }
+    for (const auto& e : History()) ASSERT_NE(e["outcome"], "in-progress") << e.dump();
+    EXPECT_TRUE(Status()["interrupted"].empty());
+    Boot();
+    ASSERT_EQ(Status()["booted_slot"], "A");
+  }
+}
+
 // ------------------------------------------------------------ a refused or read-only command writes nothing
 
 TEST_F(InstallTest, RefusedCommandsAndReadersLeaveTheDataDirectoryByteIdentical) {
