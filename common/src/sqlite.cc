@@ -110,6 +110,13 @@ Result<Statement> Database::Prepare(std::string_view sql) {
 
 int64_t Database::LastInsertRowId() const { return sqlite3_last_insert_rowid(impl_->db.get()); }
 
+Status Database::KeepWalFiles() {
+  int on = 1;
+  int rc = sqlite3_file_control(impl_->db.get(), "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+  if (rc != SQLITE_OK) return SqlError(rc, impl_->db.get(), "database " + path_ + ": keeping the WAL files");
+  return Status::Ok();
+}
+
 Statement::~Statement() = default;
 Statement::Statement(Statement&&) noexcept = default;
 Statement& Statement::operator=(Statement&&) noexcept = default;

@@ -127,5 +127,90 @@ TEST(FlashHistory, EmptyOperationNameIsRejected) {
   EXPECT_TRUE(h->List()->empty());
 }
 
+// ------------------------------------------------------------ readers never write (invariant 12, issue 11 item 14)
+
+std::string Bytes(const std::string& path) { return testing::ReadFile(path); }
+
+TEST(FlashHistory, ReopeningAnExistingHistoryWritesNothing) {
+  TempDir dir;
+  const std::string path = dir / "history.db";
+  {
+    auto h = FlashHistory::Open(path);
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(h->RecordIntent(InstallIntent()).ok());
+  }
+  const std::string before = Bytes(path);
+  {
+    // Another connection holds the write lock: an open that writes (schema, user_version)
+    // would wait for it and fail; one that only reads goes through.
+    auto other = sql::Database::Open(path, sql::OpenMode::kReadWrite);
+    ASSERT_TRUE(other.ok());
+    ASSERT_TRUE(other->Exec("BEGIN IMMEDIATE").ok());
+    auto h = FlashHistory::Open(path);
+    ASSERT_TRUE(h.ok()) << "opening an existing history tried to write: " << h.status().message();
+    ASSERT_TRUE(h->List().ok());
+    ASSERT_TRUE(other->Exec("ROLLBACK").ok());
+  }
+  EXPECT_EQ(Bytes(path), before) << "opening wrote to history.db (schema or user_version rewritten)";
+}
+
+TEST(FlashHistory, ReadOnlyOfAMissingHistoryIsEmptyAndCreatesNothing) {
+  TempDir dir;
+  auto h = FlashHistory::OpenReadOnly(dir / "history.db");
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_TRUE(h->read_only());
+  auto entries = h->List();
+  ASSERT_TRUE(entries.ok());
+  EXPECT_TRUE(entries->empty());
+  EXPECT_TRUE(testing::ListDir(dir.path()).empty()) << "a reader created a file";
+}
+
+TEST(FlashHistory, ReadOnlyReadsBesideALiveWriterCreatesNoFileAndCannotWrite) {
+  TempDir dir;
+  const std::string path = dir / "history.db";
+  auto w = FlashHistory::Open(path);
+  ASSERT_TRUE(w.ok());
+  auto id = w->RecordIntent(InstallIntent());
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(w->SetStage(*id, "write").ok());
+  const auto files = testing::ListDir(dir.path());
+  const std::string main_before = Bytes(path);
+  {
+    auto r = FlashHistory::OpenReadOnly(path);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    auto entries = r->List();
+    ASSERT_TRUE(entries.ok()) << entries.status().message();
+    ASSERT_EQ(entries->size(), 1u);
+    EXPECT_EQ(entries->front().outcome, Outcome::kInProgress);
+    EXPECT_EQ(entries->front().stage, "write") << "the reader must see the writer's committed rows";
+    EXPECT_EQ(r->RecordIntent(InstallIntent()).status().code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(r->RecordOutcome(*id, Outcome::kInterrupted, "x").code(), ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(r->MarkInterrupted("x").status().code(), ErrorCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(testing::ListDir(dir.path()), files);
+  EXPECT_EQ(Bytes(path), main_before);
+  ASSERT_TRUE(w->RecordOutcome(*id, Outcome::kSucceeded, "done").ok()) << "the reader disturbed the writer";
+}
+
+TEST(FlashHistory, TheWalFilesStaySoThatReadersNeverCreateThem) {
+  TempDir dir;
+  const std::string path = dir / "history.db";
+  {
+    auto w = FlashHistory::Open(path);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->RecordIntent(InstallIntent()).ok());
+  }
+  const auto files = testing::ListDir(dir.path());
+  EXPECT_EQ(files, (std::vector<std::string>{"history.db", "history.db-shm", "history.db-wal"}));
+  {
+    auto r = FlashHistory::OpenReadOnly(path);
+    ASSERT_TRUE(r.ok());
+    auto entries = r->List();
+    ASSERT_TRUE(entries.ok());
+    EXPECT_EQ(entries->size(), 1u) << "the closed writer's row is readable";
+  }
+  EXPECT_EQ(testing::ListDir(dir.path()), files);
+}
+
 }  // namespace
 }  // namespace fw::history

@@ -9,8 +9,8 @@
 //                    health check → revert → reset
 // For every write/erase of the SimFlash during a sequence (counted in a fault-free
 // run), power is cut before it, after it, or it is torn (prefix and bit-level).
-// Then: reset (fresh bootloader), recovery (install::GetStatus), and the sequence
-// is driven to its end again. Checked after every cut:
+// Then: reset (fresh bootloader), a read-only status (install::GetStatus), recovery under the terminal lock
+// (install::Recover), and the sequence is driven to its end again. Checked after every cut:
 //   - every boot runs a verified image that is legal at that point, byte for byte
 //     one of the signed images (invariant 5);
 //   - a slot is trial/confirmed only if its bank verifies (invariant 2);
@@ -424,8 +424,23 @@ class Sweeper {
     CheckBoot(rig, r, "first boot after the cut");
     if (::testing::Test::HasFatalFailure()) return;
     Terminal t = rig.terminal();
+    // A reader after the cut: reports the orphaned rows, writes nothing, recovers nothing.
     auto st = GetStatus(t, "sweep", 10);
     ASSERT_TRUE(st.ok()) << "status after the cut: " << st.status().message();
+    ASSERT_FALSE(st->live.lock.has_value()) << "the cut process holds no lock";
+    for (const auto& e : st->recent) {
+      if (e.outcome != history::Outcome::kInProgress) continue;
+      bool reported = false;
+      for (const auto& o : st->live.orphans) reported |= o.id == e.id;
+      ASSERT_TRUE(reported) << "status did not report in-progress #" << e.id << " as interrupted";
+    }
+    // Recovery runs under the terminal lock, as every writer runs it.
+    {
+      auto lock = TerminalLock::Acquire(t.data_dir, "recover", 0);
+      ASSERT_TRUE(lock.ok()) << lock.status().message();
+      auto notes = Recover(t, *lock, "sweep");
+      ASSERT_TRUE(notes.ok()) << "recovery after the cut: " << notes.status().message();
+    }
     auto hist = history::FlashHistory::Open(t.HistoryPath());
     ASSERT_TRUE(hist.ok());
     auto entries = hist->List(0);

@@ -1,11 +1,18 @@
 // fwupdate install/confirm/rollback/status/history on a file-backed simulated
 // terminal, driven through the real CLIs: every operator error refused clearly
 // with nothing written, and the installer's invariants (DESIGN.md 1, 2, 4, 6-10).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
@@ -28,6 +35,68 @@ nlohmann::json LastJsonLine(const std::string& out) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
   return nlohmann::json::parse(text.substr(text.rfind('\n') + 1));
 }
+
+// A project CLI running in the background (a real concurrent process), its output in files.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+             const std::string& out_dir) {
+    static int n = 0;
+    out_ = out_dir + "/bg" + std::to_string(++n) + ".out";
+    err_ = out_ + ".err";
+    std::vector<std::string> args = argv;
+    args[0] = testing::BinaryPath(args[0]);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      int o = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> c;
+      for (auto& a : args) c.push_back(a.data());
+      c.push_back(nullptr);
+      ::execv(c[0], c.data());
+      _exit(127);
+    }
+  }
+  ~Background() {
+    if (pid_ > 0) Kill();
+  }
+  pid_t pid() const { return pid_; }
+  bool Running() {
+    int st = 0;
+    if (pid_ <= 0) return false;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = st;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  CommandResult Wait() {
+    if (pid_ > 0) {
+      ::waitpid(pid_, &status_, 0);
+      pid_ = -1;
+    }
+    CommandResult r;
+    r.exit_code = WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+    r.out = testing::ReadFile(out_);
+    r.err = testing::ReadFile(err_);
+    return r;
+  }
+  void Kill() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status_, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  std::string out_, err_;
+};
 
 // Vendor material made once for the whole suite: keys, images, a TUF repo, bundles.
 class Vendor {
@@ -149,6 +218,21 @@ class InstallTest : public ::testing::Test {
     size_t history;
     bool operator==(const Fingerprint&) const = default;
   };
+  std::string HistoryHash() { return HexEncode(Sha256::Of(testing::ReadBytes(dev_ / "data/history.db"))); }
+  // Every file of the data directory (names and bytes) except SQLite's shared-memory
+  // wal-index files (-shm), which are a mapping of shared memory that readers update.
+  std::map<std::string, std::string> DataDirHashes() {
+    std::map<std::string, std::string> m;
+    for (const auto& e : fs::recursive_directory_iterator(dev_ / "data")) {
+      const std::string rel = fs::relative(e.path(), dev_ / "data").string();
+      if (e.is_directory()) {
+        m[rel + "/"] = "dir";
+      } else if (rel.size() < 4 || rel.substr(rel.size() - 4) != "-shm") {
+        m[rel] = HexEncode(Sha256::Of(testing::ReadBytes(e.path())));
+      }
+    }
+    return m;
+  }
   Fingerprint Take() {
     return {BankHash(0), BankHash(1), HexEncode(Sha256::Of(testing::ReadBytes(dev_ / "control.bin"))), SnapshotCount(),
             History().size()};
@@ -243,16 +327,24 @@ TEST_F(InstallTest, ConfirmRestoresAJournalThatLostRecordsAndRollsBack) {
   EXPECT_EQ(Status()["slots"][1]["state"], "unbootable");
 }
 
-TEST_F(InstallTest, ATrialNeverConfirmedIsRevertedByTheBootloaderAndRecorded) {
+TEST_F(InstallTest, ATrialNeverConfirmedIsRevertedByTheBootloaderAndRecordedByTheNextWriter) {
   ASSERT_EQ(Install("1.1.0", {"--tries", "2"}).exit_code, 0);
   for (int i = 0; i < 3; ++i) Boot();
+  const std::string history_before = HistoryHash();
   auto s = Status();
   EXPECT_EQ(s["booted_slot"], "A");
   EXPECT_EQ(s["slots"][1]["state"], "unbootable");
   ASSERT_FALSE(s["notes"].empty());
   EXPECT_NE(s["notes"][0].get<std::string>().find("bootloader reverted trial 1.1.0"), std::string::npos);
+  EXPECT_NE(s["notes"][0].get<std::string>().find("recorded by the next writer"), std::string::npos);
+  EXPECT_EQ(History()[0]["operation"], "install") << "a reader recorded something";
+  EXPECT_EQ(HistoryHash(), history_before) << "status or history wrote to history.db";
+  // The next writer that gets past its checks records the revert, before its own intent.
+  ASSERT_EQ(Install("1.2.0").exit_code, 0);
   auto h = History();
-  EXPECT_EQ(h[0]["operation"], "revert") << "invariant 10: the revert is in the flash history";
+  ASSERT_GE(h.size(), 3u);
+  EXPECT_EQ(h[1]["operation"], "revert") << "invariant 10: the revert is in the flash history";
+  EXPECT_EQ(h[0]["operation"], "install");
   EXPECT_EQ(Status()["notes"].size(), 0u) << "recorded once";
 }
 
@@ -400,6 +492,264 @@ TEST_F(InstallTest, EverySubcommandHasHelp) {
     auto r = RunCommand({"fwupdate", c, "--help"});
     EXPECT_EQ(r.exit_code, 0) << c;
     EXPECT_NE(r.out.find(std::string("Usage: fwupdate ") + c), std::string::npos) << c;
+  }
+}
+
+// ------------------------------------------------------------ one writer at a time (invariant 12), real processes
+
+constexpr const char* kSlowFlash = "FWUPDATE_TEST_WRITE_DELAY_MS";
+
+class ConcurrencyTest : public InstallTest {
+ protected:
+  Background StartInstall(const std::string& name, int delay_ms, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {"fwupdate", "install", "--device", Layout(), "--quiet", "--json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(Vendor::Get().Bundle(name));
+    return Background(argv, {{kSlowFlash, std::to_string(delay_ms)}}, dev_.path());
+  }
+  // Polls status until it shows a writer holding the lock with a history id.
+  nlohmann::json WaitForLockedStatus(Background& writer) {
+    for (int i = 0; i < 500 && writer.Running(); ++i) {
+      auto s = Status();
+      if (!s["lock"].is_null() && !s["lock"]["history_id"].is_null()) return s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(ConcurrencyTest, StatusAndHistoryDuringAnInstallNeverDisturbIt) {
+  int seen_locked = 0;
+  for (int k : {0, 5, 20, 60, 120, 250, 400, 600}) {
+    SCOPED_TRACE("status after " + std::to_string(k) + " ms");
+    Background install = StartInstall("1.1.0", 60);
+    std::this_thread::sleep_for(std::chrono::milliseconds(k));
+    // Readers at this offset, several times in a row.
+    for (int i = 0; i < 3; ++i) {
+      auto st = Run({"status", "--json"});
+      ASSERT_EQ(st.exit_code, 0) << st.err;
+      auto sj = nlohmann::json::parse(st.out);
+      if (!sj["lock"].is_null()) {
+        ++seen_locked;
+        EXPECT_EQ(sj["lock"]["pid"], install.pid());
+        EXPECT_EQ(sj["lock"]["operation"], "install");
+        EXPECT_TRUE(sj["interrupted"].empty()) << "a live install was called interrupted";
+      }
+      auto text = Run({"status"});
+      ASSERT_EQ(text.exit_code, 0) << text.err;
+      EXPECT_EQ(text.out.find("interrupted"), std::string::npos) << text.out;
+      auto hist = Run({"history", "--json"});
+      ASSERT_EQ(hist.exit_code, 0) << hist.err;
+      for (const auto& e : nlohmann::json::parse(hist.out)["history"]) EXPECT_NE(e["outcome"], "interrupted");
+    }
+    auto r = install.Wait();
+    ASSERT_EQ(r.exit_code, 0) << "the install was disturbed by a reader: " << r.err;
+    auto s = Status();
+    ASSERT_EQ(s["slots"][1]["state"], "trial");
+    ASSERT_TRUE(s["lock"].is_null());
+    auto h = History();
+    ASSERT_EQ(h[0]["operation"], "install");
+    ASSERT_EQ(h[0]["outcome"], "succeeded");
+    Ok({"fwboot", "boot", "--device", Layout()});  // the trial boots: the bank is whole
+    ASSERT_EQ(Status()["booted_slot"], "B");
+    ASSERT_EQ(Run({"rollback"}).exit_code, 0);
+    Boot();
+  }
+  EXPECT_GT(seen_locked, 0) << "no reader ever ran during an install: the test proves nothing";
+}
+
+TEST_F(ConcurrencyTest, AReaderNamesTheRunningOperationAndItsPid) {
+  Background install = StartInstall("1.1.0", 300);
+  auto s = WaitForLockedStatus(install);
+  ASSERT_FALSE(s.is_null()) << "the install never showed as running";
+  const int64_t id = s["lock"]["history_id"];
+  const std::string want =
+      "operation " + std::to_string(id) + " (install) in progress, pid " + std::to_string(install.pid());
+  EXPECT_NE(s["lock"]["message"].get<std::string>().find(want), std::string::npos) << s.dump();
+  auto text = Run({"status"});
+  EXPECT_NE(text.out.find(want), std::string::npos) << text.out;
+  auto hist = Run({"history"});
+  EXPECT_NE(hist.out.find(want), std::string::npos) << hist.out;
+  ASSERT_EQ(install.Wait().exit_code, 0);
+}
+
+TEST_F(ConcurrencyTest, TwoInstallsAtOnceExactlyOneWinsAndNeitherHarmsTheOther) {
+  const std::string bank_a = BankHash(0);
+  Background first = StartInstall("1.1.0", 150, {"--lock-timeout", "0"});
+  Background second = StartInstall("1.2.0", 150, {"--lock-timeout", "0"});
+  auto r1 = first.Wait();
+  auto r2 = second.Wait();
+  ASSERT_TRUE((r1.exit_code == 0) != (r2.exit_code == 0))
+      << "exactly one install must win: " << r1.exit_code << " " << r1.err << " / " << r2.exit_code << " " << r2.err;
+  const auto& winner = r1.exit_code == 0 ? r1 : r2;
+  const auto& loser = r1.exit_code == 0 ? r2 : r1;
+  const std::string version = r1.exit_code == 0 ? "1.1.0" : "1.2.0";
+  EXPECT_TRUE(loser.exit_code == 6 || loser.exit_code == 5) << loser.err;
+  if (loser.exit_code == 6) {
+    EXPECT_NE(loser.err.find("(install) in progress, pid"), std::string::npos) << loser.err;
+  }
+  EXPECT_EQ(LastJsonLine(winner.out)["to_version"], version);
+  // The winner's trial is whole and is the one recorded; the loser wrote nothing.
+  auto s = Status();
+  EXPECT_EQ(s["slots"][1]["state"], "trial");
+  EXPECT_EQ(s["slots"][1]["version"], version);
+  auto h = History();
+  ASSERT_EQ(h.size(), 1u) << h.dump();
+  EXPECT_EQ(h[0]["outcome"], "succeeded");
+  EXPECT_EQ(h[0]["to_version"], version);
+  EXPECT_EQ(SnapshotCount(), 1u) << "the loser took or deleted a snapshot";
+  EXPECT_EQ(BankHash(0), bank_a);
+  Boot();
+  EXPECT_EQ(Status()["booted_slot"], "B") << "the winner's trial does not boot";
+  ASSERT_EQ(Run({"confirm"}).exit_code, 0);
+}
+
+TEST_F(ConcurrencyTest, ASecondWriterWaitsUpToTheLockTimeoutThenExits6NamingTheHolder) {
+  Background install = StartInstall("1.1.0", 1500);  // about 6 s of writing
+  auto s = WaitForLockedStatus(install);
+  ASSERT_FALSE(s.is_null());
+  const std::string holder = "operation " + std::to_string(s["lock"]["history_id"].get<int64_t>()) +
+                             " (install) in progress, pid " + std::to_string(install.pid());
+  const std::string history = HistoryHash();
+  for (const auto& [argv, bound_ms] : std::vector<std::pair<std::vector<std::string>, int>>{
+           {{"rollback", "--lock-timeout", "1"}, 1000}, {{"confirm", "--lock-timeout", "0"}, 0}}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = Run(argv);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.exit_code, 6) << argv[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(holder), std::string::npos) << r.err;
+    EXPECT_GE(waited, std::chrono::milliseconds(bound_ms)) << argv[0] << " did not wait";
+  }
+  EXPECT_EQ(HistoryHash(), history) << "a writer that timed out wrote to history.db";
+  // A writer that waits long enough runs after the install, sees its trial and refuses.
+  auto late = Install("1.2.0", {"--lock-timeout", "60"});
+  EXPECT_EQ(late.exit_code, 5) << late.err;
+  EXPECT_NE(late.err.find("a trial of version 1.1.0 is pending"), std::string::npos) << late.err;
+  ASSERT_EQ(install.Wait().exit_code, 0);
+}
+
+TEST_F(ConcurrencyTest, KillingAnInstallReleasesTheLockAndTheNextWriterRecovers) {
+  Background install = StartInstall("1.1.0", 400);
+  auto s = WaitForLockedStatus(install);
+  ASSERT_FALSE(s.is_null());
+  const int64_t id = s["lock"]["history_id"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // well into the write
+  install.Kill();                                               // SIGKILL: no cleanup at all
+
+  // Readers: the lock is free, the row is orphaned, and they write nothing.
+  const auto before = DataDirHashes();
+  auto after_kill = Status();
+  EXPECT_TRUE(after_kill["lock"].is_null()) << "the kernel did not release a killed writer's lock";
+  ASSERT_EQ(after_kill["interrupted"].size(), 1u) << after_kill.dump();
+  EXPECT_EQ(after_kill["interrupted"][0], id);
+  bool noted = false;
+  for (const auto& n : after_kill["notes"]) {
+    noted |= n.get<std::string>().find("recovered by the next writer") != std::string::npos;
+  }
+  EXPECT_TRUE(noted) << after_kill.dump();
+  EXPECT_EQ(History()[0]["outcome"], "in-progress");
+  EXPECT_EQ(DataDirHashes(), before) << "a reader wrote to the data directory";
+  EXPECT_NE(after_kill["slots"][1]["state"], "trial") << "a half-written bank is never bootable";
+
+  // The next writer takes the lock at once, recovers, and installs.
+  auto r = Install("1.1.0", {"--lock-timeout", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto h = History();
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[1]["id"], id);
+  EXPECT_EQ(h[1]["outcome"], "interrupted");
+  EXPECT_EQ(h[0]["outcome"], "succeeded");
+  EXPECT_TRUE(Status()["interrupted"].empty());
+  Boot();
+  EXPECT_EQ(Status()["booted_slot"], "B");
+}
+
+TEST_F(ConcurrencyTest, KillingAWriterAtAnyOffsetNeverWedgesTheTerminal) {
+  for (int k : {0, 30, 90, 200, 350, 500, 700}) {
+    SCOPED_TRACE("killed after " + std::to_string(k) + " ms");
+    Background install = StartInstall("1.1.0", 100);
+    std::this_thread::sleep_for(std::chrono::milliseconds(k));
+    install.Kill();
+    auto s = Status();
+    ASSERT_TRUE(s["lock"].is_null()) << "the kernel did not release a killed writer's lock";
+    ASSERT_LE(s["interrupted"].size(), 1u);
+    // The next writer never waits for the dead one and leaves nothing in progress.
+    if (s["slots"][1]["state"] == "trial") {
+      auto r = Run({"rollback", "--lock-timeout", "0"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    } else {
+      auto r = Install("1.1.0", {"--lock-timeout", "0"});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      ASSERT_EQ(Run({"rollback", "--lock-timeout", "0"}).exit_code, 0);
+    }
+    for (const auto& e : History()) ASSERT_NE(e["outcome"], "in-progress") << e.dump();
+    EXPECT_TRUE(Status()["interrupted"].empty());
+    Boot();
+    ASSERT_EQ(Status()["booted_slot"], "A");
+  }
+}
+
+// ------------------------------------------------------------ a refused or read-only command writes nothing
+
+TEST_F(InstallTest, RefusedCommandsAndReadersLeaveTheDataDirectoryByteIdentical) {
+  auto before = DataDirHashes();
+  const std::string history = HistoryHash();
+  EXPECT_EQ(Install("other-hw").exit_code, 3);
+  EXPECT_EQ(Run({"confirm"}).exit_code, 5);
+  EXPECT_EQ(Run({"rollback"}).exit_code, 5);
+  EXPECT_EQ(Run({"status"}).exit_code, 0);
+  EXPECT_EQ(Run({"status", "--json"}).exit_code, 0);
+  EXPECT_EQ(Run({"history"}).exit_code, 0);
+  EXPECT_EQ(Run({"history", "--csv"}).exit_code, 0);
+  EXPECT_EQ(HistoryHash(), history);
+  EXPECT_EQ(DataDirHashes(), before);
+
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  before = DataDirHashes();
+  const std::string history2 = HistoryHash();
+  EXPECT_EQ(Install("1.2.0").exit_code, 5);  // a trial is pending
+  EXPECT_EQ(Run({"confirm"}).exit_code, 5);  // not booted yet
+  auto init = Run({"init", "--device", Layout(), "--tuf-root", Vendor::Get().Path("repo/metadata/1.root.json")});
+  EXPECT_EQ(init.exit_code, 5) << init.err;
+  EXPECT_EQ(Run({"status"}).exit_code, 0);
+  EXPECT_EQ(Run({"history", "--json"}).exit_code, 0);
+  EXPECT_EQ(HistoryHash(), history2) << "a refused command wrote to history.db";
+  EXPECT_EQ(DataDirHashes(), before) << "a refused command wrote to the data directory";
+}
+
+TEST_F(InstallTest, AReadOnlyDataDirectoryServesReadersAndRefusesWritersByName) {
+  ASSERT_EQ(Install("1.1.0").exit_code, 0);
+  const std::string data = dev_ / "data";
+  if (::mount(data.c_str(), data.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    GTEST_SKIP() << "cannot bind-mount here (needs CAP_SYS_ADMIN)";
+  }
+  if (::mount(nullptr, data.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0) {
+    ::umount(data.c_str());
+    GTEST_SKIP() << "cannot remount read-only here";
+  }
+  auto status = Run({"status", "--json"});
+  auto history = Run({"history", "--json"});
+  auto install = Install("1.2.0");
+  auto confirm = Run({"confirm"});
+  auto rollback = Run({"rollback"});
+  ::umount(data.c_str());
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(nlohmann::json::parse(status.out)["slots"][1]["state"], "trial");
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  EXPECT_EQ(nlohmann::json::parse(history.out)["history"].size(), 1u);
+  for (const auto* r : {&install, &confirm, &rollback}) {
+    EXPECT_EQ(r->exit_code, 4) << r->err;
+    EXPECT_NE(r->err.find("data directory " + data + " is read-only (read-only file system)"), std::string::npos)
+        << r->err;
+  }
+  EXPECT_EQ(Status()["slots"][1]["state"], "trial") << "nothing changed";
+}
+
+TEST_F(InstallTest, ALockTimeoutOutOfRangeIsAUsageError) {
+  for (const char* v : {"-1", "86401"}) {
+    auto r = Install("1.1.0", {"--lock-timeout", v});
+    EXPECT_EQ(r.exit_code, 2) << v << ": " << r.err;
+    EXPECT_NE(r.err.find("--lock-timeout"), std::string::npos) << r.err;
   }
 }
 

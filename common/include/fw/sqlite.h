@@ -38,6 +38,9 @@ class Database {
   Status Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
   int64_t LastInsertRowId() const;
+  // Keeps the -wal and -shm files when this connection closes last (SQLITE_FCNTL_PERSIST_WAL),
+  // so that read-only connections never create them and can read from a read-only directory.
+  Status KeepWalFiles();
   const std::string& path() const { return path_; }
 
  private:

@@ -1,6 +1,10 @@
 #include "fw/flash_history.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <ctime>
+#include <optional>
 
 #include "fw/sqlite.h"
 
@@ -64,8 +68,13 @@ std::string_view OutcomeName(Outcome outcome) {
 }
 
 struct FlashHistory::Impl {
-  sql::Database db;
+  std::optional<sql::Database> db;  // empty: a read-only view of a history that does not exist yet
   Clock clock;
+  bool read_only = false;
+  Status Writable() const {
+    if (read_only) return FailedPrecondition("flash history: opened read-only (a reader never writes)");
+    return Status::Ok();
+  }
   std::string Now() const { return IsoTime(clock ? clock() : static_cast<int64_t>(std::time(nullptr))); }
 };
 
@@ -74,27 +83,76 @@ FlashHistory::~FlashHistory() = default;
 FlashHistory::FlashHistory(FlashHistory&&) noexcept = default;
 FlashHistory& FlashHistory::operator=(FlashHistory&&) noexcept = default;
 
-Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock clock) {
-  auto db = sql::Database::Open(path, sql::OpenMode::kCreate);
-  if (!db.ok()) return db.status().WithContext("flash history");
-  FW_ASSIGN_OR_RETURN(auto version_stmt, db->Prepare("PRAGMA user_version"));
+namespace {
+
+Result<int64_t> SchemaVersion(sql::Database& db, const std::string& path) {
+  FW_ASSIGN_OR_RETURN(auto version_stmt, db.Prepare("PRAGMA user_version"));
   FW_ASSIGN_OR_RETURN(bool row, version_stmt.Step());
   int64_t version = row ? version_stmt.ColumnInt(0) : 0;
   if (version > kSchemaVersion) {
     return Unsupported("flash history " + path + " has schema version " + std::to_string(version) +
                        ", newer than this tool understands (" + std::to_string(kSchemaVersion) + ")");
   }
-  FW_RETURN_IF_ERROR_CTX(db->Exec(kSchema), "flash history " + path);
+  return version;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+}  // namespace
+
+Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock clock) {
+  auto db = sql::Database::Open(path, sql::OpenMode::kCreate);
+  if (!db.ok()) return db.status().WithContext("flash history");
+  FW_ASSIGN_OR_RETURN(int64_t version, SchemaVersion(*db, path));
+  // Only a history without the current schema is written to here: an existing one is
+  // left byte-identical (a refused command writes nothing).
+  if (version < kSchemaVersion) FW_RETURN_IF_ERROR_CTX(db->Exec(kSchema), "flash history " + path);
+  // Readers open the history read-only: they must find the WAL files in place.
+  FW_RETURN_IF_ERROR_CTX(db->KeepWalFiles(), "flash history " + path);
   FlashHistory h;
-  h.impl_ = std::unique_ptr<Impl>(new Impl{std::move(*db), std::move(clock)});
+  h.impl_ = std::unique_ptr<Impl>(new Impl{std::move(*db), std::move(clock), false});
   return h;
 }
 
+Result<FlashHistory> FlashHistory::OpenReadOnly(const std::string& path) {
+  FlashHistory h;
+  h.impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, nullptr, true});
+  if (!Exists(path)) return h;  // nothing recorded yet; and nothing is created
+  auto db = sql::Database::Open(path, sql::OpenMode::kReadOnly);
+  if (!db.ok()) return db.status().WithContext("flash history (read-only)");
+  auto version = SchemaVersion(*db, path);
+  if (!version.ok()) {
+    // A WAL database on a read-only directory whose writer closed cleanly (no -wal file
+    // left) cannot be opened by SQLite's read-only mode: every committed row is then in
+    // the main file and no writer can run on this directory (writers refuse a read-only
+    // data directory), so the file is read as immutable.
+    const std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    const bool dir_read_only = ::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0;
+    if (dir_read_only && !Exists(path + "-wal")) {
+      auto frozen = sql::Database::Open("file:" + path + "?immutable=1", sql::OpenMode::kReadOnly);
+      if (frozen.ok()) {
+        db = std::move(frozen);
+        version = SchemaVersion(*db, path);
+      }
+    }
+  }
+  if (!version.ok()) return version.status().WithContext("flash history (read-only)");
+  if (*version < kSchemaVersion) return h;  // created but never given its schema: empty
+  h.impl_->db = std::move(*db);
+  return h;
+}
+
+bool FlashHistory::read_only() const { return impl_->read_only; }
+
 Result<int64_t> FlashHistory::RecordIntent(const Intent& in) {
+  FW_RETURN_IF_ERROR(impl_->Writable());
   if (in.operation.empty()) return InvalidArgument("flash history: an operation needs a name");
   FW_ASSIGN_OR_RETURN(
-      auto st, impl_->db.Prepare("INSERT INTO flash_history (started_at, operation, operator, bundle, image_sha256, "
-                                 "from_version, to_version, target_slot, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?)"));
+      auto st, impl_->db->Prepare("INSERT INTO flash_history (started_at, operation, operator, bundle, image_sha256, "
+                                  "from_version, to_version, target_slot, snapshot_id) VALUES (?,?,?,?,?,?,?,?,?)"));
   st.Bind(1, impl_->Now())
       .Bind(2, in.operation)
       .Bind(3, in.operator_name)
@@ -105,28 +163,31 @@ Result<int64_t> FlashHistory::RecordIntent(const Intent& in) {
       .Bind(8, in.target_slot)
       .Bind(9, in.snapshot_id);
   FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: recording intent");
-  return impl_->db.LastInsertRowId();
+  return impl_->db->LastInsertRowId();
 }
 
 Status FlashHistory::SetSnapshot(int64_t id, const std::string& snapshot_id) {
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET snapshot_id = ? WHERE id = ?"));
+  FW_RETURN_IF_ERROR(impl_->Writable());
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare("UPDATE flash_history SET snapshot_id = ? WHERE id = ?"));
   st.Bind(1, snapshot_id).Bind(2, id);
   return st.Run().WithContext("flash history: recording snapshot");
 }
 
 Status FlashHistory::SetStage(int64_t id, const std::string& stage) {
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET stage = ? WHERE id = ?"));
+  FW_RETURN_IF_ERROR(impl_->Writable());
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare("UPDATE flash_history SET stage = ? WHERE id = ?"));
   st.Bind(1, stage).Bind(2, id);
   return st.Run().WithContext("flash history: recording stage");
 }
 
 Status FlashHistory::RecordOutcome(int64_t id, Outcome outcome, const std::string& detail) {
+  FW_RETURN_IF_ERROR(impl_->Writable());
   if (outcome == Outcome::kInProgress) return InvalidArgument("flash history: an outcome cannot be 'in-progress'");
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET outcome = ?, detail = ?, finished_at = ? "
-                                                 "WHERE id = ? AND outcome = 'in-progress'"));
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare("UPDATE flash_history SET outcome = ?, detail = ?, finished_at = ? "
+                                                  "WHERE id = ? AND outcome = 'in-progress'"));
   st.Bind(1, OutcomeName(outcome)).Bind(2, detail).Bind(3, impl_->Now()).Bind(4, id);
   FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: recording outcome");
-  FW_ASSIGN_OR_RETURN(auto check, impl_->db.Prepare("SELECT changes()"));
+  FW_ASSIGN_OR_RETURN(auto check, impl_->db->Prepare("SELECT changes()"));
   FW_ASSIGN_OR_RETURN(bool row, check.Step());
   if (!row || check.ColumnInt(0) != 1) {
     return FailedPrecondition("flash history: operation " + std::to_string(id) + " is not in progress");
@@ -135,11 +196,12 @@ Status FlashHistory::RecordOutcome(int64_t id, Outcome outcome, const std::strin
 }
 
 Result<int> FlashHistory::MarkInterrupted(const std::string& detail) {
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare("UPDATE flash_history SET outcome = 'interrupted', detail = ?, "
-                                                 "finished_at = ? WHERE outcome = 'in-progress'"));
+  FW_RETURN_IF_ERROR(impl_->Writable());
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare("UPDATE flash_history SET outcome = 'interrupted', detail = ?, "
+                                                  "finished_at = ? WHERE outcome = 'in-progress'"));
   st.Bind(1, detail).Bind(2, impl_->Now());
   FW_RETURN_IF_ERROR_CTX(st.Run(), "flash history: marking interrupted operations");
-  FW_ASSIGN_OR_RETURN(auto check, impl_->db.Prepare("SELECT changes()"));
+  FW_ASSIGN_OR_RETURN(auto check, impl_->db->Prepare("SELECT changes()"));
   FW_ASSIGN_OR_RETURN(bool row, check.Step());
   return row ? static_cast<int>(check.ColumnInt(0)) : 0;
 }
@@ -172,7 +234,8 @@ Result<Entry> ReadEntry(const sql::Statement& st) {
 Result<std::vector<Entry>> FlashHistory::List(size_t limit) {
   std::string q = std::string(kSelect) + "ORDER BY id DESC";
   if (limit > 0) q += " LIMIT " + std::to_string(limit);
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare(q));
+  if (!impl_->db) return std::vector<Entry>();
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare(q));
   std::vector<Entry> out;
   for (;;) {
     FW_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -184,7 +247,8 @@ Result<std::vector<Entry>> FlashHistory::List(size_t limit) {
 }
 
 Result<std::optional<Entry>> FlashHistory::Get(int64_t id) {
-  FW_ASSIGN_OR_RETURN(auto st, impl_->db.Prepare(std::string(kSelect) + "WHERE id = ?"));
+  if (!impl_->db) return std::optional<Entry>();
+  FW_ASSIGN_OR_RETURN(auto st, impl_->db->Prepare(std::string(kSelect) + "WHERE id = ?"));
   st.Bind(1, id);
   FW_ASSIGN_OR_RETURN(bool row, st.Step());
   if (!row) return std::optional<Entry>();

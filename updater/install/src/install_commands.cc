@@ -1,4 +1,5 @@
 // fwupdate init|install|status|confirm|rollback|history — the technician's reflash.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -26,6 +27,14 @@ void DeviceOptions(po::options_description& o) {
 
 void ProgressOptions(po::options_description& o) { o.add_options()("quiet,q", "no progress output"); }
 
+// Commands that write hold the terminal lock (docs/install.md, "Lock protocol").
+constexpr int kMaxLockTimeoutS = 86400;
+void WriterOptions(po::options_description& o) {
+  o.add_options()("lock-timeout", po::value<int>()->default_value(10),
+                  "seconds to wait while another fwupdate command writes to the terminal (0-86400; 0: do not "
+                  "wait); then exit 6 naming it");
+}
+
 std::unique_ptr<Progress> MakeProgressFor(const Invocation& inv) {
   if (inv.json) return MakeProgress(ProgressStyle::kJson, stdout);
   if (inv.vm.count("quiet")) return MakeProgress(ProgressStyle::kQuiet, stderr);
@@ -33,9 +42,35 @@ std::unique_ptr<Progress> MakeProgressFor(const Invocation& inv) {
 }
 
 Result<std::unique_ptr<install::OpenedTerminal>> OpenDevice(const Invocation& inv) {
+  int lock_timeout_s = 0;
+  if (inv.vm.count("lock-timeout")) {
+    lock_timeout_s = inv.vm["lock-timeout"].as<int>();
+    if (lock_timeout_s < 0 || lock_timeout_s > kMaxLockTimeoutS) {
+      return InvalidArgument("--lock-timeout must be 0 to " + std::to_string(kMaxLockTimeoutS) + " seconds, not " +
+                             std::to_string(lock_timeout_s));
+    }
+  }
   auto t = install::OpenedTerminal::Open(inv.vm["device"].as<std::string>(), cli::OptionalString(inv.vm, "journal"));
-  if (t.ok()) (*t)->terminal().lock_timeout_ms = inv.vm["lock-timeout-ms"].as<int>();
+  if (t.ok()) {
+    (*t)->terminal().lock_timeout_ms = inv.vm["lock-timeout-ms"].as<int>();
+    (*t)->terminal().terminal_lock_timeout_ms = lock_timeout_s * 1000;
+  }
   return t;
+}
+
+nlohmann::json LockJson(const std::optional<install::LockHolder>& h) {
+  if (!h) return nullptr;
+  return {{"pid", h->pid},
+          {"operation", h->operation},
+          {"history_id", h->history_id > 0 ? nlohmann::json(h->history_id) : nlohmann::json(nullptr)},
+          {"started_at", h->started_at},
+          {"message", h->Describe()}};
+}
+
+nlohmann::json OrphanIds(const install::LiveState& live) {
+  nlohmann::json ids = nlohmann::json::array();
+  for (const auto& e : live.orphans) ids.push_back(e.id);
+  return ids;
 }
 
 // With --json a stream of events precedes the result, so every document is one line.
@@ -90,6 +125,9 @@ int InstallCmd(const Invocation& inv) {
   o.tries = static_cast<uint8_t>(tries);
   o.allow_downgrade = vm.count("allow-downgrade") > 0;
   o.progress = progress.get();
+  if (const char* delay = std::getenv("FWUPDATE_TEST_WRITE_DELAY_MS")) {  // tests: a slow flash
+    o.write_delay_ms = std::clamp(std::atoi(delay), 0, 10000);
+  }
   auto r = install::Install((*dev)->terminal(), o);
   if (!r.ok()) return cli::Fail(inv, r.status());
   if (inv.json) {
@@ -139,6 +177,8 @@ int StatusCmd(const Invocation& inv) {
                  {"min_security_counter", r->min_security_counter},
                  {"boot_counter", r->boot_counter},
                  {"notes", r->notes},
+                 {"lock", LockJson(r->live.lock)},
+                 {"interrupted", OrphanIds(r->live)},
                  {"recent", recent}});
     return cli::kExitOk;
   }
@@ -223,19 +263,25 @@ int HistoryCmd(const Invocation& inv) {
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   auto& t = (*dev)->terminal();
-  auto notes = install::Recover(t, inv.vm["operator"].as<std::string>());
-  if (!notes.ok()) return cli::Fail(inv, notes.status());
-  auto h = history::FlashHistory::Open(t.HistoryPath());
+  // A reader: read-only connection, no recovery, nothing written.
+  auto h = history::FlashHistory::OpenReadOnly(t.HistoryPath());
   if (!h.ok()) return cli::Fail(inv, h.status());
+  auto live = install::InspectLive(t, *h);
+  if (!live.ok()) return cli::Fail(inv, live.status());
   auto entries = h->List(static_cast<size_t>(inv.vm["limit"].as<int>()));
   if (!entries.ok()) return cli::Fail(inv, entries.status());
   if (inv.json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : *entries) arr.push_back(EntryJson(e));
-    PrintResult({{"ok", true}, {"history", arr}});
+    PrintResult({{"ok", true},
+                 {"history", arr},
+                 {"lock", LockJson(live->lock)},
+                 {"interrupted", OrphanIds(*live)},
+                 {"notes", live->notes}});
     return cli::kExitOk;
   }
   if (inv.vm.count("csv")) {
+    for (const auto& n : live->notes) std::cerr << "note: " << n << "\n";
     std::cout << "id,started_at,finished_at,operation,operator,from_version,to_version,slot,snapshot,outcome,detail,"
                  "bundle,image_sha256\n";
     for (const auto& e : *entries) {
@@ -256,6 +302,7 @@ int HistoryCmd(const Invocation& inv) {
                 e.intent.to_version.value_or("-").c_str(), e.intent.target_slot.value_or("-").c_str(),
                 std::string(history::OutcomeName(e.outcome)).c_str(), e.detail.c_str());
   }
+  for (const auto& n : live->notes) std::printf("note: %s\n", n.c_str());
   std::fflush(stdout);
   return cli::kExitOk;
 }
@@ -268,6 +315,7 @@ std::vector<cli::Subcommand> InstallCommands() {
                "--device LAYOUT --tuf-root ROOT.json",
                [](po::options_description& o, po::positional_options_description&) {
                  DeviceOptions(o);
+                 WriterOptions(o);
                  o.add_options()("tuf-root", po::value<std::string>()->required(),
                                  "the vendor's signed TUF root metadata (root.json) the terminal will trust");
                },
@@ -276,6 +324,7 @@ std::vector<cli::Subcommand> InstallCommands() {
                "--device LAYOUT [options] BUNDLE",
                [](po::options_description& o, po::positional_options_description& pos) {
                  DeviceOptions(o);
+                 WriterOptions(o);
                  ProgressOptions(o);
                  o.add_options()("bundle", po::value<std::string>()->required(), "offline bundle (tar)")(
                      "host-snapshots", po::value<std::string>(), "also keep a copy of the journal snapshot here")(
@@ -284,19 +333,25 @@ std::vector<cli::Subcommand> InstallCommands() {
                  pos.add("bundle", 1);
                },
                InstallCmd});
-  c.push_back({"status", "slots, versions, tries, counters, last operations (recovers first)", "--device LAYOUT",
+  c.push_back({"status", "slots, versions, tries, counters, last operations; a running operation (read-only)",
+               "--device LAYOUT",
                [](po::options_description& o, po::positional_options_description&) { DeviceOptions(o); }, StatusCmd});
   c.push_back({"confirm", "on the trial firmware: health check + journal check, then confirm or revert",
                "--device LAYOUT [--health-cmd CMD]",
                [](po::options_description& o, po::positional_options_description&) {
                  DeviceOptions(o);
+                 WriterOptions(o);
                  ProgressOptions(o);
                  o.add_options()("health-cmd", po::value<std::string>(), "shell command; exit 0 means healthy")(
                      "health-timeout", po::value<int>()->default_value(120), "seconds the health check may take");
                },
                ConfirmCmd});
   c.push_back({"rollback", "revert a pending trial: the confirmed firmware runs at the next reset", "--device LAYOUT",
-               [](po::options_description& o, po::positional_options_description&) { DeviceOptions(o); }, RollbackCmd});
+               [](po::options_description& o, po::positional_options_description&) {
+                 DeviceOptions(o);
+                 WriterOptions(o);
+               },
+               RollbackCmd});
   c.push_back({"history", "every flash operation: time, operator, bundle, versions, snapshot, outcome",
                "--device LAYOUT [--json|--csv] [--limit N]",
                [](po::options_description& o, po::positional_options_description&) {

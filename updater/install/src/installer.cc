@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <system_error>
@@ -44,13 +45,31 @@ Result<BootControl> ReadBootControl(Terminal& t, bool* valid = nullptr) {
   return bc;
 }
 
-Result<history::FlashHistory> OpenHistory(Terminal& t) {
+// For writers, under the terminal lock: opening an existing history writes nothing.
+Result<history::FlashHistory> OpenHistory(Terminal& t, const TerminalLock& lock) {
+  (void)lock;  // proof that the caller is the one writer
   std::error_code ec;
   if (!fs::is_directory(t.data_dir, ec)) {
     return FailedPrecondition("data directory " + t.data_dir +
                               " does not exist; run 'fwupdate init' to set up the updater's data area");
   }
   return history::FlashHistory::Open(t.HistoryPath());
+}
+
+// For readers: creates nothing, writes nothing.
+Result<history::FlashHistory> OpenHistoryReadOnly(Terminal& t) {
+  std::error_code ec;
+  if (!fs::is_directory(t.data_dir, ec)) {
+    return FailedPrecondition("data directory " + t.data_dir +
+                              " does not exist; run 'fwupdate init' to set up the updater's data area");
+  }
+  return history::FlashHistory::OpenReadOnly(t.HistoryPath());
+}
+
+Result<std::vector<std::string>> RecoverWith(Terminal& t, history::FlashHistory& history);
+
+Result<TerminalLock> LockTerminal(Terminal& t, const std::string& operation) {
+  return TerminalLock::Acquire(t.data_dir, operation, t.terminal_lock_timeout_ms);
 }
 
 // Free bytes on the file system holding `dir`.
@@ -283,14 +302,18 @@ Status InitDataArea(Terminal& t, const std::string& tuf_root_path) {
   std::error_code ec;
   fs::create_directories(t.data_dir, ec);
   if (ec) return IoError("cannot create data directory " + t.data_dir + ": " + ec.message());
+  FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "init"));
   FW_ASSIGN_OR_RETURN(std::string root, ReadFileToString(tuf_root_path, 1 << 20));
   if (fs::exists(t.TufDir() + "/root.json", ec)) {
     return FailedPrecondition("the data area already trusts a TUF root (" + t.TufDir() +
                               "/root.json); it advances only through signed updates");
   }
   FW_RETURN_IF_ERROR(tuf::Updater::Init(t.TufDir(), root).WithContext("TUF root " + tuf_root_path));
-  FW_ASSIGN_OR_RETURN(auto h, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(auto h, OpenHistory(t, lock));
   (void)h;
+  // The snapshot store exists from the start, so that planning an install creates nothing.
+  fs::create_directories(t.SnapshotDir(), ec);
+  if (ec) return IoError("cannot create the snapshot store " + t.SnapshotDir() + ": " + ec.message());
   return Status::Ok();
 }
 
@@ -368,14 +391,16 @@ boot::OpResult VerifyFailed(const boot::BankCheck& c) {
 Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   NullProgress silent;
   Progress& progress = o.progress ? *o.progress : silent;
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
-  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, o.operator_name));
-  for (const auto& n : notes) progress.Note(n);
+  // 0. The one writer (invariant 12): held until the install returns.
+  FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "install"));
 
-  // 1. Plan: every check before any write.
+  // 1. Plan: every check before any write. A refused install writes nothing, not even recovery.
   progress.BeginStage("plan", "Checking the bundle, the device and the journal", 0);
   FW_ASSIGN_OR_RETURN(Plan plan, MakePlan(t, o).WithContext("install refused"));
   progress.EndStage();
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
+  FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
+  for (const auto& n : notes) progress.Note(n);
   progress.Note("Installing " + plan.to_version.ToString() + " into slot " + SlotText(plan.target) +
                 " (running: " + plan.from_version + " in slot " + SlotText(plan.bc.active_slot) + ")");
 
@@ -389,6 +414,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   intent.to_version = plan.to_version.ToString();
   intent.target_slot = SlotText(plan.target);
   FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
+  lock.SetHistoryId(id).IgnoreError();  // only informs readers
   auto fail = [&](const Status& s) -> Status {
     history.RecordOutcome(id, history::Outcome::kFailed, s.message()).IgnoreError();
     return s;
@@ -439,6 +465,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
       [&](uint64_t offset, ByteSpan chunk) {
         FW_RETURN_IF_ERROR(writer->Append(offset, chunk));
         progress.Update(offset + chunk.size());
+        if (o.write_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.write_delay_ms));
         return Status::Ok();
       },
       [&](const bundle::VerifiedBundle& vb) {
@@ -497,9 +524,9 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
 Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   NullProgress silent;
   Progress& progress = o.progress ? *o.progress : silent;
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
-  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, o.operator_name));
-  for (const auto& n : notes) progress.Note(n);
+  FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "confirm"));
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
+  // Every refusal below comes before the first write (recovery included).
   FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
   const uint8_t trial = bc.TrialSlot();
   if (trial == boot::kNoSlot) {
@@ -520,6 +547,8 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   }
   journal::SnapshotStore store(t.SnapshotDir());
   FW_ASSIGN_OR_RETURN(journal::SnapshotInfo snap, store.Find(*last->intent.snapshot_id).WithContext("confirm"));
+  FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
+  for (const auto& n : notes) progress.Note(n);
 
   history::Intent intent;
   intent.operation = "confirm";
@@ -529,6 +558,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   intent.target_slot = SlotText(trial);
   intent.snapshot_id = snap.name;
   FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(intent));
+  lock.SetHistoryId(res.history_id).IgnoreError();
 
   // Health check, then the journal check against the pre-update snapshot (invariant 7).
   Status health = Status::Ok();
@@ -596,8 +626,8 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
 }
 
 Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
-  FW_ASSIGN_OR_RETURN(auto notes, Recover(t, operator_name));
+  FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "rollback"));
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
   FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
   const uint8_t trial = bc.TrialSlot();
   if (trial == boot::kNoSlot) {
@@ -605,6 +635,7 @@ Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
                               VersionText(bc.slots[bc.active_slot].version) +
                               " is confirmed and the anti-rollback counter forbids going back to older images");
   }
+  FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
   RollbackResult res;
   res.slot = trial;
   res.version = VersionText(bc.slots[trial].version);
@@ -615,6 +646,7 @@ Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
   intent.to_version = VersionText(bc.slots[bc.active_slot].version);
   intent.target_slot = SlotText(trial);
   FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(intent));
+  lock.SetHistoryId(res.history_id).IgnoreError();
   if (auto r = t.boot->MarkUnbootable(trial); !r.ok()) {
     Status s = boot::OpStatus(r).WithContext("rollback");
     history.RecordOutcome(res.history_id, history::Outcome::kFailed, s.message()).IgnoreError();
@@ -627,11 +659,21 @@ Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
 
 // ---------------------------------------------------------------- recovery and status
 
-Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operator_name) {
-  std::vector<std::string> notes;
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
-  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
-  FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
+namespace {
+
+// One thing recovery does, decided from boot control and the history alone.
+struct Finding {
+  bool record_revert = false;  // else: close row `id`
+  int64_t id = 0;
+  history::Outcome outcome = history::Outcome::kInterrupted;
+  std::string detail;  // for the row
+  std::string note;    // for the operator
+  history::Intent revert;
+};
+
+// `entries`: the newest rows, newest first.
+std::vector<Finding> AnalyzeRecovery(const BootControl& bc, const std::vector<history::Entry>& entries) {
+  std::vector<Finding> out;
   for (const auto& e : entries) {
     if (e.outcome != history::Outcome::kInProgress) continue;
     // An install whose trial was already set completed: only its outcome was lost.
@@ -651,28 +693,36 @@ Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operato
       if (bc.slots[s].state == SlotState::kConfirmed && bc.active_slot == s) confirm_state = SlotState::kConfirmed;
       if (bc.slots[s].state == SlotState::kUnbootable && e.stage == "revert") confirm_state = SlotState::kUnbootable;
     }
+    Finding f;
+    f.id = e.id;
     if (done) {
-      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kSucceeded,
-                                               "completed before an interruption (trial was set)"));
-      notes.push_back("recovered: install of " + *e.intent.to_version + " had completed before the interruption");
+      f.outcome = history::Outcome::kSucceeded;
+      f.detail = "completed before an interruption (trial was set)";
+      f.note = "install of " + *e.intent.to_version + " had completed before the interruption";
     } else if (confirm_state == SlotState::kConfirmed) {
-      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kSucceeded,
-                                               "confirmed before an interruption (boot control shows it)"));
-      notes.push_back("recovered: confirm of " + e.intent.to_version.value_or("?") + " had completed");
+      f.outcome = history::Outcome::kSucceeded;
+      f.detail = "confirmed before an interruption (boot control shows it)";
+      f.note = "confirm of " + e.intent.to_version.value_or("?") + " had completed";
     } else if (confirm_state == SlotState::kUnbootable) {
-      FW_RETURN_IF_ERROR(history.RecordOutcome(e.id, history::Outcome::kFailed,
-                                               "not confirmed; the trial was reverted before an interruption"));
-      notes.push_back("recovered: trial " + e.intent.to_version.value_or("?") + " had been reverted");
+      f.outcome = history::Outcome::kFailed;
+      f.detail = "not confirmed; the trial was reverted before an interruption";
+      f.note = "trial " + e.intent.to_version.value_or("?") + " had been reverted";
     } else {
-      FW_RETURN_IF_ERROR(
-          history.RecordOutcome(e.id, history::Outcome::kInterrupted,
-                                "interrupted at stage '" + e.stage + "'; the target slot was never marked bootable"));
-      notes.push_back("recovered: " + e.intent.operation + " #" + std::to_string(e.id) + " was interrupted at stage '" +
-                      e.stage + "' (nothing half-written is bootable)");
+      f.outcome = history::Outcome::kInterrupted;
+      f.detail = "interrupted at stage '" + e.stage + "'; the target slot was never marked bootable";
+      f.note = e.intent.operation + " #" + std::to_string(e.id) + " was interrupted at stage '" + e.stage +
+               "' (nothing half-written is bootable)";
     }
+    out.push_back(std::move(f));
   }
   // A trial the bootloader reverted (tries ran out or it failed verification) is recorded once.
-  FW_ASSIGN_OR_RETURN(auto last, LastInstall(history));
+  const history::Entry* last = nullptr;
+  for (const auto& e : entries) {
+    if (e.intent.operation == "install") {
+      last = &e;
+      break;
+    }
+  }
   if (last && last->outcome == history::Outcome::kSucceeded && last->intent.target_slot) {
     bool closed = false;  // a later operation already concluded this install
     for (const auto& e : entries) {
@@ -684,27 +734,81 @@ Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operato
     }
     uint8_t slot = *last->intent.target_slot == "A" ? 0 : 1;
     if (!closed && bc.slots[slot].state == SlotState::kUnbootable) {
-      history::Intent intent;
-      intent.operation = "revert";
-      intent.operator_name = "bootloader";
-      intent.from_version = last->intent.to_version;
-      intent.to_version = VersionText(bc.slots[bc.active_slot].version);
-      intent.target_slot = last->intent.target_slot;
-      intent.snapshot_id = last->intent.snapshot_id;
-      FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
-      std::string why = "the bootloader reverted trial " + last->intent.to_version.value_or("?") + " in slot " +
-                        *last->intent.target_slot + ": it was not confirmed within its tries (or failed verification)";
-      FW_RETURN_IF_ERROR(history.RecordOutcome(id, history::Outcome::kSucceeded, why));
-      notes.push_back(why);
+      Finding f;
+      f.record_revert = true;
+      f.revert.operation = "revert";
+      f.revert.operator_name = "bootloader";
+      f.revert.from_version = last->intent.to_version;
+      f.revert.to_version = VersionText(bc.slots[bc.active_slot].version);
+      f.revert.target_slot = last->intent.target_slot;
+      f.revert.snapshot_id = last->intent.snapshot_id;
+      f.outcome = history::Outcome::kSucceeded;
+      f.detail = f.note = "the bootloader reverted trial " + last->intent.to_version.value_or("?") + " in slot " +
+                          *last->intent.target_slot +
+                          ": it was not confirmed within its tries (or failed verification)";
+      out.push_back(std::move(f));
     }
   }
-  (void)operator_name;
+  return out;
+}
+
+// Applies the findings; the caller holds the terminal lock, so no row in progress is live.
+Result<std::vector<std::string>> RecoverWith(Terminal& t, history::FlashHistory& history) {
+  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
+  std::vector<std::string> notes;
+  for (const Finding& f : AnalyzeRecovery(bc, entries)) {
+    if (f.record_revert) {
+      FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(f.revert));
+      FW_RETURN_IF_ERROR(history.RecordOutcome(id, f.outcome, f.detail));
+      notes.push_back(f.note);
+    } else {
+      FW_RETURN_IF_ERROR(history.RecordOutcome(f.id, f.outcome, f.detail));
+      notes.push_back("recovered: " + f.note);
+    }
+  }
   return notes;
 }
 
+}  // namespace
+
+Result<std::vector<std::string>> Recover(Terminal& t, const TerminalLock& lock, const std::string& operator_name) {
+  (void)operator_name;
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
+  return RecoverWith(t, history);
+}
+
+Result<LiveState> InspectLive(Terminal& t, history::FlashHistory& history) {
+  // Probe, read, probe again: a writer that started in between is seen as running.
+  for (int attempt = 0;; ++attempt) {
+    FW_ASSIGN_OR_RETURN(auto before, TerminalLock::Probe(t.data_dir));
+    FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+    FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
+    FW_ASSIGN_OR_RETURN(auto after, TerminalLock::Probe(t.data_dir));
+    if (before.has_value() != after.has_value() && attempt < 3) continue;
+    LiveState live;
+    live.lock = after ? after : before;
+    if (live.lock) {
+      // The in-progress row belongs to the running writer: never call it interrupted.
+      live.notes.push_back(live.lock->Describe());
+      return live;
+    }
+    for (const auto& e : entries) {
+      if (e.outcome != history::Outcome::kInProgress) continue;
+      live.orphans.push_back(e);
+      live.notes.push_back("operation " + std::to_string(e.id) + " (" + e.intent.operation +
+                           ") was interrupted at stage '" + e.stage + "', recovered by the next writer");
+    }
+    for (const Finding& f : AnalyzeRecovery(bc, entries)) {
+      if (f.record_revert) live.notes.push_back(f.note + " (recorded by the next writer)");
+    }
+    return live;
+  }
+}
+
 Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, size_t history_limit) {
+  (void)operator_name;
   StatusReport r;
-  FW_ASSIGN_OR_RETURN(r.notes, Recover(t, operator_name));
   FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t, &r.boot_control_valid));
   for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
     r.slots[s].name = SlotText(s);
@@ -717,7 +821,9 @@ Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, si
   r.booted_slot = bc.booted_slot;
   r.min_security_counter = bc.min_security_counter;
   r.boot_counter = bc.boot_counter;
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t));
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistoryReadOnly(t));
+  FW_ASSIGN_OR_RETURN(r.live, InspectLive(t, history));
+  r.notes = r.live.notes;
   FW_ASSIGN_OR_RETURN(r.recent, history.List(history_limit));
   return r;
 }

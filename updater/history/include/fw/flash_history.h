@@ -6,6 +6,10 @@
 // Stored in an SQLite database on the device's data area (WAL, synchronous=FULL):
 // RecordIntent() returns only once the intent is durable.
 //
+// Writers (install, confirm, rollback, init, recovery) open it with Open() only while
+// they hold the terminal lock (fw/install/terminal_lock.h); readers (status, history)
+// use OpenReadOnly(), which never creates, migrates or modifies anything.
+//
 // Thread safety: one FlashHistory per thread; several processes may share the file
 // (SQLite locking, bounded wait).
 #pragma once
@@ -55,8 +59,14 @@ class FlashHistory {
   FlashHistory(FlashHistory&&) noexcept;
   FlashHistory& operator=(FlashHistory&&) noexcept;
 
-  // Opens (creating if needed) the history database at `path`.
+  // Opens (creating if needed) the history database at `path`. The schema is written
+  // only when the file lacks it: opening an existing history changes no byte of it.
   static Result<FlashHistory> Open(const std::string& path, Clock clock = nullptr);
+  // Opens the history for reading only (SQLite read-only connection): creates no file
+  // and writes nothing. A missing file reads as an empty history. Every writing
+  // method then fails with FailedPrecondition.
+  static Result<FlashHistory> OpenReadOnly(const std::string& path);
+  bool read_only() const;
 
   // Durably records an operation about to start; returns its id.
   Result<int64_t> RecordIntent(const Intent& intent);

@@ -6,7 +6,9 @@
 // operation is recorded in the flash history before it writes (intent) and after
 // (outcome); the bank holding the confirmed firmware is never handed to a writer.
 //
-// Thread safety: one operation at a time per terminal (the CLI is one process).
+// One writer per terminal at a time (invariant 12): Install, Confirm, Rollback and
+// InitDataArea hold the terminal lock (fw/install/terminal_lock.h) from before their
+// first check to their end; recovery runs only under it. GetStatus only reads.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "fw/boot/boot.h"
 #include "fw/boot/flash.h"
 #include "fw/flash_history.h"
+#include "fw/install/terminal_lock.h"
 #include "fw/journal/guard.h"
 #include "fw/progress.h"
 #include "fw/status.h"
@@ -35,9 +38,10 @@ struct Terminal {
   boot::Flash* banks[boot::kSlotCount] = {nullptr, nullptr};
   std::string hardware_id;
   std::string data_dir;
-  std::string journal_path;  // default: DATA_DIR/journal.db
-  int lock_timeout_ms = 5000;
-  std::string sqlite_vfs;  // tests: power-loss VFS for the journal and snapshots
+  std::string journal_path;              // default: DATA_DIR/journal.db
+  int lock_timeout_ms = 5000;            // the journal's SQLite lock
+  int terminal_lock_timeout_ms = 10000;  // waiting for another writer (--lock-timeout)
+  std::string sqlite_vfs;                // tests: power-loss VFS for the journal and snapshots
 
   std::string SnapshotDir() const { return data_dir + "/snapshots"; }
   std::string HistoryPath() const { return data_dir + "/history.db"; }
@@ -59,7 +63,8 @@ class OpenedTerminal {
 };
 
 // Sets up the updater's data area: the trusted TUF root (copied from `tuf_root_path`
-// after it parses as signed root metadata) and the flash history.
+// after it parses as signed root metadata), the flash history, the snapshot store and
+// the terminal lock file. Holds the terminal lock.
 Status InitDataArea(Terminal& t, const std::string& tuf_root_path);
 
 inline constexpr uint64_t kDefaultFlushWindow = 8 << 20;
@@ -77,6 +82,9 @@ struct InstallOptions {
   // Every `flush_window` bytes written, the bank is made durable and the read-back
   // may follow (tests use small windows so it runs beside the writer).
   uint64_t flush_window = kDefaultFlushWindow;
+  // Tests: pause this long after writing each chunk, so that other processes can be
+  // run against a live install (fwupdate reads FWUPDATE_TEST_WRITE_DELAY_MS).
+  int write_delay_ms = 0;
 };
 
 struct InstallResult {
@@ -136,6 +144,13 @@ struct SlotStatus {
   uint8_t tries_remaining = 0;
 };
 
+// What a reader sees of operations without touching anything.
+struct LiveState {
+  std::optional<LockHolder> lock;       // a writer is running
+  std::vector<history::Entry> orphans;  // in-progress rows with no writer: interrupted, recovered by the next writer
+  std::vector<std::string> notes;       // human sentences for the above and other pending recovery findings
+};
+
 struct StatusReport {
   SlotStatus slots[boot::kSlotCount];
   uint8_t active_slot = 0;
@@ -143,17 +158,23 @@ struct StatusReport {
   uint32_t min_security_counter = 0;
   uint32_t boot_counter = 0;
   bool boot_control_valid = true;
-  std::vector<std::string> notes;  // what recovery found and did
+  std::vector<std::string> notes;  // what a writer's recovery would find (nothing is recorded by status)
   std::vector<history::Entry> recent;
+  LiveState live;
 };
 
-// Recovers first (see Recover), then reports.
+// Reads boot control and the flash history (read-only); never writes, never recovers,
+// never waits for or disturbs a running writer.
 Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, size_t history_limit = 5);
 
-// After a power cut or Ctrl-C, and whenever the updater starts: operations left
-// in-progress are closed (an install whose trial was already set is recorded as
-// succeeded; anything else as interrupted), and a trial the bootloader reverted
-// is recorded. Returns one note per finding.
-Result<std::vector<std::string>> Recover(Terminal& t, const std::string& operator_name);
+// Reader's view: is a writer running, which rows are orphaned, what would recovery do.
+// `history` must be a read-only (or any) handle on the terminal's flash history.
+Result<LiveState> InspectLive(Terminal& t, history::FlashHistory& history);
+
+// Run by writers, under the terminal lock, before they write: operations left
+// in-progress (their process died: the lock was free) are closed — an install whose
+// trial was already set is recorded as succeeded; anything else as interrupted — and a
+// trial the bootloader reverted is recorded. Returns one note per finding.
+Result<std::vector<std::string>> Recover(Terminal& t, const TerminalLock& lock, const std::string& operator_name);
 
 }  // namespace fw::install
