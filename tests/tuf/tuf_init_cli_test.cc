@@ -85,6 +85,25 @@ TEST_F(TufInitCliTest, FwupdateInitRefusesARootThatDoesNotVerifyAgainstItselfAnd
   EXPECT_EQ(testing::ReadFile(tuf + "/root.json"), good_root_);
 }
 
+// A data area wedged by an older version (it stored a root that does not verify against
+// itself) is unwedged by init with a good root; a usable stored root is never replaced.
+TEST_F(TufInitCliTest, FwupdateInitReplacesOnlyAStoredRootThatDoesNotVerify) {
+  const std::string layout = Terminal();
+  const std::string tuf = dir_ / "dev/data/tuf";
+  std::filesystem::create_directories(tuf);
+  testing::WriteFile(tuf + "/root.json", testing::ReadFile(dir_ / "broken.root.json"));
+  testing::WriteFile(tuf + "/targets.json", "{}");
+  auto ok = RunCommand({"fwupdate", "init", "--device", layout, "--tuf-root", dir_ / "repo/metadata/1.root.json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(testing::ReadFile(tuf + "/root.json"), good_root_);
+  EXPECT_FALSE(testing::Exists(tuf + "/targets.json"));
+  // Now usable: a second init is refused by state and changes nothing.
+  auto again = RunCommand({"fwupdate", "init", "--device", layout, "--tuf-root", dir_ / "repo/metadata/1.root.json"});
+  EXPECT_EQ(again.exit_code, 5) << again.err;
+  EXPECT_NE(again.err.find("already trusts a TUF root"), std::string::npos) << again.err;
+  EXPECT_EQ(testing::ReadFile(tuf + "/root.json"), good_root_);
+}
+
 TEST_F(TufInitCliTest, FwtufClientInitRefusesARootThatDoesNotVerifyAgainstItself) {
   const std::string md = dir_ / "md";
   for (const char* bad : {"broken.root.json", "unsigned.root.json"}) {

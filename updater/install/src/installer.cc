@@ -21,6 +21,7 @@
 #include "fw/image_format.h"
 #include "fw/journal/journal.h"
 #include "fw/journal/snapshot.h"
+#include "fw/tuf_trusted_set.h"
 #include "fw/tuf_updater.h"
 #include "read_behind.h"
 
@@ -304,11 +305,25 @@ Status InitDataArea(Terminal& t, const std::string& tuf_root_path) {
   if (ec) return IoError("cannot create data directory " + t.data_dir + ": " + ec.message());
   FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "init"));
   FW_ASSIGN_OR_RETURN(std::string root, ReadFileToString(tuf_root_path, 1 << 20));
-  if (fs::exists(t.TufDir() + "/root.json", ec)) {
-    return FailedPrecondition("the data area already trusts a TUF root (" + t.TufDir() +
-                              "/root.json); it advances only through signed updates");
+  const std::string stored_path = t.TufDir() + "/root.json";
+  bool replacing_unusable = false;
+  if (fs::exists(stored_path, ec)) {
+    // A stored root that verifies against itself advances only through signed updates. One that
+    // does not (stored by an older version that did not check) wedges the terminal: every install
+    // fails against it, so it may be replaced — by a root that verifies (Updater::Init checks).
+    auto stored = ReadFileToString(stored_path, 1 << 20);
+    if (stored.ok() && tuf::TrustedSet::Create(*stored, 0).ok()) {
+      return FailedPrecondition("the data area already trusts a TUF root (" + stored_path +
+                                "); it advances only through signed updates");
+    }
+    replacing_unusable = true;
   }
   FW_RETURN_IF_ERROR(tuf::Updater::Init(t.TufDir(), root).WithContext("TUF root " + tuf_root_path));
+  if (replacing_unusable) {
+    // Metadata stored beside the unusable root was never verified against a usable one.
+    for (const char* role : {"timestamp.json", "snapshot.json", "targets.json"})
+      fs::remove(t.TufDir() + "/" + role, ec);
+  }
   FW_ASSIGN_OR_RETURN(auto h, OpenHistory(t, lock));
   (void)h;
   // The snapshot store exists from the start, so that planning an install creates nothing.
