@@ -243,6 +243,24 @@ TEST_F(JournalInstall, AfterAFactoryFirmwareWithoutSignedRecordTheJournalGoesBac
   EXPECT_EQ(Records(), before);
 }
 
+TEST_F(JournalInstall, AlignRefusesASlotRecordWhoseSignatureDoesNotVerify) {
+  MakeJournal(1, 10);
+  ASSERT_EQ(Install("1.2.0").exit_code, 0);
+  Boot();
+  // Someone widens the range in the kept metadata: the signatures no longer cover it.
+  const std::string kept = dev_ / "data/slots/B/targets.json";
+  std::string text = fw::testing::ReadFile(kept);
+  const std::string range = "\"journal_schema\":{\"max\":2,\"min\":2}";
+  auto at = text.find(range);
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 400);
+  text.replace(at, range.size(), "\"journal_schema\":{\"max\":2,\"min\":1}");
+  fw::testing::WriteFile(kept, text);
+  auto r = Fw({"journal", "align"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("targets"), std::string::npos) << r.err;
+  EXPECT_EQ(VerifyJson()["schema_version"], 1) << "nothing moved on a record that does not verify";
+}
+
 TEST_F(JournalInstall, ThePlanRefusesAJournalSchemaOutsideTheFirmwaresReach) {
   MakeJournal(2, 20);
   // 1.3.0 reads only v3; this journal can reach v1..v2.

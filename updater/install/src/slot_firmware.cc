@@ -110,12 +110,13 @@ Result<AlignResult> AlignJournal(Terminal& t) {
     res.range_source = "unknown";
     return res;
   }
-  auto rec = LoadSlotFirmware(t, res.slot, bc);
-  if (rec.ok() && *rec) {
-    res.range = (*rec)->schema();
+  // A record that exists but does not verify is hostile or damaged: nothing is moved (exit 3).
+  FW_ASSIGN_OR_RETURN(auto rec,
+                      LoadSlotFirmware(t, res.slot, bc).WithContext("journal align refused, journal untouched"));
+  if (rec) {
+    res.range = rec->schema();
     res.range_source = "signed";
   } else {
-    if (!rec.ok()) res.note = rec.status().message();
     // No usable signed record (e.g. the factory firmware): go back to the version the
     // journal had before another slot's firmware moved it, if one did.
     auto state_text = ReadFileToString(AlignStatePath(t), 64 * 1024);

@@ -25,10 +25,11 @@ struct AlignResult {
   // Where the range came from: "signed" (the targets metadata that admitted the slot's
   // firmware, re-verified against the trusted root), "previous" (the slot has no such
   // record: the version the journal had before another slot's firmware moved it), or
-  // "unknown" (nothing is moved).
+  // "unknown" (nothing is moved). A record that does not verify refuses the align
+  // (kVerificationFailed / kCorrupt, exit 3) with the journal untouched.
   std::string range_source;
-  std::string note;  // why the signed record was not usable, if it was not
-  int from = 0;      // journal schema before and after
+  std::string note;
+  int from = 0;  // journal schema before and after
   int to = 0;
   std::vector<journal::Journal::MigrationStep> steps;
   bool journal_exists = true;
