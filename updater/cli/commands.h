@@ -10,6 +10,8 @@ namespace fw::updater {
 
 std::vector<cli::Subcommand> InstallCommands();  // updater/install/src/install_commands.cc
 std::vector<cli::Subcommand> JournalCommands();  // updater/journal/journal_commands.cc
-std::vector<cli::Subcommand> TufCommands();      // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
+std::vector<cli::Subcommand> TufCommands();
+std::vector<cli::Subcommand> AlignCommands();  // updater/install/src/align_commands.cc: journal align      //
+                                               // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
 
 }  // namespace fw::updater

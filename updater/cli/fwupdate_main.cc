@@ -15,6 +15,7 @@ cli::Program MakeProgram() {
   Append(p.commands, InstallCommands());
   Append(p.commands, JournalCommands());
   Append(p.commands, TufCommands());
+  Append(p.commands, AlignCommands());
   return p;
 }
 

@@ -119,7 +119,12 @@ int Simulate(const Invocation& inv) {
   auto j = jr::Journal::Open(Arg(inv, "journal"), Opts(inv, vm.count("create") > 0));
   if (!j.ok()) return cli::Fail(inv, j.status());
   jr::Simulator sim(so);
-  Status s = sim.Run(*j, count);
+  const bool print_records = vm.count("print-records") > 0;
+  Status s = sim.Run(*j, count, [&](const jr::Record& r) {
+    // One line per committed record, flushed at once: a concurrent test (or operator)
+    // knows exactly which records the application was told are durable.
+    if (print_records) std::cout << "committed " << r.seq << " " << HexEncode(r.hash) << std::endl;
+  });
   if (!s.ok()) return cli::Fail(inv, s);
   auto sum = j->Summary();
   if (!sum.ok()) return cli::Fail(inv, sum.status());
@@ -395,6 +400,7 @@ std::vector<cli::Subcommand> JournalCommands() {
                      "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
                      "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
                      "no-entry-mode", "do not set the entry_mode field")(
+                     "print-records", "print 'committed SEQ HASH' for every committed record, as it commits")(
                      "create", "create the journal if it does not exist")("schema-version", po::value<int>(),
                                                                           "schema version of a journal created now");
                },

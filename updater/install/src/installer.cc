@@ -24,6 +24,7 @@
 #include "fw/tuf_trusted_set.h"
 #include "fw/tuf_updater.h"
 #include "read_behind.h"
+#include "slot_firmware.h"
 
 namespace fw::install {
 
@@ -254,6 +255,8 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
     return Corrupt("journal " + t.journal_path + " is damaged (" + std::to_string(vr.problem_count) +
                    " problems; first: " + first + "); repair or restore it before updating");
   }
+  // Journal schema: movable into the firmware's signed range, and back after a revert (docs/journal.md).
+  FW_RETURN_IF_ERROR(CheckJournalSchemaFits(t, bc, plan.bundle));
   // Room for the snapshot (the copy plus its temporary) on the data area and the host.
   const uint64_t need = 2 * (FileSizeOrZero(t.journal_path) + FileSizeOrZero(t.journal_path + "-wal")) + (1 << 20);
   std::error_code ec;
@@ -494,6 +497,8 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
   bank.Complete();  // synced: the rest of the bank may be read back
   progress.EndStage();
+  // The signed metadata that admitted this firmware, kept for its first boot ('fwupdate journal align').
+  if (Status s = SaveSlotFirmware(t, plan.target, *written); !s.ok()) return fail(s.WithContext("install"));
 
   // 6. The core has read the whole bank back and verified the signed hash and a boot-key
   // signature; only then is the slot made a trial (hardware id and counter checked there).
@@ -562,6 +567,11 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   }
   journal::SnapshotStore store(t.SnapshotDir());
   FW_ASSIGN_OR_RETURN(journal::SnapshotInfo snap, store.Find(*last->intent.snapshot_id).WithContext("confirm"));
+  // The snapshot is evidence only through figures re-derived from its file; a file that
+  // does not match its descriptor refuses the confirm (nothing confirmed, reverted or restored).
+  FW_ASSIGN_OR_RETURN(journal::SnapshotEvidence evidence,
+                      journal::DeriveSnapshotEvidence(snap, t.sqlite_vfs)
+                          .WithContext("confirm refused, trial " + res.version + " left pending"));
   FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
   for (const auto& n : notes) progress.Note(n);
 
@@ -586,7 +596,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   journal::GuardOptions go;
   go.lock_timeout_ms = t.lock_timeout_ms;
   go.vfs = t.sqlite_vfs;
-  auto check = journal::Check(t.journal_path, snap, go);
+  auto check = journal::Check(t.journal_path, snap, evidence, go);
   progress.EndStage();
   if (check.ok()) res.check = *check;
   const bool journal_ok = check.ok() && check->ok();

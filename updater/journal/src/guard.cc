@@ -70,21 +70,51 @@ Result<std::vector<Entry>> ContentEntries(Journal& j, int64_t up_to) {
   return out;
 }
 
-Result<CheckReport> CheckForeign(const std::string& path, const SnapshotInfo& snap, const GuardOptions& options) {
+// The snapshot's records as content entries, each checked as it is read: its hash
+// matches its content and its link, and the whole read reproduces the evidence
+// (count, first/last, head). So a snapshot file changed after its figures were
+// derived is refused, not compared.
+Result<std::vector<Entry>> SnapshotEntries(Journal& j, const SnapshotEvidence& ev, const std::string& name) {
+  std::vector<Entry> out;
+  ChainHasher h;
+  Digest prev = kGenesisHash;
+  bool first = true;
+  FW_RETURN_IF_ERROR(j.ForEach(0, [&](const Record& r) {
+    if (h.Hash(r) != r.hash || (!first && r.prev_hash != prev)) {
+      return VerificationFailed("snapshot " + name + ": record " + std::to_string(r.seq) +
+                                " does not verify (the file changed after its figures were derived)");
+    }
+    first = false;
+    prev = r.hash;
+    out.push_back({r.seq, ContentDigest(h, r)});
+    return Status::Ok();
+  }));
+  const ChainSummary& e = ev.summary;
+  if (static_cast<int64_t>(out.size()) != e.record_count ||
+      (!out.empty() && (out.front().seq != e.first_seq || out.back().seq != e.last_seq)) ||
+      (out.empty() ? kGenesisHash : prev) != e.head) {
+    return VerificationFailed("snapshot " + name + " changed after its figures were derived from it");
+  }
+  return out;
+}
+
+Result<CheckReport> CheckForeign(const std::string& path, const SnapshotInfo& snap, const SnapshotEvidence& ev,
+                                 const GuardOptions& options) {
   const auto& d = snap.descriptor;
+  const ChainSummary& e = ev.summary;
   FW_ASSIGN_OR_RETURN(auto srows,
                       ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, options.vfs, options.lock_timeout_ms));
-  if (ForeignAggregate(srows) != d.chain_head || static_cast<int64_t>(srows.size()) != d.record_count) {
-    return VerificationFailed("snapshot " + snap.name + " does not match its descriptor");
+  if (ForeignAggregate(srows) != e.head || static_cast<int64_t>(srows.size()) != e.record_count) {
+    return VerificationFailed("snapshot " + snap.name + " changed after its figures were derived from it");
   }
   FW_ASSIGN_OR_RETURN(auto crows,
                       ReadForeignRows(path, *d.foreign, std::nullopt, options.vfs, options.lock_timeout_ms));
   CheckReport rep;
-  rep.snapshot_records = d.record_count;
+  rep.snapshot_records = e.record_count;
   std::vector<Entry> s, c;
   for (const auto& r : srows) s.push_back({r.key, r.digest});
   for (const auto& r : crows) {
-    if (d.record_count == 0 || r.key <= d.last_seq) {
+    if (e.record_count == 0 || r.key <= e.last_seq) {
       c.push_back({r.key, r.digest});
     } else {
       ++rep.records_after;
@@ -98,8 +128,19 @@ Result<CheckReport> CheckForeign(const std::string& path, const SnapshotInfo& sn
 
 Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& snap, const GuardOptions& options) {
   auto ctx = "check " + journal_path + " against snapshot " + snap.name;
-  const auto& d = snap.descriptor;
-  if (d.kind == "foreign") return CheckForeign(journal_path, snap, options).WithContext(ctx);
+  if (snap.descriptor.kind != "foreign" && !fs::exists(journal_path)) {
+    return NotFound(ctx + ": journal does not exist");
+  }
+  FW_ASSIGN_OR_RETURN(SnapshotEvidence ev, DeriveSnapshotEvidence(snap, options.vfs).WithContext(ctx));
+  return Check(journal_path, snap, ev, options);
+}
+
+Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& snap, const SnapshotEvidence& ev,
+                          const GuardOptions& options) {
+  auto ctx = "check " + journal_path + " against snapshot " + snap.name;
+  // Every figure below comes from the snapshot file (ev), never from the descriptor.
+  const ChainSummary& e = ev.summary;
+  if (snap.descriptor.kind == "foreign") return CheckForeign(journal_path, snap, ev, options).WithContext(ctx);
   if (!fs::exists(journal_path)) return NotFound(ctx + ": journal does not exist");
   OpenOptions o;
   o.read_only = true;
@@ -113,26 +154,26 @@ Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& s
   vo.integrity_check = false;
   FW_ASSIGN_OR_RETURN(VerifyReport vr, cur.Verify(vo).WithContext(ctx));
   CheckReport rep;
-  rep.snapshot_records = d.record_count;
+  rep.snapshot_records = e.record_count;
   rep.chain_problem_count = vr.problem_count;
   rep.chain_problems = vr.problems;
-  if (vr.ok() && d.record_count == 0) {
+  if (vr.ok() && e.record_count == 0) {
     rep.fast_path = true;
     rep.records_after = vr.summary.record_count;
     return rep;
   }
   if (vr.ok()) {
-    FW_ASSIGN_OR_RETURN(auto at, cur.Get(d.last_seq).WithContext(ctx));
-    if (at && at->hash == d.chain_head && vr.summary.first_seq == d.first_seq) {
+    FW_ASSIGN_OR_RETURN(auto at, cur.Get(e.last_seq).WithContext(ctx));
+    if (at && at->hash == e.head && vr.summary.first_seq == e.first_seq) {
       // Count records in the snapshot range to prove nothing was inserted or dropped.
       rep.fast_path = true;
       int64_t in_range = 0;
-      FW_RETURN_IF_ERROR(cur.ForEach(d.last_seq + 1, [&](const Record&) {
+      FW_RETURN_IF_ERROR(cur.ForEach(e.last_seq + 1, [&](const Record&) {
         ++rep.records_after;
         return Status::Ok();
       }));
       in_range = vr.summary.record_count - rep.records_after;
-      if (in_range == d.record_count) return rep;
+      if (in_range == e.record_count) return rep;
       rep.fast_path = false;
       rep.records_after = 0;
     }
@@ -140,10 +181,10 @@ Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& s
   // Slow path: compare record by record.
   OpenOptions so = o;
   FW_ASSIGN_OR_RETURN(Journal sj, Journal::Open(snap.db_path, so).WithContext(ctx));
-  FW_ASSIGN_OR_RETURN(auto s, ContentEntries(sj, d.last_seq).WithContext(ctx + ": reading the snapshot"));
-  FW_ASSIGN_OR_RETURN(auto c, ContentEntries(cur, d.last_seq).WithContext(ctx + ": reading the journal"));
+  FW_ASSIGN_OR_RETURN(auto s, SnapshotEntries(sj, ev, snap.name).WithContext(ctx + ": reading the snapshot"));
+  FW_ASSIGN_OR_RETURN(auto c, ContentEntries(cur, e.last_seq).WithContext(ctx + ": reading the journal"));
   Compare(s, c, rep);
-  FW_RETURN_IF_ERROR(cur.ForEach(d.last_seq + 1, [&](const Record&) {
+  FW_RETURN_IF_ERROR(cur.ForEach(e.last_seq + 1, [&](const Record&) {
     ++rep.records_after;
     return Status::Ok();
   }));
@@ -178,10 +219,18 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
   if (snap.descriptor.kind != "reference") {
     return Unsupported(ctx + ": only reference journals can be restored by the guard");
   }
-  FW_RETURN_IF_ERROR_CTX(VerifySnapshot(snap, options.vfs), ctx + ": the snapshot is not usable");
+  // TerminalLock: the terminal-wide updater lock is taken by the caller (fwupdate), not here.
+  // Lock protocol: from reading the records written since the snapshot until the
+  // rebuilt file is in place, no appender commits (docs/journal.md).
+  FW_ASSIGN_OR_RETURN(
+      JournalLock lock,
+      JournalLock::Acquire(journal_path, JournalLock::Mode::kExclusive, options.lock_timeout_ms).WithContext(ctx));
+  // Every figure used below is re-derived from the snapshot file, never the descriptor.
+  FW_ASSIGN_OR_RETURN(SnapshotEvidence ev,
+                      DeriveSnapshotEvidence(snap, options.vfs).WithContext(ctx + ": the snapshot is not usable"));
   RestoreReport rep;
-  rep.snapshot_records = snap.descriptor.record_count;
-  const int64_t last = snap.descriptor.last_seq;
+  rep.snapshot_records = ev.summary.record_count;
+  const int64_t last = ev.summary.last_seq;
   const bool exists = fs::exists(journal_path);
 
   // 1. Collect the valid records written after the snapshot.
@@ -223,6 +272,12 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
     o.vfs = options.vfs;
     o.lock_timeout_ms = options.lock_timeout_ms;
     FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(building, o).WithContext(ctx));
+    // The copy must be the file the evidence was derived from (it may have changed since).
+    FW_ASSIGN_OR_RETURN(ChainSummary copied, j.Summary().WithContext(ctx));
+    if (copied.record_count != ev.summary.record_count || copied.last_seq != ev.summary.last_seq ||
+        copied.first_seq != ev.summary.first_seq || copied.head != ev.summary.head) {
+      return VerificationFailed(ctx + ": the snapshot file changed after its figures were derived from it");
+    }
     FW_RETURN_IF_ERROR_CTX(j.Reappend(after), ctx + ": re-appending records written after the snapshot");
     FW_ASSIGN_OR_RETURN(VerifyReport vr, j.Verify().WithContext(ctx));
     if (!vr.ok()) {

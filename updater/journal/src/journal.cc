@@ -1,7 +1,12 @@
 #include "fw/journal/journal.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <limits>
@@ -9,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "fw/file_io.h"
 #include "fw/journal/migrations.h"
 #include "sqlite_util.h"
 
@@ -458,6 +464,68 @@ Result<ChainSegment> VerifyRange(sqlite3* db, int schema_version, int64_t lo, in
   return seg;
 }
 
+// ---- The journal lock protocol (JournalLock in journal.h, docs/journal.md).
+constexpr off_t kTurnstileByte = 0;
+constexpr off_t kJournalByte = 1;
+
+// 1: set, 0: held by another open file description, -1: error (errno).
+int TryByteLock(int fd, short type, off_t byte) {
+  struct flock fl {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = byte;
+  fl.l_len = 1;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return 1;
+  return errno == EAGAIN || errno == EACCES ? 0 : -1;
+}
+
+void UnlockByte(int fd, off_t byte) { TryByteLock(fd, F_UNLCK, byte); }
+
+// Polls for a byte lock until the deadline (then kTimeout naming the lock).
+Status WaitByteLock(int fd, short type, off_t byte, std::chrono::steady_clock::time_point deadline,
+                    const std::string& lock_path, int timeout_ms) {
+  int sleep_us = 200;
+  for (;;) {
+    int r = TryByteLock(fd, type, byte);
+    if (r == 1) return Status::Ok();
+    if (r < 0) return IoError("cannot lock " + lock_path + ": " + ErrnoText(errno));
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Timeout(std::string(type == F_WRLCK ? "journal is in use" : "journal is being restored or migrated") +
+                     ": " + lock_path + " stayed locked for more than " + std::to_string(timeout_ms) + " ms");
+    }
+    ::usleep(static_cast<useconds_t>(sleep_us));
+    sleep_us = std::min(sleep_us * 2, 5000);
+  }
+}
+
+Result<int> OpenLockFile(const std::string& lock_path) {
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("cannot open the journal lock file " + lock_path + ": " + ErrnoText(errno));
+  return fd;
+}
+
+// Shared hold of the journal byte, taken through the turnstile; released on destruction.
+class SharedHold {
+ public:
+  static Result<SharedHold> Take(int fd, const std::string& lock_path, int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+    FW_RETURN_IF_ERROR(WaitByteLock(fd, F_RDLCK, kTurnstileByte, deadline, lock_path, timeout_ms));
+    Status s = WaitByteLock(fd, F_RDLCK, kJournalByte, deadline, lock_path, timeout_ms);
+    UnlockByte(fd, kTurnstileByte);
+    if (!s.ok()) return s;
+    return SharedHold(fd);
+  }
+  SharedHold(SharedHold&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  SharedHold& operator=(SharedHold&&) = delete;
+  ~SharedHold() {
+    if (fd_ >= 0) UnlockByte(fd_, kJournalByte);
+  }
+
+ private:
+  explicit SharedHold(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 }  // namespace
 
 struct Journal::Impl {
@@ -467,6 +535,55 @@ struct Journal::Impl {
   ChainHasher hasher;
   sql::StmtPtr insert_stmt;
   int insert_version = 0;
+  int lock_fd = -1;  // JOURNAL.lock, opened by the first append
+
+  ~Impl() {
+    if (lock_fd >= 0) ::close(lock_fd);
+  }
+
+  // Opens the connection (and the schema when creating); used again by a reopen.
+  Status Connect(bool create) {
+    sql::OpenSpec spec{create, options.read_only, options.vfs, options.lock_timeout_ms, options.map_file};
+    insert_stmt.reset();
+    db.reset();
+    FW_ASSIGN_OR_RETURN(db, sql::Open(path, spec));
+    sqlite3* d = db.get();
+    auto ctx = "journal " + path;
+    FW_ASSIGN_OR_RETURN(int64_t tables, sql::QueryInt(d, "SELECT count(*) FROM sqlite_master").WithContext(ctx));
+    FW_ASSIGN_OR_RETURN(int64_t app_id, sql::QueryInt(d, "PRAGMA application_id").WithContext(ctx));
+    if (!options.read_only) {
+      FW_ASSIGN_OR_RETURN(std::string mode, sql::QueryText(d, "PRAGMA journal_mode = WAL").WithContext(ctx));
+      if (mode != "wal") return IoError(ctx + ": cannot switch to WAL mode (got " + mode + ")");
+    }
+    FW_RETURN_IF_ERROR_CTX(sql::Exec(d, "PRAGMA synchronous = FULL", "cannot set synchronous=FULL"), ctx);
+    if (tables == 0) {
+      if (!create || options.read_only) return NotFound(ctx + " is empty (no journal schema)");
+      FW_RETURN_IF_ERROR_CTX(CreateSchema(options.create_schema_version), ctx);
+    } else if (app_id != kJournalApplicationId) {
+      return Corrupt(ctx + " is an SQLite database but not a reference journal (application_id " +
+                     std::to_string(app_id) + "); guard it as a foreign journal instead");
+    }
+    return Status::Ok();
+  }
+
+  // The appender's side of the lock protocol: a shared hold for one write
+  // transaction, and a reopen when a restore renamed another file over the path
+  // (the old connection would write into the copy set aside). SQLite itself then
+  // neither checkpoints nor deletes anything by name when the stale connection
+  // closes (it sees the file has moved).
+  Result<SharedHold> HoldForAppend() {
+    const std::string lock_path = JournalLock::LockPath(path);
+    if (lock_fd < 0) {
+      FW_ASSIGN_OR_RETURN(lock_fd, OpenLockFile(lock_path));
+    }
+    FW_ASSIGN_OR_RETURN(SharedHold hold, SharedHold::Take(lock_fd, lock_path, options.lock_timeout_ms));
+    int moved = 0;
+    int rc = sqlite3_file_control(db.get(), "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+    if (rc == SQLITE_OK && moved) {
+      FW_RETURN_IF_ERROR_CTX(Connect(/*create=*/false), "reopening the journal after it was replaced");
+    }
+    return hold;
+  }
 
   Result<int> UsableVersion() {
     FW_ASSIGN_OR_RETURN(int v, ReadUserVersion(db.get()));
@@ -591,24 +708,7 @@ Result<Journal> Journal::Open(const std::string& path, const OpenOptions& option
     return InvalidArgument("cannot create a journal at schema v" + std::to_string(options.create_schema_version));
   }
   if (options.map_file && !options.read_only) return InvalidArgument("only a read-only journal can be mapped");
-  sql::OpenSpec spec{options.create, options.read_only, options.vfs, options.lock_timeout_ms, options.map_file};
-  FW_ASSIGN_OR_RETURN(impl->db, sql::Open(path, spec));
-  sqlite3* db = impl->db.get();
-  auto ctx = "journal " + path;
-  FW_ASSIGN_OR_RETURN(int64_t tables, sql::QueryInt(db, "SELECT count(*) FROM sqlite_master").WithContext(ctx));
-  FW_ASSIGN_OR_RETURN(int64_t app_id, sql::QueryInt(db, "PRAGMA application_id").WithContext(ctx));
-  if (!options.read_only) {
-    FW_ASSIGN_OR_RETURN(std::string mode, sql::QueryText(db, "PRAGMA journal_mode = WAL").WithContext(ctx));
-    if (mode != "wal") return IoError(ctx + ": cannot switch to WAL mode (got " + mode + ")");
-  }
-  FW_RETURN_IF_ERROR_CTX(sql::Exec(db, "PRAGMA synchronous = FULL", "cannot set synchronous=FULL"), ctx);
-  if (tables == 0) {
-    if (!options.create || options.read_only) return NotFound(ctx + " is empty (no journal schema)");
-    FW_RETURN_IF_ERROR_CTX(impl->CreateSchema(options.create_schema_version), ctx);
-  } else if (app_id != kJournalApplicationId) {
-    return Corrupt(ctx + " is an SQLite database but not a reference journal (application_id " +
-                   std::to_string(app_id) + "); guard it as a foreign journal instead");
-  }
+  FW_RETURN_IF_ERROR(impl->Connect(options.create));
   return Journal(std::move(impl));
 }
 
@@ -623,8 +723,12 @@ Result<std::vector<Record>> Journal::AppendBatch(std::span<const RecordInput> in
   for (size_t i = 0; i < in.size(); ++i) {
     FW_RETURN_IF_ERROR_CTX(ValidateRecordInput(in[i]), "record rejected");
   }
-  FW_ASSIGN_OR_RETURN(int version, impl_->UsableVersion());
+  // Lock protocol: shared hold for the transaction (released after it ends), reopen if replaced.
+  FW_ASSIGN_OR_RETURN(SharedHold hold, impl_->HoldForAppend().WithContext("append"));
   FW_ASSIGN_OR_RETURN(auto txn, sql::Transaction::Begin(impl_->db.get()));
+  // The schema version is read inside the write transaction: a migration cannot slip
+  // in between it and the insert.
+  FW_ASSIGN_OR_RETURN(int version, impl_->UsableVersion());
   FW_ASSIGN_OR_RETURN(auto head, impl_->Head());
   std::vector<Record> out;
   out.reserve(in.size());
@@ -643,8 +747,8 @@ Result<std::vector<Record>> Journal::AppendBatch(std::span<const RecordInput> in
 }
 
 Status Journal::Reappend(std::span<const Record> records) {
-  FW_ASSIGN_OR_RETURN(int version, impl_->UsableVersion());
   FW_ASSIGN_OR_RETURN(auto txn, sql::Transaction::Begin(impl_->db.get()));
+  FW_ASSIGN_OR_RETURN(int version, impl_->UsableVersion());
   FW_ASSIGN_OR_RETURN(auto head, impl_->Head());
   for (const auto& src : records) {
     FW_RETURN_IF_ERROR_CTX(ValidateRecordInput(src), "re-append " + std::to_string(src.seq));
@@ -848,11 +952,21 @@ Result<VerifyReport> Journal::VerifyInRanges(const RangeVerifyOptions& options) 
 }
 
 Result<std::vector<Journal::MigrationStep>> Journal::MigrateTo(int target) {
-  sqlite3* db = impl_->db.get();
   impl_->insert_stmt.reset();
-  FW_ASSIGN_OR_RETURN(int current, ReadUserVersion(db));
   std::vector<MigrationStep> steps;
   if (target < 1) return InvalidArgument("schema version must be at least 1, got " + std::to_string(target));
+  FW_ASSIGN_OR_RETURN(int current, ReadUserVersion(impl_->db.get()));
+  if (target == current) return steps;
+  // Lock protocol: no appender is inside a transaction while the schema changes.
+  // (The terminal-wide updater lock, when there is one, is taken by the caller.)
+  FW_ASSIGN_OR_RETURN(JournalLock lock,
+                      JournalLock::Acquire(impl_->path, JournalLock::Mode::kExclusive, impl_->options.lock_timeout_ms));
+  int moved = 0;
+  if (sqlite3_file_control(impl_->db.get(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved) {
+    FW_RETURN_IF_ERROR_CTX(impl_->Connect(/*create=*/false), "reopening the journal after it was replaced");
+  }
+  sqlite3* db = impl_->db.get();
+  FW_ASSIGN_OR_RETURN(current, ReadUserVersion(db));
   if (target == current) return steps;
   FW_ASSIGN_OR_RETURN(auto txn, sql::Transaction::Begin(db));
   if (target > current) {
@@ -908,6 +1022,36 @@ Result<std::vector<StoredMigration>> ListStoredMigrations(const std::string& pat
                    sqlite3_column_int(s.get(), 2) != 0});
   }
   return out;
+}
+
+Result<JournalLock> JournalLock::Acquire(const std::string& journal_path, Mode mode, int timeout_ms) {
+  const std::string lock_path = LockPath(journal_path);
+  FW_ASSIGN_OR_RETURN(int fd, OpenLockFile(lock_path));
+  JournalLock lock(fd);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
+  if (mode == Mode::kShared) {
+    FW_RETURN_IF_ERROR(WaitByteLock(fd, F_RDLCK, kTurnstileByte, deadline, lock_path, timeout_ms));
+    FW_RETURN_IF_ERROR(WaitByteLock(fd, F_RDLCK, kJournalByte, deadline, lock_path, timeout_ms));
+    UnlockByte(fd, kTurnstileByte);
+  } else {
+    // The turnstile first: new appenders wait behind it while those inside finish.
+    FW_RETURN_IF_ERROR(WaitByteLock(fd, F_WRLCK, kTurnstileByte, deadline, lock_path, timeout_ms));
+    FW_RETURN_IF_ERROR(WaitByteLock(fd, F_WRLCK, kJournalByte, deadline, lock_path, timeout_ms));
+  }
+  return lock;
+}
+
+JournalLock::~JournalLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the open file description releases its locks
+}
+
+JournalLock& JournalLock::operator=(JournalLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
 }
 
 }  // namespace fw::journal

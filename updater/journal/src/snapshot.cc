@@ -9,6 +9,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <type_traits>
 
 #include "fw/encoding.h"
 #include "fw/file_io.h"
@@ -338,38 +339,76 @@ Result<SnapshotInfo> LoadSnapshot(const std::string& path) {
   return info;
 }
 
-Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
+namespace {
+
+// Appends "FIELD: descriptor says D, the file holds F" when they differ.
+template <typename T>
+void Disagree(std::vector<std::string>& out, const char* field, const T& said, const T& held) {
+  if (said == held) return;
+  std::string d, f;
+  if constexpr (std::is_same_v<T, Digest>) {
+    d = HexEncode(said);
+    f = HexEncode(held);
+  } else {
+    d = std::to_string(said);
+    f = std::to_string(held);
+  }
+  out.push_back(std::string(field) + ": descriptor says " + d + ", the file holds " + f);
+}
+
+Status Disagreement(const std::string& ctx, const std::vector<std::string>& figures) {
+  std::string text;
+  for (const auto& f : figures) text += (text.empty() ? "" : "; ") + f;
+  return VerificationFailed(ctx + ": the snapshot file does not match its descriptor (" + text +
+                            "); the descriptor is not evidence, the snapshot is refused");
+}
+
+}  // namespace
+
+Result<SnapshotEvidence> DeriveSnapshotEvidence(const SnapshotInfo& snap, const std::string& vfs) {
   const auto& d = snap.descriptor;
   auto ctx = "snapshot " + snap.name;
-  FW_ASSIGN_OR_RETURN(File f, File::OpenRead(snap.db_path).WithContext(ctx));
-  FW_ASSIGN_OR_RETURN(uint64_t size, f.Size());
-  if (size != d.file_size) {
-    return VerificationFailed(ctx + ": file is " + std::to_string(size) + " bytes, descriptor says " +
-                              std::to_string(d.file_size));
+  SnapshotEvidence ev;
+  {
+    FW_ASSIGN_OR_RETURN(File f, File::OpenRead(snap.db_path).WithContext(ctx));
+    FW_ASSIGN_OR_RETURN(ev.file_size, f.Size().WithContext(ctx));
   }
+  std::vector<std::string> bad;
+  Disagree(bad, "file_size", d.file_size, ev.file_size);
   if (d.kind == "foreign") {
-    FW_ASSIGN_OR_RETURN(Digest sha, Sha256File(snap.db_path).WithContext(ctx));
-    if (sha != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
+    FW_ASSIGN_OR_RETURN(ev.file_sha256, Sha256File(snap.db_path).WithContext(ctx));
+    Disagree(bad, "file_sha256", d.file_sha256, ev.file_sha256);
+    if (!bad.empty()) return Disagreement(ctx, bad);
     FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
     if (!ic.empty()) return Corrupt(ctx + ": integrity_check failed: " + ic);
     FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, vfs).WithContext(ctx));
-    int64_t first = rows.empty() ? 0 : rows.front().key, last = rows.empty() ? 0 : rows.back().key;
-    if (static_cast<int64_t>(rows.size()) != d.record_count || first != d.first_seq || last != d.last_seq ||
-        ForeignAggregate(rows) != d.chain_head) {
-      return VerificationFailed(ctx + ": rows do not match the descriptor");
-    }
-    return Status::Ok();
+    ev.summary.record_count = static_cast<int64_t>(rows.size());
+    ev.summary.first_seq = rows.empty() ? 0 : rows.front().key;
+    ev.summary.last_seq = rows.empty() ? 0 : rows.back().key;
+    ev.summary.head = ForeignAggregate(rows);
+    ev.summary.schema_version = 0;
+  } else {
+    if (!bad.empty()) return Disagreement(ctx, bad);  // a truncated or grown file: nothing else is read
+    CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, /*map=*/false, nullptr);
+    if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
+    ev.file_sha256 = v.sha256;
+    Disagree(bad, "file_sha256", d.file_sha256, ev.file_sha256);
+    if (!bad.empty()) return Disagreement(ctx, bad);
+    if (!v.status.ok()) return v.status.WithContext(ctx);
+    ev.summary = v.summary;
   }
-  CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, /*map=*/false, nullptr);
-  if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
-  if (v.sha256 != d.file_sha256) return VerificationFailed(ctx + ": file SHA-256 does not match its descriptor");
-  if (!v.status.ok()) return v.status.WithContext(ctx);
-  const ChainSummary& s = v.summary;
-  if (s.record_count != d.record_count || s.first_seq != d.first_seq || s.last_seq != d.last_seq ||
-      s.head != d.chain_head || s.schema_version != d.schema_version) {
-    return VerificationFailed(ctx + ": records do not match the descriptor (count, range, head or schema)");
-  }
-  return Status::Ok();
+  const ChainSummary& s = ev.summary;
+  Disagree(bad, "record_count", d.record_count, s.record_count);
+  Disagree(bad, "first_seq", d.first_seq, s.first_seq);
+  Disagree(bad, "last_seq", d.last_seq, s.last_seq);
+  Disagree(bad, "chain_head", d.chain_head, s.head);
+  Disagree(bad, "schema_version", d.schema_version, s.schema_version);
+  if (!bad.empty()) return Disagreement(ctx, bad);
+  return ev;
+}
+
+Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
+  return DeriveSnapshotEvidence(snap, vfs).status();
 }
 
 Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const SnapshotOptions& options) {

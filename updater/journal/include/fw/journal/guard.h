@@ -48,9 +48,17 @@ struct GuardOptions {
 
 // Proves the journal still holds every record of `snapshot` unchanged, or says
 // exactly which are missing, altered or inserted. Works for reference and
-// foreign snapshots (chosen by the descriptor's kind).
+// foreign snapshots (chosen by the descriptor's kind). Every figure it decides
+// from (record count, first/last sequence number, chain head) is re-derived from
+// the snapshot file (DeriveSnapshotEvidence); a file that does not match its
+// descriptor is an error (kVerificationFailed naming the figures), never a report.
 Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& snapshot,
                           const GuardOptions& options = {});
+// The same with evidence the caller already derived from the snapshot file (confirm
+// derives it before recording its intent). Records read again from the snapshot
+// file are checked against `evidence` (chain, count, head) before they are used.
+Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& snapshot,
+                          const SnapshotEvidence& evidence, const GuardOptions& options = {});
 
 struct RestoreReport {
   std::string aside_path;  // where the previous journal was kept ("" if there was none)
@@ -65,8 +73,11 @@ struct RestoreReport {
 // the current file is kept as JOURNAL.aside-TIME (hard link, with its WAL), the
 // restored journal is built beside it, gets every valid record written after the
 // snapshot re-appended, is verified, and replaces the journal by rename.
-// Precondition: the payment application is stopped (its connection would keep
-// writing into the aside file).
+// The snapshot's figures are re-derived from its file (never taken from the
+// descriptor), and the restored journal must reproduce them. The whole
+// read-rebuild-swap window holds the journal's exclusive lock (JournalLock), so
+// an appender that follows the journal lock protocol waits, then reopens the new
+// file (docs/journal.md, "Journal lock protocol").
 Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInfo& snapshot,
                               const GuardOptions& options = {});
 

@@ -94,6 +94,8 @@ class Journal {
   Result<int> SchemaVersion();
 
   // Validates, links and durably commits one record (one transaction, fsynced WAL).
+  // Follows the journal lock protocol (JournalLock): a shared lock for the
+  // transaction, and a reopen if a restore replaced the file at the path.
   Result<Record> Append(const RecordInput& in);
   // Appends many records in one transaction: all or none.
   Result<std::vector<Record>> AppendBatch(std::span<const RecordInput> in);
@@ -123,9 +125,10 @@ class Journal {
   // different states. Verify() stays on one connection, one read transaction.
   Result<VerifyReport> VerifyInRanges(const RangeVerifyOptions& options = {});
 
-  // Moves the schema to `target` in one transaction. Up steps use this code's
-  // migrations; down steps use the down SQL stored in the database itself, so a
-  // firmware that does not know a newer version can still go back.
+  // Moves the schema to `target` in one transaction, holding the journal's exclusive
+  // lock (JournalLock) throughout. Up steps use this code's migrations; down steps
+  // use the down SQL stored in the database itself, so a firmware that does not know
+  // a newer version can still go back.
   struct MigrationStep {
     int from = 0;
     int to = 0;
@@ -140,6 +143,40 @@ class Journal {
   struct Impl;
   explicit Journal(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// The journal lock protocol (docs/journal.md, "Journal lock protocol"). Beside the
+// journal, JOURNAL.lock carries two open-file-description (fcntl OFD) byte locks:
+// byte 0 is a turnstile, byte 1 the journal itself.
+// - An appender (the payment application; Journal::Append/AppendBatch here) holds a
+//   shared lock on byte 1 for each write transaction, taken through the turnstile
+//   (shared lock on byte 0, then byte 1, then byte 0 released). Under it, before
+//   BEGIN IMMEDIATE, it asks SQLite whether its file is still the one at the path
+//   (SQLITE_FCNTL_HAS_MOVED) and reopens the path if it is not.
+// - Restore and migrate hold an exclusive lock on both bytes for their whole
+//   read-rebuild-swap window: the turnstile stops new appenders, byte 1 waits for
+//   the ones inside a transaction. No append can commit in the window, so none can
+//   land in the copy set aside or in a WAL that is removed.
+// The kernel releases the locks of a process that dies. Waiting is bounded by
+// `timeout_ms` (then kTimeout, exit 6). Readers do not take the lock: SQLite's own
+// WAL locks give them a consistent view, and the journal path always holds a
+// complete journal.
+class JournalLock {
+ public:
+  enum class Mode { kShared, kExclusive };
+  static Result<JournalLock> Acquire(const std::string& journal_path, Mode mode, int timeout_ms);
+  static std::string LockPath(const std::string& journal_path) { return journal_path + ".lock"; }
+  JournalLock() = default;
+  ~JournalLock();
+  JournalLock(JournalLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  JournalLock& operator=(JournalLock&& o) noexcept;
+  JournalLock(const JournalLock&) = delete;
+  JournalLock& operator=(const JournalLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  explicit JournalLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
 };
 
 // Stored migrations of a journal file: version, description, whether down SQL exists.

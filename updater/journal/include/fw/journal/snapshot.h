@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fw/crypto.h"
+#include "fw/journal/journal.h"
 #include "fw/status.h"
 
 namespace fw::journal {
@@ -114,8 +115,27 @@ class SnapshotStore {
 // Loads a snapshot from a descriptor path or a .db path beside its descriptor.
 Result<SnapshotInfo> LoadSnapshot(const std::string& path);
 
-// Re-verifies a snapshot: file size and SHA-256, integrity_check, full chain (or
-// foreign row digests), and every figure of the descriptor.
+// Every figure of a snapshot, re-derived from its file alone. The descriptor is a
+// cache of these figures, never evidence: whoever decides anything from a snapshot
+// (check, confirm, restore) uses these.
+struct SnapshotEvidence {
+  uint64_t file_size = 0;
+  Digest file_sha256{};
+  // Reference: the file's records (count, first/last seq, head = hash of the last
+  // record, schema version); foreign: count, first/last key, head = digest over the
+  // row digests, schema 0.
+  ChainSummary summary;
+};
+
+// Opens the snapshot file read-only and re-derives every figure: its size and SHA-256,
+// PRAGMA integrity_check, the full chain (or the foreign row digests), the record
+// count, first/last sequence number, chain head and schema version. Each is compared
+// with the descriptor; any disagreement is kVerificationFailed naming every figure
+// that disagrees ("record_count: descriptor says 150, the file holds 200"); a damaged
+// file is kCorrupt. The descriptor's figures are never used in place of these.
+Result<SnapshotEvidence> DeriveSnapshotEvidence(const SnapshotInfo& snapshot, const std::string& vfs = "");
+
+// DeriveSnapshotEvidence without the figures.
 Status VerifySnapshot(const SnapshotInfo& snapshot, const std::string& vfs = "");
 
 }  // namespace fw::journal
