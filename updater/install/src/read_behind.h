@@ -12,8 +12,10 @@
 // The read-back and its hash thus run behind the writer instead of after it
 // (docs/install.md, "Read-back").
 //
-// Reads from files and block devices go through a 4 MiB aligned buffer (large
-// O_DIRECT reads) and run beside the writer. On raw flash (ReadBackMode::kFlash)
+// On files and block devices a fetcher thread reads the durable bytes ahead from the
+// medium, in order, into three 2 MiB aligned slots (large O_DIRECT reads that overlap
+// the reader's hashing); reads are served from the slots (a read behind the slots —
+// the core re-reading a header — reads the medium directly), beside the writer. On raw flash (ReadBackMode::kFlash)
 // Read/Write/Erase/Sync of the underlying Flash are serialized (the flash
 // simulator is not thread-safe). SyncRange runs outside that lock, as its
 // contract allows, so a flush never blocks a write or a read. After Abort(),
@@ -59,16 +61,25 @@ class ReadBehindBank final : public boot::Flash {
   boot::FlashError ReadDurable(uint64_t offset, uint8_t* buf, size_t len) override { return Read(offset, buf, len); }
   boot::ReadBackMode DurableReadMode() const override { return bank_.DurableReadMode(); }
 
-  static constexpr size_t kReadBuffer = 4 << 20;
+  static constexpr size_t kSlotSize = 2 << 20;
+  static constexpr size_t kSlots = 3;
   static constexpr uint64_t kReadAlign = 4096;
 
  private:
   ReadBehindBank(boot::Flash& bank, uint64_t window) : bank_(bank), window_(window) {}
   void Flusher();
   void Stop(bool complete);
-  boot::FlashError ReadBuffered(uint64_t offset, uint8_t* buf, size_t len, uint64_t limit);
+  void Fetcher();
+  boot::FlashError ReadFetched(uint64_t offset, uint8_t* buf, size_t len);
+  void Rewind(uint64_t offset);  // requires mu_
   struct FreeDeleter {
     void operator()(uint8_t* p) const;
+  };
+  struct Slot {
+    std::unique_ptr<uint8_t, FreeDeleter> data;
+    enum State { kFree, kBusy, kReady } state = kFree;
+    uint64_t from = 0, to = 0;  // kReady: bytes [from, to) of the bank, as read from the medium
+    boot::FlashError error = boot::FlashError::kOk;
   };
 
   boot::Flash& bank_;
@@ -81,10 +92,12 @@ class ReadBehindBank final : public boot::Flash {
   uint64_t flushed_ = 0;        // guarded by mu_: SyncRange covered [0, flushed_)
   uint64_t rewinds_ = 0;        // guarded by mu_: writes or erases below programmed_ so far
   bool stopping_ = false;       // guarded by mu_
-  // The read buffer: [buf_from_, buf_to_) of the bank as read from the medium.
-  std::mutex rd_mu_;                           // one reader at a time fills and copies it
-  std::unique_ptr<uint8_t, FreeDeleter> buf_;  // guarded by rd_mu_
-  uint64_t buf_from_ = 0, buf_to_ = 0;         // guarded by mu_ (writes below buf_to_ shrink it)
+  bool aborted_ = false;        // guarded by mu_: Abort() or destruction; the fetcher stops
+  // Read-ahead from the medium (not on raw flash).
+  Slot slots_[kSlots];       // guarded by mu_ (data: written by the fetcher while kBusy, read by the reader)
+  uint64_t fetched_to_ = 0;  // guarded by mu_: the fetcher has read [.., fetched_to_); next from its block
+  std::mutex rd_mu_;         // one reader at a time
+  std::thread fetcher_;
   std::thread flusher_;
 };
 
