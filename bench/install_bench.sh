@@ -73,7 +73,7 @@ sync
 
 # Best of $rounds, the three contenders alternating (wall-clock seconds; the shared VM's disk is
 # noisy, so single runs vary by ±30 %); the install's peak RSS and blocks read are the largest.
-t_dd="" t_floor="" t_inst="" rss=0 inblocks=0
+t_dd="" t_floor="" t_inst="" rss=0 inblocks=0 cpu=0
 best() { if [ -z "$1" ] || awk "BEGIN{exit !($2 < $1)}"; then echo "$2"; else echo "$1"; fi; }
 for _ in $(seq "$rounds"); do
   rm -f "$work/dd.out"
@@ -89,8 +89,9 @@ for _ in $(seq "$rounds"); do
   t_floor=$(best "$t_floor" "$t")
   rm -f "$work/dd.out"
   sync
-  /usr/bin/time -f '%e %M %I' -o "$work/t" "$fwupdate" install --device $dev --quiet vendor/bundle.tar > /dev/null
-  read -r t m i < "$work/t"
+  /usr/bin/time -f '%e %M %I %U %S' -o "$work/t" "$fwupdate" install --device $dev --quiet vendor/bundle.tar > /dev/null
+  read -r t m i u sy < "$work/t"
+  [ "$(best "$t_inst" "$t")" = "$t" ] && cpu=$(awk "BEGIN{printf \"%.2f\", $u + $sy}")
   t_inst=$(best "$t_inst" "$t")
   [ "$m" -gt "$rss" ] && rss=$m
   [ "$i" -gt "$inblocks" ] && inblocks=$i
@@ -113,5 +114,6 @@ echo "install / dd = $(ratio "$t_inst" "$t_dd") ×, install / floor = $(ratio "$
 read_mib=$(awk "BEGIN{printf \"%.1f\", $inblocks * 512 / 1048576}")
 ok=$(awk "BEGIN{print ($inblocks * 512 >= $bytes) ? \"ok\" : \"BELOW the image size\"}")
 echo "install read from storage = $inblocks blocks of 512 B = $read_mib MiB (image $mib MiB: $ok; $readback)"
+echo "install CPU time (user + sys, fastest run) = $cpu s; load average $(cut -d' ' -f1 /proc/loadavg)"
 echo "install peak RSS = $((rss / 1024)) MiB ($rss KiB; goal ≤ 32 MiB)"
 echo "install stages (--json run): $stages"
