@@ -151,6 +151,11 @@ class LoopDisk {
     arg.op = BLKPG_ADD_PARTITION;
     arg.datalen = sizeof part;
     arg.data = &part;
+    // A partition 1 left behind on this loop device by an earlier user (BLKPG partitions outlive
+    // LOOP_CLR_FD) is removed first.
+    blkpg_ioctl_arg del = arg;
+    del.op = BLKPG_DEL_PARTITION;
+    ::ioctl(fd, BLKPG, &del);
     const int rc = ::ioctl(fd, BLKPG, &arg);
     const int err = errno;
     ::close(fd);
@@ -164,7 +169,18 @@ class LoopDisk {
     if (disk_node_.empty() || part_node_.empty()) why_ = "cannot make device nodes: " + std::string(strerror(errno));
   }
   ~LoopDisk() {
-    if (!loop_.empty()) RunCommand({"losetup", "-d", loop_});
+    if (loop_.empty()) return;
+    if (int fd = ::open(loop_.c_str(), O_RDWR); fd >= 0) {  // leave no partition behind
+      blkpg_partition part{};
+      part.pno = 1;
+      blkpg_ioctl_arg arg{};
+      arg.op = BLKPG_DEL_PARTITION;
+      arg.datalen = sizeof part;
+      arg.data = &part;
+      ::ioctl(fd, BLKPG, &arg);
+      ::close(fd);
+    }
+    RunCommand({"losetup", "-d", loop_});
   }
   const std::string& why_not() const { return why_; }
   const std::string& image() const { return image_; }

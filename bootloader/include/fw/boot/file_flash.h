@@ -10,7 +10,7 @@
 // Read-back from the medium (ReadDurable, docs/install.md "Read-back"): Open() also
 // opens the file with O_DIRECT; ReadDurable then reads through it with aligned
 // buffers (mode "direct"), bypassing the page cache. Where the file system refuses
-// O_DIRECT (EINVAL: tmpfs, some FUSE), or a direct read fails with EINVAL, the mode
+// O_DIRECT (EINVAL: tmpfs before Linux 6.6, some FUSE), or a direct read fails with EINVAL, the mode
 // is "dropped-cache": Sync() and SyncRange() drop the synced range's cached pages
 // (POSIX_FADV_DONTNEED after fdatasync), so the next read comes from the medium.
 //

@@ -34,9 +34,9 @@ const char* FlashErrorName(FlashError e);
 //  kFlash        the flash itself (raw NOR/NAND, the simulator): a read reads the chip;
 //  kDirect       a file or block device opened with O_DIRECT: the read bypasses the OS page
 //                cache and comes from the medium;
-//  kDroppedCache a file system without O_DIRECT (tmpfs, some FUSE): every Sync/SyncRange drops
-//                the synced range's cached pages (POSIX_FADV_DONTNEED after fdatasync), so the
-//                next read of it goes to the medium.
+//  kDroppedCache a file system without O_DIRECT (tmpfs before Linux 6.6, some FUSE): every
+//                Sync/SyncRange drops the synced range's cached pages (POSIX_FADV_DONTNEED
+//                after fdatasync), so the next read of it goes to the medium.
 enum class ReadBackMode : uint8_t { kFlash = 0, kDirect, kDroppedCache };
 
 // "flash", "direct", "dropped-cache".
