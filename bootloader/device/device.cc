@@ -189,6 +189,9 @@ Status Provision(const std::string& layout_path, const ProvisionSpec& spec) {
   }
   FW_ASSIGN_OR_RETURN(File image, File::OpenRead(spec.image_path));
   FW_RETURN_IF_ERROR(PrepareRegionFiles(layout, spec.force));
+  // The files now exist: compare their identity again (a path that did not exist at load
+  // time was compared by name only).
+  FW_RETURN_IF_ERROR(CheckDistinctStorage(layout).WithContext(layout_path));
 
   // 2. Write: boot control erased first (so a half-provisioned device never reads
   // as provisioned), trust store, bank A, bank B's first block, then the record.

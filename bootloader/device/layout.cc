@@ -1,5 +1,9 @@
 #include "fw/boot/layout.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -56,7 +60,8 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
   if (!doc.is_object()) return Bad("top level must be an object");
   FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}, {"data_dir"}));
   if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
-    return Unsupported("layout: version must be 1");
+    // A layout this build does not know is hostile or foreign input (exit 3), not a usage error.
+    return Bad("version must be 1, found " + doc["version"].dump(-1, ' ', true) + " (unknown layout version)");
   }
   Layout layout;
   const json& flash = doc["flash"];
@@ -84,7 +89,11 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
     RegionSpec& spec = layout.regions[i];
     fs::path p = r["path"].get<std::string>();
     if (p.is_relative()) p = fs::path(base_dir) / p;
-    spec.path = p.lexically_normal().string();
+    // ".." is left for the kernel to resolve: "link/../x" names the parent of the link's
+    // target, not the layout directory (lexical normalization would open another file).
+    bool dotdot = false;
+    for (const fs::path& part : p) dotdot = dotdot || part == "..";
+    spec.path = dotdot ? p.string() : p.lexically_normal().string();
     FW_ASSIGN_OR_RETURN(spec.offset, Unsigned(r, where, "offset", kMaxRegionSize));
     FW_ASSIGN_OR_RETURN(spec.size, Unsigned(r, where, "size", kMaxRegionSize));
     if (spec.size == 0) return Bad(where + ".size must not be 0");
@@ -131,7 +140,131 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
 Result<Layout> Layout::Load(const std::string& path) {
   FW_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxLayoutFileSize));
   fs::path dir = fs::absolute(fs::path(path)).parent_path();
-  return std::move(Parse(text, dir.string())).WithContext(path);
+  FW_ASSIGN_OR_RETURN(Layout layout, std::move(Parse(text, dir.string())).WithContext(path));
+  FW_RETURN_IF_ERROR(CheckDistinctStorage(layout).WithContext(path));
+  return layout;
+}
+
+// ---------------------------------------------------------------- storage identity
+
+namespace {
+
+std::string ReadSysfs(const std::string& path) {
+  auto text = ReadFileToString(path, 4096);
+  if (!text.ok()) return "";
+  std::string s = *text;
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool ParseU64(const std::string& s, uint64_t* out) {
+  if (s.empty() || s.size() > 19) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+std::string FileKey(const struct stat& st) {
+  return "file " + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) + " inode " +
+         std::to_string(st.st_ino);
+}
+
+// The block device `rdev` as (disk, byte offset of its first byte on the disk): a
+// partition maps to its whole disk at the partition's start (sysfs "start", in 512-byte
+// sectors); a loop device maps to its backing file at the loop offset.
+void ResolveBlock(dev_t rdev, StorageExtent* e) {
+  const std::string sys = "/sys/dev/block/" + std::to_string(major(rdev)) + ":" + std::to_string(minor(rdev));
+  e->key = "block device " + std::to_string(major(rdev)) + ":" + std::to_string(minor(rdev));
+  std::error_code ec;
+  const fs::path real = fs::canonical(sys, ec);
+  if (ec) return;  // no sysfs: the node's own number is all we know
+  fs::path disk = real;
+  uint64_t start = 0;
+  if (fs::exists(real / "partition", ec)) {
+    uint64_t sectors = 0;
+    if (!ParseU64(ReadSysfs(real / "start"), &sectors)) return;
+    start = sectors * 512;
+    disk = real.parent_path();
+    const std::string dev = ReadSysfs(disk / "dev");
+    if (dev.empty()) return;
+    e->key = "block device " + dev;
+  }
+  e->start += start;
+  std::string backing = ReadSysfs(disk / "loop" / "backing_file");
+  if (!backing.empty()) {
+    uint64_t loop_offset = 0;
+    ParseU64(ReadSysfs(disk / "loop" / "offset"), &loop_offset);
+    struct stat bst {};
+    if (::stat(backing.c_str(), &bst) == 0 && S_ISREG(bst.st_mode)) {
+      e->key = FileKey(bst);
+      e->start += loop_offset;
+    }
+  }
+}
+
+// A path that does not exist yet: its name with every symbolic link resolved (also a
+// dangling last component), so two names for the file it will become compare equal.
+std::string ResolvedName(const std::string& path) {
+  fs::path p = path;
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {
+    fs::path target = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  fs::path resolved = fs::weakly_canonical(p, ec);
+  return (ec ? p.lexically_normal() : resolved).string();
+}
+
+}  // namespace
+
+Result<StorageExtent> ResolveStorage(const std::string& path, uint64_t offset, uint64_t size) {
+  StorageExtent e;
+  e.start = offset;
+  e.size = size;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return IoError("cannot stat " + path + ": " + ErrnoText(errno));
+    e.key = "name " + ResolvedName(path);
+    return e;
+  }
+  if (S_ISBLK(st.st_mode)) {
+    ResolveBlock(st.st_rdev, &e);
+  } else {
+    e.key = FileKey(st);
+  }
+  return e;
+}
+
+Status CheckDistinctStorage(const Layout& layout) {
+  std::array<StorageExtent, kRegionCount> ext;
+  for (size_t i = 0; i < kRegionCount; ++i) {
+    const RegionSpec& r = layout.regions[i];
+    FW_ASSIGN_OR_RETURN(ext[i],
+                        ResolveStorage(r.path, r.offset, r.size).WithContext("region " + std::string(kNames[i])));
+  }
+  auto where = [&](size_t i) {
+    const RegionSpec& r = layout.regions[i];
+    return std::string(kNames[i]) + " (" + r.path + " [" + std::to_string(r.offset) + ", " +
+           std::to_string(r.offset + r.size) + "))";
+  };
+  for (size_t i = 0; i < kRegionCount; ++i) {
+    for (size_t j = i + 1; j < kRegionCount; ++j) {
+      const StorageExtent& a = ext[i];
+      const StorageExtent& b = ext[j];
+      if (a.key != b.key) continue;
+      if (a.start < b.start + b.size && b.start < a.start + a.size) {
+        return Bad("regions " + where(i) + " and " + where(j) + " are the same storage: both reach " + a.key +
+                   " at bytes [" + std::to_string(std::max(a.start, b.start)) + ", " +
+                   std::to_string(std::min(a.start + a.size, b.start + b.size)) + ")");
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace fw::boot

@@ -509,7 +509,8 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   const boot::OpResult trial = check.ok() ? t.boot->SetTrial(plan.target, o.tries, &proof) : VerifyFailed(check);
   progress.EndStage();
   if (auto& r = trial; !r.ok()) {
-    Status s = boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) + " as trial");
+    Status s = boot::OpStatus(r).WithContext("install: setting slot " + SlotText(plan.target) +
+                                             " as trial (read back: " + boot::ReadBackModeName(bank.mode()) + ")");
     // A storage error may come after the trial record reached the flash (e.g. power lost
     // before the sync returned): leave the row in-progress so recovery decides from boot
     // control (trial set → succeeded, else interrupted) instead of recording a false "failed".
@@ -522,9 +523,10 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   if (Status s = PersistTufMetadata(t, *written); !s.ok()) {
     progress.Note("warning: could not store the bundle's TUF metadata: " + s.message());
   }
-  FW_RETURN_IF_ERROR(history.RecordOutcome(
-      id, history::Outcome::kSucceeded,
-      "trial set on slot " + SlotText(plan.target) + " with " + std::to_string(o.tries) + " tries"));
+  FW_RETURN_IF_ERROR(history.RecordOutcome(id, history::Outcome::kSucceeded,
+                                           "trial set on slot " + SlotText(plan.target) + " with " +
+                                               std::to_string(o.tries) +
+                                               " tries; read back: " + boot::ReadBackModeName(bank.mode())));
 
   InstallResult res;
   res.history_id = id;

@@ -7,10 +7,18 @@
 // simulator, programming non-erased bytes is not refused (block devices have no
 // such rule); alignment and bounds are enforced.
 //
-// Thread safety: Read, Write and SyncRange may run on different threads at once
-// (pread, pwrite, fdatasync); the rest is for one owner.
+// Read-back from the medium (ReadDurable, docs/install.md "Read-back"): Open() also
+// opens the file with O_DIRECT; ReadDurable then reads through it with aligned
+// buffers (mode "direct"), bypassing the page cache. Where the file system refuses
+// O_DIRECT (EINVAL: tmpfs before Linux 6.6, some FUSE), or a direct read fails with EINVAL, the mode
+// is "dropped-cache": Sync() and SyncRange() drop the synced range's cached pages
+// (POSIX_FADV_DONTNEED after fdatasync), so the next read comes from the medium.
+//
+// Thread safety: Read, ReadDurable, Write and SyncRange may run on different threads
+// at once (pread, pwrite, fdatasync); the rest is for one owner.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -26,9 +34,13 @@ namespace fw::boot {
 class FileFlash final : public Flash {
  public:
   // Opens `path` read-write; it must hold at least offset + size bytes.
-  // `geometry.size` is the region size.
+  // `geometry.size` is the region size. `direct` false: dropped-cache mode even where
+  // O_DIRECT works (tests).
   static Result<std::unique_ptr<FileFlash>> Open(const std::string& path, uint64_t offset,
-                                                 const FlashGeometry& geometry);
+                                                 const FlashGeometry& geometry, bool direct = true);
+  ~FileFlash();
+  FileFlash(const FileFlash&) = delete;
+  FileFlash& operator=(const FileFlash&) = delete;
 
   uint64_t Size() const override { return geometry_.size; }
   uint32_t EraseBlockSize() const override { return geometry_.erase_block_size; }
@@ -41,6 +53,10 @@ class FileFlash final : public Flash {
   FlashError SyncRange(uint64_t offset, uint64_t len) override;
   // Files and block devices overwrite in place: no erase fill is needed before a write.
   bool ProgramNeedsErase() const override { return false; }
+  FlashError ReadDurable(uint64_t offset, uint8_t* buf, size_t len) override;
+  ReadBackMode DurableReadMode() const override { return mode_.load(); }
+  // The O_DIRECT alignment (offsets, lengths and buffers) in direct mode.
+  uint32_t DirectAlignment() const { return direct_align_; }
 
   // The OS error behind the last kIo, e.g. "cannot write bank_b.bin: No space left on device".
   Status last_error() const {
@@ -51,12 +67,18 @@ class FileFlash final : public Flash {
 
  private:
   FileFlash(File file, uint64_t base, const FlashGeometry& g) : file_(std::move(file)), base_(base), geometry_(g) {}
+  void OpenDirect();
+  FlashError ReadDirect(uint64_t offset, uint8_t* buf, size_t len);
+  FlashError DropCached(uint64_t offset, uint64_t len);
   bool InRange(uint64_t offset, uint64_t len) const {
     return offset <= geometry_.size && len <= geometry_.size - offset;
   }
   FlashError Fail(Status s);
 
   File file_;
+  int direct_fd_ = -1;  // O_DIRECT, read-only; -1 in dropped-cache mode
+  uint32_t direct_align_ = 4096;
+  std::atomic<ReadBackMode> mode_{ReadBackMode::kDroppedCache};
   uint64_t base_;
   FlashGeometry geometry_;
   mutable std::mutex error_mu_;

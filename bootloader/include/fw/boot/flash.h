@@ -30,6 +30,20 @@ enum class FlashError : uint8_t {
 // Stable lower-case description, e.g. "write to non-erased flash".
 const char* FlashErrorName(FlashError e);
 
+// How Flash::ReadDurable reaches the stored bytes (recorded in the flash history):
+//  kFlash        the flash itself (raw NOR/NAND, the simulator): a read reads the chip;
+//  kDirect       a file or block device opened with O_DIRECT: the read bypasses the OS page
+//                cache and comes from the medium;
+//  kDroppedCache a file system without O_DIRECT (tmpfs before Linux 6.6, some FUSE): every
+//                Sync/SyncRange drops the synced range's cached pages (POSIX_FADV_DONTNEED
+//                after fdatasync), so the next read of it goes to the medium.
+enum class ReadBackMode : uint8_t { kFlash = 0, kDirect, kDroppedCache };
+
+// "flash", "direct", "dropped-cache".
+constexpr const char* ReadBackModeName(ReadBackMode m) {
+  return m == ReadBackMode::kDirect ? "direct" : m == ReadBackMode::kDroppedCache ? "dropped-cache" : "flash";
+}
+
 class Flash {
  public:
   virtual uint64_t Size() const = 0;
@@ -57,6 +71,13 @@ class Flash {
   // False when Write() may overwrite any byte (files, eMMC/SD block devices), so a
   // streaming writer need not erase before programming. Raw NOR flash: true.
   virtual bool ProgramNeedsErase() const { return true; }
+  // Reads bytes that Sync()/SyncRange() made durable from the medium itself, past any
+  // OS cache, so a read-back proves what the storage holds and not what the kernel
+  // remembers writing (DurableReadMode() says how). Reading a range that was written
+  // but not yet synced gives unspecified bytes. Raw flash: Read(). Where the mode is
+  // not kFlash, ReadDurable may run while other threads Write() and SyncRange().
+  virtual FlashError ReadDurable(uint64_t offset, uint8_t* buf, size_t len) { return Read(offset, buf, len); }
+  virtual ReadBackMode DurableReadMode() const { return ReadBackMode::kFlash; }
 
  protected:
   ~Flash() = default;
@@ -80,6 +101,11 @@ class FlashRegion final : public Flash {
   FlashError Sync() override { return parent_->Sync(); }
   FlashError SyncRange(uint64_t offset, uint64_t len) override;
   bool ProgramNeedsErase() const override { return parent_->ProgramNeedsErase(); }
+  FlashError ReadDurable(uint64_t offset, uint8_t* buf, size_t len) override {
+    if (!InRange(offset, len)) return FlashError::kOutOfRange;
+    return parent_->ReadDurable(base_ + offset, buf, len);
+  }
+  ReadBackMode DurableReadMode() const override { return parent_->DurableReadMode(); }
 
  private:
   bool InRange(uint64_t offset, uint64_t len) const { return offset <= size_ && len <= size_ - offset; }

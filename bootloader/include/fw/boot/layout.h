@@ -7,7 +7,8 @@
 //
 // Validation is strict: every region present, no unknown keys, sizes non-zero
 // and erase-block aligned, no two regions of the same file overlapping. Relative
-// paths are resolved against the layout file's directory.
+// paths are resolved against the layout file's directory. Load() also compares the
+// regions' storage identity (CheckDistinctStorage), not only their path strings.
 #pragma once
 
 #include <array>
@@ -51,8 +52,29 @@ struct Layout {
 
   // Parses and validates layout JSON; relative paths are joined to `base_dir`.
   static Result<Layout> Parse(std::string_view json, const std::string& base_dir);
-  // Reads (at most kMaxLayoutFileSize) and parses a layout file.
+  // Reads (at most kMaxLayoutFileSize) and parses a layout file, then refuses regions
+  // that are the same storage (CheckDistinctStorage).
   static Result<Layout> Load(const std::string& path);
 };
+
+// Where a region's bytes live: `key` names the storage (a file by device and inode, a
+// whole disk by its device number, a path that does not exist yet by its resolved
+// name) and [start, start + size) are the bytes on it.
+struct StorageExtent {
+  std::string key;
+  uint64_t start = 0;
+  uint64_t size = 0;
+};
+
+// Resolves `path` (symbolic links followed): a regular file → its device and inode (so
+// hard links, ../ aliases and bind mounts compare equal); a block device → its whole
+// disk, a partition shifted by its start (/sys/class/block/<dev>/start), a loop device
+// → its backing file at the loop offset; a missing path → its resolved name.
+Result<StorageExtent> ResolveStorage(const std::string& path, uint64_t offset, uint64_t size);
+
+// Every pair of regions (both boot-control copies, the banks, the trust store, the
+// data area) must be distinct storage: overlapping extents of the same file or disk
+// are refused (kCorrupt, exit 3) naming both regions, their paths and the shared bytes.
+Status CheckDistinctStorage(const Layout& layout);
 
 }  // namespace fw::boot
