@@ -14,6 +14,11 @@
 #     --mirror URL     Debian mirror (default: http://deb.debian.org/debian)
 #     --command CMD    run CMD (bash, in the tree) instead of "scripts/demo.sh && scripts/test.sh"
 #     --nice           run the commands with nice -n 19 (a shared machine)
+#     --no-host-ca     do not copy the host's own CA certificates into the chroot
+#
+# The host's locally added CA certificates (/usr/local/share/ca-certificates) are copied in by
+# default: behind a TLS-inspecting proxy a fresh machine needs them as well, or npm cannot reach its
+# registry. That is the network's configuration, not the project's; --no-host-ca leaves them out.
 #
 # Mounts /proc, /sys, /dev (and /dev/pts) into the chroot and unmounts them on exit,
 # also on failure or Ctrl-C. Exit status: that of the commands run in the chroot.
@@ -27,6 +32,7 @@ keep=0
 mirror=http://deb.debian.org/debian
 command="scripts/demo.sh && scripts/test.sh"
 nice_cmd=""
+host_ca=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=$2; shift 2 ;;
@@ -35,6 +41,7 @@ while [ $# -gt 0 ]; do
     --mirror) mirror=$2; shift 2 ;;
     --command) command=$2; shift 2 ;;
     --nice) nice_cmd="nice -n 19"; shift ;;
+    --no-host-ca) host_ca=0; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fresh-check: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -95,6 +102,16 @@ EOF
   say "chroot ready after $(($(date +%s) - start)) s: $(chroot "$dir" dpkg-query -W -f='.\n' | wc -l) packages"
 fi
 cp /etc/resolv.conf "$dir/etc/resolv.conf"
+ca_env=()
+if [ $host_ca -eq 1 ] && compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  say "copying the host's CA certificates: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+  mkdir -p "$dir/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/"
+  # update-ca-certificates (run when setup.sh installs ca-certificates) adds them to the system
+  # bundle; Node.js reads that bundle only through NODE_EXTRA_CA_CERTS.
+  [ -x "$dir/usr/sbin/update-ca-certificates" ] && chroot "$dir" update-ca-certificates >/dev/null 2>&1
+  ca_env=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+fi
 
 say "copying the tree into $dir/src"
 rm -rf "$dir/src"
@@ -118,7 +135,7 @@ say "running in the chroot: $command"
 t0=$(date +%s)
 set +e
 chroot "$dir" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${ca_env[@]}" \
   $nice_cmd /bin/bash -c "cd /src && $command"
 status=$?
 set -e

@@ -67,7 +67,10 @@ Result<Args> ParseArgs(int argc, char** argv) {
       if (arg == "--min-speed") a.http.min_bytes_per_second = n;
       if (arg == "--min-speed-window") a.http.min_speed_window_seconds = static_cast<uint32_t>(n);
       if (arg == "--deadline") a.http.deadline_seconds = static_cast<uint32_t>(n);
-      if (arg == "--max-root-rotations") a.max_root_rotations = static_cast<uint32_t>(n);
+      if (arg == "--max-root-rotations") {
+        if (n < 1 || n > 1024) return InvalidArgument("--max-root-rotations must be 1 to 1024, got " + v);
+        a.max_root_rotations = static_cast<uint32_t>(n);
+      }
     } else if (arg.starts_with("--")) {
       return InvalidArgument("unknown option " + arg);
     } else {

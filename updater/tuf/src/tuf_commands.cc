@@ -118,7 +118,7 @@ std::vector<cli::Subcommand> TufCommands() {
                      "target", po::value<std::string>()->required(), "TUF target path")(
                      "target-dir", po::value<std::string>()->required(), "where to store it")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<uint32_t>()->default_value(0),
+                     "installed-security-counter", cli::Int<uint32_t>()->default_value(0),
                      "refuse firmware with a lower counter");
                },
                Download});
@@ -127,7 +127,7 @@ std::vector<cli::Subcommand> TufCommands() {
                [](po::options_description& o, po::positional_options_description& pos) {
                  o.add_options()("metadata-dir", po::value<std::string>()->required(), "trusted TUF metadata")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<uint32_t>()->default_value(0),
+                     "installed-security-counter", cli::Int<uint32_t>()->default_value(0),
                      "refuse firmware with a lower counter")("bundle", po::value<std::string>()->required(),
                                                              "bundle file");
                  pos.add("bundle", 1);
