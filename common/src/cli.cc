@@ -38,9 +38,11 @@ void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::end
 int Fail(const Invocation& inv, const Status& status) {
   std::cerr << inv.command << ": error: " << status.message() << std::endl;
   if (inv.json) {
-    PrintJson({{"ok", false},
-               {"error", {{"kind", std::string(ErrorCodeName(status.code()))}, {"message", status.message()}}},
-               {"exit_code", ExitCodeFor(status)}});
+    // One line: after a stream of progress events (one JSON document per line) it is the last line.
+    nlohmann::json j = {{"ok", false},
+                        {"error", {{"kind", std::string(ErrorCodeName(status.code()))}, {"message", status.message()}}},
+                        {"exit_code", ExitCodeFor(status)}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   }
   return ExitCodeFor(status);
 }

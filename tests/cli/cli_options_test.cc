@@ -2,6 +2,7 @@
 // opened or written (issue 11, item 6), and a closed progress consumer never kills a flash (item 15).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
@@ -300,6 +302,56 @@ TEST_F(Terminal, ABadHealthTimeoutLeavesAHealthyTrialPending) {
   // The healthy trial is still confirmable.
   Ok({"fwupdate", "confirm", "--device", Layout(), "--quiet", "--health-cmd", "true", "--health-timeout", "30"});
   EXPECT_EQ(Status()["slots"][1]["state"], "confirmed");
+}
+
+// The last `{"event":"stage"}` before the error object, and the error object (the last line).
+std::pair<std::string, nlohmann::json> StageAndError(const std::string& out) {
+  std::string stage;
+  nlohmann::json last;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    last = nlohmann::json::parse(line);  // every document is one line, the error object too
+    if (last.value("event", "") == "stage") stage = last["stage"];
+  }
+  return {stage, last};
+}
+
+TEST_F(Terminal, FailuresCarryTheCodeStageAndKindOfTheRetryTable) {
+  // docs/exit-codes.md, "Retry or give up": the agent decides from exit code, stage and kind.
+  // 4 at plan, disk full: resource exhausted (not retried until space is freed).
+  const std::string host = dev_ / "host";
+  fs::create_directories(host);
+  if (::mount("tmpfs", host.c_str(), "tmpfs", 0, "size=8k") == 0) {
+    auto r = RunCommand(
+        {"fwupdate", "install", "--device", Layout(), "--json", "--host-snapshots", host, Vendor::Get().Bundle()});
+    ::umount2(host.c_str(), MNT_DETACH);
+    EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+    auto [stage, error] = StageAndError(r.out);
+    EXPECT_EQ(stage, "plan");
+    EXPECT_EQ(error["error"]["kind"], "resource exhausted") << error.dump();
+    EXPECT_EQ(error["exit_code"], 4);
+  }
+  // 4 at plan, the bundle is missing: not found (fix the path).
+  auto missing = RunCommand({"fwupdate", "install", "--device", Layout(), "--json", dev_ / "nope.tar"});
+  EXPECT_EQ(missing.exit_code, 4);
+  const std::string kind = StageAndError(missing.out).second["error"]["kind"];
+  EXPECT_TRUE(kind == "not found" || kind == "I/O error") << missing.out;
+  // 5 at confirm with no trial: what the agent sees after the bootloader reverted a trial (boot_failed).
+  auto none = RunCommand({"fwupdate", "confirm", "--device", Layout(), "--json", "--health-cmd", "true"});
+  EXPECT_EQ(none.exit_code, 5);
+  EXPECT_EQ(StageAndError(none.out).second["error"]["kind"], "failed precondition");
+  // 5 at plan: a trial is pending (plan_refused).
+  Ok({"fwupdate", "install", "--device", Layout(), "--quiet", Vendor::Get().Bundle()});
+  auto pending = RunCommand({"fwupdate", "install", "--device", Layout(), "--json", Vendor::Get().Bundle()});
+  EXPECT_EQ(pending.exit_code, 5) << pending.out << pending.err;
+  auto [stage, error] = StageAndError(pending.out);
+  EXPECT_EQ(stage, "plan");
+  EXPECT_EQ(error["error"]["kind"], "failed precondition");
+  // 1 at confirm: the health check failed, the trial was reverted (health_failed).
+  Ok({"fwboot", "boot", "--device", Layout()});
+  auto unhealthy = RunCommand({"fwupdate", "confirm", "--device", Layout(), "--json", "--health-cmd", "false"});
+  EXPECT_EQ(unhealthy.exit_code, 1) << unhealthy.out << unhealthy.err;
+  EXPECT_EQ(StageAndError(unhealthy.out).second["confirmed"], false);
 }
 
 // Runs `fwupdate install ... ARGS` with the stream `fd_to_break` (1 or 2) into a pipe whose reader
