@@ -10,7 +10,14 @@ packages=(
   libgtest-dev libgmock-dev
   faketime clang clang-format libclang-rt-14-dev time
   gcc-arm-none-eabi libnewlib-arm-none-eabi
+  ca-certificates mount util-linux fdisk e2fsprogs
 )
+# What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
+#   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests); clang + libclang-rt
+#   (fuzzing); time (benches); gcc-arm-none-eabi + libnewlib-arm-none-eabi (the Cortex-M link of the
+#   bootloader core: linked with arm-none-eabi-gcc, so libstdc++-arm-none-eabi-newlib is not needed);
+#   ca-certificates (npm over HTTPS); mount (losetup), util-linux, fdisk (sfdisk), e2fsprogs (mkfs.ext4)
+#   for the block-device tests on loop devices.
 
 missing=()
 for p in "${packages[@]}"; do

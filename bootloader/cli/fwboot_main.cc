@@ -258,7 +258,7 @@ cli::Program MakeProgram() {
       {"set-trial", "verify a written bank and make it the trial slot", "--device LAYOUT.json [--tries N] SLOT",
        [](po::options_description& o, po::positional_options_description& pos) {
          AddDeviceOption(o);
-         o.add_options()("tries", po::value<unsigned>()->default_value(kDefaultTries),
+         o.add_options()("tries", cli::Int<unsigned>(1, kMaxTries)->default_value(kDefaultTries),
                          "boots the trial may take (1-15)")("slot", po::value<std::string>()->required(), "A or B");
          pos.add("slot", 1);
        },

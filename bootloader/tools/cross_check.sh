@@ -4,13 +4,16 @@
 # -fno-rtti, -nostdinc++), links a bare-metal smoke program with newlib's nosys
 # specs, and fails if the result needs anything but the compiler runtime:
 # no malloc/new, no exception or RTTI machinery, no OS calls.
+# The link runs through arm-none-eabi-gcc, not g++: g++ adds -lstdc++, which Debian
+# ships separately (libstdc++-arm-none-eabi-newlib) and which the core must not need.
 #   cross_check.sh SOURCE_ROOT OUT_DIR
 set -euo pipefail
 root=$1
 out=$2
 cxx=${ARM_CXX:-arm-none-eabi-g++}
-if ! command -v "$cxx" >/dev/null; then
-  echo "cross_check: $cxx not found; install gcc-arm-none-eabi and libnewlib-arm-none-eabi (scripts/setup.sh)" >&2
+cc=${ARM_CC:-arm-none-eabi-gcc}
+if ! command -v "$cxx" >/dev/null || ! command -v "$cc" >/dev/null; then
+  echo "cross_check: $cxx or $cc not found; install gcc-arm-none-eabi and libnewlib-arm-none-eabi (scripts/setup.sh)" >&2
   exit 1
 fi
 mkdir -p "$out"
@@ -36,7 +39,9 @@ if [ -n "$bad" ]; then
 fi
 
 # 2. A whole bare-metal program links, and no allocator or unwinder was pulled in.
-"$cxx" "${flags[@]}" --specs=nosys.specs -Wl,--gc-sections "$root/bootloader/tools/cortex_m_main.cc" "${objs[@]}" \
+#    Linked by the C driver: no libstdc++ on the command line, so a reference to it fails the link.
+"$cxx" "${flags[@]}" -c "$root/bootloader/tools/cortex_m_main.cc" -o "$out/cortex_m_main.o"
+"$cc" -mcpu=cortex-m4 -mthumb --specs=nosys.specs -Wl,--gc-sections "$out/cortex_m_main.o" "${objs[@]}" \
   -o "$out/boot_core.elf"
 if arm-none-eabi-nm "$out/boot_core.elf" | grep -Ew '(_?malloc|_Znwj|_Znaj|__cxa_throw|__cxa_allocate_exception|_Unwind_Resume)$'; then
   echo "cross_check: the linked program contains heap or exception machinery" >&2

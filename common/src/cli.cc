@@ -1,5 +1,7 @@
 #include "fw/cli.h"
 
+#include <algorithm>
+#include <csignal>
 #include <iostream>
 #include <sstream>
 
@@ -36,9 +38,11 @@ void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::end
 int Fail(const Invocation& inv, const Status& status) {
   std::cerr << inv.command << ": error: " << status.message() << std::endl;
   if (inv.json) {
-    PrintJson({{"ok", false},
-               {"error", {{"kind", std::string(ErrorCodeName(status.code()))}, {"message", status.message()}}},
-               {"exit_code", ExitCodeFor(status)}});
+    // One line: after a stream of progress events (one JSON document per line) it is the last line.
+    nlohmann::json j = {{"ok", false},
+                        {"error", {{"kind", std::string(ErrorCodeName(status.code()))}, {"message", status.message()}}},
+                        {"exit_code", ExitCodeFor(status)}};
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   }
   return ExitCodeFor(status);
 }
@@ -62,6 +66,31 @@ std::optional<std::string> OptionalString(const po::variables_map& vm, const cha
   if (vm.count(name) == 0) return std::nullopt;
   return vm[name].as<std::string>();
 }
+
+namespace detail {
+
+void ThrowBadValue(const std::string& token, const std::string& expected) {
+  po::validation_error e(po::validation_error::invalid_option_value);
+  // %canonical_option% and %value% are filled in by Boost (store() adds the option's name).
+  e.m_error_template = "the argument ('%value%') for option '%canonical_option%' is invalid: expected " + expected;
+  e.set_substitute("value", token);
+  throw e;
+}
+
+std::string RangeText(long double lo, long double hi, bool integer) {
+  auto text = [integer](long double v) {
+    char buf[64];
+    if (integer) {
+      std::snprintf(buf, sizeof buf, "%.0Lf", v);
+    } else {
+      std::snprintf(buf, sizeof buf, "%Lg", v);
+    }
+    return std::string(buf);
+  };
+  return std::string(integer ? "an integer" : "a number") + " from " + text(lo) + " to " + text(hi);
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -87,6 +116,9 @@ std::vector<std::string> Words(const std::string& s) {
 }  // namespace
 
 int Run(const Program& program, int argc, char** argv) {
+  // A closed stdout/stderr (`fwupdate install --json | head`) must never kill a command half-way
+  // through a flash: writes then fail with EPIPE, which output code ignores (fw/progress.h).
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     PrintProgramHelp(program, std::cerr);
@@ -130,16 +162,27 @@ int Run(const Program& program, int argc, char** argv) {
       return kExitOk;
     }
     po::notify(vm);
+    for (const auto& group : found->exclusive) {
+      std::string given;
+      for (const auto& name : group) {
+        if (vm.count(name) == 0 || vm[name].defaulted()) continue;
+        if (!given.empty()) throw po::error("options '--" + given + "' and '--" + name + "' cannot be used together");
+        given = name;
+      }
+    }
+    if (found->check) {
+      if (Status s = found->check(vm); !s.ok()) throw po::error(s.message());
+    }
   } catch (const po::error& e) {
-    std::cerr << command << ": error: " << e.what() << " (see '" << command << " --help')\n";
-    return kExitUsage;
+    // The command line did not parse, so "--json" is looked for among the words as given.
+    Invocation inv{vm, std::find(rest.begin(), rest.end(), "--json") != rest.end(), command};
+    return Fail(inv, InvalidArgument(std::string(e.what()) + " (see '" + command + " --help')"));
   }
   Invocation inv{vm, vm.count("json") > 0, command};
   try {
     return found->run(inv);
   } catch (const po::error& e) {
-    std::cerr << command << ": error: " << e.what() << " (see '" << command << " --help')\n";
-    return kExitUsage;
+    return Fail(inv, InvalidArgument(std::string(e.what()) + " (see '" + command + " --help')"));
   } catch (const std::exception& e) {
     return Fail(inv, Internal(std::string("unexpected failure: ") + e.what()));
   }

@@ -1,7 +1,9 @@
 #include "fw/progress.h"
 
+#include <poll.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <nlohmann/json.hpp>
@@ -50,7 +52,32 @@ class ProgressBase : public Progress {
     uint64_t ms = now_() - started_;
     return ms == 0 ? 0 : static_cast<double>(done_) * 1000.0 / static_cast<double>(ms);
   }
+  // Writes one piece of output. Progress is a side channel: it never blocks the operation for
+  // long and never fails it. A consumer that went away (EPIPE; SIGPIPE is ignored by cli::Run) or
+  // any other write error ends progress output for good; one that stalls (the pipe is full) loses
+  // byte-count updates at once, and after 1 s on a stage line is treated as gone.
+  void Write(const std::string& text, bool droppable) {
+    if (broken_) return;
+    int fd = ::fileno(out_);
+    if (fd >= 0) {
+      pollfd p{fd, POLLOUT, 0};
+      int n;
+      do {
+        n = ::poll(&p, 1, droppable ? 0 : 1000);
+      } while (n < 0 && errno == EINTR);
+      if (n == 0 && droppable) return;
+      if (n <= 0 || (p.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+        broken_ = true;
+        return;
+      }
+    }
+    if (std::fputs(text.c_str(), out_) < 0 || std::fflush(out_) != 0 || std::ferror(out_)) {
+      broken_ = true;
+      std::clearerr(out_);
+    }
+  }
   std::FILE* out_;
+  bool broken_ = false;
   std::function<uint64_t()> now_;
   std::string stage_;
   std::string description_;
@@ -73,17 +100,12 @@ class BarProgress final : public ProgressBase {
   }
   void EndStage() override {
     if (total_ > 0) done_ = total_;
-    Draw(true);
-    std::fputc('\n', out_);
-    std::fflush(out_);
+    Draw(true, "\n");
   }
-  void Note(std::string_view text) override {
-    std::fprintf(out_, "\r\033[K%.*s\n", static_cast<int>(text.size()), text.data());
-    std::fflush(out_);
-  }
+  void Note(std::string_view text) override { Write("\r\033[K" + std::string(text) + "\n", false); }
 
  private:
-  void Draw(bool force) {
+  void Draw(bool force, const char* suffix = "") {
     uint64_t now = now_();
     if (!force && now - last_draw_ < 100) return;  // at most 10 redraws a second
     last_draw_ = now;
@@ -107,8 +129,7 @@ class BarProgress final : public ProgressBase {
     } else {
       line += " …";
     }
-    std::fputs(line.c_str(), out_);
-    std::fflush(out_);
+    Write(line + suffix, !force);
   }
 };
 
@@ -117,13 +138,11 @@ class PlainProgress final : public ProgressBase {
   using ProgressBase::ProgressBase;
   void BeginStage(std::string_view stage, std::string_view description, uint64_t total) override {
     Start(stage, description, total);
-    std::fprintf(out_, "%s%s\n", description_.c_str(), total > 0 ? (" (" + FormatBytes(total) + ")").c_str() : "");
+    Write(description_ + (total > 0 ? " (" + FormatBytes(total) + ")" : std::string()) + "\n", false);
   }
   void Update(uint64_t done) override { done_ = done; }
   void EndStage() override {}
-  void Note(std::string_view text) override {
-    std::fprintf(out_, "%.*s\n", static_cast<int>(text.size()), text.data());
-  }
+  void Note(std::string_view text) override { Write(std::string(text) + "\n", false); }
 };
 
 class JsonProgress final : public ProgressBase {
@@ -131,7 +150,7 @@ class JsonProgress final : public ProgressBase {
   using ProgressBase::ProgressBase;
   void BeginStage(std::string_view stage, std::string_view description, uint64_t total) override {
     Start(stage, description, total);
-    Emit({{"event", "stage"}, {"stage", stage_}, {"description", description_}, {"total_bytes", total_}});
+    Emit({{"event", "stage"}, {"stage", stage_}, {"description", description_}, {"total_bytes", total_}}, false);
   }
   void Update(uint64_t done) override {
     done_ = done;
@@ -142,15 +161,18 @@ class JsonProgress final : public ProgressBase {
           {"stage", stage_},
           {"done_bytes", done_},
           {"total_bytes", total_},
-          {"bytes_per_second", static_cast<uint64_t>(RateBytesPerSec())}});
+          {"bytes_per_second", static_cast<uint64_t>(RateBytesPerSec())}},
+         done_ != total_);
   }
-  void EndStage() override { Emit({{"event", "stage_done"}, {"stage", stage_}, {"elapsed_ms", now_() - started_}}); }
-  void Note(std::string_view text) override { Emit({{"event", "note"}, {"text", text}}); }
+  void EndStage() override {
+    Emit({{"event", "stage_done"}, {"stage", stage_}, {"elapsed_ms", now_() - started_}}, false);
+  }
+  void Note(std::string_view text) override { Emit({{"event", "note"}, {"text", text}}, false); }
 
  private:
-  void Emit(const nlohmann::json& j) {
-    std::fprintf(out_, "%s\n", j.dump().c_str());
-    std::fflush(out_);
+  // Invalid UTF-8 in a note (a file name) is replaced, never thrown from the middle of a flash.
+  void Emit(const nlohmann::json& j, bool droppable) {
+    Write(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", droppable);
   }
 };
 

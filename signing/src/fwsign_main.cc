@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "fw/bundle_format.h"
 #include "fw/bundle_writer.h"
 #include "fw/cli.h"
 #include "fw/encoding.h"
@@ -321,6 +322,12 @@ void RepoPositional(po::options_description& o, po::positional_options_descripti
   pos.add("repo", 1);
 }
 
+// Ranges of the repository's numeric options (usage errors, exit 2, before any file is read).
+constexpr uint32_t kMaxDays = 36500;
+cli::BoundedValue<uint32_t>* Threshold() { return cli::Int<uint32_t>(1, 256); }
+cli::BoundedValue<uint32_t>* Days() { return cli::Int<uint32_t>(1, kMaxDays); }
+cli::BoundedValue<uint32_t>* Schema() { return cli::Int<uint32_t>(1, 65535); }
+
 void AddRepoCommands(cli::Program& p) {
   p.commands.push_back(
       {"repo init", "create a TUF repository (root v1, empty targets/snapshot/timestamp)",
@@ -331,30 +338,39 @@ void AddRepoCommands(cli::Program& p) {
              "targets-key", po::value<std::vector<std::string>>()->required(), "targets private key; repeatable")(
              "snapshot-key", po::value<std::vector<std::string>>()->required(), "snapshot private key; repeatable")(
              "timestamp-key", po::value<std::vector<std::string>>()->required(), "timestamp private key; repeatable")(
-             "root-threshold", po::value<uint32_t>()->default_value(1), "root signature threshold")(
-             "targets-threshold", po::value<uint32_t>()->default_value(1), "targets signature threshold")(
-             "snapshot-threshold", po::value<uint32_t>()->default_value(1), "snapshot signature threshold")(
-             "timestamp-threshold", po::value<uint32_t>()->default_value(1), "timestamp signature threshold")(
-             "root-expires-days", po::value<uint32_t>()->default_value(365), "root lifetime")(
-             "targets-expires-days", po::value<uint32_t>()->default_value(90), "targets lifetime")(
-             "snapshot-expires-days", po::value<uint32_t>()->default_value(7), "snapshot lifetime")(
-             "timestamp-expires-days", po::value<uint32_t>()->default_value(1), "timestamp lifetime")(
+             "root-threshold", Threshold()->default_value(1), "root signature threshold")(
+             "targets-threshold", Threshold()->default_value(1), "targets signature threshold")(
+             "snapshot-threshold", Threshold()->default_value(1), "snapshot signature threshold")(
+             "timestamp-threshold", Threshold()->default_value(1), "timestamp signature threshold")(
+             "root-expires-days", Days()->default_value(365), "root lifetime")(
+             "targets-expires-days", Days()->default_value(90), "targets lifetime")(
+             "snapshot-expires-days", Days()->default_value(7), "snapshot lifetime")(
+             "timestamp-expires-days", Days()->default_value(1), "timestamp lifetime")(
              "no-consistent-snapshot", "write consistent_snapshot: false")("passphrase-file", po::value<std::string>(),
                                                                            "passphrase for encrypted keys");
        },
        RepoInitCmd});
   p.commands.push_back(
-      {"repo add-target", "stage a signed image as a target (firmware facts from its header)",
+      {"repo add-target",
+       "stage a signed image as a target (firmware facts from its header)",
        "REPO --image IMAGE [--name PATH] [options]",
        [](po::options_description& o, po::positional_options_description& pos) {
          RepoPositional(o, pos);
          o.add_options()("image", po::value<std::string>()->required(), "signed image (fwsign image sign)")(
              "name", po::value<std::string>(), "target path (default: the image's file name)")(
-             "chunk-size", po::value<uint32_t>()->default_value(64 * 1024), "chunk size of the chunk index")(
-             "journal-schema-min", po::value<uint32_t>()->default_value(1), "oldest journal schema it reads")(
-             "journal-schema-max", po::value<uint32_t>()->default_value(1), "newest journal schema it reads");
+             "chunk-size", cli::Int<uint32_t>(bundle::kMinChunkSize, bundle::kMaxChunkSize)->default_value(64 * 1024),
+             "chunk size of the chunk index")("journal-schema-min", Schema()->default_value(1),
+                                              "oldest journal schema it reads")(
+             "journal-schema-max", Schema()->default_value(1), "newest journal schema it reads");
        },
-       RepoAddTargetCmd});
+       RepoAddTargetCmd,
+       {},
+       [](const po::variables_map& vm) {
+         if (vm["journal-schema-min"].as<uint32_t>() > vm["journal-schema-max"].as<uint32_t>()) {
+           return InvalidArgument("--journal-schema-min must not be above --journal-schema-max");
+         }
+         return Status::Ok();
+       }});
   p.commands.push_back({"repo publish", "sign staged targets, a new snapshot and timestamp",
                         "REPO --key K [--key K2 ...]",
                         [](po::options_description& o, po::positional_options_description& pos) {
@@ -371,7 +387,7 @@ void AddRepoCommands(cli::Program& p) {
          RepoPositional(o, pos);
          o.add_options()("role", po::value<std::string>()->required(), "root | targets | snapshot | timestamp")(
              "new-key", po::value<std::vector<std::string>>()->required(), "the role's new public (or private) key")(
-             "threshold", po::value<uint32_t>()->default_value(1), "the role's new threshold")(
+             "threshold", Threshold()->default_value(1), "the role's new threshold")(
              "key,k", po::value<std::vector<std::string>>()->required(),
              "root private keys: current and (for root rotation) new")("passphrase-file", po::value<std::string>(),
                                                                        "passphrase for encrypted keys");
@@ -381,7 +397,7 @@ void AddRepoCommands(cli::Program& p) {
                         "REPO --within-days D --key K ...",
                         [](po::options_description& o, po::positional_options_description& pos) {
                           RepoPositional(o, pos);
-                          o.add_options()("within-days", po::value<uint32_t>()->required(), "the window")(
+                          o.add_options()("within-days", cli::Int<uint32_t>(0, kMaxDays)->required(), "the window")(
                               "key,k", po::value<std::vector<std::string>>()->required(), "private keys")(
                               "passphrase-file", po::value<std::string>(), "passphrase for encrypted keys");
                         },
@@ -435,7 +451,7 @@ cli::Program MakeProgram() {
                          "private key PEM; repeat to add more signatures")("passphrase-file", po::value<std::string>(),
                                                                            "passphrase for encrypted keys")(
              "version", po::value<std::string>()->required(), "firmware version MAJOR.MINOR.PATCH[+BUILD]")(
-             "security-counter", po::value<uint32_t>()->required(), "anti-rollback counter (0..4294967295)")(
+             "security-counter", cli::Int<uint32_t>()->required(), "anti-rollback counter (0..4294967295)")(
              "hardware-id", po::value<std::string>()->required(), "hardware id the image is for (1-24 chars)")(
              "description", po::value<std::string>(), "free text stored in a protected TLV")(
              "output,o", po::value<std::string>()->required(), "signed image to write")(
@@ -449,7 +465,7 @@ cli::Program MakeProgram() {
                           o.add_options()("pubkey,p", po::value<std::vector<std::string>>()->required(),
                                           "trusted public key PEM; repeatable")("hardware-id", po::value<std::string>(),
                                                                                 "also require this hardware id")(
-                              "min-security-counter", po::value<uint32_t>()->default_value(0),
+                              "min-security-counter", cli::Int<uint32_t>()->default_value(0),
                               "also require a security counter at least this high")(
                               "image", po::value<std::string>()->required(), "signed image file");
                           pos.add("image", 1);
@@ -468,7 +484,8 @@ cli::Program MakeProgram() {
                           RepoPositional(o, pos);
                           o.add_options()("target", po::value<std::string>()->required(), "TUF target path")(
                               "output,o", po::value<std::string>()->required(), "bundle file to write")(
-                              "root-from", po::value<uint64_t>()->default_value(1), "first root version to include")(
+                              "root-from", cli::Int<uint64_t>(1, UINT32_MAX)->default_value(1),
+                              "first root version to include")(
                               "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
                         },
                         BundleCreateCmd});

@@ -1,7 +1,12 @@
 #include "fw/progress.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -62,6 +67,80 @@ TEST(Progress, AutoIsPlainWhenNotATerminal) {
   p->Update(1024);
   p->EndStage();
   EXPECT_EQ(c.Text(), "Verifying (2.0 KiB)\n");
+}
+
+// A stream whose every write fails (a consumer that went away), counting the attempts.
+struct FailingStream {
+  int writes = 0;
+  std::FILE* f = nullptr;
+  FailingStream() {
+    cookie_io_functions_t io{};
+    io.write = [](void* cookie, const char*, size_t) -> ssize_t {
+      ++static_cast<FailingStream*>(cookie)->writes;
+      errno = EPIPE;
+      return -1;
+    };
+    f = fopencookie(this, "w", io);
+  }
+  ~FailingStream() { std::fclose(f); }
+};
+
+void Drive(Progress& p) {
+  for (int stage = 0; stage < 5; ++stage) {
+    p.BeginStage("write", "Writing bank B", 1 << 20);
+    for (uint64_t done = 0; done <= (1 << 20); done += 4096) p.Update(done);
+    p.Note("a note");
+    p.EndStage();
+  }
+}
+
+TEST(Progress, AFailedWriteEndsProgressOutputAndNeverThrows) {
+  for (auto style : {ProgressStyle::kBar, ProgressStyle::kPlain, ProgressStyle::kJson}) {
+    FailingStream s;
+    uint64_t now = 0;
+    auto p = MakeProgress(style, s.f, [&] { return now += 1000; });
+    EXPECT_NO_THROW(Drive(*p));
+    EXPECT_EQ(s.writes, 1) << "style " << static_cast<int>(style) << ": progress kept writing after a failed write";
+  }
+}
+
+TEST(Progress, AClosedPipeIsNotAnError) {
+  // cli::Run ignores SIGPIPE; so does this test, to see the EPIPE the progress sink gets.
+  auto old = std::signal(SIGPIPE, SIG_IGN);
+  for (auto style : {ProgressStyle::kBar, ProgressStyle::kPlain, ProgressStyle::kJson}) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    ::close(fds[0]);
+    std::FILE* f = ::fdopen(fds[1], "w");
+    auto p = MakeProgress(style, f);
+    EXPECT_NO_THROW(Drive(*p));
+    std::fclose(f);
+  }
+  std::signal(SIGPIPE, old);
+}
+
+TEST(Progress, AStalledConsumerDoesNotStallTheOperation) {
+  // A full pipe nobody reads: updates are dropped at once; a stage line waits at most ~1 s, then
+  // progress output stops for good.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::fcntl(fds[1], F_SETPIPE_SZ, 4096);
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  char junk[4096] = {};
+  while (::write(fds[1], junk, sizeof junk) > 0 || ::write(fds[1], junk, 1) > 0) {
+  }
+  ::fcntl(fds[1], F_SETFL, 0);  // blocking again: a write now would hang
+  std::FILE* f = ::fdopen(fds[1], "w");
+  uint64_t now = 0;
+  auto p = MakeProgress(ProgressStyle::kJson, f, [&] { return now += 1000; });
+  auto start = std::chrono::steady_clock::now();
+  Drive(*p);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(ms, 3000) << "progress output blocked the operation";
+  ::close(fds[0]);  // now the pending buffer can be dropped by fclose (EPIPE, ignored)
+  auto old = std::signal(SIGPIPE, SIG_IGN);
+  std::fclose(f);
+  std::signal(SIGPIPE, old);
 }
 
 TEST(Progress, FormatBytes) {

@@ -1,11 +1,14 @@
 // fwupdate journal append|simulate|verify|snapshot|check|restore|export|migrate.
 #include <chrono>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "commands.h"
 #include "fw/encoding.h"
 #include "fw/file_io.h"
+#include "fw/install/terminal_lock.h"
 #include "fw/journal/guard.h"
 #include "fw/journal/journal.h"
 #include "fw/journal/migrations.h"
@@ -20,6 +23,21 @@ namespace po = cli::po;
 namespace jr = fw::journal;
 
 std::string Arg(const Invocation& inv, const char* name) { return inv.vm[name].as<std::string>(); }
+
+// Restore and migrate write the journal: they hold the terminal lock (docs/install.md,
+// "Lock protocol") in the journal's directory — the terminal's data area — so that no
+// install, confirm or other restore runs meanwhile. Appenders are kept out separately by
+// the journal lock (docs/journal.md, "Journal lock protocol").
+Result<install::TerminalLock> LockForJournalWrite(const Invocation& inv, const std::string& operation) {
+  std::string dir = std::filesystem::path(Arg(inv, "journal")).parent_path().string();
+  if (dir.empty()) dir = ".";
+  return install::TerminalLock::Acquire(dir, operation, inv.vm["lock-timeout"].as<int>() * 1000);
+}
+
+void WriterLockOption(po::options_description& o) {
+  o.add_options()("lock-timeout", cli::Int<int>(0, 86400)->default_value(10),
+                  "seconds to wait while another fwupdate command writes to the terminal (0-86400); then exit 6");
+}
 
 nlohmann::json RecordJson(const jr::Record& r) {
   nlohmann::json j = {{"seq", r.seq},
@@ -62,7 +80,7 @@ jr::OpenOptions Opts(const Invocation& inv, bool create = false) {
 }
 
 void LockOption(po::options_description& o) {
-  o.add_options()("lock-timeout-ms", po::value<int>()->default_value(5000),
+  o.add_options()("lock-timeout-ms", cli::Int<int>(0, 3600000)->default_value(5000),
                   "how long to wait for another process's lock before failing (exit 6)");
 }
 
@@ -264,6 +282,8 @@ int Check(const Invocation& inv) {
 int Restore(const Invocation& inv) {
   auto snap = ChooseSnapshot(inv);
   if (!snap.ok()) return cli::Fail(inv, snap.status());
+  auto lock = LockForJournalWrite(inv, "journal-restore");
+  if (!lock.ok()) return cli::Fail(inv, lock.status());
   jr::GuardOptions go;
   go.lock_timeout_ms = inv.vm["lock-timeout-ms"].as<int>();
   auto rep = jr::Restore(Arg(inv, "journal"), *snap, go);
@@ -332,6 +352,12 @@ int Migrate(const Invocation& inv) {
   const std::string path = Arg(inv, "journal");
   std::vector<jr::Journal::MigrationStep> steps;
   int version = 0;
+  std::optional<install::TerminalLock> lock;
+  if (inv.vm.count("to")) {
+    auto l = LockForJournalWrite(inv, "journal-migrate");
+    if (!l.ok()) return cli::Fail(inv, l.status());
+    lock.emplace(std::move(*l));
+  }
   {
     auto j = jr::Journal::Open(path, Opts(inv));
     if (!j.ok()) return cli::Fail(inv, j.status());
@@ -377,7 +403,7 @@ std::vector<cli::Subcommand> JournalCommands() {
                [](po::options_description& o, po::positional_options_description& pos) {
                  JournalPositional(o, pos);
                  o.add_options()("kind", po::value<std::string>()->default_value("sale"),
-                                 "sale | refund | void | settlement")("amount", po::value<int64_t>()->required(),
+                                 "sale | refund | void | settlement")("amount", cli::Int<int64_t>(0)->required(),
                                                                       "amount in minor units (cents)")(
                      "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
                      "pan", po::value<std::string>()->required(), "MASKED card number; a full PAN is refused")(
@@ -385,8 +411,8 @@ std::vector<cli::Subcommand> JournalCommands() {
                      "result", po::value<std::string>()->default_value("approved"), "approved | declined | error")(
                      "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
                      "entry-mode", po::value<std::string>(), "chip | contactless | swipe | manual (schema v2)")(
-                     "time-ms", po::value<int64_t>(), "transaction time, Unix ms (default: now)")(
-                     "create", "create the journal if it does not exist")("schema-version", po::value<int>(),
+                     "time-ms", cli::Int<int64_t>(0), "transaction time, Unix ms (default: now)")(
+                     "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
                                                                           "schema version of a journal created now");
                },
                Append});
@@ -394,14 +420,14 @@ std::vector<cli::Subcommand> JournalCommands() {
                "JOURNAL --count N [--rate PER_SECOND] [options]",
                [](po::options_description& o, po::positional_options_description& pos) {
                  JournalPositional(o, pos);
-                 o.add_options()("count", po::value<int64_t>()->default_value(100), "records to append")(
-                     "rate", po::value<double>()->default_value(0), "records per second (0: as fast as possible)")(
-                     "seed", po::value<uint32_t>()->default_value(1), "random seed")(
+                 o.add_options()("count", cli::Int<int64_t>(0, 1000000000)->default_value(100), "records to append")(
+                     "rate", cli::Real(0, 1e6)->default_value(0), "records per second (0: as fast as possible)")(
+                     "seed", cli::Int<uint32_t>()->default_value(1), "random seed")(
                      "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
                      "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
                      "no-entry-mode", "do not set the entry_mode field")(
                      "print-records", "print 'committed SEQ HASH' for every committed record, as it commits")(
-                     "create", "create the journal if it does not exist")("schema-version", po::value<int>(),
+                     "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
                                                                           "schema version of a journal created now");
                },
                Simulate});
@@ -413,7 +439,7 @@ std::vector<cli::Subcommand> JournalCommands() {
                  JournalPositional(o, pos);
                  o.add_options()("store", po::value<std::string>()->required(), "snapshot store directory")(
                      "host-dir", po::value<std::string>(), "also copy the snapshot to this directory")(
-                     "keep", po::value<int>()->default_value(5), "snapshots the store keeps (retention)")(
+                     "keep", cli::Int<int>(1, 10000)->default_value(5), "snapshots the store keeps (retention)")(
                      "firmware-version", po::value<std::string>()->default_value("unknown"),
                      "firmware version recorded in the descriptor")("foreign-table", po::value<std::string>(),
                                                                     "guard this table of a foreign SQLite journal")(
@@ -435,21 +461,33 @@ std::vector<cli::Subcommand> JournalCommands() {
                [](po::options_description& o, po::positional_options_description& pos) {
                  JournalPositional(o, pos);
                  StoreOptions(o);
+                 WriterLockOption(o);
                },
                Restore});
-  c.push_back({"journal export", "print the records as JSON lines or CSV", "JOURNAL [--format jsonl|csv] [-o FILE]",
+  c.push_back({"journal export",
+               "print the records as JSON lines or CSV",
+               "JOURNAL [--format jsonl|csv] [-o FILE]",
                [](po::options_description& o, po::positional_options_description& pos) {
                  JournalPositional(o, pos);
                  o.add_options()("format", po::value<std::string>()->default_value("jsonl"), "jsonl | csv")(
                      "output,o", po::value<std::string>(), "write to this file (atomically) instead of stdout")(
-                     "from-seq", po::value<int64_t>()->default_value(0), "first sequence number");
+                     "from-seq", cli::Int<int64_t>(0)->default_value(0), "first sequence number");
                },
-               Export});
+               Export,
+               {},
+               [](const po::variables_map& vm) {
+                 // Without -o the records are the output: CSV cannot also be JSON.
+                 if (vm.count("json") && vm["format"].as<std::string>() == "csv" && !vm.count("output")) {
+                   return InvalidArgument("--json and --format csv cannot be used together without -o");
+                 }
+                 return Status::Ok();
+               }});
   c.push_back({"journal migrate", "show or change the schema version (up or down; down SQL is stored in the file)",
                "JOURNAL [--to VERSION]",
                [](po::options_description& o, po::positional_options_description& pos) {
                  JournalPositional(o, pos);
-                 o.add_options()("to", po::value<int>(), "target schema version");
+                 o.add_options()("to", cli::Int<int>(1, 65535), "target schema version");
+                 WriterLockOption(o);
                },
                Migrate});
   return c;

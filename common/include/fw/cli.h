@@ -10,7 +10,10 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -54,7 +57,65 @@ struct Subcommand {
   std::string usage;    // positional part of the usage line, e.g. "[options] KEY"
   std::function<void(po::options_description&, po::positional_options_description&)> options;
   std::function<int(const Invocation&)> run;
+  // Groups of options of which at most one may be given, e.g. {{"json", "csv"}}: usage error (exit 2)
+  // before `run` is called.
+  std::vector<std::vector<std::string>> exclusive = {};
+  // Checks across options (e.g. "--schema-min <= --schema-max"), run after parsing and before `run`:
+  // a non-OK status is a usage error (exit 2). Nothing has been opened yet.
+  std::function<Status(const po::variables_map&)> check = nullptr;
 };
+
+// ---- Bounded numeric options.
+//
+// Every numeric option is declared with its range, so a bad value is a usage error (exit 2) found
+// while parsing — before the command opens a device, a journal or a repository:
+//   ("tries", cli::Int<int>(1, 15)->default_value(3), "boots the trial gets (1-15)")
+// The text is parsed as decimal digits directly into T (std::from_chars: no sign wrap-around for
+// unsigned types, no silent truncation: "-1" for an unsigned option and "99999999999" for an int
+// are refused), then checked against [lo, hi]. The command reads it with vm[name].as<T>() as before.
+// Reals (cli::Real) must be finite and in range.
+namespace detail {
+[[noreturn]] void ThrowBadValue(const std::string& token, const std::string& expected);
+std::string RangeText(long double lo, long double hi, bool integer);
+}  // namespace detail
+
+template <typename T>
+class BoundedValue final : public po::typed_value<T> {
+ public:
+  BoundedValue(T lo, T hi) : po::typed_value<T>(nullptr), lo_(lo), hi_(hi) {}
+  void xparse(boost::any& store, const std::vector<std::string>& tokens) const override {
+    po::validators::check_first_occurrence(store);
+    const std::string& s = po::validators::get_single_string(tokens);
+    T v{};
+    const char* end = s.data() + s.size();
+    std::from_chars_result r{};
+    if constexpr (std::is_floating_point_v<T>) {
+      r = std::from_chars(s.data(), end, v, std::chars_format::fixed);
+    } else {
+      r = std::from_chars(s.data(), end, v, 10);
+    }
+    bool ok = !s.empty() && r.ec == std::errc() && r.ptr == end;
+    if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(v);
+    if (!ok || v < lo_ || v > hi_) {
+      detail::ThrowBadValue(
+          s, detail::RangeText(static_cast<long double>(lo_), static_cast<long double>(hi_), std::is_integral_v<T>));
+    }
+    store = v;
+  }
+
+ private:
+  T lo_, hi_;
+};
+
+// An integer option in [lo, hi] (defaults: the whole range of T).
+template <typename T>
+BoundedValue<T>* Int(T lo = std::numeric_limits<T>::min(), T hi = std::numeric_limits<T>::max()) {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+  return new BoundedValue<T>(lo, hi);
+}
+
+// A finite real option in [lo, hi], decimal notation ("2.5"; no exponent, "inf" or "nan").
+inline BoundedValue<double>* Real(double lo, double hi) { return new BoundedValue<double>(lo, hi); }
 
 struct Program {
   std::string name;     // "fwsign"

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "fw/install/journal_align.h"
+#include "fw/install/terminal_lock.h"
 
 namespace fw::updater {
 namespace {
@@ -16,6 +17,9 @@ int Align(const Invocation& inv) {
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   install::Terminal& t = (*dev)->terminal();
   t.lock_timeout_ms = inv.vm["lock-timeout-ms"].as<int>();
+  // Align may migrate the journal: it is a writer and holds the terminal lock (docs/install.md).
+  auto lock = install::TerminalLock::Acquire(t.data_dir, "journal-align", inv.vm["lock-timeout"].as<int>() * 1000);
+  if (!lock.ok()) return cli::Fail(inv, lock.status());
   auto r = install::AlignJournal(t);
   if (!r.ok()) return cli::Fail(inv, r.status());
   const std::string slot(1, boot::SlotLetter(r->slot));
@@ -59,17 +63,20 @@ int Align(const Invocation& inv) {
 
 std::vector<cli::Subcommand> AlignCommands() {
   std::vector<cli::Subcommand> c;
-  c.push_back(
-      {"journal align",
-       "at boot, before the payment application: move the journal into the booted firmware's signed "
-       "journal-schema range",
-       "--device LAYOUT [--journal PATH]",
-       [](po::options_description& o, po::positional_options_description&) {
-         o.add_options()("device,d", po::value<std::string>()->required(), "layout file of the terminal (JSON)")(
-             "journal", po::value<std::string>(), "the journal (default: DATA_DIR/journal.db)")(
-             "lock-timeout-ms", po::value<int>()->default_value(5000), "bound on waiting for the journal's lock");
-       },
-       Align});
+  c.push_back({"journal align",
+               "at boot, before the payment application: move the journal into the booted firmware's signed "
+               "journal-schema range",
+               "--device LAYOUT [--journal PATH]",
+               [](po::options_description& o, po::positional_options_description&) {
+                 o.add_options()("device,d", po::value<std::string>()->required(),
+                                 "layout file of the terminal (JSON)")("journal", po::value<std::string>(),
+                                                                       "the journal (default: DATA_DIR/journal.db)")(
+                     "lock-timeout-ms", cli::Int<int>(0, 3600000)->default_value(5000),
+                     "bound on waiting for the journal's lock, ms (0-3600000)")(
+                     "lock-timeout", cli::Int<int>(0, 86400)->default_value(10),
+                     "seconds to wait while another fwupdate command writes to the terminal (0-86400); then exit 6");
+               },
+               Align});
   return c;
 }
 

@@ -22,7 +22,8 @@ void DeviceOptions(po::options_description& o) {
   o.add_options()("device,d", po::value<std::string>()->required(), "layout file of the terminal (JSON)")(
       "journal", po::value<std::string>(), "the payment application's journal (default: DATA_DIR/journal.db)")(
       "operator", po::value<std::string>()->default_value(DefaultOperator()), "who runs this (flash history)")(
-      "lock-timeout-ms", po::value<int>()->default_value(5000), "bound on waiting for the journal's lock");
+      "lock-timeout-ms", cli::Int<int>(0, 3600000)->default_value(5000),
+      "bound on waiting for the journal's lock, ms (0-3600000)");
 }
 
 void ProgressOptions(po::options_description& o) { o.add_options()("quiet,q", "no progress output"); }
@@ -30,7 +31,7 @@ void ProgressOptions(po::options_description& o) { o.add_options()("quiet,q", "n
 // Commands that write hold the terminal lock (docs/install.md, "Lock protocol").
 constexpr int kMaxLockTimeoutS = 86400;
 void WriterOptions(po::options_description& o) {
-  o.add_options()("lock-timeout", po::value<int>()->default_value(10),
+  o.add_options()("lock-timeout", cli::Int<int>(0, kMaxLockTimeoutS)->default_value(10),
                   "seconds to wait while another fwupdate command writes to the terminal (0-86400; 0: do not "
                   "wait); then exit 6 naming it");
 }
@@ -328,7 +329,8 @@ std::vector<cli::Subcommand> InstallCommands() {
                  ProgressOptions(o);
                  o.add_options()("bundle", po::value<std::string>()->required(), "offline bundle (tar)")(
                      "host-snapshots", po::value<std::string>(), "also keep a copy of the journal snapshot here")(
-                     "tries", po::value<int>()->default_value(3), "boots the trial gets to be confirmed (1-15)")(
+                     "tries", cli::Int<int>(1, boot::kMaxTries)->default_value(3),
+                     "boots the trial gets to be confirmed (1-15)")(
                      "allow-downgrade", "allow a lower version (never a lower security counter)");
                  pos.add("bundle", 1);
                },
@@ -343,7 +345,8 @@ std::vector<cli::Subcommand> InstallCommands() {
                  WriterOptions(o);
                  ProgressOptions(o);
                  o.add_options()("health-cmd", po::value<std::string>(), "shell command; exit 0 means healthy")(
-                     "health-timeout", po::value<int>()->default_value(120), "seconds the health check may take");
+                     "health-timeout", cli::Int<int>(1, 3600)->default_value(120),
+                     "seconds the health check may take (1-3600)");
                },
                ConfirmCmd});
   c.push_back({"rollback", "revert a pending trial: the confirmed firmware runs at the next reset", "--device LAYOUT",
@@ -352,14 +355,16 @@ std::vector<cli::Subcommand> InstallCommands() {
                  WriterOptions(o);
                },
                RollbackCmd});
-  c.push_back({"history", "every flash operation: time, operator, bundle, versions, snapshot, outcome",
+  c.push_back({"history",
+               "every flash operation: time, operator, bundle, versions, snapshot, outcome",
                "--device LAYOUT [--json|--csv] [--limit N]",
                [](po::options_description& o, po::positional_options_description&) {
                  DeviceOptions(o);
-                 o.add_options()("csv", "print CSV")("limit", po::value<int>()->default_value(0),
+                 o.add_options()("csv", "print CSV")("limit", cli::Int<int>(0, 1000000)->default_value(0),
                                                      "newest N entries (0 = all)");
                },
-               HistoryCmd});
+               HistoryCmd,
+               {{"json", "csv"}}});
   return c;
 }
 

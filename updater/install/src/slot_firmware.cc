@@ -96,7 +96,7 @@ Status CheckJournalSchemaFits(const Terminal& t, const boot::BootControl& bc, co
 }
 
 Result<AlignResult> AlignJournal(Terminal& t) {
-  // TerminalLock: the terminal-wide updater lock belongs here once it exists (issue 11, item 3).
+  // The caller (fwupdate journal align) holds the terminal lock (docs/install.md, "Lock protocol").
   AlignResult res;
   FW_ASSIGN_OR_RETURN(boot::BootControl bc, ReadBc(t));
   if (bc.booted_slot == boot::kNoSlot || bc.booted_slot >= boot::kSlotCount) {

@@ -219,7 +219,7 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
   if (snap.descriptor.kind != "reference") {
     return Unsupported(ctx + ": only reference journals can be restored by the guard");
   }
-  // TerminalLock: the terminal-wide updater lock is taken by the caller (fwupdate), not here.
+  // The terminal-wide updater lock is taken by the caller (fwupdate journal restore, confirm).
   // Lock protocol: from reading the records written since the snapshot until the
   // rebuilt file is in place, no appender commits (docs/journal.md).
   FW_ASSIGN_OR_RETURN(

@@ -33,7 +33,7 @@ struct Args {
   uint32_t max_root_rotations = 32;
 };
 
-constexpr uint32_t kMaxRootRotationsLimit = 1000;
+constexpr uint32_t kMaxRootRotationsLimit = 1024;
 
 // A whole number in 1..max, checked before any narrowing (no wrap-around).
 Result<uint32_t> Number(const std::string& flag, const std::string& text, uint32_t max) {

@@ -28,23 +28,10 @@ void ClientOptions(po::options_description& o) {
                                                               "window of the minimum speed, seconds (1..3600)");
 }
 
-// --installed-security-counter: digits only, 0..2^32-1, checked before narrowing
-// (Boost would turn "-1" into 4294967295).
+// --installed-security-counter: declared with cli::Int<uint32_t>, so "-1" or 2^32 is a usage
+// error while parsing (Boost alone would wrap "-1" to 4294967295).
 Result<uint32_t> SecurityCounter(const po::variables_map& vm) {
-  const std::string text = vm["installed-security-counter"].as<std::string>();
-  const std::string what = "--installed-security-counter";
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-    return InvalidArgument(what + " needs a whole number (0.." + std::to_string(UINT32_MAX) + "), got \"" + text +
-                           "\"");
-  }
-  uint64_t value = 0;
-  for (char c : text) {
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-    if (value > UINT32_MAX) {
-      return InvalidArgument(what + " " + text + " is out of range (0.." + std::to_string(UINT32_MAX) + ")");
-    }
-  }
-  return static_cast<uint32_t>(value);
+  return vm["installed-security-counter"].as<uint32_t>();
 }
 
 // Every bound is checked before any request; a bad one is a usage error (exit 2).
@@ -154,7 +141,7 @@ std::vector<cli::Subcommand> TufCommands() {
                      "target", po::value<std::string>()->required(), "TUF target path")(
                      "target-dir", po::value<std::string>()->required(), "where to store it")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<std::string>()->default_value("0"),
+                     "installed-security-counter", cli::Int<uint32_t>()->default_value(0),
                      "refuse firmware with a lower counter");
                },
                Download});
@@ -163,7 +150,7 @@ std::vector<cli::Subcommand> TufCommands() {
                [](po::options_description& o, po::positional_options_description& pos) {
                  o.add_options()("metadata-dir", po::value<std::string>()->required(), "trusted TUF metadata")(
                      "hardware-id", po::value<std::string>()->required(), "this terminal's hardware id")(
-                     "installed-security-counter", po::value<std::string>()->default_value("0"),
+                     "installed-security-counter", cli::Int<uint32_t>()->default_value(0),
                      "refuse firmware with a lower counter")("bundle", po::value<std::string>()->required(),
                                                              "bundle file");
                  pos.add("bundle", 1);
