@@ -11,10 +11,12 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "fw/encoding.h"
+#include "fw/install/terminal_lock.h"
 #include "fw/journal/guard.h"
 #include "fw/journal/journal.h"
 #include "journal_testing.h"
@@ -217,6 +219,43 @@ TEST_F(JournalLockTest, AnAppenderWaitsForTheExclusiveLockAndGivesUpAfterItsBoun
   EXPECT_EQ(r.exit_code, 0) << r.err;
   auto j = Journal::Open(j_);
   EXPECT_EQ(j->Summary()->record_count, 20001);
+}
+
+// Restore and migrate are writers: while another fwupdate writer (an install, a confirm)
+// holds the terminal lock in the journal's directory, they wait their bound, exit 6
+// naming the holder, and leave the journal as it was.
+TEST_F(JournalLockTest, RestoreAndMigrateWaitForTheTerminalLockAndChangeNothing) {
+  auto s = Run({"snapshot", j_, "--store", store_});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  ASSERT_EQ(ExecWaiting(j_, "DELETE FROM records WHERE seq = 7"), SQLITE_OK);
+  std::optional<install::TerminalLock> held;
+  {
+    auto l = install::TerminalLock::Acquire(dir_.path(), "install", 0);
+    ASSERT_TRUE(l.ok()) << l.status().message();
+    held.emplace(std::move(*l));
+  }
+  const std::string before = fw::testing::ReadFile(j_);
+  auto r = Run({"restore", j_, "--store", store_, "--lock-timeout", "1"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("(install) in progress, pid " + std::to_string(::getpid())), std::string::npos) << r.err;
+  auto m = Run({"migrate", j_, "--to", "1", "--lock-timeout", "0"});
+  EXPECT_EQ(m.exit_code, 6) << m.out << m.err;
+  EXPECT_EQ(fw::testing::ReadFile(j_), before);
+  {
+    auto j = Journal::Open(j_);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(*j->SchemaVersion(), 2);
+    EXPECT_FALSE(j->Get(7).value().has_value());
+  }
+  // Read-only: showing the schema takes no lock.
+  EXPECT_EQ(Run({"migrate", j_, "--lock-timeout", "0"}).exit_code, 0);
+  // Released: the restore runs and brings record 7 back.
+  held.reset();
+  r = Run({"restore", j_, "--store", store_, "--lock-timeout", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto j = Journal::Open(j_);
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(j->Get(7).value().has_value());
 }
 
 }  // namespace
