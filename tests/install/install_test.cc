@@ -498,6 +498,13 @@ TEST_F(InstallTest, EverySubcommandHasHelp) {
 // ------------------------------------------------------------ one writer at a time (invariant 12), real processes
 
 constexpr const char* kSlowFlash = "FWUPDATE_TEST_WRITE_DELAY_MS";
+// Under the sanitizers every fwupdate process the readers start is several times slower,
+// so the install they must overlap writes its chunks proportionally slower too.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kSlowdown = 5;
+#else
+constexpr int kSlowdown = 1;
+#endif
 
 class ConcurrencyTest : public InstallTest {
  protected:
@@ -505,7 +512,7 @@ class ConcurrencyTest : public InstallTest {
     std::vector<std::string> argv = {"fwupdate", "install", "--device", Layout(), "--quiet", "--json"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(Vendor::Get().Bundle(name));
-    return Background(argv, {{kSlowFlash, std::to_string(delay_ms)}}, dev_.path());
+    return Background(argv, {{kSlowFlash, std::to_string(delay_ms * kSlowdown)}}, dev_.path());
   }
   // Polls status until it shows a writer holding the lock with a history id.
   nlohmann::json WaitForLockedStatus(Background& writer) {
@@ -540,7 +547,8 @@ TEST_F(ConcurrencyTest, StatusAndHistoryDuringAnInstallNeverDisturbIt) {
       EXPECT_EQ(text.out.find("interrupted"), std::string::npos) << text.out;
       auto hist = Run({"history", "--json"});
       ASSERT_EQ(hist.exit_code, 0) << hist.err;
-      for (const auto& e : nlohmann::json::parse(hist.out)["history"]) EXPECT_NE(e["outcome"], "interrupted");
+      const auto doc = nlohmann::json::parse(hist.out);
+      for (const auto& e : doc["history"]) EXPECT_NE(e["outcome"], "interrupted");
     }
     auto r = install.Wait();
     ASSERT_EQ(r.exit_code, 0) << "the install was disturbed by a reader: " << r.err;
@@ -633,8 +641,8 @@ TEST_F(ConcurrencyTest, KillingAnInstallReleasesTheLockAndTheNextWriterRecovers)
   auto s = WaitForLockedStatus(install);
   ASSERT_FALSE(s.is_null());
   const int64_t id = s["lock"]["history_id"];
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // well into the write
-  install.Kill();                                               // SIGKILL: no cleanup at all
+  std::this_thread::sleep_for(std::chrono::milliseconds(300 * kSlowdown));  // well into the write
+  install.Kill();                                                           // SIGKILL: no cleanup at all
 
   // Readers: the lock is free, the row is orphaned, and they write nothing.
   const auto before = DataDirHashes();
