@@ -146,17 +146,7 @@ class InstallTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const Vendor& v = Vendor::Get();
-    nlohmann::json layout = {{"version", 1},
-                             {"flash", {{"erase_block_size", 4096}, {"write_alignment", 8}, {"erased_value", 255}}},
-                             {"regions",
-                              {{"boot_control_0", {{"path", "control.bin"}, {"offset", 0}, {"size", 4096}}},
-                               {"boot_control_1", {{"path", "control.bin"}, {"offset", 4096}, {"size", 4096}}},
-                               {"bank_a", {{"path", "banks.bin"}, {"offset", 0}, {"size", kBankSize}}},
-                               {"bank_b", {{"path", "banks.bin"}, {"offset", kBankSize}, {"size", kBankSize}}},
-                               {"trust_store", {{"path", "trust.bin"}, {"offset", 0}, {"size", 8192}}},
-                               {"data", {{"path", "data.bin"}, {"offset", 0}, {"size", 4096}}}}},
-                             {"data_dir", "data"}};
-    testing::WriteFile(dev_ / "layout.json", layout.dump());
+    testing::WriteFile(dev_ / "layout.json", testing::FileTerminalLayout(kBankSize));
     Ok({"fwboot", "provision", "--device", Layout(), "--image", v.Path("fw-1.0.0.img"), "--pubkey",
         v.Path("image.pub.pem"), "--hardware-id", "POS-X1"});
     Ok({"fwupdate", "init", "--device", Layout(), "--tuf-root", v.Path("repo/metadata/1.root.json")});

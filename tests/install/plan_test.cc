@@ -3,8 +3,6 @@
 // with libarchive from signed metadata whose facts were edited before publishing,
 // `fwupdate install` exits 3 and the boot control bytes, both banks, the journal
 // snapshot directory and history.db are untouched.
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 
 #include <array>
@@ -15,6 +13,7 @@
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "tar_testing.h"
 #include "testing.h"
 
 namespace fw {
@@ -22,54 +21,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::ReadTar;
 using testing::RunCommand;
+using testing::TarEntry;
 using testing::TempDir;
+using testing::WriteTar;
 
 constexpr uint64_t kBankSize = 1 << 20;
 constexpr uint32_t kChunk = 4096;
-
-struct TarEntry {
-  std::string name;
-  std::string data;
-  unsigned type = AE_IFREG;
-};
-
-std::vector<TarEntry> ReadTar(const std::string& path) {
-  std::vector<TarEntry> out;
-  archive* a = archive_read_new();
-  archive_read_support_format_tar(a);
-  EXPECT_EQ(archive_read_open_filename(a, path.c_str(), 65536), ARCHIVE_OK);
-  archive_entry* e;
-  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    TarEntry t;
-    t.name = archive_entry_pathname(e);
-    t.data.resize(static_cast<size_t>(archive_entry_size(e)));
-    if (!t.data.empty()) archive_read_data(a, t.data.data(), t.data.size());
-    out.push_back(t);
-  }
-  archive_read_free(a);
-  return out;
-}
-
-void WriteTar(const std::string& path, const std::vector<TarEntry>& entries, bool gzip = false) {
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  if (gzip) archive_write_add_filter_gzip(a);
-  ASSERT_EQ(archive_write_open_filename(a, path.c_str()), ARCHIVE_OK);
-  for (const auto& t : entries) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname_utf8(e, t.name.c_str());
-    archive_entry_set_filetype(e, t.type);
-    archive_entry_set_perm(e, 0644);
-    if (t.type == AE_IFLNK) archive_entry_set_symlink(e, "/etc/passwd");
-    archive_entry_set_size(e, t.type == AE_IFREG ? static_cast<la_int64_t>(t.data.size()) : 0);
-    ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK) << t.name;
-    if (t.type == AE_IFREG) archive_write_data(a, t.data.data(), t.data.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-}
 
 std::string ChunkIndex(const std::string& image) {
   std::string index;
@@ -98,7 +57,7 @@ class Vendor {
     std::vector<TarEntry> entries = metadata_;
     entries.insert(entries.end(), tail.begin(), tail.end());
     const std::string path = dir_ / file;
-    WriteTar(path, entries);
+    WriteTar(path, entries, {.require_headers = true});
     return path;
   }
   // The honest chunk index and image entries of fw-<name>.img.
@@ -162,17 +121,7 @@ class PlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const Vendor& v = Vendor::Get();
-    nlohmann::json layout = {{"version", 1},
-                             {"flash", {{"erase_block_size", 4096}, {"write_alignment", 8}, {"erased_value", 255}}},
-                             {"regions",
-                              {{"boot_control_0", {{"path", "control.bin"}, {"offset", 0}, {"size", 4096}}},
-                               {"boot_control_1", {{"path", "control.bin"}, {"offset", 4096}, {"size", 4096}}},
-                               {"bank_a", {{"path", "banks.bin"}, {"offset", 0}, {"size", kBankSize}}},
-                               {"bank_b", {{"path", "banks.bin"}, {"offset", kBankSize}, {"size", kBankSize}}},
-                               {"trust_store", {{"path", "trust.bin"}, {"offset", 0}, {"size", 8192}}},
-                               {"data", {{"path", "data.bin"}, {"offset", 0}, {"size", 4096}}}}},
-                             {"data_dir", "data"}};
-    testing::WriteFile(dev_ / "layout.json", layout.dump());
+    testing::WriteFile(dev_ / "layout.json", testing::FileTerminalLayout(kBankSize));
     Ok({"fwboot", "provision", "--device", Layout(), "--image", v.Path("fw-1.0.0.img"), "--pubkey",
         v.Path("image.pub.pem"), "--hardware-id", "POS-X1"});
     Ok({"fwupdate", "init", "--device", Layout(), "--tuf-root", v.Path("repo/metadata/1.root.json")});
@@ -233,6 +182,7 @@ TEST_F(PlanTest, AnImageEntryOfTheWrongSizeIsRefusedBeforeAnyWrite) {
 TEST_F(PlanTest, AnImageEntryThatIsNotARegularFileIsRefusedBeforeAnyWrite) {
   auto tail = Vendor::Get().Honest("1.1.0");
   tail[1].type = AE_IFLNK;
+  tail[1].link = "/etc/passwd";
   ExpectRefusedBeforeAnyWrite(Vendor::Get().Craft("link.tar", tail), "only regular files");
 }
 
@@ -272,7 +222,7 @@ TEST_F(PlanTest, CompressedAndNonTarBundlesExitThree) {
   TempDir tmp;
   std::vector<TarEntry> entries = Vendor::Get().Metadata();
   for (auto& e : Vendor::Get().Honest("1.1.0")) entries.push_back(e);
-  WriteTar(tmp / "gz.tar.gz", entries, /*gzip=*/true);
+  WriteTar(tmp / "gz.tar.gz", entries, {.gzip = true, .require_headers = true});
   ExpectRefusedBeforeAnyWrite(tmp / "gz.tar.gz", "gzip-compressed");
   testing::WriteBytes(tmp / "random.bin", testing::PseudoRandomBytes(20000, 9));
   ExpectRefusedBeforeAnyWrite(tmp / "random.bin", "not a tar archive");
@@ -285,7 +235,7 @@ TEST_F(PlanTest, EntriesOverTheirCapsExitThree) {
   std::vector<TarEntry> entries = Vendor::Get().Metadata();
   ASSERT_EQ(entries[0].name, "root/1.root.json");
   entries[0].data = std::string(600 * 1000, ' ');
-  WriteTar(tmp / "big-root.tar", entries);
+  WriteTar(tmp / "big-root.tar", entries, {.require_headers = true});
   ExpectRefusedBeforeAnyWrite(tmp / "big-root.tar", "exceeds the cap of 512000");
 }
 
@@ -306,7 +256,7 @@ TEST_F(PlanTest, BytesAfterTheEndOfArchiveMarkerOtherThanZeroPaddingAreRefused) 
   std::vector<TarEntry> entries = Vendor::Get().Metadata();
   for (auto& e : Vendor::Get().Honest("1.1.0")) entries.push_back(e);
   entries.push_back({"extra.txt", "x"});
-  WriteTar(tmp / "extra.tar", entries);
+  WriteTar(tmp / "extra.tar", entries, {.require_headers = true});
   ExpectRefusedBeforeAnyWrite(tmp / "extra.tar", "only the tar end-of-archive marker and zero padding");
   // Zero padding (any amount) is accepted.
   testing::WriteFile(tmp / "padded.tar", bytes + std::string(30000, '\0'));

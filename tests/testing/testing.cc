@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -129,6 +130,20 @@ std::vector<uint8_t> PseudoRandomBytes(size_t n, uint32_t seed) {
   std::vector<uint8_t> out(n);
   for (auto& b : out) b = static_cast<uint8_t>(rng());
   return out;
+}
+
+std::string FileTerminalLayout(uint64_t bank_size) {
+  nlohmann::json layout = {{"version", 1},
+                           {"flash", {{"erase_block_size", 4096}, {"write_alignment", 8}, {"erased_value", 255}}},
+                           {"regions",
+                            {{"boot_control_0", {{"path", "control.bin"}, {"offset", 0}, {"size", 4096}}},
+                             {"boot_control_1", {{"path", "control.bin"}, {"offset", 4096}, {"size", 4096}}},
+                             {"bank_a", {{"path", "banks.bin"}, {"offset", 0}, {"size", bank_size}}},
+                             {"bank_b", {{"path", "banks.bin"}, {"offset", bank_size}, {"size", bank_size}}},
+                             {"trust_store", {{"path", "trust.bin"}, {"offset", 0}, {"size", 8192}}},
+                             {"data", {{"path", "data.bin"}, {"offset", 0}, {"size", 4096}}}}},
+                           {"data_dir", "data"}};
+  return layout.dump();
 }
 
 }  // namespace fw::testing

@@ -46,4 +46,10 @@ std::vector<std::string> ListDir(const std::string& path);
 // Deterministic pseudo-random bytes.
 std::vector<uint8_t> PseudoRandomBytes(size_t n, uint32_t seed);
 
+// The layout.json text of a file-backed terminal: two boot control copies in
+// control.bin, banks A and B of bank_size bytes each in banks.bin, the trust store in
+// trust.bin, the data region in data.bin, and the data directory "data" (all relative
+// to the directory the layout is written to).
+std::string FileTerminalLayout(uint64_t bank_size);
+
 }  // namespace fw::testing

@@ -41,18 +41,8 @@ class TufInitCliTest : public ::testing::Test {
 
   // A provisioned file-backed terminal whose data directory is dev/data.
   std::string Terminal() {
-    nlohmann::json layout = {{"version", 1},
-                             {"flash", {{"erase_block_size", 4096}, {"write_alignment", 8}, {"erased_value", 255}}},
-                             {"regions",
-                              {{"boot_control_0", {{"path", "control.bin"}, {"offset", 0}, {"size", 4096}}},
-                               {"boot_control_1", {{"path", "control.bin"}, {"offset", 4096}, {"size", 4096}}},
-                               {"bank_a", {{"path", "banks.bin"}, {"offset", 0}, {"size", 1 << 20}}},
-                               {"bank_b", {{"path", "banks.bin"}, {"offset", 1 << 20}, {"size", 1 << 20}}},
-                               {"trust_store", {{"path", "trust.bin"}, {"offset", 0}, {"size", 8192}}},
-                               {"data", {{"path", "data.bin"}, {"offset", 0}, {"size", 4096}}}}},
-                             {"data_dir", "data"}};
     std::filesystem::create_directories(dir_ / "dev");
-    testing::WriteFile(dir_ / "dev/layout.json", layout.dump());
+    testing::WriteFile(dir_ / "dev/layout.json", testing::FileTerminalLayout(uint64_t{1} << 20));
     testing::WriteBytes(dir_ / "fw.bin", testing::PseudoRandomBytes(100000, 3));
     Must({"fwsign", "image", "sign", "--key", dir_ / "image.pem", "--version", "1.0.0", "--security-counter", "0",
           "--hardware-id", "POS-X1", dir_ / "fw.bin", "-o", dir_ / "fw.img"});
