@@ -1,5 +1,7 @@
 #include "fw/encoding.h"
 
+#include <ctime>
+
 namespace fw {
 
 std::string HexEncode(std::span<const uint8_t> data) {
@@ -34,6 +36,15 @@ Result<std::vector<uint8_t>> HexDecode(std::string_view hex) {
     out[i] = static_cast<uint8_t>((hi << 4) | lo);
   }
   return out;
+}
+
+std::string IsoTimeUtc(int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace fw

@@ -1,4 +1,4 @@
-// Hex encoding and little-endian integer packing.
+// Hex encoding, little-endian integer packing and UTC timestamps as text.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +15,7 @@ namespace fw {
 std::string HexEncode(std::span<const uint8_t> data);
 // Decodes hex (either case). Odd length or a non-hex digit is a Corrupt error.
 Result<std::vector<uint8_t>> HexDecode(std::string_view hex);
+// Seconds since the epoch as ISO 8601 UTC, e.g. "2026-11-26T15:04:05Z".
+std::string IsoTimeUtc(int64_t seconds);
 
 }  // namespace fw

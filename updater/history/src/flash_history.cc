@@ -6,6 +6,7 @@
 #include <ctime>
 #include <optional>
 
+#include "fw/encoding.h"
 #include "fw/sqlite.h"
 
 namespace fw::history {
@@ -33,15 +34,6 @@ CREATE TABLE IF NOT EXISTS flash_history (
 );
 PRAGMA user_version = 1;
 )sql";
-
-std::string IsoTime(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<Outcome> ParseOutcome(const std::string& s) {
   if (s == "in-progress") return Outcome::kInProgress;
@@ -75,7 +67,7 @@ struct FlashHistory::Impl {
     if (read_only) return FailedPrecondition("flash history: opened read-only (a reader never writes)");
     return Status::Ok();
   }
-  std::string Now() const { return IsoTime(clock ? clock() : static_cast<int64_t>(std::time(nullptr))); }
+  std::string Now() const { return IsoTimeUtc(clock ? clock() : static_cast<int64_t>(std::time(nullptr))); }
 };
 
 FlashHistory::FlashHistory() = default;

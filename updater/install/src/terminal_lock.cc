@@ -11,6 +11,7 @@
 #include <ctime>
 #include <thread>
 
+#include "fw/encoding.h"
 #include "fw/file_io.h"
 
 namespace fw::install {
@@ -18,15 +19,6 @@ namespace fw::install {
 namespace {
 
 constexpr size_t kMaxRecord = 512;
-
-std::string IsoTime(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 int64_t ParseInt(std::string_view s) {
   int64_t v = 0;
@@ -95,7 +87,7 @@ std::string LockHolder::Describe() const {
                                        std::to_string(pid)
                                  : "an operation (" + op + ") in progress, pid " + std::to_string(pid) +
                                        " (checking; not in the flash history yet)";
-  if (started_at > 0) s += ", since " + IsoTime(started_at);
+  if (started_at > 0) s += ", since " + IsoTimeUtc(started_at);
   return s;
 }
 
