@@ -1,10 +1,11 @@
 #include "fw/progress.h"
 
+#include "fw/clock.h"
+
 #include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cinttypes>
 #include <nlohmann/json.hpp>
 
@@ -29,27 +30,22 @@ std::string FormatBytes(uint64_t bytes) {
 
 namespace {
 
-uint64_t SteadyMs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
-
 // Shared bookkeeping: stage, totals, timing.
 class ProgressBase : public Progress {
  public:
-  ProgressBase(std::FILE* out, std::function<uint64_t()> now) : out_(out), now_(now ? std::move(now) : SteadyMs) {}
+  ProgressBase(std::FILE* out, Clock* clock) : out_(out), clock_(clock ? clock : &SystemClock()) {}
 
  protected:
+  uint64_t Now() const { return static_cast<uint64_t>(clock_->MonotonicMs()); }
   void Start(std::string_view stage, std::string_view description, uint64_t total) {
     stage_ = stage;
     description_ = description;
     total_ = total;
     done_ = 0;
-    started_ = now_();
+    started_ = Now();
   }
   double RateBytesPerSec() const {
-    uint64_t ms = now_() - started_;
+    uint64_t ms = Now() - started_;
     return ms == 0 ? 0 : static_cast<double>(done_) * 1000.0 / static_cast<double>(ms);
   }
   // Writes one piece of output. Progress is a side channel: it never blocks the operation for
@@ -78,7 +74,7 @@ class ProgressBase : public Progress {
   }
   std::FILE* out_;
   bool broken_ = false;
-  std::function<uint64_t()> now_;
+  Clock* clock_;
   std::string stage_;
   std::string description_;
   uint64_t total_ = 0;
@@ -106,7 +102,7 @@ class BarProgress final : public ProgressBase {
 
  private:
   void Draw(bool force, const char* suffix = "") {
-    uint64_t now = now_();
+    uint64_t now = Now();
     if (!force && now - last_draw_ < 100) return;  // at most 10 redraws a second
     last_draw_ = now;
     std::string line = "\r\033[K" + description_;
@@ -154,7 +150,7 @@ class JsonProgress final : public ProgressBase {
   }
   void Update(uint64_t done) override {
     done_ = done;
-    uint64_t now = now_();
+    uint64_t now = Now();
     if (now - last_draw_ < 500 && done_ != total_) return;
     last_draw_ = now;
     Emit({{"event", "progress"},
@@ -165,7 +161,7 @@ class JsonProgress final : public ProgressBase {
          done_ != total_);
   }
   void EndStage() override {
-    Emit({{"event", "stage_done"}, {"stage", stage_}, {"elapsed_ms", now_() - started_}}, false);
+    Emit({{"event", "stage_done"}, {"stage", stage_}, {"elapsed_ms", Now() - started_}}, false);
   }
   void Note(std::string_view text) override { Emit({{"event", "note"}, {"text", text}}, false); }
 
@@ -178,15 +174,15 @@ class JsonProgress final : public ProgressBase {
 
 }  // namespace
 
-std::unique_ptr<Progress> MakeProgress(ProgressStyle style, std::FILE* out, std::function<uint64_t()> now_ms) {
+std::unique_ptr<Progress> MakeProgress(ProgressStyle style, std::FILE* out, Clock* clock) {
   if (style == ProgressStyle::kAuto) style = ::isatty(::fileno(out)) ? ProgressStyle::kBar : ProgressStyle::kPlain;
   switch (style) {
     case ProgressStyle::kBar:
-      return std::make_unique<BarProgress>(out, std::move(now_ms));
+      return std::make_unique<BarProgress>(out, clock);
     case ProgressStyle::kPlain:
-      return std::make_unique<PlainProgress>(out, std::move(now_ms));
+      return std::make_unique<PlainProgress>(out, clock);
     case ProgressStyle::kJson:
-      return std::make_unique<JsonProgress>(out, std::move(now_ms));
+      return std::make_unique<JsonProgress>(out, clock);
     case ProgressStyle::kQuiet:
     case ProgressStyle::kAuto:
       break;

@@ -1,9 +1,12 @@
 #include "fw/progress.h"
 
+#include "fw/clock.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -14,12 +17,23 @@
 namespace fw {
 namespace {
 
+// A clock that moves 1 s every time it is read.
+class TickingClock final : public Clock {
+ public:
+  int64_t WallMs() const override { return now_ += 1000; }
+  int64_t MonotonicMs() const override { return now_ += 1000; }
+  void SleepMs(int64_t) override {}
+
+ private:
+  mutable std::atomic<int64_t> now_{0};
+};
+
 // Captures what a sink prints, with a fake clock.
 struct Capture {
   char* buf = nullptr;
   size_t len = 0;
   std::FILE* f = open_memstream(&buf, &len);
-  uint64_t now = 0;
+  FakeClock clock{0, 0};
   ~Capture() {
     std::fclose(f);
     std::free(buf);
@@ -32,9 +46,9 @@ struct Capture {
 
 TEST(Progress, BarShowsStageBytesRateAndEta) {
   Capture c;
-  auto p = MakeProgress(ProgressStyle::kBar, c.f, [&] { return c.now; });
+  auto p = MakeProgress(ProgressStyle::kBar, c.f, &c.clock);
   p->BeginStage("write", "Writing bank B", 100 << 20);
-  c.now = 1000;
+  c.clock.Advance(1000 - c.clock.MonotonicMs());
   p->Update(25 << 20);
   std::string text = c.Text();
   EXPECT_NE(text.find("Writing bank B"), std::string::npos);
@@ -45,10 +59,10 @@ TEST(Progress, BarShowsStageBytesRateAndEta) {
 
 TEST(Progress, JsonIsOneObjectPerLine) {
   Capture c;
-  auto p = MakeProgress(ProgressStyle::kJson, c.f, [&] { return c.now; });
+  auto p = MakeProgress(ProgressStyle::kJson, c.f, &c.clock);
   p->BeginStage("snapshot", "Snapshotting the journal", 0);
   p->Note("10000 records");
-  c.now = 2000;
+  c.clock.Advance(2000 - c.clock.MonotonicMs());
   p->EndStage();
   std::istringstream lines(c.Text());
   std::vector<nlohmann::json> events;
@@ -97,8 +111,8 @@ void Drive(Progress& p) {
 TEST(Progress, AFailedWriteEndsProgressOutputAndNeverThrows) {
   for (auto style : {ProgressStyle::kBar, ProgressStyle::kPlain, ProgressStyle::kJson}) {
     FailingStream s;
-    uint64_t now = 0;
-    auto p = MakeProgress(style, s.f, [&] { return now += 1000; });
+    TickingClock clock;
+    auto p = MakeProgress(style, s.f, &clock);
     EXPECT_NO_THROW(Drive(*p));
     EXPECT_EQ(s.writes, 1) << "style " << static_cast<int>(style) << ": progress kept writing after a failed write";
   }
@@ -131,8 +145,8 @@ TEST(Progress, AStalledConsumerDoesNotStallTheOperation) {
   }
   ::fcntl(fds[1], F_SETFL, 0);  // blocking again: a write now would hang
   std::FILE* f = ::fdopen(fds[1], "w");
-  uint64_t now = 0;
-  auto p = MakeProgress(ProgressStyle::kJson, f, [&] { return now += 1000; });
+  TickingClock clock;
+  auto p = MakeProgress(ProgressStyle::kJson, f, &clock);
   auto start = std::chrono::steady_clock::now();
   Drive(*p);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();

@@ -5,16 +5,18 @@
 // event stream (one object per line) for machines, or nothing (--quiet).
 //
 // Thread safety: a sink is used from one thread.
+// Library: fw_progress (depends on fw_common only; nlohmann-json is private to it).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace fw {
+
+class Clock;
 
 class Progress {
  public:
@@ -40,9 +42,9 @@ class NullProgress final : public Progress {
 
 enum class ProgressStyle { kAuto, kBar, kPlain, kJson, kQuiet };
 
-// kAuto: a bar when `out` is a TTY, plain lines otherwise. `now_ms` (for tests)
-// returns a monotonic time in milliseconds; default: steady_clock.
-std::unique_ptr<Progress> MakeProgress(ProgressStyle style, std::FILE* out, std::function<uint64_t()> now_ms = nullptr);
+// kAuto: a bar when `out` is a TTY, plain lines otherwise. Rates and the ETA use
+// `clock`'s monotonic time (default: SystemClock(); it must outlive the sink).
+std::unique_ptr<Progress> MakeProgress(ProgressStyle style, std::FILE* out, Clock* clock = nullptr);
 
 // "1.5 MiB", "256.0 MiB".
 std::string FormatBytes(uint64_t bytes);
