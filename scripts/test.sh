@@ -21,6 +21,9 @@ if [ -n "$unformatted" ]; then
   echo "not clang-formatted (run: git ls-files '*.cc' '*.h' | xargs clang-format -i):"; echo "$unformatted"; exit 1
 fi
 
+echo "== size limits (files <= 600 lines, functions <= 80, or a written reason)"
+scripts/check-size.sh
+
 echo "== build (warnings are errors)"
 scripts/build.sh ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFW_WERROR=ON
 echo "== tests"
