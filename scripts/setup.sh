@@ -9,13 +9,14 @@ packages=(
   libboost-program-options-dev libboost-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev
   faketime clang clang-format libclang-rt-14-dev time
-  gcc-arm-none-eabi libnewlib-arm-none-eabi
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   ca-certificates mount util-linux fdisk e2fsprogs
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests); clang + libclang-rt
-#   (fuzzing); time (benches); gcc-arm-none-eabi + libnewlib-arm-none-eabi (the Cortex-M link of the
-#   bootloader core: linked with arm-none-eabi-gcc, so libstdc++-arm-none-eabi-newlib is not needed);
+#   (fuzzing); time (benches); gcc-arm-none-eabi + libnewlib-arm-none-eabi + qemu-system-arm (the bootloader
+#   core's checks built for a Cortex-M4 and run on QEMU's mps2-an386: linked with arm-none-eabi-gcc, so
+#   libstdc++-arm-none-eabi-newlib is not needed);
 #   ca-certificates (npm over HTTPS); mount (losetup), util-linux, fdisk (sfdisk), e2fsprogs (mkfs.ext4)
 #   for the block-device tests on loop devices.
 
