@@ -11,8 +11,8 @@
 // target key ring knows Ed25519 only), real flash timing, power cuts (the host's
 // sweep tests cover those on the same core).
 //
-// Each check prints "ok" or "FAIL" with the failed condition; the exit status is
-// the number of failed checks (QEMU's exit status).
+// Each check prints "ok" or "FAIL" with the failed conditions, then "N passed, N failed";
+// main() returns 1 if any check failed, which becomes QEMU's exit status.
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -358,7 +358,7 @@ void SecurityCounterFloor() {
   EXPECT(op.code == OpError::kVerifyFailed && op.bank.image.code == image::Error::kSecurityCounterTooLow);
   image::Verified v;
   EXPECT(t.Reset().VerifyBank(0, 3, &v).image.code == image::Error::kSecurityCounterTooLow);
-  // A confirmed slot recorded with counter 1 while the floor is 2 (e.g. written by an older tool).
+  // Even a slot the record calls confirmed does not boot below the floor: the other one does.
   BootControl bc;
   EXPECT(t.Record(&bc));
   t.Program(1, V1());
