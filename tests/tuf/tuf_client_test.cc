@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "fw/clock.h"
 #include "fw/encoding.h"
 #include "fw/tuf_updater.h"
 #include "testing.h"
@@ -34,7 +35,8 @@ class TufClientTest : public ::testing::Test {
     c.metadata_dir = Dir();
     c.metadata_base_url = repo_.MetadataUrl();
     c.target_base_url = repo_.TargetsUrl();
-    return Updater(c, fetcher_, [now] { return now; });
+    clock_.SetWallMs(now * 1000);
+    return Updater(c, fetcher_, clock_);
   }
 
   Status Refresh(int64_t now = kNow) {
@@ -69,6 +71,7 @@ class TufClientTest : public ::testing::Test {
   fw::testing::TempDir dir_;
   TestRepo repo_;
   RepoFetcher fetcher_{repo_.files};
+  fw::FakeClock clock_{kNow * 1000};  // set by MakeUpdater
 };
 
 TEST_F(TufClientTest, RefreshStoresMetadataByteForByteAndDownloadsTarget) {
@@ -289,7 +292,8 @@ TEST_F(TufClientTest, RootVersionCapIsHonoured) {
     c.metadata_dir = Dir();
     c.metadata_base_url = repo_.MetadataUrl();
     c.max_root_rotations = 3;
-    return Updater(c, fetcher_, [] { return kNow; });
+    clock_.SetWallMs(kNow * 1000);
+    return Updater(c, fetcher_, clock_);
   }();
   ASSERT_TRUE(u.Refresh().ok());
   EXPECT_EQ(u.trusted()->root().signed_.common.version, 4u);
@@ -406,7 +410,8 @@ TEST_F(TufClientTest, DelegationsPreOrderDepthFirstWithTerminatingAndCap) {
   c.metadata_dir = Dir();
   c.metadata_base_url = repo_.MetadataUrl();
   c.max_delegations = 1;
-  Updater capped(c, fetcher_, [] { return kNow; });
+  clock_.SetWallMs(kNow * 1000);
+  Updater capped(c, fetcher_, clock_);
   EXPECT_EQ(capped.GetTargetInfo("fw/x.img").status().code(), ErrorCode::kNotFound);
 }
 
@@ -561,7 +566,8 @@ TEST_F(TufInitTest, AnExpiredButSelfSignedRootIsStoredAndRefreshRefusesIt) {
   UpdaterConfig c;
   c.metadata_dir = Dir();
   c.metadata_base_url = repo_.MetadataUrl();
-  Updater u(c, fetcher, [] { return kNow; });
+  FakeClock clock(kNow * 1000);
+  Updater u(c, fetcher, clock);
   Status s = u.Refresh();
   EXPECT_EQ(s.code(), ErrorCode::kVerificationFailed);
   EXPECT_NE(s.message().find("expired"), std::string::npos) << s.message();

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <filesystem>
 #include <set>
 #include <vector>
@@ -31,10 +30,8 @@ bool SameRoleKeys(const Root& a, const Root& b, const char* role) {
 
 }  // namespace
 
-int64_t SystemTime() { return static_cast<int64_t>(::time(nullptr)); }
-
-Updater::Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock clock)
-    : config_(std::move(config)), fetcher_(fetcher), clock_(std::move(clock)) {
+Updater::Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock& clock)
+    : config_(std::move(config)), fetcher_(fetcher), clock_(clock) {
   config_.metadata_base_url = WithSlash(config_.metadata_base_url);
   if (!config_.target_base_url.empty()) config_.target_base_url = WithSlash(config_.target_base_url);
 }
@@ -44,7 +41,7 @@ Status Updater::Init(const std::string& metadata_dir, std::string_view root_byte
   // threshold of its own root keys (one key counted once), or no refresh and no
   // bundle could ever verify against it. Its expiry does not matter here (TUF 5.2:
   // a newer root is fetched before anything else is trusted).
-  auto root = TrustedSet::Create(root_bytes, SystemTime());
+  auto root = TrustedSet::Create(root_bytes, SystemClock().WallSeconds());
   if (!root.ok()) return root.status().WithContext("init: refused the root, nothing stored");
   std::error_code ec;
   std::filesystem::create_directories(metadata_dir, ec);
@@ -77,7 +74,7 @@ Result<std::string> Updater::DownloadMetadata(const std::string& role, uint64_t 
 
 Status Updater::Refresh() {
   // 5.1: one fixed reference time for the whole update.
-  const int64_t now = clock_();
+  const int64_t now = clock_.WallSeconds();
   FW_ASSIGN_OR_RETURN(auto root_bytes, ReadLocal("root", config_.root_max_bytes));
   if (!root_bytes) return NotFound("no trusted root in " + config_.metadata_dir + " (run init)");
   auto set = TrustedSet::Create(*root_bytes, now);

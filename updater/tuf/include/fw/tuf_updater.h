@@ -1,8 +1,9 @@
 // Updater: the TUF client workflow over a Fetcher and a local metadata directory.
 //
 // Refresh() follows the TUF 1.0 "Detailed client workflow":
-//  1. one fixed reference time, read once from the clock (default: the C library's
-//     time(), so `faketime` works on the executables), used for every expiry check;
+//  1. one fixed reference time, read once per refresh from the clock's WallSeconds()
+//     (default SystemClock(): the C library's clock_gettime, so `faketime` works on
+//     the executables), used for every expiry check;
 //  2. load the trusted root from METADATA_DIR/root.json;
 //  3. root chain: fetch N+1.root.json while it exists (403/404 ends the chain), at
 //     most max_root_rotations versions, each admitted by TrustedSet and persisted;
@@ -23,21 +24,16 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 
+#include "fw/clock.h"
 #include "fw/fetcher.h"
 #include "fw/status.h"
 #include "fw/tuf_metadata.h"
 #include "fw/tuf_trusted_set.h"
 
 namespace fw::tuf {
-
-// Seconds since the epoch.
-using Clock = std::function<int64_t()>;
-// Reads ::time() (dynamically linked: faketime applies).
-int64_t SystemTime();
 
 struct UpdaterConfig {
   std::string metadata_dir;
@@ -60,7 +56,8 @@ struct TargetMatch {
 
 class Updater {
  public:
-  Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock clock = SystemTime);
+  // `fetcher` and `clock` must outlive the updater.
+  Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock& clock = SystemClock());
 
   // Writes `root_bytes` as METADATA_DIR/root.json (creating the directory), only if it
   // is a well-formed root signed by a threshold of its own root role's keys (distinct
@@ -93,7 +90,7 @@ class Updater {
 
   UpdaterConfig config_;
   net::Fetcher& fetcher_;
-  Clock clock_;
+  Clock& clock_;
   std::optional<TrustedSet> trusted_;
   bool refreshed_ = false;
 };
