@@ -178,7 +178,6 @@ class Bootloader {
   // SetTrial re-reads only the header (it must still be the proven image's) and
   // checks the policy against the stored minimum security counter.
   OpResult SetTrial(uint8_t slot, uint8_t tries, const BankProof* proof = nullptr);
-  const BootEnv& env() const { return env_; }
   // The running trial becomes confirmed and active; the previous active slot
   // stays as the fallback; the minimum security counter advances to the trial's.
   OpResult Confirm();
