@@ -339,6 +339,7 @@ namespace {
 class ReadBack {
  public:
   static Result<std::unique_ptr<ReadBack>> Start(const Terminal& t, uint8_t slot, ReadBehindBank& bank) {
+    if (t.boot_keys == nullptr) return Internal("the terminal has no boot keys for the read-back");
     std::unique_ptr<ReadBack> r(new ReadBack(t, slot, bank));
     try {
       r->thread_ = std::thread([p = r.get()] { p->check_ = boot::ProveBank(p->env_, p->slot_, &p->proof_); });
