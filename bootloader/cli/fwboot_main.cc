@@ -58,66 +58,69 @@ int Provision(const Invocation& inv) {
   return cli::kExitOk;
 }
 
-int StatusCmd(const Invocation& inv) {
-  auto dev = OpenDevice(inv);
-  if (!dev.ok()) return cli::Fail(inv, dev.status());
-  BootControl bc;
-  LoadInfo info;
-  OpResult r = (*dev)->bootloader().ReadState(&bc, &info);
-  if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("reading boot control"));
+// The state as JSON (fwboot status --json).
+json StateJson(const BootState& st, const std::string& hardware_id) {
   json copies = json::array();
-  for (int c = 0; c < 2; ++c) {
-    copies.push_back({{"copy", c},
-                      {"valid", info.copy_error[c] == DecodeError::kOk},
-                      {"sequence", info.copy_sequence[c]},
-                      {"error", info.copy_error[c] == DecodeError::kOk ? "" : DecodeErrorName(info.copy_error[c])}});
+  for (size_t c = 0; c < st.copies.size(); ++c) {
+    const StoredCopy& copy = st.copies[c];
+    copies.push_back({{"copy", c}, {"valid", copy.valid}, {"sequence", copy.sequence}, {"error", copy.error}});
   }
   json slots = json::array();
   for (uint8_t s = 0; s < kSlotCount; ++s) {
-    const SlotInfo& si = bc.slots[s];
+    const BootSlot& si = st.slots[s];
     slots.push_back({{"slot", SlotName(s)},
                      {"state", SlotStateName(si.state)},
                      {"tries_remaining", si.tries_remaining},
                      {"version", VersionText(si.version)},
                      {"security_counter", si.security_counter}});
   }
-  if (inv.json) {
-    cli::PrintJson({{"ok", true},
-                    {"hardware_id", (*dev)->trust().hardware_id},
-                    {"record_valid", info.found},
-                    {"copy_in_use", info.found ? json(info.copy) : json(nullptr)},
-                    {"sequence", info.found ? json(bc.sequence) : json(nullptr)},
-                    {"copies", copies},
-                    {"active_slot", SlotName(bc.active_slot)},
-                    {"booted_slot", SlotBrief(bc.booted_slot)},
-                    {"min_security_counter", bc.min_security_counter},
-                    {"boot_counter", bc.boot_counter},
-                    {"slots", slots}});
-    return cli::kExitOk;
-  }
-  std::cout << "hardware id:          " << (*dev)->trust().hardware_id << "\n";
-  if (info.found) {
-    std::cout << "boot control:         copy " << int(info.copy) << ", sequence " << bc.sequence << "\n";
+  return {{"ok", true},
+          {"hardware_id", hardware_id},
+          {"record_valid", st.stored_valid},
+          {"copy_in_use", st.stored_valid ? json(st.copy_in_use) : json(nullptr)},
+          {"sequence", st.stored_valid ? json(st.sequence) : json(nullptr)},
+          {"copies", copies},
+          {"active_slot", SlotName(st.active_slot)},
+          {"booted_slot", SlotBrief(st.booted_slot)},
+          {"min_security_counter", st.min_security_counter},
+          {"boot_counter", st.boot_counter},
+          {"slots", slots}};
+}
+
+void PrintState(const BootState& st, const std::string& hardware_id) {
+  std::cout << "hardware id:          " << hardware_id << "\n";
+  if (st.stored_valid) {
+    std::cout << "boot control:         copy " << int(st.copy_in_use) << ", sequence " << st.sequence << "\n";
   } else {
     std::cout << "boot control:         no valid copy — showing the safe default a boot would use\n";
   }
-  for (int c = 0; c < 2; ++c) {
-    if (info.copy_error[c] != DecodeError::kOk) {
-      std::cout << "  copy " << c << " invalid:       " << DecodeErrorName(info.copy_error[c]) << "\n";
-    }
+  for (size_t c = 0; c < st.copies.size(); ++c) {
+    if (!st.copies[c].valid) std::cout << "  copy " << c << " invalid:       " << st.copies[c].error << "\n";
   }
-  std::cout << "active slot:          " << SlotName(bc.active_slot) << "\n"
-            << "last booted slot:     " << (bc.booted_slot == kNoSlot ? "-" : SlotName(bc.booted_slot)) << "\n"
-            << "min security counter: " << bc.min_security_counter << "\n"
-            << "boot counter:         " << bc.boot_counter << "\n";
+  std::cout << "active slot:          " << SlotName(st.active_slot) << "\n"
+            << "last booted slot:     " << (st.booted_slot == kNoSlot ? "-" : SlotName(st.booted_slot)) << "\n"
+            << "min security counter: " << st.min_security_counter << "\n"
+            << "boot counter:         " << st.boot_counter << "\n";
   for (uint8_t s = 0; s < kSlotCount; ++s) {
-    const SlotInfo& si = bc.slots[s];
+    const BootSlot& si = st.slots[s];
     std::cout << "slot " << SlotName(s) << ": " << SlotStateName(si.state);
     if (si.state != SlotState::kEmpty && si.state != SlotState::kUnbootable) {
       std::cout << ", version " << VersionText(si.version) << ", security counter " << si.security_counter;
     }
     if (si.state == SlotState::kTrial) std::cout << ", " << int(si.tries_remaining) << " tries left";
     std::cout << "\n";
+  }
+}
+
+int StatusCmd(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto st = (*dev)->backend().ReadState();
+  if (!st.ok()) return cli::Fail(inv, st.status().WithContext("reading boot control"));
+  if (inv.json) {
+    cli::PrintJson(StateJson(*st, (*dev)->trust().hardware_id));
+  } else {
+    PrintState(*st, (*dev)->trust().hardware_id);
   }
   return cli::kExitOk;
 }
@@ -179,12 +182,12 @@ int BootCmd(const Invocation& inv) {
 }
 
 // Runs an operation on one slot and prints the resulting state.
-int SlotOp(const Invocation& inv, const char* verb, const std::function<OpResult(Bootloader&, uint8_t)>& op) {
+int SlotOp(const Invocation& inv, const char* verb, const std::function<OpResult(BootBackend&, uint8_t)>& op) {
   auto slot = ParseSlot(inv.vm["slot"].as<std::string>());
   if (!slot.ok()) return cli::Fail(inv, slot.status());
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
-  OpResult r = op((*dev)->bootloader(), *slot);
+  OpResult r = op((*dev)->backend(), *slot);
   if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("slot " + SlotName(*slot)));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"slot", SlotName(*slot)}, {"action", verb}});
@@ -200,31 +203,30 @@ int SetTrial(const Invocation& inv) {
     return cli::Fail(inv,
                      InvalidArgument("--tries " + std::to_string(tries) + " must be 1.." + std::to_string(kMaxTries)));
   }
-  return SlotOp(inv, "trial", [tries](Bootloader& b, uint8_t s) { return b.SetTrial(s, static_cast<uint8_t>(tries)); });
+  return SlotOp(inv, "trial",
+                [tries](BootBackend& b, uint8_t s) { return b.SetTrial(s, static_cast<uint8_t>(tries), nullptr); });
 }
 
 int MarkBad(const Invocation& inv) {
-  return SlotOp(inv, "unbootable", [](Bootloader& b, uint8_t s) { return b.MarkUnbootable(s); });
+  return SlotOp(inv, "unbootable", [](BootBackend& b, uint8_t s) { return b.MarkUnbootable(s); });
 }
 
 int Confirm(const Invocation& inv) {
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
-  OpResult r = (*dev)->bootloader().Confirm();
+  OpResult r = (*dev)->backend().Confirm();
   if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("confirm"));
-  BootControl bc;
-  LoadInfo info;
-  r = (*dev)->bootloader().ReadState(&bc, &info);
-  if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("reading boot control"));
-  const SlotInfo& si = bc.slots[bc.active_slot];
+  auto st = (*dev)->backend().ReadState();
+  if (!st.ok()) return cli::Fail(inv, st.status().WithContext("reading boot control"));
+  const BootSlot& si = st->slots[st->active_slot];
   if (inv.json) {
     cli::PrintJson({{"ok", true},
-                    {"slot", SlotName(bc.active_slot)},
+                    {"slot", SlotName(st->active_slot)},
                     {"version", VersionText(si.version)},
-                    {"min_security_counter", bc.min_security_counter}});
+                    {"min_security_counter", st->min_security_counter}});
   } else {
-    std::cout << "confirmed slot " << SlotName(bc.active_slot) << " (version " << VersionText(si.version)
-              << "); minimum security counter is now " << bc.min_security_counter << "\n";
+    std::cout << "confirmed slot " << SlotName(st->active_slot) << " (version " << VersionText(si.version)
+              << "); minimum security counter is now " << st->min_security_counter << "\n";
   }
   return cli::kExitOk;
 }

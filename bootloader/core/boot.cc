@@ -43,6 +43,13 @@ int CompareImages(const img::Header& a, const img::Header& b) {
   return img::CompareVersion(a, b);
 }
 
+// Marks the boot as failed on storage; true (the boot is decided).
+bool StorageError(BootReport* r, FlashError e) {
+  r->status = BootStatus::kStorageError;
+  r->flash = e;
+  return true;
+}
+
 OpResult Failed(OpError code) {
   OpResult r;
   r.code = code;
@@ -119,8 +126,10 @@ void FillSlotFromHeader(const img::Header& h, SlotInfo* slot) {
   slot->security_counter = h.security_counter;
 }
 
-BankCheck Bootloader::VerifyOnce(uint8_t slot, uint32_t min_security_counter, img::Verified* out) {
-  Flash& bank = *env_.bank[slot];
+namespace {
+
+BankCheck VerifyOnce(const BankEnv& env, uint32_t min_security_counter, img::Verified* out) {
+  Flash& bank = *env.bank;
   const uint64_t bank_size = bank.Size();
   if (bank_size < img::kHeaderSize) return ImageFailed({img::Error::kTruncated, 0, bank_size, img::kHeaderSize});
   uint8_t hb[img::kHeaderSize];
@@ -144,7 +153,7 @@ BankCheck Bootloader::VerifyOnce(uint8_t slot, uint32_t min_security_counter, im
   // (Extent::kWithin), so a bank still being written is read in the order it is written.
   FlashReader reader(bank);
   img::Verified v;
-  e = img::Verify(reader, bank_size, *env_.hash, *env_.keys, env_.scratch, env_.scratch_size, &v, img::Extent::kWithin);
+  e = img::Verify(reader, bank_size, *env.hash, *env.keys, env.scratch, env.scratch_size, &v, img::Extent::kWithin);
   if (e.code == img::Error::kIo && reader.error_ != FlashError::kOk) return Flashed(reader.error_);
   if (e.code == img::Error::kTruncated) {  // the TLV area runs past the end of the bank
     BankCheck c = ImageFailed(e);
@@ -152,19 +161,48 @@ BankCheck Bootloader::VerifyOnce(uint8_t slot, uint32_t min_security_counter, im
     return c;
   }
   if (!e.ok()) return ImageFailed(e);
-  e = img::CheckPolicy(v.header, env_.hardware_id, min_security_counter);
+  e = img::CheckPolicy(v.header, env.hardware_id, min_security_counter);
   if (!e.ok()) return ImageFailed(e);
   if (out) *out = v;
   return {};
 }
 
-BankCheck Bootloader::VerifyBank(uint8_t slot, uint32_t min_security_counter, img::Verified* out) {
-  if (slot >= kSlotCount) return Flashed(FlashError::kOutOfRange);
-  BankCheck c = VerifyOnce(slot, min_security_counter, out);
+}  // namespace
+
+BankEnv BankEnvFor(const BootEnv& env, uint8_t slot) {
+  BankEnv b;
+  b.bank = slot < kSlotCount ? env.bank[slot] : nullptr;
+  b.hash = env.hash;
+  b.keys = env.keys;
+  b.hardware_id = env.hardware_id;
+  b.scratch = env.scratch;
+  b.scratch_size = env.scratch_size;
+  return b;
+}
+
+BankCheck VerifyBank(const BankEnv& env, uint32_t min_security_counter, img::Verified* out) {
+  if (env.bank == nullptr) return Flashed(FlashError::kOutOfRange);
+  BankCheck c = VerifyOnce(env, min_security_counter, out);
   if (c.ok() || PowerLost(c)) return c;
   // Condemning a bank is permanent; a transient read error (a flipped bit on the
   // bus) is not a reason. A second identical failure is.
-  return VerifyOnce(slot, min_security_counter, out);
+  return VerifyOnce(env, min_security_counter, out);
+}
+
+BankCheck ProveBank(const BankEnv& env, uint8_t slot, BankProof* proof) {
+  proof->valid_ = false;
+  img::Verified v;
+  BankCheck c = VerifyBank(env, 0, &v);
+  if (!c.ok()) return c;
+  proof->valid_ = true;
+  proof->slot_ = slot;
+  proof->verified_ = v;
+  return c;
+}
+
+BankCheck Bootloader::VerifyBank(uint8_t slot, uint32_t min_security_counter, img::Verified* out) {
+  if (slot >= kSlotCount) return Flashed(FlashError::kOutOfRange);
+  return boot::VerifyBank(BankEnvFor(env_, slot), min_security_counter, out);
 }
 
 void Bootloader::BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]) {
@@ -221,8 +259,7 @@ BootReport Bootloader::Boot() {
   LoadInfo info;
   OpResult lr = Load(&bc, &info);
   if (!lr.ok()) {
-    r.status = BootStatus::kStorageError;
-    r.flash = lr.flash;
+    StorageError(&r, lr.flash);
     return r;
   }
   r.used_default = !info.found;
@@ -232,114 +269,123 @@ BootReport Bootloader::Boot() {
       r.checked[s] = true;
     }
   }
-  bool dirty = !info.found;  // a rebuilt default is persisted with the decision
-  bool can_persist = true;
-  auto storage_error = [&r](FlashError e) {
-    r.status = BootStatus::kStorageError;
-    r.flash = e;
-    return r;
-  };
+  BootPass pass;
+  pass.dirty = !info.found;  // a rebuilt default is persisted with the decision
+  if (BootTrial(bc, pass, &r)) return r;
+  if (BootConfirmed(bc, pass, &r)) return r;
+  NothingToBoot(bc, pass, &r);
+  return r;
+}
 
-  // 1. A trial slot: revert when out of tries, else verify, count the try, run it.
+BankCheck Bootloader::CheckRecordedSlot(const BootControl& bc, uint8_t slot, img::Verified* v, BootReport* r) {
+  BankCheck c = VerifyBank(slot, bc.min_security_counter, v);
+  if (c.ok() && !RecordMatches(bc.slots[slot], v->header)) c.code = BankError::kRecordMismatch;
+  r->checks[slot] = c;
+  r->checked[slot] = true;
+  return c;
+}
+
+// 1. A trial slot: revert when out of tries, else verify, count the try, run it.
+bool Bootloader::BootTrial(BootControl& bc, BootPass& pass, BootReport* r) {
   const uint8_t t = bc.TrialSlot();
-  if (t != kNoSlot) {
-    SlotInfo& ts = bc.slots[t];
-    if (ts.tries_remaining == 0) {
-      ts.state = SlotState::kUnbootable;
-      r.reverted = true;
-      dirty = true;
-    } else {
-      img::Verified v;
-      BankCheck c = VerifyBank(t, bc.min_security_counter, &v);
-      if (c.ok() && !RecordMatches(ts, v.header)) c.code = BankError::kRecordMismatch;
-      r.checks[t] = c;
-      r.checked[t] = true;
-      if (PowerLost(c)) return storage_error(c.flash);
-      if (c.ok()) {
-        BootControl next = bc;
-        next.slots[t].tries_remaining = static_cast<uint8_t>(ts.tries_remaining - 1);
-        next.booted_slot = t;
-        next.boot_counter = bc.boot_counter + 1;
-        FlashError e = store_.Save(&next);
-        if (e == FlashError::kOk) {
-          r.status = BootStatus::kBooted;
-          r.slot = t;
-          r.header = v.header;
-          r.trial = true;
-          r.tries_left = next.slots[t].tries_remaining;
-          r.boot_counter = next.boot_counter;
-          return r;
-        }
-        if (e == FlashError::kPowerLost) return storage_error(e);
-        // The try could not be counted: never run a trial whose try is not
-        // recorded (it could loop forever). Run the confirmed slot read-only.
-        can_persist = false;
-        r.persisted = false;
-        r.flash = e;
-      } else {
-        ts.state = SlotState::kUnbootable;
-        ts.tries_remaining = 0;
-        dirty = true;
-      }
-    }
+  if (t == kNoSlot) return false;
+  SlotInfo& ts = bc.slots[t];
+  if (ts.tries_remaining == 0) {
+    ts.state = SlotState::kUnbootable;
+    r->reverted = true;
+    pass.dirty = true;
+    return false;
   }
+  img::Verified v;
+  BankCheck c = CheckRecordedSlot(bc, t, &v, r);
+  if (PowerLost(c)) return StorageError(r, c.flash);
+  if (!c.ok()) {
+    ts.state = SlotState::kUnbootable;
+    ts.tries_remaining = 0;
+    pass.dirty = true;
+    return false;
+  }
+  BootControl next = bc;
+  next.slots[t].tries_remaining = static_cast<uint8_t>(ts.tries_remaining - 1);
+  next.booted_slot = t;
+  next.boot_counter = bc.boot_counter + 1;
+  FlashError e = store_.Save(&next);
+  if (e == FlashError::kOk) {
+    r->status = BootStatus::kBooted;
+    r->slot = t;
+    r->header = v.header;
+    r->trial = true;
+    r->tries_left = next.slots[t].tries_remaining;
+    r->boot_counter = next.boot_counter;
+    return true;
+  }
+  if (e == FlashError::kPowerLost) return StorageError(r, e);
+  // The try could not be counted: never run a trial whose try is not recorded (it
+  // could loop forever). Run the confirmed slot read-only.
+  pass.can_persist = false;
+  r->persisted = false;
+  r->flash = e;
+  return false;
+}
 
-  // 2. The active confirmed slot, then the other confirmed slot as the fallback.
+// 2. The active confirmed slot, then the other confirmed slot as the fallback.
+bool Bootloader::BootConfirmed(BootControl& bc, BootPass& pass, BootReport* r) {
   const uint8_t order[2] = {bc.active_slot, static_cast<uint8_t>(1 - bc.active_slot)};
-  bool condemned[kSlotCount] = {false, false};
   for (uint8_t s : order) {
     if (bc.slots[s].state != SlotState::kConfirmed) continue;
     img::Verified v;
-    BankCheck c = VerifyBank(s, bc.min_security_counter, &v);
-    if (c.ok() && !RecordMatches(bc.slots[s], v.header)) c.code = BankError::kRecordMismatch;
-    r.checks[s] = c;
-    r.checked[s] = true;
-    if (PowerLost(c)) return storage_error(c.flash);
+    BankCheck c = CheckRecordedSlot(bc, s, &v, r);
+    if (PowerLost(c)) return StorageError(r, c.flash);
     if (!c.ok()) {
       bc.slots[s].state = SlotState::kUnbootable;
-      condemned[s] = true;
-      dirty = true;
+      pass.condemned[s] = true;
+      pass.dirty = true;
       continue;
     }
     if (s != bc.active_slot) {
       bc.active_slot = s;
-      r.fell_back = true;
+      r->fell_back = true;
     }
     bc.booted_slot = s;
     bc.boot_counter += 1;
-    if (can_persist) {
+    if (pass.can_persist) {
       FlashError e = store_.Save(&bc);
-      if (e == FlashError::kPowerLost) return storage_error(e);
+      if (e == FlashError::kPowerLost) return StorageError(r, e);
       if (e != FlashError::kOk) {
         // A confirmed, verified image needs no write to run; report and boot.
-        r.persisted = false;
-        r.flash = e;
+        r->persisted = false;
+        r->flash = e;
       }
     }
-    r.status = BootStatus::kBooted;
-    r.slot = s;
-    r.header = v.header;
-    r.boot_counter = bc.boot_counter;
-    return r;
+    r->status = BootStatus::kBooted;
+    r->slot = s;
+    r->header = v.header;
+    r->boot_counter = bc.boot_counter;
+    return true;
   }
+  return false;
+}
 
-  // 3. Nothing verifies. A confirmed slot is never condemned when nothing else
-  // runs: marking it would gain nothing, and if the failure was transient the
-  // next reset boots it again. Reverted trials stay reverted.
+// 3. Nothing verifies. A confirmed slot is never condemned when nothing else runs:
+// marking it would gain nothing, and if the failure was transient the next reset
+// boots it again. Reverted trials stay reverted.
+void Bootloader::NothingToBoot(BootControl& bc, const BootPass& pass, BootReport* r) {
   for (uint8_t s = 0; s < kSlotCount; ++s) {
-    if (condemned[s]) bc.slots[s].state = SlotState::kConfirmed;
+    if (pass.condemned[s]) bc.slots[s].state = SlotState::kConfirmed;
   }
-  if (dirty && can_persist) {
+  if (pass.dirty && pass.can_persist) {
     FlashError e = store_.Save(&bc);
-    if (e == FlashError::kPowerLost) return storage_error(e);
+    if (e == FlashError::kPowerLost) {
+      StorageError(r, e);
+      return;
+    }
     if (e != FlashError::kOk) {
-      r.persisted = false;
-      r.flash = e;
+      r->persisted = false;
+      r->flash = e;
     }
   }
-  r.status = BootStatus::kNoBootableImage;
-  r.boot_counter = bc.boot_counter;
-  return r;
+  r->status = BootStatus::kNoBootableImage;
+  r->boot_counter = bc.boot_counter;
 }
 
 OpResult Bootloader::PrepareInstall(uint8_t slot) {
@@ -358,17 +404,6 @@ OpResult Bootloader::PrepareInstall(uint8_t slot) {
   return e == FlashError::kOk ? OpResult{} : FlashFailed(e);
 }
 
-BankCheck Bootloader::ProveBank(uint8_t slot, BankProof* proof) {
-  proof->valid_ = false;
-  img::Verified v;
-  BankCheck c = VerifyBank(slot, 0, &v);
-  if (!c.ok()) return c;
-  proof->valid_ = true;
-  proof->slot_ = slot;
-  proof->verified_ = v;
-  return c;
-}
-
 BankCheck Bootloader::CheckProof(uint8_t slot, const BankProof& proof, uint32_t min_security_counter) {
   // The header still holds the proven image (a cheap guard against a later write).
   uint8_t hb[img::kHeaderSize];
@@ -379,7 +414,7 @@ BankCheck Bootloader::CheckProof(uint8_t slot, const BankProof& proof, uint32_t 
   if (!e.ok()) return ImageFailed(e);
   uint8_t now[img::kHeaderSize], proven[img::kHeaderSize];
   img::EncodeHeader(h, now);
-  img::EncodeHeader(proof.verified_.header, proven);
+  img::EncodeHeader(proof.image().header, proven);
   for (size_t i = 0; i < img::kHeaderSize; ++i) {
     if (now[i] != proven[i]) return ImageFailed({img::Error::kHashMismatch, i, now[i], proven[i]});
   }
@@ -391,7 +426,7 @@ BankCheck Bootloader::CheckProof(uint8_t slot, const BankProof& proof, uint32_t 
 OpResult Bootloader::SetTrial(uint8_t slot, uint8_t tries, const BankProof* proof) {
   if (slot >= kSlotCount) return Failed(OpError::kBadSlot);
   if (tries == 0 || tries > kMaxTries) return Failed(OpError::kBadTries);
-  if (proof && (!proof->valid_ || proof->slot_ != slot)) return Failed(OpError::kBadProof);
+  if (proof && (!proof->valid() || proof->slot() != slot)) return Failed(OpError::kBadProof);
   BootControl bc;
   LoadInfo info;
   OpResult lr = Load(&bc, &info);
@@ -407,7 +442,7 @@ OpResult Bootloader::SetTrial(uint8_t slot, uint8_t tries, const BankProof* proo
   BankCheck c;
   if (proof) {
     c = CheckProof(slot, *proof, bc.min_security_counter);
-    v = proof->verified_;
+    v = proof->image();
   } else {
     c = VerifyBank(slot, bc.min_security_counter, &v);
   }

@@ -153,6 +153,9 @@ Result<std::unique_ptr<Device>> Device::Open(const std::string& layout_path) {
   env.scratch = d->scratch_.data();
   env.scratch_size = d->scratch_.size();
   d->boot_ = std::make_unique<Bootloader>(env);
+  const BootBackendType* type = FindBootBackendType(d->layout_.boot_control_type);
+  if (type == nullptr) return Internal("unknown boot-control type " + d->layout_.boot_control_type);
+  d->backend_ = type->open(env);
   return d;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "fw/boot/boot_backend.h"
 #include "fw/boot/boot_control.h"
 #include "fw/file_io.h"
 
@@ -54,61 +55,68 @@ FlashGeometry Layout::RegionGeometry(RegionId id) const {
   return g;
 }
 
-Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir) {
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Bad("not valid JSON");
-  if (!doc.is_object()) return Bad("top level must be an object");
-  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}, {"data_dir"}));
-  if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
-    // A layout this build does not know is hostile or foreign input (exit 3), not a usage error.
-    return Bad("version must be 1, found " + doc["version"].dump(-1, ' ', true) + " (unknown layout version)");
-  }
-  Layout layout;
-  const json& flash = doc["flash"];
+namespace {
+
+Status ParseFlash(const json& flash, FlashGeometry* g) {
   if (!flash.is_object()) return Bad("\"flash\" must be an object");
   FW_RETURN_IF_ERROR(CheckKeys(flash, "flash", {"erase_block_size", "write_alignment", "erased_value"}));
   FW_ASSIGN_OR_RETURN(uint64_t eb, Unsigned(flash, "flash", "erase_block_size", 16u << 20));
   FW_ASSIGN_OR_RETURN(uint64_t wa, Unsigned(flash, "flash", "write_alignment", 8));
   FW_ASSIGN_OR_RETURN(uint64_t ev, Unsigned(flash, "flash", "erased_value", 255));
-  layout.geometry.erase_block_size = static_cast<uint32_t>(eb);
-  layout.geometry.write_alignment = static_cast<uint32_t>(wa);
-  layout.geometry.erased_value = static_cast<uint8_t>(ev);
-  layout.geometry.size = eb;  // validated per region below
-  if (Status s = ValidateGeometry(layout.geometry); !s.ok()) return Bad("flash: " + s.message());
+  g->erase_block_size = static_cast<uint32_t>(eb);
+  g->write_alignment = static_cast<uint32_t>(wa);
+  g->erased_value = static_cast<uint8_t>(ev);
+  g->size = eb;  // validated per region below
+  if (Status s = ValidateGeometry(*g); !s.ok()) return Bad("flash: " + s.message());
+  return Status::Ok();
+}
 
-  const json& regions = doc["regions"];
-  if (!regions.is_object()) return Bad("\"regions\" must be an object");
-  FW_RETURN_IF_ERROR(CheckKeys(regions, "regions", {kNames[0], kNames[1], kNames[2], kNames[3], kNames[4], kNames[5]}));
-  for (size_t i = 0; i < kRegionCount; ++i) {
-    const std::string where = "regions." + std::string(kNames[i]);
-    const json& r = regions[std::string(kNames[i])];
-    if (!r.is_object()) return Bad(where + " must be an object");
-    FW_RETURN_IF_ERROR(CheckKeys(r, where, {"path", "offset", "size"}));
-    if (!r["path"].is_string() || r["path"].get<std::string>().empty())
-      return Bad(where + ".path must be a non-empty string");
-    RegionSpec& spec = layout.regions[i];
-    fs::path p = r["path"].get<std::string>();
-    if (p.is_relative()) p = fs::path(base_dir) / p;
-    // ".." is left for the kernel to resolve: "link/../x" names the parent of the link's
-    // target, not the layout directory (lexical normalization would open another file).
-    bool dotdot = false;
-    for (const fs::path& part : p) dotdot = dotdot || part == "..";
-    spec.path = dotdot ? p.string() : p.lexically_normal().string();
-    FW_ASSIGN_OR_RETURN(spec.offset, Unsigned(r, where, "offset", kMaxRegionSize));
-    FW_ASSIGN_OR_RETURN(spec.size, Unsigned(r, where, "size", kMaxRegionSize));
-    if (spec.size == 0) return Bad(where + ".size must not be 0");
-    if (spec.offset % eb != 0 || spec.size % eb != 0) {
-      return Bad(where + ": offset " + std::to_string(spec.offset) + " and size " + std::to_string(spec.size) +
-                 " must be multiples of the erase block size " + std::to_string(eb));
-    }
+// A relative path is joined to `base_dir`.
+std::string ResolvePath(const std::string& text, const std::string& base_dir) {
+  fs::path p = text;
+  if (p.is_relative()) p = fs::path(base_dir) / p;
+  // ".." is left for the kernel to resolve: "link/../x" names the parent of the link's
+  // target, not the layout directory (lexical normalization would open another file).
+  bool dotdot = false;
+  for (const fs::path& part : p) dotdot = dotdot || part == "..";
+  return dotdot ? p.string() : p.lexically_normal().string();
+}
+
+Status ParseRegion(const json& r, const std::string& where, const std::string& base_dir, uint64_t erase_block,
+                   RegionSpec* spec) {
+  if (!r.is_object()) return Bad(where + " must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(r, where, {"path", "offset", "size"}));
+  if (!r["path"].is_string() || r["path"].get<std::string>().empty())
+    return Bad(where + ".path must be a non-empty string");
+  spec->path = ResolvePath(r["path"].get<std::string>(), base_dir);
+  FW_ASSIGN_OR_RETURN(spec->offset, Unsigned(r, where, "offset", kMaxRegionSize));
+  FW_ASSIGN_OR_RETURN(spec->size, Unsigned(r, where, "size", kMaxRegionSize));
+  if (spec->size == 0) return Bad(where + ".size must not be 0");
+  if (spec->offset % erase_block != 0 || spec->size % erase_block != 0) {
+    return Bad(where + ": offset " + std::to_string(spec->offset) + " and size " + std::to_string(spec->size) +
+               " must be multiples of the erase block size " + std::to_string(erase_block));
   }
-  if (doc.contains("data_dir")) {
-    if (!doc["data_dir"].is_string() || doc["data_dir"].get<std::string>().empty())
-      return Bad("data_dir must be a non-empty string (the directory where the data partition is mounted)");
-    fs::path d = doc["data_dir"].get<std::string>();
-    if (d.is_relative()) d = fs::path(base_dir) / d;
-    layout.data_dir = d.lexically_normal().string();
+  return Status::Ok();
+}
+
+// "boot_control": {"type": NAME} — NAME from BootBackendTypes(); absent → the default.
+Status ParseBootControl(const json& doc, std::string* type) {
+  *type = std::string(BootBackendTypes().front().name);
+  if (!doc.contains("boot_control")) return Status::Ok();
+  const json& bc = doc["boot_control"];
+  if (!bc.is_object()) return Bad("\"boot_control\" must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(bc, "boot_control", {"type"}));
+  if (!bc["type"].is_string()) return Bad("boot_control.type must be a string");
+  *type = bc["type"].get<std::string>();
+  if (FindBootBackendType(*type) == nullptr) {
+    return Bad("boot_control.type \"" + *type +
+               "\" is not a known boot-control backend (known: " + BootBackendTypeNames() + ")");
   }
+  return Status::Ok();
+}
+
+// Sizes each region needs, and no two regions of the same path overlapping.
+Status CheckRegions(const Layout& layout) {
   for (RegionId id : {RegionId::kBootControl0, RegionId::kBootControl1}) {
     if (layout.region(id).size < kBootControlSize) {
       return Bad("regions." + std::string(RegionName(id)) + " is smaller than a boot-control block (" +
@@ -134,6 +142,38 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
       }
     }
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir) {
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Bad("not valid JSON");
+  if (!doc.is_object()) return Bad("top level must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(doc, "layout", {"version", "flash", "regions"}, {"data_dir", "boot_control"}));
+  if (!doc["version"].is_number_unsigned() || doc["version"].get<uint64_t>() != 1) {
+    // A layout this build does not know is hostile or foreign input (exit 3), not a usage error.
+    return Bad("version must be 1, found " + doc["version"].dump(-1, ' ', true) + " (unknown layout version)");
+  }
+  Layout layout;
+  FW_RETURN_IF_ERROR(ParseFlash(doc["flash"], &layout.geometry));
+  const json& regions = doc["regions"];
+  if (!regions.is_object()) return Bad("\"regions\" must be an object");
+  FW_RETURN_IF_ERROR(CheckKeys(regions, "regions", {kNames[0], kNames[1], kNames[2], kNames[3], kNames[4], kNames[5]}));
+  for (size_t i = 0; i < kRegionCount; ++i) {
+    FW_RETURN_IF_ERROR(ParseRegion(regions[std::string(kNames[i])], "regions." + std::string(kNames[i]), base_dir,
+                                   layout.geometry.erase_block_size, &layout.regions[i]));
+  }
+  if (doc.contains("data_dir")) {
+    if (!doc["data_dir"].is_string() || doc["data_dir"].get<std::string>().empty())
+      return Bad("data_dir must be a non-empty string (the directory where the data partition is mounted)");
+    fs::path d = doc["data_dir"].get<std::string>();
+    if (d.is_relative()) d = fs::path(base_dir) / d;
+    layout.data_dir = d.lexically_normal().string();
+  }
+  FW_RETURN_IF_ERROR(ParseBootControl(doc, &layout.boot_control_type));
+  FW_RETURN_IF_ERROR(CheckRegions(layout));
   return layout;
 }
 

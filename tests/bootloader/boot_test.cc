@@ -224,11 +224,10 @@ class ReadLog final : public FlashProxy {
 TEST_F(BootTest, BankVerificationReadsFrontToBack) {
   WriteBank(1, V2());
   ReadLog log(dev_.bank(1));
-  BootEnv env = dev_.Reset().env();
-  env.bank[1] = &log;
-  Bootloader b(env);
+  BankEnv env = BankEnvFor(dev_.Env(), 1);
+  env.bank = &log;
   BankProof proof;
-  ASSERT_TRUE(b.ProveBank(1, &proof).ok());
+  ASSERT_TRUE(ProveBank(env, 1, &proof).ok());
   ASSERT_TRUE(proof.valid());
   const uint64_t hashed = image::HashedSize(proof.image().header);
   uint64_t covered = 0;  // every byte below this was read
@@ -246,7 +245,7 @@ TEST_F(BootTest, BankVerificationReadsFrontToBack) {
 TEST_F(BootTest, SetTrialWithAProofChecksItsSlotHeaderAndPolicy) {
   WriteBank(1, V2());
   BankProof proof;
-  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  ASSERT_TRUE(ProveBank(BankEnvFor(dev_.Env(), 1), 1, &proof).ok());
   EXPECT_EQ(dev_.Reset().SetTrial(0, 3, &proof).code, OpError::kBadProof);
   const BankProof none;
   EXPECT_EQ(dev_.Reset().SetTrial(1, 3, &none).code, OpError::kBadProof);
@@ -257,13 +256,13 @@ TEST_F(BootTest, SetTrialWithAProofChecksItsSlotHeaderAndPolicy) {
   EXPECT_EQ(Record().slots[1].state, SlotState::kUnbootable);
   // A proven image below the stored security floor is refused by the policy check.
   WriteBank(1, SignedImage({"2.0.0", 0}));
-  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  ASSERT_TRUE(ProveBank(BankEnvFor(dev_.Env(), 1), 1, &proof).ok());
   r = dev_.Reset().SetTrial(1, 3, &proof);
   EXPECT_EQ(r.code, OpError::kVerifyFailed);
   EXPECT_EQ(r.bank.image.code, image::Error::kSecurityCounterTooLow);
   // The proof of the right image makes the trial.
   WriteBank(1, V2());
-  ASSERT_TRUE(dev_.Reset().ProveBank(1, &proof).ok());
+  ASSERT_TRUE(ProveBank(BankEnvFor(dev_.Env(), 1), 1, &proof).ok());
   ASSERT_TRUE(dev_.Reset().SetTrial(1, 3, &proof).ok());
   EXPECT_EQ(Record().slots[1].state, SlotState::kTrial);
   EXPECT_EQ(Record().slots[1].version.major, 2);

@@ -61,7 +61,9 @@ SimDevice::SimDevice(const SimConfig& c, std::vector<std::string> trusted)
   bank_[1] = FlashRegion(*flash_, bank_base_[1], c.bank_size);
 }
 
-Bootloader SimDevice::Reset() {
+Bootloader SimDevice::Reset() { return Bootloader(Env()); }
+
+BootEnv SimDevice::Env() {
   BootEnv env;
   env.control[0] = &control_[0];
   env.control[1] = &control_[1];
@@ -72,7 +74,7 @@ Bootloader SimDevice::Reset() {
   env.hardware_id = "POS-X1";
   env.scratch = scratch_.data();
   env.scratch_size = scratch_.size();
-  return Bootloader(env);
+  return env;
 }
 
 bool SimDevice::ReadRecord(BootControl* out) {

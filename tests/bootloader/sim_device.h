@@ -48,6 +48,9 @@ class SimDevice {
   uint64_t bank_size() const { return config_.bank_size; }
   const SimConfig& config() const { return config_; }
 
+  // The core's environment: the regions, OpenSSL crypto, hardware id "POS-X1".
+  BootEnv Env();
+  image::KeyRing& keys() { return keys_; }
   // A fresh core instance, as after a reset (the store forgets which copy is current).
   Bootloader Reset();
   // Reads the record with a fresh store (no writes). found=false when both copies are invalid.

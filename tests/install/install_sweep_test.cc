@@ -209,9 +209,10 @@ struct Case {
 };
 
 // The updater's view of a simulated terminal with its data area in `data_dir`.
-Terminal SimTerminal(boot::Bootloader& boot, SimDevice& dev, const std::string& data_dir) {
+Terminal SimTerminal(boot::BootBackend& boot, SimDevice& dev, const std::string& data_dir) {
   Terminal t;
   t.boot = &boot;
+  t.boot_keys = &dev.keys();
   t.banks[0] = &dev.bank(0);
   t.banks[1] = &dev.bank(1);
   t.hardware_id = "POS-X1";
@@ -226,7 +227,11 @@ class Rig {
  public:
   Rig(const SimConfig& config, const std::vector<uint8_t>& flash_bytes, const std::string& data_template,
       const std::string& data_dir, std::vector<journal::Record> acked, uint32_t seed)
-      : dev_(config), boot_(dev_.Reset()), data_dir_(data_dir), acked_(std::move(acked)) {
+      : dev_(config),
+        boot_(dev_.Reset()),
+        backend_(boot::NewCrcTwoCopyBackend(dev_.Env())),
+        data_dir_(data_dir),
+        acked_(std::move(acked)) {
     dev_.flash().bytes() = flash_bytes;
     fs::remove_all(data_dir_);
     fs::copy(data_template, data_dir_, fs::copy_options::recursive);
@@ -241,7 +246,7 @@ class Rig {
   const std::string& data_dir() const { return data_dir_; }
   const std::vector<journal::Record>& acked() const { return acked_; }
 
-  Terminal terminal() { return SimTerminal(boot_, dev_, data_dir_); }
+  Terminal terminal() { return SimTerminal(*backend_, dev_, data_dir_); }
 
   // The payment application: records it saw acknowledged are remembered.
   void Append(int n) {
@@ -265,6 +270,7 @@ class Rig {
  private:
   SimDevice dev_;
   boot::Bootloader boot_;
+  std::unique_ptr<boot::BootBackend> backend_;  // every operation reloads boot control, as after a reset
   std::string data_dir_;
   std::vector<journal::Record> acked_;
   std::unique_ptr<journal::Simulator> sim_;
@@ -305,8 +311,8 @@ void FactoryState(const SimConfig& config, const std::string& tmpl, std::vector<
   fs::create_directories(tmpl);
   fs::copy_file(v.journal, tmpl + "/journal.db");
   {
-    boot::Bootloader b = d.Reset();
-    Terminal t = SimTerminal(b, d, tmpl);
+    auto backend = boot::NewCrcTwoCopyBackend(d.Env());
+    Terminal t = SimTerminal(*backend, d, tmpl);
     Status s = InitDataArea(t, v.root_json);
     ASSERT_TRUE(s.ok()) << s.message();
   }

@@ -29,7 +29,7 @@
 namespace fw::install {
 
 namespace fs = std::filesystem;
-using boot::BootControl;
+using boot::BootState;
 using boot::SlotState;
 
 namespace {
@@ -38,14 +38,7 @@ std::string VersionText(const boot::SlotVersion& v) { return SemVer{v.major, v.m
 
 std::string SlotText(uint8_t slot) { return std::string(1, boot::SlotLetter(slot)); }
 
-Result<BootControl> ReadBootControl(Terminal& t, bool* valid = nullptr) {
-  BootControl bc;
-  boot::LoadInfo info;
-  boot::OpResult r = t.boot->ReadState(&bc, &info);
-  if (!r.ok()) return boot::OpStatus(r).WithContext("reading boot control");
-  if (valid) *valid = info.found;
-  return bc;
-}
+Result<BootState> ReadBootState(Terminal& t) { return t.boot->ReadState().WithContext("reading boot control"); }
 
 // For writers, under the terminal lock: opening an existing history writes nothing.
 Result<history::FlashHistory> OpenHistory(Terminal& t, const TerminalLock& lock) {
@@ -137,7 +130,7 @@ Status PersistTufMetadata(const Terminal& t, const bundle::VerifiedBundle& vb) {
 
 // A plan: everything checked, nothing written.
 struct Plan {
-  BootControl bc;
+  BootState bc;
   uint8_t target = 0;
   bundle::VerifiedBundle bundle;
   SemVer to_version;
@@ -197,8 +190,8 @@ Status CheckImageHeaderMatchesMetadata(const bundle::BundleHead& head, const Sem
 
 Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   Plan plan;
-  FW_ASSIGN_OR_RETURN(plan.bc, ReadBootControl(t));
-  const BootControl& bc = plan.bc;
+  FW_ASSIGN_OR_RETURN(plan.bc, ReadBootState(t));
+  const BootState& bc = plan.bc;
   if (uint8_t trial = bc.TrialSlot(); trial != boot::kNoSlot) {
     return FailedPrecondition("a trial of version " + VersionText(bc.slots[trial].version) + " is pending in slot " +
                               SlotText(trial) +
@@ -293,7 +286,8 @@ Result<std::unique_ptr<OpenedTerminal>> OpenedTerminal::Open(const std::string& 
   std::unique_ptr<OpenedTerminal> o(new OpenedTerminal());
   o->device_ = std::move(device);
   Terminal& t = o->terminal_;
-  t.boot = &o->device_->bootloader();
+  t.boot = &o->device_->backend();
+  t.boot_keys = &o->device_->boot_keys();
   t.banks[0] = &o->device_->region(boot::RegionId::kBankA);
   t.banks[1] = &o->device_->region(boot::RegionId::kBankB);
   t.hardware_id = o->device_->trust().hardware_id;
@@ -339,15 +333,16 @@ Status InitDataArea(Terminal& t, const std::string& tuf_root_path) {
 
 namespace {
 
-// The core's whole-bank read-back (Bootloader::ProveBank) on its own thread, with
-// its own scratch buffer and hash engine, reading the bank through `bank` behind
-// the writer. Finish() waits for it; destroying it unfinished aborts the reads.
+// The core's whole-bank read-back (boot::ProveBank) on its own thread, with its own
+// scratch buffer and hash engine, reading the bank through `bank` behind the
+// writer. Finish() waits for it; destroying it unfinished aborts the reads.
 class ReadBack {
  public:
-  static Result<std::unique_ptr<ReadBack>> Start(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank) {
-    std::unique_ptr<ReadBack> r(new ReadBack(boot, slot, bank));
+  static Result<std::unique_ptr<ReadBack>> Start(const Terminal& t, uint8_t slot, ReadBehindBank& bank) {
+    if (t.boot_keys == nullptr) return Internal("the terminal has no boot keys for the read-back");
+    std::unique_ptr<ReadBack> r(new ReadBack(t, slot, bank));
     try {
-      r->thread_ = std::thread([p = r.get()] { p->check_ = p->verifier_.ProveBank(p->slot_, &p->proof_); });
+      r->thread_ = std::thread([p = r.get()] { p->check_ = boot::ProveBank(p->env_, p->slot_, &p->proof_); });
     } catch (const std::system_error& e) {
       return Internal(std::string("cannot start the read-back thread: ") + e.what());
     }
@@ -370,26 +365,22 @@ class ReadBack {
   }
 
  private:
-  static boot::BootEnv Env(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank, boot::HostHash& hash,
-                           std::vector<uint8_t>& scratch) {
-    boot::BootEnv env = boot.env();
-    env.bank[slot] = &bank;
-    env.hash = &hash;
-    env.scratch = scratch.data();
-    env.scratch_size = scratch.size();
-    return env;
+  ReadBack(const Terminal& t, uint8_t slot, ReadBehindBank& bank)
+      : bank_(bank), slot_(slot), hardware_id_(t.hardware_id), scratch_(boot::kVerifyBufferSize) {
+    env_.bank = &bank_;
+    env_.hash = &hash_;
+    env_.keys = t.boot_keys;
+    env_.hardware_id = hardware_id_.c_str();
+    env_.scratch = scratch_.data();
+    env_.scratch_size = scratch_.size();
   }
-  ReadBack(const boot::Bootloader& boot, uint8_t slot, ReadBehindBank& bank)
-      : bank_(bank),
-        slot_(slot),
-        scratch_(boot::kVerifyBufferSize),
-        verifier_(Env(boot, slot, bank, hash_, scratch_)) {}
 
   ReadBehindBank& bank_;
   uint8_t slot_;
+  std::string hardware_id_;
   boot::HostHash hash_;
   std::vector<uint8_t> scratch_;
-  boot::Bootloader verifier_;
+  boot::BankEnv env_;
   boot::BankProof proof_;
   boot::BankCheck check_;
   std::thread thread_;
@@ -470,7 +461,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   ReadBehindBank& bank = **behind;
   auto writer = boot::BankWriter::Create(bank, plan.bundle.target.length);
   if (!writer.ok()) return fail(writer.status().WithContext("install"));
-  auto readback = ReadBack::Start(*t.boot, plan.target, bank);
+  auto readback = ReadBack::Start(t, plan.target, bank);
   if (!readback.ok()) return fail(readback.status().WithContext("install"));
   bundle::ReaderOptions ro;
   ro.metadata_dir = t.TufDir();
@@ -549,7 +540,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "confirm"));
   FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
   // Every refusal below comes before the first write (recovery included).
-  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_ASSIGN_OR_RETURN(BootState bc, ReadBootState(t));
   const uint8_t trial = bc.TrialSlot();
   if (trial == boot::kNoSlot) {
     return FailedPrecondition("there is no trial firmware to confirm (see 'fwupdate status')");
@@ -612,7 +603,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
       history.RecordOutcome(res.history_id, history::Outcome::kFailed, s.message()).IgnoreError();
       return s;
     }
-    FW_ASSIGN_OR_RETURN(BootControl after, ReadBootControl(t));
+    FW_ASSIGN_OR_RETURN(BootState after, ReadBootState(t));
     res.confirmed = true;
     res.min_security_counter = after.min_security_counter;
     FW_RETURN_IF_ERROR(
@@ -655,7 +646,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
 Result<RollbackResult> Rollback(Terminal& t, const std::string& operator_name) {
   FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "rollback"));
   FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
-  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_ASSIGN_OR_RETURN(BootState bc, ReadBootState(t));
   const uint8_t trial = bc.TrialSlot();
   if (trial == boot::kNoSlot) {
     return FailedPrecondition("there is no trial firmware to roll back; version " +
@@ -699,7 +690,7 @@ struct Finding {
 };
 
 // `entries`: the newest rows, newest first.
-std::vector<Finding> AnalyzeRecovery(const BootControl& bc, const std::vector<history::Entry>& entries) {
+std::vector<Finding> AnalyzeRecovery(const BootState& bc, const std::vector<history::Entry>& entries) {
   std::vector<Finding> out;
   for (const auto& e : entries) {
     if (e.outcome != history::Outcome::kInProgress) continue;
@@ -781,7 +772,7 @@ std::vector<Finding> AnalyzeRecovery(const BootControl& bc, const std::vector<hi
 
 // Applies the findings; the caller holds the terminal lock, so no row in progress is live.
 Result<std::vector<std::string>> RecoverWith(Terminal& t, history::FlashHistory& history) {
-  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_ASSIGN_OR_RETURN(BootState bc, ReadBootState(t));
   FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
   std::vector<std::string> notes;
   for (const Finding& f : AnalyzeRecovery(bc, entries)) {
@@ -809,7 +800,7 @@ Result<LiveState> InspectLive(Terminal& t, history::FlashHistory& history) {
   // Probe, read, probe again: a writer that started in between is seen as running.
   for (int attempt = 0;; ++attempt) {
     FW_ASSIGN_OR_RETURN(auto before, TerminalLock::Probe(t.data_dir));
-    FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+    FW_ASSIGN_OR_RETURN(BootState bc, ReadBootState(t));
     FW_ASSIGN_OR_RETURN(auto entries, history.List(50));
     FW_ASSIGN_OR_RETURN(auto after, TerminalLock::Probe(t.data_dir));
     if (before.has_value() != after.has_value() && attempt < 3) continue;
@@ -836,7 +827,8 @@ Result<LiveState> InspectLive(Terminal& t, history::FlashHistory& history) {
 Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, size_t history_limit) {
   (void)operator_name;
   StatusReport r;
-  FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t, &r.boot_control_valid));
+  FW_ASSIGN_OR_RETURN(BootState bc, ReadBootState(t));
+  r.boot_control_valid = bc.stored_valid;
   for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
     r.slots[s].name = SlotText(s);
     r.slots[s].state = boot::SlotStateName(bc.slots[s].state);

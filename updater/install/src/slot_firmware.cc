@@ -20,18 +20,12 @@ std::string SlotDir(const Terminal& t, uint8_t slot) {
 }
 std::string AlignStatePath(const Terminal& t) { return t.data_dir + "/slots/journal-align.json"; }
 
-SemVer SlotSemVer(const boot::BootControl& bc, uint8_t slot) {
+SemVer SlotSemVer(const boot::BootState& bc, uint8_t slot) {
   const auto& v = bc.slots[slot].version;
   return SemVer{v.major, v.minor, v.patch, v.build};
 }
 
-Result<boot::BootControl> ReadBc(Terminal& t) {
-  boot::BootControl bc;
-  boot::LoadInfo info;
-  boot::OpResult r = t.boot->ReadState(&bc, &info);
-  if (!r.ok()) return boot::OpStatus(r).WithContext("reading boot control");
-  return bc;
-}
+Result<boot::BootState> ReadBc(Terminal& t) { return t.boot->ReadState().WithContext("reading boot control"); }
 
 }  // namespace
 
@@ -46,7 +40,7 @@ Status SaveSlotFirmware(const Terminal& t, uint8_t slot, const bundle::VerifiedB
   return WriteFileAtomic(dir + "/target.json", j.dump() + "\n", 0644);
 }
 
-Result<std::optional<SlotFirmware>> LoadSlotFirmware(const Terminal& t, uint8_t slot, const boot::BootControl& bc) {
+Result<std::optional<SlotFirmware>> LoadSlotFirmware(const Terminal& t, uint8_t slot, const boot::BootState& bc) {
   const std::string dir = SlotDir(t, slot);
   const std::string what = "slot " + std::string(1, boot::SlotLetter(slot)) + " firmware record " + dir;
   std::error_code ec;
@@ -86,7 +80,7 @@ Result<std::optional<SlotFirmware>> LoadSlotFirmware(const Terminal& t, uint8_t 
   return std::optional<SlotFirmware>(std::move(out));
 }
 
-Status CheckJournalSchemaFits(const Terminal& t, const boot::BootControl& bc, const bundle::VerifiedBundle& vb) {
+Status CheckJournalSchemaFits(const Terminal& t, const boot::BootState& bc, const bundle::VerifiedBundle& vb) {
   journal::SchemaRange range{static_cast<int>(vb.facts.journal_schema_min),
                              static_cast<int>(vb.facts.journal_schema_max)};
   std::optional<journal::SchemaRange> fallback;
@@ -98,7 +92,7 @@ Status CheckJournalSchemaFits(const Terminal& t, const boot::BootControl& bc, co
 Result<AlignResult> AlignJournal(Terminal& t) {
   // The caller (fwupdate journal align) holds the terminal lock (docs/install.md, "Lock protocol").
   AlignResult res;
-  FW_ASSIGN_OR_RETURN(boot::BootControl bc, ReadBc(t));
+  FW_ASSIGN_OR_RETURN(boot::BootState bc, ReadBc(t));
   if (bc.booted_slot == boot::kNoSlot || bc.booted_slot >= boot::kSlotCount) {
     return FailedPrecondition("no slot has been booted (boot control records none); nothing to align the journal to");
   }

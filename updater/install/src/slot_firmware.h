@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "fw/boot/boot.h"
+#include "fw/boot/boot_backend.h"
 #include "fw/install/installer.h"
 #include "fw/journal/migrations.h"
 #include "fw/status.h"
@@ -35,10 +35,10 @@ struct SlotFirmware {
 // target, and its firmware facts match the slot in boot control (version, security
 // counter, hardware id). nullopt when the slot has no record; an error when it has
 // one that does not verify.
-Result<std::optional<SlotFirmware>> LoadSlotFirmware(const Terminal& t, uint8_t slot, const boot::BootControl& bc);
+Result<std::optional<SlotFirmware>> LoadSlotFirmware(const Terminal& t, uint8_t slot, const boot::BootState& bc);
 
 // The plan's journal-schema rule (journal::CheckSchemaPlan) for the bundle's signed
 // range, with the confirmed slot's signed range as the revert target when known.
-Status CheckJournalSchemaFits(const Terminal& t, const boot::BootControl& bc, const bundle::VerifiedBundle& vb);
+Status CheckJournalSchemaFits(const Terminal& t, const boot::BootState& bc, const bundle::VerifiedBundle& vb);
 
 }  // namespace fw::install

@@ -15,9 +15,11 @@
 //   A slot whose bank fails verification is marked unbootable.
 //
 // The operations used by the updater and fwboot (PrepareInstall, SetTrial,
-// Confirm, MarkUnbootable) enforce the invariants of DESIGN.md: the active bank is
-// never prepared for writing; a slot becomes a trial only after its whole bank
-// verifies; the minimum security counter advances only in Confirm().
+// Confirm, MarkUnbootable; on the host they are reached through BootBackend,
+// boot_backend.h) enforce the invariants of DESIGN.md: the active bank is never
+// prepared for writing; a slot becomes a trial only after its whole bank verifies;
+// the minimum security counter advances only in Confirm(). ProveBank() is the
+// whole-bank read-back as a free function, so it can run on another thread.
 //
 // No heap, no exceptions, no OS calls; storage and crypto come in through Flash,
 // image::HashEngine and image::KeyRing. Thread safety: none.
@@ -112,9 +114,35 @@ struct BootEnv {
   size_t scratch_size = 0;
 };
 
+// What verifying one bank needs. `scratch` as in BootEnv. A BankEnv is used by one
+// thread at a time; several may share `keys` when the KeyRing allows it.
+struct BankEnv {
+  Flash* bank = nullptr;
+  image::HashEngine* hash = nullptr;
+  image::KeyRing* keys = nullptr;
+  const char* hardware_id = "";
+  uint8_t* scratch = nullptr;
+  size_t scratch_size = 0;
+};
+
+// The BankEnv of `slot` in `env` (nothing is copied but pointers).
+BankEnv BankEnvFor(const BootEnv& env, uint8_t slot);
+
+// Verifies the image in `env.bank`: header, hash, signature by a trusted key, then the
+// policy (hardware id, security counter >= `min_security_counter`). A failure is
+// re-checked once so a transient read error does not condemn a good bank.
+BankCheck VerifyBank(const BankEnv& env, uint32_t min_security_counter, image::Verified* out);
+
+class BankProof;
+// The whole-bank read-back: verifies the bank of `slot` (hash, signature and hardware
+// id; the security counter is checked by SetTrial against the stored floor) and fills
+// `proof` when it verifies. The updater runs it on its own thread, over a Flash that
+// reads the bank behind the writer, with its own hash engine and scratch.
+BankCheck ProveBank(const BankEnv& env, uint8_t slot, BankProof* proof);
+
 // What ProveBank() established: the whole bank of `slot` was read back and holds
-// an image with a valid hash and a signature by a trusted boot key. Only the
-// core fills one in; SetTrial() accepts it instead of reading the bank again.
+// an image with a valid hash and a signature by a trusted boot key. Only ProveBank
+// fills one in; SetTrial() accepts it instead of reading the bank again.
 class BankProof {
  public:
   bool valid() const { return valid_; }
@@ -122,7 +150,7 @@ class BankProof {
   const image::Verified& image() const { return verified_; }
 
  private:
-  friend class Bootloader;
+  friend BankCheck ProveBank(const BankEnv& env, uint8_t slot, BankProof* proof);
   bool valid_ = false;
   uint8_t slot_ = kNoSlot;
   image::Verified verified_;
@@ -146,14 +174,10 @@ class Bootloader {
   // then makes it the trial with `tries` boots to prove itself.
   //
   // With a `proof` from ProveBank() — run after the last write to the bank, e.g.
-  // by another Bootloader whose env reads the bank behind the writer — the bank is
-  // not read again: SetTrial re-reads only the header (it must still be the proven
-  // image's) and checks the policy against the stored minimum security counter.
+  // on a thread that reads the bank behind the writer — the bank is not read again:
+  // SetTrial re-reads only the header (it must still be the proven image's) and
+  // checks the policy against the stored minimum security counter.
   OpResult SetTrial(uint8_t slot, uint8_t tries, const BankProof* proof = nullptr);
-  // Verifies the whole bank of `slot` (hash and signature; the policy is checked by
-  // SetTrial) and fills `proof` when it verifies.
-  BankCheck ProveBank(uint8_t slot, BankProof* proof);
-  const BootEnv& env() const { return env_; }
   // The running trial becomes confirmed and active; the previous active slot
   // stays as the fallback; the minimum security counter advances to the trial's.
   OpResult Confirm();
@@ -161,17 +185,28 @@ class Bootloader {
   // (it then becomes active).
   OpResult MarkUnbootable(uint8_t slot);
 
-  // Verifies bank `slot` with the given minimum security counter. A failure is
-  // re-checked once so a transient read error does not condemn a good bank.
+  // Verifies bank `slot` with the given minimum security counter (see the free
+  // VerifyBank).
   BankCheck VerifyBank(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
 
  private:
+  // What one Boot() carries from step to step.
+  struct BootPass {
+    bool dirty = false;                           // the record changed and is persisted with the decision
+    bool can_persist = true;                      // false after a write error: boot read-only
+    bool condemned[kSlotCount] = {false, false};  // confirmed slots that failed verification
+  };
+
   // Loads the record, or builds the safe default when both copies are invalid.
   OpResult Load(BootControl* bc, LoadInfo* info);
-  BankCheck VerifyOnce(uint8_t slot, uint32_t min_security_counter, image::Verified* out);
   BankCheck CheckProof(uint8_t slot, const BankProof& proof, uint32_t min_security_counter);
   // `checks` receives each bank's verification result.
   void BuildDefault(BootControl* bc, BankCheck checks[kSlotCount]);
+  // Boot steps (see Boot()); a step returns true when the boot is decided.
+  BankCheck CheckRecordedSlot(const BootControl& bc, uint8_t slot, image::Verified* v, BootReport* r);
+  bool BootTrial(BootControl& bc, BootPass& pass, BootReport* r);
+  bool BootConfirmed(BootControl& bc, BootPass& pass, BootReport* r);
+  void NothingToBoot(BootControl& bc, const BootPass& pass, BootReport* r);
 
   BootEnv env_;
   BootControlStore store_;

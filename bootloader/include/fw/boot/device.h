@@ -1,6 +1,7 @@
 // A terminal's storage opened from a layout file: one FileFlash per region, the
-// trust store, OpenSSL crypto, and the bootloader core wired to them. Used by
-// fwboot and (later) the updater.
+// trust store, OpenSSL crypto, the bootloader core wired to them (for the boot
+// decision) and the boot-state backend the layout names (for everything else).
+// Used by fwboot and the updater.
 //
 // Also: provisioning a simulated terminal, writing an image into a bank, and
 // turning the core's error values into Status messages.
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "fw/boot/boot.h"
+#include "fw/boot/boot_backend.h"
 #include "fw/boot/file_flash.h"
 #include "fw/boot/host_crypto.h"
 #include "fw/boot/layout.h"
@@ -34,7 +36,12 @@ class Device {
   const Layout& layout() const { return layout_; }
   const TrustStore& trust() const { return trust_; }
   Flash& region(RegionId id) { return *flashes_[static_cast<size_t>(id)]; }
+  // The core, for Boot() (one simulated reset) and bank verification.
   Bootloader& bootloader() { return *boot_; }
+  // The layout's boot-state backend: read the state, prepare, trial, confirm, mark bad.
+  BootBackend& backend() { return *backend_; }
+  // The trust store's boot keys (for a read-back on another thread, ProveBank).
+  image::KeyRing& boot_keys() { return *keys_; }
 
  private:
   Device() = default;
@@ -45,6 +52,7 @@ class Device {
   std::unique_ptr<HostKeyRing> keys_;
   std::vector<uint8_t> scratch_;
   std::unique_ptr<Bootloader> boot_;
+  std::unique_ptr<BootBackend> backend_;
 };
 
 // Writes `image` at the start of `bank`: erases the blocks it covers, then

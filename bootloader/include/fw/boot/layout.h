@@ -3,7 +3,8 @@
 //
 //   {"version": 1,
 //    "flash": {"erase_block_size": 4096, "write_alignment": 8, "erased_value": 255},
-//    "regions": {"boot_control_0": {"path": "control.bin", "offset": 0, "size": 4096}, ...}}
+//    "regions": {"boot_control_0": {"path": "control.bin", "offset": 0, "size": 4096}, ...},
+//    "boot_control": {"type": "crc-two-copy"}}          (optional; names the BootBackend)
 //
 // Validation is strict: every region present, no unknown keys, sizes non-zero
 // and erase-block aligned, no two regions of the same file overlapping. Relative
@@ -45,6 +46,9 @@ struct Layout {
   // transaction journal, journal snapshots, flash history and TUF metadata there.
   // Optional for the bootloader; required by fwupdate. Absolute after loading.
   std::string data_dir;
+  // The storage format of the boot state: a name from BootBackendTypes()
+  // (boot_backend.h), checked by Parse. Absent from the file: the first (default) type.
+  std::string boot_control_type = "crc-two-copy";
 
   const RegionSpec& region(RegionId id) const { return regions[static_cast<size_t>(id)]; }
   // Geometry for one region (its size filled in).

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "fw/boot/boot.h"
+#include "fw/boot/boot_backend.h"
 #include "fw/boot/flash.h"
 #include "fw/flash_history.h"
 #include "fw/install/terminal_lock.h"
@@ -34,8 +34,9 @@ namespace fw::install {
 // What the updater touches on a terminal. The data directory holds the payment
 // application's journal, the snapshot store, the flash history and the TUF metadata.
 struct Terminal {
-  boot::Bootloader* boot = nullptr;
+  boot::BootBackend* boot = nullptr;  // the boot state (the layout's backend)
   boot::Flash* banks[boot::kSlotCount] = {nullptr, nullptr};
+  image::KeyRing* boot_keys = nullptr;  // the trust store's boot keys, for the read-back (ProveBank)
   std::string hardware_id;
   std::string data_dir;
   std::string journal_path;              // default: DATA_DIR/journal.db
