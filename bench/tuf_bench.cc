@@ -54,7 +54,7 @@ void Must(Status s) {
   }
 }
 
-std::string Sign(const std::string& signed_bytes, const PrivateKey& key) {
+std::string Sign(const std::string& signed_bytes, const Signer& key) {
   return tuf::SerializeEnvelope(signed_bytes, {Must(tuf::SignBytes(signed_bytes, key))});
 }
 
@@ -63,11 +63,11 @@ int Metadata(const std::string& work, int n_targets, int root_versions) {
   const std::string md = work + "/repo/metadata";
   fs::create_directories(md);
   const int64_t expires = static_cast<int64_t>(::time(nullptr)) + 86400 * 30;
-  PrivateKey role_key = Must(PrivateKey::Generate(KeyType::kEd25519));
+  KeySigner role_key(Must(PrivateKey::Generate(KeyType::kEd25519)));
   Key role_tuf = Must(Key::FromPublicKey(role_key.public_key()));
   Root root;
-  PrivateKey root_key = Must(PrivateKey::Generate(KeyType::kEd25519));
-  auto set_root_key = [&](const PrivateKey& k) {
+  KeySigner root_key(Must(PrivateKey::Generate(KeyType::kEd25519)));
+  auto set_root_key = [&](const Signer& k) {
     Key t = Must(Key::FromPublicKey(k.public_key()));
     root.keys.clear();
     root.keys[t.KeyId()] = t;
@@ -79,7 +79,7 @@ int Metadata(const std::string& work, int n_targets, int root_versions) {
   root.common.SetExpires(expires);
   for (int v = 1; v <= root_versions; ++v) {
     root.common.version = static_cast<uint64_t>(v);
-    PrivateKey next = Must(PrivateKey::Generate(KeyType::kEd25519));
+    KeySigner next(Must(PrivateKey::Generate(KeyType::kEd25519)));
     if (v > 1) set_root_key(next);
     const std::string signed_bytes = Must(SerializeSigned(root));
     std::vector<Signature> sigs = {Must(SignBytes(signed_bytes, root_key))};
