@@ -58,9 +58,10 @@ std::string Sign(const std::string& signed_bytes, const Signer& key) {
   return tuf::SerializeEnvelope(signed_bytes, {Must(tuf::SignBytes(signed_bytes, key))});
 }
 
-int Metadata(const std::string& work, int n_targets, int root_versions) {
+// A repository in `md`: root versions 1..root_versions (each rotating the root key),
+// targets with n_targets firmware targets, snapshot and timestamp.
+void WriteRepo(const std::string& md, int n_targets, int root_versions) {
   using namespace tuf;
-  const std::string md = work + "/repo/metadata";
   fs::create_directories(md);
   const int64_t expires = static_cast<int64_t>(::time(nullptr)) + 86400 * 30;
   KeySigner role_key(Must(PrivateKey::Generate(KeyType::kEd25519)));
@@ -108,7 +109,14 @@ int Metadata(const std::string& work, int n_targets, int root_versions) {
   ts.common.SetExpires(expires);
   ts.snapshot_meta = MetaFile{1, sbytes.size(), {{"sha256", HexEncode(Sha256::Of(AsBytes(sbytes)))}}, ""};
   Must(WriteFileAtomic(md + "/timestamp.json", Sign(Must(SerializeSigned(ts)), role_key)));
+}
 
+int Metadata(const std::string& work, int n_targets, int root_versions) {
+  using namespace tuf;
+  const std::string md = work + "/repo/metadata";
+  WriteRepo(md, n_targets, root_versions);
+  const std::string tbytes = Must(ReadFileToString(md + "/1.targets.json", kMaxTargetsBytes));
+  const std::string sbytes = Must(ReadFileToString(md + "/1.snapshot.json", kMaxSnapshotBytes));
   const std::string root1 = Must(ReadFileToString(md + "/1.root.json", kMaxRootBytes));
   FileFetcher fetcher(md);
   double best = 1e9;

@@ -138,6 +138,7 @@ Result<uint64_t> SignTargets(PendingWrites& writes, Targets targets, const RepoS
   FW_ASSIGN_OR_RETURN(auto keys, SignersFor("targets", st.root.signed_.roles.at("targets"), keyring));
   FW_ASSIGN_OR_RETURN(std::string signed_bytes, SerializeSigned(targets));
   FW_ASSIGN_OR_RETURN(std::string file, SignDocument(signed_bytes, keys));
+  FW_RETURN_IF_ERROR(ParseMetadata<Targets>(file, kMaxTargetsBytes).status());  // what clients will demand
   writes.Versioned("targets", targets.common.version, file);
   return targets.common.version;
 }
