@@ -4,9 +4,14 @@
 
 namespace fw {
 
+bool IsTokenKeySpec(std::string_view spec) {
+  constexpr std::string_view kPkcs11Scheme = "pkcs11:";
+  return spec.size() >= kPkcs11Scheme.size() &&
+         ::strncasecmp(spec.data(), kPkcs11Scheme.data(), kPkcs11Scheme.size()) == 0;
+}
+
 Result<std::unique_ptr<Signer>> OpenSigner(const std::string& spec, const SignerOptions& options) {
-  constexpr char kPkcs11Scheme[] = "pkcs11:";
-  if (::strncasecmp(spec.c_str(), kPkcs11Scheme, sizeof kPkcs11Scheme - 1) == 0) {
+  if (IsTokenKeySpec(spec)) {
     return Unsupported("key " + spec + ": PKCS#11 signers (pkcs11: URIs) are not supported yet; give a PEM key file");
   }
   FW_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::LoadPemFile(spec, options.passphrase));

@@ -122,6 +122,18 @@ TEST(OpenSigner, FwsignRefusesPkcs11UrisAsUsageErrors) {
   auto p = testing::RunCommand({"fwsign", "repo", "publish", dir / "repo", "--key", "pkcs11:object=ts"});
   EXPECT_EQ(p.exit_code, 2) << p.err;
   EXPECT_NE(p.err.find("not supported yet"), std::string::npos) << p.err;
+  auto show = testing::RunCommand({"fwsign", "key", "show", "pkcs11:object=root"});
+  EXPECT_EQ(show.exit_code, 2) << show.err;
+  EXPECT_NE(show.err.find("not supported yet"), std::string::npos) << show.err;
+}
+
+TEST(OpenSigner, TokenKeySpecsAreRecognisedByScheme) {
+  EXPECT_TRUE(IsTokenKeySpec("pkcs11:object=root"));
+  EXPECT_TRUE(IsTokenKeySpec("Pkcs11:"));
+  EXPECT_FALSE(IsTokenKeySpec("pkcs11"));
+  EXPECT_FALSE(IsTokenKeySpec("./pkcs11:object=root"));
+  EXPECT_FALSE(IsTokenKeySpec("keys/root.pem"));
+  EXPECT_FALSE(IsTokenKeySpec(""));
 }
 
 ImageSpec Spec() {

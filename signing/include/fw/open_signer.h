@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "fw/signer.h"
 #include "fw/status.h"
@@ -26,5 +27,8 @@ struct SignerOptions {
 };
 
 Result<std::unique_ptr<Signer>> OpenSigner(const std::string& spec, const SignerOptions& options);
+
+// True if `spec` names a key in a token (a "pkcs11:" URI, scheme case-insensitive), not a file.
+bool IsTokenKeySpec(std::string_view spec);
 
 }  // namespace fw
