@@ -17,6 +17,7 @@
 #include "fw/clock.h"
 #include "fw/encoding.h"
 #include "fw/file_io.h"
+#include "fw/signer.h"
 #include "fw/tuf_metadata.h"
 #include "fw/tuf_trusted_set.h"
 #include "fw/tuf_updater.h"
@@ -55,7 +56,7 @@ void Must(Status s) {
   }
 }
 
-std::string Sign(const std::string& signed_bytes, const PrivateKey& key) {
+std::string Sign(const std::string& signed_bytes, const Signer& key) {
   return tuf::SerializeEnvelope(signed_bytes, {Must(tuf::SignBytes(signed_bytes, key))});
 }
 
@@ -64,8 +65,8 @@ std::string Sign(const std::string& signed_bytes, const PrivateKey& key) {
 std::string WriteRoots(const std::string& md, int root_versions, int64_t expires, const tuf::Key& role_tuf) {
   using namespace tuf;
   Root root;
-  PrivateKey root_key = Must(PrivateKey::Generate(KeyType::kEd25519));
-  auto set_root_key = [&](const PrivateKey& k) {
+  KeySigner root_key(Must(PrivateKey::Generate(KeyType::kEd25519)));
+  auto set_root_key = [&](const Signer& k) {
     Key t = Must(Key::FromPublicKey(k.public_key()));
     root.keys.clear();
     root.keys[t.KeyId()] = t;
@@ -77,7 +78,7 @@ std::string WriteRoots(const std::string& md, int root_versions, int64_t expires
   root.common.SetExpires(expires);
   for (int v = 1; v <= root_versions; ++v) {
     root.common.version = static_cast<uint64_t>(v);
-    PrivateKey next = Must(PrivateKey::Generate(KeyType::kEd25519));
+    KeySigner next(Must(PrivateKey::Generate(KeyType::kEd25519)));
     if (v > 1) set_root_key(next);
     const std::string signed_bytes = Must(SerializeSigned(root));
     std::vector<Signature> sigs = {Must(SignBytes(signed_bytes, root_key))};
@@ -98,7 +99,7 @@ struct BenchRepo {
 BenchRepo WriteRepo(const std::string& md, int n_targets, int root_versions, int64_t expires) {
   using namespace tuf;
   BenchRepo repo;
-  PrivateKey role_key = Must(PrivateKey::Generate(KeyType::kEd25519));
+  KeySigner role_key(Must(PrivateKey::Generate(KeyType::kEd25519)));
   repo.root1 = WriteRoots(md, root_versions, expires, Must(Key::FromPublicKey(role_key.public_key())));
   for (int v = 2; v <= root_versions; ++v) {
     repo.later_roots.push_back(Must(ReadFileToString(md + "/" + std::to_string(v) + ".root.json", kMaxRootBytes)));

@@ -225,10 +225,16 @@ void AppendTlv(Bytes& out, uint16_t type, ByteSpan value) {
 }
 }  // namespace
 
-Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, const std::vector<const PrivateKey*>& keys,
+Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, const std::vector<const Signer*>& signers,
                      const std::string& out_path) {
   FW_RETURN_IF_ERROR(ValidateImageSpec(spec));
-  if (keys.empty()) return InvalidArgument("at least one signing key is required");
+  if (signers.empty()) return InvalidArgument("at least one signing key is required");
+  for (const Signer* signer : signers) {
+    if (signer->type() != KeyType::kEd25519 && signer->type() != KeyType::kEcdsaP256) {
+      return Unsupported(signer->describe() + ": " + std::string(KeyTypeName(signer->type())) +
+                         " keys cannot sign images (ed25519 or ecdsa-p256)");
+    }
+  }
   FW_ASSIGN_OR_RETURN(File payload, File::OpenRead(payload_path));
   FW_ASSIGN_OR_RETURN(uint64_t payload_size, payload.Size());
   if (payload_size == 0) return InvalidArgument("payload " + payload_path + " is empty; an image needs firmware bytes");
@@ -273,12 +279,12 @@ Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, con
 
   Bytes area = {0, 0, 0, 0, 0, 0, 0, 0};
   AppendTlv(area, img::kTlvSha256, digest);
-  for (const PrivateKey* key : keys) {
-    FW_ASSIGN_OR_RETURN(Bytes sig, key->Sign(digest));
-    Digest id = key->public_key().KeyId();
+  for (const Signer* signer : signers) {
+    FW_ASSIGN_OR_RETURN(Bytes sig, signer->Sign(digest).WithContext("signing with " + signer->describe()));
+    Digest id = signer->public_key().KeyId();
     Bytes value(id.begin(), id.end());
     value.insert(value.end(), sig.begin(), sig.end());
-    AppendTlv(area, key->type() == KeyType::kEd25519 ? img::kTlvSigEd25519 : img::kTlvSigEcdsaP256, value);
+    AppendTlv(area, signer->type() == KeyType::kEd25519 ? img::kTlvSigEd25519 : img::kTlvSigEcdsaP256, value);
   }
   if (area.size() > img::kMaxUnprotectedTlvSize) return InvalidArgument("too many signatures for the TLV area");
   area[0] = static_cast<uint8_t>(img::kTlvInfoMagic);

@@ -295,9 +295,9 @@ std::string SerializeEnvelope(std::string_view signed_bytes, const std::vector<S
   return out;
 }
 
-Result<Signature> SignBytes(std::string_view signed_bytes, const PrivateKey& key) {
-  FW_ASSIGN_OR_RETURN(Key k, Key::FromPublicKey(key.public_key()));
-  FW_ASSIGN_OR_RETURN(Bytes sig, key.Sign(AsBytes(signed_bytes)));
+Result<Signature> SignBytes(std::string_view signed_bytes, const Signer& signer) {
+  FW_ASSIGN_OR_RETURN(Key k, Key::FromPublicKey(signer.public_key()));
+  FW_ASSIGN_OR_RETURN(Bytes sig, signer.Sign(AsBytes(signed_bytes)));
   return Signature{k.KeyId(), HexEncode(sig)};
 }
 

@@ -9,6 +9,7 @@
 #include "fw/encoding.h"
 #include "fw/image.h"
 #include "fw/key_files.h"
+#include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
 
 namespace fw {
@@ -22,6 +23,12 @@ Result<std::optional<std::string>> Passphrase(const po::variables_map& vm) {
   if (!file) return std::optional<std::string>();
   FW_ASSIGN_OR_RETURN(std::string p, cli::ReadPassphraseFile(*file));
   return std::optional<std::string>(std::move(p));
+}
+
+std::vector<const Signer*> Borrow(const std::vector<std::unique_ptr<Signer>>& signers) {
+  std::vector<const Signer*> out;
+  for (const auto& s : signers) out.push_back(s.get());
+  return out;
 }
 
 int KeyGenerate(const Invocation& inv) {
@@ -67,21 +74,19 @@ int ImageSign(const Invocation& inv) {
   if (!version.ok()) return cli::Fail(inv, version.status());
   auto pass = Passphrase(vm);
   if (!pass.ok()) return cli::Fail(inv, pass.status());
-  std::vector<PrivateKey> keys;
-  for (const auto& path : vm["key"].as<std::vector<std::string>>()) {
-    auto key = PrivateKey::LoadPemFile(path, *pass);
+  std::vector<std::unique_ptr<Signer>> keys;
+  for (const auto& key_spec : vm["key"].as<std::vector<std::string>>()) {
+    auto key = OpenSigner(key_spec, SignerOptions{*pass});
     if (!key.ok()) return cli::Fail(inv, key.status());
     keys.push_back(std::move(*key));
   }
-  std::vector<const PrivateKey*> key_ptrs;
-  for (const auto& k : keys) key_ptrs.push_back(&k);
   ImageSpec spec;
   spec.version = *version;
   spec.security_counter = vm["security-counter"].as<uint32_t>();
   spec.hardware_id = vm["hardware-id"].as<std::string>();
   spec.description = cli::OptionalString(vm, "description");
   const std::string out = vm["output"].as<std::string>();
-  Status s = SignImageFile(vm["payload"].as<std::string>(), spec, key_ptrs, out);
+  Status s = SignImageFile(vm["payload"].as<std::string>(), spec, Borrow(keys), out);
   if (!s.ok()) return cli::Fail(inv, s);
   auto info = InspectImageFile(out);
   if (!info.ok()) return cli::Fail(inv, info.status());
@@ -178,13 +183,14 @@ int ImageVerify(const Invocation& inv) {
 
 // ---- TUF repository (fwsign repo ...) ----------------------------------------
 
-Result<std::vector<PrivateKey>> LoadPrivateKeys(const po::variables_map& vm, const char* option) {
-  std::vector<PrivateKey> keys;
+// Signers for every value of a repeatable key option, each through OpenSigner.
+Result<std::vector<std::unique_ptr<Signer>>> OpenSigners(const po::variables_map& vm, const char* option) {
+  std::vector<std::unique_ptr<Signer>> keys;
   if (!vm.count(option)) return keys;
   FW_ASSIGN_OR_RETURN(auto pass, Passphrase(vm));
-  for (const auto& path : vm[option].as<std::vector<std::string>>()) {
-    auto key = PrivateKey::LoadPemFile(path, pass);
-    if (!key.ok()) return key.status().WithContext(path);
+  for (const auto& key_spec : vm[option].as<std::vector<std::string>>()) {
+    auto key = OpenSigner(key_spec, SignerOptions{pass});
+    if (!key.ok()) return key.status().WithContext(key_spec);
     keys.push_back(std::move(*key));
   }
   return keys;
@@ -195,17 +201,17 @@ std::string RepoArg(const Invocation& inv) { return inv.vm["repo"].as<std::strin
 int RepoInitCmd(const Invocation& inv) {
   const auto& vm = inv.vm;
   tuf::RepoInitOptions o;
-  std::vector<PrivateKey> keyring;
+  std::vector<std::unique_ptr<Signer>> keyring;
   struct RoleOpt {
     const char* option;
     std::vector<PublicKey>* keys;
   };
   for (RoleOpt r : {RoleOpt{"root-key", &o.root_keys}, RoleOpt{"targets-key", &o.targets_keys},
                     RoleOpt{"snapshot-key", &o.snapshot_keys}, RoleOpt{"timestamp-key", &o.timestamp_keys}}) {
-    auto keys = LoadPrivateKeys(vm, r.option);
+    auto keys = OpenSigners(vm, r.option);
     if (!keys.ok()) return cli::Fail(inv, keys.status());
     for (auto& k : *keys) {
-      r.keys->push_back(k.public_key());
+      r.keys->push_back(k->public_key());
       keyring.push_back(std::move(k));
     }
   }
@@ -218,7 +224,7 @@ int RepoInitCmd(const Invocation& inv) {
   o.expiry.snapshot_days = vm["snapshot-expires-days"].as<uint32_t>();
   o.expiry.timestamp_days = vm["timestamp-expires-days"].as<uint32_t>();
   o.consistent_snapshot = vm.count("no-consistent-snapshot") == 0;
-  Status s = tuf::RepoInit(RepoArg(inv), o, keyring, static_cast<int64_t>(::time(nullptr)));
+  Status s = tuf::RepoInit(RepoArg(inv), o, Borrow(keyring), static_cast<int64_t>(::time(nullptr)));
   if (!s.ok()) return cli::Fail(inv, s.WithContext("repo init"));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"repo", RepoArg(inv)}, {"root_version", 1}});
@@ -260,9 +266,9 @@ int RepoAddTargetCmd(const Invocation& inv) {
 }
 
 int RepoPublishCmd(const Invocation& inv) {
-  auto keys = LoadPrivateKeys(inv.vm, "key");
+  auto keys = OpenSigners(inv.vm, "key");
   if (!keys.ok()) return cli::Fail(inv, keys.status());
-  auto r = tuf::RepoPublish(RepoArg(inv), *keys, static_cast<int64_t>(::time(nullptr)));
+  auto r = tuf::RepoPublish(RepoArg(inv), Borrow(*keys), static_cast<int64_t>(::time(nullptr)));
   if (!r.ok()) return cli::Fail(inv, r.status().WithContext("repo publish"));
   if (inv.json) {
     cli::PrintJson({{"ok", true},
@@ -278,7 +284,7 @@ int RepoPublishCmd(const Invocation& inv) {
 
 int RepoRotateCmd(const Invocation& inv) {
   const auto& vm = inv.vm;
-  auto keys = LoadPrivateKeys(vm, "key");
+  auto keys = OpenSigners(vm, "key");
   if (!keys.ok()) return cli::Fail(inv, keys.status());
   std::vector<PublicKey> new_keys;
   for (const auto& path : vm["new-key"].as<std::vector<std::string>>()) {
@@ -287,7 +293,7 @@ int RepoRotateCmd(const Invocation& inv) {
     new_keys.push_back(std::move(*k));
   }
   const std::string role = vm["role"].as<std::string>();
-  auto v = tuf::RepoRotate(RepoArg(inv), role, new_keys, vm["threshold"].as<uint32_t>(), *keys,
+  auto v = tuf::RepoRotate(RepoArg(inv), role, new_keys, vm["threshold"].as<uint32_t>(), Borrow(*keys),
                            static_cast<int64_t>(::time(nullptr)));
   if (!v.ok()) return cli::Fail(inv, v.status().WithContext("repo rotate"));
   if (inv.json) {
@@ -300,10 +306,10 @@ int RepoRotateCmd(const Invocation& inv) {
 }
 
 int RepoResignCmd(const Invocation& inv) {
-  auto keys = LoadPrivateKeys(inv.vm, "key");
+  auto keys = OpenSigners(inv.vm, "key");
   if (!keys.ok()) return cli::Fail(inv, keys.status());
   const int64_t within = static_cast<int64_t>(inv.vm["within-days"].as<uint32_t>()) * 86400;
-  auto done = tuf::RepoResignExpiring(RepoArg(inv), within, *keys, static_cast<int64_t>(::time(nullptr)));
+  auto done = tuf::RepoResignExpiring(RepoArg(inv), within, Borrow(*keys), static_cast<int64_t>(::time(nullptr)));
   if (!done.ok()) return cli::Fail(inv, done.status().WithContext("repo resign-expiring"));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"resigned", *done}});

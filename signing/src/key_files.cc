@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "fw/file_io.h"
+#include "fw/open_signer.h"
 
 namespace fw {
 
@@ -46,6 +47,10 @@ Result<GeneratedKey> GenerateKeyFiles(KeyType type, const std::string& private_p
 }
 
 Result<PublicKey> LoadAnyPublicKey(const std::string& path, const std::optional<std::string>& passphrase) {
+  if (IsTokenKeySpec(path)) {
+    FW_ASSIGN_OR_RETURN(auto signer, OpenSigner(path, SignerOptions{passphrase}));
+    return signer->public_key();
+  }
   FW_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(path, 1 << 20));
   if (pem.find("PRIVATE KEY") != std::string::npos) {
     FW_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::FromPem(pem, passphrase).WithContext("key " + path));

@@ -48,17 +48,17 @@ std::string PolicyText(const ExpiryPolicy& p) {
          " snapshot=" + std::to_string(p.snapshot_days) + " timestamp=" + std::to_string(p.timestamp_days) + "\n";
 }
 
-// Keys from `keyring` that `role` lists, up to its threshold.
-Result<std::vector<const PrivateKey*>> SignersFor(const std::string& role_name, const RoleKeys& role,
-                                                  const std::vector<PrivateKey>& keyring) {
-  std::vector<const PrivateKey*> out;
+// Signers from `keyring` whose public keys `role` lists (by TUF key id), each key once.
+Result<std::vector<const Signer*>> SignersFor(const std::string& role_name, const RoleKeys& role,
+                                              const Keyring& keyring) {
+  std::vector<const Signer*> out;
   std::set<std::string> used;
-  for (const auto& k : keyring) {
-    auto tk = Key::FromPublicKey(k.public_key());
+  for (const Signer* signer : keyring) {
+    auto tk = Key::FromPublicKey(signer->public_key());
     if (!tk.ok()) continue;
     const std::string id = tk->KeyId();
     if (std::find(role.keyids.begin(), role.keyids.end(), id) != role.keyids.end() && used.insert(id).second) {
-      out.push_back(&k);
+      out.push_back(signer);
     }
   }
   if (out.size() < role.threshold) {
@@ -68,11 +68,12 @@ Result<std::vector<const PrivateKey*>> SignersFor(const std::string& role_name, 
   return out;
 }
 
-Result<std::string> SignDocument(std::string_view signed_bytes, const std::vector<const PrivateKey*>& keys) {
+Result<std::string> SignDocument(std::string_view signed_bytes, const std::vector<const Signer*>& signers) {
   std::vector<Signature> sigs;
   std::set<std::string> seen;
-  for (const auto* k : keys) {
-    FW_ASSIGN_OR_RETURN(Signature s, SignBytes(signed_bytes, *k));
+  for (const Signer* signer : signers) {
+    FW_ASSIGN_OR_RETURN(Signature s,
+                        SignBytes(signed_bytes, *signer).WithContext("signing with " + signer->describe()));
     if (seen.insert(s.keyid).second) sigs.push_back(std::move(s));
   }
   return SerializeEnvelope(signed_bytes, sigs);
@@ -106,27 +107,44 @@ Result<RepoState> LoadState(const std::string& repo) {
   return st;
 }
 
-// Writes N.<role>.json and then <role>.json (the newest copy).
-Status WriteVersioned(const std::string& repo, const std::string& role, uint64_t version, const std::string& bytes) {
-  FW_RETURN_IF_ERROR(WriteFileAtomic(Meta(repo, std::to_string(version) + "." + role + ".json"), bytes));
-  return WriteFileAtomic(Meta(repo, role + ".json"), bytes);
-}
+// The files a command writes, in order. Everything is signed before the first write,
+// so a signer that fails (or a missing key) leaves the repository as it was.
+class PendingWrites {
+ public:
+  explicit PendingWrites(std::string repo) : repo_(std::move(repo)) {}
+  void Add(std::string path, std::string bytes) { files_.emplace_back(std::move(path), std::move(bytes)); }
+  // N.<role>.json and then <role>.json (the newest copy).
+  void Versioned(const std::string& role, uint64_t version, const std::string& bytes) {
+    Add(Meta(repo_, std::to_string(version) + "." + role + ".json"), bytes);
+    Latest(role, bytes);
+  }
+  // <role>.json only.
+  void Latest(const std::string& role, const std::string& bytes) { Add(Meta(repo_, role + ".json"), bytes); }
+  Status Flush() const {
+    for (const auto& [path, bytes] : files_) FW_RETURN_IF_ERROR(WriteFileAtomic(path, bytes));
+    return Status::Ok();
+  }
 
-Result<Metadata<Targets>> SignTargets(const std::string& repo, Targets targets, const RepoState& st,
-                                      const std::vector<PrivateKey>& keyring, int64_t now) {
+ private:
+  std::string repo_;
+  std::vector<std::pair<std::string, std::string>> files_;
+};
+
+Result<uint64_t> SignTargets(PendingWrites& writes, Targets targets, const RepoState& st, const Keyring& keyring,
+                             int64_t now) {
   targets.common.version = st.targets.signed_.common.version + 1;
   targets.common.spec_version = std::string(kSpecVersion);
   targets.common.SetExpires(now + st.policy.targets_days * kDay);
   FW_ASSIGN_OR_RETURN(auto keys, SignersFor("targets", st.root.signed_.roles.at("targets"), keyring));
   FW_ASSIGN_OR_RETURN(std::string signed_bytes, SerializeSigned(targets));
   FW_ASSIGN_OR_RETURN(std::string file, SignDocument(signed_bytes, keys));
-  FW_RETURN_IF_ERROR(WriteVersioned(repo, "targets", targets.common.version, file));
-  return ParseMetadata<Targets>(file, kMaxTargetsBytes);
+  FW_RETURN_IF_ERROR(ParseMetadata<Targets>(file, kMaxTargetsBytes).status());  // what clients will demand
+  writes.Versioned("targets", targets.common.version, file);
+  return targets.common.version;
 }
 
-Result<std::string> SignSnapshotAndTimestamp(const std::string& repo, RepoState& st, uint64_t targets_version,
-                                             const std::vector<PrivateKey>& keyring, int64_t now,
-                                             PublishResult& result) {
+Status SignSnapshotAndTimestamp(PendingWrites& writes, const RepoState& st, uint64_t targets_version,
+                                const Keyring& keyring, int64_t now, PublishResult& result) {
   Snapshot sn = st.snapshot.signed_;
   sn.common.version += 1;
   sn.common.spec_version = std::string(kSpecVersion);
@@ -144,15 +162,15 @@ Result<std::string> SignSnapshotAndTimestamp(const std::string& repo, RepoState&
       MetaFile{sn.common.version, sn_file.size(), {{"sha256", HexEncode(Sha256::Of(AsBytes(sn_file)))}}, ""};
   FW_ASSIGN_OR_RETURN(std::string ts_signed, SerializeSigned(ts));
   FW_ASSIGN_OR_RETURN(std::string ts_file, SignDocument(ts_signed, ts_keys));
-  FW_RETURN_IF_ERROR(WriteVersioned(repo, "snapshot", sn.common.version, sn_file));
-  FW_RETURN_IF_ERROR(WriteFileAtomic(Meta(repo, "timestamp.json"), ts_file));
+  writes.Versioned("snapshot", sn.common.version, sn_file);
+  writes.Latest("timestamp", ts_file);
   result.snapshot_version = sn.common.version;
   result.timestamp_version = ts.common.version;
-  return ts_file;
+  return Status::Ok();
 }
 
-Result<uint64_t> WriteRoot(const std::string& repo, Root next, const Root& current,
-                           const std::vector<PrivateKey>& keyring, int64_t now, const ExpiryPolicy& policy) {
+Result<uint64_t> SignRoot(PendingWrites& writes, Root next, const Root& current, const Keyring& keyring, int64_t now,
+                          const ExpiryPolicy& policy) {
   next.common.version = current.common.version + 1;
   next.common.spec_version = std::string(kSpecVersion);
   next.common.SetExpires(now + policy.root_days * kDay);
@@ -162,7 +180,7 @@ Result<uint64_t> WriteRoot(const std::string& repo, Root next, const Root& curre
   old_keys.insert(old_keys.end(), new_keys.begin(), new_keys.end());
   FW_ASSIGN_OR_RETURN(std::string signed_bytes, SerializeSigned(next));
   FW_ASSIGN_OR_RETURN(std::string file, SignDocument(signed_bytes, old_keys));
-  FW_RETURN_IF_ERROR(WriteVersioned(repo, "root", next.common.version, file));
+  writes.Versioned("root", next.common.version, file);
   return next.common.version;
 }
 
@@ -207,8 +225,7 @@ Status CopyFile(const std::string& from, const std::string& to) {
 
 }  // namespace
 
-Status RepoInit(const std::string& repo, const RepoInitOptions& o, const std::vector<PrivateKey>& keyring,
-                int64_t now) {
+Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring& keyring, int64_t now) {
   if (::access((repo + "/metadata/root.json").c_str(), F_OK) == 0) {
     return FailedPrecondition(repo + " already holds a repository");
   }
@@ -225,12 +242,11 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const std::ve
   for (const char* role : {"targets", "snapshot", "timestamp"}) {
     FW_RETURN_IF_ERROR(SignersFor(role, root.roles.at(role), keyring).status());
   }
-  FW_RETURN_IF_ERROR(EnsureDir(repo + "/metadata"));
-  FW_RETURN_IF_ERROR(EnsureDir(repo + "/targets"));
-  FW_RETURN_IF_ERROR(WriteFileAtomic(repo + "/repo.json", PolicyText(o.expiry)));
+  PendingWrites writes(repo);
+  writes.Add(repo + "/repo.json", PolicyText(o.expiry));
   FW_ASSIGN_OR_RETURN(std::string root_signed, SerializeSigned(root));
   FW_ASSIGN_OR_RETURN(std::string root_file, SignDocument(root_signed, root_keys));
-  FW_RETURN_IF_ERROR(WriteFileAtomic(Meta(repo, "1.root.json"), root_file));
+  writes.Add(Meta(repo, "1.root.json"), root_file);
   // Initial targets/snapshot/timestamp v1 (empty), so clients can refresh at once.
   RepoState st;
   st.policy = o.expiry;
@@ -238,10 +254,13 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const std::ve
   st.targets.signed_.common.version = 0;
   st.snapshot.signed_.common.version = 0;
   st.timestamp.signed_.common.version = 0;
-  FW_ASSIGN_OR_RETURN(auto targets, SignTargets(repo, Targets{}, st, keyring, now));
+  FW_ASSIGN_OR_RETURN(uint64_t targets_version, SignTargets(writes, Targets{}, st, keyring, now));
   PublishResult r;
-  FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(repo, st, targets.signed_.common.version, keyring, now, r).status());
-  return WriteFileAtomic(Meta(repo, "root.json"), root_file);  // last: marks the repository complete
+  FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(writes, st, targets_version, keyring, now, r));
+  writes.Latest("root", root_file);  // last: marks the repository complete
+  FW_RETURN_IF_ERROR(EnsureDir(repo + "/metadata"));
+  FW_RETURN_IF_ERROR(EnsureDir(repo + "/targets"));
+  return writes.Flush();
 }
 
 Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions& o) {
@@ -293,8 +312,9 @@ Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions
   return tf;
 }
 
-Result<PublishResult> RepoPublish(const std::string& repo, const std::vector<PrivateKey>& keyring, int64_t now) {
+Result<PublishResult> RepoPublish(const std::string& repo, const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  PendingWrites writes(repo);
   PublishResult r;
   const std::string staged_path = repo + "/staged/targets.json";
   const bool staged = ::access(staged_path.c_str(), F_OK) == 0;
@@ -310,49 +330,53 @@ Result<PublishResult> RepoPublish(const std::string& repo, const std::vector<Pri
       FW_ASSIGN_OR_RETURN(auto m, ParseMetadata<Targets>(s, kMaxTargetsBytes));
       next = m.signed_;
     }
-    FW_ASSIGN_OR_RETURN(auto t, SignTargets(repo, next, st, keyring, now));
-    r.targets_version = t.signed_.common.version;
+    FW_ASSIGN_OR_RETURN(r.targets_version, SignTargets(writes, next, st, keyring, now));
   }
-  FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(repo, st, r.targets_version, keyring, now, r).status());
+  FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(writes, st, r.targets_version, keyring, now, r));
+  FW_RETURN_IF_ERROR(writes.Flush());
   if (staged && ::unlink(staged_path.c_str()) != 0) return IoError("cannot remove " + staged_path);
   return r;
 }
 
 Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, const std::vector<PublicKey>& new_keys,
-                            uint32_t threshold, const std::vector<PrivateKey>& keyring, int64_t now) {
+                            uint32_t threshold, const Keyring& keyring, int64_t now) {
   if (role != "root" && role != "targets" && role != "snapshot" && role != "timestamp") {
     return InvalidArgument("role must be root, targets, snapshot or timestamp, not \"" + role + "\"");
   }
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
   Root next = st.root.signed_;
   FW_RETURN_IF_ERROR(SetRole(next, role, new_keys, threshold));
-  return WriteRoot(repo, next, st.root.signed_, keyring, now, st.policy);
+  PendingWrites writes(repo);
+  FW_ASSIGN_OR_RETURN(uint64_t version, SignRoot(writes, next, st.root.signed_, keyring, now, st.policy));
+  FW_RETURN_IF_ERROR(writes.Flush());
+  return version;
 }
 
 Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
-                                                    const std::vector<PrivateKey>& keyring, int64_t now) {
+                                                    const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
   const int64_t horizon = now + within_seconds;
+  PendingWrites writes(repo);
   std::vector<std::string> done;
   if (st.root.signed_.common.expires_unix <= horizon) {
-    FW_RETURN_IF_ERROR(WriteRoot(repo, st.root.signed_, st.root.signed_, keyring, now, st.policy).status());
+    FW_RETURN_IF_ERROR(SignRoot(writes, st.root.signed_, st.root.signed_, keyring, now, st.policy).status());
     done.push_back("root");
   }
   bool chain = false;
   uint64_t targets_version = st.targets.signed_.common.version;
   if (st.targets.signed_.common.expires_unix <= horizon) {
-    FW_ASSIGN_OR_RETURN(auto t, SignTargets(repo, st.targets.signed_, st, keyring, now));
-    targets_version = t.signed_.common.version;
+    FW_ASSIGN_OR_RETURN(targets_version, SignTargets(writes, st.targets.signed_, st, keyring, now));
     done.push_back("targets");
     chain = true;
   }
   if (chain || st.snapshot.signed_.common.expires_unix <= horizon ||
       st.timestamp.signed_.common.expires_unix <= horizon) {
     PublishResult r;
-    FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(repo, st, targets_version, keyring, now, r).status());
+    FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(writes, st, targets_version, keyring, now, r));
     done.push_back("snapshot");
     done.push_back("timestamp");
   }
+  FW_RETURN_IF_ERROR(writes.Flush());
   return done;
 }
 

@@ -30,7 +30,8 @@ const std::vector<uint8_t>& SignedImage(const ImageOptions& o) {
   spec.version = *SemVer::Parse(o.version);
   spec.security_counter = o.security_counter;
   spec.hardware_id = o.hardware_id;
-  Status s = SignImageFile(payload, spec, {&*key}, out);
+  const KeySigner signer(std::move(*key));
+  Status s = SignImageFile(payload, spec, {&signer}, out);
   if (!s.ok()) throw std::runtime_error(s.message());
   return cache[id] = ft::ReadBytes(out);
 }

@@ -16,10 +16,10 @@ namespace img = fw::image;
 using testing::SourcePath;
 using testing::TempDir;
 
-PrivateKey LoadKey(const std::string& name) {
+KeySigner LoadKey(const std::string& name) {
   auto k = PrivateKey::LoadPemFile(SourcePath("tests/keys/" + name));
   if (!k.ok()) throw std::runtime_error(k.status().message());
-  return std::move(*k);
+  return KeySigner(std::move(*k));
 }
 
 PublicKey LoadPub(const std::string& name) {
@@ -43,7 +43,7 @@ uint32_t Get32(const std::vector<uint8_t>& b, size_t off) {
 class ImageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    key_a_ = std::make_unique<PrivateKey>(LoadKey("ed25519-a.pem"));
+    key_a_ = std::make_unique<KeySigner>(LoadKey("ed25519-a.pem"));
     payload_ = testing::PseudoRandomBytes(3000, 7);
     testing::WriteBytes(dir_ / "payload.bin", payload_);
     spec_.version = *SemVer::Parse("2.1.0+7");
@@ -52,7 +52,7 @@ class ImageTest : public ::testing::Test {
   }
 
   // Signs payload.bin with `keys` into `name` and returns its bytes.
-  std::vector<uint8_t> Sign(const std::vector<const PrivateKey*>& keys, const std::string& name = "fw.img") {
+  std::vector<uint8_t> Sign(const std::vector<const Signer*>& keys, const std::string& name = "fw.img") {
     Status s = SignImageFile(dir_ / "payload.bin", spec_, keys, dir_ / name);
     EXPECT_TRUE(s.ok()) << s.message();
     return testing::ReadBytes(dir_ / name);
@@ -83,7 +83,7 @@ class ImageTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<PrivateKey> key_a_;
+  std::unique_ptr<KeySigner> key_a_;
   std::vector<uint8_t> payload_;
   ImageSpec spec_;
 };

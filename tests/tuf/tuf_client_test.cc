@@ -451,7 +451,7 @@ class SharedDelegatedRoleTest : public TufClientTest {
     r.keys.keyids = {k2_tuf->KeyId()};
     r.paths = std::vector<std::string>{"x/*", "y/*"};
     y.roles.push_back(r);
-    if (signed_by_both) repo_.signers.at("R").push_back(RoleSigner{std::move(*k2), k2_tuf->KeyId()});
+    if (signed_by_both) repo_.signers.at("R").push_back(RoleSigner{KeySigner(std::move(*k2)), k2_tuf->KeyId()});
     repo_.AddTarget("x/a.img", "via X", "R");
     repo_.AddTarget("y/b.img", "via Y", "R");
     repo_.Publish();
@@ -495,8 +495,8 @@ TEST_F(SharedDelegatedRoleTest, ARoleSignedForBothDelegatorsIsFoundThroughEither
 class TufInitTest : public ::testing::Test {
  protected:
   std::string Dir() const { return dir_ / "metadata"; }
-  const PrivateKey& RootKey() const { return repo_.signers.at("root").front().key; }
-  std::string SignRoot(const Root& root, const std::vector<const PrivateKey*>& keys) {
+  const Signer& RootKey() const { return repo_.signers.at("root").front().key; }
+  std::string SignRoot(const Root& root, const std::vector<const Signer*>& keys) {
     auto bytes = SerializeSigned(root);
     EXPECT_TRUE(bytes.ok());
     return repo_.Sign(*bytes, keys);

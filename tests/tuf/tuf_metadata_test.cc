@@ -49,7 +49,7 @@ TEST(TufKey, KeyIdIsSha256OfCanonicalKeyObjectLikeSecuresystemslib) {
 }
 
 struct Signer {
-  PrivateKey key;
+  KeySigner key;
   Key tuf;
   std::string id;
 };
@@ -60,7 +60,7 @@ Signer MakeSigner(KeyType type) {
   auto t = Key::FromPublicKey(k->public_key());
   EXPECT_TRUE(t.ok());
   std::string id = t->KeyId();
-  return Signer{std::move(*k), *t, id};
+  return Signer{KeySigner(std::move(*k)), *t, id};
 }
 
 Root MakeRoot(const std::vector<const Signer*>& signers, uint64_t threshold) {

@@ -15,7 +15,7 @@ RoleSigner NewSigner() {
   if (!k.ok()) throw std::runtime_error("keygen");
   auto t = Key::FromPublicKey(k->public_key());
   std::string id = t->KeyId();
-  return RoleSigner{std::move(*k), id};
+  return RoleSigner{KeySigner(std::move(*k)), id};
 }
 
 template <typename T>
@@ -89,7 +89,7 @@ void TestRepo::Delegate(const std::string& name, std::vector<std::string> paths,
   delegated[name] = t;
 }
 
-std::string TestRepo::Sign(const std::string& signed_bytes, const std::vector<const PrivateKey*>& keys) const {
+std::string TestRepo::Sign(const std::string& signed_bytes, const std::vector<const Signer*>& keys) const {
   std::vector<Signature> sigs;
   for (const auto* k : keys) sigs.push_back(Must(SignBytes(signed_bytes, *k)));
   return SerializeEnvelope(signed_bytes, sigs);
@@ -97,7 +97,7 @@ std::string TestRepo::Sign(const std::string& signed_bytes, const std::vector<co
 
 template <typename T>
 std::string TestRepo::SignWithRole(const T& value, const std::string& role) const {
-  std::vector<const PrivateKey*> keys;
+  std::vector<const Signer*> keys;
   for (const auto& s : signers.at(role)) keys.push_back(&s.key);
   return Sign(Must(SerializeSigned(value)), keys);
 }
@@ -106,10 +106,10 @@ template std::string TestRepo::SignWithRole<Timestamp>(const Timestamp&, const s
 template std::string TestRepo::SignWithRole<Snapshot>(const Snapshot&, const std::string&) const;
 template std::string TestRepo::SignWithRole<Targets>(const Targets&, const std::string&) const;
 
-void TestRepo::PublishRoot(const std::vector<const PrivateKey*>& extra_signers) {
+void TestRepo::PublishRoot(const std::vector<const Signer*>& extra_signers) {
   root.common.version += 1;
   root.common.SetExpires(expires);
-  std::vector<const PrivateKey*> keys = extra_signers;
+  std::vector<const Signer*> keys = extra_signers;
   for (const auto& s : signers.at("root")) keys.push_back(&s.key);
   const std::string bytes = Sign(Must(SerializeSigned(root)), keys);
   files["metadata/" + std::to_string(root.common.version) + ".root.json"] = bytes;

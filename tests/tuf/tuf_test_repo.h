@@ -15,7 +15,7 @@ namespace fw::tuf::testing {
 inline constexpr char kBase[] = "http://repo.test/";
 
 struct RoleSigner {
-  PrivateKey key;
+  KeySigner key;
   std::string keyid;
 };
 
@@ -36,10 +36,10 @@ class TestRepo {
 
   // Signs and serves root version root.common.version (bumped first) with the
   // current root keys plus `extra_signers`.
-  void PublishRoot(const std::vector<const PrivateKey*>& extra_signers = {});
+  void PublishRoot(const std::vector<const Signer*>& extra_signers = {});
   // Bumps and signs targets (+ delegated), snapshot and timestamp; serves them.
   void Publish();
-  std::string Sign(const std::string& signed_bytes, const std::vector<const PrivateKey*>& keys) const;
+  std::string Sign(const std::string& signed_bytes, const std::vector<const Signer*>& keys) const;
   template <typename T>
   std::string SignWithRole(const T& value, const std::string& role) const;
 

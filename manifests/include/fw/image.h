@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fw/crypto.h"
+#include "fw/signer.h"
 #include "fw/status.h"
 
 namespace fw {
@@ -66,9 +67,10 @@ struct ImageSpec {
 // Validates `spec` (hardware id 1..24 printable ASCII, description size).
 Status ValidateImageSpec(const ImageSpec& spec);
 
-// Streams `payload_path` into a signed image at `out_path`, signed by every key in
-// `keys` (at least one). Writes through OutputFile: on any error nothing is left.
-Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, const std::vector<const PrivateKey*>& keys,
+// Streams `payload_path` into a signed image at `out_path`, signed by every signer in
+// `signers` (at least one; Ed25519 or ECDSA P-256). Writes through OutputFile: on any
+// error, a failing signer included, nothing is left.
+Status SignImageFile(const std::string& payload_path, const ImageSpec& spec, const std::vector<const Signer*>& signers,
                      const std::string& out_path);
 
 // Parses the structure (header, bounds, TLVs) without checking hash or signatures.

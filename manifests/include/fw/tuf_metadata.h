@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "fw/crypto.h"
+#include "fw/signer.h"
 #include "fw/status.h"
 
 namespace fw::tuf {
@@ -180,8 +181,8 @@ Result<std::string> SerializeSigned(const T& value);
 // to exactly `signed_bytes`.
 std::string SerializeEnvelope(std::string_view signed_bytes, const std::vector<Signature>& signatures);
 
-// Signs `signed_bytes` with `key` (ed25519 or ecdsa-p256); keyid = Key::FromPublicKey(...).KeyId().
-Result<Signature> SignBytes(std::string_view signed_bytes, const PrivateKey& key);
+// Signs `signed_bytes` with `signer` (ed25519 or ecdsa-p256); keyid = Key::FromPublicKey(public key).KeyId().
+Result<Signature> SignBytes(std::string_view signed_bytes, const Signer& signer);
 
 // OK if at least `role.threshold` distinct keys among `role.keyids` (looked up in
 // `keys`) produced valid signatures over `signed_bytes`; keys are distinct when their

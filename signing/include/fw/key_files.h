@@ -27,7 +27,8 @@ Result<GeneratedKey> GenerateKeyFiles(KeyType type, const std::string& private_p
                                       const std::optional<std::string>& public_path,
                                       const std::optional<std::string>& passphrase, bool overwrite);
 
-// Loads a PEM file that holds either a public or a private key and returns the public key.
+// Loads a PEM file that holds either a public or a private key and returns the public key;
+// a token key spec (IsTokenKeySpec in fw/open_signer.h) goes through OpenSigner.
 Result<PublicKey> LoadAnyPublicKey(const std::string& path, const std::optional<std::string>& passphrase);
 
 }  // namespace fw

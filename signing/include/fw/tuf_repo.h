@@ -9,10 +9,11 @@
 //   REPO/repo.json                 expiry policy (days per role)
 //
 // Signing keys are never stored in the repository: every command receives a key
-// ring and uses the keys whose TUF key ids a role lists (up to its threshold, more
-// do no harm). Each command writes new files through OutputFile and replaces the
-// unversioned copies last, so a failed command leaves the served repository as
-// it was.
+// ring of signers (fw/signer.h, borrowed for the call) and uses those whose public
+// keys' TUF key ids a role lists (at least its threshold, more do no harm). Each
+// command signs everything before it writes anything, then writes new files
+// atomically and replaces the unversioned copies last, so a failed command (a
+// signer that fails included) leaves the served repository as it was.
 //
 // Thread safety: none; one process per repository at a time.
 #pragma once
@@ -23,10 +24,14 @@
 #include <vector>
 
 #include "fw/crypto.h"
+#include "fw/signer.h"
 #include "fw/status.h"
 #include "fw/tuf_metadata.h"
 
 namespace fw::tuf {
+
+// The signers a command may use; each is matched to roles by its public key.
+using Keyring = std::vector<const Signer*>;
 
 struct ExpiryPolicy {
   uint32_t root_days = 365;
@@ -58,8 +63,7 @@ struct PublishResult {
 
 // Creates REPO with root v1 and empty, published targets/snapshot/timestamp v1.
 // Refuses an existing repository.
-Status RepoInit(const std::string& repo, const RepoInitOptions& options, const std::vector<PrivateKey>& keyring,
-                int64_t now);
+Status RepoInit(const std::string& repo, const RepoInitOptions& options, const Keyring& keyring, int64_t now);
 
 // Stages a signed image as a target: copies it to targets/ and records length,
 // sha256 and firmware facts (from the image header, the chunk index) in staged targets.
@@ -67,18 +71,18 @@ Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions
 
 // Signs staged targets (if any, or if targets no longer verifies under root), then
 // a new snapshot and timestamp.
-Result<PublishResult> RepoPublish(const std::string& repo, const std::vector<PrivateKey>& keyring, int64_t now);
+Result<PublishResult> RepoPublish(const std::string& repo, const Keyring& keyring, int64_t now);
 
 // Root N+1 with `role`'s keys replaced by `new_keys` (and threshold), signed by a
 // threshold of root N's keys and of root N+1's keys. Run publish afterwards to
 // re-sign with rotated targets/snapshot/timestamp keys.
 Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, const std::vector<PublicKey>& new_keys,
-                            uint32_t threshold, const std::vector<PrivateKey>& keyring, int64_t now);
+                            uint32_t threshold, const Keyring& keyring, int64_t now);
 
 // Re-signs every role expiring before now + within_seconds (and what depends on
 // it); returns the roles re-signed.
 Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
-                                                    const std::vector<PrivateKey>& keyring, int64_t now);
+                                                    const Keyring& keyring, int64_t now);
 
 // The newest version of a role's metadata file (bytes), e.g. for bundles.
 Result<std::string> RepoReadMetadata(const std::string& repo, const std::string& file_name);
