@@ -6,12 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fw/clock.h"
 #include "fw/sqlite.h"
 #include "testing.h"
 
 namespace fw::history {
 namespace {
 
+using fw::FakeClock;
 using testing::TempDir;
 
 Intent InstallIntent() {
@@ -28,13 +30,13 @@ Intent InstallIntent() {
 
 TEST(FlashHistory, IntentThenOutcomeRoundTrips) {
   TempDir dir;
-  int64_t now = 1700000000;
-  auto h = FlashHistory::Open(dir / "history.db", [&] { return now; });
+  FakeClock clock(int64_t{1700000000} * 1000);
+  auto h = FlashHistory::Open(dir / "history.db", clock);
   ASSERT_TRUE(h.ok()) << h.status().message();
   auto id = h->RecordIntent(InstallIntent());
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(h->SetSnapshot(*id, "snap-0001").ok());
-  now += 30;
+  clock.Advance(30 * 1000);
   ASSERT_TRUE(h->RecordOutcome(*id, Outcome::kSucceeded, "trial set on slot B").ok());
   auto e = h->Get(*id);
   ASSERT_TRUE(e.ok() && e->has_value());
@@ -108,7 +110,7 @@ TEST(FlashHistory, ListIsNewestFirstAndLimited) {
 TEST(FlashHistory, RefusesANewerSchemaAndCorruptFiles) {
   TempDir dir;
   {
-    auto db = sql::Database::Open(dir / "future.db", sql::OpenMode::kCreate);
+    auto db = sql::Database::Open(dir / "future.db", sql::OpenOptions().Create());
     ASSERT_TRUE(db->Exec("PRAGMA user_version = 9").ok());
   }
   auto future = FlashHistory::Open(dir / "future.db");
@@ -143,7 +145,7 @@ TEST(FlashHistory, ReopeningAnExistingHistoryWritesNothing) {
   {
     // Another connection holds the write lock: an open that writes (schema, user_version)
     // would wait for it and fail; one that only reads goes through.
-    auto other = sql::Database::Open(path, sql::OpenMode::kReadWrite);
+    auto other = sql::Database::Open(path);
     ASSERT_TRUE(other.ok());
     ASSERT_TRUE(other->Exec("BEGIN IMMEDIATE").ok());
     auto h = FlashHistory::Open(path);

@@ -7,9 +7,9 @@
 #include <chrono>
 #include <filesystem>
 
+#include "backup.h"
 #include "fw/file_io.h"
 #include "fw/journal/foreign.h"
-#include "sqlite_util.h"
 
 namespace fw::journal {
 
@@ -266,7 +266,7 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
       for (const char* sfx : {"", "-wal", "-shm", "-journal"}) ::unlink((path + sfx).c_str());
     }
   } cleanup{building};
-  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(snap.db_path, building, options.vfs, options.lock_timeout_ms, "wal"), ctx);
+  FW_RETURN_IF_ERROR_CTX(BackupFile(snap.db_path, building, options.vfs, options.lock_timeout_ms, "wal"), ctx);
   {
     OpenOptions o;
     o.vfs = options.vfs;

@@ -11,11 +11,11 @@
 #include <optional>
 #include <type_traits>
 
+#include "backup.h"
 #include "fw/encoding.h"
 #include "fw/file_io.h"
 #include "fw/journal/foreign.h"
 #include "fw/journal/journal.h"
-#include "sqlite_util.h"
 
 namespace fw::journal {
 
@@ -129,7 +129,7 @@ CopyVerification VerifyReferenceCopy(const std::string& path, const std::string&
   std::optional<Result<Digest>> file_sha;
   auto check_integrity = [&] {
     auto t = Clock::now();
-    ic = sql::IntegrityCheck(path, vfs, map);
+    ic = IntegrityCheck(path, vfs, map);
     t_integrity = SecondsSince(t);
   };
   auto hash_file = [&] {
@@ -235,7 +235,7 @@ class PartialCopy {
                                                    const SnapshotOptions& options, bool durable) {
     FW_ASSIGN_OR_RETURN(std::string name, NewName(dir, created_ms));
     std::unique_ptr<PartialCopy> copy(new PartialCopy(name, dir + "/" + name + ".partial"));
-    FW_RETURN_IF_ERROR(sql::BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete", durable));
+    FW_RETURN_IF_ERROR(BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete", durable));
     return copy;
   }
   ~PartialCopy() { ::unlink(path_.c_str()); }
@@ -379,7 +379,7 @@ Result<SnapshotEvidence> DeriveSnapshotEvidence(const SnapshotInfo& snap, const 
     FW_ASSIGN_OR_RETURN(ev.file_sha256, Sha256File(snap.db_path).WithContext(ctx));
     Disagree(bad, "file_sha256", d.file_sha256, ev.file_sha256);
     if (!bad.empty()) return Disagreement(ctx, bad);
-    FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
+    FW_ASSIGN_OR_RETURN(auto ic, IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
     if (!ic.empty()) return Corrupt(ctx + ": integrity_check failed: " + ic);
     FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, vfs).WithContext(ctx));
     ev.summary.record_count = static_cast<int64_t>(rows.size());
@@ -443,7 +443,7 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   t = Clock::now();
   auto synced = std::async(std::launch::async, [&] {
     auto ts = Clock::now();
-    Status st = sql::SyncFile(partial, options.vfs);
+    Status st = SyncFile(partial, options.vfs);
     timings.sync = SecondsSince(ts);
     return st;
   });
@@ -491,7 +491,7 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
                       PartialCopy::Make(dir_, db_path, d.created_ms, options, /*durable=*/true).WithContext(ctx));
   const std::string& name = copy->name();
   const std::string& partial = copy->path();
-  FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(partial, options.vfs).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(auto ic, IntegrityCheck(partial, options.vfs).WithContext(ctx));
   if (!ic.empty()) return Corrupt(ctx + ": integrity_check of the copy failed: " + ic);
   FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(partial, spec, std::nullopt, options.vfs).WithContext(ctx));
   d.record_count = static_cast<int64_t>(rows.size());
