@@ -37,11 +37,16 @@ Result<std::vector<StoredMigration>> StoredMigrations(Database& db) {
 Result<std::vector<MigrationStep>> MigrateDown(Database& db, int from, int to) {
   std::vector<MigrationStep> steps;
   for (int v = from; v > to; --v) {
-    FW_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT description, down_sql FROM schema_migrations WHERE version = ?1"));
-    s.Bind(1, v);
-    FW_ASSIGN_OR_RETURN(bool row, s.Step().WithContext("cannot read stored migrations"));
-    std::string desc = row ? s.ColumnText(0) : "";
-    std::string down = row ? s.ColumnText(1) : "";
+    std::string desc, down;
+    {  // finished before the down SQL runs (a pending statement would keep DROP TABLE out)
+      FW_ASSIGN_OR_RETURN(auto s, db.Prepare("SELECT description, down_sql FROM schema_migrations WHERE version = ?1"));
+      s.Bind(1, v);
+      FW_ASSIGN_OR_RETURN(bool row, s.Step().WithContext("cannot read stored migrations"));
+      if (row) {
+        desc = s.ColumnText(0);
+        down = s.ColumnText(1);
+      }
+    }
     if (down.empty()) {
       return FailedPrecondition(db.path() + " stores no down migration from v" + std::to_string(v) +
                                 "; cannot go below it without losing data");

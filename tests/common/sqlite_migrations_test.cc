@@ -74,7 +74,7 @@ TEST(Migrator, RefusesADatabaseNewerThanTheBinaryNamingBothVersions) {
   auto r = Migrator("test db", older).Upgrade(db);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kUnsupported);
-  const std::string& msg = r.status().message();
+  const std::string msg = r.status().message();
   EXPECT_NE(msg.find("schema version 3"), std::string::npos) << msg;
   EXPECT_NE(msg.find("understands (2)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("lead back to v2"), std::string::npos) << msg;
