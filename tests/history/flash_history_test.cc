@@ -6,12 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fw/clock.h"
 #include "fw/sqlite.h"
 #include "testing.h"
 
 namespace fw::history {
 namespace {
 
+using fw::FakeClock;
 using testing::TempDir;
 
 Intent InstallIntent() {
@@ -28,13 +30,13 @@ Intent InstallIntent() {
 
 TEST(FlashHistory, IntentThenOutcomeRoundTrips) {
   TempDir dir;
-  int64_t now = 1700000000;
-  auto h = FlashHistory::Open(dir / "history.db", [&] { return now; });
+  FakeClock clock(int64_t{1700000000} * 1000);
+  auto h = FlashHistory::Open(dir / "history.db", clock);
   ASSERT_TRUE(h.ok()) << h.status().message();
   auto id = h->RecordIntent(InstallIntent());
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE(h->SetSnapshot(*id, "snap-0001").ok());
-  now += 30;
+  clock.Advance(30 * 1000);
   ASSERT_TRUE(h->RecordOutcome(*id, Outcome::kSucceeded, "trial set on slot B").ok());
   auto e = h->Get(*id);
   ASSERT_TRUE(e.ok() && e->has_value());
@@ -108,7 +110,7 @@ TEST(FlashHistory, ListIsNewestFirstAndLimited) {
 TEST(FlashHistory, RefusesANewerSchemaAndCorruptFiles) {
   TempDir dir;
   {
-    auto db = sql::Database::Open(dir / "future.db", sql::OpenMode::kCreate);
+    auto db = sql::Database::Open(dir / "future.db", sql::OpenOptions().Create());
     ASSERT_TRUE(db->Exec("PRAGMA user_version = 9").ok());
   }
   auto future = FlashHistory::Open(dir / "future.db");
@@ -143,7 +145,7 @@ TEST(FlashHistory, ReopeningAnExistingHistoryWritesNothing) {
   {
     // Another connection holds the write lock: an open that writes (schema, user_version)
     // would wait for it and fail; one that only reads goes through.
-    auto other = sql::Database::Open(path, sql::OpenMode::kReadWrite);
+    auto other = sql::Database::Open(path);
     ASSERT_TRUE(other.ok());
     ASSERT_TRUE(other->Exec("BEGIN IMMEDIATE").ok());
     auto h = FlashHistory::Open(path);
@@ -152,6 +154,58 @@ TEST(FlashHistory, ReopeningAnExistingHistoryWritesNothing) {
     ASSERT_TRUE(other->Exec("ROLLBACK").ok());
   }
   EXPECT_EQ(Bytes(path), before) << "opening wrote to history.db (schema or user_version rewritten)";
+}
+
+// A history.db written by the binary before migrations were stored: its schema made by
+// hand exactly as that binary made it (user_version 1, no schema_migrations table).
+TEST(FlashHistory, OpensAHistoryMadeByThePreviousBinary) {
+  TempDir dir;
+  const std::string path = dir / "history.db";
+  {
+    auto db = sql::Database::Open(path, sql::OpenOptions().Create());
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE IF NOT EXISTS flash_history (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  started_at    TEXT NOT NULL,
+  finished_at   TEXT,
+  operation     TEXT NOT NULL,
+  operator      TEXT NOT NULL,
+  bundle        TEXT,
+  image_sha256 TEXT,
+  from_version  TEXT,
+  to_version    TEXT,
+  target_slot   TEXT,
+  snapshot_id   TEXT,
+  outcome       TEXT NOT NULL DEFAULT 'in-progress'
+                CHECK (outcome IN ('in-progress', 'succeeded', 'failed', 'interrupted')),
+  stage         TEXT NOT NULL DEFAULT 'intent',
+  detail        TEXT NOT NULL DEFAULT ''
+);
+PRAGMA user_version = 1;
+INSERT INTO flash_history (started_at, operation, operator) VALUES ('2023-11-14T22:13:20Z', 'install', 'tech-1');
+)sql")
+                    .ok());
+    ASSERT_TRUE(db->KeepWalFiles().ok());
+  }
+  const std::string before = Bytes(path);
+  {
+    auto r = FlashHistory::OpenReadOnly(path);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->List()->size(), 1u);
+  }
+  auto h = FlashHistory::Open(path);
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(Bytes(path), before) << "opening the previous binary's history wrote to it";
+  auto all = h->List();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].intent.operator_name, "tech-1");
+  EXPECT_EQ((*all)[0].outcome, Outcome::kInProgress);
+  auto id = h->RecordIntent(InstallIntent());
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_TRUE(h->RecordOutcome(*id, Outcome::kSucceeded, "").ok());
+  EXPECT_EQ(h->List()->size(), 2u);
 }
 
 TEST(FlashHistory, ReadOnlyOfAMissingHistoryIsEmptyAndCreatesNothing) {

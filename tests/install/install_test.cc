@@ -305,7 +305,7 @@ TEST_F(InstallTest, ConfirmRestoresAJournalThatLostRecordsAndRollsBack) {
   Ok({"fwupdate", "journal", "simulate", "--journal", Journal(), "--count", "10", "--seed", "3"});
   const int64_t records = JournalCount();
   {  // The trial firmware "loses" a snapshotted record.
-    auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+    auto db = sql::Database::Open(Journal());
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(db->Exec("DELETE FROM records WHERE seq = 42").ok());
   }
@@ -426,7 +426,7 @@ TEST_F(InstallTest, AFullSnapshotDiskRefusesTheInstallBeforeAnyWrite) {
 }
 
 TEST_F(InstallTest, AJournalLockedByThePaymentApplicationFailsWithinTheBound) {
-  auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+  auto db = sql::Database::Open(Journal());
   ASSERT_TRUE(db.ok());
   // The payment application holds the file exclusively (WAL readers are not blocked by a mere write lock).
   ASSERT_TRUE(db->Exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
@@ -443,7 +443,7 @@ TEST_F(InstallTest, AJournalLockedByThePaymentApplicationFailsWithinTheBound) {
 
 TEST_F(InstallTest, ADamagedJournalIsRefusedBeforeAnyWrite) {
   {
-    auto db = sql::Database::Open(Journal(), sql::OpenMode::kReadWrite);
+    auto db = sql::Database::Open(Journal());
     ASSERT_TRUE(db->Exec("UPDATE records SET amount_minor = amount_minor + 1 WHERE seq = 7").ok());
   }
   auto before = Take();

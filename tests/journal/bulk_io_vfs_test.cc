@@ -14,7 +14,7 @@
 #include "power_loss_vfs.h"
 #include "testing.h"
 
-namespace fw::journal::sql {
+namespace fw::journal {
 namespace {
 
 using fw::testing::TempDir;
@@ -154,4 +154,4 @@ TEST(BulkIoVfs, ReadAheadAnswersFromItsBufferOnlyUntilTheNextLock) {
 }
 
 }  // namespace
-}  // namespace fw::journal::sql
+}  // namespace fw::journal

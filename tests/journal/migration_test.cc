@@ -164,5 +164,69 @@ TEST(JournalMigration, AFailingMigrationChangesNothing) {
   EXPECT_EQ(RawEntryMode(path, 1), "chip");
 }
 
+// A journal made by the binary before the common migrator: its schema written by hand
+// exactly as that binary wrote it (v1, schema_migrations with version/description/
+// up_sql/down_sql, user_version, application_id, WAL). The current binary opens it,
+// appends, moves it up and back down with the SQL stored in it.
+TEST(JournalMigration, OpensAJournalMadeByThePreviousBinary) {
+  TempDir dir;
+  const std::string path = dir / "j.db";
+  const std::string v1 = R"sql(
+CREATE TABLE records (
+  seq          INTEGER PRIMARY KEY,
+  time_ms      INTEGER NOT NULL,
+  terminal_id  TEXT    NOT NULL,
+  kind         TEXT    NOT NULL,
+  amount_minor INTEGER NOT NULL,
+  currency     TEXT    NOT NULL,
+  pan_masked   TEXT    NOT NULL,
+  auth_code    TEXT    NOT NULL,
+  result       TEXT    NOT NULL,
+  prev_hash    BLOB    NOT NULL,
+  hash         BLOB    NOT NULL
+);
+CREATE TABLE record_extension (
+  seq   INTEGER NOT NULL,
+  name  TEXT    NOT NULL,
+  value TEXT    NOT NULL,
+  PRIMARY KEY (seq, name)
+) WITHOUT ROWID;
+)sql";
+  const std::string old_schema =
+      "PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER "
+      "PRIMARY KEY, description TEXT NOT NULL, up_sql TEXT NOT NULL, down_sql TEXT NOT NULL);" +
+      v1 +
+      "INSERT INTO schema_migrations VALUES (1, 'transaction records with SHA-256 chain; extension side table', '"
+      "(v1 SQL)', ''); PRAGMA user_version = 1; PRAGMA application_id = " +
+      std::to_string(kJournalApplicationId) + "; COMMIT;";
+  ASSERT_EQ(testing::RawExec(path, old_schema), SQLITE_OK);
+  {
+    Journal j = OpenAs(path, kCurrentSchemaVersion);
+    EXPECT_EQ(*j.SchemaVersion(), 1);
+    ASSERT_TRUE(j.Append(Input(1)).ok());
+    auto up = j.MigrateTo(2);
+    ASSERT_TRUE(up.ok()) << up.status().message();
+    ASSERT_EQ(up->size(), 1u);
+    auto in = Input(2);
+    in.extensions["entry_mode"] = "chip";
+    ASSERT_TRUE(j.Append(in).ok());
+  }
+  auto stored = ListStoredMigrations(path);
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  ASSERT_EQ(stored->size(), 2u);
+  EXPECT_FALSE((*stored)[0].has_down);
+  EXPECT_TRUE((*stored)[1].has_down);
+  Journal old = OpenAs(path, 1);
+  auto down = old.MigrateTo(1);
+  ASSERT_TRUE(down.ok()) << down.status().message();
+  auto rep = old.Verify();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
+  EXPECT_EQ(rep->summary.record_count, 2);
+  auto second = old.Get(2);
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ((*second)->extensions.at("entry_mode"), "chip");
+}
+
 }  // namespace
 }  // namespace fw::journal

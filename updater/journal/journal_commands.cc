@@ -1,5 +1,4 @@
 // fwupdate journal append|simulate|verify|snapshot|check|restore|export|migrate.
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -102,11 +101,7 @@ int Append(const Invocation& inv) {
   in.auth_code = Arg(inv, "auth-code");
   in.result = Arg(inv, "result");
   in.terminal_id = Arg(inv, "terminal-id");
-  in.time_ms =
-      vm.count("time-ms")
-          ? vm["time-ms"].as<int64_t>()
-          : std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
+  in.time_ms = vm.count("time-ms") ? vm["time-ms"].as<int64_t>() : SystemClock().WallMs();
   if (vm.count("entry-mode")) in.extensions["entry_mode"] = Arg(inv, "entry-mode");
   // Validate before touching the file: bad input writes nothing.
   if (Status s = jr::ValidateRecordInput(in); !s.ok()) return cli::Fail(inv, s.WithContext("record rejected"));
@@ -394,102 +389,105 @@ int Migrate(const Invocation& inv) {
   return cli::kExitOk;
 }
 
+void AppendOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  o.add_options()("kind", po::value<std::string>()->default_value("sale"), "sale | refund | void | settlement")(
+      "amount", cli::Int<int64_t>(0)->required(), "amount in minor units (cents)")(
+      "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
+      "pan", po::value<std::string>()->required(), "MASKED card number; a full PAN is refused")(
+      "auth-code", po::value<std::string>()->default_value(""), "authorisation code")(
+      "result", po::value<std::string>()->default_value("approved"), "approved | declined | error")(
+      "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
+      "entry-mode", po::value<std::string>(), "chip | contactless | swipe | manual (schema v2)")(
+      "time-ms", cli::Int<int64_t>(0), "transaction time, Unix ms (default: now)")(
+      "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
+                                                           "schema version of a journal created now");
+}
+
+void SimulateOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  o.add_options()("count", cli::Int<int64_t>(0, 1000000000)->default_value(100), "records to append")(
+      "rate", cli::Real(0, 1e6)->default_value(0), "records per second (0: as fast as possible)")(
+      "seed", cli::Int<uint32_t>()->default_value(1), "random seed")(
+      "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
+      "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")("no-entry-mode",
+                                                                                   "do not set the entry_mode field")(
+      "print-records", "print 'committed SEQ HASH' for every committed record, as it commits")(
+      "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
+                                                           "schema version of a journal created now");
+}
+
+void SnapshotCommandOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  o.add_options()("store", po::value<std::string>()->required(), "snapshot store directory")(
+      "host-dir", po::value<std::string>(), "also copy the snapshot to this directory")(
+      "keep", cli::Int<int>(1, 10000)->default_value(5), "snapshots the store keeps (retention)")(
+      "firmware-version", po::value<std::string>()->default_value("unknown"),
+      "firmware version recorded in the descriptor")("foreign-table", po::value<std::string>(),
+                                                     "guard this table of a foreign SQLite journal")(
+      "order-column", po::value<std::string>()->default_value("rowid"), "foreign: INTEGER column ordering the rows")(
+      "column", po::value<std::vector<std::string>>(), "foreign: a protected column (repeat)");
+}
+
+void CheckOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  StoreOptions(o);
+}
+
+void RestoreOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  StoreOptions(o);
+  WriterLockOption(o);
+}
+
+void ExportOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  o.add_options()("format", po::value<std::string>()->default_value("jsonl"), "jsonl | csv")(
+      "output,o", po::value<std::string>(), "write to this file (atomically) instead of stdout")(
+      "from-seq", cli::Int<int64_t>(0)->default_value(0), "first sequence number");
+}
+
+void MigrateOptions(po::options_description& o, po::positional_options_description& pos) {
+  JournalPositional(o, pos);
+  o.add_options()("to", cli::Int<int>(1, 65535), "target schema version");
+  WriterLockOption(o);
+}
+
+Status ExportConflicts(const po::variables_map& vm) {
+  // Without -o the records are the output: CSV cannot also be JSON.
+  if (vm.count("json") && vm["format"].as<std::string>() == "csv" && !vm.count("output")) {
+    return InvalidArgument("--json and --format csv cannot be used together without -o");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::vector<cli::Subcommand> JournalCommands() {
   std::vector<cli::Subcommand> c;
   c.push_back({"journal append", "append one transaction record (durable before it returns)",
-               "JOURNAL --kind sale --amount 1250 --currency EUR --pan 411111******1111 [options]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 o.add_options()("kind", po::value<std::string>()->default_value("sale"),
-                                 "sale | refund | void | settlement")("amount", cli::Int<int64_t>(0)->required(),
-                                                                      "amount in minor units (cents)")(
-                     "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
-                     "pan", po::value<std::string>()->required(), "MASKED card number; a full PAN is refused")(
-                     "auth-code", po::value<std::string>()->default_value(""), "authorisation code")(
-                     "result", po::value<std::string>()->default_value("approved"), "approved | declined | error")(
-                     "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
-                     "entry-mode", po::value<std::string>(), "chip | contactless | swipe | manual (schema v2)")(
-                     "time-ms", cli::Int<int64_t>(0), "transaction time, Unix ms (default: now)")(
-                     "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
-                                                                          "schema version of a journal created now");
-               },
+               "JOURNAL --kind sale --amount 1250 --currency EUR --pan 411111******1111 [options]", AppendOptions,
                Append});
   c.push_back({"journal simulate", "append realistic card transactions at a given rate (terminal simulator)",
-               "JOURNAL --count N [--rate PER_SECOND] [options]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 o.add_options()("count", cli::Int<int64_t>(0, 1000000000)->default_value(100), "records to append")(
-                     "rate", cli::Real(0, 1e6)->default_value(0), "records per second (0: as fast as possible)")(
-                     "seed", cli::Int<uint32_t>()->default_value(1), "random seed")(
-                     "terminal-id", po::value<std::string>()->default_value("TERM-0001"), "terminal id")(
-                     "currency", po::value<std::string>()->default_value("EUR"), "ISO 4217 code")(
-                     "no-entry-mode", "do not set the entry_mode field")(
-                     "print-records", "print 'committed SEQ HASH' for every committed record, as it commits")(
-                     "create", "create the journal if it does not exist")("schema-version", cli::Int<int>(1, 65535),
-                                                                          "schema version of a journal created now");
-               },
-               Simulate});
+               "JOURNAL --count N [--rate PER_SECOND] [options]", SimulateOptions, Simulate});
   c.push_back({"journal verify", "check the database and recompute the whole chain (exit 3 if damaged)", "JOURNAL",
                JournalPositional, Verify});
   c.push_back({"journal snapshot", "take a verified snapshot of a journal into a store (and a host dir)",
-               "JOURNAL --store DIR [--host-dir DIR] [options]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 o.add_options()("store", po::value<std::string>()->required(), "snapshot store directory")(
-                     "host-dir", po::value<std::string>(), "also copy the snapshot to this directory")(
-                     "keep", cli::Int<int>(1, 10000)->default_value(5), "snapshots the store keeps (retention)")(
-                     "firmware-version", po::value<std::string>()->default_value("unknown"),
-                     "firmware version recorded in the descriptor")("foreign-table", po::value<std::string>(),
-                                                                    "guard this table of a foreign SQLite journal")(
-                     "order-column", po::value<std::string>()->default_value("rowid"),
-                     "foreign: INTEGER column ordering the rows")("column", po::value<std::vector<std::string>>(),
-                                                                  "foreign: a protected column (repeat)");
-               },
-               Snapshot});
+               "JOURNAL --store DIR [--host-dir DIR] [options]", SnapshotCommandOptions, Snapshot});
   c.push_back({"journal check", "prove the journal still holds every record of a snapshot (exit 1 if not)",
-               "JOURNAL --store DIR [--snapshot NAME]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 StoreOptions(o);
-               },
-               Check});
+               "JOURNAL --store DIR [--snapshot NAME]", CheckOptions, Check});
   c.push_back({"journal restore",
                "restore a snapshot, keeping the current journal aside and re-appending newer valid records",
-               "JOURNAL --store DIR [--snapshot NAME]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 StoreOptions(o);
-                 WriterLockOption(o);
-               },
-               Restore});
+               "JOURNAL --store DIR [--snapshot NAME]", RestoreOptions, Restore});
   c.push_back({"journal export",
                "print the records as JSON lines or CSV",
                "JOURNAL [--format jsonl|csv] [-o FILE]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 o.add_options()("format", po::value<std::string>()->default_value("jsonl"), "jsonl | csv")(
-                     "output,o", po::value<std::string>(), "write to this file (atomically) instead of stdout")(
-                     "from-seq", cli::Int<int64_t>(0)->default_value(0), "first sequence number");
-               },
+               ExportOptions,
                Export,
                {},
-               [](const po::variables_map& vm) {
-                 // Without -o the records are the output: CSV cannot also be JSON.
-                 if (vm.count("json") && vm["format"].as<std::string>() == "csv" && !vm.count("output")) {
-                   return InvalidArgument("--json and --format csv cannot be used together without -o");
-                 }
-                 return Status::Ok();
-               }});
+               ExportConflicts});
   c.push_back({"journal migrate", "show or change the schema version (up or down; down SQL is stored in the file)",
-               "JOURNAL [--to VERSION]",
-               [](po::options_description& o, po::positional_options_description& pos) {
-                 JournalPositional(o, pos);
-                 o.add_options()("to", cli::Int<int>(1, 65535), "target schema version");
-                 WriterLockOption(o);
-               },
-               Migrate});
+               "JOURNAL [--to VERSION]", MigrateOptions, Migrate});
   return c;
 }
 

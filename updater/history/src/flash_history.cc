@@ -3,18 +3,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <optional>
 
 #include "fw/encoding.h"
 #include "fw/sqlite.h"
+#include "fw/sqlite_migrations.h"
 
 namespace fw::history {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
-constexpr const char* kSchema = R"sql(
+// Migration 1 is the schema every history had before migrations were stored (with
+// user_version 1 and no schema_migrations table): such a file is at v1 and is opened
+// without a write. Append-only: add migrations, never edit one.
+const sql::Migrator& HistoryMigrator() {
+  static const sql::Migrator migrator("flash history", {{1, "flash operations, intent before outcome", R"sql(
 CREATE TABLE IF NOT EXISTS flash_history (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   started_at    TEXT NOT NULL,
@@ -32,8 +35,10 @@ CREATE TABLE IF NOT EXISTS flash_history (
   stage         TEXT NOT NULL DEFAULT 'intent',
   detail        TEXT NOT NULL DEFAULT ''
 );
-PRAGMA user_version = 1;
-)sql";
+)sql",
+                                                         ""}});
+  return migrator;
+}
 
 Result<Outcome> ParseOutcome(const std::string& s) {
   if (s == "in-progress") return Outcome::kInProgress;
@@ -61,13 +66,13 @@ std::string_view OutcomeName(Outcome outcome) {
 
 struct FlashHistory::Impl {
   std::optional<sql::Database> db;  // empty: a read-only view of a history that does not exist yet
-  Clock clock;
+  Clock* clock;
   bool read_only = false;
   Status Writable() const {
     if (read_only) return FailedPrecondition("flash history: opened read-only (a reader never writes)");
     return Status::Ok();
   }
-  std::string Now() const { return IsoTimeUtc(clock ? clock() : static_cast<int64_t>(std::time(nullptr))); }
+  std::string Now() const { return IsoTimeUtc(clock->WallSeconds()); }
 };
 
 FlashHistory::FlashHistory() = default;
@@ -77,17 +82,6 @@ FlashHistory& FlashHistory::operator=(FlashHistory&&) noexcept = default;
 
 namespace {
 
-Result<int64_t> SchemaVersion(sql::Database& db, const std::string& path) {
-  FW_ASSIGN_OR_RETURN(auto version_stmt, db.Prepare("PRAGMA user_version"));
-  FW_ASSIGN_OR_RETURN(bool row, version_stmt.Step());
-  int64_t version = row ? version_stmt.ColumnInt(0) : 0;
-  if (version > kSchemaVersion) {
-    return Unsupported("flash history " + path + " has schema version " + std::to_string(version) +
-                       ", newer than this tool understands (" + std::to_string(kSchemaVersion) + ")");
-  }
-  return version;
-}
-
 bool Exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
@@ -95,27 +89,26 @@ bool Exists(const std::string& path) {
 
 }  // namespace
 
-Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock clock) {
-  auto db = sql::Database::Open(path, sql::OpenMode::kCreate);
+Result<FlashHistory> FlashHistory::Open(const std::string& path, Clock& clock) {
+  auto db = sql::Database::Open(path, sql::OpenOptions().Create());
   if (!db.ok()) return db.status().WithContext("flash history");
-  FW_ASSIGN_OR_RETURN(int64_t version, SchemaVersion(*db, path));
   // Only a history without the current schema is written to here: an existing one is
   // left byte-identical (a refused command writes nothing).
-  if (version < kSchemaVersion) FW_RETURN_IF_ERROR_CTX(db->Exec(kSchema), "flash history " + path);
+  FW_RETURN_IF_ERROR(HistoryMigrator().Upgrade(*db).status());
   // Readers open the history read-only: they must find the WAL files in place.
   FW_RETURN_IF_ERROR_CTX(db->KeepWalFiles(), "flash history " + path);
   FlashHistory h;
-  h.impl_ = std::unique_ptr<Impl>(new Impl{std::move(*db), std::move(clock), false});
+  h.impl_ = std::unique_ptr<Impl>(new Impl{std::move(*db), &clock, false});
   return h;
 }
 
 Result<FlashHistory> FlashHistory::OpenReadOnly(const std::string& path) {
   FlashHistory h;
-  h.impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, nullptr, true});
+  h.impl_ = std::unique_ptr<Impl>(new Impl{std::nullopt, &SystemClock(), true});
   if (!Exists(path)) return h;  // nothing recorded yet; and nothing is created
-  auto db = sql::Database::Open(path, sql::OpenMode::kReadOnly);
+  auto db = sql::Database::Open(path, sql::OpenOptions().ReadOnly());
   if (!db.ok()) return db.status().WithContext("flash history (read-only)");
-  auto version = SchemaVersion(*db, path);
+  auto version = HistoryMigrator().CheckNotNewer(*db);
   if (!version.ok()) {
     // A WAL database on a read-only directory whose writer closed cleanly (no -wal file
     // left) cannot be opened by SQLite's read-only mode: every committed row is then in
@@ -124,15 +117,15 @@ Result<FlashHistory> FlashHistory::OpenReadOnly(const std::string& path) {
     const std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
     const bool dir_read_only = ::access(dir.empty() ? "." : dir.c_str(), W_OK) != 0;
     if (dir_read_only && !Exists(path + "-wal")) {
-      auto frozen = sql::Database::Open("file:" + path + "?immutable=1", sql::OpenMode::kReadOnly);
+      auto frozen = sql::Database::Open("file:" + path + "?immutable=1", sql::OpenOptions().ReadOnly());
       if (frozen.ok()) {
         db = std::move(frozen);
-        version = SchemaVersion(*db, path);
+        version = HistoryMigrator().CheckNotNewer(*db);
       }
     }
   }
   if (!version.ok()) return version.status().WithContext("flash history (read-only)");
-  if (*version < kSchemaVersion) return h;  // created but never given its schema: empty
+  if (*version < HistoryMigrator().latest()) return h;  // created but never given its schema: empty
   h.impl_->db = std::move(*db);
   return h;
 }

@@ -11,7 +11,7 @@
 #include <thread>
 #include <utility>
 
-namespace fw::journal::sql {
+namespace fw::journal {
 
 namespace {
 
@@ -372,4 +372,4 @@ Result<std::string> BulkIoVfs(const std::string& base, BulkIo mode) {
   return name;
 }
 
-}  // namespace fw::journal::sql
+}  // namespace fw::journal

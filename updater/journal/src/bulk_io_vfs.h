@@ -9,7 +9,7 @@
 
 #include "fw/status.h"
 
-namespace fw::journal::sql {
+namespace fw::journal {
 
 enum class BulkIo {
   // Main database files keep consecutive writes in a 64 KiB buffer that a writer
@@ -32,4 +32,4 @@ enum class BulkIo {
 // ("" = the default one).
 Result<std::string> BulkIoVfs(const std::string& base, BulkIo mode);
 
-}  // namespace fw::journal::sql
+}  // namespace fw::journal

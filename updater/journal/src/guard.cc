@@ -4,12 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 
+#include "backup.h"
 #include "fw/file_io.h"
 #include "fw/journal/foreign.h"
-#include "sqlite_util.h"
 
 namespace fw::journal {
 
@@ -193,11 +192,6 @@ Result<CheckReport> Check(const std::string& journal_path, const SnapshotInfo& s
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool NonEmptyFile(const std::string& path) {
   std::error_code ec;
   return fs::exists(path, ec) && fs::file_size(path, ec) > 0;
@@ -214,6 +208,86 @@ Status LinkOrCopy(const std::string& from, const std::string& to) {
 
 }  // namespace
 
+namespace {
+
+Clock& ClockOf(const GuardOptions& options) { return options.clock ? *options.clock : SystemClock(); }
+
+OpenOptions JournalOptions(const GuardOptions& options) {
+  OpenOptions o;
+  o.vfs = options.vfs;
+  o.lock_timeout_ms = options.lock_timeout_ms;
+  o.clock = options.clock;
+  return o;
+}
+
+// Restore, step 1: the valid records written after the snapshot's last one (`last`);
+// the others are listed in rep.dropped, an unreadable journal in rep.read_error.
+std::vector<Record> RecordsAfter(const std::string& journal_path, int64_t last, const GuardOptions& options,
+                                 RestoreReport& rep) {
+  std::vector<Record> after;
+  auto cur = Journal::Open(journal_path, JournalOptions(options));
+  if (!cur.ok()) {
+    rep.read_error = cur.status().message();
+    return after;
+  }
+  ChainHasher h;
+  Status s = cur->ForEach(last + 1, [&](const Record& r) {
+    if (ValidateRecordInput(r).ok() && h.Hash(r) == r.hash) {
+      after.push_back(r);
+    } else {
+      rep.dropped.push_back(r.seq);
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) rep.read_error = s.message();
+  return after;
+}
+
+// Restore, step 2: the snapshot copied to `building`, checked against its evidence, the
+// records in `after` re-appended, verified and checkpointed.
+Status BuildRestored(const std::string& building, const SnapshotInfo& snap, const SnapshotEvidence& ev,
+                     const std::vector<Record>& after, const GuardOptions& options, const std::string& ctx,
+                     RestoreReport& rep) {
+  FW_RETURN_IF_ERROR_CTX(
+      BackupFile(snap.db_path, building, options.vfs, options.lock_timeout_ms, "wal", true, ClockOf(options)), ctx);
+  FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(building, JournalOptions(options)).WithContext(ctx));
+  // The copy must be the file the evidence was derived from (it may have changed since).
+  FW_ASSIGN_OR_RETURN(ChainSummary copied, j.Summary().WithContext(ctx));
+  if (copied.record_count != ev.summary.record_count || copied.last_seq != ev.summary.last_seq ||
+      copied.first_seq != ev.summary.first_seq || copied.head != ev.summary.head) {
+    return VerificationFailed(ctx + ": the snapshot file changed after its figures were derived from it");
+  }
+  FW_RETURN_IF_ERROR_CTX(j.Reappend(after), ctx + ": re-appending records written after the snapshot");
+  FW_ASSIGN_OR_RETURN(VerifyReport vr, j.Verify().WithContext(ctx));
+  if (!vr.ok()) {
+    return Internal(ctx + ": the restored journal does not verify: " +
+                    (vr.problems.empty() ? vr.integrity_message : vr.problems.front().what));
+  }
+  FW_RETURN_IF_ERROR_CTX(j.Checkpoint(), ctx);
+  rep.result = vr.summary;
+  return Status::Ok();
+}
+
+// Restore, step 3: the current journal kept aside (a hard link: the file itself is
+// untouched) and its WAL removed, which would be replayed into the new file.
+Status SetAside(const std::string& journal_path, const GuardOptions& options, RestoreReport& rep) {
+  {
+    auto cur = Journal::Open(journal_path, JournalOptions(options));
+    if (cur.ok()) cur->Checkpoint().IgnoreError();  // best effort: a damaged journal keeps its WAL below
+  }
+  rep.aside_path = journal_path + ".aside-" + std::to_string(ClockOf(options).WallMs());
+  FW_RETURN_IF_ERROR(LinkOrCopy(journal_path, rep.aside_path));
+  if (NonEmptyFile(journal_path + "-wal")) {
+    FW_RETURN_IF_ERROR(LinkOrCopy(journal_path + "-wal", rep.aside_path + "-wal"));
+  }
+  FW_RETURN_IF_ERROR(SyncParentDir(journal_path));
+  ::unlink((journal_path + "-wal").c_str());
+  ::unlink((journal_path + "-shm").c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInfo& snap, const GuardOptions& options) {
   auto ctx = "restore " + journal_path + " from snapshot " + snap.name;
   if (snap.descriptor.kind != "reference") {
@@ -222,40 +296,18 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
   // The terminal-wide updater lock is taken by the caller (fwupdate journal restore, confirm).
   // Lock protocol: from reading the records written since the snapshot until the
   // rebuilt file is in place, no appender commits (docs/journal.md).
-  FW_ASSIGN_OR_RETURN(
-      JournalLock lock,
-      JournalLock::Acquire(journal_path, JournalLock::Mode::kExclusive, options.lock_timeout_ms).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(JournalLock lock, JournalLock::Acquire(journal_path, JournalLock::Mode::kExclusive,
+                                                             options.lock_timeout_ms, ClockOf(options))
+                                            .WithContext(ctx));
   // Every figure used below is re-derived from the snapshot file, never the descriptor.
   FW_ASSIGN_OR_RETURN(SnapshotEvidence ev,
                       DeriveSnapshotEvidence(snap, options.vfs).WithContext(ctx + ": the snapshot is not usable"));
   RestoreReport rep;
   rep.snapshot_records = ev.summary.record_count;
-  const int64_t last = ev.summary.last_seq;
   const bool exists = fs::exists(journal_path);
-
   // 1. Collect the valid records written after the snapshot.
   std::vector<Record> after;
-  if (exists) {
-    OpenOptions o;
-    o.vfs = options.vfs;
-    o.lock_timeout_ms = options.lock_timeout_ms;
-    auto cur = Journal::Open(journal_path, o);
-    if (cur.ok()) {
-      ChainHasher h;
-      Status s = cur->ForEach(last + 1, [&](const Record& r) {
-        if (ValidateRecordInput(r).ok() && h.Hash(r) == r.hash) {
-          after.push_back(r);
-        } else {
-          rep.dropped.push_back(r.seq);
-        }
-        return Status::Ok();
-      });
-      if (!s.ok()) rep.read_error = s.message();
-    } else {
-      rep.read_error = cur.status().message();
-    }
-  }
-
+  if (exists) after = RecordsAfter(journal_path, ev.summary.last_seq, options, rep);
   // 2. Build the restored journal beside the current one.
   std::string building = journal_path + ".restoring";
   struct Cleanup {
@@ -266,49 +318,10 @@ Result<RestoreReport> Restore(const std::string& journal_path, const SnapshotInf
       for (const char* sfx : {"", "-wal", "-shm", "-journal"}) ::unlink((path + sfx).c_str());
     }
   } cleanup{building};
-  FW_RETURN_IF_ERROR_CTX(sql::BackupFile(snap.db_path, building, options.vfs, options.lock_timeout_ms, "wal"), ctx);
-  {
-    OpenOptions o;
-    o.vfs = options.vfs;
-    o.lock_timeout_ms = options.lock_timeout_ms;
-    FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(building, o).WithContext(ctx));
-    // The copy must be the file the evidence was derived from (it may have changed since).
-    FW_ASSIGN_OR_RETURN(ChainSummary copied, j.Summary().WithContext(ctx));
-    if (copied.record_count != ev.summary.record_count || copied.last_seq != ev.summary.last_seq ||
-        copied.first_seq != ev.summary.first_seq || copied.head != ev.summary.head) {
-      return VerificationFailed(ctx + ": the snapshot file changed after its figures were derived from it");
-    }
-    FW_RETURN_IF_ERROR_CTX(j.Reappend(after), ctx + ": re-appending records written after the snapshot");
-    FW_ASSIGN_OR_RETURN(VerifyReport vr, j.Verify().WithContext(ctx));
-    if (!vr.ok()) {
-      return Internal(ctx + ": the restored journal does not verify: " +
-                      (vr.problems.empty() ? vr.integrity_message : vr.problems.front().what));
-    }
-    FW_RETURN_IF_ERROR_CTX(j.Checkpoint(), ctx);
-    rep.result = vr.summary;
-  }
+  FW_RETURN_IF_ERROR(BuildRestored(building, snap, ev, after, options, ctx, rep));
   rep.reappended = static_cast<int64_t>(after.size());
-
-  // 3. Keep the current journal aside (a hard link: the file itself is untouched).
-  if (exists) {
-    {
-      OpenOptions o;
-      o.vfs = options.vfs;
-      o.lock_timeout_ms = options.lock_timeout_ms;
-      auto cur = Journal::Open(journal_path, o);
-      if (cur.ok()) cur->Checkpoint().IgnoreError();  // best effort: a damaged journal keeps its WAL below
-    }
-    rep.aside_path = journal_path + ".aside-" + std::to_string(NowMs());
-    FW_RETURN_IF_ERROR_CTX(LinkOrCopy(journal_path, rep.aside_path), ctx);
-    if (NonEmptyFile(journal_path + "-wal")) {
-      FW_RETURN_IF_ERROR_CTX(LinkOrCopy(journal_path + "-wal", rep.aside_path + "-wal"), ctx);
-    }
-    FW_RETURN_IF_ERROR_CTX(SyncParentDir(journal_path), ctx);
-    // A WAL left beside the new file would be replayed into it.
-    ::unlink((journal_path + "-wal").c_str());
-    ::unlink((journal_path + "-shm").c_str());
-  }
-
+  // 3. Keep the current journal aside.
+  if (exists) FW_RETURN_IF_ERROR_CTX(SetAside(journal_path, options, rep), ctx);
   // 4. Replace atomically.
   if (::rename(building.c_str(), journal_path.c_str()) != 0) {
     return IoError(ctx + ": cannot rename the restored journal into place: " + ErrnoText(errno));

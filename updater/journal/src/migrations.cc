@@ -4,9 +4,8 @@ namespace fw::journal {
 
 const std::vector<Migration>& BuiltinMigrations() {
   static const std::vector<Migration> kMigrations = {
-      {1,
-       "transaction records with SHA-256 chain; extension side table",
-       R"sql(
+      {{1, "transaction records with SHA-256 chain; extension side table",
+        R"sql(
 CREATE TABLE records (
   seq          INTEGER PRIMARY KEY,
   time_ms      INTEGER NOT NULL,
@@ -27,22 +26,21 @@ CREATE TABLE record_extension (
   PRIMARY KEY (seq, name)
 ) WITHOUT ROWID;
 )sql",
-       "",
+        ""},
        {}},
-      {2,
-       "entry_mode column (chip, contactless, swipe, manual)",
-       R"sql(
+      {{2, "entry_mode column (chip, contactless, swipe, manual)",
+        R"sql(
 ALTER TABLE records ADD COLUMN entry_mode TEXT;
 UPDATE records SET entry_mode = (SELECT value FROM record_extension e
                                  WHERE e.seq = records.seq AND e.name = 'entry_mode')
   WHERE seq IN (SELECT seq FROM record_extension WHERE name = 'entry_mode');
 DELETE FROM record_extension WHERE name = 'entry_mode';
 )sql",
-       R"sql(
+        R"sql(
 INSERT INTO record_extension (seq, name, value)
   SELECT seq, 'entry_mode', entry_mode FROM records WHERE entry_mode IS NOT NULL;
 ALTER TABLE records DROP COLUMN entry_mode;
-)sql",
+)sql"},
        {"entry_mode"}},
   };
   return kMigrations;

@@ -1,20 +1,9 @@
 #include "fw/journal/simulator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <thread>
 
 namespace fw::journal {
-
-namespace {
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Simulator::Simulator(SimulatorOptions options)
     : options_(std::move(options)), rng_(options_.seed), sim_time_ms_(options_.start_time_ms) {}
@@ -27,7 +16,7 @@ RecordInput Simulator::Next() {
     sim_time_ms_ += 5000 + static_cast<int64_t>(rng_() % 120000);
     r.time_ms = sim_time_ms_;
   } else {
-    r.time_ms = NowMs();
+    r.time_ms = (options_.clock ? *options_.clock : SystemClock()).WallMs();
   }
   ++emitted_;
   std::uniform_int_distribution<int> pct(0, 99);
@@ -74,13 +63,12 @@ RecordInput Simulator::Next() {
 }
 
 Status Simulator::Run(Journal& journal, int64_t count, const std::function<void(const Record&)>& on_append) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
+  Clock& clock = options_.clock ? *options_.clock : SystemClock();
+  const int64_t start_ms = clock.MonotonicMs();
   for (int64_t i = 0; i < count; ++i) {
     if (options_.rate_per_second > 0) {
-      auto due = start + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(static_cast<double>(i) / options_.rate_per_second));
-      std::this_thread::sleep_until(due);
+      const auto due_ms = start_ms + static_cast<int64_t>(static_cast<double>(i) * 1000.0 / options_.rate_per_second);
+      clock.SleepMs(due_ms - clock.MonotonicMs());
     }
     FW_ASSIGN_OR_RETURN(Record r, journal.Append(Next()).WithContext("simulator record " + std::to_string(i + 1)));
     if (on_append) on_append(r);

@@ -4,18 +4,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <type_traits>
 
+#include "backup.h"
 #include "fw/encoding.h"
 #include "fw/file_io.h"
 #include "fw/journal/foreign.h"
 #include "fw/journal/journal.h"
-#include "sqlite_util.h"
 
 namespace fw::journal {
 
@@ -26,10 +25,7 @@ namespace {
 constexpr uint64_t kMaxDescriptorBytes = 64 * 1024;
 constexpr const char* kFormatName = "ptfw-journal-snapshot";
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+Clock& ClockOf(const SnapshotOptions& options) { return options.clock ? *options.clock : SystemClock(); }
 
 bool SafeBaseName(const std::string& s) {
   if (s.empty() || s.size() > 200 || s == "." || s == "..") return false;
@@ -103,9 +99,16 @@ Status MakeDirs(const std::string& dir) {
   return Status::Ok();
 }
 
-double SecondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
+// Seconds of monotonic time since it was started (the timings of a snapshot's steps).
+class Stopwatch {
+ public:
+  explicit Stopwatch(Clock& clock) : clock_(&clock), start_ms_(clock.MonotonicMs()) {}
+  double Seconds() const { return static_cast<double>(clock_->MonotonicMs() - start_ms_) / 1000.0; }
+
+ private:
+  Clock* clock_;
+  int64_t start_ms_;
+};
 
 // What the verification of a copy found. The SHA-256 is reported apart from the checks:
 // a file that is not the described one says so first, whatever else is wrong with it.
@@ -122,24 +125,23 @@ struct CopyVerification {
 // keep every core busy until the end. `map`: read through a memory map (the private
 // copy a snapshot was just made from, never a stored one).
 CopyVerification VerifyReferenceCopy(const std::string& path, const std::string& vfs, bool map,
-                                     SnapshotTimings* timings) {
-  using Clock = std::chrono::steady_clock;
+                                     SnapshotTimings* timings, Clock& clock) {
   double t_integrity = 0, t_sha = 0;
   std::optional<Result<std::string>> ic;
   std::optional<Result<Digest>> file_sha;
   auto check_integrity = [&] {
-    auto t = Clock::now();
-    ic = sql::IntegrityCheck(path, vfs, map);
-    t_integrity = SecondsSince(t);
+    Stopwatch t(clock);
+    ic = IntegrityCheck(path, vfs, map);
+    t_integrity = t.Seconds();
   };
   auto hash_file = [&] {
-    auto t = Clock::now();
+    Stopwatch t(clock);
     file_sha = Sha256File(path);
-    t_sha = SecondsSince(t);
+    t_sha = t.Seconds();
   };
   RangeVerifyOptions ro;
   ro.alongside = {check_integrity, hash_file};
-  auto t = Clock::now();
+  Stopwatch t(clock);
   auto verified = [&]() -> Result<VerifyReport> {
     OpenOptions o;
     o.read_only = true;
@@ -148,7 +150,7 @@ CopyVerification VerifyReferenceCopy(const std::string& path, const std::string&
     FW_ASSIGN_OR_RETURN(Journal j, Journal::Open(path, o));
     return j.VerifyInRanges(ro);
   }();
-  double t_chain = SecondsSince(t);
+  double t_chain = t.Seconds();
   if (!ic) check_integrity();  // the chain's verification failed before it ran them
   if (!file_sha) hash_file();
   if (timings) {
@@ -235,7 +237,8 @@ class PartialCopy {
                                                    const SnapshotOptions& options, bool durable) {
     FW_ASSIGN_OR_RETURN(std::string name, NewName(dir, created_ms));
     std::unique_ptr<PartialCopy> copy(new PartialCopy(name, dir + "/" + name + ".partial"));
-    FW_RETURN_IF_ERROR(sql::BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete", durable));
+    FW_RETURN_IF_ERROR(
+        BackupFile(src, copy->path_, options.vfs, options.lock_timeout_ms, "delete", durable, ClockOf(options)));
     return copy;
   }
   ~PartialCopy() { ::unlink(path_.c_str()); }
@@ -379,7 +382,7 @@ Result<SnapshotEvidence> DeriveSnapshotEvidence(const SnapshotInfo& snap, const 
     FW_ASSIGN_OR_RETURN(ev.file_sha256, Sha256File(snap.db_path).WithContext(ctx));
     Disagree(bad, "file_sha256", d.file_sha256, ev.file_sha256);
     if (!bad.empty()) return Disagreement(ctx, bad);
-    FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
+    FW_ASSIGN_OR_RETURN(auto ic, IntegrityCheck(snap.db_path, vfs).WithContext(ctx));
     if (!ic.empty()) return Corrupt(ctx + ": integrity_check failed: " + ic);
     FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(snap.db_path, *d.foreign, std::nullopt, vfs).WithContext(ctx));
     ev.summary.record_count = static_cast<int64_t>(rows.size());
@@ -389,7 +392,7 @@ Result<SnapshotEvidence> DeriveSnapshotEvidence(const SnapshotInfo& snap, const 
     ev.summary.schema_version = 0;
   } else {
     if (!bad.empty()) return Disagreement(ctx, bad);  // a truncated or grown file: nothing else is read
-    CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, /*map=*/false, nullptr);
+    CopyVerification v = VerifyReferenceCopy(snap.db_path, vfs, /*map=*/false, nullptr, SystemClock());
     if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
     ev.file_sha256 = v.sha256;
     Disagree(bad, "file_sha256", d.file_sha256, ev.file_sha256);
@@ -412,7 +415,7 @@ Status VerifySnapshot(const SnapshotInfo& snap, const std::string& vfs) {
 }
 
 Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const SnapshotOptions& options) {
-  using Clock = std::chrono::steady_clock;
+  Clock& clock = ClockOf(options);
   auto ctx = "snapshot of " + journal_path;
   if (options.keep < 1) return InvalidArgument("retention must keep at least 1 snapshot");
   if (!fs::exists(journal_path)) return NotFound(ctx + ": journal does not exist");
@@ -427,32 +430,32 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   FW_RETURN_IF_ERROR_CTX(MakeDirs(dir_), ctx);
   FW_RETURN_IF_ERROR_CTX(RemoveIncomplete(), ctx);
   SnapshotDescriptor d;
-  d.created_ms = NowMs();
+  d.created_ms = ClockOf(options).WallMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(journal_path).string();
   // 1. The copy, not synced: a fresh private file, published only after step 2.
-  auto t = Clock::now();
+  Stopwatch t(clock);
   FW_ASSIGN_OR_RETURN(auto copy,
                       PartialCopy::Make(dir_, journal_path, d.created_ms, options, /*durable=*/false).WithContext(ctx));
   const std::string& name = copy->name();
   const std::string& partial = copy->path();
   SnapshotTimings timings;
-  timings.copy = SecondsSince(t);
+  timings.copy = t.Seconds();
   // 2. Its sync alongside its verification, which reads the same final bytes from the
   //    page cache: integrity_check, the chain (in ranges), the file's SHA-256.
-  t = Clock::now();
+  t = Stopwatch(clock);
   auto synced = std::async(std::launch::async, [&] {
-    auto ts = Clock::now();
-    Status st = sql::SyncFile(partial, options.vfs);
-    timings.sync = SecondsSince(ts);
+    Stopwatch ts(clock);
+    Status st = SyncFile(partial, options.vfs);
+    timings.sync = ts.Seconds();
     return st;
   });
   // The private copy just written, in the page cache, that nobody else writes: read
   // through a memory map. A stored snapshot (VerifySnapshot) may sit on removable
   // media, where a read error must stay an error, not a SIGBUS.
-  CopyVerification v = VerifyReferenceCopy(partial, options.vfs, /*map=*/true, &timings);
+  CopyVerification v = VerifyReferenceCopy(partial, options.vfs, /*map=*/true, &timings, clock);
   Status sync_status = synced.get();
-  timings.verify = SecondsSince(t);
+  timings.verify = t.Seconds();
   if (!v.status.ok()) return v.status.WithContext(ctx + ": the copy failed verification");
   if (!v.sha_status.ok()) return v.sha_status.WithContext(ctx);
   if (!sync_status.ok()) return sync_status.WithContext(ctx + ": cannot make the copy durable");
@@ -462,13 +465,13 @@ Result<SnapshotInfo> SnapshotStore::Take(const std::string& journal_path, const 
   d.chain_head = v.summary.head;
   d.schema_version = v.summary.schema_version;
   // 3. Only a verified and durable copy is published (rename, directory fsync, descriptor).
-  t = Clock::now();
+  t = Stopwatch(clock);
   FW_ASSIGN_OR_RETURN(SnapshotInfo info,
                       Publish(dir_, name, partial, d, options, v.sha256, /*synced=*/true).WithContext(ctx));
-  timings.publish = SecondsSince(t);
-  t = Clock::now();
+  timings.publish = t.Seconds();
+  t = Stopwatch(clock);
   FW_RETURN_IF_ERROR_CTX(ApplyRetention(options.keep), ctx);
-  timings.retention = SecondsSince(t);
+  timings.retention = t.Seconds();
   info.timings = timings;
   return info;
 }
@@ -484,14 +487,14 @@ Result<SnapshotInfo> SnapshotStore::TakeForeign(const std::string& db_path, cons
   SnapshotDescriptor d;
   d.kind = "foreign";
   d.foreign = spec;
-  d.created_ms = NowMs();
+  d.created_ms = ClockOf(options).WallMs();
   d.firmware_version = options.firmware_version;
   d.source = fs::absolute(db_path).string();
   FW_ASSIGN_OR_RETURN(auto copy,
                       PartialCopy::Make(dir_, db_path, d.created_ms, options, /*durable=*/true).WithContext(ctx));
   const std::string& name = copy->name();
   const std::string& partial = copy->path();
-  FW_ASSIGN_OR_RETURN(auto ic, sql::IntegrityCheck(partial, options.vfs).WithContext(ctx));
+  FW_ASSIGN_OR_RETURN(auto ic, IntegrityCheck(partial, options.vfs).WithContext(ctx));
   if (!ic.empty()) return Corrupt(ctx + ": integrity_check of the copy failed: " + ic);
   FW_ASSIGN_OR_RETURN(auto rows, ReadForeignRows(partial, spec, std::nullopt, options.vfs).WithContext(ctx));
   d.record_count = static_cast<int64_t>(rows.size());

@@ -15,12 +15,12 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "fw/clock.h"
 #include "fw/status.h"
 
 namespace fw::history {
@@ -53,15 +53,14 @@ struct Entry {
 
 class FlashHistory {
  public:
-  using Clock = std::function<int64_t()>;  // seconds since the epoch
-
   ~FlashHistory();
   FlashHistory(FlashHistory&&) noexcept;
   FlashHistory& operator=(FlashHistory&&) noexcept;
 
   // Opens (creating if needed) the history database at `path`. The schema is written
   // only when the file lacks it: opening an existing history changes no byte of it.
-  static Result<FlashHistory> Open(const std::string& path, Clock clock = nullptr);
+  // `clock` (WallSeconds) stamps started_at/finished_at; it must outlive the history.
+  static Result<FlashHistory> Open(const std::string& path, Clock& clock = SystemClock());
   // Opens the history for reading only (SQLite read-only connection): creates no file
   // and writes nothing. A missing file reads as an empty history. Every writing
   // method then fails with FailedPrecondition.

@@ -43,7 +43,8 @@ struct CheckReport {
 
 struct GuardOptions {
   int lock_timeout_ms = 5000;
-  std::string vfs;  // tests
+  std::string vfs;         // tests
+  Clock* clock = nullptr;  // names the copy set aside, times lock waits; null: SystemClock()
 };
 
 // Proves the journal still holds every record of `snapshot` unchanged, or says

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/clock.h"
 #include "fw/crypto.h"
 #include "fw/journal/record.h"
 #include "fw/status.h"
@@ -37,6 +38,8 @@ struct OpenOptions {
   // truncates and that was just written (a snapshot's private copy, in the page
   // cache), as a fault on a mapped page is a signal, not an error.
   bool map_file = false;
+  // Times lock waits (JournalLock). Null: SystemClock(). Must outlive the Journal.
+  Clock* clock = nullptr;
 };
 
 struct ChainSummary {
@@ -164,7 +167,8 @@ class Journal {
 class JournalLock {
  public:
   enum class Mode { kShared, kExclusive };
-  static Result<JournalLock> Acquire(const std::string& journal_path, Mode mode, int timeout_ms);
+  static Result<JournalLock> Acquire(const std::string& journal_path, Mode mode, int timeout_ms,
+                                     Clock& clock = SystemClock());
   static std::string LockPath(const std::string& journal_path) { return journal_path + ".lock"; }
   JournalLock() = default;
   ~JournalLock();

@@ -12,15 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "fw/sqlite_migrations.h"
 #include "fw/status.h"
 
 namespace fw::journal {
 
-struct Migration {
-  int version = 0;
-  std::string description;
-  std::string up_sql;
-  std::string down_sql;  // empty: cannot go below this version
+// version, description, up SQL, down SQL (empty: cannot go below this version), run
+// by the common migrator (fw/sqlite_migrations.h).
+struct Migration : sql::Migration {
   // Extension names this version keeps in their own column of `records`.
   std::vector<std::string> promoted_extensions;
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fw/clock.h"
 #include "fw/journal/journal.h"
 #include "fw/journal/record.h"
 
@@ -24,6 +25,7 @@ struct SimulatorOptions {
   int batch_size = 50;         // a settlement record after this many transactions
   int64_t start_time_ms = 0;   // 0: the wall clock; else simulated time advancing per record
   bool entry_mode = true;      // set the v2 "entry_mode" extension
+  Clock* clock = nullptr;      // wall time of records, pacing; null: SystemClock()
 };
 
 class Simulator {

@@ -81,6 +81,7 @@ struct SnapshotOptions {
   std::string vfs;                      // SQLite VFS for the source and the copy (tests)
   std::optional<std::string> host_dir;  // also copy the snapshot here (technician's host)
   int keep = 5;                         // retention: newest snapshots kept in the store (>= 1)
+  Clock* clock = nullptr;               // created_ms and timings; null: SystemClock()
 };
 
 class SnapshotStore {
