@@ -6,6 +6,7 @@
 #include "fw/bundle_format.h"
 #include "fw/bundle_writer.h"
 #include "fw/cli.h"
+#include "fw/clock.h"
 #include "fw/encoding.h"
 #include "fw/image.h"
 #include "fw/key_files.h"
@@ -224,7 +225,7 @@ int RepoInitCmd(const Invocation& inv) {
   o.expiry.snapshot_days = vm["snapshot-expires-days"].as<uint32_t>();
   o.expiry.timestamp_days = vm["timestamp-expires-days"].as<uint32_t>();
   o.consistent_snapshot = vm.count("no-consistent-snapshot") == 0;
-  Status s = tuf::RepoInit(RepoArg(inv), o, Borrow(keyring), static_cast<int64_t>(::time(nullptr)));
+  Status s = tuf::RepoInit(RepoArg(inv), o, Borrow(keyring), SystemClock().WallSeconds());
   if (!s.ok()) return cli::Fail(inv, s.WithContext("repo init"));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"repo", RepoArg(inv)}, {"root_version", 1}});
@@ -268,7 +269,7 @@ int RepoAddTargetCmd(const Invocation& inv) {
 int RepoPublishCmd(const Invocation& inv) {
   auto keys = OpenSigners(inv.vm, "key");
   if (!keys.ok()) return cli::Fail(inv, keys.status());
-  auto r = tuf::RepoPublish(RepoArg(inv), Borrow(*keys), static_cast<int64_t>(::time(nullptr)));
+  auto r = tuf::RepoPublish(RepoArg(inv), Borrow(*keys), SystemClock().WallSeconds());
   if (!r.ok()) return cli::Fail(inv, r.status().WithContext("repo publish"));
   if (inv.json) {
     cli::PrintJson({{"ok", true},
@@ -294,7 +295,7 @@ int RepoRotateCmd(const Invocation& inv) {
   }
   const std::string role = vm["role"].as<std::string>();
   auto v = tuf::RepoRotate(RepoArg(inv), role, new_keys, vm["threshold"].as<uint32_t>(), Borrow(*keys),
-                           static_cast<int64_t>(::time(nullptr)));
+                           SystemClock().WallSeconds());
   if (!v.ok()) return cli::Fail(inv, v.status().WithContext("repo rotate"));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"role", role}, {"root_version", *v}});
@@ -309,7 +310,7 @@ int RepoResignCmd(const Invocation& inv) {
   auto keys = OpenSigners(inv.vm, "key");
   if (!keys.ok()) return cli::Fail(inv, keys.status());
   const int64_t within = static_cast<int64_t>(inv.vm["within-days"].as<uint32_t>()) * 86400;
-  auto done = tuf::RepoResignExpiring(RepoArg(inv), within, Borrow(*keys), static_cast<int64_t>(::time(nullptr)));
+  auto done = tuf::RepoResignExpiring(RepoArg(inv), within, Borrow(*keys), SystemClock().WallSeconds());
   if (!done.ok()) return cli::Fail(inv, done.status().WithContext("repo resign-expiring"));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"resigned", *done}});
