@@ -1,5 +1,4 @@
 // fwsign — the vendor's signing tool: keys, signed firmware images, TUF repositories and bundles.
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 
