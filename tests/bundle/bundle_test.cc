@@ -277,7 +277,8 @@ TEST_F(BundleTest, FwupdateBundleVerifyCommand) {
 
 TEST_F(BundleTest, ExpiredMetadataRefused) {
   ReaderOptions o = Options();
-  o.now = static_cast<int64_t>(::time(nullptr)) + 2 * 86400;  // timestamp lives one day
+  FakeClock clock(SystemClock().WallMs() + 2 * 86400 * 1000);  // timestamp lives one day
+  o.clock = &clock;
   auto r = Read(D("good.tar"), o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("expired"), std::string::npos) << r.status().message();

@@ -507,7 +507,8 @@ class Sweeper {
       Terminal tt = rig.terminal();
       const uint64_t ops_before = d.flash().ops();
       InstallOptions io;
-      io.bundle_path = seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12;
+      io.open_bundle =
+          bundle::FileSourceOpener(seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12);
       io.flush_window = kFlushWindow;
       auto inst = Install(tt, io);
       if (bc.TrialSlot() != boot::kNoSlot) {
@@ -560,7 +561,7 @@ class Sweeper {
           break;
         case Step::kInstall: {
           InstallOptions io;
-          io.bundle_path = seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12;
+          io.open_bundle = bundle::FileSourceOpener(seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12);
           io.flush_window = kFlushWindow;
           auto r = Install(t, io);
           ok = r.ok();
@@ -752,7 +753,7 @@ TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
     BadByteBank bank(rig.dev().bank(1), bad);
     t.banks[1] = &bank;
     InstallOptions io;
-    io.bundle_path = TheVendor().bundle_11;
+    io.open_bundle = bundle::FileSourceOpener(TheVendor().bundle_11);
     io.flush_window = kFlushWindow;
     auto r = Install(t, io);
     ASSERT_FALSE(r.ok()) << "a bank that reads back other bytes was accepted";
@@ -772,7 +773,7 @@ TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
   Rig rig(config, flash, work / "template", work / "good", TheVendor().records, 1);
   Terminal t = rig.terminal();
   InstallOptions io;
-  io.bundle_path = TheVendor().bundle_11;
+  io.open_bundle = bundle::FileSourceOpener(TheVendor().bundle_11);
   io.flush_window = kFlushWindow;
   auto r = Install(t, io);
   ASSERT_TRUE(r.ok()) << r.status().message();

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <system_error>
@@ -205,6 +204,56 @@ boot::OpResult VerifyFailed(const boot::BankCheck& c) {
   return r;
 }
 
+// The row an install records before it writes (invariant 10).
+history::Intent InstallIntent(const InstallOptions& o, const Plan& plan) {
+  history::Intent intent;
+  intent.operation = "install";
+  intent.operator_name = o.operator_name;
+  intent.bundle = plan.source->Name();
+  intent.image_sha256 = plan.image_sha256;
+  intent.from_version = plan.from_version;
+  intent.to_version = plan.to_version.ToString();
+  intent.target_slot = SlotText(plan.target);
+  return intent;
+}
+
+// The verified journal snapshot taken before the bank is touched (invariant 4).
+Result<journal::SnapshotInfo> SnapshotJournal(Terminal& t, const InstallOptions& o, const Plan& plan) {
+  journal::SnapshotStore store(t.SnapshotDir());
+  journal::SnapshotOptions so;
+  so.firmware_version = plan.from_version;
+  so.lock_timeout_ms = t.lock_timeout_ms;
+  so.vfs = t.sqlite_vfs;
+  so.host_dir = o.host_snapshot_dir;
+  so.keep = o.snapshot_keep;
+  return store.Take(t.journal_path, so);
+}
+
+// The rest of the planned bundle's stream: each verified chunk into the bank.
+Result<bundle::VerifiedBundle> WriteImage(const InstallOptions& o, Plan& plan, boot::BankWriter& writer,
+                                          Progress& progress) {
+  return plan.reader->ReadImage([&](uint64_t offset, ByteSpan chunk) {
+    FW_RETURN_IF_ERROR(writer.Append(offset, chunk));
+    progress.Update(offset + chunk.size());
+    if (o.write_delay_ms > 0) o.clock->SleepMs(o.write_delay_ms);
+    return Status::Ok();
+  });
+}
+
+InstallResult Summary(int64_t id, const InstallOptions& o, const Plan& plan, const journal::SnapshotInfo& snap) {
+  InstallResult res;
+  res.history_id = id;
+  res.target_slot = plan.target;
+  res.from_version = plan.from_version;
+  res.to_version = plan.to_version.ToString();
+  res.security_counter = plan.bundle.facts.security_counter;
+  res.image_size = plan.bundle.target.length;
+  res.snapshot_name = snap.name;
+  res.snapshot_records = snap.descriptor.record_count;
+  res.tries = o.tries;
+  return res;
+}
+
 }  // namespace
 
 Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
@@ -224,15 +273,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
                 " (running: " + plan.from_version + " in slot " + SlotText(plan.bc.active_slot) + ")");
 
   // 2. Intent (invariant 10).
-  history::Intent intent;
-  intent.operation = "install";
-  intent.operator_name = o.operator_name;
-  intent.bundle = fs::absolute(o.bundle_path).string();
-  intent.image_sha256 = plan.image_sha256;
-  intent.from_version = plan.from_version;
-  intent.to_version = plan.to_version.ToString();
-  intent.target_slot = SlotText(plan.target);
-  FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
+  FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(InstallIntent(o, plan)));
   lock.SetHistoryId(id).IgnoreError();  // only informs readers
   auto fail = [&](const Status& s) -> Status {
     history.RecordOutcome(id, history::Outcome::kFailed, s.message()).IgnoreError();
@@ -242,14 +283,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   // 3. Verified journal snapshot (invariant 4).
   progress.BeginStage("snapshot", "Snapshotting the transaction journal", 0);
   FW_RETURN_IF_ERROR(history.SetStage(id, "snapshot"));
-  journal::SnapshotStore store(t.SnapshotDir());
-  journal::SnapshotOptions so;
-  so.firmware_version = plan.from_version;
-  so.lock_timeout_ms = t.lock_timeout_ms;
-  so.vfs = t.sqlite_vfs;
-  so.host_dir = o.host_snapshot_dir;
-  so.keep = o.snapshot_keep;
-  auto snap = store.Take(t.journal_path, so);
+  auto snap = SnapshotJournal(t, o, plan);
   if (!snap.ok()) return fail(snap.status().WithContext("install: journal snapshot failed, nothing was flashed"));
   FW_RETURN_IF_ERROR(history.SetSnapshot(id, snap->name));
   progress.Note("Journal snapshot " + snap->name + ": " + std::to_string(snap->descriptor.record_count) +
@@ -273,27 +307,8 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   if (!writer.ok()) return fail(writer.status().WithContext("install"));
   auto readback = ReadBack::Start(*t.boot, plan.target, bank);
   if (!readback.ok()) return fail(readback.status().WithContext("install"));
-  bundle::ReaderOptions ro;
-  ro.metadata_dir = t.TufDir();
-  ro.policy.hardware_id = t.hardware_id;
-  ro.policy.installed_security_counter = plan.bc.min_security_counter;
-  ro.now = o.now;
   progress.BeginStage("write", "Writing bank " + SlotText(plan.target), plan.bundle.target.length);
-  auto written = bundle::ReadBundleFile(
-      o.bundle_path, ro,
-      [&](uint64_t offset, ByteSpan chunk) {
-        FW_RETURN_IF_ERROR(writer->Append(offset, chunk));
-        progress.Update(offset + chunk.size());
-        if (o.write_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.write_delay_ms));
-        return Status::Ok();
-      },
-      [&](const bundle::VerifiedBundle& vb) {
-        // The bundle must be the one that was planned.
-        if (vb.target.hashes != plan.bundle.target.hashes || vb.target.length != plan.bundle.target.length) {
-          return VerificationFailed("the bundle changed between planning and writing");
-        }
-        return Status::Ok();
-      });
+  auto written = WriteImage(o, plan, *writer, progress);
   if (!written.ok()) return fail(written.status().WithContext("install: writing bank " + SlotText(plan.target)));
   if (Status s = writer->Finish(); !s.ok()) return fail(s.WithContext("install"));
   bank.Complete();  // synced: the rest of the bank may be read back
@@ -329,17 +344,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
                                                std::to_string(o.tries) +
                                                " tries; read back: " + boot::ReadBackModeName(bank.mode())));
 
-  InstallResult res;
-  res.history_id = id;
-  res.target_slot = plan.target;
-  res.from_version = plan.from_version;
-  res.to_version = plan.to_version.ToString();
-  res.security_counter = plan.bundle.facts.security_counter;
-  res.image_size = plan.bundle.target.length;
-  res.snapshot_name = snap->name;
-  res.snapshot_records = snap->descriptor.record_count;
-  res.tries = o.tries;
-  return res;
+  return Summary(id, o, plan, *snap);
 }
 
 }  // namespace fw::install

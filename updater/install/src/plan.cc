@@ -67,6 +67,69 @@ Status CheckImageHeaderMatchesMetadata(const bundle::BundleHead& head, const Sem
   return Status::Ok();
 }
 
+// Bundle metadata against the device's trusted root, the chunk index, the image
+// entry's tar header (regular file, expected name, exactly the signed length) and
+// the image's first chunk (verified): everything decidable before the first write.
+Status ReadBundleHead(Terminal& t, const InstallOptions& o, Plan& plan) {
+  if (!o.open_bundle) return InvalidArgument("no bundle to install");
+  FW_ASSIGN_OR_RETURN(plan.source, o.open_bundle());
+  bundle::ReaderOptions ro;
+  ro.metadata_dir = t.TufDir();
+  ro.policy.hardware_id = t.hardware_id;
+  ro.policy.installed_security_counter = plan.bc.min_security_counter;
+  ro.clock = o.clock;
+  FW_ASSIGN_OR_RETURN(plan.reader, bundle::BundleReader::Open(*plan.source, ro));
+  FW_ASSIGN_OR_RETURN(bundle::BundleHead head, plan.reader->ReadHead());
+  plan.bundle = head.bundle;
+  const auto& facts = plan.bundle.facts;
+  auto version = SemVer::Parse(facts.version);
+  if (!version.ok()) return Corrupt("bundle: signed firmware version: " + version.status().message());
+  plan.to_version = *version;
+  FW_RETURN_IF_ERROR(CheckImageHeaderMatchesMetadata(head, plan.to_version, t.hardware_id));
+  auto it = plan.bundle.target.hashes.find("sha256");
+  if (it == plan.bundle.target.hashes.end()) return VerificationFailed("bundle: the target has no sha256 hash");
+  plan.image_sha256 = it->second;
+  return Status::Ok();
+}
+
+// The journal opens, passes its integrity check and its chain verifies.
+Status CheckJournalHealthy(Terminal& t) {
+  journal::OpenOptions jo;
+  jo.read_only = true;
+  jo.lock_timeout_ms = t.lock_timeout_ms;
+  jo.vfs = t.sqlite_vfs;
+  auto j = journal::Journal::Open(t.journal_path, jo);
+  if (!j.ok()) return j.status().WithContext("journal " + t.journal_path);
+  FW_ASSIGN_OR_RETURN(journal::VerifyReport vr, j->Verify());
+  if (!vr.ok()) {
+    std::string first = vr.problems.empty() ? vr.integrity_message : vr.problems.front().what;
+    return Corrupt("journal " + t.journal_path + " is damaged (" + std::to_string(vr.problem_count) +
+                   " problems; first: " + first + "); repair or restore it before updating");
+  }
+  return Status::Ok();
+}
+
+// Room for the snapshot (the copy plus its temporary) on the data area and the host.
+Status CheckRoomForSnapshot(Terminal& t, const InstallOptions& o) {
+  const uint64_t need = 2 * (FileSizeOrZero(t.journal_path) + FileSizeOrZero(t.journal_path + "-wal")) + (1 << 20);
+  std::error_code ec;
+  fs::create_directories(t.SnapshotDir(), ec);
+  FW_ASSIGN_OR_RETURN(uint64_t free_data, FreeBytes(t.data_dir));
+  if (free_data < need + o.min_free_bytes_margin) {
+    return ResourceExhausted("not enough room for the journal snapshot on " + t.data_dir + ": " +
+                             FormatBytes(free_data) + " free, " + FormatBytes(need) + " needed");
+  }
+  if (o.host_snapshot_dir) {
+    fs::create_directories(*o.host_snapshot_dir, ec);
+    FW_ASSIGN_OR_RETURN(uint64_t free_host, FreeBytes(*o.host_snapshot_dir));
+    if (free_host < need + o.min_free_bytes_margin) {
+      return ResourceExhausted("not enough room for the host copy of the snapshot in " + *o.host_snapshot_dir + ": " +
+                               FormatBytes(free_host) + " free, " + FormatBytes(need) + " needed");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
@@ -84,25 +147,7 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   }
   plan.target = static_cast<uint8_t>(1 - bc.active_slot);  // never the confirmed bank (invariant 1)
   plan.from_version = VersionText(bc.slots[bc.active_slot].version);
-
-  // Bundle metadata against the device's trusted root, the chunk index, the image
-  // entry's tar header (regular file, expected name, exactly the signed length) and
-  // the image's first chunk (verified): everything decidable before the first write.
-  bundle::ReaderOptions ro;
-  ro.metadata_dir = t.TufDir();
-  ro.policy.hardware_id = t.hardware_id;
-  ro.policy.installed_security_counter = bc.min_security_counter;
-  ro.now = o.now;
-  FW_ASSIGN_OR_RETURN(bundle::BundleHead head, bundle::ReadBundleHeadFile(o.bundle_path, ro));
-  plan.bundle = head.bundle;
-  const auto& facts = plan.bundle.facts;
-  auto version = SemVer::Parse(facts.version);
-  if (!version.ok()) return Corrupt("bundle: signed firmware version: " + version.status().message());
-  plan.to_version = *version;
-  FW_RETURN_IF_ERROR(CheckImageHeaderMatchesMetadata(head, plan.to_version, t.hardware_id));
-  auto it = plan.bundle.target.hashes.find("sha256");
-  if (it == plan.bundle.target.hashes.end()) return VerificationFailed("bundle: the target has no sha256 hash");
-  plan.image_sha256 = it->second;
+  FW_RETURN_IF_ERROR(ReadBundleHead(t, o, plan));
 
   // Version: no downgrade unless asked; the security counter was checked by the reader.
   const boot::SlotVersion& cur = bc.slots[bc.active_slot].version;
@@ -114,40 +159,11 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   if (plan.to_version == current) {
     return FailedPrecondition("version " + current.ToString() + " is already installed and confirmed");
   }
-  // Size.
   FW_RETURN_IF_ERROR(CheckBankFit(plan.bundle.target.length, *t.banks[plan.target], plan.target));
-  // Journal healthy.
-  journal::OpenOptions jo;
-  jo.read_only = true;
-  jo.lock_timeout_ms = t.lock_timeout_ms;
-  jo.vfs = t.sqlite_vfs;
-  auto j = journal::Journal::Open(t.journal_path, jo);
-  if (!j.ok()) return j.status().WithContext("journal " + t.journal_path);
-  FW_ASSIGN_OR_RETURN(journal::VerifyReport vr, j->Verify());
-  if (!vr.ok()) {
-    std::string first = vr.problems.empty() ? vr.integrity_message : vr.problems.front().what;
-    return Corrupt("journal " + t.journal_path + " is damaged (" + std::to_string(vr.problem_count) +
-                   " problems; first: " + first + "); repair or restore it before updating");
-  }
+  FW_RETURN_IF_ERROR(CheckJournalHealthy(t));
   // Journal schema: movable into the firmware's signed range, and back after a revert (docs/journal.md).
   FW_RETURN_IF_ERROR(CheckJournalSchemaFits(t, bc, plan.bundle));
-  // Room for the snapshot (the copy plus its temporary) on the data area and the host.
-  const uint64_t need = 2 * (FileSizeOrZero(t.journal_path) + FileSizeOrZero(t.journal_path + "-wal")) + (1 << 20);
-  std::error_code ec;
-  fs::create_directories(t.SnapshotDir(), ec);
-  FW_ASSIGN_OR_RETURN(uint64_t free_data, FreeBytes(t.data_dir));
-  if (free_data < need + o.min_free_bytes_margin) {
-    return ResourceExhausted("not enough room for the journal snapshot on " + t.data_dir + ": " +
-                             FormatBytes(free_data) + " free, " + FormatBytes(need) + " needed");
-  }
-  if (o.host_snapshot_dir) {
-    fs::create_directories(*o.host_snapshot_dir, ec);
-    FW_ASSIGN_OR_RETURN(uint64_t free_host, FreeBytes(*o.host_snapshot_dir));
-    if (free_host < need + o.min_free_bytes_margin) {
-      return ResourceExhausted("not enough room for the host copy of the snapshot in " + *o.host_snapshot_dir + ": " +
-                               FormatBytes(free_host) + " free, " + FormatBytes(need) + " needed");
-    }
-  }
+  FW_RETURN_IF_ERROR(CheckRoomForSnapshot(t, o));
   return plan;
 }
 

@@ -1,6 +1,7 @@
 // Internal to fw_install: the install's plan — every check, no write (docs/install.md, "Plan").
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "fw/boot/boot.h"
@@ -11,8 +12,11 @@
 
 namespace fw::install {
 
-// A plan: everything checked, nothing written.
+// A plan: everything checked, nothing written. The bundle was read up to its image's
+// first chunk; `reader` goes on with the same stream to write the image.
 struct Plan {
+  std::unique_ptr<bundle::BundleSource> source;
+  std::unique_ptr<bundle::BundleReader> reader;
   boot::BootControl bc;
   uint8_t target = 0;
   bundle::VerifiedBundle bundle;
