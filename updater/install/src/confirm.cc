@@ -20,6 +20,59 @@ Result<std::optional<history::Entry>> LastInstall(history::FlashHistory& h) {
   return std::optional<history::Entry>();
 }
 
+// The row a confirm records before it writes.
+history::Intent ConfirmIntent(const ConfirmOptions& o, const history::Entry& install, const ConfirmResult& res,
+                              const journal::SnapshotInfo& snap) {
+  history::Intent intent;
+  intent.operation = "confirm";
+  intent.operator_name = o.operator_name;
+  intent.from_version = install.intent.from_version;
+  intent.to_version = res.version;
+  intent.target_slot = SlotText(res.slot);
+  intent.snapshot_id = snap.name;
+  return intent;
+}
+
+// Confirm runs on the booted trial only.
+Status CheckTrialBooted(const BootControl& bc) {
+  const uint8_t trial = bc.TrialSlot();
+  if (trial == boot::kNoSlot) {
+    return FailedPrecondition("there is no trial firmware to confirm (see 'fwupdate status')");
+  }
+  if (bc.booted_slot != trial) {
+    return FailedPrecondition("the trial in slot " + SlotText(trial) +
+                              " has not been booted yet: reset the terminal ('fwboot boot') and confirm on the new "
+                              "firmware");
+  }
+  return Status::Ok();
+}
+
+// Not healthy: why (into res.reason), and every record kept — the journal restored from
+// the snapshot if it lost any (invariants 7, 8).
+Status RestoreIfLost(Terminal& t, const journal::SnapshotInfo& snap, const journal::GuardOptions& go,
+                     const Status& health, const Result<journal::CheckReport>& check, history::FlashHistory& history,
+                     Progress& progress, ConfirmResult& res) {
+  if (!health.ok()) res.reason = health.message();
+  if (!check.ok()) {
+    res.reason += (res.reason.empty() ? "" : "; ") + ("journal check failed: " + check.status().message());
+  } else if (!check->ok()) {
+    res.reason += (res.reason.empty() ? "" : "; ") + std::string("journal lost or changed records (") +
+                  std::to_string(check->missing_count) + " missing, " + std::to_string(check->altered_count) +
+                  " altered)";
+    FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "restore"));
+    progress.BeginStage("restore", "Restoring the journal from snapshot " + snap.name, 0);
+    auto restored = journal::Restore(t.journal_path, snap, go);
+    progress.EndStage();
+    if (!restored.ok()) {
+      Status s = restored.status().WithContext("confirm: restoring the journal");
+      history.RecordOutcome(res.history_id, history::Outcome::kFailed, res.reason + "; " + s.message()).IgnoreError();
+      return s;
+    }
+    res.restore = *restored;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- confirm / rollback
@@ -31,15 +84,8 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
   // Every refusal below comes before the first write (recovery included).
   FW_ASSIGN_OR_RETURN(BootControl bc, ReadBootControl(t));
+  FW_RETURN_IF_ERROR(CheckTrialBooted(bc));
   const uint8_t trial = bc.TrialSlot();
-  if (trial == boot::kNoSlot) {
-    return FailedPrecondition("there is no trial firmware to confirm (see 'fwupdate status')");
-  }
-  if (bc.booted_slot != trial) {
-    return FailedPrecondition("the trial in slot " + SlotText(trial) +
-                              " has not been booted yet: reset the terminal ('fwboot boot') and confirm on the new "
-                              "firmware");
-  }
   ConfirmResult res;
   res.slot = trial;
   res.version = VersionText(bc.slots[trial].version);
@@ -58,14 +104,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
   for (const auto& n : notes) progress.Note(n);
 
-  history::Intent intent;
-  intent.operation = "confirm";
-  intent.operator_name = o.operator_name;
-  intent.from_version = last->intent.from_version;
-  intent.to_version = res.version;
-  intent.target_slot = SlotText(trial);
-  intent.snapshot_id = snap.name;
-  FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(intent));
+  FW_ASSIGN_OR_RETURN(res.history_id, history.RecordIntent(ConfirmIntent(o, *last, res, snap)));
   lock.SetHistoryId(res.history_id).IgnoreError();
 
   // Health check, then the journal check against the pre-update snapshot (invariant 7).
@@ -103,24 +142,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   }
 
   // Not healthy: keep every record (restore if the journal lost any), then revert (invariants 7, 8).
-  if (!health.ok()) res.reason = health.message();
-  if (!check.ok()) {
-    res.reason += (res.reason.empty() ? "" : "; ") + ("journal check failed: " + check.status().message());
-  } else if (!check->ok()) {
-    res.reason += (res.reason.empty() ? "" : "; ") + std::string("journal lost or changed records (") +
-                  std::to_string(check->missing_count) + " missing, " + std::to_string(check->altered_count) +
-                  " altered)";
-    FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "restore"));
-    progress.BeginStage("restore", "Restoring the journal from snapshot " + snap.name, 0);
-    auto restored = journal::Restore(t.journal_path, snap, go);
-    progress.EndStage();
-    if (!restored.ok()) {
-      Status s = restored.status().WithContext("confirm: restoring the journal");
-      history.RecordOutcome(res.history_id, history::Outcome::kFailed, res.reason + "; " + s.message()).IgnoreError();
-      return s;
-    }
-    res.restore = *restored;
-  }
+  FW_RETURN_IF_ERROR(RestoreIfLost(t, snap, go, health, check, history, progress, res));
   FW_RETURN_IF_ERROR(history.SetStage(res.history_id, "revert"));
   if (auto r = t.boot->MarkUnbootable(trial); !r.ok()) {
     Status s = boot::OpStatus(r).WithContext("confirm: reverting the trial");

@@ -204,6 +204,21 @@ boot::OpResult VerifyFailed(const boot::BankCheck& c) {
   return r;
 }
 
+Result<Plan> PlanStage(Terminal& t, const InstallOptions& o, Progress& progress) {
+  progress.BeginStage("plan", "Checking the bundle, the device and the journal", 0);
+  FW_ASSIGN_OR_RETURN(Plan plan, MakePlan(t, o).WithContext("install refused"));
+  progress.EndStage();
+  return plan;
+}
+
+// The flash history, after recovery (the writer's first writes), each finding noted.
+Result<history::FlashHistory> OpenHistoryAndRecover(Terminal& t, const TerminalLock& lock, Progress& progress) {
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
+  FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
+  for (const auto& n : notes) progress.Note(n);
+  return history;
+}
+
 // The row an install records before it writes (invariant 10).
 history::Intent InstallIntent(const InstallOptions& o, const Plan& plan) {
   history::Intent intent;
@@ -217,8 +232,12 @@ history::Intent InstallIntent(const InstallOptions& o, const Plan& plan) {
   return intent;
 }
 
-// The verified journal snapshot taken before the bank is touched (invariant 4).
-Result<journal::SnapshotInfo> SnapshotJournal(Terminal& t, const InstallOptions& o, const Plan& plan) {
+// The verified journal snapshot taken before the bank is touched (invariant 4), recorded
+// in the install's history row `id` (a failure too).
+Result<journal::SnapshotInfo> SnapshotJournal(Terminal& t, const InstallOptions& o, const Plan& plan,
+                                              history::FlashHistory& history, int64_t id, Progress& progress) {
+  progress.BeginStage("snapshot", "Snapshotting the transaction journal", 0);
+  FW_RETURN_IF_ERROR(history.SetStage(id, "snapshot"));
   journal::SnapshotStore store(t.SnapshotDir());
   journal::SnapshotOptions so;
   so.firmware_version = plan.from_version;
@@ -226,7 +245,17 @@ Result<journal::SnapshotInfo> SnapshotJournal(Terminal& t, const InstallOptions&
   so.vfs = t.sqlite_vfs;
   so.host_dir = o.host_snapshot_dir;
   so.keep = o.snapshot_keep;
-  return store.Take(t.journal_path, so);
+  auto snap = store.Take(t.journal_path, so);
+  if (!snap.ok()) {
+    Status s = snap.status().WithContext("install: journal snapshot failed, nothing was flashed");
+    history.RecordOutcome(id, history::Outcome::kFailed, s.message()).IgnoreError();
+    return s;
+  }
+  FW_RETURN_IF_ERROR(history.SetSnapshot(id, snap->name));
+  progress.Note("Journal snapshot " + snap->name + ": " + std::to_string(snap->descriptor.record_count) +
+                " records, chain head " + HexEncode(snap->descriptor.chain_head).substr(0, 16) + "…");
+  progress.EndStage();
+  return snap;
 }
 
 // The rest of the planned bundle's stream: each verified chunk into the bank.
@@ -263,12 +292,8 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   FW_ASSIGN_OR_RETURN(TerminalLock lock, LockTerminal(t, "install"));
 
   // 1. Plan: every check before any write. A refused install writes nothing, not even recovery.
-  progress.BeginStage("plan", "Checking the bundle, the device and the journal", 0);
-  FW_ASSIGN_OR_RETURN(Plan plan, MakePlan(t, o).WithContext("install refused"));
-  progress.EndStage();
-  FW_ASSIGN_OR_RETURN(auto history, OpenHistory(t, lock));
-  FW_ASSIGN_OR_RETURN(auto notes, RecoverWith(t, history));
-  for (const auto& n : notes) progress.Note(n);
+  FW_ASSIGN_OR_RETURN(Plan plan, PlanStage(t, o, progress));
+  FW_ASSIGN_OR_RETURN(auto history, OpenHistoryAndRecover(t, lock, progress));
   progress.Note("Installing " + plan.to_version.ToString() + " into slot " + SlotText(plan.target) +
                 " (running: " + plan.from_version + " in slot " + SlotText(plan.bc.active_slot) + ")");
 
@@ -281,14 +306,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
   };
 
   // 3. Verified journal snapshot (invariant 4).
-  progress.BeginStage("snapshot", "Snapshotting the transaction journal", 0);
-  FW_RETURN_IF_ERROR(history.SetStage(id, "snapshot"));
-  auto snap = SnapshotJournal(t, o, plan);
-  if (!snap.ok()) return fail(snap.status().WithContext("install: journal snapshot failed, nothing was flashed"));
-  FW_RETURN_IF_ERROR(history.SetSnapshot(id, snap->name));
-  progress.Note("Journal snapshot " + snap->name + ": " + std::to_string(snap->descriptor.record_count) +
-                " records, chain head " + HexEncode(snap->descriptor.chain_head).substr(0, 16) + "…");
-  progress.EndStage();
+  FW_ASSIGN_OR_RETURN(journal::SnapshotInfo snap, SnapshotJournal(t, o, plan, history, id, progress));
 
   // 4. Target unbootable before its first byte is written (invariant 2).
   FW_RETURN_IF_ERROR(history.SetStage(id, "prepare"));
@@ -344,7 +362,7 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& o) {
                                                std::to_string(o.tries) +
                                                " tries; read back: " + boot::ReadBackModeName(bank.mode())));
 
-  return Summary(id, o, plan, *snap);
+  return Summary(id, o, plan, snap);
 }
 
 }  // namespace fw::install
