@@ -204,6 +204,7 @@ boot::OpResult VerifyFailed(const boot::BankCheck& c) {
   return r;
 }
 
+// The plan as a progress stage; a refusal says "install refused".
 Result<Plan> PlanStage(Terminal& t, const InstallOptions& o, Progress& progress) {
   progress.BeginStage("plan", "Checking the bundle, the device and the journal", 0);
   FW_ASSIGN_OR_RETURN(Plan plan, MakePlan(t, o).WithContext("install refused"));
