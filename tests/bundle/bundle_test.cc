@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -277,7 +278,8 @@ TEST_F(BundleTest, FwupdateBundleVerifyCommand) {
 
 TEST_F(BundleTest, ExpiredMetadataRefused) {
   ReaderOptions o = Options();
-  o.now = static_cast<int64_t>(::time(nullptr)) + 2 * 86400;  // timestamp lives one day
+  FakeClock clock(SystemClock().WallMs() + 2 * 86400 * 1000);  // timestamp lives one day
+  o.clock = &clock;
   auto r = Read(D("good.tar"), o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("expired"), std::string::npos) << r.status().message();
@@ -335,6 +337,60 @@ TEST_F(BundleTest, HeadModeStopsAtTheFirstVerifiedChunkAndTrailingBytesAreRefuse
   }
   auto mem = ReadBundleMemory(AsBytes(bytes + "x"), Options(), [](uint64_t, ByteSpan) { return Status::Ok(); });
   EXPECT_EQ(mem.status().code(), ErrorCode::kCorrupt) << mem.status().message();
+}
+
+// A source that can only go forward, knows no size and may fail at a byte offset (as an
+// HTTP stream would): the reader checks what follows the image when the stream gets
+// there, and a failure of the source is an I/O error, not hostile input.
+class StreamSource final : public BundleSource {
+ public:
+  StreamSource(std::string bytes, uint64_t fail_at = UINT64_MAX) : bytes_(std::move(bytes)), fail_at_(fail_at) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override {
+    if (pos_ >= fail_at_) return IoError("connection reset at byte " + std::to_string(pos_));
+    const size_t n = static_cast<size_t>(std::min<uint64_t>({buf.size(), bytes_.size() - pos_, fail_at_ - pos_}));
+    std::copy_n(bytes_.data() + pos_, n, buf.data());
+    pos_ += n;
+    return n;
+  }
+  const std::string& Name() const override { return name_; }
+  std::optional<uint64_t> Size() const override { return std::nullopt; }
+
+ private:
+  std::string bytes_;
+  uint64_t fail_at_;
+  uint64_t pos_ = 0;
+  std::string name_ = "http://bundles/test.tar";
+};
+
+TEST_F(BundleTest, AForwardOnlySourceIsReadOnceAndItsFailuresAreIoErrors) {
+  const std::string big = fw::testing::ReadFile(D("big.tar"));
+  StreamSource whole(big);
+  Bytes image;
+  auto r = ReadBundle(whole, Options(), [&](uint64_t, ByteSpan chunk) {
+    image.insert(image.end(), chunk.begin(), chunk.end());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(image, fw::testing::ReadBytes(D("big.img")));
+
+  // Trailing bytes: the head cannot see them; the end of the stream refuses them.
+  StreamSource garbage(fw::testing::ReadFile(D("good.tar")) + "x");
+  auto reader = BundleReader::Open(garbage, Options());
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  ASSERT_TRUE((*reader)->ReadHead().ok());
+  auto tail = (*reader)->ReadImage([](uint64_t, ByteSpan) { return Status::Ok(); });
+  EXPECT_EQ(tail.status().code(), ErrorCode::kCorrupt) << tail.status().message();
+  EXPECT_NE(tail.status().message().find("zero padding"), std::string::npos) << tail.status().message();
+
+  // The source fails mid-way through the image, or in its first block.
+  for (uint64_t at : {uint64_t{big.size() / 2}, uint64_t{100}}) {
+    StreamSource failing(big, at);
+    auto f = ReadBundle(failing, Options(), [](uint64_t, ByteSpan) { return Status::Ok(); });
+    EXPECT_EQ(f.status().code(), ErrorCode::kIoError) << at << ": " << f.status().message();
+    EXPECT_NE(f.status().message().find("bundle http://bundles/test.tar"), std::string::npos) << f.status().message();
+    EXPECT_NE(f.status().message().find("connection reset at byte " + std::to_string(at)), std::string::npos)
+        << f.status().message();
+  }
 }
 
 }  // namespace

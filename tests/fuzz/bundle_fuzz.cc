@@ -10,7 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fw::bundle::ReaderOptions o;
   o.metadata_dir = FW_BUNDLE_FUZZ_TRUSTED_DIR;
   o.policy = {"FUZZ", 0};
-  o.now = 1795550500 + 3600;  // when the seed repository was made (+1 h)
+  static fw::FakeClock clock((1795550500LL + 3600) * 1000);  // when the seed repository was made (+1 h)
+  o.clock = &clock;
   uint64_t total = 0;
   (void)fw::bundle::ReadBundleMemory({data, size}, o, [&](uint64_t offset, fw::ByteSpan chunk) {
     if (offset != total) __builtin_trap();  // chunks arrive in order, without gaps

@@ -32,146 +32,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "fw/flash_history.h"
-#include "fw/install/installer.h"
-#include "fw/journal/journal.h"
-#include "fw/journal/simulator.h"
-#include "sim_device.h"
-#include "testing.h"
+#include "sweep_rig.h"
 
 namespace fw::install {
 namespace {
-
-namespace fs = std::filesystem;
-namespace ft = fw::testing;
-using boot::BootControl;
-using boot::BootReport;
-using boot::BootStatus;
-using boot::SlotState;
-using boot::testing::SimConfig;
-using boot::testing::SimDevice;
-
-bool FullSweep() {
-  const char* v = std::getenv("FW_FULL_SWEEP");
-  return v && std::string(v) == "1";
-}
-
-constexpr uint64_t kBankSize = 64 << 10;
-constexpr size_t kPayloadSize = 20 << 10;
-constexpr int kJournalRecords = 300;
-// Small flush windows: the core's read-back runs beside the writer, as it does
-// for large images, so the cuts also land while a second thread reads the bank.
-constexpr uint64_t kFlushWindow = 4096;
-const char* const kVersions[] = {"1.0.0", "1.1.0", "1.2.0"};
-
-void Must(const ft::CommandResult& r, const std::string& what) {
-  if (r.exit_code != 0) throw std::runtime_error(what + " failed (" + std::to_string(r.exit_code) + "): " + r.err);
-}
-
-// Made once per test binary: keys, images signed with the key the SimDevice
-// trusts, a TUF repository, two bundles, and a journal of kJournalRecords records.
-struct Vendor {
-  ft::TempDir dir;
-  std::vector<uint8_t> images[3];  // 1.0.0, 1.1.0, 1.2.0 (security counters 0, 1, 2)
-  std::string bundle_11, bundle_12, root_json, journal;
-  std::vector<journal::Record> records;  // the journal's records, in order
-
-  Vendor() {
-    const std::string image_key = ft::SourcePath("tests/keys/ed25519-a.pem");
-    for (const char* k : {"root", "targets", "snapshot", "timestamp"}) {
-      Must(ft::RunCommand({"fwsign", "key", "generate", "--out", dir / (std::string(k) + ".pem")}), "key generate");
-    }
-    for (int i = 0; i < 3; ++i) {
-      const std::string payload = dir / ("fw-" + std::string(kVersions[i]) + ".bin");
-      const std::string img = dir / ("fw-" + std::string(kVersions[i]) + ".img");
-      ft::WriteBytes(payload, ft::PseudoRandomBytes(kPayloadSize, 100 + i));
-      Must(ft::RunCommand({"fwsign", "image", "sign", "--key", image_key, "--version", kVersions[i],
-                           "--security-counter", std::to_string(i), "--hardware-id", "POS-X1", payload, "-o", img}),
-           "image sign");
-      images[i] = ft::ReadBytes(img);
-    }
-    const std::string repo = dir / "repo";
-    Must(ft::RunCommand({"fwsign", "repo", "init", "--repo", repo, "--root-key", dir / "root.pem", "--targets-key",
-                         dir / "targets.pem", "--snapshot-key", dir / "snapshot.pem", "--timestamp-key",
-                         dir / "timestamp.pem"}),
-         "repo init");
-    for (int i = 1; i < 3; ++i) {
-      Must(ft::RunCommand({"fwsign", "repo", "add-target", "--repo", repo, "--image",
-                           dir / ("fw-" + std::string(kVersions[i]) + ".img"), "--chunk-size", "4096"}),
-           "repo add-target");
-    }
-    Must(ft::RunCommand({"fwsign", "repo", "publish", "--repo", repo, "--key", dir / "targets.pem", "--key",
-                         dir / "snapshot.pem", "--key", dir / "timestamp.pem"}),
-         "repo publish");
-    bundle_11 = dir / "bundle-1.1.0.tar";
-    bundle_12 = dir / "bundle-1.2.0.tar";
-    Must(ft::RunCommand({"fwsign", "bundle", "create", "--repo", repo, "--target", "fw-1.1.0.img", "-o", bundle_11}),
-         "bundle create");
-    Must(ft::RunCommand({"fwsign", "bundle", "create", "--repo", repo, "--target", "fw-1.2.0.img", "-o", bundle_12}),
-         "bundle create");
-    root_json = repo + "/metadata/1.root.json";
-
-    journal = dir / "journal.db";
-    journal::OpenOptions jo;
-    jo.create = true;
-    auto j = journal::Journal::Open(journal, jo);
-    if (!j.ok()) throw std::runtime_error(j.status().message());
-    journal::SimulatorOptions so;
-    so.seed = 7;
-    so.start_time_ms = 1'700'000'000'000;
-    journal::Simulator sim(so);
-    Status s = sim.Run(*j, kJournalRecords, [&](const journal::Record& r) { records.push_back(r); });
-    if (!s.ok()) throw std::runtime_error(s.message());
-    if (Status c = j->Checkpoint(); !c.ok()) throw std::runtime_error(c.message());
-  }
-};
-
-const Vendor& TheVendor() {
-  static Vendor v;
-  return v;
-}
-
-// Index into kVersions of the image a bank starts with, byte for byte; -1 if none.
-int ImageInBank(SimDevice& d, uint8_t slot) {
-  const Vendor& v = TheVendor();
-  for (int i = 0; i < 3; ++i) {
-    if (d.BankPrefix(slot, v.images[i].size()) == v.images[i]) return i;
-  }
-  return -1;
-}
-
-// The newest valid boot-control record straight from the array (no counted ops).
-bool DecodeNewest(SimDevice& d, BootControl* out) {
-  bool found = false;
-  const uint64_t copy =
-      (boot::kBootControlSize + d.config().erase_block - 1) / d.config().erase_block * d.config().erase_block;
-  for (int c = 0; c < 2; ++c) {
-    BootControl bc;
-    const auto& b = d.flash().bytes();
-    if (boot::DecodeBootControl(b.data() + c * copy, boot::kBootControlSize, &bc) != boot::DecodeError::kOk) continue;
-    if (!found || boot::SequenceNewer(bc.sequence, out->sequence)) *out = bc;
-    found = true;
-  }
-  return found;
-}
-
-std::string VersionOf(const boot::SlotInfo& s) {
-  return std::to_string(s.version.major) + "." + std::to_string(s.version.minor) + "." +
-         std::to_string(s.version.patch);
-}
-
-// True if boot control (when valid) holds version `v` in a slot in `state`.
-bool SlotOf(const boot::BootControl& bc, bool valid, const std::string& v, boot::SlotState state) {
-  if (!valid) return false;
-  for (const auto& slot : bc.slots) {
-    if (slot.state == state && VersionOf(slot) == v) return true;
-  }
-  return false;
-}
 
 enum class Sequence { kInstallConfirm, kInstallRevert };
 const char* SequenceName(Sequence s) { return s == Sequence::kInstallConfirm ? "install-confirm" : "install-revert"; }
@@ -207,117 +74,6 @@ struct Case {
   boot::FaultPlan plan;
   std::string name;
 };
-
-// The updater's view of a simulated terminal with its data area in `data_dir`.
-Terminal SimTerminal(boot::BootBackend& boot, SimDevice& dev, const std::string& data_dir) {
-  Terminal t;
-  t.boot = &boot;
-  t.boot_keys = &dev.keys();
-  t.banks[0] = &dev.bank(0);
-  t.banks[1] = &dev.bank(1);
-  t.hardware_id = "POS-X1";
-  t.data_dir = data_dir;
-  t.journal_path = data_dir + "/journal.db";
-  return t;
-}
-
-// One simulated terminal: the SimFlash, its bootloader, a data area on disk, and
-// the records the payment application has seen acknowledged.
-class Rig {
- public:
-  Rig(const SimConfig& config, const std::vector<uint8_t>& flash_bytes, const std::string& data_template,
-      const std::string& data_dir, std::vector<journal::Record> acked, uint32_t seed)
-      : dev_(config),
-        boot_(dev_.Reset()),
-        backend_(boot::NewCrcTwoCopyBackend(dev_.Env())),
-        data_dir_(data_dir),
-        acked_(std::move(acked)) {
-    dev_.flash().bytes() = flash_bytes;
-    fs::remove_all(data_dir_);
-    fs::copy(data_template, data_dir_, fs::copy_options::recursive);
-    journal::SimulatorOptions so;
-    so.seed = seed;
-    so.start_time_ms = 1'800'000'000'000;
-    sim_ = std::make_unique<journal::Simulator>(so);
-  }
-
-  SimDevice& dev() { return dev_; }
-  boot::Bootloader& bootloader() { return boot_; }
-  const std::string& data_dir() const { return data_dir_; }
-  const std::vector<journal::Record>& acked() const { return acked_; }
-
-  Terminal terminal() { return SimTerminal(*backend_, dev_, data_dir_); }
-
-  // The payment application: records it saw acknowledged are remembered.
-  void Append(int n) {
-    auto j = journal::Journal::Open(data_dir_ + "/journal.db");
-    ASSERT_TRUE(j.ok()) << j.status().message();
-    for (int i = 0; i < n; ++i) {
-      auto r = j->Append(sim_->Next());
-      ASSERT_TRUE(r.ok()) << r.status().message();
-      acked_.push_back(*r);
-    }
-  }
-
-  // A reset: power returns (after a cut; PowerOn also drops a pending fault plan),
-  // a fresh bootloader boots.
-  BootReport Reset() {
-    if (!dev_.flash().powered()) dev_.flash().PowerOn();
-    boot_ = dev_.Reset();
-    return boot_.Boot();
-  }
-
- private:
-  SimDevice dev_;
-  boot::Bootloader boot_;
-  std::unique_ptr<boot::BootBackend> backend_;  // every operation reloads boot control, as after a reset
-  std::string data_dir_;
-  std::vector<journal::Record> acked_;
-  std::unique_ptr<journal::Simulator> sim_;
-};
-
-// Every acknowledged record present and unchanged; the chain verifies.
-void CheckJournal(Rig& rig) {
-  auto j = journal::Journal::Open(rig.data_dir() + "/journal.db");
-  ASSERT_TRUE(j.ok()) << j.status().message();
-  auto vr = j->Verify();
-  ASSERT_TRUE(vr.ok()) << vr.status().message();
-  ASSERT_TRUE(vr->ok()) << "journal chain broken: " << vr->problem_count << " problems";
-  const auto& acked = rig.acked();
-  ASSERT_EQ(vr->summary.record_count, static_cast<int64_t>(acked.size())) << "records lost or added";
-  size_t i = 0;
-  Status s = j->ForEach(0, [&](const journal::Record& r) {
-    if (i >= acked.size()) return Internal("extra record " + std::to_string(r.seq));
-    const journal::Record& a = acked[i++];
-    if (r.seq != a.seq || r.hash != a.hash || r.amount_minor != a.amount_minor || r.pan_masked != a.pan_masked) {
-      return Internal("record " + std::to_string(a.seq) + " altered");
-    }
-    return Status::Ok();
-  });
-  ASSERT_TRUE(s.ok()) << s.message();
-  ASSERT_EQ(i, acked.size());
-}
-
-// Factory: 1.0 confirmed in bank A, booted once (`*flash` receives the flash
-// bytes); the data area in `tmpl` initialized with the vendor's journal.
-void FactoryState(const SimConfig& config, const std::string& tmpl, std::vector<uint8_t>* flash) {
-  const Vendor& v = TheVendor();
-  SimDevice d(config);
-  d.Provision(v.images[0]);
-  {
-    boot::Bootloader b = d.Reset();
-    ASSERT_EQ(b.Boot().status, BootStatus::kBooted);
-  }
-  fs::create_directories(tmpl);
-  fs::copy_file(v.journal, tmpl + "/journal.db");
-  {
-    auto backend = boot::NewCrcTwoCopyBackend(d.Env());
-    Terminal t = SimTerminal(*backend, d, tmpl);
-    Status s = InitDataArea(t, v.root_json);
-    ASSERT_TRUE(s.ok()) << s.message();
-  }
-  *flash = d.flash().bytes();
-}
 
 class Sweeper {
  public:
@@ -394,24 +150,8 @@ class Sweeper {
     const std::string dir = work_ + "/case";
     Rig rig(config_, flash_, template_, dir, acked_, 3);
     SimDevice& d = rig.dev();
-
-    // Invariants 1 and 2 at the instant a bank byte is about to change.
     std::string violation;
-    d.flash().SetObserver([&](boot::OpKind, uint64_t off, uint64_t len) {
-      BootControl bc;
-      if (!DecodeNewest(d, &bc)) {
-        violation = "a bank was written while no boot-control copy was valid";
-        return;
-      }
-      for (uint8_t slot = 0; slot < boot::kSlotCount; ++slot) {
-        if (!(off < d.bank_offset(slot) + d.bank_size() && d.bank_offset(slot) < off + len)) continue;
-        if (slot == bc.active_slot) violation = "the bank of the confirmed firmware was written";
-        if (bc.slots[slot].state != SlotState::kUnbootable && violation.empty()) {
-          violation = std::string("bank ") + boot::SlotLetter(slot) + " was written while " +
-                      boot::SlotStateName(bc.slots[slot].state);
-        }
-      }
-    });
+    WatchInvariants(d, &violation);
     if (c.plan.cut_before_op) ++counts->before;
     if (c.plan.cut_after_op) ++counts->after;
     if (c.plan.tear_op) ++(c.plan.tear_mode == boot::TearMode::kBits ? counts->tear_bits : counts->tear_prefix);
@@ -430,6 +170,47 @@ class Sweeper {
     CheckBoot(rig, r, "first boot after the cut");
     if (::testing::Test::HasFatalFailure()) return;
     Terminal t = rig.terminal();
+    std::vector<history::Entry> entries;
+    CheckStatusThenRecover(t, &entries);
+    if (::testing::Test::HasFatalFailure()) return;
+    CheckInterrupted(entries, cut_step, cut_call_ok, at_cut, at_cut_valid);
+    if (::testing::Test::HasFatalFailure()) return;
+    CheckJournal(rig);
+    if (::testing::Test::HasFatalFailure()) return;
+    Finish(rig, entries, counts);
+    if (::testing::Test::HasFatalFailure()) return;
+    r = rig.Reset();
+    CheckBoot(rig, r, "final boot");
+    if (::testing::Test::HasFatalFailure()) return;
+    CheckEnd(rig);
+    EXPECT_EQ(violation, "") << "flash write broke invariant 1/2";
+    fs::remove_all(dir);
+  }
+
+  // Invariants 1 and 2 at the instant a bank byte is about to change: `*violation` names the first breach.
+  void WatchInvariants(SimDevice& dev, std::string* violation_out) {
+    dev.flash().SetObserver([dev_ptr = &dev, violation_out](boot::OpKind, uint64_t off, uint64_t len) {
+      SimDevice& d = *dev_ptr;
+      std::string& violation = *violation_out;
+      BootControl bc;
+      if (!DecodeNewest(d, &bc)) {
+        violation = "a bank was written while no boot-control copy was valid";
+        return;
+      }
+      for (uint8_t slot = 0; slot < boot::kSlotCount; ++slot) {
+        if (!(off < d.bank_offset(slot) + d.bank_size() && d.bank_offset(slot) < off + len)) continue;
+        if (slot == bc.active_slot) violation = "the bank of the confirmed firmware was written";
+        if (bc.slots[slot].state != SlotState::kUnbootable && violation.empty()) {
+          violation = std::string("bank ") + boot::SlotLetter(slot) + " was written while " +
+                      boot::SlotStateName(bc.slots[slot].state);
+        }
+      }
+    });
+  }
+
+  // A reader after the cut reports the orphaned rows; recovery under the terminal lock
+  // leaves nothing in progress. `*entries_out`: the whole history after recovery.
+  void CheckStatusThenRecover(Terminal& t, std::vector<history::Entry>* entries_out) {
     // A reader after the cut: reports the orphaned rows, writes nothing, recovers nothing.
     auto st = GetStatus(t, "sweep", 10);
     ASSERT_TRUE(st.ok()) << "status after the cut: " << st.status().message();
@@ -455,11 +236,17 @@ class Sweeper {
       ASSERT_NE(e.outcome, history::Outcome::kInProgress)
           << e.intent.operation << " #" << e.id << " still in-progress after recovery";
     }
+    *entries_out = *entries;
+  }
+
+  // The interrupted operation is in the history with the outcome boot control implies.
+  void CheckInterrupted(const std::vector<history::Entry>& entries, Step cut_step, bool cut_call_ok,
+                        const BootControl& at_cut, bool at_cut_valid) {
     if (cut_step == Step::kInstall || cut_step == Step::kConfirm) {
       // The interrupted operation is in the history: newest entry of its kind.
       const std::string op = cut_step == Step::kInstall ? "install" : "confirm";
       const history::Entry* e = nullptr;
-      for (const auto& x : *entries) {
+      for (const auto& x : entries) {
         if (x.intent.operation == op) {
           e = &x;
           break;
@@ -489,13 +276,15 @@ class Sweeper {
             << op << " #" << e->id << ": " << history::OutcomeName(e->outcome) << ": " << e->detail;
       }
     }
-    CheckJournal(rig);
-    if (::testing::Test::HasFatalFailure()) return;
+  }
 
-    // Drive the sequence to its end: re-run what was interrupted.
+  // Drives the sequence to its end: re-runs what was interrupted.
+  void Finish(Rig& rig, const std::vector<history::Entry>& entries, Counts* counts) {
+    SimDevice& d = rig.dev();
+    BootReport r;
     bool rejected = false;  // install-revert: the failing health check has reverted 1.2
     auto last_confirm = [&]() -> const history::Entry* {
-      for (const auto& x : *entries) {
+      for (const auto& x : entries) {
         if (x.intent.operation == "confirm" && x.intent.to_version == std::optional<std::string>("1.2.0")) return &x;
       }
       return nullptr;
@@ -513,7 +302,8 @@ class Sweeper {
       Terminal tt = rig.terminal();
       const uint64_t ops_before = d.flash().ops();
       InstallOptions io;
-      io.bundle_path = seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12;
+      io.open_bundle =
+          bundle::FileSourceOpener(seq_ == Sequence::kInstallConfirm ? TheVendor().bundle_11 : TheVendor().bundle_12);
       io.flush_window = kFlushWindow;
       auto inst = Install(tt, io);
       if (bc.TrialSlot() != boot::kNoSlot) {
@@ -539,12 +329,6 @@ class Sweeper {
       if (::testing::Test::HasFatalFailure()) return;
       rig.Append(2);
     }
-    r = rig.Reset();
-    CheckBoot(rig, r, "final boot");
-    if (::testing::Test::HasFatalFailure()) return;
-    CheckEnd(rig);
-    EXPECT_EQ(violation, "") << "flash write broke invariant 1/2";
-    fs::remove_all(dir);
   }
 
   size_t op_count() const { return ops_.size(); }
@@ -566,7 +350,7 @@ class Sweeper {
           break;
         case Step::kInstall: {
           InstallOptions io;
-          io.bundle_path = seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12;
+          io.open_bundle = bundle::FileSourceOpener(seq == Sequence::kInstallConfirm ? v.bundle_11 : v.bundle_12);
           io.flush_window = kFlushWindow;
           auto r = Install(t, io);
           ok = r.ok();
@@ -721,67 +505,6 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
       static_cast<unsigned long long>(total.tear_prefix), static_cast<unsigned long long>(total.tear_bits), secs);
   ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
   EXPECT_GT(total.total(), 0u);
-}
-
-// A bank that reads back other bytes than were written at one offset (a byte
-// that did not stick), as the core's read-back behind the writer sees it.
-class BadByteBank final : public boot::testing::FlashProxy {
- public:
-  BadByteBank(boot::Flash& f, uint64_t bad) : FlashProxy(f), bad_(bad) {}
-  boot::FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override {
-    boot::FlashError e = FlashProxy::Read(offset, buf, len);
-    if (e == boot::FlashError::kOk && bad_ >= offset && bad_ < offset + len) buf[bad_ - offset] ^= 0x10;
-    return e;
-  }
-
- private:
-  uint64_t bad_;
-};
-
-// Invariant 2 with the read-back running behind the writer: a bank that does not
-// read back the signed bytes never becomes a trial, the install fails naming the
-// verification, and the flash history records the failure. The same bank reading
-// back correctly installs (so the fault, not the rig, is what failed it).
-TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
-  if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
-  ft::TempDir work;
-  SimConfig config;
-  config.erase_block = 4096;
-  config.bank_size = kBankSize;
-  std::vector<uint8_t> flash;
-  FactoryState(config, work / "template", &flash);
-  ASSERT_FALSE(::testing::Test::HasFailure());
-  for (const uint64_t bad : {uint64_t{10}, uint64_t{kPayloadSize / 2}, uint64_t{kPayloadSize + 200}}) {
-    SCOPED_TRACE("bad byte at " + std::to_string(bad));
-    Rig rig(config, flash, work / "template", work / "run", TheVendor().records, 1);
-    Terminal t = rig.terminal();
-    BadByteBank bank(rig.dev().bank(1), bad);
-    t.banks[1] = &bank;
-    InstallOptions io;
-    io.bundle_path = TheVendor().bundle_11;
-    io.flush_window = kFlushWindow;
-    auto r = Install(t, io);
-    ASSERT_FALSE(r.ok()) << "a bank that reads back other bytes was accepted";
-    EXPECT_NE(r.status().message().find("does not verify"), std::string::npos) << r.status().message();
-    BootControl bc;
-    ASSERT_TRUE(rig.dev().ReadRecord(&bc));
-    EXPECT_EQ(bc.TrialSlot(), boot::kNoSlot);
-    EXPECT_EQ(bc.slots[1].state, SlotState::kUnbootable);
-    auto h = history::FlashHistory::Open(rig.data_dir() + "/history.db");
-    ASSERT_TRUE(h.ok()) << h.status().message();
-    auto entries = h->List();
-    ASSERT_TRUE(entries.ok());
-    ASSERT_FALSE(entries->empty());
-    EXPECT_EQ(entries->front().outcome, history::Outcome::kFailed);
-    EXPECT_EQ(rig.Reset().slot, 0);  // the old firmware boots
-  }
-  Rig rig(config, flash, work / "template", work / "good", TheVendor().records, 1);
-  Terminal t = rig.terminal();
-  InstallOptions io;
-  io.bundle_path = TheVendor().bundle_11;
-  io.flush_window = kFlushWindow;
-  auto r = Install(t, io);
-  ASSERT_TRUE(r.ok()) << r.status().message();
 }
 
 }  // namespace

@@ -355,7 +355,7 @@ class LoopBank : public ::testing::Test {
     AlterBehindTheCache bank(*t.banks[1], backing_, 0, 5000, through_cache);
     t.banks[1] = &bank;
     InstallOptions io;
-    io.bundle_path = bundle_;
+    io.open_bundle = bundle::FileSourceOpener(bundle_);
     io.flush_window = 64 << 10;
     auto r = Install(t, io);
     *altered = bank.altered();

@@ -1,6 +1,7 @@
 // fwupdate init|install|status|confirm|rollback|history — the technician's reflash.
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "commands.h"
@@ -116,7 +117,8 @@ int InstallCmd(const Invocation& inv) {
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   auto progress = MakeProgressFor(inv);
   install::InstallOptions o;
-  o.bundle_path = vm["bundle"].as<std::string>();
+  // Absolute, as the flash history records it.
+  o.open_bundle = bundle::FileSourceOpener(std::filesystem::absolute(vm["bundle"].as<std::string>()).string());
   o.operator_name = vm["operator"].as<std::string>();
   o.host_snapshot_dir = cli::OptionalString(vm, "host-snapshots");
   int tries = vm["tries"].as<int>();

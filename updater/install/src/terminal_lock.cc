@@ -7,9 +7,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <chrono>
-#include <ctime>
-#include <thread>
 
 #include "fw/encoding.h"
 #include "fw/file_io.h"
@@ -62,13 +59,13 @@ Result<short> LockState(int fd) {
 
 // The holder's record, read while the lock is held by someone else. A holder that
 // has just taken the lock may not have written its record yet: retry briefly.
-LockHolder ReadHolder(int fd) {
+LockHolder ReadHolder(int fd, Clock& clock) {
   LockHolder h;
   for (int i = 0; i < 20; ++i) {
     auto text = ReadRecord(fd);
     if (text.ok()) h = ParseRecord(*text);
     if (h.pid > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    clock.SleepMs(5);
   }
   return h;
 }
@@ -159,7 +156,8 @@ Status TerminalLock::SetHistoryId(int64_t id) {
   return WriteRecord();
 }
 
-Result<TerminalLock> TerminalLock::Acquire(const std::string& data_dir, const std::string& operation, int timeout_ms) {
+Result<TerminalLock> TerminalLock::Acquire(const std::string& data_dir, const std::string& operation, int timeout_ms,
+                                           Clock& clock) {
   struct stat st {};
   if (::stat(data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return FailedPrecondition("data directory " + data_dir +
@@ -178,8 +176,8 @@ Result<TerminalLock> TerminalLock::Acquire(const std::string& data_dir, const st
   if (::fstat(lock.fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
     return IoError("the terminal lock " + lock.path_ + " is not a regular file");
   }
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  const int64_t start = clock.MonotonicMs();
+  const int64_t deadline = start + (timeout_ms < 0 ? 0 : timeout_ms);
   for (;;) {
     struct flock fl {};
     fl.l_type = F_WRLCK;
@@ -191,24 +189,24 @@ Result<TerminalLock> TerminalLock::Acquire(const std::string& data_dir, const st
     if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
       return IoError("cannot lock " + lock.path_ + ": " + ErrnoText(errno));
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      const LockHolder h = ReadHolder(lock.fd_);
-      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (clock.MonotonicMs() >= deadline) {
+      const LockHolder h = ReadHolder(lock.fd_, clock);
+      const double waited = static_cast<double>(clock.MonotonicMs() - start) / 1000.0;
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.1f", waited);
       return Timeout(h.Describe() + "; '" + operation + "' waited " + secs +
                      " s for the terminal lock (--lock-timeout) and gave up, nothing was written");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    clock.SleepMs(20);
   }
   lock.holder_.pid = ::getpid();
   lock.holder_.operation = operation;
-  lock.holder_.started_at = static_cast<int64_t>(std::time(nullptr));
+  lock.holder_.started_at = clock.WallSeconds();
   FW_RETURN_IF_ERROR(lock.WriteRecord());
   return lock;
 }
 
-Result<std::optional<LockHolder>> TerminalLock::Probe(const std::string& data_dir) {
+Result<std::optional<LockHolder>> TerminalLock::Probe(const std::string& data_dir, Clock& clock) {
   const std::string path = PathFor(data_dir);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
@@ -217,7 +215,7 @@ Result<std::optional<LockHolder>> TerminalLock::Probe(const std::string& data_di
   }
   auto state = LockState(fd);
   std::optional<LockHolder> holder;
-  if (state.ok() && *state != F_UNLCK) holder = ReadHolder(fd);
+  if (state.ok() && *state != F_UNLCK) holder = ReadHolder(fd, clock);
   ::close(fd);
   if (!state.ok()) return state.status();
   return holder;

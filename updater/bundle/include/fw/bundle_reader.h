@@ -18,28 +18,32 @@
 // target names that fail ValidateTargetName, signed chunk sizes, lengths or versions
 // out of range, anything after the image, non-zero bytes after the tar
 // end-of-archive marker, compressed or non-tar input. Every refusal of the bundle's
-// bytes is kCorrupt or kVerificationFailed (exit 3); kIoError/kNotFound only for
-// files that cannot be read.
+// bytes is kCorrupt or kVerificationFailed (exit 3); kIoError/kNotFound only for a
+// source that cannot be read.
 //
-// Head mode (ReadBundleHead*) stops after the metadata, the chunk index, the image
-// entry's tar header (checked: regular file, expected name, exactly the signed
-// length) and the image's first chunk (verified against the chunk index), so an
-// installer can decide everything decidable from headers before it writes.
+// One pass (BundleReader): ReadHead stops after the metadata, the chunk index, the
+// image entry's tar header (checked: a regular, non-sparse file, the expected name,
+// exactly the signed length) and the image's first chunk (verified against the chunk
+// index), so an installer can decide everything decidable from headers before it
+// writes; ReadImage then continues the same stream, handing on the first chunk and
+// the rest. The source (fw/bundle_source.h) is pulled forward only, each byte at most
+// once. What follows the image must be zero padding: when the source knows its size
+// and can peek, ReadHead checks that (and that the image is not truncated) before
+// returning; otherwise ReadImage checks it when the stream gets there. A source's
+// failure is reported as it is (kIoError), not as hostile input.
 //
-// The reader writes nothing. On success it returns the admitted metadata bytes so
-// the installer can persist them once the update is committed. If `on_chunk`
-// fails, or a later check fails, the caller must discard what it wrote (the
-// installer writes to the inactive bank and marks it bootable only on success).
-//
-// Thread safety: none; one call per bundle.
+// Thread safety: none; one reader per bundle, used from one thread.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "fw/bundle_source.h"
+#include "fw/clock.h"
 #include "fw/crypto.h"
 #include "fw/status.h"
 #include "fw/tuf_metadata.h"
@@ -47,9 +51,9 @@
 namespace fw::bundle {
 
 struct ReaderOptions {
-  std::string metadata_dir;    // the device's trusted TUF metadata (root.json required)
-  tuf::FirmwarePolicy policy;  // hardware id, installed security counter
-  std::optional<int64_t> now;  // reference time for expiry; default: time()
+  std::string metadata_dir;       // the device's trusted TUF metadata (root.json required)
+  tuf::FirmwarePolicy policy;     // hardware id, installed security counter
+  Clock* clock = &SystemClock();  // reference time for expiry (WallSeconds)
 };
 
 struct VerifiedBundle {
@@ -76,11 +80,37 @@ using ChunkSink = std::function<Status(uint64_t offset, ByteSpan chunk)>;
 // Called once the metadata and chunk index are verified, before the first chunk.
 using MetadataSink = std::function<Status(const VerifiedBundle&)>;
 
+// One forward pass over a bundle: ReadHead, then (to go on) ReadImage. After an error,
+// or after ReadImage, the reader is spent. Errors carry the context "bundle NAME".
+class BundleReader {
+ public:
+  // Reads the first block of `source` (which must outlive the reader): compressed or
+  // non-tar input is refused here. `options` is copied.
+  static Result<std::unique_ptr<BundleReader>> Open(BundleSource& source, const ReaderOptions& options);
+  ~BundleReader();
+  BundleReader(const BundleReader&) = delete;
+  BundleReader& operator=(const BundleReader&) = delete;
+
+  // `on_metadata` is called once the metadata and the chunk index are verified.
+  Result<BundleHead> ReadHead(const MetadataSink& on_metadata = {});
+  // Every verified chunk, the first one included, in image order, then the end of the bundle.
+  Result<VerifiedBundle> ReadImage(const ChunkSink& on_chunk);
+
+ private:
+  class Impl;
+  explicit BundleReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole pass at once.
+Result<VerifiedBundle> ReadBundle(BundleSource& source, const ReaderOptions& options, const ChunkSink& on_chunk,
+                                  const MetadataSink& on_metadata = {});
 Result<VerifiedBundle> ReadBundleFile(const std::string& path, const ReaderOptions& options, const ChunkSink& on_chunk,
                                       const MetadataSink& on_metadata = {});
 Result<VerifiedBundle> ReadBundleMemory(ByteSpan bundle, const ReaderOptions& options, const ChunkSink& on_chunk,
                                         const MetadataSink& on_metadata = {});
 
+// ReadHead alone.
 Result<BundleHead> ReadBundleHeadFile(const std::string& path, const ReaderOptions& options);
 Result<BundleHead> ReadBundleHeadMemory(ByteSpan bundle, const ReaderOptions& options);
 

@@ -19,6 +19,8 @@
 
 #include "fw/boot/boot_backend.h"
 #include "fw/boot/flash.h"
+#include "fw/bundle_source.h"
+#include "fw/clock.h"
 #include "fw/flash_history.h"
 #include "fw/install/terminal_lock.h"
 #include "fw/journal/guard.h"
@@ -71,14 +73,16 @@ Status InitDataArea(Terminal& t, const std::string& tuf_root_path);
 inline constexpr uint64_t kDefaultFlushWindow = 8 << 20;
 
 struct InstallOptions {
-  std::string bundle_path;
+  // Opens the bundle once the terminal lock is held; the plan and the write share one
+  // pass over it (e.g. bundle::FileSourceOpener(path)). Its Name() goes to the history.
+  bundle::SourceOpener open_bundle;
   std::string operator_name = "technician";
   std::optional<std::string> host_snapshot_dir;  // technician's copy of the journal snapshot
   uint8_t tries = boot::kDefaultTries;
   bool allow_downgrade = false;  // a lower version (never a lower security counter)
   int snapshot_keep = 5;
   Progress* progress = nullptr;        // nullptr: silent
-  std::optional<int64_t> now;          // TUF expiry reference (tests)
+  Clock* clock = &SystemClock();       // TUF expiry reference; sleeps (write_delay_ms)
   uint64_t min_free_bytes_margin = 0;  // tests: pretend the disk is this much fuller
   // Every `flush_window` bytes written, the bank is made durable and the read-back
   // may follow (tests use small windows so it runs beside the writer).

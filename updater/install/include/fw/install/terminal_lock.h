@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 
+#include "fw/clock.h"
 #include "fw/status.h"
 
 namespace fw::install {
@@ -54,11 +55,13 @@ class TerminalLock {
   // another process holds it. Errors: Timeout naming the holder ("operation 12
   // (install) in progress, pid 4711"); IoError naming a read-only data directory
   // ("data directory … is read-only"); FailedPrecondition if the directory is missing.
-  static Result<TerminalLock> Acquire(const std::string& data_dir, const std::string& operation, int timeout_ms);
+  // `clock` times the wait and the record's start time.
+  static Result<TerminalLock> Acquire(const std::string& data_dir, const std::string& operation, int timeout_ms,
+                                      Clock& clock = SystemClock());
 
   // Whether a writer holds the lock, and its record. Opens the file read-only and
   // creates nothing: a missing lock file or data directory means "not held".
-  static Result<std::optional<LockHolder>> Probe(const std::string& data_dir);
+  static Result<std::optional<LockHolder>> Probe(const std::string& data_dir, Clock& clock = SystemClock());
 
   // Records the flash history id of the operation for readers.
   Status SetHistoryId(int64_t id);
