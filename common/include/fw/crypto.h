@@ -5,7 +5,7 @@
 //   verification; RSA-PSS (SHA-256) for verification only (TUF interop).
 // - KeyId: SHA-256 of the public key's DER SubjectPublicKeyInfo.
 //
-// Signature conventions (see docs/crypto.md):
+// Signature conventions (manifests/docs/image-format.md, "Signatures"):
 // - Ed25519: PureEdDSA over the message, 64 raw bytes.
 // - ECDSA P-256: ECDSA with SHA-256 over the message, DER-encoded signature.
 // - RSA-PSS: RSASSA-PSS with SHA-256 and MGF1-SHA-256 over the message.
