@@ -140,6 +140,7 @@ TEST(BootBackendTypes, TheTableNamesTheDefaultFirst) {
 using nlohmann::json;
 namespace ft = fw::testing;
 
+// A layout whose regions are files next to it (for fwboot runs in a temporary directory).
 json Layout1() {
   return json::parse(R"({"version": 1,
     "flash": {"erase_block_size": 4096, "write_alignment": 8, "erased_value": 255},
@@ -150,40 +151,6 @@ json Layout1() {
       "bank_b": {"path": "banks.bin", "offset": 65536, "size": 65536},
       "trust_store": {"path": "trust.bin", "offset": 0, "size": 8192},
       "data": {"path": "data.bin", "offset": 0, "size": 8192}}})");
-}
-
-std::string ErrorOf(const json& j) {
-  auto r = Layout::Parse(j.dump(), "/dev-dir");
-  return r.ok() ? "OK" : r.status().message();
-}
-
-TEST(LayoutBootControl, DefaultsToTheTwoCopyBlockAndAcceptsItByName) {
-  json j = Layout1();
-  auto absent = Layout::Parse(j.dump(), "/dev-dir");
-  ASSERT_TRUE(absent.ok()) << absent.status().message();
-  EXPECT_EQ(absent->boot_control_type, "crc-two-copy");
-  j["boot_control"] = {{"type", "crc-two-copy"}};
-  auto named = Layout::Parse(j.dump(), "/dev-dir");
-  ASSERT_TRUE(named.ok()) << named.status().message();
-  EXPECT_EQ(named->boot_control_type, "crc-two-copy");
-}
-
-TEST(LayoutBootControl, RefusesAnUnknownTypeNamingItAndTheKnownOnes) {
-  json j = Layout1();
-  j["boot_control"] = {{"type", "uboot-env"}};
-  auto r = Layout::Parse(j.dump(), "/dev-dir");
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);  // hostile or foreign input: exit 3
-  EXPECT_NE(r.status().message().find("\"uboot-env\""), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("known: crc-two-copy"), std::string::npos) << r.status().message();
-  j["boot_control"] = "crc-two-copy";
-  EXPECT_NE(ErrorOf(j).find("\"boot_control\" must be an object"), std::string::npos);
-  j["boot_control"] = json::object();
-  EXPECT_NE(ErrorOf(j).find("missing \"type\""), std::string::npos);
-  j["boot_control"] = {{"type", 1}};
-  EXPECT_NE(ErrorOf(j).find("boot_control.type must be a string"), std::string::npos);
-  j["boot_control"] = {{"type", "crc-two-copy"}, {"copies", 3}};
-  EXPECT_NE(ErrorOf(j).find("unknown key \"copies\""), std::string::npos);
 }
 
 TEST(LayoutBootControl, FwbootUsesTheNamedBackendAndRefusesAnUnknownOneWithExit3) {

@@ -147,5 +147,34 @@ TEST(Layout, DataDirIsOptionalAndResolvedAgainstTheLayoutDirectory) {
   EXPECT_NE(ErrorOf(j).find("data_dir must be a non-empty string"), std::string::npos);
 }
 
+TEST(LayoutBootControl, DefaultsToTheTwoCopyBlockAndAcceptsItByName) {
+  json j = GoodLayout();
+  auto absent = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_TRUE(absent.ok()) << absent.status().message();
+  EXPECT_EQ(absent->boot_control_type, "crc-two-copy");
+  j["boot_control"] = {{"type", "crc-two-copy"}};
+  auto named = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_TRUE(named.ok()) << named.status().message();
+  EXPECT_EQ(named->boot_control_type, "crc-two-copy");
+}
+
+TEST(LayoutBootControl, RefusesAnUnknownTypeNamingItAndTheKnownOnes) {
+  json j = GoodLayout();
+  j["boot_control"] = {{"type", "uboot-env"}};
+  auto r = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);  // hostile or foreign input: exit 3
+  EXPECT_NE(r.status().message().find("\"uboot-env\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("known: crc-two-copy"), std::string::npos) << r.status().message();
+  j["boot_control"] = "crc-two-copy";
+  EXPECT_NE(ErrorOf(j).find("\"boot_control\" must be an object"), std::string::npos);
+  j["boot_control"] = json::object();
+  EXPECT_NE(ErrorOf(j).find("missing \"type\""), std::string::npos);
+  j["boot_control"] = {{"type", 1}};
+  EXPECT_NE(ErrorOf(j).find("boot_control.type must be a string"), std::string::npos);
+  j["boot_control"] = {{"type", "crc-two-copy"}, {"copies", 3}};
+  EXPECT_NE(ErrorOf(j).find("unknown key \"copies\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fw::boot
