@@ -1,7 +1,7 @@
 // fwsign's token commands and options (docs/signing-hsm.md):
 //  - `--pkcs11-module M` on every command that opens private keys (those with --passphrase-file,
-//    but key generate): the module for pkcs11: URIs without module-path. It is exported as
-//    PKCS11_MODULE for the command, so every key path (OpenSigner, LoadAnyPublicKey) sees it.
+//    but key generate): the module for pkcs11: URIs without module-path. It becomes the process
+//    default (SetDefaultPkcs11Module), so every key path (OpenSigner, LoadAnyPublicKey) sees it.
 //  - `key show pkcs11:...`: type, key id, token, label, id and mechanism of a token key.
 //  - `key list --module M --token T [--serial S] [--json]`: the objects on a token.
 #include <cstdlib>
@@ -9,6 +9,7 @@
 
 #include "fw/cli.h"
 #include "fw/encoding.h"
+#include "fw/file_io.h"
 #include "fw/open_signer.h"
 #include "fw/pkcs11_token.h"
 #include "fw/pkcs11_uri.h"
@@ -25,6 +26,10 @@ int TokenKeyShow(const Invocation& inv, const std::string& spec) {
   if (!signer.ok()) return cli::Fail(inv, signer.status());
   const auto* token = dynamic_cast<const TokenSigner*>(signer->get());
   if (token == nullptr) return cli::Fail(inv, Internal("a pkcs11: URI opened a signer that is not a token's"));
+  if (auto pub_out = cli::OptionalString(inv.vm, "pub-out")) {
+    Status s = WriteFileAtomic(*pub_out, token->public_key().ToPem(), 0644);
+    if (!s.ok()) return cli::Fail(inv, s.WithContext("--pub-out"));
+  }
   const std::string key_id = HexEncode(token->public_key().KeyId());
   if (inv.json) {
     cli::PrintJson({{"ok", true},
@@ -109,7 +114,7 @@ void AddModuleOption(cli::Subcommand& c) {
   };
   auto run = c.run;
   c.run = [run](const Invocation& inv) {
-    if (auto m = cli::OptionalString(inv.vm, "pkcs11-module")) ::setenv(kModuleEnvironmentVariable, m->c_str(), 1);
+    SetDefaultPkcs11Module(cli::OptionalString(inv.vm, "pkcs11-module"));
     return run(inv);
   };
 }
@@ -128,10 +133,20 @@ void AddTokenKeyCommands(cli::Program& p) {
   for (auto& c : p.commands) {
     if (OpensPrivateKeys(c)) AddModuleOption(c);
     if (c.name == "key show") {
+      auto options = c.options;
+      c.options = [options](po::options_description& o, po::positional_options_description& pos) {
+        options(o, pos);
+        o.add_options()("pub-out", po::value<std::string>(), "write a pkcs11: key's public key (PEM) to this file");
+      };
       auto file_show = c.run;
       c.run = [file_show](const Invocation& inv) {
         const std::string spec = inv.vm["key"].as<std::string>();
-        return IsTokenKeySpec(spec) ? TokenKeyShow(inv, spec) : file_show(inv);
+        if (IsTokenKeySpec(spec)) return TokenKeyShow(inv, spec);
+        if (inv.vm.count("pub-out")) {
+          return cli::Fail(inv,
+                           InvalidArgument("--pub-out is for pkcs11: keys; a key file's public key is its .pub.pem"));
+        }
+        return file_show(inv);
       };
     }
   }

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <cstdlib>
+#include <mutex>
 
 #include "fw/file_io.h"
 #include "fw/pkcs11_token.h"
@@ -11,6 +12,12 @@
 namespace fw {
 namespace {
 
+std::mutex g_default_module_mu;
+std::optional<std::string>& DefaultModule() {
+  static auto* m = new std::optional<std::string>();
+  return *m;
+}
+
 Result<TokenModule> ResolveModule(const Pkcs11Uri& uri, const SignerOptions& options) {
   if (uri.module_path) return TokenModule{*uri.module_path, "the URI's module-path"};
   if (uri.module_name) {
@@ -18,6 +25,10 @@ Result<TokenModule> ResolveModule(const Pkcs11Uri& uri, const SignerOptions& opt
                            ": modules are not looked up by name; give module-path=/path/to/module.so");
   }
   if (options.pkcs11_module) return TokenModule{*options.pkcs11_module, "--pkcs11-module"};
+  {
+    std::lock_guard lock(g_default_module_mu);
+    if (DefaultModule()) return TokenModule{*DefaultModule(), "--pkcs11-module"};
+  }
   const char* env = std::getenv(kModuleEnvironmentVariable);
   if (env != nullptr && *env != '\0') return TokenModule{env, kModuleEnvironmentVariable};
   return InvalidArgument(
@@ -52,6 +63,11 @@ Result<std::optional<TokenPin>> ResolvePin(const Pkcs11Uri& uri) {
 }
 
 }  // namespace
+
+void SetDefaultPkcs11Module(std::optional<std::string> path) {
+  std::lock_guard lock(g_default_module_mu);
+  DefaultModule() = std::move(path);
+}
 
 bool IsTokenKeySpec(std::string_view spec) {
   constexpr std::string_view kPkcs11Scheme = "pkcs11:";

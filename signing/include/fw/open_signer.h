@@ -7,8 +7,9 @@
 //                     (fw/pkcs11_token.h) over the one private key it selects.
 //
 // For a pkcs11: URI (docs/signing-hsm.md):
-//  - the module is the URI's module-path, else SignerOptions::pkcs11_module (fwsign's
-//    --pkcs11-module), else the environment variable PKCS11_MODULE; none is a usage error;
+//  - the module is the URI's module-path, else SignerOptions::pkcs11_module, else the process
+//    default (SetDefaultPkcs11Module: fwsign's --pkcs11-module), else the environment variable
+//    PKCS11_MODULE; none is a usage error;
 //    module-name is refused (give module-path).
 //  - the PIN comes from the URI's pin-source (file:PATH or a path: the file's first line), else
 //    the environment variable FW_PKCS11_PIN (kPinEnvironmentVariable). A pin-value in the URI
@@ -17,9 +18,9 @@
 //
 // A PEM file literally named "pkcs11:..." is reached as "./pkcs11:...".
 // Ownership: the caller owns the returned signer. Thread safety: none needed; no
-// shared state. Failure model: errors are values; a key file's errors are those of
-// PrivateKey::LoadPemFile (missing file: I/O error; wrong passphrase: verification
-// failed; a public key or an RSA key: invalid argument / unsupported).
+// shared state but the default module (guarded by a mutex). Failure model: errors are values; a key file's errors are
+// those of PrivateKey::LoadPemFile (missing file: I/O error; wrong passphrase: verification failed; a public key or an
+// RSA key: invalid argument / unsupported).
 #pragma once
 
 #include <memory>
@@ -49,6 +50,11 @@ inline constexpr const char* kPinEnvironmentVariable = "FW_PKCS11_PIN";
 inline constexpr const char* kModuleEnvironmentVariable = "PKCS11_MODULE";
 
 Result<std::unique_ptr<Signer>> OpenSigner(const std::string& spec, const SignerOptions& options);
+
+// The module for pkcs11: URIs that name none, when SignerOptions::pkcs11_module is unset: what
+// fwsign's --pkcs11-module sets before a command opens its keys (so LoadAnyPublicKey and every
+// key option see it). Thread-safe; nullopt clears it.
+void SetDefaultPkcs11Module(std::optional<std::string> path);
 
 // True if `spec` names a key in a token (a "pkcs11:" URI, scheme case-insensitive), not a file.
 bool IsTokenKeySpec(std::string_view spec);
