@@ -11,6 +11,7 @@
 #include "fw/key_files.h"
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
+#include "fwsign_trust_cmds.h"
 
 namespace fw {
 namespace {
@@ -495,6 +496,7 @@ cli::Program MakeProgram() {
                               "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
                         },
                         BundleCreateCmd});
+  AddTrustStoreCommands(p);
   return p;
 }
 
