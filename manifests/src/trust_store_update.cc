@@ -67,15 +67,15 @@ Result<PublicKey> ParseBootKey(const Json& k, size_t index) {
 }
 
 Result<TrustStoreUpdate> ParseSigned(const Json& s) {
+  const std::string where = kWhat;
+  FW_ASSIGN_OR_RETURN(std::string type, tuf::json::GetString(s, where, "_type"));
+  if (type != kUpdateType) return Bad("_type is \"" + type + "\", not \"" + std::string(kUpdateType) + "\"");
   static constexpr const char* kKnown[] = {"_type", "version", "hardware_id", "expires", "boot_keys"};
   for (const auto& [name, _] : s.items()) {
     if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
       return Bad("unknown member \"" + name + "\" in signed");
     }
   }
-  const std::string where = kWhat;
-  FW_ASSIGN_OR_RETURN(std::string type, tuf::json::GetString(s, where, "_type"));
-  if (type != kUpdateType) return Bad("_type is \"" + type + "\", not \"" + std::string(kUpdateType) + "\"");
   TrustStoreUpdate u;
   FW_ASSIGN_OR_RETURN(u.version, tuf::json::GetUint(s, where, "version"));
   FW_ASSIGN_OR_RETURN(u.hardware_id, tuf::json::GetString(s, where, "hardware_id"));
