@@ -180,13 +180,13 @@ Result<TrustStore> TrustStore::Read(Flash& region) {
   return ts;
 }
 
-Status TrustStore::WriteVersion(Flash& region, const TrustStore& current, uint64_t new_version) const {
+Status TrustStore::CheckWritable(Flash& region, const TrustStore& current) const {
   const uint64_t copy_size = CopySize(region);
   if (copy_size == 0) {
     return FailedPrecondition("trust store: the " + std::to_string(region.Size()) +
                               "-byte region holds less than two erase blocks; a cut-safe update needs two copies");
   }
-  std::string bytes = EncodeTrustStoreCopy(Serialize(), new_version);
+  std::string bytes = EncodeTrustStoreCopy(Serialize(), 0);
   const size_t align = region.WriteAlignment();
   bytes.resize((bytes.size() + align - 1) / align * align, static_cast<char>(region.ErasedValue()));
   if (bytes.size() > copy_size) {
@@ -205,6 +205,16 @@ Status TrustStore::WriteVersion(Flash& region, const TrustStore& current, uint64
                                 " bytes); re-provision with fewer keys or a larger trust_store region");
     }
   }
+  return Status::Ok();
+}
+
+Status TrustStore::WriteVersion(Flash& region, const TrustStore& current, uint64_t new_version) const {
+  FW_RETURN_IF_ERROR(CheckWritable(region, current));
+  const uint64_t copy_size = CopySize(region);
+  std::string bytes = EncodeTrustStoreCopy(Serialize(), new_version);
+  const size_t align = region.WriteAlignment();
+  bytes.resize((bytes.size() + align - 1) / align * align, static_cast<char>(region.ErasedValue()));
+  const int target = 1 - current.copy;
   const uint64_t at = static_cast<uint64_t>(target) * copy_size;
   FlashError e = region.Erase(at, copy_size);
   if (e == FlashError::kOk) e = region.Write(at, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());

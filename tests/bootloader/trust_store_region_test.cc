@@ -222,8 +222,8 @@ TEST(TrustStoreRegion, PowerCutAtEveryWriteLeavesTheOldOrTheNewStoreAndABootable
         SimFlash f = base;
         f.SetFaults(plan);
         const bool finished = ApplyAll(f);
-        const std::string what = "eb " + std::to_string(g.erase_block) + " align " + std::to_string(g.align) +
-                                 " op " + std::to_string(k) + " " + name;
+        const std::string what = "eb " + std::to_string(g.erase_block) + " align " + std::to_string(g.align) + " op " +
+                                 std::to_string(k) + " " + name;
         EXPECT_TRUE(!finished || name == "cut after") << what << ": the cut went unnoticed";
         CheckAfterCut(f, g, done_before, what);
         ++cut_points;

@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     __builtin_trap();
   }
   auto again = fw::trust::ParseUpdate(fw::trust::SerializeUpdate(*doc));
-  if (!again.ok() || again->signed_bytes != doc->signed_bytes ||
-      again->signatures.size() != doc->signatures.size() || again->update.boot_keys.size() != u.boot_keys.size()) {
+  if (!again.ok() || again->signed_bytes != doc->signed_bytes || again->signatures.size() != doc->signatures.size() ||
+      again->update.boot_keys.size() != u.boot_keys.size()) {
     __builtin_trap();
   }
   for (size_t i = 0; i < u.boot_keys.size(); ++i) {

@@ -63,8 +63,8 @@ class Vendor {
     Must({"fwsign", "repo", "publish", "--repo", dir_ / "repo", "--key", Key("targets"), "--key", Key("snapshot"),
           "--key", Key("timestamp")});
     for (const char* name : {"1.1.0-k2", "1.2.0-k1"}) {
-      Must({"fwsign", "bundle", "create", "--repo", dir_ / "repo", "--target", std::string("fw-") + name + ".img",
-            "-o", dir_ / (std::string("bundle-") + name + ".tar")});
+      Must({"fwsign", "bundle", "create", "--repo", dir_ / "repo", "--target", std::string("fw-") + name + ".img", "-o",
+            dir_ / (std::string("bundle-") + name + ".tar")});
     }
   }
   TempDir dir_;
@@ -91,8 +91,8 @@ class TrustStoreUpdateTest : public ::testing::Test {
                   const std::vector<std::string>& signers = {"root1", "root2"}, const std::string& hw = "POS-X1") {
     const Vendor& v = Vendor::Get();
     const std::string path = dev_ / ("update-" + std::to_string(++docs_) + ".json");
-    std::vector<std::string> argv = {"fwsign", "trust-store", "create", "--version", std::to_string(version),
-                                     "--hardware-id", hw, "-o", path};
+    std::vector<std::string> argv = {
+        "fwsign", "trust-store", "create", "--version", std::to_string(version), "--hardware-id", hw, "-o", path};
     for (const auto& k : keys) argv.insert(argv.end(), {"--boot-key", v.Pub(k)});
     Must(argv);
     Sign(path, signers);
@@ -108,8 +108,8 @@ class TrustStoreUpdateTest : public ::testing::Test {
     return RunCommand({"fwupdate", "trust-store", "apply", "--device", Layout(), doc});
   }
   CommandResult Install(const std::string& name) {
-    return RunCommand({"fwupdate", "install", "--device", Layout(), "--quiet",
-                       Vendor::Get().Path("bundle-" + name + ".tar")});
+    return RunCommand(
+        {"fwupdate", "install", "--device", Layout(), "--quiet", Vendor::Get().Path("bundle-" + name + ".tar")});
   }
   nlohmann::json Show() {
     auto r = RunCommand({"fwupdate", "trust-store", "show", "--device", Layout(), "--json"});
@@ -197,7 +197,9 @@ TEST_F(TrustStoreUpdateTest, BadDocumentsAreRefusedAndWriteNothing) {
   const std::string text = testing::ReadFile(good);
   testing::WriteFile(dev_ / "truncated.json", text.substr(0, text.size() / 2));
   ExpectRefused(dev_ / "truncated.json", 3, "trust-store update");
-  testing::WriteFile(dev_ / "garbage.json", "\x7f" "ELF\x01\x02 not json");
+  testing::WriteFile(dev_ / "garbage.json",
+                     "\x7f"
+                     "ELF\x01\x02 not json");
   ExpectRefused(dev_ / "garbage.json", 3, "trust-store update");
   testing::WriteFile(dev_ / "other.json", testing::ReadFile(Vendor::Get().Path("repo/metadata/1.root.json")));
   ExpectRefused(dev_ / "other.json", 3, "_type");

@@ -99,6 +99,11 @@ Status CheckDocument(const SignedTrustStoreUpdate& doc, const boot::TrustStore& 
 Status Install(boot::Device& dev, const boot::TrustStore& installed, const TrustStoreUpdate& u, const ApplyOptions& o,
                const install::TerminalLock& lock) {
   (void)lock;  // held by the caller: the one writer of this terminal
+  boot::TrustStore next;
+  next.hardware_id = u.hardware_id;
+  next.boot_keys = u.boot_keys;
+  Flash& region = dev.region(boot::RegionId::kTrustStore);
+  FW_RETURN_IF_ERROR(next.CheckWritable(region, installed));  // a refusal records nothing
   FW_ASSIGN_OR_RETURN(auto history, history::FlashHistory::Open(dev.layout().data_dir + "/history.db"));
   history::Intent intent;
   intent.operation = "trust-store";
@@ -106,10 +111,7 @@ Status Install(boot::Device& dev, const boot::TrustStore& installed, const Trust
   intent.from_version = std::to_string(installed.version);
   intent.to_version = std::to_string(u.version);
   FW_ASSIGN_OR_RETURN(int64_t id, history.RecordIntent(intent));
-  boot::TrustStore next;
-  next.hardware_id = u.hardware_id;
-  next.boot_keys = u.boot_keys;
-  Status s = next.WriteVersion(dev.region(boot::RegionId::kTrustStore), installed, u.version);
+  Status s = next.WriteVersion(region, installed, u.version);
   Status h = history.RecordOutcome(id, s.ok() ? history::Outcome::kSucceeded : history::Outcome::kFailed,
                                    s.ok() ? "trust store version " + std::to_string(u.version) : s.message());
   FW_RETURN_IF_ERROR(s);

@@ -68,6 +68,8 @@ struct TrustStore {
   // a region without room for two copies, a store that does not fit one, and a
   // provisioned text that reaches into the second copy.
   Status WriteVersion(Flash& region, const TrustStore& current, uint64_t new_version) const;
+  // The refusals of WriteVersion, checked without writing.
+  Status CheckWritable(Flash& region, const TrustStore& current) const;
 };
 
 // The bytes of a versioned copy (header + text), unpadded; exposed for tests and fuzzing.
