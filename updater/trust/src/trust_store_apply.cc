@@ -102,7 +102,7 @@ Status Install(boot::Device& dev, const boot::TrustStore& installed, const Trust
   boot::TrustStore next;
   next.hardware_id = u.hardware_id;
   next.boot_keys = u.boot_keys;
-  Flash& region = dev.region(boot::RegionId::kTrustStore);
+  boot::Flash& region = dev.region(boot::RegionId::kTrustStore);
   FW_RETURN_IF_ERROR(next.CheckWritable(region, installed));  // a refusal records nothing
   FW_ASSIGN_OR_RETURN(auto history, history::FlashHistory::Open(dev.layout().data_dir + "/history.db"));
   history::Intent intent;
