@@ -12,6 +12,7 @@
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
 #include "fwsign_trust_cmds.h"
+#include "fwsign_key_cmds.h"
 
 namespace fw {
 namespace {
@@ -497,6 +498,7 @@ cli::Program MakeProgram() {
                         },
                         BundleCreateCmd});
   AddTrustStoreCommands(p);
+  AddTokenKeyCommands(p);  // last: it adds --pkcs11-module to the commands above
   return p;
 }
 
