@@ -4,6 +4,9 @@
 //   - a terminal provisioned with key 1 refuses an image signed by key 2, and accepts
 //     it after an update (signed by a threshold of the TUF root role) adding key 2;
 //     revoking key 1 then makes a key-1 image refused;
+//   - the proof: a terminal provisioned with a file key refuses an image signed
+//     on a SoftHSM2 token (private SOFTHSM2_CONF), and accepts it after an update whose
+//     new key is read from the token and whose root signatures are made on a token;
 //   - every bad document (below threshold, a non-root key, other hardware, an older or
 //     conflicting version, expired, truncated, garbage, revoking the running
 //     firmware's key, no trusted root) is refused with its exit code and leaves the
@@ -14,6 +17,7 @@
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "softhsm_token.h"
 #include "testing.h"
 
 namespace fw {
@@ -220,6 +224,52 @@ TEST_F(TrustStoreUpdateTest, BadDocumentsAreRefusedAndWriteNothing) {
   ASSERT_EQ(Apply(v3).exit_code, 0);
   ExpectRefused(Doc(2, {"k1", "k2"}), 5, "is older than the installed version 3");
   EXPECT_EQ(Show()["version"], 3);
+}
+
+TEST_F(TrustStoreUpdateTest, AnHsmSignedImageIsRefusedUntilTheTrustStoreUpdateAddsTheTokenKey) {
+  testing::SoftHsm hsm;  // sets SOFTHSM2_CONF, PKCS11_MODULE and FW_PKCS11_PIN for the fwsign runs
+  ASSERT_TRUE(hsm.InitToken("vendor"));
+  ASSERT_TRUE(hsm.GenerateKey("vendor", "EC:edwards25519", "image-hsm", "01"));
+  // The second root key lives on the token too (imported): the update's root signatures are
+  // one file key and one token key.
+  ASSERT_TRUE(hsm.ImportKey("vendor", Vendor::Get().Key("root2"), Vendor::Get().Pub("root2"), "root2", "02"));
+  const std::string image_key = testing::SoftHsm::Uri("vendor", "image-hsm");
+  TempDir work;
+  testing::WriteBytes(work / "hsm.bin", testing::PseudoRandomBytes(50000, 77));
+  Ok({"fwsign", "image", "sign", "--key", image_key, "--version", "1.4.0", "--security-counter", "0", "--hardware-id",
+      "POS-X1", work / "hsm.bin", "-o", work / "fw-hsm.img"});
+  // Its own repository (same root keys as the terminal's), so the shared vendor repo stays as it is.
+  const Vendor& v = Vendor::Get();
+  Ok({"fwsign", "repo", "init", "--repo", work / "repo", "--root-key", v.Key("root1"), "--root-key", v.Key("root2"),
+      "--root-threshold", "2", "--targets-key", v.Key("targets"), "--snapshot-key", v.Key("snapshot"),
+      "--timestamp-key", v.Key("timestamp")});
+  Ok({"fwsign", "repo", "add-target", "--repo", work / "repo", "--image", work / "fw-hsm.img"});
+  Ok({"fwsign", "repo", "publish", "--repo", work / "repo", "--key", v.Key("targets"), "--key", v.Key("snapshot"),
+      "--key", v.Key("timestamp")});
+  Ok({"fwsign", "bundle", "create", "--repo", work / "repo", "--target", "fw-hsm.img", "-o", work / "hsm.tar"});
+  // The terminal trusts this repository's root (same root keys, its own root.json).
+  std::filesystem::remove_all(dev_ / "data/tuf");
+  std::filesystem::remove(dev_ / "data/history.db");
+  Ok({"fwupdate", "init", "--device", Layout(), "--tuf-root", work / "repo/metadata/1.root.json"});
+
+  auto install = [&] { return RunCommand({"fwupdate", "install", "--device", Layout(), "--quiet", work / "hsm.tar"}); };
+  auto r = install();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("no signature by a trusted key"), std::string::npos) << r.err;
+
+  // The update: the new boot key read from the token; signed by root1 (file) and root2 (token).
+  Ok({"fwsign", "trust-store", "create", "--version", "1", "--hardware-id", "POS-X1", "--boot-key", v.Pub("k1"),
+      "--boot-key", image_key, "-o", work / "ts.json"});
+  Ok({"fwsign", "trust-store", "sign", "--key", v.Key("root1"), "--key", testing::SoftHsm::Uri("vendor", "root2"),
+      work / "ts.json"});
+  r = Apply(work / "ts.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = install();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunCommand({"fwboot", "boot", "--device", Layout()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1.4.0"), std::string::npos) << r.out;
+  Ok({"fwupdate", "confirm", "--device", Layout()});
 }
 
 TEST_F(TrustStoreUpdateTest, ATerminalWithoutATrustedRootRefuses) {
