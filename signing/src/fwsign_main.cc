@@ -12,6 +12,7 @@
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
 #include "fwsign_key_cmds.h"
+#include "fwsign_trust_cmds.h"
 
 namespace fw {
 namespace {
@@ -496,6 +497,7 @@ cli::Program MakeProgram() {
                               "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
                         },
                         BundleCreateCmd});
+  AddTrustStoreCommands(p);
   AddTokenKeyCommands(p);  // last: it adds --pkcs11-module to the commands above
   return p;
 }

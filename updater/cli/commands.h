@@ -11,7 +11,8 @@ namespace fw::updater {
 std::vector<cli::Subcommand> InstallCommands();  // updater/install/src/install_commands.cc
 std::vector<cli::Subcommand> JournalCommands();  // updater/journal/journal_commands.cc
 std::vector<cli::Subcommand> TufCommands();
-std::vector<cli::Subcommand> AlignCommands();  // updater/install/src/align_commands.cc: journal align      //
+std::vector<cli::Subcommand> TrustStoreCommands();  // updater/trust/src/trust_store_commands.cc
+std::vector<cli::Subcommand> AlignCommands();       // updater/install/src/align_commands.cc: journal align      //
                                                // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
 
 }  // namespace fw::updater

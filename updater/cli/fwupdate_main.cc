@@ -16,6 +16,7 @@ cli::Program MakeProgram() {
   Append(p.commands, JournalCommands());
   Append(p.commands, TufCommands());
   Append(p.commands, AlignCommands());
+  Append(p.commands, TrustStoreCommands());
   return p;
 }
 
