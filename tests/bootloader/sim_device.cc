@@ -103,6 +103,29 @@ bool SimDevice::ReadRecord(BootControl* out) {
   return info.found;
 }
 
+bool SimDevice::PeekState(BootState* out) {
+  FlashGeometry g;
+  g.erase_block_size = config_.erase_block;
+  g.write_alignment = config_.write_alignment;
+  g.erased_value = config_.erased_value;
+  g.size = flash_->bytes().size();
+  auto copy = SimFlash::Create(g);
+  if (!copy.ok()) throw std::runtime_error(copy.status().message());
+  copy->bytes() = flash_->bytes();
+  FlashRegion control[2] = {FlashRegion(*copy, 0, control_size_), FlashRegion(*copy, control_size_, control_size_)};
+  FlashRegion bank[2] = {FlashRegion(*copy, bank_base_[0], config_.bank_size),
+                         FlashRegion(*copy, bank_base_[1], config_.bank_size)};
+  BootEnv env = Env();
+  env.control[0] = &control[0];
+  env.control[1] = &control[1];
+  env.bank[0] = &bank[0];
+  env.bank[1] = &bank[1];
+  auto st = FindBootBackendType(config_.backend)->open(env, Options())->ReadState();
+  if (!st.ok()) throw std::runtime_error("PeekState: " + st.status().message());
+  *out = *st;
+  return st->stored_valid;
+}
+
 void SimDevice::Provision(const std::vector<uint8_t>& img) {
   Status s = WriteImageToBank(bank_[0], img, config_.erase_block);
   if (!s.ok()) throw std::runtime_error(s.message());

@@ -64,6 +64,9 @@ class SimDevice {
   uint64_t control_size() const { return control_size_; }
   // Reads the record with a fresh store (no writes). found=false when both copies are invalid.
   bool ReadRecord(BootControl* out);
+  // The backend's state read from a copy of the flash bytes (no counted ops, usable
+  // inside a flash observer). False when no stored copy is valid.
+  bool PeekState(BootState* out);
 
   // Factory state: `image` in bank A, confirmed and active; bank B empty; the
   // minimum security counter at the image's. Written without faults, by the backend.

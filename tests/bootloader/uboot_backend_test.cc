@@ -264,10 +264,9 @@ TEST_F(UbootBackendTest, OneCorruptCopyLeavesTheOther) {
 // Hostile values: a clear error naming the variable, every operation refused, nothing written.
 TEST_F(UbootBackendTest, InconsistentVariablesAreRefusedWithNothingWritten) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"BOOT_ORDER", "C"},          {"BOOT_ORDER", "A A"},      {"BOOT_ORDER", "A,B"},
-      {"BOOT_A_LEFT", "abc"},       {"BOOT_A_LEFT", "-1"},      {"BOOT_B_LEFT", "10"},
-      {"upgrade_available", "1"},   {"bootcount", "+1"},        {"FW_ACTIVE", "C"},
-      {"FW_A_STATE", "running"},    {"FW_A_VERSION", "1.0"},    {"FW_MIN_COUNTER", "99999999999"},
+      {"BOOT_ORDER", "C"},   {"BOOT_ORDER", "A A"},     {"BOOT_ORDER", "A,B"},      {"BOOT_A_LEFT", "abc"},
+      {"BOOT_A_LEFT", "-1"}, {"BOOT_B_LEFT", "10"},     {"upgrade_available", "1"}, {"bootcount", "+1"},
+      {"FW_ACTIVE", "C"},    {"FW_A_STATE", "running"}, {"FW_A_VERSION", "1.0"},    {"FW_MIN_COUNTER", "99999999999"},
       {"BOOT_ORDER", "B"},  // confirmed A not in BOOT_ORDER
   };
   const auto provisioned = dev_.flash().bytes();
