@@ -11,6 +11,7 @@ packages=(
   faketime clang clang-format libclang-rt-14-dev time
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   ca-certificates mount util-linux fdisk e2fsprogs
+  u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests); clang + libclang-rt
@@ -18,7 +19,10 @@ packages=(
 #   core's checks built for a Cortex-M4 and run on QEMU's mps2-an386: linked with arm-none-eabi-gcc, so
 #   libstdc++-arm-none-eabi-newlib is not needed);
 #   ca-certificates (npm over HTTPS); mount (losetup), util-linux, fdisk (sfdisk), e2fsprogs (mkfs.ext4)
-#   for the block-device tests on loop devices.
+#   for the block-device tests on loop devices;
+#   u-boot-qemu (stock U-Boot for qemu-system-aarch64, from qemu-system-arm), u-boot-tools (mkimage, mkenvimage),
+#   libubootenv-tool (fw_printenv/fw_setenv), mtools + dosfstools + fdisk (the U-Boot disk image without loop
+#   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/).
 
 missing=()
 for p in "${packages[@]}"; do

@@ -67,7 +67,7 @@ setexpr fw_a ${fw_buf0} + 4
 setexpr.b fw_flags0 *${fw_a}
 setexpr fw_a ${fw_buf1} + 4
 setexpr.b fw_flags1 *${fw_a}
-echo "ptfw: env copy 0 valid=${fw_valid0} flags=0x${fw_flags0}, copy 1 valid=${fw_valid1} flags=0x${fw_flags1}"
+echo "ptfw: env copy 0 valid=${fw_valid0} flags=0x${fw_flags0}; env copy 1 valid=${fw_valid1} flags=0x${fw_flags1}"
 
 setenv fw_cur none
 if test ${fw_valid0} = 1 -a ${fw_valid1} = 1; then
