@@ -6,7 +6,8 @@
 #       the script alone, the A/B state written with fw_setenv: trial, tries running out, fallback,
 #       a failed persist refusing the trial, flags wrap-around, one/both copies corrupt, bad values
 #   uboot_qemu_test.sh scenario SOURCE_ROOT OUT_DIR FWSIGN FWBOOT FWUPDATE
-#       issue 13's proof with our tools (see scenario.sh)
+#       issue 13's proof with our tools (see scenario.sh); UBOOT_VERBOSE=1 (scripts/demo-uboot.sh) also
+#       shows the script's console lines of each boot and the A/B variables after each step
 # A missing tool (QEMU, U-Boot, u-boot-tools, libubootenv-tool, mtools, dosfstools, fdisk, binutils)
 # is a failure naming the Debian package (scripts/setup.sh installs them), never a skip.
 set -euo pipefail
@@ -57,6 +58,14 @@ boot() {
   [ $rc -ne 124 ] || die "boot $1: no power-off within ${UBOOT_BOOT_TIMEOUT:-30} s"
   [ $rc -eq 0 ] || die "boot $1: qemu-system-aarch64 exited $rc"
   echo "   boot $boots ($1): $(grep -aE '^fw slot . running|ptfw: ERROR' "$log" | tr -d '\r' | head -1) [$((SECONDS - t0)) s]"
+  if [ "${UBOOT_VERBOSE:-0}" = 1 ]; then
+    grep -aE '^(ptfw:|fw slot|bootargs:)' "$log" | tr -d '\r' | sed 's/^/     | /'
+  fi
+}
+# show_env: with UBOOT_VERBOSE=1 (the demo), the A/B variables as fw_printenv reads them.
+show_env() {
+  [ "${UBOOT_VERBOSE:-0}" = 1 ] || return 0
+  echo "     fw_printenv: $(fw_printenv -c "$out/fw_env.config" 2>&1 | grep -E '^(BOOT_|upgrade_available|bootcount|FW_ACTIVE|FW_._STATE|FW_._VERSION|FW_MIN)' | tr '\n' ' ')"
 }
 seen() { grep -aqF -- "$1" "$log" || die "expected '$1' on the console"; }
 unseen() { ! grep -aqF -- "$1" "$log" || die "did not expect '$1' on the console"; }
