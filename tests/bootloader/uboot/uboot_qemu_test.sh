@@ -208,6 +208,20 @@ runs A
 [ "$(env_bytes)" = "$before" ] || die "the script wrote with no valid copy"
 env_unreadable
 
+step "a trial whose bank holds no image: the try is counted, the bank does not start, then U-Boot falls back"
+head -c 4096 /dev/zero | dd of="$dev/disk.img" bs=4096 seek=$(($(region_offset bank_b) / 4096)) conv=notrunc status=none
+printf '%s\n' "BOOT_ORDER=B A" "BOOT_A_LEFT=3" "BOOT_B_LEFT=1" "upgrade_available=1" "bootcount=0" \
+  "FW_ACTIVE=A" "FW_A_STATE=confirmed" "FW_B_STATE=trial" "FW_BOOTED=A" > "$out/empty-bank.txt"
+write_env "$out/empty-bank.txt"
+boot empty-bank
+seen "ptfw: ERROR: bank B holds no signed image"
+runs_none
+env_is BOOT_B_LEFT 0
+env_is bootcount 1
+boot empty-bank-fallback
+seen "falling back"
+runs A
+
 step "values the script does not accept: tries 'abc' count as none left; BOOT_ORDER=C boots nothing"
 printf '%s\n' "BOOT_ORDER=B A" "BOOT_A_LEFT=3" "BOOT_B_LEFT=abc" "upgrade_available=1" "bootcount=0" \
   "FW_A_STATE=confirmed" "FW_B_STATE=trial" "FW_BOOTED=A" > "$out/bad.txt"
