@@ -37,7 +37,7 @@ for v in 1.1.0 1.2.0; do
 done
 
 step "factory: disk image, fwboot provision slot A (1.0.0), fwupdate init"
-"$root/bootloader/uboot/make-disk.sh" "$dev" "$out/fw-1.0.0.img" "$pub" POS-X1 "$fwboot"
+"$root/bootloader/uboot/make-disk.sh" "$dev" "$out/fw-1.0.0.img" "$pub" POS-X1 "$fwboot" || die "make-disk.sh failed"
 env_config
 layout=$dev/layout.json
 env_is BOOT_ORDER A

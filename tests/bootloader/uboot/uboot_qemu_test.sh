@@ -114,11 +114,11 @@ corrupt() { printf 'XX' | dd of="$dev/disk.img" bs=1 seek=$(($1 == 0 ? env0 + 16
 env_bytes() { dd if="$dev/disk.img" bs=4096 skip=$((env0 / 4096)) count=$(((env1 - env0 + env_size) / 4096)) status=none | sha256sum; }
 
 step "payloads: two tiny arm64 Images, signed into our image format"
-"$root/bootloader/uboot/payload/build.sh" "$out/payload"
+"$root/bootloader/uboot/payload/build.sh" "$out/payload" || die "payload/build.sh failed"
 key=$root/tests/keys/ed25519-a.pem pub=$root/tests/keys/ed25519-a.pub.pem
 sign() {  # sign SLOT VERSION COUNTER
   "$fwsign" image sign --key "$key" --version "$2" --security-counter "$3" --hardware-id POS-X1 \
-    "$out/payload/payload-$1.Image" -o "$out/fw-$2.img" > /dev/null
+    "$out/payload/payload-$1.Image" -o "$out/fw-$2.img" > /dev/null || die "fwsign image sign failed"
 }
 sign A 1.0.0 1
 sign B 1.1.0 2
@@ -132,7 +132,7 @@ fi
 [ "$mode" = script ] || die "unknown mode $mode"
 
 step "disk image with slot A provisioned by the plain tools (dd, mkenvimage -r)"
-"$root/bootloader/uboot/make-disk.sh" "$dev" "$out/fw-1.0.0.img" "$pub"
+"$root/bootloader/uboot/make-disk.sh" "$dev" "$out/fw-1.0.0.img" "$pub" || die "make-disk.sh failed"
 env_config
 boot provisioned
 runs A
