@@ -59,7 +59,7 @@ int Provision(const Invocation& inv) {
 }
 
 // The state as JSON (fwboot status --json).
-json StateJson(const BootState& st, const std::string& hardware_id) {
+json StateJson(const BootState& st, const std::string& hardware_id, std::string_view backend) {
   json copies = json::array();
   for (size_t c = 0; c < st.copies.size(); ++c) {
     const StoredCopy& copy = st.copies[c];
@@ -75,6 +75,7 @@ json StateJson(const BootState& st, const std::string& hardware_id) {
                      {"security_counter", si.security_counter}});
   }
   return {{"ok", true},
+          {"backend", backend},
           {"hardware_id", hardware_id},
           {"record_valid", st.stored_valid},
           {"copy_in_use", st.stored_valid ? json(st.copy_in_use) : json(nullptr)},
@@ -87,10 +88,15 @@ json StateJson(const BootState& st, const std::string& hardware_id) {
           {"slots", slots}};
 }
 
-void PrintState(const BootState& st, const std::string& hardware_id) {
+void PrintState(const BootState& st, const std::string& hardware_id, std::string_view backend) {
   std::cout << "hardware id:          " << hardware_id << "\n";
+  std::cout << "boot-state backend:   " << backend << "\n";
   if (st.stored_valid) {
-    std::cout << "boot control:         copy " << int(st.copy_in_use) << ", sequence " << st.sequence << "\n";
+    std::cout << "boot control:         copy " << int(st.copy_in_use)
+              << (backend == kUbootEnvBackend ? ", flags " : ", sequence ") << st.sequence << "\n";
+  } else if (backend == kUbootEnvBackend) {
+    std::cout << "boot control:         BOTH environment copies lost — U-Boot boots slot A by default;\n"
+              << "                      installs are refused until 'fwupdate boot repair' rewrites them\n";
   } else {
     std::cout << "boot control:         no valid copy — showing the safe default a boot would use\n";
   }
@@ -118,9 +124,9 @@ int StatusCmd(const Invocation& inv) {
   auto st = (*dev)->backend().ReadState();
   if (!st.ok()) return cli::Fail(inv, st.status().WithContext("reading boot control"));
   if (inv.json) {
-    cli::PrintJson(StateJson(*st, (*dev)->trust().hardware_id));
+    cli::PrintJson(StateJson(*st, (*dev)->trust().hardware_id, (*dev)->backend().type()));
   } else {
-    PrintState(*st, (*dev)->trust().hardware_id);
+    PrintState(*st, (*dev)->trust().hardware_id, (*dev)->backend().type());
   }
   return cli::kExitOk;
 }
@@ -128,9 +134,13 @@ int StatusCmd(const Invocation& inv) {
 int BootCmd(const Invocation& inv) {
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
-  BootReport r = (*dev)->bootloader().Boot();
+  BootReport r = (*dev)->backend().Boot();
   if (r.status == BootStatus::kStorageError) {
     return cli::Fail(inv, IoError(std::string("boot control storage: ") + FlashErrorName(r.flash)));
+  }
+  if (r.status == BootStatus::kInvalidState) {  // the state's reader names the problem
+    auto st = (*dev)->backend().ReadState();
+    return cli::Fail(inv, st.ok() ? Corrupt("the stored boot state is inconsistent") : st.status());
   }
   json checks = json::array();
   std::string why;
@@ -174,8 +184,15 @@ int BootCmd(const Invocation& inv) {
   if (r.trial) std::cout << ", trial, " << int(r.tries_left) << " tries left";
   std::cout << "\n";
   if (r.reverted) std::cout << "  trial slot ran out of tries: reverted\n";
-  if (r.fell_back) std::cout << "  active slot failed verification: fell back\n";
-  if (r.used_default) std::cout << "  boot control was invalid: rebuilt from the verified banks\n";
+  if (r.fell_back) {
+    std::cout << ((*dev)->backend().type() == kUbootEnvBackend ? "  the active slot has no boots left: fell back\n"
+                                                               : "  active slot failed verification: fell back\n");
+  }
+  if (r.used_default) {
+    std::cout << ((*dev)->backend().type() == kUbootEnvBackend
+                      ? "  both environment copies are invalid: built-in default (slot A), nothing written\n"
+                      : "  boot control was invalid: rebuilt from the verified banks\n");
+  }
   if (!why.empty()) std::cout << "  rejected: " << why << "\n";
   if (!r.persisted) std::cout << "  warning: could not record this boot: " << FlashErrorName(r.flash) << "\n";
   return cli::kExitOk;

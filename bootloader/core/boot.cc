@@ -102,13 +102,17 @@ const char* OpErrorName(OpError e) {
     case OpError::kTrialNotBooted:
       return "the trial slot has not been booted yet";
     case OpError::kBadTries:
-      return "tries must be 1..15";
+      return "tries must be 1..15 (1..9 with the uboot-env backend)";
     case OpError::kVerifyFailed:
       return "bank does not verify";
     case OpError::kWouldBrick:
       return "no other confirmed slot would remain";
     case OpError::kBadProof:
       return "the bank's read-back proof is missing or for another slot";
+    case OpError::kNoState:
+      return "no valid copy of the boot state (both lost): repair it first ('fwupdate boot repair')";
+    case OpError::kInvalidState:
+      return "the stored boot state is inconsistent ('fwboot status' names the problem)";
   }
   return "unknown error";
 }

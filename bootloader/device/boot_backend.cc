@@ -11,7 +11,7 @@ namespace {
 // the newest valid copy first, so this instance may share storage with another.
 class CrcTwoCopyBackend final : public BootBackend {
  public:
-  explicit CrcTwoCopyBackend(const BootEnv& env) : core_(env) {}
+  explicit CrcTwoCopyBackend(const BootEnv& env) : env_(env), core_(env) {}
 
   std::string_view type() const override { return kCrcTwoCopyBackend; }
 
@@ -45,15 +45,48 @@ class CrcTwoCopyBackend final : public BootBackend {
   }
   OpResult Confirm() override { return core_.Confirm(); }
   OpResult MarkUnbootable(uint8_t slot) override { return core_.MarkUnbootable(slot); }
+  BootReport Boot() override { return core_.Boot(); }
+
+  OpResult Overwrite(const BootState& state) override {
+    BootControl bc;
+    for (uint8_t i = 0; i < kSlotCount; ++i) {
+      const BootSlot& from = state.slots[i];
+      bc.slots[i] = {from.state, from.tries_remaining, from.version, from.security_counter};
+    }
+    bc.active_slot = state.active_slot;
+    bc.booted_slot = state.booted_slot;
+    bc.min_security_counter = state.min_security_counter;
+    bc.boot_counter = state.boot_counter;
+    BootControlStore store(*env_.control[0], *env_.control[1]);
+    BootControl ignored;
+    if (LoadInfo li = store.Load(&ignored); li.io != FlashError::kOk) return Flashed(li.io);
+    for (int copy = 0; copy < 2; ++copy) {  // both copies, so one corrupt copy still leaves a record
+      if (FlashError e = store.Save(&bc); e != FlashError::kOk) return Flashed(e);
+    }
+    return {};
+  }
 
  private:
+  static OpResult Flashed(FlashError e) {
+    OpResult r;
+    r.code = OpError::kFlash;
+    r.flash = e;
+    return r;
+  }
+
+  BootEnv env_;
   Bootloader core_;
 };
 
+std::unique_ptr<BootBackend> OpenCrc(const BootEnv& env, const BootControlOptions&) {
+  return NewCrcTwoCopyBackend(env);
+}
+
 // One row per storage format of the boot state; the first is the default.
 constexpr BootBackendType kTypes[] = {
-    {kCrcTwoCopyBackend, "two boot-control copies with CRC and sequence (manifests/docs/boot-control.md)",
-     NewCrcTwoCopyBackend},
+    {kCrcTwoCopyBackend, "two boot-control copies with CRC and sequence (manifests/docs/boot-control.md)", OpenCrc},
+    {kUbootEnvBackend, "A/B variables in a redundant U-Boot environment (manifests/docs/uboot-env.md)",
+     NewUbootEnvBackend},
 };
 
 }  // namespace

@@ -115,6 +115,8 @@ Status OpStatus(const OpResult& r) {
     case OpError::kBadTries:
     case OpError::kBadProof:
       return InvalidArgument(what);
+    case OpError::kInvalidState:
+      return Corrupt(what);
     case OpError::kVerifyFailed:
       return BankCheckStatus(r.bank).WithContext(what);
     case OpError::kActiveSlot:
@@ -123,6 +125,7 @@ Status OpStatus(const OpResult& r) {
     case OpError::kNoTrial:
     case OpError::kTrialNotBooted:
     case OpError::kWouldBrick:
+    case OpError::kNoState:
       return FailedPrecondition(what);
   }
   return Internal(what);
@@ -153,9 +156,9 @@ Result<std::unique_ptr<Device>> Device::Open(const std::string& layout_path) {
   env.scratch = d->scratch_.data();
   env.scratch_size = d->scratch_.size();
   d->boot_ = std::make_unique<Bootloader>(env);
-  const BootBackendType* type = FindBootBackendType(d->layout_.boot_control_type);
-  if (type == nullptr) return Internal("unknown boot-control type " + d->layout_.boot_control_type);
-  d->backend_ = type->open(env);
+  const BootBackendType* type = FindBootBackendType(d->layout_.boot_control.type);
+  if (type == nullptr) return Internal("unknown boot-control type " + d->layout_.boot_control.type);
+  d->backend_ = type->open(env, d->layout_.boot_control);
   return d;
 }
 
@@ -221,25 +224,27 @@ Status Provision(const std::string& layout_path, const ProvisionSpec& spec) {
     return IoError(std::string("erasing bank B: ") + FlashErrorName(e));
   }
 
-  BootControl bc;
-  bc.active_slot = 0;
-  bc.booted_slot = kNoSlot;
-  bc.min_security_counter = info.security_counter;
-  bc.slots[0].state = SlotState::kConfirmed;
-  bc.slots[0].version = {info.version.major, info.version.minor, info.version.patch, info.version.build};
-  bc.slots[0].security_counter = info.security_counter;
-  BootControlStore store(region(RegionId::kBootControl0), region(RegionId::kBootControl1));
-  BootControl ignored;
-  if (LoadInfo li = store.Load(&ignored); li.io != FlashError::kOk) return IoError("reading boot control");
-  for (int copy = 0; copy < 2; ++copy) {  // both copies, so one corrupt copy still leaves a record
-    if (FlashError e = store.Save(&bc); e != FlashError::kOk) {
-      return IoError(std::string("writing boot control: ") + FlashErrorName(e));
-    }
+  BootState state;
+  state.active_slot = 0;
+  state.booted_slot = kNoSlot;
+  state.min_security_counter = info.security_counter;
+  state.slots[0].state = SlotState::kConfirmed;
+  state.slots[0].version = {info.version.major, info.version.minor, info.version.patch, info.version.build};
+  state.slots[0].security_counter = info.security_counter;
+  BootEnv env;  // the backend writes only the boot-control regions
+  env.control[0] = &region(RegionId::kBootControl0);
+  env.control[1] = &region(RegionId::kBootControl1);
+  env.bank[0] = &region(RegionId::kBankA);
+  env.bank[1] = &bank_b;
+  const BootBackendType* type = FindBootBackendType(layout.boot_control.type);
+  if (type == nullptr) return Internal("unknown boot-control type " + layout.boot_control.type);
+  if (OpResult r = type->open(env, layout.boot_control)->Overwrite(state); !r.ok()) {
+    return OpStatus(r).WithContext("writing the boot state (" + layout.boot_control.type + ")");
   }
 
   // 3. Read it back through the same path a boot takes.
   FW_ASSIGN_OR_RETURN(auto device, Device::Open(layout_path));
-  BankCheck c = device->bootloader().VerifyBank(0, bc.min_security_counter, nullptr);
+  BankCheck c = device->bootloader().VerifyBank(0, state.min_security_counter, nullptr);
   if (!c.ok()) return BankCheckStatus(c).WithContext("bank A after provisioning");
   return Status::Ok();
 }

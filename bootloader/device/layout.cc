@@ -99,29 +99,66 @@ Status ParseRegion(const json& r, const std::string& where, const std::string& b
   return Status::Ok();
 }
 
-// "boot_control": {"type": NAME} — NAME from BootBackendTypes(); absent → the default.
-Status ParseBootControl(const json& doc, std::string* type) {
-  *type = std::string(BootBackendTypes().front().name);
-  if (!doc.contains("boot_control")) return Status::Ok();
-  const json& bc = doc["boot_control"];
-  if (!bc.is_object()) return Bad("\"boot_control\" must be an object");
-  FW_RETURN_IF_ERROR(CheckKeys(bc, "boot_control", {"type"}));
-  if (!bc["type"].is_string()) return Bad("boot_control.type must be a string");
-  *type = bc["type"].get<std::string>();
-  if (FindBootBackendType(*type) == nullptr) {
-    return Bad("boot_control.type \"" + *type +
-               "\" is not a known boot-control backend (known: " + BootBackendTypeNames() + ")");
+inline constexpr uint64_t kMinEnvSize = 1024;
+inline constexpr uint64_t kMaxEnvSize = 1 << 20;
+
+// The uboot-env options of "boot_control" (bc["type"] is "uboot-env").
+Status ParseUbootEnvOptions(const json& bc, const std::string& base_dir, BootControlOptions* o) {
+  FW_RETURN_IF_ERROR(CheckKeys(bc, "boot_control", {"type"}, {"env_size", "flags", "cmdline"}));
+  if (bc.contains("env_size")) {
+    FW_ASSIGN_OR_RETURN(o->env_size, Unsigned(bc, "boot_control", "env_size", kMaxEnvSize));
+    if (o->env_size < kMinEnvSize) {
+      return Bad("boot_control.env_size = " + std::to_string(o->env_size) + " is below " + std::to_string(kMinEnvSize) +
+                 " bytes");
+    }
+  }
+  if (bc.contains("flags")) {
+    const json& f = bc["flags"];
+    if (!f.is_string() || (f != "incremental" && f != "boolean")) {
+      return Bad("boot_control.flags must be \"incremental\" or \"boolean\", found " + f.dump(-1, ' ', true));
+    }
+    o->boolean_flags = f == "boolean";
+  }
+  if (bc.contains("cmdline")) {
+    if (!bc["cmdline"].is_string() || bc["cmdline"].get<std::string>().empty())
+      return Bad("boot_control.cmdline must be a non-empty string (the file holding fw.slot=)");
+    o->cmdline = ResolvePath(bc["cmdline"].get<std::string>(), base_dir);
   }
   return Status::Ok();
 }
 
+// "boot_control": {"type": NAME, ...} — NAME from BootBackendTypes(); absent → the default.
+Status ParseBootControl(const json& doc, const std::string& base_dir, BootControlOptions* o) {
+  *o = BootControlOptions{};
+  o->type = std::string(BootBackendTypes().front().name);
+  if (!doc.contains("boot_control")) return Status::Ok();
+  const json& bc = doc["boot_control"];
+  if (!bc.is_object()) return Bad("\"boot_control\" must be an object");
+  if (!bc.contains("type")) return Bad("boot_control: missing \"type\"");
+  if (!bc["type"].is_string()) return Bad("boot_control.type must be a string");
+  o->type = bc["type"].get<std::string>();
+  if (FindBootBackendType(o->type) == nullptr) {
+    return Bad("boot_control.type \"" + o->type +
+               "\" is not a known boot-control backend (known: " + BootBackendTypeNames() + ")");
+  }
+  if (o->type == kUbootEnvBackend) return ParseUbootEnvOptions(bc, base_dir, o);
+  return CheckKeys(bc, "boot_control", {"type"});
+}
+
 // Sizes each region needs, and no two regions of the same path overlapping.
 Status CheckRegions(const Layout& layout) {
+  const bool env = layout.boot_control.type == kUbootEnvBackend;
+  const uint64_t need = env ? layout.boot_control.env_size : kBootControlSize;
   for (RegionId id : {RegionId::kBootControl0, RegionId::kBootControl1}) {
-    if (layout.region(id).size < kBootControlSize) {
-      return Bad("regions." + std::string(RegionName(id)) + " is smaller than a boot-control block (" +
-                 std::to_string(kBootControlSize) + " bytes)");
+    if (layout.region(id).size < need) {
+      return Bad("regions." + std::string(RegionName(id)) + " (" + std::to_string(layout.region(id).size) +
+                 " bytes) is smaller than " + (env ? "boot_control.env_size (" : "a boot-control block (") +
+                 std::to_string(need) + " bytes)");
     }
+  }
+  if (env && layout.boot_control.env_size % layout.geometry.write_alignment != 0) {
+    return Bad("boot_control.env_size " + std::to_string(layout.boot_control.env_size) +
+               " is not a multiple of the write alignment " + std::to_string(layout.geometry.write_alignment));
   }
   for (RegionId id : {RegionId::kBankA, RegionId::kBankB}) {
     if (layout.region(id).size < 4096)
@@ -172,7 +209,7 @@ Result<Layout> Layout::Parse(std::string_view text, const std::string& base_dir)
     if (d.is_relative()) d = fs::path(base_dir) / d;
     layout.data_dir = d.lexically_normal().string();
   }
-  FW_RETURN_IF_ERROR(ParseBootControl(doc, &layout.boot_control_type));
+  FW_RETURN_IF_ERROR(ParseBootControl(doc, base_dir, &layout.boot_control));
   FW_RETURN_IF_ERROR(CheckRegions(layout));
   return layout;
 }

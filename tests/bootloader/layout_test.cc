@@ -151,11 +151,11 @@ TEST(LayoutBootControl, DefaultsToTheTwoCopyBlockAndAcceptsItByName) {
   json j = GoodLayout();
   auto absent = Layout::Parse(j.dump(), "/dev-dir");
   ASSERT_TRUE(absent.ok()) << absent.status().message();
-  EXPECT_EQ(absent->boot_control_type, "crc-two-copy");
+  EXPECT_EQ(absent->boot_control.type, "crc-two-copy");
   j["boot_control"] = {{"type", "crc-two-copy"}};
   auto named = Layout::Parse(j.dump(), "/dev-dir");
   ASSERT_TRUE(named.ok()) << named.status().message();
-  EXPECT_EQ(named->boot_control_type, "crc-two-copy");
+  EXPECT_EQ(named->boot_control.type, "crc-two-copy");
 }
 
 TEST(LayoutBootControl, RefusesAnUnknownTypeNamingItAndTheKnownOnes) {

@@ -1,4 +1,4 @@
-// fwupdate init|install|status|confirm|rollback|history — the technician's reflash.
+// fwupdate init|install|status|confirm|rollback|boot repair|history — the technician's reflash.
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -179,6 +179,7 @@ int StatusCmd(const Invocation& inv) {
                                      : nlohmann::json(std::string(1, boot::SlotLetter(r->booted_slot)))},
                  {"min_security_counter", r->min_security_counter},
                  {"boot_counter", r->boot_counter},
+                 {"boot_state_valid", r->boot_control_valid},
                  {"notes", r->notes},
                  {"lock", LockJson(r->live.lock)},
                  {"interrupted", OrphanIds(r->live)},
@@ -258,6 +259,25 @@ int RollbackCmd(const Invocation& inv) {
   } else {
     std::cout << "Rolled back: trial " << r->version << " in slot " << boot::SlotLetter(r->slot)
               << " is unbootable; the confirmed firmware runs at the next reset.\n";
+  }
+  return cli::kExitOk;
+}
+
+int RepairCmd(const Invocation& inv) {
+  auto dev = OpenDevice(inv);
+  if (!dev.ok()) return cli::Fail(inv, dev.status());
+  auto r = install::RepairBootState((*dev)->terminal(), inv.vm["operator"].as<std::string>());
+  if (!r.ok()) return cli::Fail(inv, r.status().WithContext("boot repair"));
+  if (inv.json) {
+    PrintResult({{"ok", true},
+                 {"slot", std::string(1, boot::SlotLetter(r->slot))},
+                 {"version", r->version},
+                 {"min_security_counter", r->security_counter},
+                 {"history_id", r->history_id}});
+  } else {
+    std::cout << "Boot state rewritten: slot " << boot::SlotLetter(r->slot) << " (" << r->version
+              << ") confirmed and active, minimum security counter " << r->security_counter
+              << ", the other slot unbootable.\n";
   }
   return cli::kExitOk;
 }
@@ -357,6 +377,14 @@ std::vector<cli::Subcommand> InstallCommands() {
                  WriterOptions(o);
                },
                RollbackCmd});
+  c.push_back({"boot repair",
+               "rewrite a lost boot state (both copies invalid) from the flash history and the verified banks",
+               "--device LAYOUT",
+               [](po::options_description& o, po::positional_options_description&) {
+                 DeviceOptions(o);
+                 WriterOptions(o);
+               },
+               RepairCmd});
   c.push_back({"history",
                "every flash operation: time, operator, bundle, versions, snapshot, outcome",
                "--device LAYOUT [--json|--csv] [--limit N]",

@@ -136,6 +136,12 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   Plan plan;
   FW_ASSIGN_OR_RETURN(plan.bc, ReadBootState(t));
   const BootState& bc = plan.bc;
+  if (!bc.stored_valid) {
+    return FailedPrecondition(
+        "no valid copy of the boot state (" + std::string(t.boot->type()) +
+        ": both copies lost or never written); run 'fwupdate boot repair --device LAYOUT' to rewrite it from the flash "
+        "history before installing");
+  }
   if (uint8_t trial = bc.TrialSlot(); trial != boot::kNoSlot) {
     return FailedPrecondition("a trial of version " + VersionText(bc.slots[trial].version) + " is pending in slot " +
                               SlotText(trial) +

@@ -172,6 +172,10 @@ Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, si
   FW_ASSIGN_OR_RETURN(auto history, OpenHistoryReadOnly(t));
   FW_ASSIGN_OR_RETURN(r.live, InspectLive(t, history));
   r.notes = r.live.notes;
+  if (!bc.stored_valid) {
+    r.notes.insert(r.notes.begin(), "BOTH copies of the boot state (" + std::string(t.boot->type()) +
+                                        ") are lost: installs are refused until 'fwupdate boot repair' rewrites it");
+  }
   FW_ASSIGN_OR_RETURN(r.recent, history.List(history_limit));
   return r;
 }

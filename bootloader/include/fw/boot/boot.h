@@ -59,6 +59,7 @@ enum class BootStatus : uint8_t {
   kBooted = 0,       // hand over to `slot`
   kNoBootableImage,  // no slot holds a verified image
   kStorageError,     // boot-control storage failed (e.g. power lost); see `flash`
+  kInvalidState,     // the stored state is valid but inconsistent (a host backend; the core never)
 };
 
 struct BootReport {
@@ -90,6 +91,8 @@ enum class OpError : uint8_t {
   kVerifyFailed,    // the bank does not verify; see `bank`
   kWouldBrick,      // marking the slot bad would leave no confirmed slot
   kBadProof,        // set-trial with a proof that did not verify or is for another slot
+  kNoState,         // no stored copy of the boot state is valid: repair it first (host backends)
+  kInvalidState,    // the stored boot state is inconsistent (host backends; ReadState names why)
 };
 
 struct OpResult {

@@ -16,6 +16,11 @@
 // in Confirm()) and reports refusals with the core's OpError values, so callers
 // treat every backend alike (OpStatus turns them into Status).
 //
+// Besides the operations, a backend runs one simulated reset (Boot(): the core's
+// Bootloader::Boot() for the CRC block; for "uboot-env" a host-side model of the
+// shipped U-Boot boot script, manifests/docs/uboot-env.md), and rewrites the whole
+// state (Overwrite(): provisioning and `fwupdate boot repair`).
+//
 // Ownership: a backend holds pointers to the storage and crypto it was opened
 // with (BootEnv) and owns nothing else; the caller keeps those alive. Thread
 // safety: none — one caller at a time (the terminal lock serializes writers).
@@ -68,6 +73,17 @@ struct BootState {
   uint8_t TrialSlot() const;
 };
 
+// The layout's "boot_control" object beyond its "type" (bootloader/README.md).
+struct BootControlOptions {
+  std::string type = "crc-two-copy";  // a name from BootBackendTypes()
+  // uboot-env: bytes of each environment copy (at offset 0 of boot_control_0/1) and
+  // the flags-byte rule of the redundant environment.
+  uint64_t env_size = 0x4000;
+  bool boolean_flags = false;  // "flags": "boolean" (raw NOR); default "incremental"
+  // uboot-env: the file the booted slot is read from (fw.slot=A|B); empty → /proc/cmdline.
+  std::string cmdline;
+};
+
 class BootBackend {
  public:
   virtual ~BootBackend() = default;
@@ -90,6 +106,14 @@ class BootBackend {
   // Marks a slot unbootable (a bad slot, or the revert of a trial); refuses to
   // leave no confirmed slot (kWouldBrick).
   virtual OpResult MarkUnbootable(uint8_t slot) = 0;
+
+  // One simulated reset: what the terminal's boot stage decides, persisted as it
+  // would persist it.
+  virtual BootReport Boot() = 0;
+  // Replaces the stored state with `state` in every copy, whatever is stored now
+  // (valid or not). For provisioning and repair only: the caller built `state` from
+  // verified banks; no invariant is checked here beyond what the format can hold.
+  virtual OpResult Overwrite(const BootState& state) = 0;
 };
 
 // The backend of today's format: the two-copy boot-control block with a CRC
@@ -97,11 +121,17 @@ class BootBackend {
 inline constexpr std::string_view kCrcTwoCopyBackend = "crc-two-copy";
 std::unique_ptr<BootBackend> NewCrcTwoCopyBackend(const BootEnv& env);
 
+// Backend #2: the A/B variables in a redundant U-Boot environment kept in
+// boot_control_0/1 (manifests/docs/uboot-env.md "The A/B variables"), the format
+// the shipped boot script (bootloader/boot-script) reads and persists.
+inline constexpr std::string_view kUbootEnvBackend = "uboot-env";
+std::unique_ptr<BootBackend> NewUbootEnvBackend(const BootEnv& env, const BootControlOptions& options);
+
 // The backends a layout may name; the first is the default when the layout names none.
 struct BootBackendType {
   std::string_view name;
   std::string_view summary;
-  std::unique_ptr<BootBackend> (*open)(const BootEnv& env);
+  std::unique_ptr<BootBackend> (*open)(const BootEnv& env, const BootControlOptions& options);
 };
 std::span<const BootBackendType> BootBackendTypes();
 // nullptr when `name` is not in the table.

@@ -6,6 +6,11 @@
 //    "regions": {"boot_control_0": {"path": "control.bin", "offset": 0, "size": 4096}, ...},
 //    "boot_control": {"type": "crc-two-copy"}}          (optional; names the BootBackend)
 //
+// "boot_control" of type "uboot-env" may also give "env_size" (bytes of each
+// environment copy at offset 0 of boot_control_0/1; default 16384, 1024..1 MiB, a
+// multiple of the write alignment, at most the region), "flags" ("incremental" or
+// "boolean") and "cmdline" (the file holding fw.slot=; default /proc/cmdline).
+//
 // Validation is strict: every region present, no unknown keys, sizes non-zero
 // and erase-block aligned, no two regions of the same file overlapping. Relative
 // paths are resolved against the layout file's directory. Load() also compares the
@@ -17,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "fw/boot/boot_backend.h"
 #include "fw/boot/sim_flash.h"
 #include "fw/status.h"
 
@@ -46,9 +52,10 @@ struct Layout {
   // transaction journal, journal snapshots, flash history and TUF metadata there.
   // Optional for the bootloader; required by fwupdate. Absolute after loading.
   std::string data_dir;
-  // The storage format of the boot state: a name from BootBackendTypes()
-  // (boot_backend.h), checked by Parse. Absent from the file: the first (default) type.
-  std::string boot_control_type = "crc-two-copy";
+  // The storage format of the boot state: `type` is a name from BootBackendTypes()
+  // (boot_backend.h), checked by Parse; absent from the file: the first (default)
+  // type. The other fields are the uboot-env options.
+  BootControlOptions boot_control;
 
   const RegionSpec& region(RegionId id) const { return regions[static_cast<size_t>(id)]; }
   // Geometry for one region (its size filled in).

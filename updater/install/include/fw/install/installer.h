@@ -176,6 +176,20 @@ Result<StatusReport> GetStatus(Terminal& t, const std::string& operator_name, si
 // `history` must be a read-only (or any) handle on the terminal's flash history.
 Result<LiveState> InspectLive(Terminal& t, history::FlashHistory& history);
 
+struct RepairResult {
+  uint8_t slot = boot::kNoSlot;  // the slot made confirmed and active
+  std::string version;
+  uint32_t security_counter = 0;  // also the new anti-rollback floor
+  int64_t history_id = 0;
+};
+
+// When no stored copy of the boot state is valid (both lost): rewrites it, under the
+// terminal lock, from the flash history's last confirmed slot (the newest succeeded
+// confirm or repair; none: slot A, the factory image) whose bank must verify and hold
+// that version. That slot becomes confirmed and active, the floor its security counter,
+// the other slot unbootable. Refused (kFailedPrecondition) while a copy is valid.
+Result<RepairResult> RepairBootState(Terminal& t, const std::string& operator_name);
+
 // Run by writers, under the terminal lock, before they write: operations left
 // in-progress (their process died: the lock was free) are closed — an install whose
 // trial was already set is recorded as succeeded; anything else as interrupted — and a
