@@ -84,7 +84,10 @@ region() { printf '   "%s": {"path": "disk.img", "offset": %d, "size": %d}' "$1"
 } > "$out/layout.json"
 
 if [ -n "$fwboot" ]; then
-  "$fwboot" provision --device "$out/layout.json" --image "$image_a" --pubkey "$pubkey" --hardware-id "$hwid" > /dev/null
+  # --force: disk.img exists already (the partition table and boot.scr); provision keeps a regular file
+  # and writes only its regions.
+  "$fwboot" provision --device "$out/layout.json" --image "$image_a" --pubkey "$pubkey" --hardware-id "$hwid" \
+    --force > /dev/null
   exit 0
 fi
 # Without fwboot: the same result with the plain tools.

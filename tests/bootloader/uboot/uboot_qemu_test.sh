@@ -69,11 +69,13 @@ show_env() {
 }
 seen() { grep -aqF -- "$1" "$log" || die "expected '$1' on the console"; }
 unseen() { ! grep -aqF -- "$1" "$log" || die "did not expect '$1' on the console"; }
-# runs: the slot the payload printed, and the fw.slot it found in the device tree's bootargs.
+# runs: the slot the payload printed, and the fw.slot it found in the device tree's bootargs; that
+# command line goes into the layout's cmdline file, where the kernel would show it (/proc/cmdline).
 runs() {
   seen "fw slot $1 running"
   seen "bootargs: fw.slot=$1"
   [ "$(grep -ac '^fw slot . running' "$log")" = 1 ] || die "expected exactly one payload to run"
+  echo "console=ttyAMA0 fw.slot=$1" > "$dev/cmdline"
 }
 runs_none() { ! grep -aq '^fw slot . running' "$log" || die "expected no payload to run"; }
 
