@@ -9,14 +9,26 @@ fwboot=${5:?usage: uboot_qemu_test.sh scenario SOURCE_ROOT OUT_DIR FWSIGN FWBOOT
 fwupdate=${6:?}
 [ -x "$fwboot" ] || die "$fwboot is not built"
 [ -x "$fwupdate" ] || die "$fwupdate is not built"
-# cmd_ok/cmd_fails CMD…: run one of our tools, keep its output in $out/tools.log.
-cmd_ok() { "$@" >> "$out/tools.log" 2>&1 || { tail -20 "$out/tools.log" >&2; die "failed: $*"; }; }
+# cmd_ok/cmd_fails CMD…: run one of our tools, keep its output in $out/tools.log; with UBOOT_VERBOSE=1
+# (the demo) fwupdate's own words are shown too.
+tool() {
+  local rc=0
+  "$@" > "$out/tool.out" 2>&1 || rc=$?
+  cat "$out/tool.out" >> "$out/tools.log"
+  if [ "${UBOOT_VERBOSE:-0}" = 1 ] && [ "$1" = "$fwupdate" ] && [ "$2" != journal ] && [ "${*: -1}" != --json ]; then
+    echo "     \$ fwupdate ${*:2}" | sed "s|$out/||g; s|$dev/||g"
+    sed 's/^/       /' "$out/tool.out"
+  fi
+  return $rc
+}
+cmd_ok() { tool "$@" || { tail -20 "$out/tools.log" >&2; die "failed: $*"; }; }
 cmd_fails() {
   local rc=0
-  "$@" >> "$out/tools.log" 2>&1 || rc=$?
+  tool "$@" || rc=$?
   [ $rc -ne 0 ] || die "expected a refusal: $*"
   echo "   refused (exit $rc): ${*:2:2}"
 }
+
 step "vendor: TUF repository and offline bundles for 1.1.0 and 1.2.0 (slot-B payloads)"
 for k in root targets snapshot timestamp; do cmd_ok "$fwsign" key generate --out "$out/$k.pem"; done
 cmd_ok "$fwsign" repo init --repo "$out/repo" --root-key "$out/root.pem" --targets-key "$out/targets.pem" \
@@ -105,6 +117,8 @@ seen "ptfw: no valid A/B environment copy: built-in default, booting slot A, wri
 runs A
 [ "$(env_bytes)" = "$before" ] || die "the script wrote with no valid copy"
 env_unreadable
+cmd_ok "$fwupdate" status --device "$layout" --json
+grep -qE '"boot_state_valid": ?false' "$out/tool.out" || die "fwupdate status does not report the lost boot state"
 cmd_fails "$fwupdate" install --device "$layout" --quiet "$out/bundle-1.2.0.tar"
 cmd_ok "$fwupdate" boot repair --device "$layout"
 env_is FW_ACTIVE B
@@ -114,4 +128,5 @@ env_is FW_MIN_COUNTER 3
 show_env
 boot repaired
 runs B
-cmd_ok "$fwupdate" status --device "$layout"
+cmd_ok "$fwupdate" status --device "$layout" --json
+grep -qE '"boot_state_valid": ?true' "$out/tool.out" || die "fwupdate status: the boot state is still lost"
