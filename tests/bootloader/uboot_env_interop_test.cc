@@ -147,6 +147,20 @@ TEST(UbootEnvInterop, FwPrintenvReadsOurRedundantEnvironment) {
   EXPECT_EQ(FwPrintenv(config), Printed(Sample(2)));
 }
 
+// A pitfall for anyone writing fw_env.config (manifests/docs/uboot-env.md): libubootenv
+// reads ENVSIZE as hex even without "0x", while OFFSET is C-style.
+TEST(UbootEnvInterop, FwEnvConfigSizesAreHex) {
+  TempDir dir;
+  FileEnv env(dir, false);
+  ASSERT_TRUE(Store(env.config).Save(Sample(1)).ok());
+  WriteFile(dir / "hex.config", env.path + " 0 4000\n");
+  auto hex = RunCommand({Tool("fw_printenv"), "-c", dir / "hex.config"});
+  EXPECT_EQ(hex.exit_code, 0) << hex.err;
+  EXPECT_EQ(hex.out, Printed(Sample(1)));
+  WriteFile(dir / "decimal.config", env.path + " 0 16384\n");  // = 0x16384: no valid env there
+  EXPECT_NE(RunCommand({Tool("fw_printenv"), "-c", dir / "decimal.config"}).exit_code, 0);
+}
+
 // Both we and fw_printenv pick the same copy for each pair of flags, wrap-around included.
 TEST(UbootEnvInterop, SameCopyAsFwPrintenvForEveryFlagsPair) {
   const struct {
