@@ -1,5 +1,5 @@
 # ptfw A/B boot script for a stock U-Boot (hush). Compile: mkimage -A arm64 -T script -C none -d boot.cmd boot.scr
-# Rules: manifests/docs/uboot-env.md and bootloader/uboot/README.md (the U-Boot contract, section 3).
+# Rules: bootloader/uboot/README.md ("The boot script"); fwboot boot models the same rules on the host.
 # 1. Read both copies of the redundant A/B environment from the virtio disk; take the newer valid
 #    one (U-Boot's incremental flags rule, wrap-around 0xff -> 0x00). None valid: boot slot A, write nothing.
 # 2. upgrade_available=1: the first slot T of BOOT_ORDER is a trial. BOOT_T_LEFT > 0: BOOT_T_LEFT-1,
@@ -9,7 +9,7 @@
 # 4. The bank is our signed image: the 64-byte header is skipped so the payload (an arm64 Image)
 #    lands at kernel_addr_r; bootargs carry fw.slot=A|B. U-Boot checks no signature of ours.
 
-# --- Disk layout, in 512-byte blocks (make-disk.sh reads these five lines: keep the format) ---
+# --- Disk layout, in 512-byte blocks, and env_size (make-disk.sh reads these six lines: keep their format) ---
 setenv fw_env0_blk 0x2800
 setenv fw_env1_blk 0x3000
 setenv fw_bank_a_blk 0x8000
