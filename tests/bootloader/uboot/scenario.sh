@@ -5,10 +5,12 @@
 #   U-Boot falls back to A by itself → install 1.2.0 → B runs → fwupdate confirm (the fw.slot= the
 #   payload received is in the layout's cmdline file, as the kernel would have it) → B stays → one env copy corrupt → the other is
 #   used → both corrupt → slot A boots, fwupdate refuses installs, `fwupdate boot repair` rewrites it.
+# Before each boot `fwboot boot` runs the backend's host model on a copy of the disk: U-Boot must agree.
 fwboot=${5:?usage: uboot_qemu_test.sh scenario SOURCE_ROOT OUT_DIR FWSIGN FWBOOT FWUPDATE}
 fwupdate=${6:?}
 [ -x "$fwboot" ] || die "$fwboot is not built"
 [ -x "$fwupdate" ] || die "$fwupdate is not built"
+model_fwboot=$fwboot  # every boot is also run by the host model (uboot_qemu_test.sh: model_before/after)
 # cmd_ok/cmd_fails CMD…: run one of our tools, keep its output in $out/tools.log; with UBOOT_VERBOSE=1
 # (the demo) fwupdate's own words are shown too.
 tool() {

@@ -46,17 +46,44 @@ die() {
 }
 step() { echo "== $*"; }
 
+# model_before/model_after: with $model_fwboot set (the scenario), `fwboot boot` — the backend's host
+# model of the boot script — runs the same reset on a copy of the disk image; U-Boot must pick the same
+# slot and leave byte-identical environment copies (same flags, same order, same padding, same CRC).
+model_before() {
+  [ -n "${model_fwboot:-}" ] || return 0
+  mkdir -p "$out/model/data"
+  cp "$dev/layout.json" "$out/model/layout.json"
+  cp --sparse=always "$dev/disk.img" "$out/model/disk.img"
+  model_slot=$("$model_fwboot" boot --device "$out/model/layout.json" 2>&1 | grep -o '^booting slot [AB]' | cut -c14) || true
+}
+model_after() {
+  [ -n "${model_fwboot:-}" ] || return 0
+  local slot c off
+  slot=$(grep -ao '^fw slot [AB] running' "$log" | cut -c9) || true
+  [ "$slot" = "$model_slot" ] || die "U-Boot booted '${slot:-nothing}', fwboot boot (the host model) '${model_slot:-nothing}'"
+  for c in 0 1; do
+    off=$((c == 0 ? env0 : env1))
+    cmp -s <(dd if="$dev/disk.img" bs=512 skip=$((off / 512)) count=$((env_size / 512)) status=none) \
+      <(dd if="$out/model/disk.img" bs=512 skip=$((off / 512)) count=$((env_size / 512)) status=none) ||
+      die "env copy $c: U-Boot and fwboot boot (the host model) wrote different bytes"
+  done
+  model_checked=$((model_checked + 1))
+}
+model_checked=0
+
 # boot NAME [DRIVE_OPTIONS]: one reset of the terminal; U-Boot's console goes to $out/NN-NAME.log.
 boot() {
   boots=$((boots + 1))
   log=$(printf '%s/%02d-%s.log' "$out" $boots "$1")
   local rc=0 t0=$SECONDS
+  model_before
   timeout "${UBOOT_BOOT_TIMEOUT:-30}" qemu-system-aarch64 -M virt -cpu cortex-a57 -m 256M -nographic -nic none \
     -no-reboot -bios "$uboot" -drive if=pflash,format=raw,index=1,file="$dev/pflash.bin" \
     -drive if=none,id=vd0,format=raw,file="$dev/disk.img${2:-}" -device virtio-blk-device,drive=vd0 \
     < /dev/null > "$log" 2>&1 || rc=$?
   [ $rc -ne 124 ] || die "boot $1: no power-off within ${UBOOT_BOOT_TIMEOUT:-30} s"
   [ $rc -eq 0 ] || die "boot $1: qemu-system-aarch64 exited $rc"
+  model_after
   echo "   boot $boots ($1): $(grep -aE '^fw slot . running|ptfw: ERROR' "$log" | tr -d '\r' | head -1) [$((SECONDS - t0)) s]"
   if [ "${UBOOT_VERBOSE:-0}" = 1 ]; then
     grep -aE '^(ptfw:|fw slot|bootargs:)' "$log" | tr -d '\r' | sed 's/^/     | /'
@@ -128,7 +155,7 @@ sign B 1.2.0 3
 
 if [ "$mode" = scenario ]; then
   . "$here/scenario.sh"
-  echo "PASS: $boots boots in $(($(date +%s) - started)) s"
+  echo "PASS: $boots boots in $(($(date +%s) - started)) s; fwboot boot (the host model) agreed on $model_checked"
   exit 0
 fi
 [ "$mode" = script ] || die "unknown mode $mode"
