@@ -198,6 +198,15 @@ int BootCmd(const Invocation& inv) {
   return cli::kExitOk;
 }
 
+// A refused operation as a Status; an inconsistent stored state is named by its reader.
+Status OpFailure(Device& dev, const OpResult& r) {
+  if (r.code == OpError::kInvalidState) {
+    auto st = dev.backend().ReadState();
+    if (!st.ok()) return st.status();
+  }
+  return OpStatus(r);
+}
+
 // Runs an operation on one slot and prints the resulting state.
 int SlotOp(const Invocation& inv, const char* verb, const std::function<OpResult(BootBackend&, uint8_t)>& op) {
   auto slot = ParseSlot(inv.vm["slot"].as<std::string>());
@@ -205,7 +214,7 @@ int SlotOp(const Invocation& inv, const char* verb, const std::function<OpResult
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   OpResult r = op((*dev)->backend(), *slot);
-  if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("slot " + SlotName(*slot)));
+  if (!r.ok()) return cli::Fail(inv, OpFailure(**dev, r).WithContext("slot " + SlotName(*slot)));
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"slot", SlotName(*slot)}, {"action", verb}});
   } else {
@@ -232,7 +241,7 @@ int Confirm(const Invocation& inv) {
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   OpResult r = (*dev)->backend().Confirm();
-  if (!r.ok()) return cli::Fail(inv, OpStatus(r).WithContext("confirm"));
+  if (!r.ok()) return cli::Fail(inv, OpFailure(**dev, r).WithContext("confirm"));
   auto st = (*dev)->backend().ReadState();
   if (!st.ok()) return cli::Fail(inv, st.status().WithContext("reading boot control"));
   const BootSlot& si = st->slots[st->active_slot];

@@ -129,10 +129,12 @@ TEST(BootBackendTypes, TheTableNamesTheDefaultFirst) {
   ASSERT_FALSE(BootBackendTypes().empty());
   EXPECT_EQ(BootBackendTypes().front().name, kCrcTwoCopyBackend);
   ASSERT_NE(FindBootBackendType("crc-two-copy"), nullptr);
-  EXPECT_EQ(FindBootBackendType("uboot-env"), nullptr);
-  EXPECT_EQ(BootBackendTypeNames(), "crc-two-copy");
+  ASSERT_NE(FindBootBackendType("uboot-env"), nullptr);
+  EXPECT_EQ(FindBootBackendType("grub-env"), nullptr);
+  EXPECT_EQ(BootBackendTypeNames(), "crc-two-copy, uboot-env");
   SimDevice dev;
-  EXPECT_EQ(FindBootBackendType("crc-two-copy")->open(dev.Env())->type(), "crc-two-copy");
+  EXPECT_EQ(FindBootBackendType("crc-two-copy")->open(dev.Env(), {})->type(), "crc-two-copy");
+  EXPECT_EQ(FindBootBackendType("uboot-env")->open(dev.Env(), {})->type(), "uboot-env");
 }
 
 // ---------------------------------------------------------------- layout "boot_control"
@@ -171,10 +173,11 @@ TEST(LayoutBootControl, FwbootUsesTheNamedBackendAndRefusesAnUnknownOneWithExit3
   r = fwboot({"status", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["slots"][0]["state"], "confirmed");
-  j["boot_control"]["type"] = "uboot-env";
+  j["boot_control"]["type"] = "grub-env";
   ft::WriteFile(dir / "layout.json", j.dump());
   r = fwboot({"status"});
   EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("grub-env"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("uboot-env"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("crc-two-copy"), std::string::npos) << r.err;
 }

@@ -160,12 +160,12 @@ TEST(LayoutBootControl, DefaultsToTheTwoCopyBlockAndAcceptsItByName) {
 
 TEST(LayoutBootControl, RefusesAnUnknownTypeNamingItAndTheKnownOnes) {
   json j = GoodLayout();
-  j["boot_control"] = {{"type", "uboot-env"}};
+  j["boot_control"] = {{"type", "grub-env"}};
   auto r = Layout::Parse(j.dump(), "/dev-dir");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);  // hostile or foreign input: exit 3
-  EXPECT_NE(r.status().message().find("\"uboot-env\""), std::string::npos) << r.status().message();
-  EXPECT_NE(r.status().message().find("known: crc-two-copy"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("\"grub-env\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("known: crc-two-copy, uboot-env"), std::string::npos) << r.status().message();
   j["boot_control"] = "crc-two-copy";
   EXPECT_NE(ErrorOf(j).find("\"boot_control\" must be an object"), std::string::npos);
   j["boot_control"] = json::object();
@@ -174,6 +174,55 @@ TEST(LayoutBootControl, RefusesAnUnknownTypeNamingItAndTheKnownOnes) {
   EXPECT_NE(ErrorOf(j).find("boot_control.type must be a string"), std::string::npos);
   j["boot_control"] = {{"type", "crc-two-copy"}, {"copies", 3}};
   EXPECT_NE(ErrorOf(j).find("unknown key \"copies\""), std::string::npos);
+}
+
+TEST(LayoutBootControl, UbootEnvOptionsAreParsedAndChecked) {
+  json j = GoodLayout();
+  j["boot_control"] = {{"type", "uboot-env"}};
+  // The default 16 KiB does not fit 4 KiB regions.
+  EXPECT_NE(ErrorOf(j).find("(4096 bytes) is smaller than boot_control.env_size (16384 bytes)"), std::string::npos)
+      << ErrorOf(j);
+  j["regions"]["boot_control_0"]["size"] = 16384;
+  j["regions"]["boot_control_1"]["offset"] = 16384;
+  j["regions"]["boot_control_1"]["size"] = 16384;
+  auto def = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_TRUE(def.ok()) << def.status().message();
+  EXPECT_EQ(def->boot_control.env_size, 0x4000u) << "the default is 16 KiB";
+  j["boot_control"] = {{"type", "uboot-env"}, {"env_size", 8192}, {"flags", "boolean"}, {"cmdline", "cmdline.txt"}};
+  auto r = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->boot_control.type, "uboot-env");
+  EXPECT_EQ(r->boot_control.env_size, 8192u);
+  EXPECT_TRUE(r->boot_control.boolean_flags);
+  EXPECT_EQ(r->boot_control.cmdline, "/dev-dir/cmdline.txt");
+  const std::vector<std::pair<json, std::string>> bad = {
+      {{{"type", "uboot-env"}, {"env_size", 32768}}, "smaller than boot_control.env_size"},
+      {{{"type", "uboot-env"}, {"env_size", 512}}, "below 1024"},
+      {{{"type", "uboot-env"}, {"env_size", (1 << 20) + 8}}, "exceeds"},
+      {{{"type", "uboot-env"}, {"env_size", 4097}}, "write alignment"},
+      {{{"type", "uboot-env"}, {"env_size", "16384"}}, "non-negative integer"},
+      {{{"type", "uboot-env"}, {"flags", "sometimes"}}, "incremental"},
+      {{{"type", "uboot-env"}, {"cmdline", ""}}, "cmdline must be a non-empty string"},
+      {{{"type", "uboot-env"}, {"env_offset", 0}}, "unknown key \"env_offset\""},
+      {{{"type", "crc-two-copy"}, {"env_size", 4096}}, "unknown key \"env_size\""},
+  };
+  for (const auto& [bc, expect] : bad) {
+    json k = j;
+    k["boot_control"] = bc;
+    EXPECT_NE(ErrorOf(k).find(expect), std::string::npos) << bc.dump() << ": " << ErrorOf(k);
+  }
+}
+
+TEST(LayoutBootControl, UbootEnvCopiesOverlappingABankAreRefused) {
+  json j = GoodLayout();
+  j["boot_control"] = {{"type", "uboot-env"}, {"env_size", 4096}};
+  j["regions"]["boot_control_1"] = {{"path", "banks.bin"}, {"offset", 61440}, {"size", 4096}};
+  auto r = Layout::Parse(j.dump(), "/dev-dir");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kCorrupt);
+  EXPECT_NE(r.status().message().find("boot_control_1"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("bank_a"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("overlap"), std::string::npos) << r.status().message();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sim_device.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "fw/boot/device.h"
@@ -49,7 +50,10 @@ SimDevice::SimDevice(const SimConfig& c, std::vector<std::string> trusted)
   g.write_alignment = c.write_alignment;
   g.erased_value = c.erased_value;
   // Boot-control copies take one erase block each (at least 72 bytes).
-  const uint64_t copy = (kBootControlSize + c.erase_block - 1) / c.erase_block * c.erase_block;
+  const uint64_t need =
+      c.backend == kUbootEnvBackend ? std::max<uint64_t>(c.env_size, kBootControlSize) : kBootControlSize;
+  const uint64_t copy = (need + c.erase_block - 1) / c.erase_block * c.erase_block;
+  control_size_ = copy;
   g.size = 2 * copy + 2 * c.bank_size;
   auto f = SimFlash::Create(g);
   if (!f.ok()) throw std::runtime_error(f.status().message());
@@ -63,6 +67,20 @@ SimDevice::SimDevice(const SimConfig& c, std::vector<std::string> trusted)
 }
 
 Bootloader SimDevice::Reset() { return Bootloader(Env()); }
+
+BootControlOptions SimDevice::Options() const {
+  BootControlOptions o;
+  o.type = config_.backend;
+  o.env_size = config_.env_size;
+  o.cmdline = "/nonexistent/fw-sim-cmdline";  // the booted slot comes from the stored state
+  return o;
+}
+
+std::unique_ptr<BootBackend> SimDevice::Backend() {
+  const BootBackendType* t = FindBootBackendType(config_.backend);
+  if (t == nullptr) throw std::runtime_error("unknown backend " + config_.backend);
+  return t->open(Env(), Options());
+}
 
 BootEnv SimDevice::Env() {
   BootEnv env;
@@ -85,29 +103,49 @@ bool SimDevice::ReadRecord(BootControl* out) {
   return info.found;
 }
 
+bool SimDevice::PeekState(BootState* out) {
+  FlashGeometry g;
+  g.erase_block_size = config_.erase_block;
+  g.write_alignment = config_.write_alignment;
+  g.erased_value = config_.erased_value;
+  g.size = flash_->bytes().size();
+  auto copy = SimFlash::Create(g);
+  if (!copy.ok()) throw std::runtime_error(copy.status().message());
+  copy->bytes() = flash_->bytes();
+  FlashRegion control[2] = {FlashRegion(*copy, 0, control_size_), FlashRegion(*copy, control_size_, control_size_)};
+  FlashRegion bank[2] = {FlashRegion(*copy, bank_base_[0], config_.bank_size),
+                         FlashRegion(*copy, bank_base_[1], config_.bank_size)};
+  BootEnv env = Env();
+  env.control[0] = &control[0];
+  env.control[1] = &control[1];
+  env.bank[0] = &bank[0];
+  env.bank[1] = &bank[1];
+  auto st = FindBootBackendType(config_.backend)->open(env, Options())->ReadState();
+  if (!st.ok()) throw std::runtime_error("PeekState: " + st.status().message());
+  *out = *st;
+  return st->stored_valid;
+}
+
 void SimDevice::Provision(const std::vector<uint8_t>& img) {
   Status s = WriteImageToBank(bank_[0], img, config_.erase_block);
   if (!s.ok()) throw std::runtime_error(s.message());
   image::Header h;
   image::ErrorInfo e = image::DecodeHeader(img.data(), img.size(), &h);
   if (!e.ok()) throw std::runtime_error("provision: bad image");
-  BootControl bc;
-  bc.slots[0].state = SlotState::kConfirmed;
-  FillSlotFromHeader(h, &bc.slots[0]);
-  bc.min_security_counter = h.security_counter;
-  BootControlStore store(control_[0], control_[1]);
-  BootControl ignored;
-  (void)store.Load(&ignored);
-  if (store.Save(&bc) != FlashError::kOk || store.Save(&bc) != FlashError::kOk) {
-    throw std::runtime_error("provision: cannot write boot control");
-  }
+  BootState st;
+  st.slots[0].state = SlotState::kConfirmed;
+  st.slots[0].version = {h.major, h.minor, h.patch, h.build};
+  st.slots[0].security_counter = h.security_counter;
+  st.min_security_counter = h.security_counter;
+  st.booted_slot = kNoSlot;
+  if (!Backend()->Overwrite(st).ok()) throw std::runtime_error("provision: cannot write the boot state");
 }
 
 bool SimDevice::InstallToTrial(uint8_t slot, const std::vector<uint8_t>& img, uint8_t tries) {
-  Bootloader boot = Reset();
-  if (!boot.PrepareInstall(slot).ok()) return false;
+  auto boot = Backend();
+  if (!boot->PrepareInstall(slot).ok()) return false;
   if (!WriteImageToBank(bank_[slot], img, config_.erase_block).ok()) return false;
-  return boot.SetTrial(slot, tries).ok();
+  return boot->SetTrial(slot, tries, nullptr).ok();
 }
 
 std::vector<uint8_t> SimDevice::BankPrefix(uint8_t slot, size_t n) const {

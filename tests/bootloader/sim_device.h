@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fw/boot/boot.h"
+#include "fw/boot/boot_backend.h"
 #include "fw/boot/host_crypto.h"
 #include "fw/boot/sim_flash.h"
 #include "fw/crypto.h"
@@ -35,6 +36,10 @@ struct SimConfig {
   uint32_t write_alignment = 8;
   uint8_t erased_value = 0xFF;
   uint64_t bank_size = 8192;
+  // The boot-state backend on the boot-control regions ("crc-two-copy" or "uboot-env");
+  // uboot-env copies are env_size bytes (each region rounded up to erase blocks).
+  std::string backend = "crc-two-copy";
+  uint64_t env_size = 1024;
 };
 
 class SimDevice {
@@ -53,11 +58,18 @@ class SimDevice {
   image::KeyRing& keys() { return keys_; }
   // A fresh core instance, as after a reset (the store forgets which copy is current).
   Bootloader Reset();
+  // The configured backend on this device (fresh: it remembers nothing between calls).
+  std::unique_ptr<BootBackend> Backend();
+  BootControlOptions Options() const;
+  uint64_t control_size() const { return control_size_; }
   // Reads the record with a fresh store (no writes). found=false when both copies are invalid.
   bool ReadRecord(BootControl* out);
+  // The backend's state read from a copy of the flash bytes (no counted ops, usable
+  // inside a flash observer). False when no stored copy is valid.
+  bool PeekState(BootState* out);
 
   // Factory state: `image` in bank A, confirmed and active; bank B empty; the
-  // minimum security counter at the image's. Written without faults.
+  // minimum security counter at the image's. Written without faults, by the backend.
   void Provision(const std::vector<uint8_t>& image);
   // Installs `image` to `slot` the way an updater must: PrepareInstall (marks it
   // unbootable), write the bank (erase + program in erase-block chunks), SetTrial.
@@ -73,6 +85,7 @@ class SimDevice {
   FlashRegion control_[2];
   FlashRegion bank_[2];
   uint64_t bank_base_[2] = {0, 0};
+  uint64_t control_size_ = 0;
   HostHash hash_;
   HostKeyRing keys_;
   std::vector<uint8_t> scratch_;

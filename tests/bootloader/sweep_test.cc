@@ -58,13 +58,13 @@ void Setup(SimDevice& d, Sequence seq) {
       break;
     case Sequence::kRevertInterrupted: {
       ASSERT_TRUE(d.InstallToTrial(1, NewImage(), 1));
-      BootReport r = d.Reset().Boot();  // uses the only try
+      BootReport r = d.Backend()->Boot();  // uses the only try
       ASSERT_EQ(r.slot, 1);
       break;
     }
     case Sequence::kConfirmInterrupted: {
       ASSERT_TRUE(d.InstallToTrial(1, NewImage(), 3));
-      BootReport r = d.Reset().Boot();
+      BootReport r = d.Backend()->Boot();
       ASSERT_EQ(r.slot, 1);
       break;
     }
@@ -76,24 +76,24 @@ bool Run(SimDevice& d, Sequence seq) {
   switch (seq) {
     case Sequence::kInstallBootConfirm: {
       if (!d.InstallToTrial(1, NewImage(), 3)) return false;
-      if (d.Reset().Boot().status != BootStatus::kBooted) return false;
-      return d.Reset().Confirm().ok();
+      if (d.Backend()->Boot().status != BootStatus::kBooted) return false;
+      return d.Backend()->Confirm().ok();
     }
     case Sequence::kTrialUntilRevert: {
       if (!d.InstallToTrial(1, NewImage(), 2)) return false;
       for (int i = 0; i < 3; ++i) {
-        if (d.Reset().Boot().status != BootStatus::kBooted) return false;
+        if (d.Backend()->Boot().status != BootStatus::kBooted) return false;
       }
       return true;
     }
     case Sequence::kRevertInterrupted: {
       for (int i = 0; i < 2; ++i) {
-        if (d.Reset().Boot().status != BootStatus::kBooted) return false;
+        if (d.Backend()->Boot().status != BootStatus::kBooted) return false;
       }
       return true;
     }
     case Sequence::kConfirmInterrupted:
-      return d.Reset().Confirm().ok();
+      return d.Backend()->Confirm().ok();
   }
   return false;
 }
@@ -122,8 +122,8 @@ class Sweeper {
     d.flash().SetObserver([&](OpKind kind, uint64_t, uint64_t len) { ops_.push_back({kind, len}); });
     ASSERT_TRUE(Run(d, seq_)) << "the sequence fails without faults";
     ASSERT_EQ(d.flash().ops() - base, ops_.size());
-    BootControl bc;
-    ASSERT_TRUE(d.ReadRecord(&bc));
+    BootState bc;
+    ASSERT_TRUE(d.PeekState(&bc));
     ASSERT_FALSE(d.flash().powered() == false);
   }
 
@@ -182,7 +182,8 @@ class Sweeper {
   // One cut point: set up, run with the fault, then reset until stable and check.
   void RunCase(const Case& c, Counts* counts) {
     SCOPED_TRACE(std::string(SequenceName(seq_)) + ": " + c.name + " (erased 0x" +
-                 (config_.erased_value ? "ff" : "00") + ", alignment " + std::to_string(config_.write_alignment) + ")");
+                 (config_.erased_value ? "ff" : "00") + ", alignment " + std::to_string(config_.write_alignment) +
+                 ", backend " + config_.backend + ")");
     SimDevice d(config_);
     Setup(d, seq_);
     const std::vector<uint8_t> old_image = OldImage();
@@ -197,8 +198,8 @@ class Sweeper {
       };
       if (touches(0)) bank_a_written = true;
       if (touches(1)) {
-        BootControl bc;
-        if (!DecodeNewest(d, &bc) || bc.slots[1].state != SlotState::kUnbootable) unprepared_write = true;
+        BootState bc;
+        if (!d.PeekState(&bc) || bc.slots[1].state != SlotState::kUnbootable) unprepared_write = true;
       }
     });
     FaultPlan plan = c.plan;
@@ -213,16 +214,16 @@ class Sweeper {
 
     // Reset until stable: no trial pending and the same slot twice in a row.
     uint8_t last_slot = kNoSlot;
-    BootControl bc;
+    BootState bc;
     bool stable = false;
     for (int boot = 0; boot < 12 && !stable; ++boot) {
-      BootReport r = d.Reset().Boot();
+      BootReport r = d.Backend()->Boot();
       ++counts->boots;
       ASSERT_EQ(r.status, BootStatus::kBooted) << "no image boots after reset " << boot;
       ASSERT_FALSE(r.used_default) << "a single cut invalidated both boot-control copies";
       const std::vector<uint8_t>& expect = r.header.security_counter == 2 ? new_image : old_image;
       ASSERT_EQ(d.BankPrefix(r.slot, expect.size()), expect) << "booted bank is not a signed image";
-      ASSERT_TRUE(d.ReadRecord(&bc));
+      ASSERT_TRUE(d.PeekState(&bc));
       // Invariant 9: the floor passes 1 only with the new image confirmed.
       if (bc.min_security_counter > 1) {
         ASSERT_EQ(bc.slots[1].state, SlotState::kConfirmed) << "security counter advanced before confirmation";
@@ -250,35 +251,26 @@ class Sweeper {
   size_t op_count() const { return ops_.size(); }
 
  private:
-  // The newest valid record straight from the array (no counted reads).
-  static bool DecodeNewest(SimDevice& d, BootControl* out) {
-    bool found = false;
-    for (int c = 0; c < 2; ++c) {
-      const auto& b = d.flash().bytes();
-      const uint64_t off = static_cast<uint64_t>(c) * ((kBootControlSize + d.config().erase_block - 1) /
-                                                       d.config().erase_block * d.config().erase_block);
-      BootControl bc;
-      if (DecodeBootControl(b.data() + off, kBootControlSize, &bc) != DecodeError::kOk) continue;
-      if (!found || SequenceNewer(bc.sequence, out->sequence)) *out = bc;
-      found = true;
-    }
-    return found;
-  }
-
   SimConfig config_;
   Sequence seq_;
   std::vector<std::pair<OpKind, uint64_t>> ops_;
 };
 
-TEST(PowerCutSweep, EverySequenceEveryCutPoint) {
+// Both boot-state backends: crc-two-copy (the core's Boot()) and uboot-env (the host
+// model of the boot script; its 1 KiB environment writes are torn too). Quick mode runs
+// uboot-env on two geometries; FW_FULL_SWEEP=1 on all of them.
+void Sweep(const std::string& backend) {
   std::vector<SimConfig> configs;
+  const bool env = backend == "uboot-env";
   const std::vector<uint32_t> alignments =
       FullSweep() ? std::vector<uint32_t>{1, 2, 4, 8} : std::vector<uint32_t>{1, 8};
   for (uint8_t erased : {uint8_t{0xFF}, uint8_t{0x00}}) {
     for (uint32_t align : alignments) {
+      if (env && !FullSweep() && (erased == 0x00) != (align == 1)) continue;
       SimConfig c;
       c.erased_value = erased;
       c.write_alignment = align;
+      c.backend = backend;
       configs.push_back(c);
     }
   }
@@ -317,13 +309,16 @@ TEST(PowerCutSweep, EverySequenceEveryCutPoint) {
       total.boots += counts.boots;
     }
   }
-  std::cout << "power-cut sweep (" << (FullSweep() ? "full" : "quick") << " mode):\n"
+  std::cout << "power-cut sweep, " << backend << " (" << (FullSweep() ? "full" : "quick") << " mode):\n"
             << report.str() << "  total: " << total.total() << " cut points (" << total.cuts_before << " cut-before, "
             << total.cuts_after << " cut-after, " << total.tears_prefix << " torn-prefix, " << total.tears_bits
             << " torn-bits, " << total.tears_erase << " torn-erase), " << total.boots << " boots verified\n";
   ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
   EXPECT_GT(total.total(), 0u);
 }
+
+TEST(PowerCutSweep, EverySequenceEveryCutPoint) { Sweep("crc-two-copy"); }
+TEST(PowerCutSweep, UbootEnvEverySequenceEveryCutPoint) { Sweep("uboot-env"); }
 
 }  // namespace
 }  // namespace fw::boot::testing

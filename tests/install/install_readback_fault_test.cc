@@ -51,8 +51,8 @@ TEST(InstallReadBack, ABankThatReadsBackOtherBytesIsNeverMadeATrial) {
     auto r = Install(t, io);
     ASSERT_FALSE(r.ok()) << "a bank that reads back other bytes was accepted";
     EXPECT_NE(r.status().message().find("does not verify"), std::string::npos) << r.status().message();
-    BootControl bc;
-    ASSERT_TRUE(rig.dev().ReadRecord(&bc));
+    BootState bc;
+    ASSERT_TRUE(rig.dev().PeekState(&bc));
     EXPECT_EQ(bc.TrialSlot(), boot::kNoSlot);
     EXPECT_EQ(bc.slots[1].state, SlotState::kUnbootable);
     auto h = history::FlashHistory::Open(rig.data_dir() + "/history.db");

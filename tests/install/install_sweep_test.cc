@@ -99,7 +99,11 @@ class Sweeper {
     }
     // The fault-free run: the ops to sweep, and the legal end state.
     Rig rig(config_, flash_, template_, work_ + "/dry", acked_, 2);
-    rig.dev().flash().SetObserver([&](boot::OpKind kind, uint64_t, uint64_t len) { ops_.push_back({kind, len}); });
+    const uint64_t control_end = 2 * rig.dev().control_size();
+    rig.dev().flash().SetObserver([&, control_end](boot::OpKind kind, uint64_t off, uint64_t len) {
+      ops_.push_back({kind, len});
+      on_control_.push_back(off < control_end);
+    });
     RunSequence(rig, seq_, nullptr);
     ASSERT_FALSE(::testing::Test::HasFailure()) << "the sequence fails without faults";
     CheckEnd(rig);
@@ -113,7 +117,9 @@ class Sweeper {
     std::vector<Case> cases;
     for (uint64_t k = 1; k <= n; ++k) {
       // Quick: the first and last 20 ops, every 7th op between, and every boot-control write.
-      const bool control = ops_[k - 1].second <= boot::kBootControlSize;
+      // (crc-two-copy: its 72-byte record writes; uboot-env: every op on the environment copies.)
+      const bool control =
+          config_.backend == "uboot-env" ? on_control_[k - 1] : ops_[k - 1].second <= boot::kBootControlSize;
       if (!full && !(k <= 20 || k + 20 > n || k % 7 == 0 || control)) continue;
       const bool write = ops_[k - 1].first == boot::OpKind::kWrite;
       const std::string at = "op " + std::to_string(k) + "/" + std::to_string(n) + (write ? " (write " : " (erase ") +
@@ -162,7 +168,7 @@ class Sweeper {
     if (::testing::Test::HasFatalFailure()) return;
     ASSERT_FALSE(completed) << "the cut did not interrupt the sequence";
     ASSERT_FALSE(d.flash().powered());
-    BootControl at_cut;
+    BootState at_cut;
     const bool at_cut_valid = DecodeNewest(d, &at_cut);
 
     // Reset and recovery.
@@ -192,7 +198,7 @@ class Sweeper {
     dev.flash().SetObserver([dev_ptr = &dev, violation_out](boot::OpKind, uint64_t off, uint64_t len) {
       SimDevice& d = *dev_ptr;
       std::string& violation = *violation_out;
-      BootControl bc;
+      BootState bc;
       if (!DecodeNewest(d, &bc)) {
         violation = "a bank was written while no boot-control copy was valid";
         return;
@@ -241,7 +247,7 @@ class Sweeper {
 
   // The interrupted operation is in the history with the outcome boot control implies.
   void CheckInterrupted(const std::vector<history::Entry>& entries, Step cut_step, bool cut_call_ok,
-                        const BootControl& at_cut, bool at_cut_valid) {
+                        const BootState& at_cut, bool at_cut_valid) {
     if (cut_step == Step::kInstall || cut_step == Step::kConfirm) {
       // The interrupted operation is in the history: newest entry of its kind.
       const std::string op = cut_step == Step::kInstall ? "install" : "confirm";
@@ -294,7 +300,7 @@ class Sweeper {
       rejected = e && e->outcome == history::Outcome::kFailed && e->detail.find("not confirmed") != std::string::npos;
     }
     for (int round = 0; round < 4; ++round) {
-      BootControl bc;
+      BootState bc;
       ASSERT_TRUE(DecodeNewest(d, &bc));
       const std::string active = VersionOf(bc.slots[bc.active_slot]);
       if (seq_ == Sequence::kInstallConfirm && active == "1.1.0" && bc.TrialSlot() == boot::kNoSlot) break;
@@ -378,7 +384,7 @@ class Sweeper {
         if (cut_call_ok) *cut_call_ok = ok;
         if (ok && step == Step::kInstall) {
           // Completed although power was lost after its last op: the trial must be set.
-          BootControl bc;
+          BootState bc;
           EXPECT_TRUE(DecodeNewest(rig.dev(), &bc) && bc.TrialSlot() != boot::kNoSlot)
               << "install reported success without a trial set";
         }
@@ -405,7 +411,7 @@ class Sweeper {
     } else {
       ASSERT_TRUE(img == 1 || img == 2) << "booted image " << kVersions[img];
     }
-    BootControl bc;
+    BootState bc;
     ASSERT_TRUE(DecodeNewest(rig.dev(), &bc)) << "no valid boot-control copy after a boot";
     for (uint8_t s = 0; s < boot::kSlotCount; ++s) {
       if (bc.slots[s].state != SlotState::kTrial && bc.slots[s].state != SlotState::kConfirmed) continue;
@@ -418,7 +424,7 @@ class Sweeper {
 
   // The sequence's only legal end state, the journal intact, no operation in progress.
   void CheckEnd(Rig& rig) {
-    BootControl bc;
+    BootState bc;
     ASSERT_TRUE(DecodeNewest(rig.dev(), &bc));
     ASSERT_EQ(bc.TrialSlot(), boot::kNoSlot);
     ASSERT_EQ(VersionOf(bc.slots[bc.active_slot]), "1.1.0");
@@ -442,9 +448,11 @@ class Sweeper {
   std::string template_;
   std::vector<journal::Record> acked_;
   std::vector<std::pair<boot::OpKind, uint64_t>> ops_;
+  std::vector<bool> on_control_;
 };
 
-TEST(InstallSweep, PowerCutAtEveryFlashOp) {
+// Both boot-state backends; uboot-env keeps each environment copy in one 4 KiB erase block.
+void InstallSweep(const std::string& backend) {
   const auto start = std::chrono::steady_clock::now();
   // The cuts hit the SimFlash only; the data area (journal, snapshots, history) is
   // never cut here (the journal's own power-loss test covers it), so its fsyncs
@@ -456,6 +464,8 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
   c.write_alignment = 8;
   c.erased_value = 0xFF;
   c.bank_size = kBankSize;
+  c.backend = backend;
+  c.env_size = 4096;
   configs.push_back(c);
   if (FullSweep()) {
     // Smaller erase blocks: one op per 512 bytes of the bank, so many more cut points.
@@ -470,8 +480,8 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
   std::string report;
   for (const SimConfig& config : configs) {
     for (Sequence seq : {Sequence::kInstallConfirm, Sequence::kInstallRevert}) {
-      const std::string w = work / (std::string(SequenceName(seq)) + "-" + std::to_string(config.erase_block) + "-" +
-                                    std::to_string(config.write_alignment));
+      const std::string w = work / (backend + "-" + std::string(SequenceName(seq)) + "-" +
+                                    std::to_string(config.erase_block) + "-" + std::to_string(config.write_alignment));
       fs::create_directories(w);
       Sweeper sweeper(config, seq, w);
       sweeper.Prepare();
@@ -498,14 +508,17 @@ TEST(InstallSweep, PowerCutAtEveryFlashOp) {
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "install power-cut sweep (%s mode):\n%s  total: %llu cut points (%llu cut-before, %llu cut-after, %llu "
+      "install power-cut sweep, %s (%s mode):\n%s  total: %llu cut points (%llu cut-before, %llu cut-after, %llu "
       "torn-prefix, %llu torn-bits) in %.1f s\n",
-      FullSweep() ? "full" : "quick", report.c_str(), static_cast<unsigned long long>(total.total()),
+      backend.c_str(), FullSweep() ? "full" : "quick", report.c_str(), static_cast<unsigned long long>(total.total()),
       static_cast<unsigned long long>(total.before), static_cast<unsigned long long>(total.after),
       static_cast<unsigned long long>(total.tear_prefix), static_cast<unsigned long long>(total.tear_bits), secs);
   ::testing::Test::RecordProperty("cut_points", static_cast<int>(total.total()));
   EXPECT_GT(total.total(), 0u);
 }
+
+TEST(InstallSweep, PowerCutAtEveryFlashOp) { InstallSweep("crc-two-copy"); }
+TEST(InstallSweep, UbootEnvPowerCutAtEveryFlashOp) { InstallSweep("uboot-env"); }
 
 }  // namespace
 }  // namespace fw::install

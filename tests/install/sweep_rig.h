@@ -26,8 +26,8 @@ namespace fw::install {
 
 namespace fs = std::filesystem;
 namespace ft = fw::testing;
-using boot::BootControl;
 using boot::BootReport;
+using boot::BootState;
 using boot::BootStatus;
 using boot::SlotState;
 using boot::testing::SimConfig;
@@ -122,28 +122,16 @@ inline int ImageInBank(SimDevice& d, uint8_t slot) {
   return -1;
 }
 
-// The newest valid boot-control record straight from the array (no counted ops).
-inline bool DecodeNewest(SimDevice& d, BootControl* out) {
-  bool found = false;
-  const uint64_t copy =
-      (boot::kBootControlSize + d.config().erase_block - 1) / d.config().erase_block * d.config().erase_block;
-  for (int c = 0; c < 2; ++c) {
-    BootControl bc;
-    const auto& b = d.flash().bytes();
-    if (boot::DecodeBootControl(b.data() + c * copy, boot::kBootControlSize, &bc) != boot::DecodeError::kOk) continue;
-    if (!found || boot::SequenceNewer(bc.sequence, out->sequence)) *out = bc;
-    found = true;
-  }
-  return found;
-}
+// The newest valid boot state straight from the array (no counted ops), any backend.
+inline bool DecodeNewest(SimDevice& d, BootState* out) { return d.PeekState(out); }
 
-inline std::string VersionOf(const boot::SlotInfo& s) {
+inline std::string VersionOf(const boot::BootSlot& s) {
   return std::to_string(s.version.major) + "." + std::to_string(s.version.minor) + "." +
          std::to_string(s.version.patch);
 }
 
 // True if boot control (when valid) holds version `v` in a slot in `state`.
-inline bool SlotOf(const boot::BootControl& bc, bool valid, const std::string& v, boot::SlotState state) {
+inline bool SlotOf(const boot::BootState& bc, bool valid, const std::string& v, boot::SlotState state) {
   if (!valid) return false;
   for (const auto& slot : bc.slots) {
     if (slot.state == state && VersionOf(slot) == v) return true;
@@ -170,11 +158,7 @@ class Rig {
  public:
   Rig(const SimConfig& config, const std::vector<uint8_t>& flash_bytes, const std::string& data_template,
       const std::string& data_dir, std::vector<journal::Record> acked, uint32_t seed)
-      : dev_(config),
-        boot_(dev_.Reset()),
-        backend_(boot::NewCrcTwoCopyBackend(dev_.Env())),
-        data_dir_(data_dir),
-        acked_(std::move(acked)) {
+      : dev_(config), boot_(dev_.Reset()), backend_(dev_.Backend()), data_dir_(data_dir), acked_(std::move(acked)) {
     dev_.flash().bytes() = flash_bytes;
     fs::remove_all(data_dir_);
     fs::copy(data_template, data_dir_, fs::copy_options::recursive);
@@ -185,7 +169,7 @@ class Rig {
   }
 
   SimDevice& dev() { return dev_; }
-  boot::Bootloader& bootloader() { return boot_; }
+  boot::Bootloader& bootloader() { return boot_; }  // for bank verification
   const std::string& data_dir() const { return data_dir_; }
   const std::vector<journal::Record>& acked() const { return acked_; }
 
@@ -203,11 +187,11 @@ class Rig {
   }
 
   // A reset: power returns (after a cut; PowerOn also drops a pending fault plan),
-  // a fresh bootloader boots.
+  // a fresh boot stage (the layout's backend) boots.
   BootReport Reset() {
     if (!dev_.flash().powered()) dev_.flash().PowerOn();
     boot_ = dev_.Reset();
-    return boot_.Boot();
+    return dev_.Backend()->Boot();
   }
 
  private:
@@ -247,14 +231,11 @@ inline void FactoryState(const SimConfig& config, const std::string& tmpl, std::
   const Vendor& v = TheVendor();
   SimDevice d(config);
   d.Provision(v.images[0]);
-  {
-    boot::Bootloader b = d.Reset();
-    ASSERT_EQ(b.Boot().status, BootStatus::kBooted);
-  }
+  ASSERT_EQ(d.Backend()->Boot().status, BootStatus::kBooted);
   fs::create_directories(tmpl);
   fs::copy_file(v.journal, tmpl + "/journal.db");
   {
-    auto backend = boot::NewCrcTwoCopyBackend(d.Env());
+    auto backend = d.Backend();
     Terminal t = SimTerminal(*backend, d, tmpl);
     Status s = InitDataArea(t, v.root_json);
     ASSERT_TRUE(s.ok()) << s.message();
