@@ -77,6 +77,7 @@ class UbootEnvBackend final : public BootBackend {
   }
 
   std::string_view type() const override { return kUbootEnvBackend; }
+  uint8_t max_tries() const override { return uenv::kMaxLeft; }
 
   Result<BootState> ReadState() override {
     FW_ASSIGN_OR_RETURN(uenv::Loaded loaded, LoadEnv());

@@ -71,7 +71,12 @@ class UbootInstall : public InstallTest {
 };
 
 TEST_F(UbootInstall, InstallBootConfirm) {
-  auto r = Install("1.1.0");
+  const auto control = testing::ReadBytes(dev_ / "control.bin");
+  auto r = Install("1.1.0", {"--tries", "10"});
+  EXPECT_EQ(r.exit_code, 2) << "BOOT_x_LEFT is one digit: refused before any write: " << r.err;
+  EXPECT_NE(r.err.find("1..9"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::ReadBytes(dev_ / "control.bin"), control);
+  r = Install("1.1.0");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Var("BOOT_ORDER"), "B A");
   EXPECT_EQ(Var("upgrade_available"), "1");

@@ -136,6 +136,10 @@ Result<Plan> MakePlan(Terminal& t, const InstallOptions& o) {
   Plan plan;
   FW_ASSIGN_OR_RETURN(plan.bc, ReadBootState(t));
   const BootState& bc = plan.bc;
+  if (o.tries == 0 || o.tries > t.boot->max_tries()) {
+    return InvalidArgument("--tries " + std::to_string(o.tries) + " must be 1.." + std::to_string(t.boot->max_tries()) +
+                           " with the " + std::string(t.boot->type()) + " boot-state backend");
+  }
   if (!bc.stored_valid) {
     return FailedPrecondition(
         "no valid copy of the boot state (" + std::string(t.boot->type()) +

@@ -90,6 +90,8 @@ class BootBackend {
 
   // The layout's name of this backend, e.g. "crc-two-copy".
   virtual std::string_view type() const = 0;
+  // The most tries SetTrial accepts (the format's limit; planners check it before writing).
+  virtual uint8_t max_tries() const { return kMaxTries; }
 
   // Reads the state of both slots (never writes).
   virtual Result<BootState> ReadState() = 0;
