@@ -67,7 +67,7 @@ Result<Loaded> Store::Load() {
 }
 
 // Erases the copy's erase blocks and programs `bytes` (padded with the erased value to
-// the write alignment), block by block, then Sync. Each erase and write is one Flash
+// the write alignment), block by block, then Sync and read back. Each erase and write is one Flash
 // operation, so a power-cut sweep can stop between any two of them.
 Status Store::WriteCopy(uint8_t index, const Bytes& bytes) {
   Flash& f = *config_.copy[index];
@@ -82,7 +82,16 @@ Status Store::WriteCopy(uint8_t index, const Bytes& bytes) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(eb, padded.size() - off));
     FW_RETURN_IF_ERROR(FlashStatus(f.Write(off, padded.data() + off, n), index, "writing", off));
   }
-  return FlashStatus(f.Sync(), index, "syncing", 0);
+  FW_RETURN_IF_ERROR(FlashStatus(f.Sync(), index, "syncing", 0));
+  // Read back, like the boot-control store: a medium that silently dropped or altered the
+  // write is an I/O error now, not a surprise at the next boot.
+  Bytes check(bytes.size());
+  FW_RETURN_IF_ERROR(FlashStatus(f.Read(0, check.data(), check.size()), index, "reading back", 0));
+  if (check != bytes) {
+    auto at = std::mismatch(check.begin(), check.end(), bytes.begin()).first - check.begin();
+    return IoError("u-boot env copy " + std::to_string(index) + ": read-back differs at byte " + std::to_string(at));
+  }
+  return Status::Ok();
 }
 
 Status Store::Save(const Env& env) {
@@ -120,7 +129,11 @@ Status Store::Save(const Env& env) {
   FW_RETURN_IF_ERROR(FlashStatus(f.Read(at, chunk.data(), unit), old, "reading", at));
   chunk[4 - at] = kBooleanObsolete;
   FW_RETURN_IF_ERROR(FlashStatus(f.Write(at, chunk.data(), unit), old, "marking obsolete", at));
-  return FlashStatus(f.Sync(), old, "syncing", 0);
+  FW_RETURN_IF_ERROR(FlashStatus(f.Sync(), old, "syncing", 0));
+  Bytes check(unit);
+  FW_RETURN_IF_ERROR(FlashStatus(f.Read(at, check.data(), unit), old, "reading back", at));
+  if (check != chunk) return IoError("u-boot env copy " + std::to_string(old) + ": read-back of the flags differs");
+  return Status::Ok();
 }
 
 }  // namespace fw::boot::uenv

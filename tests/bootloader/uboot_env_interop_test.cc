@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "fw/boot/boot_control.h"
 #include "fw/boot/file_flash.h"
 #include "fw/boot/uboot_env.h"
 #include "testing.h"
@@ -185,6 +186,53 @@ void FwSetenv(const TempDir& dir, const std::string& config, const std::string& 
   WriteFile(dir / "script.txt", script);
   auto r = RunCommand({Tool("fw_setenv"), "-c", config, "-s", dir / "script.txt"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Copies in two files (two devices in fw_env.config), as on a board with two partitions.
+TEST(UbootEnvInterop, RedundantCopiesInTwoFiles) {
+  TempDir dir;
+  WriteBytes(dir / "env0.bin", Bytes(kSize, 0xFF));
+  WriteBytes(dir / "env1.bin", Bytes(kSize, 0xFF));
+  FlashGeometry g{.size = kSize, .erase_block_size = 4096, .write_alignment = 1, .erased_value = 0xFF};
+  auto c0 = FileFlash::Open(dir / "env0.bin", 0, g, false);
+  auto c1 = FileFlash::Open(dir / "env1.bin", 0, g, false);
+  ASSERT_TRUE(c0.ok() && c1.ok());
+  StoreConfig config{.copy = {c0->get(), c1->get()}, .size = kSize, .rule = FlagsRule::kIncremental};
+  WriteFile(dir / "fw_env.config", dir / "env0.bin" + " 0 0x4000\n" + dir / "env1.bin" + " 0 0x4000\n");
+  for (int n = 1; n <= 2; ++n) {
+    ASSERT_TRUE(Store(config).Save(Sample(n)).ok());
+    EXPECT_EQ(FwPrintenv(dir / "fw_env.config"), Printed(Sample(n)));
+  }
+  FwSetenv(dir, dir / "fw_env.config", "BOOT_ORDER=A\n");
+  auto l = Store(config).Load();
+  ASSERT_TRUE(l.ok() && l->found);
+  EXPECT_EQ(l->copy, 0);  // saves went to copy 0, then 1; fw_setenv to copy 0 again
+  EXPECT_EQ(l->flags, 3);
+  EXPECT_EQ(l->env.Get("BOOT_ORDER"), "A");
+}
+
+// Where we are stricter than libubootenv (manifests/docs/uboot-env.md "Limits"): it skips an
+// entry without '=' and takes control characters; we refuse the copy. Both agree on the CRC.
+TEST(UbootEnvInterop, StricterThanLibubootenvOnMalformedData) {
+  using namespace std::string_literals;
+  for (const std::string& data : {"a=1\0junk\0b=2\0\0"s, "a=1\0b=line\nbreak\0\0"s}) {
+    TempDir dir;
+    FileEnv env(dir, false);
+    Bytes copy(kSize, 0xFF);
+    std::copy(data.begin(), data.end(), copy.begin() + 4);
+    Bytes with_crc = copy;
+    // A valid CRC (the core's zlib CRC-32) over the malformed data: only the parser can object.
+    uint32_t crc = fw::boot::Crc32(copy.data() + 4, kSize - 4);
+    for (int i = 0; i < 4; ++i) with_crc[i] = static_cast<uint8_t>(crc >> (8 * i));
+    WriteBytes(env.path, with_crc);
+    auto theirs = RunCommand({Tool("fw_printenv"), "-c", WriteConfig(dir, env.path, {0}), "-n", "a"});
+    EXPECT_EQ(theirs.exit_code, 0) << theirs.err;
+    EXPECT_EQ(theirs.out, "1\n");
+    Loaded l = env.Load();
+    EXPECT_FALSE(l.found);
+    EXPECT_FALSE(l.copies[0].error.empty());
+    EXPECT_EQ(l.copies[0].error.find("crc"), std::string::npos) << l.copies[0].error;
+  }
 }
 
 TEST(UbootEnvInterop, WeReadWhatFwSetenvWritesSingle) {

@@ -208,6 +208,39 @@ TEST(UbootEnvStore, ReadErrorsAreIoErrors) {
   EXPECT_NE(l.status().message().find("power"), std::string::npos) << l.status().message();
 }
 
+// A flash that stores every write with one bit of its first byte flipped (a lying medium).
+class LyingFlash final : public Flash {
+ public:
+  explicit LyingFlash(Flash& inner) : inner_(inner) {}
+  uint64_t Size() const override { return inner_.Size(); }
+  uint32_t EraseBlockSize() const override { return inner_.EraseBlockSize(); }
+  uint32_t WriteAlignment() const override { return inner_.WriteAlignment(); }
+  uint8_t ErasedValue() const override { return inner_.ErasedValue(); }
+  FlashError Read(uint64_t offset, uint8_t* buf, size_t len) override { return inner_.Read(offset, buf, len); }
+  FlashError Write(uint64_t offset, const uint8_t* data, size_t len) override {
+    Bytes altered(data, data + len);
+    if (len > 0) altered[0] ^= 0x10;
+    return inner_.Write(offset, altered.data(), len);
+  }
+  FlashError Erase(uint64_t offset, uint64_t len) override { return inner_.Erase(offset, len); }
+  FlashError Sync() override { return inner_.Sync(); }
+
+ private:
+  Flash& inner_;
+};
+
+TEST(UbootEnvStore, SaveReadsBackWhatItWrote) {
+  Rig rig({}, 2048, true, FlagsRule::kIncremental);
+  ASSERT_TRUE(rig.store().Save(Numbered(1)).ok());
+  LyingFlash liar(rig.region[1]);
+  StoreConfig c = rig.config;
+  c.copy[1] = &liar;
+  Status s = Store(c).Save(Numbered(2));
+  EXPECT_EQ(s.code(), ErrorCode::kIoError);
+  EXPECT_NE(s.message().find("copy 1: read-back differs at byte 0"), std::string::npos) << s.message();
+  EXPECT_EQ(rig.Load().env, Numbered(1));  // the copy in use was not touched
+}
+
 // ---- power cuts ---------------------------------------------------------------------
 
 struct CutCase {
