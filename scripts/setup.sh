@@ -12,6 +12,7 @@ packages=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   ca-certificates mount util-linux fdisk e2fsprogs
   libp11-kit-dev softhsm2 opensc gnutls-bin
+  u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests); clang + libclang-rt
@@ -22,7 +23,10 @@ packages=(
 #   for the block-device tests on loop devices;
 #   libp11-kit-dev (its pkcs11.h, with CKM_EDDSA, for the PKCS#11 signer); softhsm2 (the test token),
 #   opensc (pkcs11-tool: key generation on it), gnutls-bin (p11tool: imports PEM keys, Ed25519 too) for
-#   the PKCS#11 tests and bench (docs/signing-hsm.md).
+#   the PKCS#11 tests and bench (docs/signing-hsm.md);
+#   u-boot-qemu (stock U-Boot for qemu-system-aarch64, from qemu-system-arm), u-boot-tools (mkimage, mkenvimage),
+#   libubootenv-tool (fw_printenv/fw_setenv), mtools + dosfstools + fdisk (the U-Boot disk image without loop
+#   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/).
 
 missing=()
 for p in "${packages[@]}"; do
