@@ -208,8 +208,9 @@ Status WriteAbVars(const BootState& s, Env* env) {
                                                             : 0;
     FW_RETURN_IF_ERROR(env->Set(SlotVar(slot, "BOOT_", "_LEFT"), std::to_string(left)));
     FW_RETURN_IF_ERROR(env->Set(SlotVar(slot, "FW_", "_STATE"), SlotStateName(b.state)));
-    const bool none = b.state == SlotState::kEmpty && b.version.major == 0 && b.version.minor == 0 &&
-                      b.version.patch == 0 && b.version.build == 0;
+    // No known image (empty, or unbootable after a repair that could not tell): no version variable.
+    const bool none = b.state != SlotState::kTrial && b.state != SlotState::kConfirmed && b.version.major == 0 &&
+                      b.version.minor == 0 && b.version.patch == 0 && b.version.build == 0;
     if (none) {
       env->Erase(SlotVar(slot, "FW_", "_VERSION"));
     } else {
