@@ -11,6 +11,7 @@
 #include "fw/key_files.h"
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
+#include "fwsign_offline_cmds.h"
 
 namespace fw {
 namespace {
@@ -484,6 +485,7 @@ cli::Program MakeProgram() {
                         },
                         ImageInspect});
   AddRepoCommands(p);
+  AddOfflineSigningCommands(p);
   p.commands.push_back({"bundle create", "write an offline bundle (metadata, chunk index, image) for one target",
                         "REPO --target PATH -o BUNDLE [options]",
                         [](po::options_description& o, po::positional_options_description& pos) {

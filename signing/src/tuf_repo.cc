@@ -107,6 +107,17 @@ Result<RepoState> LoadState(const std::string& repo) {
   return st;
 }
 
+// A targets.json newer than the snapshot's, published by offline signing, if it verifies under root.
+Result<std::optional<Metadata<Targets>>> OfflineTargets(const std::string& repo, const RepoState& st) {
+  FW_ASSIGN_OR_RETURN(std::string tg, ReadFileToString(Meta(repo, "targets.json"), kMaxTargetsBytes));
+  FW_ASSIGN_OR_RETURN(auto m, ParseMetadata<Targets>(tg, kMaxTargetsBytes));
+  if (m.signed_.common.version <= st.targets.signed_.common.version) return std::optional<Metadata<Targets>>();
+  const Root& root = st.root.signed_;
+  FW_RETURN_IF_ERROR(
+      VerifyThreshold("targets.json", m.signed_bytes, m.signatures, root.keys, root.roles.at("targets")));
+  return std::optional<Metadata<Targets>>(std::move(m));
+}
+
 // The files a command writes, in order. Everything is signed before the first write,
 // so a signer that fails (or a missing key) leaves the repository as it was.
 class PendingWrites {
@@ -314,6 +325,8 @@ Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions
 
 Result<PublishResult> RepoPublish(const std::string& repo, const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);  // signed offline: snapshot lists it as it is
   PendingWrites writes(repo);
   PublishResult r;
   const std::string staged_path = repo + "/staged/targets.json";
@@ -378,6 +391,40 @@ Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int
   }
   FW_RETURN_IF_ERROR(writes.Flush());
   return done;
+}
+
+Result<Root> RepoNextRoot(const std::string& repo, const std::optional<RoleChange>& change, uint32_t expires_days,
+                          int64_t now) {
+  FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  Root next = st.root.signed_;
+  if (change) {
+    const std::string& role = change->role;
+    if (role != "root" && role != "targets" && role != "snapshot" && role != "timestamp") {
+      return InvalidArgument("role must be root, targets, snapshot or timestamp, not \"" + role + "\"");
+    }
+    FW_RETURN_IF_ERROR(SetRole(next, role, change->keys, change->threshold));
+  }
+  next.common.version = st.root.signed_.common.version + 1;
+  next.common.spec_version = std::string(kSpecVersion);
+  next.common.SetExpires(now + (expires_days ? expires_days : st.policy.root_days) * kDay);
+  return next;
+}
+
+Result<Targets> RepoNextTargets(const std::string& repo, uint32_t expires_days, int64_t now) {
+  FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);
+  Targets next = st.targets.signed_;
+  const std::string staged_path = repo + "/staged/targets.json";
+  if (::access(staged_path.c_str(), F_OK) == 0) {
+    FW_ASSIGN_OR_RETURN(std::string s, ReadFileToString(staged_path, kMaxTargetsBytes));
+    FW_ASSIGN_OR_RETURN(auto m, ParseMetadata<Targets>(s, kMaxTargetsBytes));
+    next = m.signed_;
+  }
+  next.common.version = st.targets.signed_.common.version + 1;
+  next.common.spec_version = std::string(kSpecVersion);
+  next.common.SetExpires(now + (expires_days ? expires_days : st.policy.targets_days) * kDay);
+  return next;
 }
 
 Result<std::string> RepoReadMetadata(const std::string& repo, const std::string& file_name) {
