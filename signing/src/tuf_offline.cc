@@ -324,12 +324,13 @@ Result<MergeOutcome> MergeOfflineRoles(const std::vector<std::pair<std::string, 
   const auto counting = CountingKeyIds(out.merged, ctx);
   std::map<std::string, std::string> by_key;  // key id -> sig (the smallest of equal-key signatures)
   std::set<std::string> ignored;
+  // Each copy's signatures first: a copy changed after signing is named by the key it no longer matches.
+  for (const auto& [path, role] : copies) FW_RETURN_IF_ERROR(CheckSignatures(role, ctx, path));
   for (const auto& [path, role] : copies) {
     if (role.signed_bytes != out.merged.signed_bytes) {
       return Corrupt(path + " holds another role than " + copies.front().first + " (fingerprint " + role.Fingerprint() +
                      ", not " + out.merged.Fingerprint() + ")");
     }
-    FW_RETURN_IF_ERROR(CheckSignatures(role, ctx, path));
     for (const auto& s : role.signatures) {
       if (std::find(counting.begin(), counting.end(), s.keyid) == counting.end()) {
         ignored.insert(s.keyid);
