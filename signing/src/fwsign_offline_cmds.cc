@@ -81,6 +81,57 @@ int StageCmd(const Invocation& inv) {
   return cli::kExitOk;
 }
 
+// repo init-offline: like repo init, but root v1 is staged unsigned (root keys are public keys).
+int InitOfflineCmd(const Invocation& inv) {
+  const auto& vm = inv.vm;
+  tuf::RepoInitOptions o;
+  for (const auto& spec : vm["root-key"].as<std::vector<std::string>>()) {
+    auto k = LoadAnyPublicKey(spec, std::nullopt);
+    if (!k.ok()) return cli::Fail(inv, k.status().WithContext(spec));
+    o.root_keys.push_back(std::move(*k));
+  }
+  std::optional<std::string> pass;
+  if (vm.count("passphrase-file")) {
+    auto p = cli::ReadPassphraseFile(vm["passphrase-file"].as<std::string>());
+    if (!p.ok()) return cli::Fail(inv, p.status());
+    pass = *p;
+  }
+  std::vector<std::unique_ptr<Signer>> signers;
+  tuf::Keyring keyring;
+  for (auto [option, keys] : {std::pair{"targets-key", &o.targets_keys}, std::pair{"snapshot-key", &o.snapshot_keys},
+                              std::pair{"timestamp-key", &o.timestamp_keys}}) {
+    for (const auto& spec : vm[option].as<std::vector<std::string>>()) {
+      auto signer = OpenSigner(spec, SignerOptions{pass});
+      if (!signer.ok()) return cli::Fail(inv, signer.status().WithContext(spec));
+      keys->push_back((*signer)->public_key());
+      keyring.push_back(signer->get());
+      signers.push_back(std::move(*signer));
+    }
+  }
+  o.root_threshold = vm["root-threshold"].as<uint32_t>();
+  o.targets_threshold = vm["targets-threshold"].as<uint32_t>();
+  o.snapshot_threshold = vm["snapshot-threshold"].as<uint32_t>();
+  o.timestamp_threshold = vm["timestamp-threshold"].as<uint32_t>();
+  o.consistent_snapshot = vm.count("no-consistent-snapshot") == 0;
+  o.offline_root = vm["output"].as<std::string>();
+  const std::string repo = vm["repo"].as<std::string>();
+  if (::access(o.offline_root.c_str(), F_OK) == 0) {
+    return cli::Fail(inv, FailedPrecondition(o.offline_root + " exists"));
+  }
+  Status s = tuf::RepoInit(repo, o, keyring, Now());
+  if (!s.ok()) return cli::Fail(inv, s.WithContext("repo init-offline"));
+  auto role = tuf::ReadOfflineRole(o.offline_root);
+  if (!role.ok()) return cli::Fail(inv, role.status());
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"repo", repo}, {"file", o.offline_root}, {"fingerprint", role->Fingerprint()}});
+  } else {
+    std::cout << "initialised " << repo << " without its root: unsigned root version 1 in " << o.offline_root
+              << "\n  fingerprint " << role->Fingerprint() << "\n  each holder: fwsign repo sign-role "
+              << o.offline_root << " --key KEY; then: fwsign repo merge " << repo << " COPY ...\n";
+  }
+  return cli::kExitOk;
+}
+
 // The context from --repo, or none.
 Result<tuf::OfflineContext> Context(const po::variables_map& vm, const tuf::OfflineRole& role) {
   if (!vm.count("repo")) return tuf::OfflineContext{};
@@ -246,6 +297,26 @@ void AddOfflineSigningCommands(cli::Program& p) {
          }
          return Status::Ok();
        }});
+  p.commands.push_back(
+      {"repo init-offline", "create a TUF repository whose root v1 is signed offline (k of n holders)",
+       "REPO --root-key PUB ... --root-threshold N --targets-key K --snapshot-key K --timestamp-key K -o FILE",
+       [](po::options_description& o, po::positional_options_description& pos) {
+         auto threshold = [] { return cli::Int<uint32_t>(1, 256)->default_value(1); };
+         o.add_options()("repo", po::value<std::string>()->required(), "repository directory")(
+             "root-key", po::value<std::vector<std::string>>()->required(), "root public key (or URI); repeatable")(
+             "targets-key", po::value<std::vector<std::string>>()->required(), "targets private key; repeatable")(
+             "snapshot-key", po::value<std::vector<std::string>>()->required(), "snapshot private key; repeatable")(
+             "timestamp-key", po::value<std::vector<std::string>>()->required(), "timestamp private key; repeatable")(
+             "root-threshold", threshold(), "root signature threshold")(
+             "targets-threshold", threshold(), "targets signature threshold")("snapshot-threshold", threshold(),
+                                                                              "snapshot signature threshold")(
+             "timestamp-threshold", threshold(), "timestamp signature threshold")("no-consistent-snapshot",
+                                                                                  "write consistent_snapshot: false")(
+             "output,o", po::value<std::string>()->required(), "unsigned root v1 to write")(
+             "passphrase-file", po::value<std::string>(), "passphrase for encrypted keys");
+         pos.add("repo", 1);
+       },
+       InitOfflineCmd});
   p.commands.push_back({"repo show-role", "print what an offline role file says and who signed it",
                         "FILE [--repo REPO]",
                         [](po::options_description& o, po::positional_options_description& pos) {

@@ -81,7 +81,8 @@ void DescribeRoot(std::ostringstream& out, const Root& next, const std::optional
           << (!p    ? " "
               : old ? "="
                     : "+")
-          << " " << KeyLine(id, next.keys.at(id)) << (p && !old ? "  (added)" : "") << "\n";
+          << " " << (next.keys.count(id) ? KeyLine(id, next.keys.at(id)) : id + " (NOT IN keys)")
+          << (p && !old ? "  (added)" : "") << "\n";
     }
     if (!p) continue;
     for (const auto& id : p->keyids) {
@@ -200,6 +201,13 @@ Result<OfflineRole> ReadOfflineRole(const std::string& path) {
 
 Result<OfflineContext> LoadOfflineContext(const std::string& repo, const OfflineRole& role) {
   OfflineContext ctx;
+  const bool published = ::access(Meta(repo, "root.json").c_str(), F_OK) == 0;
+  if (role.root && role.root->common.version == 1 && !published) {
+    // Root v1 of `repo init-offline`: no previous root; the repository must be that init's.
+    if (::access((repo + "/repo.json").c_str(), F_OK) != 0)
+      return NotFound(repo + " is not a repository (no repo.json)");
+    return ctx;
+  }
   FW_ASSIGN_OR_RETURN(std::string root_bytes, ReadFileToString(Meta(repo, "root.json"), kMaxRootBytes));
   FW_ASSIGN_OR_RETURN(auto root, ParseMetadata<Root>(root_bytes, kMaxRootBytes));
   const uint64_t version = role.common().version;

@@ -237,7 +237,8 @@ Status CopyFile(const std::string& from, const std::string& to) {
 }  // namespace
 
 Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring& keyring, int64_t now) {
-  if (::access((repo + "/metadata/root.json").c_str(), F_OK) == 0) {
+  if (::access((repo + "/metadata/root.json").c_str(), F_OK) == 0 ||
+      (!o.offline_root.empty() && ::access((repo + "/repo.json").c_str(), F_OK) == 0)) {
     return FailedPrecondition(repo + " already holds a repository");
   }
   Root root;
@@ -248,7 +249,10 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   FW_RETURN_IF_ERROR(SetRole(root, "targets", o.targets_keys, o.targets_threshold));
   FW_RETURN_IF_ERROR(SetRole(root, "snapshot", o.snapshot_keys, o.snapshot_threshold));
   FW_RETURN_IF_ERROR(SetRole(root, "timestamp", o.timestamp_keys, o.timestamp_threshold));
-  FW_ASSIGN_OR_RETURN(auto root_keys, SignersFor("root", root.roles.at("root"), keyring));
+  std::vector<const Signer*> root_keys;
+  if (o.offline_root.empty()) {
+    FW_ASSIGN_OR_RETURN(root_keys, SignersFor("root", root.roles.at("root"), keyring));
+  }
   // Every role must be signable now, so that init publishes a complete repository.
   for (const char* role : {"targets", "snapshot", "timestamp"}) {
     FW_RETURN_IF_ERROR(SignersFor(role, root.roles.at(role), keyring).status());
@@ -257,7 +261,7 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   writes.Add(repo + "/repo.json", PolicyText(o.expiry));
   FW_ASSIGN_OR_RETURN(std::string root_signed, SerializeSigned(root));
   FW_ASSIGN_OR_RETURN(std::string root_file, SignDocument(root_signed, root_keys));
-  writes.Add(Meta(repo, "1.root.json"), root_file);
+  if (o.offline_root.empty()) writes.Add(Meta(repo, "1.root.json"), root_file);
   // Initial targets/snapshot/timestamp v1 (empty), so clients can refresh at once.
   RepoState st;
   st.policy = o.expiry;
@@ -268,7 +272,11 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   FW_ASSIGN_OR_RETURN(uint64_t targets_version, SignTargets(writes, Targets{}, st, keyring, now));
   PublishResult r;
   FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(writes, st, targets_version, keyring, now, r));
-  writes.Latest("root", root_file);  // last: marks the repository complete
+  if (o.offline_root.empty()) {
+    writes.Latest("root", root_file);  // last: marks the repository complete
+  } else {
+    writes.Add(o.offline_root, root_file);  // unsigned: `repo merge` publishes it at threshold
+  }
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/metadata"));
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/targets"));
   return writes.Flush();

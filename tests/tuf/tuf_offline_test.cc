@@ -235,6 +235,74 @@ TEST_F(OfflineSigningTest, HolderSeesWhatTheySignAndMustConfirm) {
   EXPECT_EQ(client.trusted()->targets()->signed_.common.version, 3u);
 }
 
+// A repository whose very first root is 2-of-3 and signed offline: until the merge there is no root.json.
+TEST_F(OfflineSigningTest, InitOfflineStagesRootV1ForTheHolders) {
+  const std::string repo = Path("repo1");
+  auto init = RunCommand({"fwsign",
+                          "repo",
+                          "init-offline",
+                          repo,
+                          "--root-key",
+                          Pub("a"),
+                          "--root-key",
+                          Pub("b"),
+                          "--root-key",
+                          Pub("c"),
+                          "--root-threshold",
+                          "2",
+                          "--targets-key",
+                          Key("t1"),
+                          "--snapshot-key",
+                          Key("snapshot"),
+                          "--timestamp-key",
+                          Key("timestamp"),
+                          "-o",
+                          Path("root1.json")});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  EXPECT_FALSE(fw::testing::Exists(repo + "/metadata/root.json"));
+  for (const char* h : {"a", "b"}) {
+    std::filesystem::copy_file(Path("root1.json"), Path(std::string(h) + "1.json"));
+    auto s = RunCommand(
+        {"fwsign", "repo", "sign-role", Path(std::string(h) + "1.json"), "--key", Key(h), "--repo", repo, "--yes"});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    EXPECT_NE(s.out.find("root version 1: 2 of 3 needed"), std::string::npos) << s.out;
+  }
+  auto one = RunCommand({"fwsign", "repo", "merge", repo, Path("a1.json")});
+  EXPECT_EQ(one.exit_code, 5) << one.err;
+  EXPECT_FALSE(fw::testing::Exists(repo + "/metadata/root.json"));
+  auto m = RunCommand({"fwsign", "repo", "merge", repo, Path("b1.json"), Path("a1.json")});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(ReadFile(repo + "/metadata/root.json"), ReadFile(repo + "/metadata/1.root.json"));
+  ASSERT_TRUE(Updater::Init(dir_ / "client", ReadFile(repo + "/metadata/1.root.json")).ok());
+  testing::DirFetcher fetcher(repo);
+  auto client = Client(fetcher);
+  ASSERT_TRUE(client.Refresh().ok());
+  EXPECT_EQ(client.trusted()->root().signed_.roles.at("root").threshold, 2u);
+  // A second init-offline into the same directory is refused.
+  auto again =
+      RunCommand({"fwsign", "repo", "init-offline", repo, "--root-key", Pub("a"), "--targets-key", Key("t1"),
+                  "--snapshot-key", Key("snapshot"), "--timestamp-key", Key("timestamp"), "-o", Path("again.json")});
+  EXPECT_EQ(again.exit_code, 5) << again.err;
+  EXPECT_FALSE(fw::testing::Exists(Path("again.json")));
+}
+
+// On a terminal (script(1) gives it one) the holder answers the prompt: n signs nothing (exit 1), y signs.
+TEST_F(OfflineSigningTest, OnATerminalTheHolderAnswersThePrompt) {
+  StageRootRotation("root2.json");
+  const std::string before = ReadFile(Path("root2.json"));
+  const std::string cmd =
+      fw::testing::BinaryPath("fwsign") + " repo sign-role '" + Path("root2.json") + "' --key '" + Key("a") + "'";
+  auto no = RunCommand({"script", "-qec", cmd, "/dev/null"}, "n\n");
+  EXPECT_EQ(no.exit_code, 1) << no.out;
+  EXPECT_NE(no.out.find("Sign root version 2 with this key? [y/N]"), std::string::npos) << no.out;
+  EXPECT_EQ(ReadFile(Path("root2.json")), before);
+  auto yes = RunCommand({"script", "-qec", cmd, "/dev/null"}, "y\n");
+  EXPECT_EQ(yes.exit_code, 0) << yes.out;
+  auto signed_role = ReadOfflineRole(Path("root2.json"));
+  ASSERT_TRUE(signed_role.ok()) << signed_role.status().message();
+  EXPECT_EQ(signed_role->signatures.size(), 1u);
+}
+
 TEST_F(OfflineSigningTest, BadInputIsRefusedWithExit3AndNothingWritten) {
   StageRootRotation("root2.json");
   fw::testing::WriteFile(Path("text.json"), "this is not a role file\n");

@@ -45,6 +45,10 @@ struct RepoInitOptions {
   uint32_t root_threshold = 1, targets_threshold = 1, snapshot_threshold = 1, timestamp_threshold = 1;
   ExpiryPolicy expiry;
   bool consistent_snapshot = true;
+  // Offline root (fw/tuf_offline.h): when set, root v1 is written unsigned to this file
+  // instead of metadata/ (the root keys need not be in the key ring); the repository is
+  // complete once `repo merge` publishes it at threshold.
+  std::string offline_root;
 };
 
 struct AddTargetOptions {
@@ -62,7 +66,7 @@ struct PublishResult {
 };
 
 // Creates REPO with root v1 and empty, published targets/snapshot/timestamp v1.
-// Refuses an existing repository.
+// Refuses an existing repository (with offline_root: also one holding repo.json).
 Status RepoInit(const std::string& repo, const RepoInitOptions& options, const Keyring& keyring, int64_t now);
 
 // Stages a signed image as a target: copies it to targets/ and records length,
