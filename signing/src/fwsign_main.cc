@@ -11,6 +11,7 @@
 #include "fw/key_files.h"
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
+#include "fwsign_key_cmds.h"
 #include "fwsign_offline_cmds.h"
 
 namespace fw {
@@ -497,6 +498,7 @@ cli::Program MakeProgram() {
                               "no-timestamp", "leave timestamp/snapshot out (targets checked against root only)");
                         },
                         BundleCreateCmd});
+  AddTokenKeyCommands(p);  // last: it adds --pkcs11-module to the commands above
   return p;
 }
 

@@ -99,18 +99,19 @@ TEST(OpenSigner, MissingFileAndPublicKeyAreClearErrors) {
   EXPECT_NE(pub.status().message().find("public key"), std::string::npos) << pub.status().message();
 }
 
-TEST(OpenSigner, Pkcs11UriIsNotSupportedYet) {
+TEST(OpenSigner, Pkcs11UriWithoutAModuleIsAUsageError) {
+  ::unsetenv(kModuleEnvironmentVariable);
   for (const std::string uri : {"pkcs11:token=vendor;object=image-signing", "PKCS11:object=root"}) {
     auto s = OpenSigner(uri, {});
     ASSERT_FALSE(s.ok());
-    EXPECT_EQ(s.status().code(), ErrorCode::kUnsupported);
-    EXPECT_NE(s.status().message().find("pkcs11:"), std::string::npos) << s.status().message();
-    EXPECT_NE(s.status().message().find("not supported yet"), std::string::npos) << s.status().message();
-    EXPECT_NE(s.status().message().find(uri), std::string::npos) << s.status().message();
+    EXPECT_EQ(s.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find("no PKCS#11 module"), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find("module-path"), std::string::npos) << s.status().message();
   }
 }
 
-TEST(OpenSigner, FwsignRefusesPkcs11UrisAsUsageErrors) {
+TEST(OpenSigner, FwsignWithoutAModuleRefusesPkcs11UrisAsUsageErrors) {
+  ::unsetenv(kModuleEnvironmentVariable);
   TempDir dir;
   testing::WriteBytes(dir / "payload.bin", testing::PseudoRandomBytes(100, 1));
   auto r = testing::RunCommand({"fwsign", "image", "sign", "--key", "pkcs11:object=fw", "--version", "1.0.0",
@@ -121,10 +122,10 @@ TEST(OpenSigner, FwsignRefusesPkcs11UrisAsUsageErrors) {
   EXPECT_FALSE(fs::exists(dir / "fw.img"));
   auto p = testing::RunCommand({"fwsign", "repo", "publish", dir / "repo", "--key", "pkcs11:object=ts"});
   EXPECT_EQ(p.exit_code, 2) << p.err;
-  EXPECT_NE(p.err.find("not supported yet"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("no PKCS#11 module"), std::string::npos) << p.err;
   auto show = testing::RunCommand({"fwsign", "key", "show", "pkcs11:object=root"});
   EXPECT_EQ(show.exit_code, 2) << show.err;
-  EXPECT_NE(show.err.find("not supported yet"), std::string::npos) << show.err;
+  EXPECT_NE(show.err.find("no PKCS#11 module"), std::string::npos) << show.err;
 }
 
 TEST(OpenSigner, TokenKeySpecsAreRecognisedByScheme) {
