@@ -72,16 +72,14 @@ void DescribeRoot(std::ostringstream& out, const Root& next, const std::optional
     if (p && (p->threshold != r.threshold || p->keyids.size() != r.keyids.size())) {
       out << " (was " << p->threshold << " of " << p->keyids.size() << ")";
     } else if (p) {
-      out << " (unchanged)";
+      const bool same_keys = std::set(p->keyids.begin(), p->keyids.end()) == std::set(r.keyids.begin(), r.keyids.end());
+      out << (same_keys ? " (unchanged)" : " (threshold unchanged, keys changed)");
     }
     out << "\n";
     for (const auto& id : r.keyids) {
       const bool old = p && std::find(p->keyids.begin(), p->keyids.end(), id) != p->keyids.end();
-      out << "    "
-          << (!p    ? " "
-              : old ? "="
-                    : "+")
-          << " " << (next.keys.count(id) ? KeyLine(id, next.keys.at(id)) : id + " (NOT IN keys)")
+      const char* mark = !p ? " " : old ? "=" : "+";
+      out << "    " << mark << " " << (next.keys.count(id) ? KeyLine(id, next.keys.at(id)) : id + " (NOT IN keys)")
           << (p && !old ? "  (added)" : "") << "\n";
     }
     if (!p) continue;

@@ -179,6 +179,16 @@ TEST_F(OfflineSigningTest, HolderSeesWhatTheySignAndMustConfirm) {
                            "role targets: threshold 2 of 3 (unchanged)", "root version 2: 2 of 3 needed, 0 valid"}) {
     EXPECT_NE(show.out.find(want), std::string::npos) << want << "\n" << show.out;
   }
+  // A key replaced at the same threshold is shown as such, not as "unchanged".
+  ASSERT_EQ(RunCommand({"fwsign", "repo", "stage", Repo(), "root", "--change-role", "timestamp", "--new-key", Pub("c"),
+                        "-o", Path("ts.json")})
+                .exit_code,
+            0);
+  auto ts = RunCommand({"fwsign", "repo", "show-role", Path("ts.json"), "--repo", Repo()});
+  ASSERT_EQ(ts.exit_code, 0) << ts.err;
+  EXPECT_NE(ts.out.find("role timestamp: threshold 1 of 1 (threshold unchanged, keys changed)"), std::string::npos)
+      << ts.out;
+  EXPECT_NE(ts.out.find("role root: threshold 1 of 1 (unchanged)"), std::string::npos) << ts.out;
   // Without --yes and without a terminal: refused, nothing signed.
   const std::string before = ReadFile(Path("root2.json"));
   auto no = RunCommand({"fwsign", "repo", "sign-role", Path("root2.json"), "--key", Key("a")}, "y\n");
