@@ -245,6 +245,26 @@ TEST_F(OfflineSigningTest, HolderSeesWhatTheySignAndMustConfirm) {
   EXPECT_EQ(client.trusted()->targets()->signed_.common.version, 3u);
 }
 
+// A signature by a key the role does not list is ignored (reported, dropped); duplicates count once.
+TEST_F(OfflineSigningTest, ForeignSignaturesAreIgnoredAndDuplicatesCountOnce) {
+  ASSERT_EQ(RunCommand({"fwsign", "repo", "stage", Repo(), "targets", "-o", Path("t.json")}).exit_code, 0);
+  // Without --repo a targets holder cannot be checked: key "a" (a stranger to targets) signs.
+  auto stranger = SignCopy("t.json", "a", "a.json", /*with_repo=*/false);
+  ASSERT_EQ(stranger.exit_code, 0) << stranger.err;
+  ASSERT_EQ(SignCopy("t.json", "t1", "t1.json").exit_code, 0);
+  ASSERT_EQ(SignCopy("t.json", "t1", "t1-again.json").exit_code, 0);
+  auto short_of = Merge({"a.json", "t1.json", "t1-again.json"});
+  EXPECT_EQ(short_of.exit_code, 5) << short_of.err;
+  EXPECT_NE(short_of.err.find("2 of 3 needed, 1 valid"), std::string::npos) << short_of.err;
+  ASSERT_EQ(SignCopy("t.json", "t2", "t2.json").exit_code, 0);
+  auto m = Merge({"a.json", "t1.json", "t2.json", "t1-again.json"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  const std::string a_keyid = nlohmann::json::parse(ReadFile(Path("a.json")))["signatures"][0]["keyid"];
+  EXPECT_NE(m.err.find("ignored the signature by key " + a_keyid), std::string::npos) << m.err;
+  auto published = nlohmann::json::parse(ReadFile(Repo() + "/metadata/2.targets.json"));
+  EXPECT_EQ(published["signatures"].size(), 2u);
+}
+
 // A repository whose very first root is 2-of-3 and signed offline: until the merge there is no root.json.
 TEST_F(OfflineSigningTest, InitOfflineStagesRootV1ForTheHolders) {
   const std::string repo = Path("repo1");
