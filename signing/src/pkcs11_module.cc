@@ -193,7 +193,17 @@ Status Session::Login(const std::optional<TokenPin>& pin) {
   std::fill(value.begin(), value.end(), '\0');
   if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return Status::Ok();
   if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
-    return VerificationFailed(where + ": wrong PIN (from " + pin->origin + "): " + CkrName(rv));
+    // Tell the operator before the next try locks the token (nothing here ever retries).
+    CK_TOKEN_INFO info{};
+    std::string tries;
+    if (f()->C_GetTokenInfo(token_.slot, &info) == CKR_OK) {
+      if (info.flags & CKF_USER_PIN_FINAL_TRY) {
+        tries = "; the next wrong PIN locks the token";
+      } else if (info.flags & CKF_USER_PIN_COUNT_LOW) {
+        tries = "; the token reports few tries left";
+      }
+    }
+    return VerificationFailed(where + ": wrong PIN (from " + pin->origin + "): " + CkrName(rv) + tries);
   }
   if (rv == CKR_PIN_LOCKED) {
     return VerificationFailed(where + ": the user PIN is locked (CKR_PIN_LOCKED); the token's officer must reset it");

@@ -1,5 +1,6 @@
 #include "fw/pkcs11_token.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "fw/encoding.h"
@@ -19,7 +20,13 @@ struct TokenSigner::Impl {
   std::string label;
   Bytes id;
   std::string uri;  // without any PIN
+  // The PIN, kept only for a key with CKA_ALWAYS_AUTHENTICATE (a login before every signature).
+  std::optional<std::string> context_pin;
   mutable std::mutex mu;
+
+  ~Impl() {
+    if (context_pin) std::fill(context_pin->begin(), context_pin->end(), '\0');
+  }
 };
 
 namespace {
@@ -148,20 +155,25 @@ Result<Bytes> TokenSigner::Sign(ByteSpan message) const {
   }
   CK_MECHANISM mech{impl_->mechanism, nullptr, 0};
   CK_RV rv = s.f()->C_SignInit(s.handle(), &mech, impl_->key);
-  if (rv != CKR_OK) return CkrError(describe() + ": C_SignInit(" + MechanismName(impl_->mechanism) + ")", rv);
+  if (rv != CKR_OK) return CkrError("C_SignInit(" + MechanismName(impl_->mechanism) + ")", rv);
+  if (impl_->context_pin) {
+    std::string& pin = *impl_->context_pin;
+    rv = s.f()->C_Login(s.handle(), CKU_CONTEXT_SPECIFIC, reinterpret_cast<CK_UTF8CHAR*>(pin.data()), pin.size());
+    if (rv != CKR_OK) return CkrError("C_Login(CKU_CONTEXT_SPECIFIC) for a CKA_ALWAYS_AUTHENTICATE key", rv);
+  }
   Bytes sig(512);
   CK_ULONG len = sig.size();
   rv = s.f()->C_Sign(s.handle(), const_cast<CK_BYTE*>(input.data()), input.size(), sig.data(), &len);
-  if (rv != CKR_OK) return CkrError(describe() + ": C_Sign(" + MechanismName(impl_->mechanism) + ")", rv);
+  if (rv != CKR_OK) return CkrError("C_Sign(" + MechanismName(impl_->mechanism) + ")", rv);
   sig.resize(std::min<size_t>(len, sig.size()));
   if (impl_->type == KeyType::kEcdsaP256) {
-    if (sig.size() != 64) return Corrupt(describe() + ": ECDSA signature of " + std::to_string(sig.size()) + " bytes");
+    if (sig.size() != 64) return Corrupt("the token's ECDSA signature has " + std::to_string(sig.size()) + " bytes");
     sig = EcdsaRawToDer(sig);
   }
   Status ok = impl_->public_key->Verify(message, sig);
   if (!ok.ok()) {
-    return VerificationFailed(describe() + ": the token's signature does not verify under its public key object (" +
-                              ok.message() + ")");
+    return VerificationFailed("the token's signature does not verify under its public key object (" + ok.message() +
+                              ")");
   }
   return sig;
 }
@@ -189,6 +201,11 @@ Result<std::unique_ptr<TokenSigner>> OpenTokenSigner(const Pkcs11Uri& uri, const
       PublicKey pub,
       FindPublicKey(s, impl->key, impl->type, impl->id, impl->label).WithContext("private key " + key_where));
   impl->public_key = std::make_unique<PublicKey>(std::move(pub));
+  FW_ASSIGN_OR_RETURN(auto always, s.Attribute(impl->key, CKA_ALWAYS_AUTHENTICATE));
+  if (always && !always->empty() && (*always)[0] != CK_FALSE) {
+    if (!pin) return InvalidArgument("private key " + key_where + " needs the PIN before every signature; none given");
+    impl->context_pin = pin->value;
+  }
   return std::make_unique<TokenSigner>(std::move(impl));
 }
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <array>
+#include <type_traits>
 
 namespace fw {
 namespace {
@@ -76,18 +77,22 @@ constexpr std::array<Attr, 11> kAttrs = {{{"token", false, 32},
                                           {"pin-source", true, 0},
                                           {"pin-value", true, 0}}};
 
-std::optional<std::string>* StringField(Pkcs11Uri& u, std::string_view name) {
-  if (name == "token") return &u.token;
-  if (name == "manufacturer") return &u.manufacturer;
-  if (name == "serial") return &u.serial;
-  if (name == "model") return &u.model;
-  if (name == "object") return &u.object;
-  if (name == "type") return &u.type;
-  if (name == "module-path") return &u.module_path;
-  if (name == "module-name") return &u.module_name;
-  if (name == "pin-source") return &u.pin_source;
-  if (name == "pin-value") return &u.pin_value;
-  return nullptr;
+// The string member for an attribute name (every attribute but id); nullptr for others.
+template <typename Uri>
+auto* StringField(Uri& u, std::string_view name) {
+  using Field = std::conditional_t<std::is_const_v<Uri>, const std::optional<std::string>, std::optional<std::string>>;
+  Field* f = nullptr;
+  if (name == "token") f = &u.token;
+  if (name == "manufacturer") f = &u.manufacturer;
+  if (name == "serial") f = &u.serial;
+  if (name == "model") f = &u.model;
+  if (name == "object") f = &u.object;
+  if (name == "type") f = &u.type;
+  if (name == "module-path") f = &u.module_path;
+  if (name == "module-name") f = &u.module_name;
+  if (name == "pin-source") f = &u.pin_source;
+  if (name == "pin-value") f = &u.pin_value;
+  return f;
 }
 
 Status SetAttribute(Pkcs11Uri& u, std::string_view item, bool query) {
@@ -186,7 +191,7 @@ std::string Pkcs11Uri::ToString(bool with_pin) const {
       if (id) add(path, ';', "id", std::string(id->begin(), id->end()), false);
       continue;
     }
-    const auto* f = StringField(const_cast<Pkcs11Uri&>(*this), a.name);
+    const auto* f = StringField(*this, a.name);
     if (f->has_value()) add(path, ';', a.name, **f, false);
   }
   std::string query;

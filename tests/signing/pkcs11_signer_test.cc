@@ -128,6 +128,24 @@ TEST_F(Pkcs11Signer, PinFromAPinSourceFile) {
   EXPECT_EQ(testing::ReadBytes(d("fw.img")), testing::ReadBytes(d("fw2.img")));
 }
 
+TEST_F(Pkcs11Signer, AlwaysAuthenticateKeyLogsInBeforeEverySignature) {
+  ASSERT_TRUE(hsm_.GenerateKey("vendor", "EC:prime256v1", "always", "05", {"--always-auth"}));
+  const std::string uri = SoftHsm::Uri("vendor", "always");
+  for (const char* out : {"a1.img", "a2.img"}) {
+    auto r = Sign(uri, out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto s = OpenSigner(uri, {});
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  for (int i = 0; i < 3; ++i) {
+    auto sig = (*s)->Sign(Bytes{1, 2, 3});
+    EXPECT_TRUE(sig.ok()) << sig.status().message();
+  }
+  EXPECT_EQ(
+      RunCommand({"fwsign", "image", "verify", "--pubkey", PublicPem(uri, "always.pub.pem"), d("a2.img")}).exit_code,
+      0);
+}
+
 TEST_F(Pkcs11Signer, KeyListShowsTheTokensObjects) {
   auto r = RunCommand({"fwsign", "key", "list", "--module", SoftHsm::kModule, "--token", "vendor", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -35,9 +35,12 @@ bool SoftHsm::InitToken(const std::string& label) {
 }
 
 bool SoftHsm::GenerateKey(const std::string& token, const std::string& key_type, const std::string& label,
-                          const std::string& id) {
-  return Run({"pkcs11-tool", "--module", kModule, "--token-label", token, "--login", "--pin", kPin, "--keypairgen",
-              "--key-type", key_type, "--label", label, "--id", id});
+                          const std::string& id, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {"pkcs11-tool", "--module", kModule, "--token-label", token,
+                                   "--login",     "--pin",    kPin,    "--keypairgen",  "--key-type",
+                                   key_type,      "--label",  label,   "--id",          id};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return Run(argv);
 }
 
 bool SoftHsm::ImportKey(const std::string& token, const std::string& private_pem, const std::string& public_pem,

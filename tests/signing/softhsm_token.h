@@ -26,7 +26,7 @@ class SoftHsm {
   bool InitToken(const std::string& label);
   // key_type: "EC:edwards25519", "EC:prime256v1", "rsa:1024". id: hex ("01").
   bool GenerateKey(const std::string& token, const std::string& key_type, const std::string& label,
-                   const std::string& id);
+                   const std::string& id, const std::vector<std::string>& extra = {});
   // Imports a PKCS#8 PEM private key and its public key PEM under one label and id.
   bool ImportKey(const std::string& token, const std::string& private_pem, const std::string& public_pem,
                  const std::string& label, const std::string& id);

@@ -1,7 +1,7 @@
 // fw::Signer: one private key that signs, wherever it lives — in memory (KeySigner,
-// loaded from a PEM file by OpenSigner in fw/open_signer.h) or, later, inside a
-// PKCS#11 token. Image signing (SignImageFile), TUF metadata signing (SignBytes) and
-// the TUF repository (fw/tuf_repo.h) sign only through this interface.
+// loaded from a PEM file by OpenSigner in fw/open_signer.h) or inside a PKCS#11 token
+// (TokenSigner in fw/pkcs11_token.h, opened from a pkcs11: URI by OpenSigner). Image signing (SignImageFile), TUF
+// metadata signing (SignBytes) and the TUF repository (fw/tuf_repo.h) sign only through this interface.
 //
 // Contract:
 // - type() and public_key() never change for a signer's lifetime. Key ids (the image

@@ -9,18 +9,18 @@
 // For a pkcs11: URI (docs/signing-hsm.md):
 //  - the module is the URI's module-path, else SignerOptions::pkcs11_module, else the process
 //    default (SetDefaultPkcs11Module: fwsign's --pkcs11-module), else the environment variable
-//    PKCS11_MODULE; none is a usage error;
-//    module-name is refused (give module-path).
+//    PKCS11_MODULE; none is a usage error; module-name is refused (give module-path).
 //  - the PIN comes from the URI's pin-source (file:PATH or a path: the file's first line), else
 //    the environment variable FW_PKCS11_PIN (kPinEnvironmentVariable). A pin-value in the URI
 //    is refused (InvalidArgument): key specs come from command lines, where a PIN would be
 //    visible to every user of the machine. PINs never appear in messages.
 //
 // A PEM file literally named "pkcs11:..." is reached as "./pkcs11:...".
-// Ownership: the caller owns the returned signer. Thread safety: none needed; no
-// shared state but the default module (guarded by a mutex). Failure model: errors are values; a key file's errors are
-// those of PrivateKey::LoadPemFile (missing file: I/O error; wrong passphrase: verification failed; a public key or an
-// RSA key: invalid argument / unsupported).
+// Ownership: the caller owns the returned signer. Thread safety: no shared state but the
+// default module (guarded by a mutex). Failure model: errors are values; a key file's errors
+// are those of PrivateKey::LoadPemFile (missing file: I/O error; wrong passphrase: verification
+// failed; a public key or an RSA key: invalid argument / unsupported); a token key's are listed
+// in fw/pkcs11_token.h and docs/signing-hsm.md.
 #pragma once
 
 #include <memory>

@@ -12,7 +12,9 @@
 //    error listing the tokens seen.
 //  - opens a session, logs in with `pin` when the token requires it, and selects exactly one
 //    private key by object (CKA_LABEL) and id (CKA_ID); its public half comes from the public-key
-//    object with the same id (else label): CKA_EC_PARAMS + CKA_EC_POINT.
+//    object with the same id (else label): CKA_EC_PARAMS + CKA_EC_POINT. A key with
+//    CKA_ALWAYS_AUTHENTICATE gets a context-specific login before each signature (the signer then
+//    keeps the PIN in memory, wiped on destruction).
 //  - Ed25519 keys sign with CKM_EDDSA; P-256 keys with CKM_ECDSA_SHA256 when the token lists it,
 //    else CKM_ECDSA over a SHA-256 computed here, the raw r||s re-encoded as DER. Every signature
 //    is verified with the public key before it is returned (fw::Signer's contract).
