@@ -12,6 +12,7 @@
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
 #include "fwsign_key_cmds.h"
+#include "fwsign_offline_cmds.h"
 
 namespace fw {
 namespace {
@@ -485,6 +486,7 @@ cli::Program MakeProgram() {
                         },
                         ImageInspect});
   AddRepoCommands(p);
+  AddOfflineSigningCommands(p);
   p.commands.push_back({"bundle create", "write an offline bundle (metadata, chunk index, image) for one target",
                         "REPO --target PATH -o BUNDLE [options]",
                         [](po::options_description& o, po::positional_options_description& pos) {
