@@ -9,13 +9,15 @@
 #
 #   scripts/vendor-pipeline.sh [--workdir DIR] [--keep] [--build-dir DIR] [--version V]
 #                              [--security-counter N] [--hardware-id ID] [--payload FILE] [--quiet]
+#   scripts/vendor-pipeline.sh --timer --workdir DIR [--warn-days N] [--quiet]   (what the timer runs)
 # Without --workdir a temporary directory is used and removed at exit (kept with --keep).
-# Exit status: 0 released; 1 a step failed (the failing step is named); 2 usage.
+# Exit status: 0 released / refreshed; 1 a step failed (the failing step is named), or (--timer) root
+# or targets expire within --warn-days (default 14) and need the holders; 2 usage.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-usage() { sed -n '10,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-workdir="" keep=0 build_dir="" version=1.0.0 counter=1 hwid=POS-X1 payload="" quiet=0
+usage() { sed -n '10,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+workdir="" keep=0 build_dir="" version=1.0.0 counter=1 hwid=POS-X1 payload="" quiet=0 mode=release warn_days=14
 while [ $# -gt 0 ]; do
   case "$1" in
     --workdir) workdir=${2:?--workdir needs a directory}; shift 2 ;;
@@ -26,10 +28,14 @@ while [ $# -gt 0 ]; do
     --hardware-id) hwid=${2:?--hardware-id needs a value}; shift 2 ;;
     --payload) payload=${2:?--payload needs a file}; shift 2 ;;
     --quiet) quiet=1; shift ;;
+    --timer) mode=timer; shift ;;
+    --warn-days) warn_days=${2:?--warn-days needs a number}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "vendor-pipeline: unknown argument $1" >&2; usage ;;
   esac
 done
+[[ "$warn_days" =~ ^[0-9]{1,4}$ ]] || { echo "vendor-pipeline: --warn-days: a number of days" >&2; exit 2; }
+[ "$mode" = release ] || [ -n "$workdir" ] || { echo "vendor-pipeline: --timer needs --workdir" >&2; exit 2; }
 
 step_name="setup"
 step() { step_name=$*; [ "$quiet" = 1 ] || printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -77,6 +83,25 @@ say "work directory: $W (tokens in hsm/, PIN files in pins/, signing workspace r
 
 # A key in a token, as fwsign takes it: the PIN comes from the holder's own file, never argv.
 uri() { echo "pkcs11:token=$1;object=$2?pin-source=file:$W/pins/$1.pin"; }
+image_key=$(uri build-signing image) snapshot_key=$(uri online snapshot) timestamp_key=$(uri online timestamp)
+
+# Publish: targets first, then versioned metadata, then the unversioned files, timestamp.json last —
+# each file copied under a temporary name and renamed, so a client mid-sync never sees a half file
+# or a timestamp naming a snapshot that is not there yet.
+publish_static() {
+  mkdir -p www/metadata www/targets
+  local f rel
+  for f in $(cd repo && find targets -type f | sort) $(cd repo/metadata && ls [0-9]*.json | sed 's/^/metadata\//'); do
+    [ -f "www/$f" ] && cmp -s "repo/$f" "www/$f" && continue
+    mkdir -p "www/$(dirname "$f")" && cp "repo/$f" "www/$f.tmp" && mv "www/$f.tmp" "www/$f"
+  done
+  for rel in root.json targets.json snapshot.json timestamp.json; do
+    [ -f "repo/metadata/$rel" ] || continue
+    cp "repo/metadata/$rel" "www/metadata/.$rel.tmp" && mv "www/metadata/.$rel.tmp" "www/metadata/$rel"
+  done
+}
+
+release() {
 
 # ---------------------------------------------------------------------------------------------
 step "1. HSM tokens and keys (made once; a real vendor's HSMs already hold them)"
@@ -113,7 +138,6 @@ for h in a b c; do
   make_token holder-$h && make_key holder-$h root 01 $type && make_key holder-$h targets 02 $type
 done
 say "public keys exported to keys/: $(cd keys && echo *.pub.pem)"
-image_key=$(uri build-signing image) snapshot_key=$(uri online snapshot) timestamp_key=$(uri online timestamp)
 
 # sign_copies ROLE_FILE HOLDER…: each holder signs their own copy (their machine, their token), after
 # reading the summary; the published metadata travels with it (a copy, as on a USB stick).
@@ -189,36 +213,41 @@ step "7. Snapshot and timestamp with the online keys (token \"online\")"
 "$fwsign" repo publish repo --key "$snapshot_key" --key "$timestamp_key" > /dev/null
 say "snapshot and timestamp signed"
 
-# Publish: targets first, then versioned metadata, then the unversioned files, timestamp.json last —
-# each file copied under a temporary name and renamed, so a client mid-sync never sees a half file
-# or a timestamp naming a snapshot that is not there yet.
-publish_static() {
-  mkdir -p www/metadata www/targets
-  local f rel
-  for f in $(cd repo && find targets -type f | sort) $(cd repo/metadata && ls [0-9]*.json | sed 's/^/metadata\//'); do
-    [ -f "www/$f" ] && cmp -s "repo/$f" "www/$f" && continue
-    mkdir -p "www/$(dirname "$f")" && cp "repo/$f" "www/$f.tmp" && mv "www/$f.tmp" "www/$f"
-  done
-  for rel in root.json targets.json snapshot.json timestamp.json; do
-    [ -f "repo/metadata/$rel" ] || continue
-    cp "repo/metadata/$rel" "www/metadata/.$rel.tmp" && mv "www/metadata/.$rel.tmp" "www/metadata/$rel"
-  done
-}
 step "8. Publish to the static directory www/ (serve it with any web server)"
 publish_static
 say "www/metadata: $(cd www/metadata && ls | tr '\n' ' ')"
 say "www/targets:  $(cd www/targets && find . -type f | sed 's|^\./||' | tr '\n' ' ')"
 
-step "9. The timer job: re-sign what expires soon with the online keys, then publish"
-# What a systemd timer or cron runs every 6 hours (docs/vendor-pipeline.md). The timestamp lives
-# 1 day, so a whole-day window re-signs it on every run; a root or targets about to expire cannot be
-# re-signed with online keys: the job fails (exit 2) and alerts, the holders must stage and sign.
-out=$("$fwsign" repo resign-expiring repo --within-days 0 --key "$snapshot_key" --key "$timestamp_key")
-say "window 0 days: $out"
-out=$("$fwsign" repo resign-expiring repo --within-days 1 --key "$snapshot_key" --key "$timestamp_key")
-say "window 1 day:  $out"
-publish_static
-say "timestamp.json re-published: $(grep -o '"version":[0-9]*' www/metadata/timestamp.json | tail -1)"
+}
+
+timer_job() {
+  step "9. The timer job: re-sign what expires soon with the online keys, then publish"
+  # What a systemd timer or cron runs every 6 hours (docs/vendor-pipeline.md). The timestamp lives
+  # 1 day, so a whole-day window re-signs it on every run. Root and targets cannot be re-signed with
+  # online keys: if one of them is inside the window the re-signing fails (exit 2, nothing written).
+  # The warning below comes weeks earlier, after the refresh, so the timestamp never lapses over it.
+  [ -f repo/metadata/root.json ] || die "no repository in $W/repo: run a release first"
+  local out days r late=""
+  if [ "$mode" = release ]; then
+    out=$("$fwsign" repo resign-expiring repo --within-days 0 --key "$snapshot_key" --key "$timestamp_key")
+    say "window 0 days: $out"
+  fi
+  out=$("$fwsign" repo resign-expiring repo --within-days 1 --key "$snapshot_key" --key "$timestamp_key") \
+    || die "re-signing failed (root or targets expiring? the holders must stage and sign)"
+  say "window 1 day:  $out"
+  publish_static
+  say "timestamp.json published: $(grep -o '"version":[0-9]*' www/metadata/timestamp.json | tail -1)"
+  for r in root targets; do
+    days=$("$fwsign" repo show-role "repo/metadata/$r.json" | sed -n 's/^expires:.*(in \([0-9]*\) days).*/\1/p')
+    say "$r (offline) expires in ${days:-less than 1} days"
+    if [ -z "$days" ] || [ "$days" -lt "$warn_days" ]; then late="$late $r"; fi
+  done
+  [ -z "$late" ] || die "offline role(s)$late expire within $warn_days days: the holders must stage, sign and merge"
+}
+
+if [ "$mode" = timer ]; then timer_job; exit 0; fi
+release
+timer_job
 
 step "10. Check what was published"
 target=$(cd www/targets && find . -name "*.fw-$version.img" | sed 's|^\./||' | head -1)

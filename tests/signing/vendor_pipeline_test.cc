@@ -3,7 +3,7 @@
 // read from the tokens by this test, the published directory served over HTTP and followed by our
 // client (fwtuf-client), the downloaded image verified by `fwsign image verify` with the public key
 // read from the build token and by plain openssl. Each pipeline step leaves a trace checked here, so
-// a skipped step fails the test.
+// a skipped step fails the test. Then the timer job (`--timer`) is run 80 days later (faketime).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -132,6 +132,17 @@ TEST_F(VendorPipeline, ReleaseIsSignedOnTokensAndFollowedByOurClientAndOpenssl) 
   ASSERT_EQ(info["payload_size"].get<size_t>(), payload.size());
   ASSERT_GE(bytes.size(), off + payload.size());
   EXPECT_TRUE(std::equal(payload.begin(), payload.end(), bytes.begin() + static_cast<std::ptrdiff_t>(off)));
+  // The timer job 80 days later: the timestamp is re-signed and published, and the job fails (exit 1)
+  // because the offline targets role (90 days) expires within the 14-day warning window.
+  r = RunCommand({"faketime", "-f", "+80d", "bash", SourcePath("scripts/vendor-pipeline.sh"), "--timer", "--workdir",
+                  w(), "--build-dir", FW_TEST_BINARY_DIR, "--quiet"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("offline role(s) targets expire within 14 days"), std::string::npos) << r.err;
+  EXPECT_EQ(ReadJson(www + "metadata/timestamp.json")["signed"]["version"], 4);
+  r = RunCommand(
+      {"fwtuf-client", "--metadata-dir", dir_ / "md", "--metadata-url", server.Url() + "metadata", "refresh"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ReadJson(dir_ / "md/timestamp.json")["signed"]["version"], 4);
 }
 
 }  // namespace
