@@ -56,6 +56,32 @@ class VendorPipeline : public ::testing::Test {
     return tk.ok() ? tk->KeyId() : "unusable " + pub;
   }
 
+  // The downloaded image: signed by the build token's key (public half read by this test), for POS-X1,
+  // counter 7, version 2.3.0, carrying the build's payload; checked by fwsign and by plain openssl.
+  void VerifyImage(const std::string& img) {
+    const std::string pub = dir_ / "build-signing.image.pub.pem";
+    TufKeyId("build-signing", "image");  // writes `pub`
+    auto r = RunCommand(
+        {"fwsign", "image", "verify", "--pubkey", pub, "--hardware-id", "POS-X1", "--min-security-counter", "7", img});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    r = RunCommand({"fwsign", "image", "verify", "--pubkey", dir_ / "online.timestamp.pub.pem", img});
+    EXPECT_NE(r.exit_code, 0) << "an image must not verify with another key";
+    r = RunCommand({"bash", SourcePath("manifests/tools/openssl-verify-image.sh"), img, pub});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("Signature Verified Successfully"), std::string::npos) << r.out;
+    r = RunCommand({"fwsign", "image", "inspect", "--json", img});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("2.3.0"), std::string::npos) << r.out;
+    // … and it carries the build's payload.
+    const json info = json::parse(r.out);
+    const auto bytes = testing::ReadBytes(img);
+    const auto payload = testing::ReadBytes(dir_ / "payload.bin");
+    const size_t off = info["payload_offset"].get<size_t>();
+    ASSERT_EQ(info["payload_size"].get<size_t>(), payload.size());
+    ASSERT_GE(bytes.size(), off + payload.size());
+    EXPECT_TRUE(std::equal(payload.begin(), payload.end(), bytes.begin() + static_cast<std::ptrdiff_t>(off)));
+  }
+
   testing::TempDir dir_;
 };
 
@@ -109,29 +135,8 @@ TEST_F(VendorPipeline, ReleaseIsSignedOnTokensAndFollowedByOurClientAndOpenssl) 
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadJson(dir_ / "md/timestamp.json")["signed"]["version"], 3);
 
-  // The image: signed by the build token's key (public half read by this test), for POS-X1, counter 7.
-  const std::string img = dir_ / "dl/fw-2.3.0.img";
-  const std::string pub = dir_ / "build-signing.image.pub.pem";
-  TufKeyId("build-signing", "image");
-  r = RunCommand(
-      {"fwsign", "image", "verify", "--pubkey", pub, "--hardware-id", "POS-X1", "--min-security-counter", "7", img});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  r = RunCommand({"fwsign", "image", "verify", "--pubkey", dir_ / "online.timestamp.pub.pem", img});
-  EXPECT_NE(r.exit_code, 0) << "an image must not verify with another key";
-  r = RunCommand({"bash", SourcePath("manifests/tools/openssl-verify-image.sh"), img, pub});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("Signature Verified Successfully"), std::string::npos) << r.out;
-  r = RunCommand({"fwsign", "image", "inspect", "--json", img});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("2.3.0"), std::string::npos) << r.out;
-  // … and it carries the build's payload.
-  const json info = json::parse(r.out);
-  const auto bytes = testing::ReadBytes(img);
-  const auto payload = testing::ReadBytes(dir_ / "payload.bin");
-  const size_t off = info["payload_offset"].get<size_t>();
-  ASSERT_EQ(info["payload_size"].get<size_t>(), payload.size());
-  ASSERT_GE(bytes.size(), off + payload.size());
-  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), bytes.begin() + static_cast<std::ptrdiff_t>(off)));
+  VerifyImage(dir_ / "dl/fw-2.3.0.img");
+
   // The timer job 80 days later: the timestamp is re-signed and published, and the job fails (exit 1)
   // because the offline targets role (90 days) expires within the 14-day warning window.
   r = RunCommand({"faketime", "-f", "+80d", "bash", SourcePath("scripts/vendor-pipeline.sh"), "--timer", "--workdir",
