@@ -2,7 +2,10 @@
 # The demo: installs what is missing, builds (Release), and runs a simulated payment
 # terminal through a good update, a bad one that rolls back, with every transaction
 # record intact (scripts/demo-terminal.sh explains each step as it goes).
+#   scripts/demo.sh [--hsm]   --hsm: the vendor's keys live in SoftHSM2 tokens (scripts/vendor-pipeline.sh)
 set -euo pipefail
+hsm=()
+case "${1:-}" in "") ;; --hsm) hsm=(--hsm) ;; *) echo "usage: scripts/demo.sh [--hsm]" >&2; exit 2 ;; esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
@@ -10,4 +13,4 @@ mkdir -p build
 echo "building (Release) — the first build takes a few minutes…"
 scripts/build.sh release -DCMAKE_BUILD_TYPE=Release -DFW_BUILD_TESTS=OFF > build/release.build.log 2>&1 \
   || { cat build/release.build.log; exit 1; }
-exec scripts/demo-terminal.sh build/release
+exec scripts/demo-terminal.sh build/release "${hsm[@]}"
