@@ -103,120 +103,123 @@ publish_static() {
 
 release() {
 
-# ---------------------------------------------------------------------------------------------
-step "1. HSM tokens and keys (made once; a real vendor's HSMs already hold them)"
-# token          key(s)                       who uses it
-# build-signing  image (Ed25519)              the release job: signs firmware images
-# online         snapshot, timestamp          the publishing job and the timestamp timer
-# holder-a/b/c   root, targets                three people, offline; any two sign (B's keys are P-256)
-token_exists() { softhsm2-util --show-slots 2> /dev/null | grep -Eq "^ +Label: +$1 *$"; }
-make_token() {  # token label; SoftHSM's own tools take PINs on argv — setup only, never for signing
-  local t=$1
-  if ! token_exists "$t"; then
-    [ -f "pins/$t.pin" ] || (umask 077 && od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "pins/$t.pin" && echo >> "pins/$t.pin")
-    (umask 077 && od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "pins/$t.so-pin")
-    softhsm2-util --init-token --free --label "$t" --pin "$(head -1 "pins/$t.pin")" \
-      --so-pin "$(cat "pins/$t.so-pin")" > /dev/null || die "cannot initialise token $t"
-    say "token $t initialised (user PIN in pins/$t.pin, mode 0600)"
-  fi
-}
-make_key() {  # token label id type
-  local t=$1 label=$2 id=$3 type=$4
-  if ! "$fwsign" key show "$(uri "$t" "$label")" > /dev/null 2>&1; then
-    pkcs11-tool --module "$module" --token-label "$t" --login --pin "$(head -1 "pins/$t.pin")" \
-      --keypairgen --key-type "$type" --label "$label" --id "$id" > /dev/null 2>&1 \
-      || die "cannot generate $label on token $t"
-    say "key $label generated on token $t ($type)"
-  fi
-  "$fwsign" key show "$(uri "$t" "$label")" --pub-out "keys/$t.$label.pub.pem" > /dev/null \
-    || die "cannot read key $label on token $t"
-}
-make_token build-signing && make_key build-signing image 01 EC:edwards25519
-make_token online && make_key online snapshot 01 EC:edwards25519 && make_key online timestamp 02 EC:edwards25519
-for h in a b c; do
-  type=EC:edwards25519; [ $h = b ] && type=EC:prime256v1
-  make_token holder-$h && make_key holder-$h root 01 $type && make_key holder-$h targets 02 $type
-done
-say "public keys exported to keys/: $(cd keys && echo *.pub.pem)"
-
-# sign_copies ROLE_FILE HOLDER…: each holder signs their own copy (their machine, their token), after
-# reading the summary; the published metadata travels with it (a copy, as on a USB stick).
-sign_copies() {
-  local file=$1 role=$2; shift 2
-  rm -rf usb-stick && mkdir usb-stick && cp -r repo/metadata usb-stick/
-  for h in "$@"; do
-    cp "$file" "${file%.json}.holder-$h.json"
-    local repo_opt=(--repo usb-stick); [ -f usb-stick/metadata/root.json ] || repo_opt=()
-    "$fwsign" repo sign-role "${file%.json}.holder-$h.json" --key "$(uri holder-$h "$role")" "${repo_opt[@]}" --yes \
-      > "${file%.json}.holder-$h.log" || { cat "${file%.json}.holder-$h.log"; die "holder $h could not sign $file"; }
-    say "holder $h signed their copy $(basename "${file%.json}").holder-$h.json on token holder-$h"
+  # ---------------------------------------------------------------------------------------------
+  step "1. HSM tokens and keys (made once; a real vendor's HSMs already hold them)"
+  # token          key(s)                       who uses it
+  # build-signing  image (Ed25519)              the release job: signs firmware images
+  # online         snapshot, timestamp          the publishing job and the timestamp timer
+  # holder-a/b/c   root, targets                three people, offline; any two sign (B's keys are P-256)
+  token_exists() { softhsm2-util --show-slots 2> /dev/null | grep -Eq "^ +Label: +$1 *$"; }
+  new_secret() { (umask 077 && od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$1" && echo >> "$1"); }
+  make_token() {  # token label; SoftHSM's own tools take PINs on argv — setup only, never for signing
+    local t=$1
+    if ! token_exists "$t"; then
+      [ -f "pins/$t.pin" ] || new_secret "pins/$t.pin"
+      new_secret "pins/$t.so-pin"
+      softhsm2-util --init-token --free --label "$t" --pin "$(head -1 "pins/$t.pin")" \
+        --so-pin "$(head -1 "pins/$t.so-pin")" > /dev/null || die "cannot initialise token $t"
+      say "token $t initialised (user PIN in pins/$t.pin, mode 0600)"
+    fi
+  }
+  make_key() {  # token label id type
+    local t=$1 label=$2 id=$3 type=$4
+    # Public objects are listed without a login: a wrong PIN must not look like a missing key.
+    if ! pkcs11-tool --module "$module" --token-label "$t" --list-objects --type pubkey 2> /dev/null \
+      | grep -Eq "^ +label: +$label$"; then
+      pkcs11-tool --module "$module" --token-label "$t" --login --pin "$(head -1 "pins/$t.pin")" \
+        --keypairgen --key-type "$type" --label "$label" --id "$id" > /dev/null 2>&1 \
+        || die "cannot generate $label on token $t"
+      say "key $label generated on token $t ($type)"
+    fi
+    "$fwsign" key show "$(uri "$t" "$label")" --pub-out "keys/$t.$label.pub.pem" > /dev/null \
+      || die "cannot read key $label on token $t"
+  }
+  make_token build-signing && make_key build-signing image 01 EC:edwards25519
+  make_token online && make_key online snapshot 01 EC:edwards25519 && make_key online timestamp 02 EC:edwards25519
+  for h in a b c; do
+    type=EC:edwards25519; [ $h = b ] && type=EC:prime256v1
+    make_token holder-$h && make_key holder-$h root 01 $type && make_key holder-$h targets 02 $type
   done
-}
-# merge_below_threshold FILE: the merge must refuse (exit 5) and publish nothing.
-merge_below_threshold() {
-  local rc=0 out
-  out=$("$fwsign" repo merge repo "$@" 2>&1) || rc=$?
-  [ $rc = 5 ] || die "merge of $* below threshold: expected exit 5 (refused), got $rc: $out"
-  say "refused as it must be: ${out##*: }"
-}
+  say "public keys exported to keys/: $(cd keys && echo *.pub.pem)"
 
-# ---------------------------------------------------------------------------------------------
-if [ ! -f repo/metadata/root.json ]; then
-  step "2. Repository (once): root v1 signed offline by 2 of the 3 holders"
-  rm -rf repo ceremony/root-1*.json
-  "$fwsign" repo init-offline repo \
-    --root-key "$(uri holder-a root)" --root-key "$(uri holder-b root)" --root-key "$(uri holder-c root)" --root-threshold 2 \
-    --targets-key "$(uri holder-a targets)" --targets-key "$(uri holder-b targets)" --targets-key "$(uri holder-c targets)" \
-    --targets-threshold 2 --snapshot-key "$snapshot_key" --timestamp-key "$timestamp_key" -o ceremony/root-1.json \
-    > ceremony/root-1.log || { cat ceremony/root-1.log; die "repo init-offline failed"; }
-  say "staged root v1, $(grep -m1 -io 'fingerprint.*' ceremony/root-1.log || true)"
-  sign_copies ceremony/root-1.json root a c
-  "$fwsign" repo merge repo ceremony/root-1.holder-a.json ceremony/root-1.holder-c.json > ceremony/root-1.merge.log \
-    || { cat ceremony/root-1.merge.log; die "root v1 merge failed"; }
-  say "published: $(grep -m1 needed ceremony/root-1.merge.log | sed 's/^ *//')"
-else
-  step "2. Repository: exists (root v$(ls repo/metadata/*.root.json | sed 's/.*\/\([0-9]*\)\.root\.json/\1/' | sort -n | tail -1)), reused"
-fi
+  # sign_copies ROLE_FILE HOLDER…: each holder signs their own copy (their machine, their token), after
+  # reading the summary; the published metadata travels with it (a copy, as on a USB stick).
+  sign_copies() {
+    local file=$1 role=$2; shift 2
+    rm -rf usb-stick && mkdir usb-stick && cp -r repo/metadata usb-stick/
+    for h in "$@"; do
+      cp "$file" "${file%.json}.holder-$h.json"
+      local repo_opt=(--repo usb-stick); [ -f usb-stick/metadata/root.json ] || repo_opt=()
+      "$fwsign" repo sign-role "${file%.json}.holder-$h.json" --key "$(uri holder-$h "$role")" "${repo_opt[@]}" --yes \
+        > "${file%.json}.holder-$h.log" || { cat "${file%.json}.holder-$h.log"; die "holder $h could not sign $file"; }
+      say "holder $h signed their copy $(basename "${file%.json}").holder-$h.json on token holder-$h"
+    done
+  }
+  # merge_below_threshold FILE: the merge must refuse (exit 5) and publish nothing.
+  merge_below_threshold() {
+    local rc=0 out
+    out=$("$fwsign" repo merge repo "$@" 2>&1) || rc=$?
+    [ $rc = 5 ] || die "merge of $* below threshold: expected exit 5 (refused), got $rc: $out"
+    say "refused as it must be: ${out##*: }"
+  }
 
-# ---------------------------------------------------------------------------------------------
-step "3. Build firmware $version (a payload file stands in for the firmware build)"
-if [ -n "$payload" ]; then cp "$payload" "build/payload-$version.bin"
-else { echo "firmware $version for $hwid"; head -c 262144 /dev/urandom; } > "build/payload-$version.bin"; fi
-say "build/payload-$version.bin: $(stat -c %s "build/payload-$version.bin") bytes"
+  # ---------------------------------------------------------------------------------------------
+  if [ ! -f repo/metadata/root.json ]; then
+    step "2. Repository (once): root v1 signed offline by 2 of the 3 holders"
+    rm -rf repo ceremony/root-1*.json
+    local keys=() h
+    for h in a b c; do keys+=(--root-key "$(uri holder-$h root)" --targets-key "$(uri holder-$h targets)"); done
+    "$fwsign" repo init-offline repo "${keys[@]}" --root-threshold 2 --targets-threshold 2 \
+      --snapshot-key "$snapshot_key" --timestamp-key "$timestamp_key" -o ceremony/root-1.json \
+      > ceremony/root-1.log || { cat ceremony/root-1.log; die "repo init-offline failed"; }
+    say "staged root v1, $(grep -m1 -io 'fingerprint.*' ceremony/root-1.log || true)"
+    sign_copies ceremony/root-1.json root a c
+    "$fwsign" repo merge repo ceremony/root-1.holder-a.json ceremony/root-1.holder-c.json > ceremony/root-1.merge.log \
+      || { cat ceremony/root-1.merge.log; die "root v1 merge failed"; }
+    say "published: $(grep -m1 needed ceremony/root-1.merge.log | sed 's/^ *//')"
+  else
+    step "2. Repository: exists, reused (newest root: $(ls repo/metadata | grep -E '^[0-9]+\.root\.json$' | sort -n | tail -1))"
+  fi
 
-step "4. Sign the image with the HSM key ($image_key)"
-"$fwsign" image sign --key "$image_key" --version "$version" --security-counter "$counter" --hardware-id "$hwid" \
-  "build/payload-$version.bin" -o "build/fw-$version.img" > /dev/null
-"$fwsign" image verify --pubkey keys/build-signing.image.pub.pem "build/fw-$version.img" > /dev/null \
-  || die "the signed image does not verify"
-say "build/fw-$version.img verified by fwsign, and by plain openssl: \
-$("$root"/manifests/tools/openssl-verify-image.sh "build/fw-$version.img" keys/build-signing.image.pub.pem)"
+  # ---------------------------------------------------------------------------------------------
+  step "3. Build firmware $version (a payload file stands in for the firmware build)"
+  if [ -n "$payload" ]; then cp "$payload" "build/payload-$version.bin"
+  else { echo "firmware $version for $hwid"; head -c 262144 /dev/urandom; } > "build/payload-$version.bin"; fi
+  say "build/payload-$version.bin: $(stat -c %s "build/payload-$version.bin") bytes"
 
-step "5. Add the target to the repository (staged, not yet signed)"
-"$fwsign" repo add-target repo --image "build/fw-$version.img" > /dev/null
-say "staged fw-$version.img (length, sha256, version, security counter, hardware id)"
+  step "4. Sign the image with the HSM key ($image_key)"
+  "$fwsign" image sign --key "$image_key" --version "$version" --security-counter "$counter" --hardware-id "$hwid" \
+    "build/payload-$version.bin" -o "build/fw-$version.img" > /dev/null
+  "$fwsign" image verify --pubkey keys/build-signing.image.pub.pem "build/fw-$version.img" > /dev/null \
+    || die "the signed image does not verify"
+  say "build/fw-$version.img verified by fwsign, and by plain openssl: \
+  $("$root"/manifests/tools/openssl-verify-image.sh "build/fw-$version.img" keys/build-signing.image.pub.pem)"
 
-# ---------------------------------------------------------------------------------------------
-step "6. Targets signed offline: 2 of 3 holders, each on their own token and their own copy"
-run=$(date -u +%Y%m%dT%H%M%S)-$$
-staged=ceremony/targets-$run.json
-"$fwsign" repo stage repo targets -o "$staged" > "${staged%.json}.log" || { cat "${staged%.json}.log"; die "stage failed"; }
-say "staged targets, $(grep -m1 -io 'fingerprint.*' "${staged%.json}.log" || true) (holders compare it by phone)"
-sign_copies "$staged" targets a
-merge_below_threshold "${staged%.json}.holder-a.json"
-sign_copies "$staged" targets c
-"$fwsign" repo merge repo "${staged%.json}.holder-a.json" "${staged%.json}.holder-c.json" > "${staged%.json}.merge.log" \
-  || { cat "${staged%.json}.merge.log"; die "targets merge failed"; }
-say "published: $(grep -m1 needed "${staged%.json}.merge.log" | sed 's/^ *//') (holder b was not needed)"
+  step "5. Add the target to the repository (staged, not yet signed)"
+  "$fwsign" repo add-target repo --image "build/fw-$version.img" > /dev/null
+  say "staged fw-$version.img (length, sha256, version, security counter, hardware id)"
 
-step "7. Snapshot and timestamp with the online keys (token \"online\")"
-"$fwsign" repo publish repo --key "$snapshot_key" --key "$timestamp_key" > /dev/null
-say "snapshot and timestamp signed"
+  # ---------------------------------------------------------------------------------------------
+  step "6. Targets signed offline: 2 of 3 holders, each on their own token and their own copy"
+  run=$(date -u +%Y%m%dT%H%M%S)-$$
+  staged=ceremony/targets-$run.json
+  "$fwsign" repo stage repo targets -o "$staged" > "${staged%.json}.log" || { cat "${staged%.json}.log"; die "stage failed"; }
+  say "staged targets, $(grep -m1 -io 'fingerprint.*' "${staged%.json}.log" || true) (holders compare it by phone)"
+  sign_copies "$staged" targets a
+  merge_below_threshold "${staged%.json}.holder-a.json"
+  sign_copies "$staged" targets c
+  "$fwsign" repo merge repo "${staged%.json}.holder-a.json" "${staged%.json}.holder-c.json" > "${staged%.json}.merge.log" \
+    || { cat "${staged%.json}.merge.log"; die "targets merge failed"; }
+  say "published: $(grep -m1 needed "${staged%.json}.merge.log" | sed 's/^ *//') (holder b was not needed)"
 
-step "8. Publish to the static directory www/ (serve it with any web server)"
-publish_static
-say "www/metadata: $(cd www/metadata && ls | tr '\n' ' ')"
-say "www/targets:  $(cd www/targets && find . -type f | sed 's|^\./||' | tr '\n' ' ')"
+  step "7. Snapshot and timestamp with the online keys (token \"online\")"
+  "$fwsign" repo publish repo --key "$snapshot_key" --key "$timestamp_key" > /dev/null
+  say "snapshot and timestamp signed"
+
+  step "8. Publish to the static directory www/ (serve it with any web server)"
+  publish_static
+  say "www/metadata: $(cd www/metadata && ls | tr '\n' ' ')"
+  say "www/targets:  $(cd www/targets && find . -type f | sed 's|^\./||' | tr '\n' ' ')"
 
 }
 
