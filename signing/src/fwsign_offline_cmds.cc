@@ -145,8 +145,23 @@ int ShowRoleCmd(const Invocation& inv) {
   auto ctx = Context(inv.vm, *role);
   if (!ctx.ok()) return cli::Fail(inv, ctx.status());
   Status sigs = tuf::CheckSignatures(*role, *ctx, file);
-  std::cout << tuf::DescribeOfflineRole(*role, *ctx, Now());
+  if (!inv.json) std::cout << tuf::DescribeOfflineRole(*role, *ctx, Now());
   if (!sigs.ok()) return cli::Fail(inv, sigs);
+  if (inv.json) {
+    nlohmann::json counts = nlohmann::json::array();
+    for (const auto& t : tuf::CountThresholds(*role, *ctx)) {
+      counts.push_back({{"what", t.what}, {"needed", t.needed}, {"listed", t.listed}, {"valid", t.valid}});
+    }
+    nlohmann::json signers = nlohmann::json::array();
+    for (const auto& sig : role->signatures) signers.push_back(sig.keyid);
+    cli::PrintJson({{"ok", true},
+                    {"role", tuf::RoleTypeName(role->type)},
+                    {"version", role->common().version},
+                    {"expires", role->common().expires},
+                    {"fingerprint", role->Fingerprint()},
+                    {"signed_by", signers},
+                    {"thresholds", counts}});
+  }
   return cli::kExitOk;
 }
 

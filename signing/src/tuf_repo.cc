@@ -376,6 +376,8 @@ Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, co
 Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
                                                     const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);  // as publish does
   const int64_t horizon = now + within_seconds;
   PendingWrites writes(repo);
   std::vector<std::string> done;

@@ -142,6 +142,12 @@ TEST_F(OfflineSigningTest, BelowThresholdIsRefusedAndNothingIsPublished) {
   auto partial = RunCommand({"fwsign", "repo", "merge", Repo(), Path("a.json"), Path("c.json"), "-o", Path("ac.json")});
   ASSERT_EQ(partial.exit_code, 0) << partial.err;
   EXPECT_FALSE(fw::testing::Exists(Repo() + "/metadata/2.root.json"));
+  auto show = RunCommand({"fwsign", "repo", "show-role", Path("ac.json"), "--repo", Repo(), "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  const auto counts = nlohmann::json::parse(show.out)["thresholds"];
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[0]["valid"], 2);  // root 2's own keys: a and c
+  EXPECT_EQ(counts[1]["valid"], 0);  // root 1's key has not signed this copy
   ASSERT_EQ(Merge({"ac.json", "old.json"}).exit_code, 0);
   EXPECT_TRUE(fw::testing::Exists(Repo() + "/metadata/2.root.json"));
 }
