@@ -230,7 +230,7 @@ timer_job() {
   # online keys: if one of them is inside the window the re-signing fails (exit 2, nothing written).
   # The warning below comes weeks earlier, after the refresh, so the timestamp never lapses over it.
   [ -f repo/metadata/root.json ] || die "no repository in $W/repo: run a release first"
-  local out days r late=""
+  local out days expires r late=""
   if [ "$mode" = release ]; then
     out=$("$fwsign" repo resign-expiring repo --within-days 0 --key "$snapshot_key" --key "$timestamp_key")
     say "window 0 days: $out"
@@ -241,9 +241,11 @@ timer_job() {
   publish_static
   say "timestamp.json published: $(grep -o '"version":[0-9]*' www/metadata/timestamp.json | tail -1)"
   for r in root targets; do
-    days=$("$fwsign" repo show-role "repo/metadata/$r.json" | sed -n 's/^expires:.*(in \([0-9]*\) days).*/\1/p')
-    say "$r (offline) expires in ${days:-less than 1} days"
-    if [ -z "$days" ] || [ "$days" -lt "$warn_days" ]; then late="$late $r"; fi
+    expires=$("$fwsign" repo show-role "repo/metadata/$r.json" --json | sed -n 's/^ *"expires": *"\([^"]*\)".*/\1/p')
+    [ -n "$expires" ] || die "cannot read the expiry of repo/metadata/$r.json"
+    days=$((($(date -d "$expires" +%s) - $(date +%s)) / 86400))
+    say "$r (offline) expires $expires, in $days days"
+    [ "$days" -ge "$warn_days" ] || late="$late $r"
   done
   [ -z "$late" ] || die "offline role(s)$late expire within $warn_days days: the holders must stage, sign and merge"
 }
