@@ -3,9 +3,13 @@
 # terminal with firmware 1.0 and a journal of 10,000 records while the terminal
 # simulator keeps writing; 1.1 installed, reset, confirmed; 1.2 whose health check
 # fails installed, reset, reverted; the records intact; the flash history.
-#   scripts/demo-terminal.sh BUILD_DIR
+#   scripts/demo-terminal.sh BUILD_DIR [--hsm]
+# With --hsm the vendor's keys live in SoftHSM2 tokens and scripts/vendor-pipeline.sh makes the releases.
 set -euo pipefail
-build=$(cd "${1:?usage: demo-terminal.sh BUILD_DIR}" && pwd)
+build=$(cd "${1:?usage: demo-terminal.sh BUILD_DIR [--hsm]}" && pwd)
+hsm=0
+case "${2:-}" in "") ;; --hsm) hsm=1 ;; *) echo "usage: demo-terminal.sh BUILD_DIR [--hsm]" >&2; exit 2 ;; esac
+scripts=$(cd "$(dirname "$0")" && pwd)
 tools=$(cd "$(dirname "$0")/../manifests/tools" && pwd)
 fwsign=$build/signing/fwsign fwboot=$build/bootloader/fwboot fwupdate=$build/updater/fwupdate
 work=$(mktemp -d /tmp/ptfw-demo.XXXXXX)
@@ -17,25 +21,44 @@ say() { printf '   %s\n' "$*"; }
 cd "$work"
 mkdir -p vendor terminal host
 
-step "1. Vendor: signing keys (image key, TUF root/targets/snapshot/timestamp) and firmware 1.0, 1.1, 1.2"
-for k in image root targets snapshot timestamp; do $fwsign key generate --out "vendor/$k.pem" > /dev/null; done
-for v in 1.0.0 1.1.0 1.2.0; do
-  head -c $((2 * 1048576)) /dev/urandom > "vendor/fw-$v.bin"
-  $fwsign image sign --key vendor/image.pem --version "$v" --security-counter "${v:2:1}" --hardware-id POS-X1 \
-    "vendor/fw-$v.bin" -o "vendor/fw-$v.img" > /dev/null
-done
-say "images signed: 1.0.0 (counter 0), 1.1.0 (counter 1), 1.2.0 (counter 2)"
-say "checked with nothing but openssl: $("$tools"/openssl-verify-image.sh vendor/fw-1.1.0.img vendor/image.pub.pem)"
-$fwsign repo init --repo vendor/repo --root-key vendor/root.pem --targets-key vendor/targets.pem \
-  --snapshot-key vendor/snapshot.pem --timestamp-key vendor/timestamp.pem > /dev/null
-for v in 1.1.0 1.2.0; do
-  $fwsign repo add-target --repo vendor/repo --image "vendor/fw-$v.img" > /dev/null
-done
-$fwsign repo publish --repo vendor/repo --key vendor/targets.pem --key vendor/snapshot.pem --key vendor/timestamp.pem > /dev/null
-for v in 1.1.0 1.2.0; do
-  $fwsign bundle create --repo vendor/repo --target "fw-$v.img" -o "vendor/bundle-$v.tar" > /dev/null
-done
-say "TUF repository published; offline bundles: $(ls vendor/*.tar | xargs -n1 basename | tr '\n' ' ')"
+if [ "$hsm" = 0 ]; then
+  step "1. Vendor: signing keys (image key, TUF root/targets/snapshot/timestamp) and firmware 1.0, 1.1, 1.2"
+  for k in image root targets snapshot timestamp; do $fwsign key generate --out "vendor/$k.pem" > /dev/null; done
+  for v in 1.0.0 1.1.0 1.2.0; do
+    head -c $((2 * 1048576)) /dev/urandom > "vendor/fw-$v.bin"
+    $fwsign image sign --key vendor/image.pem --version "$v" --security-counter "${v:2:1}" --hardware-id POS-X1 \
+      "vendor/fw-$v.bin" -o "vendor/fw-$v.img" > /dev/null
+  done
+  say "images signed: 1.0.0 (counter 0), 1.1.0 (counter 1), 1.2.0 (counter 2)"
+  say "checked with nothing but openssl: $("$tools"/openssl-verify-image.sh vendor/fw-1.1.0.img vendor/image.pub.pem)"
+  $fwsign repo init --repo vendor/repo --root-key vendor/root.pem --targets-key vendor/targets.pem \
+    --snapshot-key vendor/snapshot.pem --timestamp-key vendor/timestamp.pem > /dev/null
+  for v in 1.1.0 1.2.0; do
+    $fwsign repo add-target --repo vendor/repo --image "vendor/fw-$v.img" > /dev/null
+  done
+  $fwsign repo publish --repo vendor/repo --key vendor/targets.pem --key vendor/snapshot.pem --key vendor/timestamp.pem > /dev/null
+  for v in 1.1.0 1.2.0; do
+    $fwsign bundle create --repo vendor/repo --target "fw-$v.img" -o "vendor/bundle-$v.tar" > /dev/null
+  done
+  say "TUF repository published; offline bundles: $(ls vendor/*.tar | xargs -n1 basename | tr '\n' ' ')"
+else
+  step "1. Vendor, keys in HSMs (SoftHSM2): scripts/vendor-pipeline.sh releases firmware 1.0, 1.1 and 1.2"
+  say "image key on a build token, root and targets 2 of 3 holders on their own tokens, snapshot and"
+  say "timestamp on an online token (docs/vendor-pipeline.md); the first release in full:"
+  for v in 1.0.0 1.1.0 1.2.0; do
+    head -c $((2 * 1048576)) /dev/urandom > "vendor/fw-$v.bin"
+    quiet=(--quiet); [ "$v" = 1.0.0 ] && quiet=()
+    "$scripts/vendor-pipeline.sh" --workdir "$work/pipeline" --build-dir "$build" --version "$v" \
+      --security-counter "${v:2:1}" --hardware-id POS-X1 --payload "vendor/fw-$v.bin" "${quiet[@]}" | sed 's/^/   | /'
+    cp "pipeline/build/fw-$v.img" "vendor/fw-$v.img"
+  done
+  cp pipeline/keys/build-signing.image.pub.pem vendor/image.pub.pem
+  ln -s ../pipeline/repo vendor/repo
+  for v in 1.1.0 1.2.0; do
+    $fwsign bundle create --repo vendor/repo --target "fw-$v.img" -o "vendor/bundle-$v.tar" > /dev/null
+  done
+  say "1.1.0 and 1.2.0 released the same way (quietly); offline bundles: $(ls vendor/*.tar | xargs -n1 basename | tr '\n' ' ')"
+fi
 
 step "2. Factory: provision a simulated POS-X1 terminal with firmware 1.0 (confirmed in slot A)"
 cat > terminal/layout.json <<'JSON'

@@ -15,15 +15,15 @@ packages=(
   u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
-#   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests); clang + libclang-rt
-#   (fuzzing); time (benches); gcc-arm-none-eabi + libnewlib-arm-none-eabi + qemu-system-arm (the bootloader
-#   core's checks built for a Cortex-M4 and run on QEMU's mps2-an386: linked with arm-none-eabi-gcc, so
+#   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
+#   timer 80 days on); clang + libclang-rt (fuzzing); time (benches); gcc-arm-none-eabi +
+#   libnewlib-arm-none-eabi + qemu-system-arm (the bootloader core's checks built for a Cortex-M4 and run on QEMU's mps2-an386: linked with arm-none-eabi-gcc, so
 #   libstdc++-arm-none-eabi-newlib is not needed);
 #   ca-certificates (npm over HTTPS); mount (losetup), util-linux, fdisk (sfdisk), e2fsprogs (mkfs.ext4)
 #   for the block-device tests on loop devices;
 #   libp11-kit-dev (its pkcs11.h, with CKM_EDDSA, for the PKCS#11 signer); softhsm2 (the test token),
-#   opensc (pkcs11-tool: key generation on it), gnutls-bin (p11tool: imports PEM keys, Ed25519 too) for
-#   the PKCS#11 tests and bench (docs/signing-hsm.md);
+#   opensc (pkcs11-tool: key generation on it; also scripts/vendor-pipeline.sh), gnutls-bin (p11tool: imports
+#   PEM keys, Ed25519 too) for the PKCS#11 tests and bench (docs/signing-hsm.md);
 #   u-boot-qemu (stock U-Boot for qemu-system-aarch64, from qemu-system-arm), u-boot-tools (mkimage, mkenvimage),
 #   libubootenv-tool (fw_printenv/fw_setenv), mtools + dosfstools + fdisk (the U-Boot disk image without loop
 #   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/).

@@ -13,6 +13,7 @@
 #include "fw/tuf_repo.h"
 #include "fwsign_key_cmds.h"
 #include "fwsign_trust_cmds.h"
+#include "fwsign_offline_cmds.h"
 
 namespace fw {
 namespace {
@@ -486,6 +487,7 @@ cli::Program MakeProgram() {
                         },
                         ImageInspect});
   AddRepoCommands(p);
+  AddOfflineSigningCommands(p);
   p.commands.push_back({"bundle create", "write an offline bundle (metadata, chunk index, image) for one target",
                         "REPO --target PATH -o BUNDLE [options]",
                         [](po::options_description& o, po::positional_options_description& pos) {

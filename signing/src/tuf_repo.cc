@@ -107,6 +107,17 @@ Result<RepoState> LoadState(const std::string& repo) {
   return st;
 }
 
+// A targets.json newer than the snapshot's, published by offline signing, if it verifies under root.
+Result<std::optional<Metadata<Targets>>> OfflineTargets(const std::string& repo, const RepoState& st) {
+  FW_ASSIGN_OR_RETURN(std::string tg, ReadFileToString(Meta(repo, "targets.json"), kMaxTargetsBytes));
+  FW_ASSIGN_OR_RETURN(auto m, ParseMetadata<Targets>(tg, kMaxTargetsBytes));
+  if (m.signed_.common.version <= st.targets.signed_.common.version) return std::optional<Metadata<Targets>>();
+  const Root& root = st.root.signed_;
+  FW_RETURN_IF_ERROR(
+      VerifyThreshold("targets.json", m.signed_bytes, m.signatures, root.keys, root.roles.at("targets")));
+  return std::optional<Metadata<Targets>>(std::move(m));
+}
+
 // The files a command writes, in order. Everything is signed before the first write,
 // so a signer that fails (or a missing key) leaves the repository as it was.
 class PendingWrites {
@@ -226,7 +237,8 @@ Status CopyFile(const std::string& from, const std::string& to) {
 }  // namespace
 
 Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring& keyring, int64_t now) {
-  if (::access((repo + "/metadata/root.json").c_str(), F_OK) == 0) {
+  if (::access((repo + "/metadata/root.json").c_str(), F_OK) == 0 ||
+      (!o.offline_root.empty() && ::access((repo + "/repo.json").c_str(), F_OK) == 0)) {
     return FailedPrecondition(repo + " already holds a repository");
   }
   Root root;
@@ -237,7 +249,10 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   FW_RETURN_IF_ERROR(SetRole(root, "targets", o.targets_keys, o.targets_threshold));
   FW_RETURN_IF_ERROR(SetRole(root, "snapshot", o.snapshot_keys, o.snapshot_threshold));
   FW_RETURN_IF_ERROR(SetRole(root, "timestamp", o.timestamp_keys, o.timestamp_threshold));
-  FW_ASSIGN_OR_RETURN(auto root_keys, SignersFor("root", root.roles.at("root"), keyring));
+  std::vector<const Signer*> root_keys;
+  if (o.offline_root.empty()) {
+    FW_ASSIGN_OR_RETURN(root_keys, SignersFor("root", root.roles.at("root"), keyring));
+  }
   // Every role must be signable now, so that init publishes a complete repository.
   for (const char* role : {"targets", "snapshot", "timestamp"}) {
     FW_RETURN_IF_ERROR(SignersFor(role, root.roles.at(role), keyring).status());
@@ -246,7 +261,7 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   writes.Add(repo + "/repo.json", PolicyText(o.expiry));
   FW_ASSIGN_OR_RETURN(std::string root_signed, SerializeSigned(root));
   FW_ASSIGN_OR_RETURN(std::string root_file, SignDocument(root_signed, root_keys));
-  writes.Add(Meta(repo, "1.root.json"), root_file);
+  if (o.offline_root.empty()) writes.Add(Meta(repo, "1.root.json"), root_file);
   // Initial targets/snapshot/timestamp v1 (empty), so clients can refresh at once.
   RepoState st;
   st.policy = o.expiry;
@@ -257,7 +272,11 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& o, const Keyring
   FW_ASSIGN_OR_RETURN(uint64_t targets_version, SignTargets(writes, Targets{}, st, keyring, now));
   PublishResult r;
   FW_RETURN_IF_ERROR(SignSnapshotAndTimestamp(writes, st, targets_version, keyring, now, r));
-  writes.Latest("root", root_file);  // last: marks the repository complete
+  if (o.offline_root.empty()) {
+    writes.Latest("root", root_file);  // last: marks the repository complete
+  } else {
+    writes.Add(o.offline_root, root_file);  // unsigned: `repo merge` publishes it at threshold
+  }
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/metadata"));
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/targets"));
   return writes.Flush();
@@ -314,6 +333,8 @@ Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions
 
 Result<PublishResult> RepoPublish(const std::string& repo, const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);  // signed offline: snapshot lists it as it is
   PendingWrites writes(repo);
   PublishResult r;
   const std::string staged_path = repo + "/staged/targets.json";
@@ -355,6 +376,8 @@ Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, co
 Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
                                                     const Keyring& keyring, int64_t now) {
   FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);  // as publish does
   const int64_t horizon = now + within_seconds;
   PendingWrites writes(repo);
   std::vector<std::string> done;
@@ -378,6 +401,40 @@ Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int
   }
   FW_RETURN_IF_ERROR(writes.Flush());
   return done;
+}
+
+Result<Root> RepoNextRoot(const std::string& repo, const std::optional<RoleChange>& change, uint32_t expires_days,
+                          int64_t now) {
+  FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  Root next = st.root.signed_;
+  if (change) {
+    const std::string& role = change->role;
+    if (role != "root" && role != "targets" && role != "snapshot" && role != "timestamp") {
+      return InvalidArgument("role must be root, targets, snapshot or timestamp, not \"" + role + "\"");
+    }
+    FW_RETURN_IF_ERROR(SetRole(next, role, change->keys, change->threshold));
+  }
+  next.common.version = st.root.signed_.common.version + 1;
+  next.common.spec_version = std::string(kSpecVersion);
+  next.common.SetExpires(now + (expires_days ? expires_days : st.policy.root_days) * kDay);
+  return next;
+}
+
+Result<Targets> RepoNextTargets(const std::string& repo, uint32_t expires_days, int64_t now) {
+  FW_ASSIGN_OR_RETURN(RepoState st, LoadState(repo));
+  FW_ASSIGN_OR_RETURN(auto offline, OfflineTargets(repo, st));
+  if (offline) st.targets = std::move(*offline);
+  Targets next = st.targets.signed_;
+  const std::string staged_path = repo + "/staged/targets.json";
+  if (::access(staged_path.c_str(), F_OK) == 0) {
+    FW_ASSIGN_OR_RETURN(std::string s, ReadFileToString(staged_path, kMaxTargetsBytes));
+    FW_ASSIGN_OR_RETURN(auto m, ParseMetadata<Targets>(s, kMaxTargetsBytes));
+    next = m.signed_;
+  }
+  next.common.version = st.targets.signed_.common.version + 1;
+  next.common.spec_version = std::string(kSpecVersion);
+  next.common.SetExpires(now + (expires_days ? expires_days : st.policy.targets_days) * kDay);
+  return next;
 }
 
 Result<std::string> RepoReadMetadata(const std::string& repo, const std::string& file_name) {

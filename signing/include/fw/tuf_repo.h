@@ -45,6 +45,10 @@ struct RepoInitOptions {
   uint32_t root_threshold = 1, targets_threshold = 1, snapshot_threshold = 1, timestamp_threshold = 1;
   ExpiryPolicy expiry;
   bool consistent_snapshot = true;
+  // Offline root (fw/tuf_offline.h): when set, root v1 is written unsigned to this file
+  // instead of metadata/ (the root keys need not be in the key ring); the repository is
+  // complete once `repo merge` publishes it at threshold.
+  std::string offline_root;
 };
 
 struct AddTargetOptions {
@@ -62,7 +66,7 @@ struct PublishResult {
 };
 
 // Creates REPO with root v1 and empty, published targets/snapshot/timestamp v1.
-// Refuses an existing repository.
+// Refuses an existing repository (with offline_root: also one holding repo.json).
 Status RepoInit(const std::string& repo, const RepoInitOptions& options, const Keyring& keyring, int64_t now);
 
 // Stages a signed image as a target: copies it to targets/ and records length,
@@ -70,7 +74,8 @@ Status RepoInit(const std::string& repo, const RepoInitOptions& options, const K
 Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions& options);
 
 // Signs staged targets (if any, or if targets no longer verifies under root), then
-// a new snapshot and timestamp.
+// a new snapshot and timestamp. A newer targets.json published by offline signing
+// (fw/tuf_offline.h) that verifies under root is taken as it is, not re-signed.
 Result<PublishResult> RepoPublish(const std::string& repo, const Keyring& keyring, int64_t now);
 
 // Root N+1 with `role`'s keys replaced by `new_keys` (and threshold), signed by a
@@ -83,6 +88,19 @@ Result<uint64_t> RepoRotate(const std::string& repo, const std::string& role, co
 // it); returns the roles re-signed.
 Result<std::vector<std::string>> RepoResignExpiring(const std::string& repo, int64_t within_seconds,
                                                     const Keyring& keyring, int64_t now);
+
+// Offline signing (fw/tuf_offline.h): the unsigned next version of root, with one
+// role's keys and threshold replaced when `change` is set, or of targets (the staged
+// targets, else the published ones). Lifetime: `expires_days`, or the repository's
+// policy when 0. Nothing is written.
+struct RoleChange {
+  std::string role;
+  std::vector<PublicKey> keys;
+  uint32_t threshold = 1;
+};
+Result<Root> RepoNextRoot(const std::string& repo, const std::optional<RoleChange>& change, uint32_t expires_days,
+                          int64_t now);
+Result<Targets> RepoNextTargets(const std::string& repo, uint32_t expires_days, int64_t now);
 
 // The newest version of a role's metadata file (bytes), e.g. for bundles.
 Result<std::string> RepoReadMetadata(const std::string& repo, const std::string& file_name);
