@@ -12,8 +12,8 @@
 #include "fw/open_signer.h"
 #include "fw/tuf_repo.h"
 #include "fwsign_key_cmds.h"
-#include "fwsign_trust_cmds.h"
 #include "fwsign_offline_cmds.h"
+#include "fwsign_trust_cmds.h"
 
 namespace fw {
 namespace {
