@@ -50,19 +50,6 @@ bool StorageError(BootReport* r, FlashError e) {
   return true;
 }
 
-OpResult Failed(OpError code) {
-  OpResult r;
-  r.code = code;
-  return r;
-}
-
-OpResult FlashFailed(FlashError e) {
-  OpResult r;
-  r.code = OpError::kFlash;
-  r.flash = e;
-  return r;
-}
-
 }  // namespace
 
 const char* BankCheckName(const BankCheck& c) {

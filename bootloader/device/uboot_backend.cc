@@ -44,19 +44,6 @@ class TapFlash final : public Flash {
   Flash* f_ = nullptr;
 };
 
-OpResult Failed(OpError code) {
-  OpResult r;
-  r.code = code;
-  return r;
-}
-
-OpResult FlashFailed(FlashError e) {
-  OpResult r;
-  r.code = OpError::kFlash;
-  r.flash = e;
-  return r;
-}
-
 bool PowerLost(const BankCheck& c) { return c.code == BankError::kFlash && c.flash == FlashError::kPowerLost; }
 
 // What one operation loaded.

@@ -19,7 +19,18 @@ bool Run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+void SuppressSoftHsmLeaksInChildren() {
+  ::setenv("LSAN_OPTIONS", ("suppressions=" + SourcePath("tests/signing/softhsm.lsan.supp")).c_str(), 1);
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  std::string options = asan != nullptr ? asan : "";
+  if (options.find("fast_unwind_on_malloc") == std::string::npos) {
+    options += std::string(options.empty() ? "" : ":") + "fast_unwind_on_malloc=0";
+  }
+  ::setenv("ASAN_OPTIONS", options.c_str(), 1);
+}
+
 SoftHsm::SoftHsm() {
+  SuppressSoftHsmLeaksInChildren();
   EXPECT_TRUE(std::filesystem::exists(kModule)) << kModule << " is missing: run scripts/setup.sh (softhsm2)";
   std::filesystem::create_directories(dir_ / "tokens");
   WriteFile(dir_ / "softhsm2.conf",

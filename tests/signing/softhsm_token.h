@@ -14,6 +14,12 @@
 
 namespace fw::testing {
 
+// Under ASan, SoftHSM2's own leaks (tests/signing/softhsm.lsan.supp) would fail every child process that
+// signs on a token. Makes the children suppress leaks whose stack passes through libsofthsm2.so — full
+// stacks are needed for that (libcrypto has no frame pointers), so only these processes pay for slow
+// unwinding. Leaks with no SoftHSM frame are still reported. No effect in builds without ASan.
+void SuppressSoftHsmLeaksInChildren();
+
 class SoftHsm {
  public:
   static constexpr const char* kModule = "/usr/lib/softhsm/libsofthsm2.so";

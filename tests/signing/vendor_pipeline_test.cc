@@ -15,6 +15,7 @@
 #include "fw/crypto.h"
 #include "fw/tuf_metadata.h"
 #include "http_test_server.h"
+#include "softhsm_token.h"
 #include "testing.h"
 
 namespace fw {
@@ -41,6 +42,7 @@ size_t SignedBy(const json& metadata, const std::set<std::string>& keys) {
 
 class VendorPipeline : public ::testing::Test {
  protected:
+  void SetUp() override { testing::SuppressSoftHsmLeaksInChildren(); }
   std::string w() const { return dir_ / "w"; }
   std::string Uri(const std::string& token, const std::string& object) const {
     return "pkcs11:token=" + token + ";object=" + object + "?pin-source=file:" + w() + "/pins/" + token + ".pin";
@@ -139,8 +141,10 @@ TEST_F(VendorPipeline, ReleaseIsSignedOnTokensAndFollowedByOurClientAndOpenssl) 
 
   // The timer job 80 days later: the timestamp is re-signed and published, and the job fails (exit 1)
   // because the offline targets role (90 days) expires within the 14-day warning window.
-  r = RunCommand({"faketime", "-f", "+80d", "bash", SourcePath("scripts/vendor-pipeline.sh"), "--timer", "--workdir",
-                  w(), "--build-dir", FW_TEST_BINARY_DIR, "--quiet"});
+  // libfaketime is LD_PRELOADed ahead of ASan's runtime (as in tests/tuf/tuf_http_test.cc).
+  r = RunCommand({"env", "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0", "faketime", "-f", "+80d", "bash",
+                  SourcePath("scripts/vendor-pipeline.sh"), "--timer", "--workdir", w(), "--build-dir",
+                  FW_TEST_BINARY_DIR, "--quiet"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("offline role(s) targets expire within 14 days"), std::string::npos) << r.err;
   EXPECT_EQ(ReadJson(www + "metadata/timestamp.json")["signed"]["version"], 4);

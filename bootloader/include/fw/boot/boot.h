@@ -102,6 +102,19 @@ struct OpResult {
   bool ok() const { return code == OpError::kOk; }
 };
 
+// A refusal with `code`; a storage failure with `e`.
+inline OpResult Failed(OpError code) {
+  OpResult r;
+  r.code = code;
+  return r;
+}
+inline OpResult FlashFailed(FlashError e) {
+  OpResult r;
+  r.code = OpError::kFlash;
+  r.flash = e;
+  return r;
+}
+
 // Readable name of an OpError, e.g. "slot holds the last confirmed firmware".
 const char* OpErrorName(OpError e);
 
