@@ -88,16 +88,9 @@ TEST_F(TufJsInteropTest, TufJsFollowsARootSignedOfflineTwoOfThree) {
   auto r = RunCommand({"fwsign", "repo", "init", d("repo"), "--root-key", d("root.pem"), "--targets-key",
                        d("targets.pem"), "--snapshot-key", d("snapshot.pem"), "--timestamp-key", d("timestamp.pem")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  testing::WriteBytes(d("p.bin"), testing::PseudoRandomBytes(20000, 7));
-  ASSERT_EQ(RunCommand({"fwsign", "image", "sign", "--key", d("image.pem"), "--version", "1.0.0", "--security-counter",
-                        "1", "--hardware-id", "POS-X1", d("p.bin"), "-o", d("fw.img")})
-                .exit_code,
-            0);
-  ASSERT_EQ(RunCommand({"fwsign", "repo", "add-target", d("repo"), "--image", d("fw.img")}).exit_code, 0);
-  ASSERT_EQ(RunCommand({"fwsign", "repo", "publish", d("repo"), "--key", d("targets.pem"), "--key", d("snapshot.pem"),
-                        "--key", d("timestamp.pem")})
-                .exit_code,
-            0);
+  ASSERT_EQ(testing::SignAndPublishRelease({d("repo"), d("image.pem"), d("fw.img"), "1.0.0", 1, 20000, 7},
+                                           {d("targets.pem"), d("snapshot.pem"), d("timestamp.pem")}),
+            "");
   // Each holder signs their own copy of the staged role file.
   auto ceremony = [&](const std::string& staged, const std::vector<std::string>& holders) {
     std::vector<std::string> merge = {"fwsign", "repo", "merge", d("repo")};

@@ -58,16 +58,9 @@ TEST_F(Pkcs11Offline, TwoOfThreeRootSignedOnThreeTokens) {
   auto r = RunCommand({"fwsign", "repo", "init", d("repo"), "--root-key", d("root1.pem"), "--targets-key",
                        d("targets.pem"), "--snapshot-key", d("snapshot.pem"), "--timestamp-key", d("timestamp.pem")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  testing::WriteBytes(d("p.bin"), testing::PseudoRandomBytes(30000, 3));
-  ASSERT_EQ(RunCommand({"fwsign", "image", "sign", "--key", d("image.pem"), "--version", "3.0.0", "--security-counter",
-                        "4", "--hardware-id", "POS-X1", d("p.bin"), "-o", d("fw.img")})
-                .exit_code,
-            0);
-  ASSERT_EQ(RunCommand({"fwsign", "repo", "add-target", d("repo"), "--image", d("fw.img")}).exit_code, 0);
-  ASSERT_EQ(RunCommand({"fwsign", "repo", "publish", d("repo"), "--key", d("targets.pem"), "--key", d("snapshot.pem"),
-                        "--key", d("timestamp.pem")})
-                .exit_code,
-            0);
+  ASSERT_EQ(testing::SignAndPublishRelease({d("repo"), d("image.pem"), d("fw.img"), "3.0.0", 4, 30000, 3},
+                                           {d("targets.pem"), d("snapshot.pem"), d("timestamp.pem")}),
+            "");
   // Root 2: the three token keys (public keys read from the tokens), 2 of 3.
   r = RunCommand({"fwsign", "repo", "stage", d("repo"), "root", "--change-role", "root", "--new-key", Token("a"),
                   "--new-key", Token("b"), "--new-key", Token("c"), "--threshold", "2", "-o", d("r2.json")});

@@ -146,4 +146,28 @@ std::string FileTerminalLayout(uint64_t bank_size) {
   return layout.dump();
 }
 
+std::string SignAndPublishRelease(const ReleaseSpec& spec, const std::vector<std::string>& publish_keys) {
+  const std::string payload = spec.image + ".payload";
+  WriteBytes(payload, PseudoRandomBytes(spec.payload_size, spec.seed));
+  std::vector<std::string> publish = {"fwsign", "repo", "publish", spec.repo};
+  for (const std::string& k : publish_keys) {
+    publish.push_back("--key");
+    publish.push_back(k);
+  }
+  const std::vector<std::vector<std::string>> steps = {
+      {"fwsign", "image", "sign", "--key", spec.image_key, "--version", spec.version, "--security-counter",
+       std::to_string(spec.security_counter), "--hardware-id", "POS-X1", payload, "-o", spec.image},
+      {"fwsign", "repo", "add-target", spec.repo, "--image", spec.image},
+      publish};
+  for (const auto& argv : steps) {
+    CommandResult r = RunCommand(argv);
+    if (r.exit_code != 0) {
+      std::string line;
+      for (const std::string& a : argv) line += a + " ";
+      return line + "-> exit " + std::to_string(r.exit_code) + "\n" + r.out + r.err;
+    }
+  }
+  return "";
+}
+
 }  // namespace fw::testing

@@ -52,4 +52,19 @@ std::vector<uint8_t> PseudoRandomBytes(size_t n, uint32_t seed);
 // to the directory the layout is written to).
 std::string FileTerminalLayout(uint64_t bank_size);
 
+// One firmware release into a TUF repository through the fwsign CLI: a PseudoRandomBytes(payload_size,
+// seed) payload written next to `image`, `fwsign image sign` with `image_key` for POS-X1 into `image`,
+// `repo add-target`, then `repo publish` with `publish_keys`. Returns "" on success, else the failing
+// command line with its exit code and output.
+struct ReleaseSpec {
+  std::string repo;
+  std::string image_key;
+  std::string image;
+  std::string version;
+  uint32_t security_counter = 1;
+  size_t payload_size = 20000;
+  uint32_t seed = 1;
+};
+std::string SignAndPublishRelease(const ReleaseSpec& spec, const std::vector<std::string>& publish_keys);
+
 }  // namespace fw::testing
