@@ -36,20 +36,6 @@ Status CheckFields(const TrustStoreUpdate& u) {
   return Status::Ok();
 }
 
-Result<std::vector<tuf::Signature>> ParseSignatures(const Json& sigs) {
-  std::vector<tuf::Signature> out;
-  std::set<std::string> seen;
-  for (const auto& s : sigs) {
-    if (!s.is_object() || s.size() != 2) return Bad("a signature must be an object {\"keyid\",\"sig\"}");
-    tuf::Signature sig;
-    FW_ASSIGN_OR_RETURN(sig.keyid, tuf::json::GetString(s, kWhat + ": signature", "keyid"));
-    FW_ASSIGN_OR_RETURN(sig.sig, tuf::json::GetString(s, kWhat + ": signature", "sig"));
-    if (!seen.insert(sig.keyid).second) return Bad("two signatures by key id " + sig.keyid);
-    out.push_back(std::move(sig));
-  }
-  return out;
-}
-
 Result<PublicKey> ParseBootKey(const Json& k, size_t index) {
   const std::string where = kWhat + ": boot_keys[" + std::to_string(index) + "]";
   if (!k.is_object()) return Corrupt(where + " must be an object");
@@ -60,6 +46,9 @@ Result<PublicKey> ParseBootKey(const Json& k, size_t index) {
   FW_ASSIGN_OR_RETURN(std::string pem, tuf::json::GetString(k, where, "public_key"));
   auto key = PublicKey::FromPem(pem);
   if (!key.ok()) return Corrupt(where + ": public_key: " + key.status().message());
+  // One spelling per key: the signed bytes must be what the writer produces, so a PEM that
+  // OpenSSL reads leniently (another line ending, extra text) is refused, not normalised.
+  if (key->ToPem() != pem) return Corrupt(where + ": public_key is not in canonical PEM form");
   if (BootKeyId(*key) != keyid) {
     return Corrupt(where + ": keyid " + keyid + " is not the key's id " + BootKeyId(*key));
   }
@@ -132,11 +121,14 @@ Result<SignedTrustStoreUpdate> ParseUpdate(std::string_view bytes) {
   if (sgn == doc->end() || !sgn->is_object()) return Bad("missing \"signed\" object");
   if (doc->size() != 2) return Bad("unexpected top-level members");
   SignedTrustStoreUpdate out;
-  FW_ASSIGN_OR_RETURN(out.signatures, ParseSignatures(*sigs));
+  FW_ASSIGN_OR_RETURN(out.signatures, tuf::json::ParseSignatures(*sigs, kWhat, /*exact=*/true));
   auto canonical = json_internal::Canonical(*sgn);
   if (!canonical.ok()) return canonical.status().WithContext(kWhat);
   out.signed_bytes = std::move(*canonical);
   FW_ASSIGN_OR_RETURN(out.update, ParseSigned(*sgn));
+  // The document is canonical: the model serialises back to exactly the signed bytes.
+  auto again = SerializeUpdateSigned(out.update);
+  if (!again.ok() || *again != out.signed_bytes) return Bad("signed is not in canonical form");
   return out;
 }
 

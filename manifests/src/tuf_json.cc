@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "tuf_json.h"
@@ -21,6 +22,31 @@ Result<std::string> GetString(const Json& obj, std::string_view where, const cha
   FW_ASSIGN_OR_RETURN(const Json* v, Field(obj, where, key));
   if (!v->is_string()) return TypeError(where, key, "a string");
   return v->get<std::string>();
+}
+
+namespace {
+bool IsHexString(const std::string& s) {
+  return !s.empty() && s.size() <= 1024 &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+}  // namespace
+
+Result<std::vector<Signature>> ParseSignatures(const Json& sigs, std::string_view where, bool exact) {
+  const std::string what = std::string(where) + ": signature";
+  std::vector<Signature> out;
+  std::set<std::string> seen;
+  for (const auto& s : sigs) {
+    if (!s.is_object()) return Corrupt(what + " must be an object");
+    if (exact && s.size() != 2) return Corrupt(what + " must be an object {\"keyid\",\"sig\"}");
+    Signature sig;
+    FW_ASSIGN_OR_RETURN(sig.keyid, GetString(s, what, "keyid"));
+    FW_ASSIGN_OR_RETURN(sig.sig, GetString(s, what, "sig"));
+    if (!IsHexString(sig.keyid)) return Corrupt(what + ": keyid is not a hex string");
+    if (!IsHexString(sig.sig)) return Corrupt(what + " by " + sig.keyid + ": sig is not a hex string");
+    if (!seen.insert(sig.keyid).second) return Corrupt(std::string(where) + ": two signatures by key id " + sig.keyid);
+    out.push_back(std::move(sig));
+  }
+  return out;
 }
 
 Result<uint64_t> AsUint(const Json& v, std::string_view where, std::string_view key) {

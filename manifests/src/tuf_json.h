@@ -46,6 +46,10 @@ void MergeUnrecognized(Json& obj, const std::string& unrecognized);
 std::optional<RoleType> TopLevelRole(std::string_view name);
 
 // ---- parts of roles
+// The "signatures" array of an envelope: objects {"keyid", "sig"} (other members refused
+// when `exact`), one per key id; both are hex strings of at most 1024 digits, so the
+// envelope's writer (SerializeEnvelope) can never emit a string a JSON parser refuses.
+Result<std::vector<Signature>> ParseSignatures(const Json& sigs, std::string_view where, bool exact);
 Result<Key> ParseKey(const Json& v, std::string_view where);
 Json KeyJson(const Key& k);
 Result<std::map<std::string, Key>> ParseKeys(const Json& v, std::string_view where);

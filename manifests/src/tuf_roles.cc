@@ -161,23 +161,6 @@ Json SignedJson(const T& value) {
   return j;
 }
 
-// The signatures of an envelope: objects with a string keyid and sig, one per key id.
-Result<std::vector<Signature>> ParseSignatures(const Json& sigs, const std::string& what) {
-  std::vector<Signature> out;
-  std::set<std::string> seen;
-  for (const auto& s : sigs) {
-    if (!s.is_object()) return Corrupt(what + ": signature must be an object");
-    Signature sig;
-    FW_ASSIGN_OR_RETURN(sig.keyid, json::GetString(s, what + ": signature", "keyid"));
-    FW_ASSIGN_OR_RETURN(sig.sig, json::GetString(s, what + ": signature", "sig"));
-    if (!seen.insert(sig.keyid).second) {
-      return Corrupt(what + ": two signatures by key id " + sig.keyid);
-    }
-    out.push_back(std::move(sig));
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<RoleType> json::TopLevelRole(std::string_view name) {
@@ -214,7 +197,7 @@ Result<Metadata<T>> ParseMetadata(std::string_view bytes, uint64_t max_bytes) {
   if (sgn == doc->end() || !sgn->is_object()) return Corrupt(what + ": missing \"signed\" object");
   if (doc->size() != 2) return Corrupt(what + ": unexpected top-level members");
   Metadata<T> m;
-  FW_ASSIGN_OR_RETURN(m.signatures, ParseSignatures(*sigs, what));
+  FW_ASSIGN_OR_RETURN(m.signatures, json::ParseSignatures(*sigs, what, /*exact=*/false));
   auto canonical = json_internal::Canonical(*sgn);
   if (!canonical.ok()) return canonical.status().WithContext(what);
   m.signed_bytes = std::move(*canonical);

@@ -190,6 +190,16 @@ TEST_F(TrustStoreUpdateTest, BadDocumentsAreRefusedAndWriteNothing) {
   Sign(expired, {"root1", "root2"});
   ExpectRefused(expired, 3, "expired");
 
+  // A key spelt another way (CRLF line endings; OpenSSL reads it) is refused even when
+  // signed: one document, one spelling, so what was signed is what is installed.
+  const std::string crlf = Doc(1, {"k1", "k2"}, {});
+  j = nlohmann::json::parse(testing::ReadFile(crlf));
+  std::string pem = j["signed"]["boot_keys"][0]["public_key"];
+  for (size_t at = pem.find('\n'); at != std::string::npos; at = pem.find('\n', at + 2)) pem.insert(at, "\r");
+  j["signed"]["boot_keys"][0]["public_key"] = pem;
+  testing::WriteFile(crlf, j.dump());
+  ExpectRefused(crlf, 3, "boot_keys[0]: public_key is not in canonical PEM form");
+
   // A signature over other bytes: the version changed after signing.
   const std::string tampered = Doc(1, {"k1", "k2"});
   j = nlohmann::json::parse(testing::ReadFile(tampered));
