@@ -1,0 +1,39 @@
+// The device API of fwserver (server-stub/api): the routes terminals call over mutual TLS
+// — enrolment, renewal, check-in, action events, journal segments (docs/fleet-protocol.md).
+// Owner: the api component (also owns the store, fw/server/store.h).
+//
+// Contract:
+//  - OpenDeviceApi() opens its own connection to the store at config.db_path (one per
+//    transport thread: the result is a RequestHandler for fw/server/http.h's
+//    HandlerFactory) and never reads a private key: certificates come from `issuer`.
+//  - Handle() is a pure request -> response function over the store and the clock; it
+//    never throws; every error is a JSON body {"error": CODE, "message": TEXT} with the
+//    status the protocol document gives for it.
+// Thread safety: one handler per thread; `issuer` and `clock` are shared and must outlive
+// every handler.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fw/clock.h"
+#include "fw/server/cert_issuer.h"
+#include "fw/server/http.h"
+#include "fw/status.h"
+
+namespace fw::server {
+
+struct DeviceApiConfig {
+  std::string db_path;                             // DIR/server.db
+  int64_t poll_seconds = 300;                      // check-in interval the server asks for
+  int64_t poll_jitter_seconds = 60;                // +- uniform jitter added per reply
+  int64_t cert_validity_seconds = 365 * 86400;     // device certificates
+  int64_t renew_grace_seconds = 30 * 86400;        // expired-but-unrevoked certificates may renew this long
+  std::string repository_url = "/repo/";           // where terminals fetch TUF metadata and targets
+};
+
+Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer,
+                                                      Clock& clock);
+
+}  // namespace fw::server
