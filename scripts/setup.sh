@@ -13,6 +13,7 @@ packages=(
   ca-certificates mount util-linux fdisk e2fsprogs
   libp11-kit-dev softhsm2 opensc gnutls-bin
   u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
+  nginx-light slowhttptest curl
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
@@ -26,7 +27,9 @@ packages=(
 #   PEM keys, Ed25519 too) for the PKCS#11 tests and bench (docs/signing-hsm.md);
 #   u-boot-qemu (stock U-Boot for qemu-system-aarch64, from qemu-system-arm), u-boot-tools (mkimage, mkenvimage),
 #   libubootenv-tool (fw_printenv/fw_setenv), mtools + dosfstools + fdisk (the U-Boot disk image without loop
-#   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/).
+#   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/);
+#   nginx-light (the baseline bench/server_bench.sh measures fwserver against; started by the bench itself on
+#   loopback, never as a service), slowhttptest (the slowloris test), curl (the fleet demo and tests' client).
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,7 +43,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
+  # No package may start a system service (nginx would): invoke-rc.d asks policy-rc.d first.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee $policy >/dev/null && $sudo chmod 755 $policy && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ $own_policy -eq 0 ] || $sudo rm -f $policy
 fi
 
 # tuf-js / @tufjs/models for the TUF interop tests (versions pinned by package-lock.json).
