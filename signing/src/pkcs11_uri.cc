@@ -176,6 +176,12 @@ Result<Pkcs11Uri> Pkcs11Uri::Parse(std::string_view text) {
     FW_RETURN_IF_ERROR(
         ForEachItem(text.substr(q + 1), '&', [&](std::string_view item) { return SetAttribute(u, item, true); }));
   }
+  // Normalising percent-encodes more (e.g. '=' and ':' in the path): a URI whose normal form is
+  // over the limit could be read but never written back, so it is refused here.
+  if (const size_t normal = u.ToString(true).size(); normal > kMaxUriLength) {
+    return InvalidArgument("pkcs11 URI is " + std::to_string(normal) + " bytes once normalised; the limit is " +
+                           std::to_string(kMaxUriLength));
+  }
   return u;
 }
 
