@@ -36,7 +36,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 if command -v clang++ >/dev/null; then
   echo "== fuzzing (libFuzzer)"
-  scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  BUILD_TARGETS=fuzz_targets scripts/build.sh fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DFW_FUZZ=ON -DFW_SANITIZE=ON -DFW_BUILD_TESTS=OFF
   seconds=10
   [ $full -eq 1 ] && seconds=300
