@@ -9,11 +9,7 @@
 
 namespace fw::server {
 
-inline const sql::Migrator& StoreMigrator() {
-  static const sql::Migrator migrator(
-      "fleet server", {
-                          {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments",
-                           R"sql(
+inline constexpr const char* kSchemaV1Up = R"sql(
 CREATE TABLE devices (
   serial TEXT PRIMARY KEY,
   spki_sha256 TEXT NOT NULL,
@@ -87,8 +83,9 @@ CREATE TABLE journal_segments (
   body TEXT NOT NULL,
   PRIMARY KEY (device_serial, first_seq)
 );
-)sql",
-                           R"sql(
+)sql";
+
+inline constexpr const char* kSchemaV1Down = R"sql(
 DROP TABLE journal_segments;
 DROP TABLE action_events;
 DROP TABLE actions;
@@ -96,7 +93,13 @@ DROP TABLE cert_deny_list;
 DROP TABLE certificates;
 DROP TABLE enrol_tokens;
 DROP TABLE devices;
-)sql"},
+)sql";
+
+inline const sql::Migrator& StoreMigrator() {
+  static const sql::Migrator migrator(
+      "fleet server", {
+                          {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments",
+                           kSchemaV1Up, kSchemaV1Down},
                       });
   return migrator;
 }
