@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include <random>
+
 #include "journal_test_util.h"
+#include "strict_json.h"
 
 namespace fw::server::witness {
 namespace {
@@ -107,6 +110,30 @@ TEST(JournalCardData, FullPanInAnyFieldIsRefusedWithoutEchoingIt) {
       EXPECT_EQ(m.find(digits), std::string::npos) << m;
     }
   }
+}
+
+// The card scan's windowed Luhn (prefix sums) agrees with fw::journal::LuhnValid tried on every
+// 13..19-digit window, and separators inside a run are ignored as the journal ignores them.
+TEST(JournalCardData, CardScanAgreesWithTheJournalsLuhnOnEveryWindow) {
+  std::mt19937 rng(15);
+  int cards = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string run(13 + rng() % 52, '0');
+    for (char& c : run) c = static_cast<char>('0' + rng() % 10);
+    bool expect = false;
+    for (size_t len = 13; len <= 19; ++len) {
+      for (size_t at = 0; at + len <= run.size(); ++at) expect = expect || jr::LuhnValid(run.substr(at, len));
+    }
+    cards += expect;
+    ASSERT_EQ(internal::CardLikeDigits("x" + run + "x") > 0, expect) << run;
+  }
+  EXPECT_GT(cards, 1000);  // both outcomes were exercised
+  EXPECT_EQ(internal::CardLikeDigits("4111 1111-1111 1111"), 16u);
+  EXPECT_EQ(internal::CardLikeDigits("1234567890123"), 0u);  // 13 digits, Luhn-invalid
+  EXPECT_EQ(internal::CardLikeDigits("1234567890128"), 13u);
+  EXPECT_EQ(internal::CardLikeDigits("ab 4111111111111111"), 16u);
+  EXPECT_EQ(internal::CardLikeDigits("411111******1111"), 0u);
+  EXPECT_EQ(internal::CardLikeDigits(std::string(65, '7')), 65u);  // too long to be anything else
 }
 
 TEST(JournalSegments, TamperedHashOrBadLinkIsCorrupt) {
