@@ -74,7 +74,7 @@ TEST(JournalWitness, GapAsksForTheMissingRange) {
   EXPECT_TRUE(Has(obs->findings, FindingKind::kGap));
   EXPECT_FALSE(Has(obs->findings, FindingKind::kFork));
   // A segment that skips the gap is refused and says where to start.
-  ExpectRefused(s, t.Segment(15, 20), ErrorCode::kFailedPrecondition, "upload from seq 11");
+  ExpectRefused(s, t.Segment(15, 20), ErrorCode::kFailedPrecondition, "upload from seq 11", "gap");
   Accept(s, t.Segment(11, 20));
   obs = ObserveCheckin(s, 20, t.Head());
   ASSERT_TRUE(obs.ok());

@@ -253,6 +253,25 @@ Result<SegmentResult> AcceptSegment(State& state, std::string_view body) {
   return out;
 }
 
+std::string_view RefusalReason(const Status& refusal) {
+  const std::string& m = refusal.message();
+  switch (refusal.code()) {
+    case ErrorCode::kCorrupt:
+      return "malformed";
+    case ErrorCode::kVerificationFailed:
+      return "card_data";
+    case ErrorCode::kFailedPrecondition:
+      // The markers every refusal of Link() and AcceptSegment() starts with.
+      if (m.find("fork at seq ") != std::string::npos) return "fork";
+      if (m.find("gap: ") != std::string::npos) return "gap";
+      if (m.find("already held: ") != std::string::npos) return "already_held";
+      if (m.find("epoch: ") != std::string::npos) return "epoch";
+      return "";
+    default:
+      return "";
+  }
+}
+
 std::string EncodeSegment(int64_t epoch, const std::vector<jr::Record>& records) {
   const int64_t from = records.empty() ? 0 : records.front().seq;
   std::string out = R"({"format":")" + std::string(kSegmentFormat) + R"(","epoch":)" + std::to_string(epoch) +
