@@ -115,6 +115,37 @@ TEST(JournalWitness, MalformedCheckinPairIsRefusedAndChangesNothing) {
   EXPECT_EQ(Serialize(s), before);
 }
 
+// A long journal cut by EncodeSegments: every piece within both bounds, uploaded in order.
+TEST(JournalSegments, EncodeSegmentsCutsAtBothBounds) {
+  TempDir dir;
+  Terminal t(dir / "j.db");
+  std::vector<jr::RecordInput> batch;
+  for (int i = 0; i < 14000; ++i) {
+    auto in = Input(i);
+    if (i < 3000) {
+      for (int e = 0; e < 10; ++e) in.extensions["x" + std::to_string(e)] = std::string(250, 'a' + e);
+    }
+    batch.push_back(in);
+  }
+  ASSERT_TRUE(t.journal().AppendBatch(batch).ok());
+  // 3,000 records of ~3 KiB exceed 8 MiB; then 10,000 small ones fill a segment by count.
+  auto pieces = EncodeSegments(1, t.Records(1, 14000));
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_GT(pieces[0].size(), kMaxSegmentBytes - 8192);
+  State s;
+  std::vector<int64_t> counts;
+  for (const auto& p : pieces) {
+    EXPECT_LE(p.size(), kMaxSegmentBytes);
+    auto r = AcceptSegment(s, p);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    counts.push_back(r->records);
+  }
+  EXPECT_LT(counts[0], 3000);
+  EXPECT_EQ(counts[1], static_cast<int64_t>(kMaxSegmentRecords));
+  EXPECT_EQ(s.verified_seq, 14000);
+  EXPECT_EQ(s.verified_head_hex, t.Head());
+}
+
 // The fuzz seeds are real segments (exported by `fwupdate journal export` from a journal of 8
 // records) and reach the paths they are named after.
 TEST(JournalSegments, FuzzSeedsAreRealSegments) {

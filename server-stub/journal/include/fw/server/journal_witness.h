@@ -125,4 +125,8 @@ std::string_view RefusalReason(const Status& refusal);
 // kMaxSegmentRecords; the caller splits longer ranges).
 std::string EncodeSegment(int64_t epoch, const std::vector<fw::journal::Record>& records);
 
+// The same records (consecutive seqs) cut into as many segments as the bounds require: each
+// at most kMaxSegmentRecords records and kMaxSegmentBytes bytes, in upload order.
+std::vector<std::string> EncodeSegments(int64_t epoch, const std::vector<fw::journal::Record>& records);
+
 }  // namespace fw::server::witness
