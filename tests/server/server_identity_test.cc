@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "fw/encoding.h"
+#include "fw/server/issuer_service.h"
 #include "identity_fixture.h"
 
 namespace fw::server {
@@ -255,6 +256,25 @@ TEST(ServerIdentity, SignerIssuerPolicyAndKeyMatch) {
   o.now_s = ca.now;
   EXPECT_EQ(MakeFleetCa(ed_signer, p_signer, o).status().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(MakeFleetCa(p_signer, ed_signer, o).status().code(), ErrorCode::kUnsupported);
+}
+
+// The device_cert_fuzz seeds stay meaningful: the seed device certificate is valid for the fuzz
+// target's fixed CA at its fixed time, and the CA:TRUE seed is refused for the right reason.
+TEST(ServerIdentity, FuzzSeedsVerify) {
+  auto v = DeviceCertVerifier::Create(ReadFile(fw::testing::SourcePath("tests/fuzz/device_cert_ca/chain.pem")));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const int64_t seed_time = 1795753637 + 3600;  // as in tests/fuzz/device_cert_fuzz.cc
+  const std::string corpus = fw::testing::SourcePath("tests/fuzz/corpus/device_cert/");
+  const std::vector<Bytes> device = {fw::testing::ReadBytes(corpus + "device.der")};
+  const Peer p = (*v)->Inspect(device, seed_time);
+  EXPECT_EQ(p.cert, CertState::kValid) << p.problem;
+  EXPECT_EQ(p.serial, "POS-0001");
+  const std::vector<Bytes> ca_leaf = {fw::testing::ReadBytes(corpus + "ca_true_leaf.der")};
+  EXPECT_NE((*v)->Inspect(ca_leaf, seed_time).problem.find("CA"), std::string::npos);
+  EXPECT_TRUE(ParseCsr(ReadFile(fw::testing::SourcePath("tests/fuzz/corpus/csr/p256.csr"))).ok());
+  EXPECT_TRUE(
+      ParseIssuerRequest(fw::testing::ReadBytes(fw::testing::SourcePath("tests/fuzz/corpus/issuer_frame/request.bin")))
+          .ok());
 }
 
 }  // namespace
