@@ -360,6 +360,9 @@ TEST_F(NetTest, FileBodiesAreStreamedExactly) {
   EXPECT_EQ(head.Header("content-length"), "12345");
   EXPECT_EQ(head.body, "");
   EXPECT_EQ(c->Request("GET", "/after-head").status, 200);  // HEAD sent no body: the stream is in sync
+  // A range the file no longer holds is an error before anything of it is sent.
+  auto d = TlsClient::Connect(server_->port());
+  EXPECT_EQ(d->Request("GET", "/file/10/" + std::to_string(bytes.size())).status, 500);
 }
 
 TEST_F(NetTest, StopClosesTheListener) {

@@ -326,8 +326,10 @@ void Connection::Send(Response response, bool keep_alive, bool head) {
     if (!no_body) msg->content_length(response.file ? response.file->length : response.body.size());
   } else if (response.file) {
     auto opened = File::OpenRead(response.file->path);
-    if (!opened.ok()) {
-      Answer(500, "io_error", "the file could not be opened", true);
+    const auto size = opened.ok() ? opened->Size() : Result<uint64_t>(opened.status());
+    // The file must still hold the promised range (it may have been replaced since it was stat'ed).
+    if (!size.ok() || *size < response.file->offset || *size - response.file->offset < response.file->length) {
+      Answer(500, "io_error", "the file could not be read", true);
       return;
     }
     file_.emplace(std::move(opened).value());
