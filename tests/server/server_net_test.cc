@@ -43,6 +43,7 @@ class EchoHandler final : public RequestHandler {
   Response Handle(const Request& r) override {
     calls_++;
     Response resp;
+    if (r.target == "/slow") std::this_thread::sleep_for(std::chrono::milliseconds(300));
     if (r.target.rfind("/file/", 0) == 0) {
       const std::string rest = r.target.substr(6);
       const size_t slash = rest.find('/');
@@ -363,6 +364,20 @@ TEST_F(NetTest, FileBodiesAreStreamedExactly) {
   // A range the file no longer holds is an error before anything of it is sent.
   auto d = TlsClient::Connect(server_->port());
   EXPECT_EQ(d->Request("GET", "/file/10/" + std::to_string(bytes.size())).status, 500);
+}
+
+TEST_F(NetTest, StopLetsARequestInFlightFinish) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(c->Send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(Eventually([&] { return calls_.load() == 1; }));  // the handler is running
+  const auto t0 = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));  // it waited
+  const auto r = c->Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("GET /slow"), std::string::npos);
+  EXPECT_TRUE(c->ClosedByServer());
 }
 
 TEST_F(NetTest, StopClosesTheListener) {
