@@ -13,6 +13,7 @@
 #include "fw/server/fleet_ca.h"
 #include "fw/server/store.h"
 #include "fw/signer.h"
+#include "journal_test_util.h"
 #include "testing.h"
 
 namespace fw::server {
@@ -296,7 +297,9 @@ TEST_F(DeviceApiTest, EventsAreIdempotentOrderedValidatedAndPrivateToTheirDevice
   r = Event(other, id, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(Json::parse(r.body)["error"], "unknown_action");
-  EXPECT_EQ(Event(t, 999, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}}).body, r.body);
+  Response missing = Event(t, 999, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Json::parse(missing.body)["error"], "unknown_action");
   EXPECT_EQ(Event(t, id, {{"attempt", 1}, {"seq", 5}, {"state", "nonsense"}}).status, 400);
   EXPECT_EQ((*store_->ListEvents(id)).size(), 2u);
 }
@@ -397,6 +400,45 @@ TEST_F(DeviceApiTest, TwoHeadsForOneSequenceNumberQuarantineTheDevice) {
   EXPECT_EQ(j["device_state"], "quarantined");
   EXPECT_TRUE(j["actions"].empty());
   EXPECT_EQ((*store_->GetDevice("T-1"))->state, DeviceState::kQuarantined);
+}
+
+TEST_F(DeviceApiTest, JournalSegmentsAreAskedForVerifiedAndRefusedOnGapsCardDataAndForks) {
+  Terminal t = Enrol("T-1");
+  fw::testing::TempDir jdir;
+  witness::test::Terminal journal(jdir / "journal.db");
+  journal.Append(10);
+  Response r = Post("/v1/checkin", Manifest("1.2.0", "confirmed", "1.1.0", "bootable", 10, journal.Head()), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["journal_upload"], (Json{{"from_seq", 1}, {"epoch", 1}}));
+  r = Post("/v1/journal/segments", journal.Segment(6, 10), t.peer);
+  EXPECT_EQ(r.status, 409) << r.body;  // a gap: nothing held before 6
+  EXPECT_EQ(Json::parse(r.body)["error"], "journal_conflict");
+  std::string card = journal.Segment(1, 10);
+  const size_t at = card.find("411111******1111");
+  ASSERT_NE(at, std::string::npos);
+  card.replace(at, 16, "4111111111111111");
+  r = Post("/v1/journal/segments", card, t.peer);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["error"], "card_data");
+  EXPECT_EQ(r.body.find("4111111111111111"), std::string::npos);
+  r = Post("/v1/journal/segments", journal.Segment(1, 10), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["verified_seq"], 10);
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+  r = Post("/v1/journal/segments", journal.Segment(1, 10), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["duplicate"], true);
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+  r = Post("/v1/checkin", Manifest("1.2.0", "confirmed", "1.1.0", "bootable", 10, journal.Head()), t.peer);
+  EXPECT_TRUE(Json::parse(r.body)["journal_upload"].is_null());
+  EXPECT_EQ(Post("/v1/journal/segments", "not a segment", t.peer).status, 400);
+  // Another chain (a clone with its own journal) does not link: refused, nothing stored.
+  fw::testing::TempDir cdir;
+  witness::test::Terminal clone(cdir / "journal.db");
+  clone.Append(12, "T-9999");
+  r = Post("/v1/journal/segments", clone.Segment(11, 12), t.peer);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
 }
 
 TEST_F(DeviceApiTest, RoutesMethodsAndBodyCaps) {
