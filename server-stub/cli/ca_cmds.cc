@@ -228,6 +228,10 @@ int Issuer(const Invocation& inv) {
   const Paths paths(inv.vm["data"].as<std::string>());
   const po::variables_map& vm = inv.vm;
   auto key = cli::OptionalString(vm, "key").value_or(paths.issuing_key());
+  struct stat st {};
+  if (!IsTokenKeySpec(key) && ::stat(key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return cli::Fail(inv, FailedPrecondition("issuer key " + key + " is accessible to group or others (chmod 600)"));
+  }
   auto signer = OpenSigner(key, {});
   if (!signer.ok()) return cli::Fail(inv, signer.status().WithContext("issuer key"));
   auto issuing = ReadFileToString(paths.issuing(), kMaxPemFile);

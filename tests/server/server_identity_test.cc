@@ -3,6 +3,9 @@
 // right state and problem; CSRs from outside are refused unless well-formed P-256 and self-signed.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "fw/encoding.h"
 #include "fw/server/issuer_service.h"
 #include "identity_fixture.h"
@@ -256,6 +259,25 @@ TEST(ServerIdentity, SignerIssuerPolicyAndKeyMatch) {
   o.now_s = ca.now;
   EXPECT_EQ(MakeFleetCa(ed_signer, p_signer, o).status().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(MakeFleetCa(p_signer, ed_signer, o).status().code(), ErrorCode::kUnsupported);
+}
+
+// Inspect is const and shared by the transport's I/O threads.
+TEST(ServerIdentity, InspectFromSeveralThreads) {
+  TestCa ca;
+  const std::vector<Bytes> valid = {testing::PemToDer(ca.IssueFor("V1", ca.now - 60, ca.now + kDay).pem)};
+  const std::vector<Bytes> expired = {testing::PemToDer(ca.IssueFor("E1", ca.now - 2 * kDay, ca.now - kDay).pem)};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        if (ca.verifier->Inspect(valid, ca.now).cert != CertState::kValid) ++wrong;
+        if (ca.verifier->Inspect(expired, ca.now).cert != CertState::kExpired) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 // The device_cert_fuzz seeds stay meaningful: the seed device certificate is valid for the fuzz

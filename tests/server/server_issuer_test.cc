@@ -219,7 +219,12 @@ TEST(ServerIssuer, IssuerProcessSignsPolicyAndSurvivesGarbage) {
                         "--days", "31"})
                 .exit_code,
             3);
-  // A second issuer on the same socket is refused while the first runs.
+  // A key file others can read is refused; a second issuer on the same socket is refused while the first runs.
+  ASSERT_EQ(::chmod((data + "/issuer/issuing.key").c_str(), 0640), 0);
+  auto loose = RunCommand({Fwserver(), "issuer", "--data", data, "--socket", tmp / "other.sock"});
+  EXPECT_EQ(loose.exit_code, 5) << loose.err;
+  EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
+  ASSERT_EQ(::chmod((data + "/issuer/issuing.key").c_str(), 0600), 0);
   auto second = RunCommand({Fwserver(), "issuer", "--data", data});
   EXPECT_EQ(second.exit_code, 5) << second.err;
 
