@@ -189,6 +189,21 @@ TEST_F(NetTest, BodyTooLargeIs413BeforeTheBodyIsSent) {
   EXPECT_EQ(calls_.load(), 1);
 }
 
+TEST_F(NetTest, ExpectContinueGetsA100BeforeTheBody) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(c->Send("POST /v1/journal HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(c->Read(true).status, 100);
+  ASSERT_TRUE(c->Send("abcde"));
+  const auto r = c->Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("body=5"), std::string::npos) << r.body;
+  // Too large: 413 instead of the 100, and the body is never read.
+  auto big = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(big->Send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\nExpect: 100-continue\r\n\r\n"));
+  EXPECT_EQ(big->Read().status, 413);
+}
+
 TEST_F(NetTest, MalformedOrRepeatedHeadersAre400) {
   StartServer(Options());
   auto c = TlsClient::Connect(server_->port());
@@ -281,6 +296,7 @@ TEST_F(NetTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(NetTest, DeadlinesCloseSlowAndIdleConnections) {
   auto o = Options();
   o.header_timeout_ms = 300;
+  o.body_timeout_ms = 300;
   o.idle_timeout_ms = 400;
   o.handshake_timeout_ms = 300;
   StartServer(o);
@@ -290,6 +306,11 @@ TEST_F(NetTest, DeadlinesCloseSlowAndIdleConnections) {
   EXPECT_TRUE(slow->ClosedByServer());
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_LT(waited, std::chrono::milliseconds(1500));
+  // A body that trickles is cut at the body deadline (300 ms here), not served.
+  auto o2 = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(o2->Send("POST /v1/checkin HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab"));
+  EXPECT_TRUE(o2->ClosedByServer());
+  EXPECT_EQ(calls_.load(), 0);
   // A connection that never sends anything is held no longer than the header deadline either.
   auto mute = TlsClient::Connect(server_->port());
   EXPECT_TRUE(mute->ClosedByServer());
@@ -310,7 +331,7 @@ TEST_F(NetTest, DeadlinesCloseSlowAndIdleConnections) {
   EXPECT_EQ(recv(fd, &byte, 1, 0), 0);  // EOF well before our own 2 s timeout
   close(fd);
   const auto s = server_->stats();
-  EXPECT_GE(s.deadline_closed, 2u);
+  EXPECT_GE(s.deadline_closed, 4u);  // header, body, mute, handshake (idle closes are not counted)
   EXPECT_LT(s.max_deadline_overrun_ms, 200);
 }
 
