@@ -2,8 +2,10 @@
 // identity's real issuer (an in-memory fleet CA), check-in, events, renewal, witness.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fw/clock.h"
 #include "fw/crypto.h"
@@ -439,6 +441,46 @@ TEST_F(DeviceApiTest, JournalSegmentsAreAskedForVerifiedAndRefusedOnGapsCardData
   r = Post("/v1/journal/segments", clone.Segment(11, 12), t.peer);
   EXPECT_EQ(r.status, 409) << r.body;
   EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+}
+
+TEST_F(DeviceApiTest, AnOperatorTokenReEnrolsWithANewKeyAndTheOldCertificatesStopWorking) {
+  Terminal first = Enrol("T-1");
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, first.peer).status, 200);
+  Terminal second = Enrol("T-1");  // factory reset: new key, new token
+  EXPECT_EQ(Post("/v1/checkin", kManifestOld, second.peer).status, 200);
+  Response old = Post("/v1/checkin", kManifestOld, first.peer);
+  EXPECT_EQ(old.status, 403);
+  EXPECT_EQ(Json::parse(old.body)["error"], "revoked");
+  ASSERT_TRUE(store_->SetDeviceState("T-1", DeviceState::kRevoked, "stolen").ok());
+  auto csr = MakeCsrPem(*second.key, "T-1");
+  ASSERT_TRUE(csr.ok());
+  Response r = Post("/v1/enrol", Json{{"token", AddToken("T-1")}, {"serial", "T-1"}, {"csr", *csr}}.dump());
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Json::parse(r.body)["error"], "revoked");
+}
+
+TEST_F(DeviceApiTest, HandlersOnSeveralThreadsShareOneStore) {
+  std::vector<Terminal> terminals;
+  for (int i = 0; i < 4; ++i) terminals.push_back(Enrol("T-" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto api = OpenDeviceApi(config_, *issuer_, clock_);
+      if (!api.ok()) return void(++failures);
+      for (int n = 0; n < 20; ++n) {
+        Request req;
+        req.method = "POST";
+        req.target = "/v1/checkin";
+        req.body = Manifest("1." + std::to_string(n), "confirmed", "1.0", "bootable");  // a write each time
+        req.peer = terminals[i].peer;
+        if ((*api)->Handle(req).status != 200) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_NE((*store_->GetDevice("T-3"))->manifest_json.find("1.19"), std::string::npos);
 }
 
 TEST_F(DeviceApiTest, RoutesMethodsAndBodyCaps) {
