@@ -271,8 +271,9 @@ void AddCaCommands(cli::Program& p) {
              "existing issuing key (PEM file, copied to DIR/issuer, or pkcs11:)")(
              "root-key-out", po::value<std::string>(),
              "keep the generated root key in this file (0600; keep it offline)")(
-             "host", po::value<std::vector<std::string>>()->composing(), "extra host name or IP for the TLS cert")(
-             "days", cli::Int<int>(1, 3650)->default_value(397), "TLS server certificate lifetime in days")(
+             "host", po::value<std::vector<std::string>>()->composing()->multitoken(),
+             "extra host name or IP for the TLS cert")("days", cli::Int<int>(1, 3650)->default_value(397),
+                                                       "TLS server certificate lifetime in days")(
              "issuing-days", cli::Int<int>(1, 7300)->default_value(1825), "issuing CA lifetime in days")(
              "root-days", cli::Int<int>(1, 10950)->default_value(7300), "root CA lifetime in days")(
              "name", po::value<std::string>()->default_value("Fleet"), "CA name (\"<name> Root CA\")");

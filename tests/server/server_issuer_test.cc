@@ -292,6 +292,16 @@ TEST(ServerIssuer, TokenIssuingKey) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_EQ(issuer.Stop(), 0);
 
+  // Root and issuing keys both on the token.
+  ASSERT_TRUE(hsm.GenerateKey("fleet", "EC:prime256v1", "root", "03"));
+  auto both = RunCommand({Fwserver(), "ca", "init", "--data", hsm.dir() / "both", "--root-key",
+                          SoftHsm::Uri("fleet", "root"), "--issuing-key", uri, "--json"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(nlohmann::json::parse(both.out)["root_key_kept"], true);
+  v = RunCommand({"openssl", "verify", "-CAfile", hsm.dir() / "both/ca/root.pem", "-untrusted",
+                  hsm.dir() / "both/ca/issuing.pem", hsm.dir() / "both/tls/server.pem"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+
   // In-process issuing with the token (`ca issue-device --key`, MakeSignerIssuer).
   WriteFile(hsm.dir() / "dev.csr", NewCsr());
   auto r = RunCommand({Fwserver(), "ca", "issue-device", "--data", data, "--serial", "HSM-2", "--csr",
