@@ -85,13 +85,19 @@ inline SegmentResult Accept(State& s, const std::string& body) {
   return r.ok() ? *r : SegmentResult{};
 }
 
-// Expects a refusal with `code` and a message containing `needle`; the state must not change.
-inline void ExpectRefused(State& s, const std::string& body, ErrorCode code, const std::string& needle) {
+// Expects a refusal with `code`, a message containing `needle` and (when given) the
+// machine-readable `reason`; the state must not change.
+inline void ExpectRefused(State& s, const std::string& body, ErrorCode code, const std::string& needle,
+                          std::string_view reason = "") {
   const std::string before = Serialize(s);
   auto r = AcceptSegment(s, body);
   ASSERT_FALSE(r.ok()) << "accepted: " << body.substr(0, 200);
   EXPECT_EQ(r.status().code(), code) << r.status().message();
   EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+  EXPECT_NE(RefusalReason(r.status()), "") << r.status().message();
+  if (!reason.empty()) {
+    EXPECT_EQ(RefusalReason(r.status()), reason) << r.status().message();
+  }
   EXPECT_EQ(Serialize(s), before);
 }
 

@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include <random>
+
 #include "journal_test_util.h"
+#include "strict_json.h"
 
 namespace fw::server::witness {
 namespace {
@@ -30,8 +33,8 @@ TEST(JournalFork, RewrittenRecordIsRefusedWith409AndReportedAsFork) {
   forged[7].amount_minor = 1;
   Relink(forged, 7);
   std::vector<jr::Record> tail(forged.begin() + 10, forged.end());
-  ExpectRefused(s, EncodeSegment(1, tail), ErrorCode::kFailedPrecondition, "fork at seq 11");
-  ExpectRefused(s, EncodeSegment(1, forged), ErrorCode::kFailedPrecondition, "fork at seq 10");
+  ExpectRefused(s, EncodeSegment(1, tail), ErrorCode::kFailedPrecondition, "fork at seq 11", "fork");
+  ExpectRefused(s, EncodeSegment(1, forged), ErrorCode::kFailedPrecondition, "fork at seq 10", "fork");
   // The rewritten head reported by a check-in contradicts the verified record 10.
   auto obs = ObserveCheckin(s, 10, HexEncode(forged[9].hash));
   ASSERT_TRUE(obs.ok());
@@ -75,7 +78,7 @@ TEST(JournalFork, ClonesAlternatingCheckinsAreAFork) {
   EXPECT_TRUE(Has(r.findings, FindingKind::kFork));
   EXPECT_EQ(s.verified_seq, 16);
   // And clone B's records cannot join the chain the server holds.
-  ExpectRefused(s, b.Segment(1, 14), ErrorCode::kFailedPrecondition, "fork");
+  ExpectRefused(s, b.Segment(1, 14), ErrorCode::kFailedPrecondition, "fork", "fork");
 }
 
 TEST(JournalCardData, FullPanInAnyFieldIsRefusedWithoutEchoingIt) {
@@ -99,7 +102,7 @@ TEST(JournalCardData, FullPanInAnyFieldIsRefusedWithoutEchoingIt) {
     c.put(recs[2]);
     Relink(recs, 2);  // a consistent chain: only the card number is wrong
     State s;
-    ExpectRefused(s, EncodeSegment(1, recs), ErrorCode::kVerificationFailed, "record seq 3");
+    ExpectRefused(s, EncodeSegment(1, recs), ErrorCode::kVerificationFailed, "record seq 3", "card_data");
     auto r = AcceptSegment(s, EncodeSegment(1, recs));
     const std::string m = r.status().message();
     EXPECT_NE(m.find(c.field), std::string::npos) << m;
@@ -107,6 +110,30 @@ TEST(JournalCardData, FullPanInAnyFieldIsRefusedWithoutEchoingIt) {
       EXPECT_EQ(m.find(digits), std::string::npos) << m;
     }
   }
+}
+
+// The card scan's windowed Luhn (prefix sums) agrees with fw::journal::LuhnValid tried on every
+// 13..19-digit window, and separators inside a run are ignored as the journal ignores them.
+TEST(JournalCardData, CardScanAgreesWithTheJournalsLuhnOnEveryWindow) {
+  std::mt19937 rng(15);
+  int cards = 0;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string run(13 + rng() % 52, '0');
+    for (char& c : run) c = static_cast<char>('0' + rng() % 10);
+    bool expect = false;
+    for (size_t len = 13; len <= 19; ++len) {
+      for (size_t at = 0; at + len <= run.size(); ++at) expect = expect || jr::LuhnValid(run.substr(at, len));
+    }
+    cards += expect;
+    ASSERT_EQ(internal::CardLikeDigits("x" + run + "x") > 0, expect) << run;
+  }
+  EXPECT_GT(cards, 1000);  // both outcomes were exercised
+  EXPECT_EQ(internal::CardLikeDigits("4111 1111-1111 1111"), 16u);
+  EXPECT_EQ(internal::CardLikeDigits("1234567890123"), 0u);  // 13 digits, Luhn-invalid
+  EXPECT_EQ(internal::CardLikeDigits("1234567890128"), 13u);
+  EXPECT_EQ(internal::CardLikeDigits("ab 4111111111111111"), 16u);
+  EXPECT_EQ(internal::CardLikeDigits("411111******1111"), 0u);
+  EXPECT_EQ(internal::CardLikeDigits(std::string(65, '7')), 65u);  // too long to be anything else
 }
 
 TEST(JournalSegments, TamperedHashOrBadLinkIsCorrupt) {
@@ -130,7 +157,7 @@ TEST(JournalSegments, TamperedHashOrBadLinkIsCorrupt) {
   not_genesis[0].prev_hash[0] = 1;
   Relink(not_genesis, 0);
   not_genesis[0].hash = h.Hash(not_genesis[0]);
-  ExpectRefused(s, EncodeSegment(1, not_genesis), ErrorCode::kFailedPrecondition, "genesis");
+  ExpectRefused(s, EncodeSegment(1, not_genesis), ErrorCode::kFailedPrecondition, "genesis", "fork");
 }
 
 TEST(JournalSegments, OversizeAndGarbageAreRefused) {
@@ -183,7 +210,7 @@ TEST(JournalSegments, ReplayingASegmentIsHarmless) {
   EXPECT_FALSE(overlap.duplicate);
   EXPECT_EQ(s.verified_seq, 25);
   // A range the server can no longer compare is refused, saying what to send instead.
-  ExpectRefused(s, t.Segment(3, 7), ErrorCode::kFailedPrecondition, "upload from seq 26");
+  ExpectRefused(s, t.Segment(3, 7), ErrorCode::kFailedPrecondition, "upload from seq 26", "already_held");
 }
 
 TEST(JournalWitness, NewEpochStartsOverWithoutFalseAlarms) {
@@ -204,7 +231,7 @@ TEST(JournalWitness, NewEpochStartsOverWithoutFalseAlarms) {
   ASSERT_TRUE(obs->upload_from_seq.has_value());
   EXPECT_EQ(*obs->upload_from_seq, 1);
   // An upload made for the old epoch is refused; one for the new epoch is accepted.
-  ExpectRefused(s, t.Segment(1, 20, 1), ErrorCode::kFailedPrecondition, "epoch");
+  ExpectRefused(s, t.Segment(1, 20, 1), ErrorCode::kFailedPrecondition, "epoch", "epoch");
   Accept(s, t.Segment(1, 20, 2));
   EXPECT_EQ(s.verified_seq, 20);
 }

@@ -253,11 +253,59 @@ Result<SegmentResult> AcceptSegment(State& state, std::string_view body) {
   return out;
 }
 
+std::string_view RefusalReason(const Status& refusal) {
+  const std::string& m = refusal.message();
+  switch (refusal.code()) {
+    case ErrorCode::kCorrupt:
+      return "malformed";
+    case ErrorCode::kVerificationFailed:
+      return "card_data";
+    case ErrorCode::kFailedPrecondition:
+      // The markers every refusal of Link() and AcceptSegment() starts with.
+      if (m.find("fork at seq ") != std::string::npos) return "fork";
+      if (m.find("gap: ") != std::string::npos) return "gap";
+      if (m.find("already held: ") != std::string::npos) return "already_held";
+      if (m.find("epoch: ") != std::string::npos) return "epoch";
+      return "";
+    default:
+      return "";
+  }
+}
+
+namespace {
+
+std::string HeaderLine(int64_t epoch, int64_t from_seq, size_t count) {
+  return R"({"format":")" + std::string(kSegmentFormat) + R"(","epoch":)" + std::to_string(epoch) + R"(,"from_seq":)" +
+         std::to_string(from_seq) + R"(,"count":)" + std::to_string(count) + "}\n";
+}
+
+}  // namespace
+
 std::string EncodeSegment(int64_t epoch, const std::vector<jr::Record>& records) {
-  const int64_t from = records.empty() ? 0 : records.front().seq;
-  std::string out = R"({"format":")" + std::string(kSegmentFormat) + R"(","epoch":)" + std::to_string(epoch) +
-                    R"(,"from_seq":)" + std::to_string(from) + R"(,"count":)" + std::to_string(records.size()) + "}\n";
+  std::string out = HeaderLine(epoch, records.empty() ? 0 : records.front().seq, records.size());
   for (const auto& r : records) out += jr::RecordJsonLine(r) + "\n";
+  return out;
+}
+
+std::vector<std::string> EncodeSegments(int64_t epoch, const std::vector<jr::Record>& records) {
+  std::vector<std::string> out;
+  std::string body;  // record lines of the segment being filled
+  size_t count = 0;
+  int64_t from = 0;
+  const size_t header_room = HeaderLine(epoch, INT64_MAX, kMaxSegmentRecords).size();
+  auto flush = [&] {
+    if (count > 0) out.push_back(HeaderLine(epoch, from, count) + body);
+    body.clear();
+    count = 0;
+  };
+  for (const auto& r : records) {
+    std::string line = jr::RecordJsonLine(r) + "\n";
+    if (count == kMaxSegmentRecords || header_room + body.size() + line.size() > kMaxSegmentBytes) flush();
+    if (count == 0) from = r.seq;
+    body += line;
+    ++count;
+  }
+  flush();
   return out;
 }
 

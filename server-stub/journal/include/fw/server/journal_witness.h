@@ -114,9 +114,19 @@ struct SegmentResult {
 
 Result<SegmentResult> AcceptSegment(State& state, std::string_view body);
 
+// The machine-readable reason of an AcceptSegment refusal, for the HTTP error body (the
+// status may carry the caller's context): "malformed" (kCorrupt, 400), "card_data"
+// (kVerificationFailed, 422), "fork" | "gap" | "already_held" | "epoch" (kFailedPrecondition,
+// 409; only "fork" is clone/rewrite evidence), "" for OK or a status AcceptSegment never returns.
+std::string_view RefusalReason(const Status& refusal);
+
 // The segment the agent uploads: the header line, then one line per record exactly as
 // `fwupdate journal export --format jsonl` prints it (records: consecutive seqs, at most
 // kMaxSegmentRecords; the caller splits longer ranges).
 std::string EncodeSegment(int64_t epoch, const std::vector<fw::journal::Record>& records);
+
+// The same records (consecutive seqs) cut into as many segments as the bounds require: each
+// at most kMaxSegmentRecords records and kMaxSegmentBytes bytes, in upload order.
+std::vector<std::string> EncodeSegments(int64_t epoch, const std::vector<fw::journal::Record>& records);
 
 }  // namespace fw::server::witness
