@@ -309,9 +309,9 @@ HttpReply E2eTerminal::Event(int64_t action, const Json& event) const {
 
 HttpReply E2eTerminal::Segment(const std::string& body) const { return Post("/v1/journal/segments", body); }
 
-HttpReply E2eTerminal::Renew() {
-  HttpReply r = Post("/v1/renew", Json{{"csr", CsrPem()}}.dump());
-  if (r.status == 200) UseCertificate(r.json()["certificate"].get<std::string>());
+HttpReply E2eTerminal::Renew(const std::string& csr) {
+  HttpReply r = Post("/v1/renew", Json{{"csr", csr.empty() ? CsrPem() : csr}}.dump());
+  if (r.status == 200 && csr.empty()) UseCertificate(r.json()["certificate"].get<std::string>());
   return r;
 }
 

@@ -119,7 +119,9 @@ class E2eTerminal {
   HttpReply Checkin(const Json& manifest, std::vector<std::string> headers = {}) const;
   HttpReply Event(int64_t action, const Json& event) const;
   HttpReply Segment(const std::string& body) const;
-  HttpReply Renew();  // POST /v1/renew with a CSR for this key; on 200 the new certificate is kept
+  // POST /v1/renew with a CSR for this key (on 200 the new certificate is kept), or with `csr`
+  // (another key: a rotation; the caller takes the certificate).
+  HttpReply Renew(const std::string& csr = "");
 
  private:
   const FleetServer& server_;
