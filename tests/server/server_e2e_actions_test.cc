@@ -139,10 +139,21 @@ TEST_F(E2eActionsTest, EventsAreIdempotentOrderedValidatedAndPrivate) {
   EXPECT_EQ(missing.status, 404) << missing.Describe();
   EXPECT_EQ(missing.error(), "unknown_action");
   EXPECT_EQ(server_->Action("T-0001", id)["last_seq"], 3);
-
   ExpectEvent(*t, id, Ev(5, "backup_done"), 200, "applied");
   ExpectEvent(*t, id, Ev(6, "installing"), 200, "applied");
-  ExpectEvent(*t, id, Ev(7, "trial_set"), 200, "applied");
+  EXPECT_EQ(server_->Action("T-0001", id)["state"], "installing");
+}
+
+TEST_F(E2eActionsTest, SuccessNeedsConfirmedAndACheckinOnTheTargetATrialRevertedIsBootFailed) {
+  auto t = NewTerminal("T-0001");
+  ASSERT_TRUE(t->MustEnrol());
+  const int64_t id =
+      server_->CreateAction("T-0001", {"--kind", "install", "--target", "pos-fw.img", "--version", "1.3.0"});
+  ASSERT_GT(id, 0);
+  int64_t seq = 0;
+  for (const char* state : {"accepted", "downloading", "downloaded", "backup_done", "installing", "trial_set"}) {
+    ExpectEvent(*t, id, Ev(++seq, state), 200, "applied");
+  }
   EXPECT_EQ(server_->Fw({"action", "cancel", "--id", std::to_string(id)}).exit_code, 5);  // past the trial
   // trial_set is not success: not before the reboot, not even with the new version running unconfirmed.
   ASSERT_EQ(
@@ -151,11 +162,11 @@ TEST_F(E2eActionsTest, EventsAreIdempotentOrderedValidatedAndPrivate) {
       200);
   ASSERT_EQ(t->Checkin(Manifest("1.3.0", "trial", {{"slot", "A"}, {"version", "1.2.0"}, {"state", "bootable"}})).status,
             200);
-  a = server_->Action("T-0001", id);
+  Json a = server_->Action("T-0001", id);
   EXPECT_EQ(a["state"], "trial_set");
   EXPECT_EQ(a["done"], false);
-  ExpectEvent(*t, id, Ev(8, "rebooting"), 200, "applied");
-  ExpectEvent(*t, id, Ev(9, "confirmed"), 200, "applied");
+  ExpectEvent(*t, id, Ev(++seq, "rebooting"), 200, "applied");
+  ExpectEvent(*t, id, Ev(++seq, "confirmed"), 200, "applied");
   a = server_->Action("T-0001", id);
   EXPECT_EQ(a["state"], "confirmed");  // the event alone is not success either
   EXPECT_EQ(a["done"], false);
@@ -164,7 +175,7 @@ TEST_F(E2eActionsTest, EventsAreIdempotentOrderedValidatedAndPrivate) {
   a = server_->Action("T-0001", id);
   EXPECT_EQ(a["state"], "succeeded");
   EXPECT_EQ(a["done"], true);
-  ExpectEvent(*t, id, Ev(10, "confirmed"), 409, "action_closed");
+  ExpectEvent(*t, id, Ev(++seq, "confirmed"), 409, "action_closed");
 
   // trial_set, then a check-in still on the old version (the bootloader reverted): failed{boot_failed}.
   const int64_t next = server_->CreateAction(
