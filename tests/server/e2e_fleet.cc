@@ -141,14 +141,7 @@ void FleetServer::Start(int64_t renew_grace_seconds) {
   config["limits"]["threads"] = 2;
   WriteFile(dir_ + "/fwserver.json", config.dump(2));
 
-  issuer_pid_ = Spawn({FWSERVER_PATH, "issuer", "--data", dir_}, scratch_ + "/issuer.out", scratch_ + "/issuer.err");
-  for (int i = 0; i < 200 && !fs::exists(dir_ + "/issuer.sock"); ++i) {
-    if (Exited(issuer_pid_)) {
-      issuer_pid_ = -1;
-      return ADD_FAILURE() << "fwserver issuer exited: " << ReadFile(scratch_ + "/issuer.err");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  if (!StartIssuer()) return;
   run_pid_ = Spawn({FWSERVER_PATH, "run", "--data", dir_, "--port", "0", "--json"}, scratch_ + "/run.out",
                    scratch_ + "/run.err");
   for (int i = 0; i < 400; ++i) {  // 20 s
@@ -166,6 +159,33 @@ void FleetServer::Start(int64_t renew_grace_seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ADD_FAILURE() << "fwserver run printed no port within 20 s";
+}
+
+bool FleetServer::StartIssuer() {
+  issuer_pid_ = Spawn({FWSERVER_PATH, "issuer", "--data", dir_}, scratch_ + "/issuer.out", scratch_ + "/issuer.err");
+  for (int i = 0; i < 200 && !fs::exists(dir_ + "/issuer.sock"); ++i) {
+    if (Exited(issuer_pid_)) {
+      issuer_pid_ = -1;
+      ADD_FAILURE() << "fwserver issuer exited: " << ReadFile(scratch_ + "/issuer.err");
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return true;
+}
+
+void FleetServer::StopIssuer() {
+  Stop(issuer_pid_);
+  EXPECT_FALSE(fs::exists(dir_ + "/issuer.sock")) << "the issuer leaves its socket behind on SIGTERM";
+}
+
+int FleetServer::StopRun() {
+  if (run_pid_ <= 0) return -1;
+  ::kill(run_pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(run_pid_, &status, 0);
+  run_pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 FleetServer::~FleetServer() {

@@ -73,6 +73,12 @@ class FleetServer {
   // Unix time taken just before `fwserver ca init`: the CA certificates start 5 minutes earlier.
   int64_t ca_made_s() const { return ca_made_s_; }
 
+  // The issuer process: stopped (SIGTERM) and started again on the same socket.
+  void StopIssuer();
+  bool StartIssuer();
+  // SIGTERM to `fwserver run`; its exit status (128 + signal when killed by one).
+  int StopRun();
+
   HttpReply Request(const std::string& path, const RequestOptions& options) const;
   HttpReply Get(const std::string& path, std::vector<std::string> headers = {}) const;
 

@@ -3,7 +3,9 @@
 // rotation by renewal and re-enrolment (e2e_fleet.h).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "e2e_fleet.h"
@@ -119,6 +121,33 @@ TEST_F(E2eLimitsTest, RenewalWithANewKeyMovesTheBindingAndReEnrolmentDeniesEarli
   for (const auto& c : d["certificates"]) revoked += c["revoked"].get<bool>() ? 1 : 0;
   EXPECT_EQ(revoked, 2) << d.dump();
   EXPECT_EQ(d["state"], "active");
+}
+
+TEST_F(E2eLimitsTest, IssuerOutageIs503WithRetryAfterAndLastSeenIsWrittenOnAStop) {
+  auto t = NewTerminal("T-0001");
+  ASSERT_TRUE(t->MustEnrol());
+  const int64_t enrolled = NowS();
+  auto late = NewTerminal("T-0002");
+  const std::string token = server_->Token("T-0002");
+  server_->StopIssuer();
+  HttpReply r = late->Enrol(token);
+  EXPECT_EQ(r.status, 503) << r.Describe();
+  EXPECT_EQ(r.error(), "issuer_unavailable");
+  EXPECT_FALSE(r.Header("retry-after").empty());
+  r = t->Renew();
+  EXPECT_EQ(r.status, 503) << r.Describe();
+  EXPECT_EQ(r.error(), "issuer_unavailable");
+  EXPECT_EQ(t->Checkin(Manifest("1.2.0")).status, 200);  // check-ins do not need the issuer
+  ASSERT_TRUE(server_->StartIssuer());
+  r = late->Enrol(token);  // the token was not consumed by the failed attempt
+  EXPECT_EQ(r.status, 200) << r.Describe();
+
+  // last_seen is batched in memory and written when the server stops.
+  while (NowS() <= enrolled) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const int64_t seen = NowS();
+  ASSERT_EQ(t->Checkin(Manifest("1.2.0")).status, 200);
+  EXPECT_EQ(server_->StopRun(), 0);
+  EXPECT_GE(server_->DeviceShow("T-0001")["last_seen"].get<int64_t>(), seen);
 }
 
 }  // namespace
