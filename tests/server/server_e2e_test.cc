@@ -135,9 +135,9 @@ TEST_F(E2eIdentityTest, ExpiredCertificateRenewsOnlyInsideTheGracePeriod) {
   auto t = NewTerminal("T-0001");
   ASSERT_TRUE(t->MustEnrol());
   const std::string valid = t->cert().cert;
-  const std::string in_grace = IssueWithValidity(*server_, *t, server_->ca_made_s() - 290, NowS() - 5);
+  const std::string in_grace = IssueWithValidity(*server_, *t, server_->ca_made_s() - 270, NowS() - 5);
   const std::string past_grace =
-      IssueWithValidity(*server_, *t, server_->ca_made_s() - 290, server_->ca_made_s() - 200);
+      IssueWithValidity(*server_, *t, server_->ca_made_s() - 270, server_->ca_made_s() - 200);
   ASSERT_FALSE(in_grace.empty());
   ASSERT_FALSE(past_grace.empty());
 
@@ -170,7 +170,7 @@ TEST_F(E2eIdentityTest, RevokedDeviceIsRefusedEverywhereRenewalAndEnrolmentToo) 
   const int64_t action =
       server_->CreateAction("T-0001", {"--kind", "install", "--target", "pos-fw.img", "--version", "1.3.0"});
   const std::string token = server_->Token("T-0001");  // made before the revocation
-  const std::string in_grace = IssueWithValidity(*server_, *t, server_->ca_made_s() - 290, NowS() - 5);
+  const std::string in_grace = IssueWithValidity(*server_, *t, server_->ca_made_s() - 270, NowS() - 5);
   ASSERT_EQ(t->Checkin(Manifest("1.2.0")).status, 200);
 
   Json revoked = server_->FwJson({"device", "revoke", "--serial", "T-0001", "--reason", "stolen"});
