@@ -58,6 +58,10 @@ TEST_F(E2eJournalTest, CleanUploadReplayGapAndForkedSegment) {
   EXPECT_EQ(r.status, 409) << r.Describe();
   EXPECT_EQ(r.error(), "journal_conflict");
   EXPECT_NE(r.body.find("gap"), std::string::npos) << r.body;
+  r = t->Segment(journal.Segment(21, 30, /*epoch=*/2));  // not the epoch the server asked for
+  EXPECT_EQ(r.status, 409) << r.Describe();
+  EXPECT_EQ(r.error(), "journal_conflict");
+  EXPECT_NE(r.body.find("epoch"), std::string::npos) << r.body;
   r = t->Segment(journal.Segment(21, 30));
   ASSERT_EQ(r.status, 200) << r.Describe();
   EXPECT_EQ(r.json()["verified_seq"], 30);
@@ -119,7 +123,15 @@ TEST_F(E2eJournalTest, SegmentWithAFullCardNumberIsRefused) {
   EXPECT_EQ(r.status, 422) << r.Describe();
   EXPECT_EQ(r.error(), "card_data");
   EXPECT_EQ(r.body.find("4111"), std::string::npos) << r.body;  // never echoes the digits
+  // A record altered after the fact (its amount): the recomputed hash does not match.
+  std::string altered = journal.Segment(1, 3);
+  const size_t amount = altered.find("\"amount_minor\":", altered.find('\n')) + 15;
+  altered.insert(amount, "1");
+  r = t->Segment(altered);
+  EXPECT_EQ(r.status, 400) << r.Describe();
+  EXPECT_EQ(r.error(), "bad_segment");
   EXPECT_EQ(server_->DeviceShow("T-0003")["segments"].size(), 0u);
+  EXPECT_EQ(t->Segment(journal.Segment(1, 3)).status, 200);  // the genuine one
 }
 
 }  // namespace
