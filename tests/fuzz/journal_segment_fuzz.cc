@@ -20,7 +20,8 @@ void Check(w::State state, std::string_view body) {
   auto r = w::AcceptSegment(state, body);
   const std::string after = w::Serialize(state);
   if (!r.ok()) {
-    if (after != before) __builtin_trap();  // nothing changes on an error
+    if (after != before) __builtin_trap();                       // nothing changes on an error
+    if (w::RefusalReason(r.status()).empty()) __builtin_trap();  // every refusal has a reason
     return;
   }
   if (r->duplicate && (r->changed || after != before)) __builtin_trap();
