@@ -64,7 +64,8 @@ uint64_t DeviceApi::MaxBodyBytes(const std::string& method, const std::string& t
   if (path == "/v1/checkin") return kMaxCheckinBytes;
   if (path == "/v1/journal/segments") return witness::kMaxSegmentBytes;
   if (path.starts_with("/v1/actions/") && path.ends_with("/events")) return kMaxEventBytes;
-  return 0;
+  // An unknown route still gets its small body read, so the answer names the route (404), not the size.
+  return kMaxEventBytes;
 }
 
 Response DeviceApi::Handle(const Request& request) {

@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <future>
+#include <limits>
 #include <map>
 #include <optional>
 #include <thread>
@@ -220,6 +221,9 @@ void Connection::ReadHeader() {
   first_request_ = false;
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(server_.options().max_header_bytes));
+  // Beast checks Content-Length against body_limit while it parses the header (default 1 MiB for a
+  // request), before the route is known: no limit here, the route's cap is applied in OnHeader.
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
   Arm(server_.options().header_timeout_ms);
   http::async_read_header(stream_, buffer_, *parser_,
                           [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -233,7 +237,7 @@ bool Connection::HandleReadError(beast::error_code ec) {
   } else if (ec == http::error::header_limit) {
     Answer(431, "header_too_large", "the request header exceeds the server's limit", true);
   } else if (ec == http::error::body_limit) {
-    Answer(413, "body_too_large", "the request body exceeds this route's limit", true);
+    Answer(413, "too_large", "the request body exceeds this route's limit", true);
   } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
              ec != http::error::end_of_stream && ec != http::error::partial_message) {
     Answer(400, "bad_request", "malformed HTTP request", true);
@@ -264,7 +268,7 @@ void Connection::OnHeader(beast::error_code ec) {
   const uint64_t max_body = worker_.handler->MaxBodyBytes(std::string(req.method_string()), target);
   const auto length = parser_->content_length();
   if (length && *length > max_body) {
-    return Answer(413, "body_too_large", "the request body exceeds this route's limit", true);
+    return Answer(413, "too_large", "the request body exceeds this route's limit", true);
   }
   parser_->body_limit(max_body);
   if (parser_->is_done()) return Dispatch();

@@ -24,7 +24,8 @@ inline constexpr uint64_t kMaxConfigBytes = 64 * 1024;
 
 struct ServerLimits {
   uint64_t header_bytes = 8192;          // 431 beyond
-  uint64_t max_body_bytes = 1 << 20;     // an upper bound on every route's own body cap (413 beyond)
+  uint64_t max_body_bytes = 8 << 20;     // an upper bound on every route's own body cap (413 beyond);
+                                         // the default lets the largest route (journal segments, 8 MiB) through
   int64_t handshake_timeout_ms = 10000;  // TLS handshake
   int64_t header_timeout_ms = 10000;     // a request's header, from its first byte
   int64_t body_timeout_ms = 30000;       // a request's body
