@@ -1,6 +1,7 @@
 // server_bench: simulated terminals checking in with an HTTPS update server; see
 // bench/server_bench.sh, which starts nginx and fwserver and calls this.
 //   server_bench ca DIR                         fleet CA in the fwserver data-directory layout
+//   server_bench port                           prints a free TCP port on 127.0.0.1
 //   server_bench pem --issuing-cert F --issuing-key F --count N --out DIR
 //                                               N terminal key+cert PEM files (for curl)
 //   server_bench probe --target NAME=IP:PORT COMMON [--out FILE]
@@ -20,6 +21,10 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "server_bench.h"
 
@@ -212,6 +217,22 @@ int ProbeCmd(const Args& a) {
   return status >= 200 && status < 300 ? 0 : 1;
 }
 
+int PortCmd() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    std::perror("server_bench port");
+    return 4;
+  }
+  std::printf("%d\n", ntohs(a.sin_port));
+  close(fd);
+  return 0;
+}
+
 int PemCmd(const Args& a) {
   std::vector<std::unique_ptr<Terminal>> terms;
   std::string error;
@@ -234,6 +255,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
+  if (cmd == "port") return PortCmd();
   if (cmd == "ca" && argc == 3) {
     std::string error;
     if (!WriteFleetCa(argv[2], error)) {

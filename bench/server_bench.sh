@@ -6,7 +6,7 @@
 # session tickets and a session cache on, keep-alive.
 #   bench/server_bench.sh [--quick] [--nginx-only] [--concurrency C] [--seconds S] [BUILD_DIR]
 #     BUILD_DIR   default build/release (needs bench/server_bench and server-stub/fwserver)
-#     full:    10,000 distinct terminal certificates, 2 rounds x 15 s per mode and server
+#     full:    10,000 distinct terminal certificates, 4 rounds x 8 s per mode and server
 #     --quick: 200 terminals, 1 round x 2 s (CI: gate is 0 errors only; ratios printed)
 #     --nginx-only   measure the nginx baseline alone (no gate on fwserver)
 # Modes: first contact (every terminal once, full handshake: it gets its ticket), then
@@ -42,8 +42,8 @@ if [ $quick = 1 ]; then
   terminals=200 rounds=1 gate=quick
   : "${seconds:=2}" "${conc:=20}"
 else
-  terminals=10000 rounds=2 gate=full
-  : "${seconds:=15}" "${conc:=50}"
+  terminals=10000 rounds=4 gate=full
+  : "${seconds:=8}" "${conc:=50}"
 fi
 ka_conc=$((conc * 2))
 [ $nginx_only = 1 ] && gate=none
@@ -57,7 +57,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() { "$bench" port; }
 wait_port() {  # PORT LOG: up to 10 s
   for _ in $(seq 100); do
     (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
