@@ -38,21 +38,7 @@ void WriterLockOption(po::options_description& o) {
                   "seconds to wait while another fwupdate command writes to the terminal (0-86400); then exit 6");
 }
 
-nlohmann::json RecordJson(const jr::Record& r) {
-  nlohmann::json j = {{"seq", r.seq},
-                      {"time_ms", r.time_ms},
-                      {"terminal_id", r.terminal_id},
-                      {"kind", jr::KindName(r.kind)},
-                      {"amount_minor", r.amount_minor},
-                      {"currency", r.currency},
-                      {"pan_masked", r.pan_masked},
-                      {"auth_code", r.auth_code},
-                      {"result", r.result},
-                      {"prev_hash", HexEncode(r.prev_hash)},
-                      {"hash", HexEncode(r.hash)}};
-  for (const auto& [k, v] : r.extensions) j["extensions"][k] = v;
-  return j;
-}
+nlohmann::json RecordJson(const jr::Record& r) { return nlohmann::json::parse(jr::RecordJsonLine(r)); }
 
 nlohmann::json SummaryJson(const jr::ChainSummary& s) {
   return {{"record_count", s.record_count},
@@ -319,7 +305,7 @@ int Export(const Invocation& inv) {
   int64_t n = 0;
   Status s = j->ForEach(inv.vm["from-seq"].as<int64_t>(), [&](const jr::Record& r) {
     if (format == "jsonl") {
-      buf << RecordJson(r).dump() << "\n";
+      buf << jr::RecordJsonLine(r) << "\n";
     } else {
       auto em = r.extensions.count("entry_mode") ? r.extensions.at("entry_mode") : "";
       buf << r.seq << "," << r.time_ms << "," << cli::CsvField(r.terminal_id) << "," << jr::KindName(r.kind) << ","

@@ -5,6 +5,9 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "fw/encoding.h"
 
 namespace fw::journal {
 
@@ -191,6 +194,24 @@ uint8_t* WriteCanonicalHead(const CanonicalHead& h, uint8_t* p) {
 
 uint8_t* WriteCanonicalExtension(std::string_view name, std::string_view value, uint8_t* p) {
   return PutStr(PutStr(p, name), value);
+}
+
+std::string RecordJsonLine(const Record& r) {
+  nlohmann::json j = {{"seq", r.seq},
+                      {"time_ms", r.time_ms},
+                      {"terminal_id", r.terminal_id},
+                      {"kind", KindName(r.kind)},
+                      {"amount_minor", r.amount_minor},
+                      {"currency", r.currency},
+                      {"pan_masked", r.pan_masked},
+                      {"auth_code", r.auth_code},
+                      {"result", r.result},
+                      {"prev_hash", HexEncode(r.prev_hash)},
+                      {"hash", HexEncode(r.hash)}};
+  for (const auto& [k, v] : r.extensions) j["extensions"][k] = v;
+  // A record read from a damaged file may hold bytes that are not UTF-8: replaced, so the
+  // line stays JSON (and its hash no longer verifies, which is the truth).
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out) {

@@ -25,15 +25,14 @@
 namespace fw::server {
 
 struct DeviceApiConfig {
-  std::string db_path;                             // DIR/server.db
-  int64_t poll_seconds = 300;                      // check-in interval the server asks for
-  int64_t poll_jitter_seconds = 60;                // +- uniform jitter added per reply
-  int64_t cert_validity_seconds = 365 * 86400;     // device certificates
-  int64_t renew_grace_seconds = 30 * 86400;        // expired-but-unrevoked certificates may renew this long
-  std::string repository_url = "/repo/";           // where terminals fetch TUF metadata and targets
+  std::string db_path;                          // DIR/server.db
+  int64_t poll_seconds = 300;                   // check-in interval the server asks for
+  int64_t poll_jitter_seconds = 60;             // +- uniform jitter added per reply
+  int64_t cert_validity_seconds = 365 * 86400;  // device certificates
+  int64_t renew_grace_seconds = 30 * 86400;     // expired-but-unrevoked certificates may renew this long
+  std::string repository_url = "/repo/";        // where terminals fetch TUF metadata and targets
 };
 
-Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer,
-                                                      Clock& clock);
+Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock);
 
 }  // namespace fw::server

@@ -13,7 +13,20 @@
 //    reached only through fw::Signer (fw/signer.h): a separate issuer process
 //    (`fwserver issuer`, over a Unix socket) or a PKCS#11 token — never a key file the
 //    web process reads.
-// Thread safety: ParseCsr is stateless. A CertIssuer may be shared by threads (it
+//  - MakeCsrPem() makes a PEM CSR (subject CN=cn, signed by `key`: P-256 with ECDSA-SHA256, or
+//    Ed25519 — which ParseCsr refuses; the terminal side and tests use it).
+//  - MakeSignerIssuer() issues in this process with a fw::Signer over the issuing CA's key (a
+//    PKCS#11 TokenSigner, or a key file in tests and `fwserver issuer` itself). It checks that the
+//    signer holds the issuing certificate's key, and applies IssuerPolicy: a P-256 CSR, a serial of
+//    [A-Za-z0-9._-]{1,64}, 0 < not_after - not_before <= max_validity_s, notAfter not past the
+//    issuing CA's. Every certificate it returns has passed DeviceCertVerifier::Inspect (as kValid at
+//    its notBefore) against the issuing CA and root.
+//  - ConnectIssuer() is the client of `fwserver issuer` on a Unix socket (protocol:
+//    docs/fleet-ca.md, fw/server/issuer_service.h). It connects per call (lazily: the issuer may
+//    start after the web process); an issuer that is not listening is kIoError, one that does not
+//    answer within `timeout_ms` kTimeout; the issuer's refusals keep their code (kCorrupt,
+//    kVerificationFailed for policy).
+// Thread safety: ParseCsr and MakeCsrPem are stateless. A CertIssuer may be shared by threads (it
 // serialises calls to its signer).
 // Failure model: errors are values; an unreachable issuer is kIoError or kTimeout (the route
 // answers 503 + Retry-After), a refused CSR kCorrupt.
@@ -25,6 +38,7 @@
 #include <string_view>
 
 #include "fw/crypto.h"
+#include "fw/signer.h"
 #include "fw/status.h"
 
 namespace fw::server {
@@ -50,8 +64,22 @@ struct IssuedCert {
 class CertIssuer {
  public:
   virtual ~CertIssuer() = default;
-  virtual Result<IssuedCert> IssueDeviceCert(std::string_view csr_pem, std::string_view serial,
-                                             int64_t not_before_s, int64_t not_after_s) = 0;
+  virtual Result<IssuedCert> IssueDeviceCert(std::string_view csr_pem, std::string_view serial, int64_t not_before_s,
+                                             int64_t not_after_s) = 0;
 };
+
+Result<std::string> MakeCsrPem(const PrivateKey& key, std::string_view cn);
+
+// What an issuer signs at most (docs/fleet-ca.md, "Issuer policy").
+struct IssuerPolicy {
+  int64_t max_validity_s = 1095 * 86400;  // 3 years
+};
+
+Result<std::unique_ptr<CertIssuer>> MakeSignerIssuer(std::unique_ptr<Signer> issuing_key, std::string_view issuing_pem,
+                                                     std::string_view root_pem, IssuerPolicy policy = {});
+
+inline constexpr int kDefaultIssuerTimeoutMs = 10000;
+Result<std::unique_ptr<CertIssuer>> ConnectIssuer(const std::string& socket_path,
+                                                  int timeout_ms = kDefaultIssuerTimeoutMs);
 
 }  // namespace fw::server

@@ -61,6 +61,12 @@ Status ValidateMaskedPan(std::string_view pan);
 // True if `digits` (all decimal) passes the Luhn check.
 bool LuhnValid(std::string_view digits);
 
+// The record as one line of JSON (no newline): what `fwupdate journal export --format jsonl`
+// prints and what a journal segment uploaded to the fleet server carries
+// (docs/fleet-journal-witness.md). Members in bytewise order, no whitespace; hashes in
+// lower-case hex; "extensions" only when there are any.
+std::string RecordJsonLine(const Record& r);
+
 // Appends the canonical bytes of `r` (with r.prev_hash and r.seq) to `out`.
 void AppendCanonicalBytes(const Record& r, std::vector<uint8_t>& out);
 

@@ -1,0 +1,228 @@
+// The device API: routing, client-certificate authentication, enrolment and renewal
+// (docs/fleet-protocol.md). Check-in, events and segments are in device_routes.cc.
+#include <nlohmann/json.hpp>
+
+#include "device_api_impl.h"
+#include "fw/crypto.h"
+#include "fw/encoding.h"
+#include "fw/server/device_messages.h"
+#include "fw/server/journal_witness.h"
+
+namespace fw::server {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string Path(const std::string& target) { return target.substr(0, target.find('?')); }
+
+std::string TokenHash(std::string_view token) { return HexEncode(Sha256::Of(AsBytes(token))); }
+
+}  // namespace
+
+Response JsonResponse(int status, const std::string& body) {
+  Response r;
+  r.status = status;
+  r.body = body;
+  r.Header("Content-Type", "application/json").Header("Cache-Control", "no-store");
+  return r;
+}
+
+Response ErrorResponse(int status, std::string_view code, std::string_view message) {
+  return JsonResponse(status, Json{{"error", code}, {"message", message}}.dump());
+}
+
+Response StoreErrorResponse(const Status& status) {
+  if (status.code() == ErrorCode::kTimeout) {
+    return ErrorResponse(503, "busy", "the store is busy: " + status.message()).Header("Retry-After", "1");
+  }
+  return ErrorResponse(500, "internal", "store: " + status.message());
+}
+
+DeviceApi::DeviceApi(const DeviceApiConfig& config, std::unique_ptr<Store> store, CertIssuer& issuer, Clock& clock)
+    : config_(config),
+      store_(std::move(store)),
+      issuer_(issuer),
+      clock_(clock),
+      last_seen_(LastSeenBuffer::For(config.db_path)),
+      rng_(std::random_device{}()) {}
+
+DeviceApi::~DeviceApi() { FlushSeen(last_seen_->TakeAll(clock_.MonotonicMs())); }
+
+void DeviceApi::NoteSeen(const std::string& serial) {
+  FlushSeen(last_seen_->Note(serial, NowS(), clock_.MonotonicMs()));
+}
+
+void DeviceApi::FlushSeen(const LastSeenBuffer::Batch& batch) {
+  // Best effort: last_seen is informational; a failed batch is dropped, never retried in a loop.
+  if (!batch.empty()) store_->TouchLastSeen(batch).IgnoreError();
+}
+
+uint64_t DeviceApi::MaxBodyBytes(const std::string& method, const std::string& target) const {
+  if (method != "POST") return 0;
+  const std::string path = Path(target);
+  if (path == "/v1/enrol" || path == "/v1/renew") return kMaxEnrolBytes;
+  if (path == "/v1/checkin") return kMaxCheckinBytes;
+  if (path == "/v1/journal/segments") return witness::kMaxSegmentBytes;
+  if (path.starts_with("/v1/actions/") && path.ends_with("/events")) return kMaxEventBytes;
+  return 0;
+}
+
+Response DeviceApi::Handle(const Request& request) {
+  const std::string path = Path(request.target);
+  std::string action_id;
+  const bool events = path.starts_with("/v1/actions/") && path.ends_with("/events") && path.size() > 19;
+  if (events) action_id = path.substr(12, path.size() - 12 - 7);
+  const bool known =
+      path == "/v1/enrol" || path == "/v1/renew" || path == "/v1/checkin" || path == "/v1/journal/segments" || events;
+  if (!known) return ErrorResponse(404, "not_found", "no route " + path);
+  if (request.method != "POST") {
+    return ErrorResponse(405, "method_not_allowed", path + " takes POST").Header("Allow", "POST");
+  }
+  if (request.body.size() > MaxBodyBytes(request.method, request.target)) {
+    return ErrorResponse(413, "too_large", "the body exceeds the route's cap");
+  }
+  try {
+    if (path == "/v1/enrol") return Enrol(request);
+    if (path == "/v1/renew") return Renew(request);
+    if (path == "/v1/checkin") return Checkin(request);
+    if (path == "/v1/journal/segments") return Segments(request);
+    return Events(request, action_id);
+  } catch (const std::exception& e) {  // a bug (e.g. bad_alloc): never let it reach the transport
+    return ErrorResponse(500, "internal", e.what());
+  }
+}
+
+std::variant<Device, Response> DeviceApi::Authenticate(const Peer& peer, bool allow_expired) {
+  switch (peer.cert) {
+    case Peer::CertState::kNone:
+      return ErrorResponse(401, "certificate_required", "this route needs a fleet device certificate");
+    case Peer::CertState::kInvalid:
+      return ErrorResponse(401, "certificate_invalid", "client certificate refused: " + peer.problem);
+    case Peer::CertState::kExpired:
+      if (!allow_expired) return ErrorResponse(401, "certificate_expired", "the certificate has expired: renew it");
+      if (NowS() - peer.not_after_s > config_.renew_grace_seconds) {
+        return ErrorResponse(401, "certificate_expired",
+                             "the certificate expired more than the renewal grace period ago: enrol again");
+      }
+      break;
+    case Peer::CertState::kValid:
+      break;
+  }
+  auto denied = store_->IsCertDenied(peer.cert_serial_hex);
+  if (!denied.ok()) return StoreErrorResponse(denied.status());
+  if (*denied) return ErrorResponse(403, "revoked", "certificate " + peer.cert_serial_hex + " is revoked");
+  auto found = store_->GetDevice(peer.serial);
+  if (!found.ok()) return StoreErrorResponse(found.status());
+  if (!found->has_value()) {
+    // First contact of a certificate the fleet CA issued: the device is created and bound to its key.
+    Device d{peer.serial, peer.spki_sha256_hex, DeviceState::kActive, "", NowS(), NowS(), "", ""};
+    Status s = store_->CreateDevice(d);
+    if (!s.ok()) {
+      auto again = store_->GetDevice(peer.serial);  // another thread's first contact won the race
+      if (!again.ok() || !again->has_value()) return StoreErrorResponse(s);
+      *found = std::move(*again);
+    } else {
+      return d;
+    }
+  }
+  Device& d = **found;
+  if (d.spki_sha256_hex != peer.spki_sha256_hex) {
+    return ErrorResponse(409, "identity_conflict", "serial " + d.serial + " is bound to another key");
+  }
+  if (d.state == DeviceState::kRevoked) return ErrorResponse(403, "revoked", "device " + d.serial + " is revoked");
+  return std::move(d);
+}
+
+Response DeviceApi::IssueError(const Status& status) {
+  if (status.code() == ErrorCode::kIoError || status.code() == ErrorCode::kTimeout) {
+    return ErrorResponse(503, "issuer_unavailable", status.message()).Header("Retry-After", "5");
+  }
+  if (status.code() == ErrorCode::kCorrupt || status.code() == ErrorCode::kVerificationFailed ||
+      status.code() == ErrorCode::kUnsupported) {
+    return ErrorResponse(400, "bad_csr", status.message());
+  }
+  return ErrorResponse(500, "internal", "issuing: " + status.message());
+}
+
+Response CertResponse(const IssuedCert& cert, const std::string& serial) {
+  return JsonResponse(200, Json{{"serial", serial},
+                                {"certificate", cert.pem},
+                                {"chain", cert.chain_pem},
+                                {"cert_serial", cert.cert_serial_hex},
+                                {"not_after", cert.not_after_s}}
+                               .dump());
+}
+
+Response DeviceApi::Enrol(const Request& request) {
+  auto req = ParseEnrolRequest(request.body);
+  if (!req.ok()) return ErrorResponse(400, "bad_request", req.status().message());
+  const std::string hash = TokenHash(req->token);
+  const int64_t now = NowS();
+  auto token = store_->GetEnrolToken(hash);
+  if (!token.ok()) return StoreErrorResponse(token.status());
+  if (!token->has_value() || (*token)->serial != req->serial) {
+    return ErrorResponse(403, "invalid_token", "no enrolment token for this serial matches");
+  }
+  if ((*token)->used_s) return ErrorResponse(409, "token_used", "the enrolment token was used already");
+  if ((*token)->expires_s <= now) return ErrorResponse(403, "token_expired", "the enrolment token has expired");
+  auto device = store_->GetDevice(req->serial);
+  if (!device.ok()) return StoreErrorResponse(device.status());
+  if (device->has_value() && (*device)->state == DeviceState::kRevoked) {
+    return ErrorResponse(403, "revoked", "device " + req->serial + " is revoked");
+  }
+  auto cert = issuer_.IssueDeviceCert(req->csr_pem, req->serial, now, now + config_.cert_validity_seconds);
+  if (!cert.ok()) return IssueError(cert.status());
+  bool used = false;
+  Status s = store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(bool consumed, store_->ConsumeEnrolToken(hash, now));
+    if (!consumed) return used = true, FailedPrecondition("token used");
+    if (!device->has_value()) {
+      FW_RETURN_IF_ERROR(
+          store_->CreateDevice({req->serial, cert->spki_sha256_hex, DeviceState::kActive, "", now, now, "", ""}));
+    } else if ((*device)->spki_sha256_hex != cert->spki_sha256_hex) {
+      // The operator's token re-enrols the terminal with a new key: its older certificates stop working.
+      FW_ASSIGN_OR_RETURN(auto old, store_->ListCerts(req->serial));
+      for (const auto& c : old)
+        FW_RETURN_IF_ERROR(store_->DenyCert(c.cert_serial_hex, req->serial, "re-enrolled", now));
+      FW_RETURN_IF_ERROR(store_->SetDeviceKey(req->serial, cert->spki_sha256_hex));
+    }
+    return store_->AddCert({cert->cert_serial_hex, req->serial, cert->spki_sha256_hex, now, cert->not_after_s});
+  });
+  if (!s.ok()) {
+    // The certificate exists but was not recorded: deny it so it can never be used.
+    store_->DenyCert(cert->cert_serial_hex, req->serial, "enrolment not completed", now).IgnoreError();
+    if (used) return ErrorResponse(409, "token_used", "the enrolment token was used already");
+    return StoreErrorResponse(s);
+  }
+  return CertResponse(*cert, req->serial);
+}
+
+Response DeviceApi::Renew(const Request& request) {
+  auto auth = Authenticate(request.peer, /*allow_expired=*/true);
+  if (auto* r = std::get_if<Response>(&auth)) return std::move(*r);
+  Device& d = std::get<Device>(auth);
+  auto req = ParseRenewRequest(request.body);
+  if (!req.ok()) return ErrorResponse(400, "bad_request", req.status().message());
+  const int64_t now = NowS();
+  auto cert = issuer_.IssueDeviceCert(req->csr_pem, d.serial, now, now + config_.cert_validity_seconds);
+  if (!cert.ok()) return IssueError(cert.status());
+  Status s = store_->Atomically([&]() -> Status {
+    // A renewal may bring a new key (key rotation): the holder of the bound key asked for it.
+    if (cert->spki_sha256_hex != d.spki_sha256_hex)
+      FW_RETURN_IF_ERROR(store_->SetDeviceKey(d.serial, cert->spki_sha256_hex));
+    return store_->AddCert({cert->cert_serial_hex, d.serial, cert->spki_sha256_hex, now, cert->not_after_s});
+  });
+  if (!s.ok()) {
+    store_->DenyCert(cert->cert_serial_hex, d.serial, "renewal not completed", now).IgnoreError();
+    return StoreErrorResponse(s);
+  }
+  NoteSeen(d.serial);
+  return CertResponse(*cert, d.serial);
+}
+
+Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock) {
+  FW_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(config.db_path, /*create=*/true));
+  return std::unique_ptr<RequestHandler>(new DeviceApi(config, std::move(store), issuer, clock));
+}
+
+}  // namespace fw::server

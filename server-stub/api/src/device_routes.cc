@@ -1,0 +1,230 @@
+// The device API's check-in, action events and journal segments (docs/fleet-protocol.md).
+#include <nlohmann/json.hpp>
+
+#include "device_api_impl.h"
+#include "fw/crypto.h"
+#include "fw/encoding.h"
+#include "fw/server/device_messages.h"
+#include "fw/server/journal_witness.h"
+
+namespace fw::server {
+namespace {
+
+using Json = nlohmann::json;
+
+Json ActionJson(const Action& a) {
+  Json j = {{"id", a.id},
+            {"kind", a.kind},
+            {"type", a.type},
+            {"window", a.window.empty() ? Json(nullptr) : Json(a.window)},
+            {"deadline", a.deadline_s == 0 ? Json(nullptr) : Json(a.deadline_s)},
+            {"backup_required", a.backup_required},
+            {"state", a.state},
+            {"attempt", a.attempt},
+            {"last_seq", a.last_seq}};
+  j["target"] =
+      a.kind == "journal_backup" ? Json(nullptr) : Json{{"name", a.target_name}, {"version", a.target_version}};
+  return j;
+}
+
+bool CancelPending(const Action& a) {
+  return a.cancel_requested && a.state != "trial_set" && a.state != "rebooting" && a.state != "confirmed";
+}
+
+Result<witness::State> LoadWitness(const Device& d) {
+  if (d.witness_state.empty()) return witness::State{};
+  return witness::ParseState(d.witness_state);
+}
+
+Json FindingsJson(const std::vector<witness::Finding>& findings) {
+  Json out = Json::array();
+  for (const auto& f : findings) {
+    out.push_back({{"kind", witness::FindingKindName(f.kind)}, {"seq", f.seq}, {"detail", f.detail}});
+  }
+  return out;
+}
+
+const witness::Finding* ForkIn(const std::vector<witness::Finding>& findings) {
+  for (const auto& f : findings) {
+    if (f.kind == witness::FindingKind::kFork) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// size: one pass over the check-in's decisions (manifest, witness, verdicts) and its one write
+Response DeviceApi::Checkin(const Request& request) {
+  auto auth = Authenticate(request.peer, /*allow_expired=*/false);
+  if (auto* r = std::get_if<Response>(&auth)) return std::move(*r);
+  Device& d = std::get<Device>(auth);
+  auto manifest = ParseManifest(request.body);
+  if (!manifest.ok()) return ErrorResponse(400, "bad_request", manifest.status().message());
+  const int64_t now = NowS();
+
+  // Decide everything first; write only what changed, in one transaction.
+  const std::string manifest_json = ManifestJson(*manifest);
+  auto wstate = LoadWitness(d);
+  if (!wstate.ok()) return ErrorResponse(500, "internal", "stored witness state: " + wstate.status().message());
+  auto observed = witness::ObserveCheckin(*wstate, manifest->journal_last_seq, manifest->journal_head_hex);
+  if (!observed.ok()) return ErrorResponse(400, "bad_request", "journal: " + observed.status().message());
+  const witness::Finding* fork = ForkIn(observed->findings);
+  auto actions = store_->ListActions(d.serial, /*open_only=*/true);
+  if (!actions.ok()) return StoreErrorResponse(actions.status());
+  std::vector<Action*> decided;
+  for (Action& a : *actions) {
+    const std::string verdict = CheckinVerdict(a, *manifest);
+    if (verdict.empty()) continue;
+    a.done = true;
+    a.updated_s = now;
+    if (verdict == "succeeded") {
+      a.state = "succeeded";
+    } else {
+      a.detail = "after " + a.state + " the terminal checked in running " + manifest->running.version + ", not " +
+                 a.target_version;
+      a.state = "failed";
+      a.failure_class = "boot_failed";
+    }
+    decided.push_back(&a);
+  }
+  const bool quarantine = fork != nullptr && d.state == DeviceState::kActive;
+  if (manifest_json != d.manifest_json || observed->changed || quarantine || !decided.empty()) {
+    Status s = store_->Atomically([&]() -> Status {
+      if (manifest_json != d.manifest_json) FW_RETURN_IF_ERROR(store_->SetDeviceManifest(d.serial, manifest_json));
+      if (observed->changed) FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
+      if (quarantine) {
+        FW_RETURN_IF_ERROR(
+            store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
+      }
+      for (Action* a : decided) FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
+      return Status::Ok();
+    });
+    if (!s.ok()) return StoreErrorResponse(s);
+    if (quarantine) d.state = DeviceState::kQuarantined;
+  }
+  NoteSeen(d.serial);
+
+  // The reply: what the terminal must know. Its ETag covers everything but the time and the poll interval.
+  Json pending = Json::array(), cancels = Json::array();
+  for (const Action& a : *actions) {
+    if (a.done) continue;
+    if (CancelPending(a)) {
+      cancels.push_back(a.id);
+    } else if (d.state == DeviceState::kActive) {
+      pending.push_back(ActionJson(a));
+    }
+  }
+  Json core = {
+      {"device_state", DeviceStateName(d.state)},
+      {"actions", pending},
+      {"cancels", cancels},
+      {"journal_upload", observed->upload_from_seq ? Json{{"from_seq", *observed->upload_from_seq}} : Json(nullptr)},
+      {"repository", config_.repository_url}};
+  const std::string etag = "\"" + HexEncode(Sha256::Of(AsBytes(core.dump()))).substr(0, 32) + "\"";
+  const int64_t j = config_.poll_jitter_seconds;
+  const int64_t poll =
+      std::max<int64_t>(1, config_.poll_seconds + (j > 0 ? static_cast<int64_t>(rng_() % (2 * j + 1)) - j : 0));
+  Response r;
+  if (request.Header("if-none-match") == etag) {
+    r.status = 304;
+    r.Header("Cache-Control", "no-store");
+  } else {
+    core["server_time"] = now;
+    core["poll_seconds"] = poll;
+    r = JsonResponse(200, core.dump());
+  }
+  r.Header("ETag", etag).Header("Fw-Server-Time", std::to_string(now)).Header("Fw-Poll-Seconds", std::to_string(poll));
+  return r;
+}
+
+Response DeviceApi::Events(const Request& request, const std::string& id_text) {
+  auto auth = Authenticate(request.peer, /*allow_expired=*/false);
+  if (auto* r = std::get_if<Response>(&auth)) return std::move(*r);
+  Device& d = std::get<Device>(auth);
+  int64_t id = 0;
+  const bool digits =
+      !id_text.empty() && id_text.size() <= 18 && id_text.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) id = std::stoll(id_text);
+  auto event = ParseEvent(request.body);
+  if (!event.ok()) return ErrorResponse(400, "bad_request", event.status().message());
+  const std::string event_json = EventJson(*event);
+  Response reply;
+  Status s = store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto action, store_->GetAction(id));
+    // Another device's action is answered exactly like a missing one.
+    if (!digits || !action || action->device_serial != d.serial) {
+      reply = ErrorResponse(404, "unknown_action", "no action " + id_text + " for this device");
+      return Status::Ok();
+    }
+    auto result = [&](const char* what) {
+      reply = JsonResponse(200, Json{{"action", id},
+                                     {"result", what},
+                                     {"state", action->state},
+                                     {"attempt", action->attempt},
+                                     {"last_seq", action->last_seq}}
+                                    .dump());
+    };
+    FW_ASSIGN_OR_RETURN(auto stored, store_->GetEvent(id, event->attempt, event->seq));
+    if (stored) {
+      if (stored->body_json == event_json) return result("duplicate"), Status::Ok();
+      reply = ErrorResponse(409, "event_conflict", "event (attempt, seq) was stored with other content");
+      return Status::Ok();
+    }
+    const EventDecision decision = ApplyEvent(*action, *event, NowS());
+    switch (decision.outcome) {
+      case EventOutcome::kOlder:
+        return result("ignored_older"), Status::Ok();
+      case EventOutcome::kInvalid:
+        reply = ErrorResponse(409, "invalid_transition", decision.reason);
+        return Status::Ok();
+      case EventOutcome::kClosed:
+        reply = ErrorResponse(409, "action_closed", decision.reason);
+        return Status::Ok();
+      case EventOutcome::kApplied:
+        break;
+    }
+    FW_RETURN_IF_ERROR(store_->AddEvent({id, event->attempt, event->seq, event->state, event_json, NowS()}));
+    FW_RETURN_IF_ERROR(store_->UpdateAction(*action));
+    return result("applied"), Status::Ok();
+  });
+  if (!s.ok()) return StoreErrorResponse(s);
+  NoteSeen(d.serial);
+  return reply;
+}
+
+Response DeviceApi::Segments(const Request& request) {
+  auto auth = Authenticate(request.peer, /*allow_expired=*/false);
+  if (auto* r = std::get_if<Response>(&auth)) return std::move(*r);
+  Device& d = std::get<Device>(auth);
+  auto wstate = LoadWitness(d);
+  if (!wstate.ok()) return ErrorResponse(500, "internal", "stored witness state: " + wstate.status().message());
+  auto accepted = witness::AcceptSegment(*wstate, request.body);
+  if (!accepted.ok()) {
+    const Status& e = accepted.status();
+    if (e.code() == ErrorCode::kVerificationFailed) return ErrorResponse(422, "card_data", e.message());
+    if (e.code() == ErrorCode::kFailedPrecondition) return ErrorResponse(409, "fork", e.message());
+    if (e.code() == ErrorCode::kResourceExhausted) return ErrorResponse(413, "too_large", e.message());
+    return ErrorResponse(400, "bad_segment", e.message());
+  }
+  const witness::Finding* fork = ForkIn(accepted->findings);
+  const int64_t now = NowS();
+  Status s = store_->Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
+    FW_RETURN_IF_ERROR(store_->AddSegment({d.serial, accepted->first_seq, accepted->last_seq, accepted->records,
+                                           HexEncode(Sha256::Of(AsBytes(request.body))), now, request.body}));
+    if (fork != nullptr && d.state == DeviceState::kActive) {
+      FW_RETURN_IF_ERROR(store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return StoreErrorResponse(s);
+  NoteSeen(d.serial);
+  return JsonResponse(200, Json{{"first_seq", accepted->first_seq},
+                                {"last_seq", accepted->last_seq},
+                                {"records", accepted->records},
+                                {"verified_seq", wstate->verified_seq},
+                                {"findings", FindingsJson(accepted->findings)}}
+                               .dump());
+}
+
+}  // namespace fw::server

@@ -1,0 +1,107 @@
+// The fleet server store's schema: numbered migrations (fw/sqlite_migrations.h), in SQL that
+// SQLite and PostgreSQL both accept — TEXT and BIGINT columns only (booleans are 0/1),
+// no AUTOINCREMENT (ids are MAX(id)+1 in the write transaction), no BLOB (segments are
+// JSONL text), no reserved words as names (`window` is window_local).
+// Internal to fw_server_api. Thread safety: constants.
+#pragma once
+
+#include "fw/sqlite_migrations.h"
+
+namespace fw::server {
+
+inline constexpr const char* kSchemaV1Up = R"sql(
+CREATE TABLE devices (
+  serial TEXT PRIMARY KEY,
+  spki_sha256 TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'quarantined', 'revoked')),
+  state_reason TEXT NOT NULL,
+  created_s BIGINT NOT NULL,
+  last_seen_s BIGINT NOT NULL,
+  manifest TEXT NOT NULL,
+  witness TEXT NOT NULL
+);
+CREATE TABLE enrol_tokens (
+  token_sha256 TEXT PRIMARY KEY,
+  serial TEXT NOT NULL,
+  created_s BIGINT NOT NULL,
+  expires_s BIGINT NOT NULL,
+  used_s BIGINT
+);
+CREATE TABLE certificates (
+  cert_serial TEXT PRIMARY KEY,
+  device_serial TEXT NOT NULL REFERENCES devices (serial),
+  spki_sha256 TEXT NOT NULL,
+  issued_s BIGINT NOT NULL,
+  not_after_s BIGINT NOT NULL
+);
+CREATE INDEX certificates_device ON certificates (device_serial);
+CREATE TABLE cert_deny_list (
+  cert_serial TEXT PRIMARY KEY,
+  device_serial TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  denied_s BIGINT NOT NULL
+);
+CREATE TABLE actions (
+  id BIGINT PRIMARY KEY,
+  device_serial TEXT NOT NULL REFERENCES devices (serial),
+  kind TEXT NOT NULL,
+  target_name TEXT NOT NULL,
+  target_version TEXT NOT NULL,
+  type TEXT NOT NULL,
+  window_local TEXT NOT NULL,
+  deadline_s BIGINT NOT NULL,
+  backup_required BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  attempt BIGINT NOT NULL,
+  last_seq BIGINT NOT NULL,
+  backup_done BIGINT NOT NULL,
+  cancel_requested BIGINT NOT NULL,
+  done BIGINT NOT NULL,
+  failure_class TEXT NOT NULL,
+  exit_code BIGINT NOT NULL,
+  detail TEXT NOT NULL,
+  created_s BIGINT NOT NULL,
+  updated_s BIGINT NOT NULL
+);
+CREATE INDEX actions_device_open ON actions (device_serial, done);
+CREATE TABLE action_events (
+  action_id BIGINT NOT NULL REFERENCES actions (id),
+  attempt BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  body TEXT NOT NULL,
+  received_s BIGINT NOT NULL,
+  PRIMARY KEY (action_id, attempt, seq)
+);
+CREATE TABLE journal_segments (
+  device_serial TEXT NOT NULL REFERENCES devices (serial),
+  first_seq BIGINT NOT NULL,
+  last_seq BIGINT NOT NULL,
+  records BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  received_s BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (device_serial, first_seq)
+);
+)sql";
+
+inline constexpr const char* kSchemaV1Down = R"sql(
+DROP TABLE journal_segments;
+DROP TABLE action_events;
+DROP TABLE actions;
+DROP TABLE cert_deny_list;
+DROP TABLE certificates;
+DROP TABLE enrol_tokens;
+DROP TABLE devices;
+)sql";
+
+inline const sql::Migrator& StoreMigrator() {
+  static const sql::Migrator migrator(
+      "fleet server", {
+                          {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments",
+                           kSchemaV1Up, kSchemaV1Down},
+                      });
+  return migrator;
+}
+
+}  // namespace fw::server

@@ -1,0 +1,242 @@
+// The store (fw/server/store.h), parameterised over its backends: SQLite now; the PostgreSQL
+// issue adds one entry to kBackends and every test here runs against it too.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "fw/server/store.h"
+#include "fw/sqlite.h"
+#include "fw/sqlite_migrations.h"
+#include "testing.h"
+
+namespace fw::server {
+namespace {
+
+struct Backend {
+  std::string name;
+  // Opens a second connection to the same store when called twice with one directory.
+  std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
+};
+
+const Backend kBackends[] = {
+    {"sqlite", [](const std::string& dir) { return OpenSqliteStore(StorePath(dir)); }},
+};
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto s = GetParam().open(dir_.path());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+  Device MakeDevice(const std::string& serial) {
+    Device d{serial, std::string(64, 'a'), DeviceState::kActive, "", 1000, 1000, "", ""};
+    EXPECT_TRUE(store_->CreateDevice(d).ok());
+    return d;
+  }
+  Action MakeAction(const std::string& serial) {
+    Action a;
+    a.device_serial = serial;
+    a.kind = "install";
+    a.target_name = "pos-fw";
+    a.target_version = "1.3.0";
+    a.type = "forced";
+    a.window = "02:00-04:00";
+    a.deadline_s = 5000;
+    a.created_s = a.updated_s = 1000;
+    return a;
+  }
+  fw::testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
+  MakeDevice("T-1");
+  Device again{"T-1", std::string(64, 'b'), DeviceState::kActive, "", 2, 2, "", ""};
+  Status s = store_->CreateDevice(again);
+  EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition) << s.ToString();
+  ASSERT_TRUE(store_->SetDeviceState("T-1", DeviceState::kQuarantined, "journal fork").ok());
+  ASSERT_TRUE(store_->SetDeviceManifest("T-1", "{\"m\":1}").ok());
+  ASSERT_TRUE(store_->SetWitnessState("T-1", "w").ok());
+  auto d = store_->GetDevice("T-1");
+  ASSERT_TRUE(d.ok() && d->has_value());
+  EXPECT_EQ((*d)->spki_sha256_hex, std::string(64, 'a'));
+  EXPECT_EQ((*d)->state, DeviceState::kQuarantined);
+  EXPECT_EQ((*d)->state_reason, "journal fork");
+  EXPECT_EQ((*d)->manifest_json, "{\"m\":1}");
+  EXPECT_EQ((*d)->witness_state, "w");
+  auto none = store_->GetDevice("T-2");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(StoreTest, LastSeenIsWrittenInOneBatchAndNeverMovesBack) {
+  MakeDevice("T-1");
+  MakeDevice("T-2");
+  ASSERT_TRUE(store_->TouchLastSeen({{"T-1", 5000}, {"T-2", 6000}, {"unknown", 7000}}).ok());
+  ASSERT_TRUE(store_->TouchLastSeen({{"T-1", 4000}}).ok());
+  auto all = store_->ListDevices();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].last_seen_s, 5000);
+  EXPECT_EQ((*all)[1].last_seen_s, 6000);
+}
+
+TEST_P(StoreTest, EnrolmentTokensAreSingleUse) {
+  ASSERT_TRUE(store_->AddEnrolToken({std::string(64, 'c'), "T-1", 10, 100, std::nullopt}).ok());
+  auto first = store_->ConsumeEnrolToken(std::string(64, 'c'), 20);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(*first);
+  auto second = store_->ConsumeEnrolToken(std::string(64, 'c'), 21);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(*second);
+  auto t = store_->GetEnrolToken(std::string(64, 'c'));
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ((*t)->serial, "T-1");
+  EXPECT_EQ((*t)->used_s, std::optional<int64_t>(20));
+  auto unknown = store_->ConsumeEnrolToken(std::string(64, 'd'), 20);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(*unknown);
+}
+
+TEST_P(StoreTest, CertificatesAndTheDenyList) {
+  MakeDevice("T-1");
+  ASSERT_TRUE(store_->AddCert({"0a", "T-1", std::string(64, 'a'), 10, 100}).ok());
+  ASSERT_TRUE(store_->AddCert({"0b", "T-1", std::string(64, 'a'), 20, 200}).ok());
+  EXPECT_EQ(store_->AddCert({"0a", "T-1", std::string(64, 'a'), 10, 100}).code(), ErrorCode::kFailedPrecondition);
+  auto certs = store_->ListCerts("T-1");
+  ASSERT_TRUE(certs.ok());
+  ASSERT_EQ(certs->size(), 2u);
+  EXPECT_EQ((*certs)[1].cert_serial_hex, "0b");
+  EXPECT_FALSE(*store_->IsCertDenied("0a"));
+  ASSERT_TRUE(store_->DenyCert("0a", "T-1", "revoked by operator", 50).ok());
+  ASSERT_TRUE(store_->DenyCert("0a", "T-1", "again", 51).ok());  // idempotent
+  EXPECT_TRUE(*store_->IsCertDenied("0a"));
+  EXPECT_FALSE(*store_->IsCertDenied("0b"));
+}
+
+TEST_P(StoreTest, ActionsGetIncreasingIdsAndKeepEveryField) {
+  MakeDevice("T-1");
+  MakeDevice("T-2");
+  auto id1 = store_->CreateAction(MakeAction("T-1"));
+  auto id2 = store_->CreateAction(MakeAction("T-2"));
+  ASSERT_TRUE(id1.ok() && id2.ok());
+  EXPECT_EQ(*id1, 1);
+  EXPECT_EQ(*id2, 2);
+  auto a = store_->GetAction(*id1);
+  ASSERT_TRUE(a.ok() && a->has_value());
+  Action got = **a;
+  EXPECT_EQ(got.window, "02:00-04:00");
+  EXPECT_EQ(got.deadline_s, 5000);
+  EXPECT_TRUE(got.backup_required);
+  EXPECT_EQ(got.state, "pending");
+  got.state = "failed";
+  got.attempt = 2;
+  got.last_seq = 7;
+  got.backup_done = true;
+  got.done = true;
+  got.failure_class = "verify";
+  got.exit_code = 3;
+  got.detail = "hash mismatch";
+  got.updated_s = 3000;
+  ASSERT_TRUE(store_->UpdateAction(got).ok());
+  auto back = store_->GetAction(*id1);
+  ASSERT_TRUE(back.ok() && back->has_value());
+  EXPECT_EQ((*back)->failure_class, "verify");
+  EXPECT_EQ((*back)->exit_code, 3);
+  EXPECT_TRUE((*back)->backup_done);
+  EXPECT_EQ((*back)->last_seq, 7);
+  auto open = store_->ListActions("T-1", true);
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->empty());
+  auto all = store_->ListActions("T-1", false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_EQ(store_->CreateAction(MakeAction("nobody")).status().code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_P(StoreTest, EventsAreUniqueOnActionAttemptSeq) {
+  MakeDevice("T-1");
+  auto id = store_->CreateAction(MakeAction("T-1"));
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(store_->AddEvent({*id, 1, 1, "accepted", "{}", 10}).ok());
+  EXPECT_EQ(store_->AddEvent({*id, 1, 1, "accepted", "{}", 11}).code(), ErrorCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->AddEvent({*id, 2, 1, "accepted", "{}", 12}).ok());
+  auto e = store_->GetEvent(*id, 1, 1);
+  ASSERT_TRUE(e.ok() && e->has_value());
+  EXPECT_EQ((*e)->received_s, 10);
+  auto events = store_->ListEvents(*id);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 2u);
+}
+
+TEST_P(StoreTest, AtomicallyRollsBackEverythingOnError) {
+  Status s = store_->Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(store_->CreateDevice({"T-9", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", ""}));
+    return FailedPrecondition("changed my mind");
+  });
+  EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition);
+  auto d = store_->GetDevice("T-9");
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->has_value());
+}
+
+TEST_P(StoreTest, SegmentsAndASecondConnectionSeesCommittedData) {
+  MakeDevice("T-1");
+  ASSERT_TRUE(store_->AddSegment({"T-1", 1, 10, 10, std::string(64, 'e'), 99, "line\n"}).ok());
+  EXPECT_EQ(store_->AddSegment({"T-1", 1, 10, 10, std::string(64, 'e'), 99, "line\n"}).code(),
+            ErrorCode::kFailedPrecondition);
+  auto other = GetParam().open(dir_.path());
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto segs = (*other)->ListSegments("T-1");
+  ASSERT_TRUE(segs.ok());
+  ASSERT_EQ(segs->size(), 1u);
+  EXPECT_EQ((*segs)[0].last_seq, 10);
+  EXPECT_EQ((*segs)[0].records, 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(kBackends),
+                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+
+// SQLite only: the schema goes through the migrator, and its down migration goes back to empty.
+TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
+  fw::testing::TempDir dir;
+  ASSERT_TRUE(OpenSqliteStore(StorePath(dir.path())).ok());
+  auto db = sql::Database::Open(StorePath(dir.path()));
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*sql::SchemaVersion(*db), 1);
+  auto stored = sql::StoredMigrations(*db);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_TRUE((*stored)[0].has_down);
+  {
+    auto tx = sql::Transaction::Begin(*db);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(sql::MigrateDown(*db, 1, 0).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  EXPECT_FALSE(db->QueryInt("SELECT COUNT(*) FROM devices").ok());
+}
+
+TEST(SqliteStoreSchema, NoSqliteOnlyTypesInTheSchema) {
+  fw::testing::TempDir dir;
+  ASSERT_TRUE(OpenSqliteStore(StorePath(dir.path())).ok());
+  auto db = sql::Database::Open(StorePath(dir.path()));
+  ASSERT_TRUE(db.ok());
+  auto st = db->Prepare(
+      "SELECT m.name, p.type FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'"
+      " AND m.name != 'schema_migrations'");
+  ASSERT_TRUE(st.ok());
+  int columns = 0;
+  while (*st->Step()) {
+    ++columns;
+    const std::string type = st->ColumnText(1);
+    EXPECT_TRUE(type == "TEXT" || type == "BIGINT") << st->ColumnText(0) << ": " << type;
+  }
+  EXPECT_GT(columns, 40);
+}
+
+}  // namespace
+}  // namespace fw::server
