@@ -1,0 +1,315 @@
+// The HTTPS transport (fw/server/https_server.h) with real TLS on loopback and a trivial
+// handler: protocol versions, client certificate states, limits (431, 413, 503), deadlines,
+// keep-alive, session resumption, streamed file bodies.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "fw/server/https_server.h"
+#include "testing.h"
+#include "tls_testing.h"
+
+namespace fw::server {
+namespace {
+
+using fw::testing::TempDir;
+using testing::ClientOptions;
+using testing::TlsClient;
+
+const char* CertName(Peer::CertState s) {
+  switch (s) {
+    case Peer::CertState::kNone:
+      return "none";
+    case Peer::CertState::kValid:
+      return "valid";
+    case Peer::CertState::kExpired:
+      return "expired";
+    case Peer::CertState::kInvalid:
+      return "invalid";
+  }
+  return "?";
+}
+
+// Echoes what reached it; /file/OFFSET/LENGTH streams a byte range of the fixture file.
+class EchoHandler final : public RequestHandler {
+ public:
+  EchoHandler(std::atomic<int>& calls, std::string file) : calls_(calls), file_(std::move(file)) {}
+  Response Handle(const Request& r) override {
+    calls_++;
+    Response resp;
+    if (r.target.rfind("/file/", 0) == 0) {
+      const std::string rest = r.target.substr(6);
+      const size_t slash = rest.find('/');
+      resp.file = FileBody{file_, std::stoull(rest.substr(0, slash)), std::stoull(rest.substr(slash + 1))};
+      return resp;
+    }
+    resp.Header("Content-Type", "text/plain");
+    resp.body = std::string("peer=") + CertName(r.peer.cert) + " serial=" + r.peer.serial + " " + r.method + " " +
+                r.target + " body=" + std::to_string(r.body.size()) + " remote=" + r.peer.remote_address;
+    return resp;
+  }
+  uint64_t MaxBodyBytes(const std::string&, const std::string& target) const override {
+    return target == "/small" ? 16 : 4096;
+  }
+
+ private:
+  std::atomic<int>& calls_;
+  std::string file_;
+};
+
+class NetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new TempDir();
+    const std::string e = testing::MakeTestPki(pki_->path());
+    ASSERT_EQ(e, "");
+    fw::testing::WriteBytes(*pki_ / "big.bin", fw::testing::PseudoRandomBytes(3 * 1024 * 1024 + 17, 7));
+  }
+  static void TearDownTestSuite() { delete pki_; }
+
+  HttpsServerOptions Options() {
+    HttpsServerOptions o;
+    o.cert_chain_pem = fw::testing::ReadFile(*pki_ / "server.pem") + fw::testing::ReadFile(*pki_ / "issuing.pem");
+    o.key_pem = fw::testing::ReadFile(*pki_ / "server.key");
+    o.client_ca_pem = fw::testing::ReadFile(*pki_ / "chain.pem");
+    o.threads = 2;
+    o.handshake_timeout_ms = 2000;
+    o.header_timeout_ms = 2000;
+    o.body_timeout_ms = 2000;
+    o.idle_timeout_ms = 2000;
+    return o;
+  }
+  void StartServer(const HttpsServerOptions& o) {
+    verifier_ = testing::MakeTestVerifier(fw::testing::ReadFile(*pki_ / "root.pem"),
+                                          fw::testing::ReadFile(*pki_ / "issuing.pem"));
+    auto s = HttpsServer::Start(
+        o, [this] { return std::make_unique<EchoHandler>(calls_, *pki_ / "big.bin"); }, *verifier_, clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server_ = std::move(s).value();
+  }
+  static ClientOptions Device(int max_version = 0) {
+    ClientOptions o;
+    o.cert_file = *pki_ / "device.pem";
+    o.key_file = *pki_ / "device.key";
+    o.max_version = max_version;
+    return o;
+  }
+  static ClientOptions Versions(int min_version, int max_version) {
+    ClientOptions o;
+    o.min_version = min_version;
+    o.max_version = max_version;
+    return o;
+  }
+
+  static TempDir* pki_;
+  FakeClock clock_{1'800'000'000'000};  // 2027: inside the test certificates' validity
+  std::atomic<int> calls_{0};
+  std::unique_ptr<DeviceCertVerifier> verifier_;
+  std::unique_ptr<HttpsServer> server_;
+};
+TempDir* NetTest::pki_ = nullptr;
+
+TEST_F(NetTest, NoClientCertificateReachesTheHandlerAsNone) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(c->handshake_ok()) << c->error();
+  const auto r = c->Request("GET", "/v1/ping");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.rfind("peer=none serial= GET /v1/ping body=0 remote=127.0.0.1:", 0), 0u) << r.body;
+}
+
+TEST_F(NetTest, FleetCertificateIsValidAndOtherCaIsInvalid) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port(), Device());
+  ASSERT_TRUE(c->handshake_ok()) << c->error();
+  EXPECT_EQ(c->Request("POST", "/v1/checkin", "{}").body.substr(0, 36), "peer=valid serial=TERM-0001 POST /v1");
+  ClientOptions stranger;
+  stranger.cert_file = *pki_ / "other_device.pem";
+  stranger.key_file = *pki_ / "other_device.key";
+  auto other = TlsClient::Connect(server_->port(), stranger);
+  ASSERT_TRUE(other->handshake_ok()) << other->error();  // the handshake never fails on the certificate
+  EXPECT_EQ(other->Request("GET", "/x").body.substr(0, 12), "peer=invalid");
+  // The certificate time is the injected clock's: in 2040 the device certificate has expired.
+  clock_.SetWallMs(2'200'000'000'000);
+  auto later = TlsClient::Connect(server_->port(), Device());
+  EXPECT_EQ(later->Request("GET", "/x").body.substr(0, 12), "peer=expired");
+}
+
+TEST_F(NetTest, Tls11IsRefusedTls12And13Work) {
+  StartServer(Options());
+  auto old = TlsClient::Connect(server_->port(), Versions(TLS1_VERSION, TLS1_1_VERSION));
+  EXPECT_FALSE(old->handshake_ok());
+  auto v12 = TlsClient::Connect(server_->port(), Versions(0, TLS1_2_VERSION));
+  ASSERT_TRUE(v12->handshake_ok()) << v12->error();
+  EXPECT_EQ(v12->Request("GET", "/").status, 200);
+  auto v13 = TlsClient::Connect(server_->port(), Versions(TLS1_3_VERSION, 0));
+  ASSERT_TRUE(v13->handshake_ok()) << v13->error();
+  EXPECT_EQ(v13->Request("GET", "/").status, 200);
+  EXPECT_GE(server_->stats().handshake_failed, 1u);
+}
+
+TEST_F(NetTest, HeaderTooLargeIs431) {
+  auto o = Options();
+  o.max_header_bytes = 1024;
+  StartServer(o);
+  auto c = TlsClient::Connect(server_->port());
+  const auto r = c->Request("GET", "/", "", "X-Big: " + std::string(2000, 'a') + "\r\n");
+  EXPECT_EQ(r.status, 431);
+  EXPECT_EQ(r.Header("connection"), "close");
+  EXPECT_TRUE(c->ClosedByServer());
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(NetTest, BodyTooLargeIs413BeforeTheBodyIsSent) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  // Only the header: the answer must come without the server waiting for the 17 bytes.
+  ASSERT_TRUE(c->Send("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n"));
+  const auto r = c->Read();
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(calls_.load(), 0);
+  // At the cap it is accepted.
+  auto ok = TlsClient::Connect(server_->port());
+  EXPECT_EQ(ok->Request("POST", "/small", std::string(16, 'x')).status, 200);
+  // A chunked body is cut at the same cap.
+  auto chunked = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(chunked->Send("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n" +
+                            std::string(32, 'y') + "\r\n0\r\n\r\n"));
+  EXPECT_EQ(chunked->Read().status, 413);
+  EXPECT_EQ(calls_.load(), 1);
+}
+
+TEST_F(NetTest, MalformedOrRepeatedHeadersAre400) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  EXPECT_EQ(c->Request("GET", "/", "", "X-A: 1\r\nx-a: 2\r\n").status, 400);
+  auto d = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(d->Send("GET / HTTP/1.1\r\nBad Header\r\n\r\n"));
+  EXPECT_EQ(d->Read().status, 400);
+  EXPECT_EQ(calls_.load(), 0);
+}
+
+TEST_F(NetTest, ConnectionCapAnswers503WithRetryAfter) {
+  auto o = Options();
+  o.max_connections = 2;
+  o.retry_after_seconds = 7;
+  StartServer(o);
+  auto a = TlsClient::Connect(server_->port());
+  auto b = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(a->handshake_ok() && b->handshake_ok());
+  auto c = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(c->handshake_ok()) << c->error();
+  const auto r = c->Request("GET", "/");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(r.Header("retry-after"), "7");
+  EXPECT_TRUE(c->ClosedByServer());
+  EXPECT_EQ(server_->stats().refused_busy, 1u);
+  // The admitted connections are served, and a slot freed is a slot usable again.
+  EXPECT_EQ(a->Request("GET", "/").status, 200);
+  b.reset();
+  for (int i = 0; i < 50 && server_->stats().open > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto d = TlsClient::Connect(server_->port());
+  EXPECT_EQ(d->Request("GET", "/").status, 200);
+}
+
+TEST_F(NetTest, SessionResumptionWithTicketsAndCache) {
+  StartServer(Options());
+  for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    auto first = TlsClient::Connect(server_->port(), Device(version));
+    ASSERT_EQ(first->Request("GET", "/").status, 200);  // reading processes the TLS 1.3 ticket
+    SSL_SESSION* session = first->TakeSession();
+    ASSERT_NE(session, nullptr);
+    EXPECT_FALSE(first->reused());
+    ClientOptions again = Device(version);
+    again.session = session;
+    auto second = TlsClient::Connect(server_->port(), again);
+    ASSERT_TRUE(second->handshake_ok());
+    EXPECT_TRUE(second->reused()) << "TLS version " << version;
+    // The resumed connection still knows the device (the leaf certificate is in the session).
+    EXPECT_EQ(second->Request("GET", "/").body.substr(0, 27), "peer=valid serial=TERM-0001");
+    SSL_SESSION_free(session);
+  }
+  EXPECT_GE(server_->stats().resumed, 2u);
+}
+
+TEST_F(NetTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(c->Request("POST", "/v1/checkin", "{\"n\":" + std::to_string(i) + "}").status, 200);
+  EXPECT_EQ(server_->stats().accepted, 1u);
+  EXPECT_EQ(server_->stats().requests, 5u);
+  const auto last = c->Request("GET", "/", "", "Connection: close\r\n");
+  EXPECT_EQ(last.Header("connection"), "close");
+  EXPECT_TRUE(c->ClosedByServer());
+}
+
+TEST_F(NetTest, DeadlinesCloseSlowAndIdleConnections) {
+  auto o = Options();
+  o.header_timeout_ms = 300;
+  o.idle_timeout_ms = 400;
+  o.handshake_timeout_ms = 300;
+  StartServer(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto slow = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(slow->Send("GET / HTTP/1.1\r\nHost: x\r\n"));  // and never the blank line
+  EXPECT_TRUE(slow->ClosedByServer());
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(waited, std::chrono::milliseconds(1500));
+  // A connection that never sends anything is held no longer than the header deadline either.
+  auto mute = TlsClient::Connect(server_->port());
+  EXPECT_TRUE(mute->ClosedByServer());
+  // Idle keep-alive connection: closed after idle_timeout_ms.
+  auto idle = TlsClient::Connect(server_->port());
+  EXPECT_EQ(idle->Request("GET", "/").status, 200);
+  EXPECT_TRUE(idle->ClosedByServer());
+  // A TCP connection that never starts TLS: closed on the handshake deadline.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte;
+  EXPECT_EQ(recv(fd, &byte, 1, 0), 0);  // EOF well before our own 2 s timeout
+  close(fd);
+  const auto s = server_->stats();
+  EXPECT_GE(s.deadline_closed, 2u);
+  EXPECT_LT(s.max_deadline_overrun_ms, 200);
+}
+
+TEST_F(NetTest, FileBodiesAreStreamedExactly) {
+  StartServer(Options());
+  const auto bytes = fw::testing::ReadBytes(*pki_ / "big.bin");
+  auto c = TlsClient::Connect(server_->port());
+  const auto whole = c->Request("GET", "/file/0/" + std::to_string(bytes.size()));
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, std::string(bytes.begin(), bytes.end()));
+  const auto part = c->Request("GET", "/file/100000/70000");
+  EXPECT_EQ(part.body, std::string(bytes.begin() + 100000, bytes.begin() + 170000));
+  const auto head = c->Request("HEAD", "/file/5/12345");
+  EXPECT_EQ(head.Header("content-length"), "12345");
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(c->Request("GET", "/after-head").status, 200);  // HEAD sent no body: the stream is in sync
+}
+
+TEST_F(NetTest, StopClosesTheListener) {
+  StartServer(Options());
+  const uint16_t port = server_->port();
+  EXPECT_NE(port, 0);
+  server_->Stop();
+  server_->Stop();  // idempotent
+  auto c = TlsClient::Connect(port);
+  EXPECT_FALSE(c->handshake_ok());
+}
+
+}  // namespace
+}  // namespace fw::server
