@@ -86,8 +86,10 @@ if [ $nginx_only = 0 ]; then
   pids+=($!)
   wait_port "$fw_port" "$work/fw-run.log"
   targets+=(--target "fwserver=127.0.0.1:$fw_port")
+elif [ -x "$fwserver" ]; then
+  "$fwserver" ca init --data "$data" > "$work/fw-ca.log" 2>&1  # the fleet CA as operators make it
 else
-  "$bench" ca "$data"
+  "$bench" ca "$data"  # the same layout, made with OpenSSL directly
 fi
 common=(--chain "$data/ca/chain.pem" --issuing-cert "$data/ca/issuing.pem" --issuing-key "$data/issuer/issuing.key"
   "${body_args[@]}")
@@ -98,7 +100,8 @@ reply=$work/nginx/www/v1/checkin
 if [ $nginx_only = 0 ]; then
   "$bench" probe "${targets[@]}" "${common[@]}" --out "$reply"
 else
-  printf '%s' '{"poll_seconds":287,"server_time":"2026-11-27T04:00:00Z","actions":[],"cancels":[],"journal_upload":null}' > "$reply"
+  # the shape of fwserver's steady-state reply (docs/fleet-protocol.md), for the baseline alone
+  printf '%s' '{"actions":[],"cancels":[],"device_state":"active","journal_upload":{"from_seq":1},"poll_seconds":287,"repository":"/repo/","server_time":1795000000}' > "$reply"
 fi
 echo "check-in reply: $(stat -c %s "$reply") bytes"
 
