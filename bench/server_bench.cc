@@ -9,6 +9,7 @@
 //   server_bench run --target NAME=IP:PORT... COMMON [--modes first,resume,full,keepalive]
 //        [--seconds S] [--concurrency C] [--keepalive-concurrency C] [--threads T]
 //        [--rounds R] [--gate full|quick|none]
+//        [--pids NAME=PID,PID...]   the server's processes: its CPU time per request is printed
 //   COMMON: --chain F (trusted for the server certificate) --issuing-cert F --issuing-key F
 //           [--terminals N] [--body FILE (@SERIAL@ is replaced)] [--path /v1/checkin]
 // `run` measures every target in each mode, alternating the order per round, and prints
@@ -84,6 +85,13 @@ int LoadCommon(const Args& a, Common& c) {
     }
     c.targets.push_back(std::move(t));
   }
+  for (auto [it, end] = a.equal_range("--pids"); it != end; ++it) {  // NAME=PID,PID...
+    std::string name = it->second.substr(0, it->second.find('='));
+    std::stringstream pids(it->second.substr(name.size() + 1));
+    for (auto& t : c.targets)
+      if (t.name == name)
+        for (std::string pid; std::getline(pids, pid, ',');) t.pids.push_back(std::stoi(pid));
+  }
   if (c.options.chain_pem_file.empty() || c.targets.empty()) {
     std::cerr << "server_bench: --chain and --target are required\n";
     return 2;
@@ -105,9 +113,11 @@ void PrintRow(const std::string& name, Mode mode, const LoadResult& r) {
   for (auto& [k, v] : r.statuses) codes << k << ":" << v << " ";
   for (auto& [k, v] : r.error_kinds) codes << k << ":" << v << " ";
   double reuse = r.connections ? 100.0 * static_cast<double>(r.reused) / static_cast<double>(r.connections) : 0;
-  std::printf("%-9s %-25s %9.0f %8.2f %8.2f %7llu %6.1f%% %7zu  %s\n", name.c_str(), ModeName(mode), r.Rps(),
-              r.PercentileMs(50), r.PercentileMs(99), static_cast<unsigned long long>(r.errors),
-              mode == Mode::kKeepAlive ? 0.0 : reuse, r.distinct_terminals, codes.str().c_str());
+  auto per_req = [&](double cpu) { return r.ok ? cpu * 1e6 / static_cast<double>(r.ok) : 0; };
+  std::printf("%-9s %-25s %9.0f %8.2f %8.2f %7llu %6.1f%% %7zu %8.0f %8.0f  %s\n", name.c_str(), ModeName(mode),
+              r.Rps(), r.PercentileMs(50), r.PercentileMs(99), static_cast<unsigned long long>(r.errors),
+              mode == Mode::kKeepAlive ? 0.0 : reuse, r.distinct_terminals, per_req(r.server_cpu_s),
+              per_req(r.client_cpu_s), codes.str().c_str());
   std::printf("RESULT target=%s mode=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%llu reuse=%.3f terminals=%zu\n",
               name.c_str(), static_cast<int>(mode), r.Rps(), r.PercentileMs(50), r.PercentileMs(99),
               static_cast<unsigned long long>(r.errors), reuse, r.distinct_terminals);
@@ -138,8 +148,8 @@ int Run(const Args& a) {
   std::vector<Mode> modes = ParseModes(Get(a, "--modes", "first,resume,full,keepalive"));
   // results[mode][target]
   std::map<Mode, std::vector<LoadResult>> results;
-  std::printf("%-9s %-25s %9s %8s %8s %7s %7s %7s  %s\n", "target", "mode", "req/s", "p50 ms", "p99 ms", "errors",
-              "reuse", "terms", "statuses");
+  std::printf("%-9s %-25s %9s %8s %8s %7s %7s %7s %8s %8s  %s\n", "target", "mode", "req/s", "p50 ms", "p99 ms",
+              "errors", "reuse", "terms", "srv µs", "cli µs", "statuses");
   for (Mode mode : modes) {
     results[mode].resize(c.targets.size());
     int mode_rounds = mode == Mode::kFirst ? 1 : rounds;
@@ -159,9 +169,11 @@ int Run(const Args& a) {
     for (size_t i = 0; i < c.targets.size(); ++i) PrintRow(c.targets[i].name, mode, results[mode][i]);
     for (size_t i = 1; i < c.targets.size(); ++i) {
       const LoadResult &b = results[mode][0], &t = results[mode][i];
-      std::printf("  %s / %s: req/s %.2f x, p99 %.2f x\n", c.targets[i].name.c_str(), c.targets[0].name.c_str(),
-                  b.Rps() > 0 ? t.Rps() / b.Rps() : 0,
-                  b.PercentileMs(99) > 0 ? t.PercentileMs(99) / b.PercentileMs(99) : 0);
+      auto ratio = [](double x, double y) { return y > 0 ? x / y : 0; };
+      auto cpu = [](const LoadResult& r) { return r.server_cpu_s / static_cast<double>(r.ok ? r.ok : 1); };
+      std::printf("  %s / %s: req/s %.2f x, p99 %.2f x, server CPU per request %.2f x\n", c.targets[i].name.c_str(),
+                  c.targets[0].name.c_str(), ratio(t.Rps(), b.Rps()), ratio(t.PercentileMs(99), b.PercentileMs(99)),
+                  ratio(cpu(t), cpu(b)));
     }
   }
   if (gate == "none") return 0;

@@ -70,7 +70,11 @@ struct Target {
   std::string host;
   uint16_t port = 0;
   std::vector<Slot> slots;  // one per terminal
+  std::vector<int> pids;    // the server's processes, for its CPU time (/proc/PID/stat)
 };
+
+// CPU seconds (user + system) the processes have used so far; 0 for a process that is gone.
+double ProcessCpuSeconds(const std::vector<int>& pids);
 
 enum class Mode { kFirst, kResume, kFull, kKeepAlive };
 const char* ModeName(Mode m);
@@ -89,7 +93,8 @@ struct LoadOptions {
 struct LoadResult {
   uint64_t ok = 0, errors = 0, reused = 0, connections = 0;
   double seconds = 0;
-  std::vector<uint32_t> latency_us;  // one per successful request
+  double server_cpu_s = 0, client_cpu_s = 0;  // filled by the caller of RunLoad
+  std::vector<uint32_t> latency_us;           // one per successful request
   std::map<int, uint64_t> statuses;
   std::map<std::string, uint64_t> error_kinds;
   size_t distinct_terminals = 0;

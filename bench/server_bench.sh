@@ -83,7 +83,8 @@ if [ $nginx_only = 0 ]; then
   "$fwserver" issuer --data "$data" > "$work/fw-issuer.log" 2>&1 &
   pids+=($!)
   "$fwserver" run --data "$data" --port "$fw_port" > "$work/fw-run.log" 2>&1 &
-  pids+=($!)
+  fw_pid=$!
+  pids+=($fw_pid)
   wait_port "$fw_port" "$work/fw-run.log"
   targets+=(--target "fwserver=127.0.0.1:$fw_port")
 elif [ -x "$fwserver" ]; then
@@ -142,8 +143,11 @@ nginx -p "$n" -c "$n/nginx.conf" -g 'daemon on;' 2> "$n/start.log" || { cat "$n/
 wait_port "$ng_port" "$n/error.log"
 
 # --- the run: nginx first (the baseline), fwserver second -----------------------------------
+# CPU time per request of each server (nginx: its workers) and of the client, from /proc.
+pid_args=(--pids "nginx=$(ps -o pid= --ppid "$(cat "$n/nginx.pid")" | tr -d ' ' | paste -sd,)")
+[ $nginx_only = 0 ] && pid_args+=(--pids "fwserver=$fw_pid")
 set +e
-"$bench" run --target "nginx=127.0.0.1:$ng_port" "${targets[@]}" "${common[@]}" --terminals "$terminals" \
+"$bench" run --target "nginx=127.0.0.1:$ng_port" "${targets[@]}" "${pid_args[@]}" "${common[@]}" --terminals "$terminals" \
   --modes first,resume,full,keepalive --seconds "$seconds" --rounds "$rounds" --concurrency "$conc" \
   --keepalive-concurrency "$ka_conc" --threads "$(nproc)" --gate "$gate"
 rc=$?

@@ -14,8 +14,13 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "server_bench.h"
 
@@ -288,8 +293,28 @@ const char* ModeName(Mode m) {
   return "?";
 }
 
+double ProcessCpuSeconds(const std::vector<int>& pids) {
+  double total = 0;
+  for (int pid : pids) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    std::istringstream rest(line.substr(line.rfind(')') + 2));  // fields from 3 on: state ppid ...
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stoull(field);
+      if (i == 15) stime = std::stoull(field);
+    }
+    total += static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return total;
+}
+
 void LoadResult::Merge(LoadResult&& o) {
   ok += o.ok;
+  server_cpu_s += o.server_cpu_s;
+  client_cpu_s += o.client_cpu_s;
   errors += o.errors;
   reused += o.reused;
   connections += o.connections;
@@ -309,6 +334,9 @@ double LoadResult::PercentileMs(double p) const {
 LoadResult RunLoad(Target& target, std::vector<std::unique_ptr<Terminal>>& terminals, const LoadOptions& options) {
   target.slots.resize(terminals.size());
   Run run(target, terminals, options);
+  double server_cpu = ProcessCpuSeconds(target.pids);
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
   auto begin = SteadyClock::now();
   run.deadline =
       begin + std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(options.seconds));
@@ -319,6 +347,11 @@ LoadResult RunLoad(Target& target, std::vector<std::unique_ptr<Terminal>>& termi
   run.ioc.run();
   for (auto& t : threads) t.join();
   run.total.seconds = std::chrono::duration<double>(SteadyClock::now() - begin).count();
+  run.total.server_cpu_s = ProcessCpuSeconds(target.pids) - server_cpu;
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  run.total.client_cpu_s = secs(after.ru_utime) + secs(after.ru_stime) - secs(before.ru_utime) - secs(before.ru_stime);
   run.total.distinct_terminals = static_cast<size_t>(std::count(run.used.begin(), run.used.end(), 1));
   return std::move(run.total);
 }
