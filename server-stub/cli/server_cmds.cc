@@ -1,8 +1,108 @@
-// Placeholder until the component lands (replaced by its owner).
+// fwserver init and run (net component): the data directory and the device port
+// (docs/fleet-server.md). Exit codes: docs/exit-codes.md (2 usage, 3 bad configuration,
+// 4 missing/unreadable file or port in use, 5 already initialised).
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
 #include "commands.h"
+#include "fw/clock.h"
+#include "fw/file_io.h"
+#include "fw/server/config.h"
+#include "fw/server/fleet_server.h"
+#include "fw/server/store.h"
 
 namespace fw::server {
+namespace {
 
-void AddServerCommands(cli::Program& p) { (void)p; }
+namespace po = cli::po;
+namespace fs = std::filesystem;
+
+Status MakeDir(const std::string& path, unsigned mode) {
+  if (::mkdir(path.c_str(), mode) == 0) return Status::Ok();
+  if (errno == EEXIST && fs::is_directory(path)) return Status::Ok();
+  return IoError("cannot create " + path + ": " + ErrnoText(errno));
+}
+
+// Creates the data directory's skeleton: the repository directory, the store (migrated), and
+// fwserver.json last — its presence is what "initialised" means.
+int Init(const cli::Invocation& inv) {
+  const std::string dir = inv.vm["data"].as<std::string>();
+  const std::string config = dir + "/fwserver.json";
+  if (fs::exists(config)) {
+    return cli::Fail(inv, FailedPrecondition(config + " exists: this data directory is already initialised"));
+  }
+  for (const auto& [path, mode] : {std::pair<std::string, unsigned>{dir, 0750}, {dir + "/repo", 0755}}) {
+    if (Status s = MakeDir(path, mode); !s.ok()) return cli::Fail(inv, s);
+  }
+  auto store = OpenSqliteStore(StorePath(dir), /*create=*/true);
+  if (!store.ok()) return cli::Fail(inv, store.status().WithContext("creating " + StorePath(dir)));
+  store->reset();
+  if (Status s = WriteFileAtomic(config, DefaultConfigJson(), 0640); !s.ok()) return cli::Fail(inv, s);
+  if (inv.json) {
+    cli::PrintJson({{"ok", true}, {"config", config}, {"store", StorePath(dir)}, {"repository", dir + "/repo"}});
+  } else {
+    std::cout << "initialised " << dir << ": fwserver.json, server.db, repo/\n"
+              << "next: fwserver ca init --data " << dir << "; fwserver issuer --data " << dir
+              << " &; fwserver run --data " << dir << "\n";
+  }
+  return cli::kExitOk;
+}
+
+// Serves until SIGTERM or SIGINT, then stops cleanly (exit 0).
+int Run(const cli::Invocation& inv) {
+  auto config = LoadConfig(inv.vm["data"].as<std::string>());
+  if (!config.ok()) return cli::Fail(inv, config.status());
+  if (inv.vm.count("port")) config->port = inv.vm["port"].as<uint16_t>();
+  if (auto address = cli::OptionalString(inv.vm, "address")) config->listen_address = *address;
+  // Block the stop signals before any thread starts, so that only sigwait() below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  auto fleet = StartFleetServer(*config, SystemClock());
+  if (!fleet.ok()) return cli::Fail(inv, fleet.status().WithContext("fwserver run"));
+  const uint16_t port = (*fleet)->https->port();
+  if (inv.json) {
+    std::cout << nlohmann::json{{"ok", true}, {"address", config->listen_address}, {"port", port}}.dump() << std::endl;
+  } else {
+    std::cout << "fwserver: device port listening on " << config->listen_address << ":" << port << " ("
+              << EffectiveThreads(*config) << " threads; repository " << config->repository_dir << " under /repo/)"
+              << std::endl;
+  }
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  (*fleet)->https->Stop();
+  const auto stats = (*fleet)->https->stats();
+  fleet->reset();
+  std::cerr << "fwserver: stopped on signal " << sig << " after " << stats.requests << " requests on " << stats.accepted
+            << " connections (" << stats.refused_busy << " answered 503)" << std::endl;
+  return cli::kExitOk;
+}
+
+}  // namespace
+
+void AddServerCommands(cli::Program& p) {
+  p.commands.push_back({"init", "make a data directory: fwserver.json (defaults), server.db, repo/", "--data DIR",
+                        [](po::options_description& o, po::positional_options_description&) {
+                          o.add_options()("data", po::value<std::string>()->required(),
+                                          "the data directory to create (docs/fleet-server.md)");
+                        },
+                        Init});
+  p.commands.push_back(
+      {"run", "serve the device port (mutual TLS) and the repository until SIGTERM",
+       "--data DIR [--port N] [--address A]",
+       [](po::options_description& o, po::positional_options_description&) {
+         o.add_options()("data", po::value<std::string>()->required(), "the data directory (fwserver init)")(
+             "port", cli::Int<uint16_t>(0, 65535), "listen port instead of fwserver.json's (0: any free port)")(
+             "address", po::value<std::string>(), "listen address instead of fwserver.json's");
+       },
+       Run});
+}
 
 }  // namespace fw::server

@@ -51,7 +51,8 @@ class EchoHandler final : public RequestHandler {
     }
     resp.Header("Content-Type", "text/plain");
     resp.body = std::string("peer=") + CertName(r.peer.cert) + " serial=" + r.peer.serial + " " + r.method + " " +
-                r.target + " body=" + std::to_string(r.body.size()) + " remote=" + r.peer.remote_address;
+                r.target + " body=" + std::to_string(r.body.size()) + " remote=" + r.peer.remote_address +
+                " problem=" + r.peer.problem;
     return resp;
   }
   uint64_t MaxBodyBytes(const std::string&, const std::string& target) const override {
@@ -86,8 +87,9 @@ class NetTest : public ::testing::Test {
     return o;
   }
   void StartServer(const HttpsServerOptions& o) {
-    verifier_ = testing::MakeTestVerifier(fw::testing::ReadFile(*pki_ / "root.pem"),
-                                          fw::testing::ReadFile(*pki_ / "issuing.pem"));
+    auto v = DeviceCertVerifier::Create(fw::testing::ReadFile(*pki_ / "chain.pem"));
+    ASSERT_TRUE(v.ok()) << v.status().message();
+    verifier_ = std::move(v).value();
     auto s = HttpsServer::Start(
         o, [this] { return std::make_unique<EchoHandler>(calls_, *pki_ / "big.bin"); }, *verifier_, clock_);
     ASSERT_TRUE(s.ok()) << s.status().message();
@@ -108,7 +110,7 @@ class NetTest : public ::testing::Test {
   }
 
   static TempDir* pki_;
-  FakeClock clock_{1'800'000'000'000};  // 2027: inside the test certificates' validity
+  FakeClock clock_{SystemClock().WallMs()};  // the test certificates are made now, valid 365 days
   std::atomic<int> calls_{0};
   std::unique_ptr<DeviceCertVerifier> verifier_;
   std::unique_ptr<HttpsServer> server_;
@@ -135,10 +137,12 @@ TEST_F(NetTest, FleetCertificateIsValidAndOtherCaIsInvalid) {
   auto other = TlsClient::Connect(server_->port(), stranger);
   ASSERT_TRUE(other->handshake_ok()) << other->error();  // the handshake never fails on the certificate
   EXPECT_EQ(other->Request("GET", "/x").body.substr(0, 12), "peer=invalid");
-  // The certificate time is the injected clock's: in 2040 the device certificate has expired.
-  clock_.SetWallMs(2'200'000'000'000);
+  // The certificate time is the injected clock's: 400 days on, the device certificate has expired
+  // (its CAs, valid 10 years, have not).
+  clock_.SetWallMs(clock_.WallMs() + 400LL * 86400 * 1000);
   auto later = TlsClient::Connect(server_->port(), Device());
-  EXPECT_EQ(later->Request("GET", "/x").body.substr(0, 12), "peer=expired");
+  const std::string expired = later->Request("GET", "/x").body;
+  EXPECT_EQ(expired.substr(0, 12), "peer=expired") << expired;
 }
 
 TEST_F(NetTest, Tls11IsRefusedTls12And13Work) {
@@ -236,6 +240,30 @@ TEST_F(NetTest, SessionResumptionWithTicketsAndCache) {
     SSL_SESSION_free(session);
   }
   EXPECT_GE(server_->stats().resumed, 2u);
+}
+
+TEST_F(NetTest, TicketKeysRotateAndThePreviousKeyStillResumes) {
+  auto o = Options();
+  o.ticket_lifetime_seconds = 7200;  // local keys rotate every hour of the (fake) monotonic clock
+  StartServer(o);
+  auto resume = [&](SSL_SESSION* session) {
+    ClientOptions opts = Device(TLS1_3_VERSION);
+    opts.session = session;
+    auto c = TlsClient::Connect(server_->port(), opts);
+    EXPECT_EQ(c->Request("GET", "/").status, 200);
+    return c;
+  };
+  auto first = resume(nullptr);
+  SSL_SESSION* old = first->TakeSession();
+  clock_.Advance(3600 * 1000);  // one rotation: the ticket's key is now the previous one
+  auto second = resume(old);
+  EXPECT_TRUE(second->reused());
+  SSL_SESSION* renewed = second->TakeSession();  // the server renewed the ticket under the new key
+  clock_.Advance(3600 * 1000);                   // two rotations: the first key is gone
+  EXPECT_FALSE(resume(old)->reused());
+  EXPECT_TRUE(resume(renewed)->reused());
+  SSL_SESSION_free(old);
+  SSL_SESSION_free(renewed);
 }
 
 TEST_F(NetTest, KeepAliveServesSeveralRequestsOnOneConnection) {

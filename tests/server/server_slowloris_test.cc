@@ -58,8 +58,9 @@ TEST(Slowloris, SlowConnectionsAreClosedOnTheirDeadlineWhileCheckinsComplete) {
   o.header_timeout_ms = 2000;
   o.body_timeout_ms = 2000;
   o.max_connections = 1000;
-  auto verifier =
-      testing::MakeTestVerifier(fw::testing::ReadFile(dir / "root.pem"), fw::testing::ReadFile(dir / "issuing.pem"));
+  auto created = DeviceCertVerifier::Create(fw::testing::ReadFile(dir / "chain.pem"));
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  auto verifier = std::move(created).value();
   SystemClock();
   auto started = HttpsServer::Start(
       o, [] { return std::make_unique<CheckinHandler>(); }, *verifier, SystemClock());

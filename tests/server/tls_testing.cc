@@ -47,8 +47,8 @@ std::string Issue(const std::string& dir, const std::string& name, const std::st
   const std::string ext = dir + "/" + name + ".ext";
   fw::testing::WriteFile(ext, extensions);
   return Run({"openssl", "x509", "-req", "-in", csr, "-CA", dir + "/" + ca + ".pem", "-CAkey", dir + "/" + ca + ".key",
-              "-set_serial", std::to_string(1000 + name.size()), "-days", "365", "-extfile", ext, "-out",
-              dir + "/" + name + ".pem"});
+              "-set_serial", std::to_string(1000 + name.size()), "-days", name == "issuing" ? "3650" : "365",
+              "-extfile", ext, "-out", dir + "/" + name + ".pem"});
 }
 
 }  // namespace
@@ -204,76 +204,6 @@ HttpReply TlsClient::Request(const std::string& method, const std::string& targe
   req += "\r\n" + body;
   if (!Send(req)) return {};
   return Read(method == "HEAD");
-}
-
-}  // namespace fw::server::testing
-
-#include <openssl/pem.h>
-#include <openssl/x509_vfy.h>
-
-namespace fw::server::testing {
-namespace {
-
-X509* PemCert(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  return x;
-}
-
-class TestVerifier final : public DeviceCertVerifier {
- public:
-  TestVerifier(const std::string& root_pem, const std::string& issuing_pem)
-      : root_(PemCert(root_pem)), issuing_(PemCert(issuing_pem)) {}
-  ~TestVerifier() override {
-    X509_free(root_);
-    X509_free(issuing_);
-  }
-  Peer Inspect(std::span<const Bytes> chain_der, int64_t now_s) const override {
-    Peer p;
-    if (chain_der.empty()) return p;
-    const unsigned char* d = chain_der[0].data();
-    X509* leaf = d2i_X509(nullptr, &d, static_cast<long>(chain_der[0].size()));
-    p.cert = Peer::CertState::kInvalid;
-    if (leaf == nullptr) {
-      p.problem = "unparsable certificate";
-      return p;
-    }
-    char cn[128] = {0};
-    X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn);
-    p.serial = cn;
-    X509_STORE* store = X509_STORE_new();
-    X509_STORE_add_cert(store, root_);
-    STACK_OF(X509)* untrusted = sk_X509_new_null();
-    sk_X509_push(untrusted, issuing_);
-    X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-    X509_STORE_CTX_init(ctx, store, leaf, untrusted);
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), static_cast<time_t>(now_s));
-    const int ok = X509_verify_cert(ctx);
-    const int err = X509_STORE_CTX_get_error(ctx);
-    if (ok == 1) {
-      p.cert = Peer::CertState::kValid;
-    } else {
-      p.cert = err == X509_V_ERR_CERT_HAS_EXPIRED ? Peer::CertState::kExpired : Peer::CertState::kInvalid;
-      p.problem = X509_verify_cert_error_string(err);
-    }
-    X509_STORE_CTX_free(ctx);
-    sk_X509_free(untrusted);
-    X509_STORE_free(store);
-    X509_free(leaf);
-    ERR_clear_error();
-    return p;
-  }
-
- private:
-  X509* root_;
-  X509* issuing_;
-};
-
-}  // namespace
-
-std::unique_ptr<DeviceCertVerifier> MakeTestVerifier(const std::string& root_pem, const std::string& issuing_pem) {
-  return std::make_unique<TestVerifier>(root_pem, issuing_pem);
 }
 
 }  // namespace fw::server::testing

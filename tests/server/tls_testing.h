@@ -69,14 +69,3 @@ class TlsClient {
 };
 
 }  // namespace fw::server::testing
-
-#include "fw/server/device_cert.h"
-
-namespace fw::server::testing {
-
-// A DeviceCertVerifier for transport tests until the identity component's verifier is linked:
-// OpenSSL path validation of the leaf to `root_pem` through `issuing_pem` at `now_s` (kValid,
-// kExpired when only the time is wrong, kInvalid otherwise; kNone for an empty chain).
-std::unique_ptr<DeviceCertVerifier> MakeTestVerifier(const std::string& root_pem, const std::string& issuing_pem);
-
-}  // namespace fw::server::testing
