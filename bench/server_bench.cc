@@ -11,7 +11,8 @@
 //        [--rounds R] [--gate full|quick|none]
 //        [--pids NAME=PID,PID...]   the server's processes: its CPU time per request is printed
 //   COMMON: --chain F (trusted for the server certificate) --issuing-cert F --issuing-key F
-//           [--terminals N] [--body FILE (@SERIAL@ is replaced)] [--path /v1/checkin]
+//           [--terminals N] [--serial-prefix BENCH-] [--body FILE (@SERIAL@ is replaced)] [--path /v1/checkin]
+//   A server binds each serial to the first key it sees: a second process must use other serials.
 // `run` measures every target in each mode, alternating the order per round, and prints
 // req/s, p50/p99 latency, errors, session reuse and the ratio of each target to the first
 // (the baseline). Gate (exit 1 when it fails): `full` — every target 0 errors, the second
@@ -99,7 +100,8 @@ int LoadCommon(const Args& a, Common& c) {
   size_t n = std::stoul(Get(a, "--terminals", "1"));
   auto start = std::chrono::steady_clock::now();
   std::string error;
-  if (!IssueTerminals(Get(a, "--issuing-cert"), Get(a, "--issuing-key"), n, c.terminals, error)) {
+  if (!IssueTerminals(Get(a, "--issuing-cert"), Get(a, "--issuing-key"), n, Get(a, "--serial-prefix", "BENCH-"),
+                      c.terminals, error)) {
     std::cerr << "server_bench: " << error << "\n";
     return 4;
   }
@@ -248,8 +250,8 @@ int PortCmd() {
 int PemCmd(const Args& a) {
   std::vector<std::unique_ptr<Terminal>> terms;
   std::string error;
-  if (!IssueTerminals(Get(a, "--issuing-cert"), Get(a, "--issuing-key"), std::stoul(Get(a, "--count", "1")), terms,
-                      error)) {
+  if (!IssueTerminals(Get(a, "--issuing-cert"), Get(a, "--issuing-key"), std::stoul(Get(a, "--count", "1")),
+                      Get(a, "--serial-prefix", "BENCH-"), terms, error)) {
     std::cerr << "server_bench: " << error << "\n";
     return 4;
   }

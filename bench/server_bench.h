@@ -52,9 +52,9 @@ struct Terminal {
 // the fwserver data-directory layout under `dir`. False with `error` set on failure.
 bool WriteFleetCa(const std::string& dir, std::string& error);
 
-// `count` terminals BENCH-000000.. with fresh P-256 keys, issued by the given CA.
+// `count` terminals PREFIX000000.. with fresh P-256 keys, issued by the given CA.
 bool IssueTerminals(const std::string& issuing_cert_pem_file, const std::string& issuing_key_pem_file, size_t count,
-                    std::vector<std::unique_ptr<Terminal>>& out, std::string& error);
+                    const std::string& prefix, std::vector<std::unique_ptr<Terminal>>& out, std::string& error);
 
 // PEM of a terminal's key (PKCS#8) and certificate, for curl in the demo.
 std::string TerminalPem(const Terminal& t);

@@ -99,7 +99,7 @@ common=(--chain "$data/ca/chain.pem" --issuing-cert "$data/ca/issuing.pem" --iss
 mkdir -p "$work/nginx/www/v1" "$work/nginx/tmp"
 reply=$work/nginx/www/v1/checkin
 if [ $nginx_only = 0 ]; then
-  "$bench" probe "${targets[@]}" "${common[@]}" --out "$reply"
+  "$bench" probe "${targets[@]}" "${common[@]}" --serial-prefix PROBE- --out "$reply"
 else
   # the shape of fwserver's steady-state reply (docs/fleet-protocol.md), for the baseline alone
   printf '%s' '{"actions":[],"cancels":[],"device_state":"active","journal_upload":{"from_seq":1},"poll_seconds":287,"repository":"/repo/","server_time":1795000000}' > "$reply"

@@ -153,7 +153,7 @@ bool WriteFleetCa(const std::string& dir, std::string& error) {
 }
 
 bool IssueTerminals(const std::string& issuing_cert_pem_file, const std::string& issuing_key_pem_file, size_t count,
-                    std::vector<std::unique_ptr<Terminal>>& out, std::string& error) {
+                    const std::string& prefix, std::vector<std::unique_ptr<Terminal>>& out, std::string& error) {
   std::string cert_pem, key_pem;
   if (!ReadFile(issuing_cert_pem_file, cert_pem) || !ReadFile(issuing_key_pem_file, key_pem)) {
     error = "reading " + issuing_cert_pem_file + " / " + issuing_key_pem_file;
@@ -174,8 +174,8 @@ bool IssueTerminals(const std::string& issuing_cert_pem_file, const std::string&
   for (size_t i = 0; i < count; ++i) {
     auto t = std::make_unique<Terminal>();
     char serial[32];
-    std::snprintf(serial, sizeof serial, "BENCH-%06zu", i);
-    t->serial = serial;
+    std::snprintf(serial, sizeof serial, "%06zu", i);
+    t->serial = prefix + serial;
     t->key = NewP256();
     if (t->key) {
       t->cert =
