@@ -6,7 +6,7 @@
 //                                               N terminal key+cert PEM files (for curl)
 //   server_bench probe --target NAME=IP:PORT COMMON [--out FILE]
 //                                               one check-in; the reply body to FILE or stdout
-//   server_bench run --target NAME=IP:PORT... COMMON [--modes first,resume,full,keepalive]
+//   server_bench run --target NAME=IP:PORT... COMMON [--modes first,resume-once,resume,full,keepalive]
 //        [--seconds S] [--concurrency C] [--keepalive-concurrency C] [--threads T]
 //        [--rounds R] [--gate full|quick|none]
 //        [--pids NAME=PID,PID...]   the server's processes: its CPU time per request is printed
@@ -131,6 +131,7 @@ std::vector<Mode> ParseModes(const std::string& list) {
   std::stringstream ss(list);
   for (std::string m; std::getline(ss, m, ',');) {
     if (m == "first") out.push_back(Mode::kFirst);
+    if (m == "resume-once") out.push_back(Mode::kResumeOnce);
     if (m == "resume") out.push_back(Mode::kResume);
     if (m == "full") out.push_back(Mode::kFull);
     if (m == "keepalive") out.push_back(Mode::kKeepAlive);
@@ -147,14 +148,14 @@ int Run(const Args& a) {
   size_t ka_conc = std::stoul(Get(a, "--keepalive-concurrency", std::to_string(conc)));
   int rounds = std::stoi(Get(a, "--rounds", "1"));
   std::string gate = Get(a, "--gate", "none");
-  std::vector<Mode> modes = ParseModes(Get(a, "--modes", "first,resume,full,keepalive"));
+  std::vector<Mode> modes = ParseModes(Get(a, "--modes", "first,resume-once,resume,full,keepalive"));
   // results[mode][target]
   std::map<Mode, std::vector<LoadResult>> results;
   std::printf("%-9s %-25s %9s %8s %8s %7s %7s %7s %8s %8s  %s\n", "target", "mode", "req/s", "p50 ms", "p99 ms",
               "errors", "reuse", "terms", "srv µs", "cli µs", "statuses");
   for (Mode mode : modes) {
     results[mode].resize(c.targets.size());
-    int mode_rounds = mode == Mode::kFirst ? 1 : rounds;
+    int mode_rounds = OnePass(mode) ? 1 : rounds;
     for (int round = 0; round < mode_rounds; ++round) {
       for (size_t k = 0; k < c.targets.size(); ++k) {
         size_t i = round % 2 == 0 ? k : c.targets.size() - 1 - k;  // alternate the order per round

@@ -76,7 +76,8 @@ struct Target {
 // CPU seconds (user + system) the processes have used so far; 0 for a process that is gone.
 double ProcessCpuSeconds(const std::vector<int>& pids);
 
-enum class Mode { kFirst, kResume, kFull, kKeepAlive };
+enum class Mode { kFirst, kResumeOnce, kResume, kFull, kKeepAlive };
+inline bool OnePass(Mode m) { return m == Mode::kFirst || m == Mode::kResumeOnce; }
 const char* ModeName(Mode m);
 
 struct LoadOptions {

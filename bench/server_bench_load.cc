@@ -2,6 +2,7 @@
 // request on a strand of a shared io_context run by `threads` threads (Boost.Asio + OpenSSL;
 // callbacks, not coroutines, so clang builds of the tree compile it too).
 //   kFirst      every terminal once, new connection, no session: first contact
+//   kResumeOnce every terminal once, resuming the session (ticket) first contact gave it
 //   kResume     one check-in per new connection, resuming the terminal's own session
 //   kFull       one check-in per new connection, full handshake
 //   kKeepAlive  one connection per worker (one terminal each), check-ins back to back
@@ -130,7 +131,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
   // Picks a terminal not in use by another worker; false when the run is over.
   bool Pick() {
     size_t n = run_.terminals.size();
-    if (run_.options.mode == Mode::kFirst) {
+    if (OnePass(run_.options.mode)) {
       index_ = run_.next++;
       return index_ < n;
     }
@@ -158,7 +159,7 @@ class Worker : public std::enable_shared_from_this<Worker> {
       if (keep_alive() && term_ != nullptr) term_->busy.store(false);
       return;  // the last handler drops the worker
     }
-    if (run_.options.mode == Mode::kFirst) term_ = run_.terminals[index_].get();
+    if (OnePass(run_.options.mode)) term_ = run_.terminals[index_].get();
     Slot& slot = run_.target.slots[index_];
     request_ = BuildRequest(run_.options, run_.target, *term_, slot, !keep_alive());
     start_ = SteadyClock::now();
@@ -169,7 +170,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
     SSL_use_certificate(ssl, term_->cert.get());
     SSL_use_PrivateKey(ssl, term_->key.get());
     SSL_set_ex_data(ssl, SlotIndex(), &slot);
-    if (run_.options.mode == Mode::kResume && slot.session) SSL_set_session(ssl, slot.session.get());
+    bool resume = run_.options.mode == Mode::kResume || run_.options.mode == Mode::kResumeOnce;
+    if (resume && slot.session) SSL_set_session(ssl, slot.session.get());
     stream_->lowest_layer().async_connect(run_.endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return self->Fail("connect");
       self->stream_->lowest_layer().set_option(tcp::no_delay(true));
@@ -283,6 +285,8 @@ const char* ModeName(Mode m) {
   switch (m) {
     case Mode::kFirst:
       return "first contact";
+    case Mode::kResumeOnce:
+      return "resume: 1st use of ticket";
     case Mode::kResume:
       return "new conn + resumption";
     case Mode::kFull:
