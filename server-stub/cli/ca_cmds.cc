@@ -228,6 +228,10 @@ int Issuer(const Invocation& inv) {
   const Paths paths(inv.vm["data"].as<std::string>());
   const po::variables_map& vm = inv.vm;
   auto key = cli::OptionalString(vm, "key").value_or(paths.issuing_key());
+  struct stat st {};
+  if (!IsTokenKeySpec(key) && ::stat(key.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return cli::Fail(inv, FailedPrecondition("issuer key " + key + " is accessible to group or others (chmod 600)"));
+  }
   auto signer = OpenSigner(key, {});
   if (!signer.ok()) return cli::Fail(inv, signer.status().WithContext("issuer key"));
   auto issuing = ReadFileToString(paths.issuing(), kMaxPemFile);
@@ -267,8 +271,9 @@ void AddCaCommands(cli::Program& p) {
              "existing issuing key (PEM file, copied to DIR/issuer, or pkcs11:)")(
              "root-key-out", po::value<std::string>(),
              "keep the generated root key in this file (0600; keep it offline)")(
-             "host", po::value<std::vector<std::string>>()->composing(), "extra host name or IP for the TLS cert")(
-             "days", cli::Int<int>(1, 3650)->default_value(397), "TLS server certificate lifetime in days")(
+             "host", po::value<std::vector<std::string>>()->composing()->multitoken(),
+             "extra host name or IP for the TLS cert")("days", cli::Int<int>(1, 3650)->default_value(397),
+                                                       "TLS server certificate lifetime in days")(
              "issuing-days", cli::Int<int>(1, 7300)->default_value(1825), "issuing CA lifetime in days")(
              "root-days", cli::Int<int>(1, 10950)->default_value(7300), "root CA lifetime in days")(
              "name", po::value<std::string>()->default_value("Fleet"), "CA name (\"<name> Root CA\")");

@@ -2,8 +2,10 @@
 // identity's real issuer (an in-memory fleet CA), check-in, events, renewal, witness.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fw/clock.h"
 #include "fw/crypto.h"
@@ -13,6 +15,7 @@
 #include "fw/server/fleet_ca.h"
 #include "fw/server/store.h"
 #include "fw/signer.h"
+#include "journal_test_util.h"
 #include "testing.h"
 
 namespace fw::server {
@@ -296,7 +299,9 @@ TEST_F(DeviceApiTest, EventsAreIdempotentOrderedValidatedAndPrivateToTheirDevice
   r = Event(other, id, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(Json::parse(r.body)["error"], "unknown_action");
-  EXPECT_EQ(Event(t, 999, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}}).body, r.body);
+  Response missing = Event(t, 999, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Json::parse(missing.body)["error"], "unknown_action");
   EXPECT_EQ(Event(t, id, {{"attempt", 1}, {"seq", 5}, {"state", "nonsense"}}).status, 400);
   EXPECT_EQ((*store_->ListEvents(id)).size(), 2u);
 }
@@ -397,6 +402,85 @@ TEST_F(DeviceApiTest, TwoHeadsForOneSequenceNumberQuarantineTheDevice) {
   EXPECT_EQ(j["device_state"], "quarantined");
   EXPECT_TRUE(j["actions"].empty());
   EXPECT_EQ((*store_->GetDevice("T-1"))->state, DeviceState::kQuarantined);
+}
+
+TEST_F(DeviceApiTest, JournalSegmentsAreAskedForVerifiedAndRefusedOnGapsCardDataAndForks) {
+  Terminal t = Enrol("T-1");
+  fw::testing::TempDir jdir;
+  witness::test::Terminal journal(jdir / "journal.db");
+  journal.Append(10);
+  Response r = Post("/v1/checkin", Manifest("1.2.0", "confirmed", "1.1.0", "bootable", 10, journal.Head()), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["journal_upload"], (Json{{"from_seq", 1}, {"epoch", 1}}));
+  r = Post("/v1/journal/segments", journal.Segment(6, 10), t.peer);
+  EXPECT_EQ(r.status, 409) << r.body;  // a gap: nothing held before 6
+  EXPECT_EQ(Json::parse(r.body)["error"], "journal_conflict");
+  std::string card = journal.Segment(1, 10);
+  const size_t at = card.find("411111******1111");
+  ASSERT_NE(at, std::string::npos);
+  card.replace(at, 16, "4111111111111111");
+  r = Post("/v1/journal/segments", card, t.peer);
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["error"], "card_data");
+  EXPECT_EQ(r.body.find("4111111111111111"), std::string::npos);
+  r = Post("/v1/journal/segments", journal.Segment(1, 10), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["verified_seq"], 10);
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+  r = Post("/v1/journal/segments", journal.Segment(1, 10), t.peer);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Json::parse(r.body)["duplicate"], true);
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+  r = Post("/v1/checkin", Manifest("1.2.0", "confirmed", "1.1.0", "bootable", 10, journal.Head()), t.peer);
+  EXPECT_TRUE(Json::parse(r.body)["journal_upload"].is_null());
+  EXPECT_EQ(Post("/v1/journal/segments", "not a segment", t.peer).status, 400);
+  // Another chain (a clone with its own journal) does not link: refused, nothing stored.
+  fw::testing::TempDir cdir;
+  witness::test::Terminal clone(cdir / "journal.db");
+  clone.Append(12, "T-9999");
+  r = Post("/v1/journal/segments", clone.Segment(11, 12), t.peer);
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_EQ((*store_->ListSegments("T-1")).size(), 1u);
+}
+
+TEST_F(DeviceApiTest, AnOperatorTokenReEnrolsWithANewKeyAndTheOldCertificatesStopWorking) {
+  Terminal first = Enrol("T-1");
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, first.peer).status, 200);
+  Terminal second = Enrol("T-1");  // factory reset: new key, new token
+  EXPECT_EQ(Post("/v1/checkin", kManifestOld, second.peer).status, 200);
+  Response old = Post("/v1/checkin", kManifestOld, first.peer);
+  EXPECT_EQ(old.status, 403);
+  EXPECT_EQ(Json::parse(old.body)["error"], "revoked");
+  ASSERT_TRUE(store_->SetDeviceState("T-1", DeviceState::kRevoked, "stolen").ok());
+  auto csr = MakeCsrPem(*second.key, "T-1");
+  ASSERT_TRUE(csr.ok());
+  Response r = Post("/v1/enrol", Json{{"token", AddToken("T-1")}, {"serial", "T-1"}, {"csr", *csr}}.dump());
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(Json::parse(r.body)["error"], "revoked");
+}
+
+TEST_F(DeviceApiTest, HandlersOnSeveralThreadsShareOneStore) {
+  std::vector<Terminal> terminals;
+  for (int i = 0; i < 4; ++i) terminals.push_back(Enrol("T-" + std::to_string(i)));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto api = OpenDeviceApi(config_, *issuer_, clock_);
+      if (!api.ok()) return void(++failures);
+      for (int n = 0; n < 20; ++n) {
+        Request req;
+        req.method = "POST";
+        req.target = "/v1/checkin";
+        req.body = Manifest("1." + std::to_string(n), "confirmed", "1.0", "bootable");  // a write each time
+        req.peer = terminals[i].peer;
+        if ((*api)->Handle(req).status != 200) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_NE((*store_->GetDevice("T-3"))->manifest_json.find("1.19"), std::string::npos);
 }
 
 TEST_F(DeviceApiTest, RoutesMethodsAndBodyCaps) {

@@ -3,6 +3,10 @@
 // right state and problem; CSRs from outside are refused unless well-formed P-256 and self-signed.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
+#include "fw/clock.h"
 #include "fw/encoding.h"
 #include "fw/server/issuer_service.h"
 #include "identity_fixture.h"
@@ -68,6 +72,11 @@ TEST(ServerIdentity, ExpiredNotYetValidAndWrongCa) {
   EXPECT_EQ(p.serial, "T1");
   EXPECT_EQ(p.not_after_s, ca.now - kDay);
   EXPECT_EQ(ca.Inspect(old_cert.pem, ca.now - 2 * kDay).cert, CertState::kValid);
+  // A cached valid answer does not outlive the certificate: the second before, at and after notAfter.
+  EXPECT_EQ(ca.Inspect(old_cert.pem, ca.now - kDay - 1).cert, CertState::kValid);
+  EXPECT_EQ(ca.Inspect(old_cert.pem, ca.now - kDay).cert, CertState::kValid);
+  EXPECT_EQ(ca.Inspect(old_cert.pem, ca.now - kDay + 1).cert, CertState::kExpired);
+  EXPECT_EQ(ca.Inspect(old_cert.pem, ca.now - 10 * kDay - 1).cert, CertState::kInvalid);  // before notBefore
   EXPECT_NE(OpensslVerify(ca, old_cert.pem, "sslclient").exit_code, 0);
 
   const IssuedCert future = ca.IssueFor("T2", ca.now + kDay, ca.now + 10 * kDay);
@@ -256,6 +265,59 @@ TEST(ServerIdentity, SignerIssuerPolicyAndKeyMatch) {
   o.now_s = ca.now;
   EXPECT_EQ(MakeFleetCa(ed_signer, p_signer, o).status().code(), ErrorCode::kUnsupported);
   EXPECT_EQ(MakeFleetCa(p_signer, ed_signer, o).status().code(), ErrorCode::kUnsupported);
+}
+
+// Figures for the bench and the enrolment route: in-process issuing (build + sign + self-check) and
+// Inspect per handshake. Printed; the bound only catches a pathological slowdown.
+TEST(ServerIdentity, IssueAndInspectRates) {
+  TestCa ca;
+  auto issuer = ca.Issuer();
+  auto key = PrivateKey::Generate(KeyType::kEcdsaP256);
+  const std::string csr = *MakeCsrPem(*key, "");
+  constexpr int kN = 200;
+  const int64_t t0 = SystemClock().MonotonicMs();
+  std::vector<Bytes> ders;
+  for (int i = 0; i < kN; ++i) {
+    auto cert = issuer->IssueDeviceCert(csr, "R" + std::to_string(i), ca.now - 60, ca.now + kDay);
+    ASSERT_TRUE(cert.ok());
+    ders.push_back(testing::PemToDer(cert->pem));
+  }
+  auto verifier = DeviceCertVerifier::Create(ca.chain_pem);  // a fresh one: nothing cached
+  ASSERT_TRUE(verifier.ok());
+  const int64_t t1 = SystemClock().MonotonicMs();
+  for (const Bytes& der : ders) {
+    ASSERT_EQ((*verifier)->Inspect(std::span<const Bytes>(&der, 1), ca.now).cert, CertState::kValid);
+  }
+  const int64_t t2 = SystemClock().MonotonicMs();
+  for (int round = 0; round < 10; ++round) {
+    for (const Bytes& der : ders) {
+      ASSERT_EQ((*verifier)->Inspect(std::span<const Bytes>(&der, 1), ca.now).cert, CertState::kValid);
+    }
+  }
+  const int64_t t3 = SystemClock().MonotonicMs();
+  std::printf("issue: %d certs in %lld ms; inspect: %d first sight in %lld ms, %d cached in %lld ms\n", kN,
+              static_cast<long long>(t1 - t0), kN, static_cast<long long>(t2 - t1), 10 * kN,
+              static_cast<long long>(t3 - t2));
+  EXPECT_LT(t3 - t0, 20000);
+}
+
+// Inspect is const and shared by the transport's I/O threads.
+TEST(ServerIdentity, InspectFromSeveralThreads) {
+  TestCa ca;
+  const std::vector<Bytes> valid = {testing::PemToDer(ca.IssueFor("V1", ca.now - 60, ca.now + kDay).pem)};
+  const std::vector<Bytes> expired = {testing::PemToDer(ca.IssueFor("E1", ca.now - 2 * kDay, ca.now - kDay).pem)};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        if (ca.verifier->Inspect(valid, ca.now).cert != CertState::kValid) ++wrong;
+        if (ca.verifier->Inspect(expired, ca.now).cert != CertState::kExpired) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 // The device_cert_fuzz seeds stay meaningful: the seed device certificate is valid for the fuzz

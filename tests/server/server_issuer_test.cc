@@ -219,7 +219,12 @@ TEST(ServerIssuer, IssuerProcessSignsPolicyAndSurvivesGarbage) {
                         "--days", "31"})
                 .exit_code,
             3);
-  // A second issuer on the same socket is refused while the first runs.
+  // A key file others can read is refused; a second issuer on the same socket is refused while the first runs.
+  ASSERT_EQ(::chmod((data + "/issuer/issuing.key").c_str(), 0640), 0);
+  auto loose = RunCommand({Fwserver(), "issuer", "--data", data, "--socket", tmp / "other.sock"});
+  EXPECT_EQ(loose.exit_code, 5) << loose.err;
+  EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
+  ASSERT_EQ(::chmod((data + "/issuer/issuing.key").c_str(), 0600), 0);
   auto second = RunCommand({Fwserver(), "issuer", "--data", data});
   EXPECT_EQ(second.exit_code, 5) << second.err;
 
@@ -286,6 +291,16 @@ TEST(ServerIssuer, TokenIssuingKey) {
                   "-purpose", "sslclient", hsm.dir() / "dev.pem"});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
   EXPECT_EQ(issuer.Stop(), 0);
+
+  // Root and issuing keys both on the token.
+  ASSERT_TRUE(hsm.GenerateKey("fleet", "EC:prime256v1", "root", "03"));
+  auto both = RunCommand({Fwserver(), "ca", "init", "--data", hsm.dir() / "both", "--root-key",
+                          SoftHsm::Uri("fleet", "root"), "--issuing-key", uri, "--json"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(nlohmann::json::parse(both.out)["root_key_kept"], true);
+  v = RunCommand({"openssl", "verify", "-CAfile", hsm.dir() / "both/ca/root.pem", "-untrusted",
+                  hsm.dir() / "both/ca/issuing.pem", hsm.dir() / "both/tls/server.pem"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 
   // In-process issuing with the token (`ca issue-device --key`, MakeSignerIssuer).
   WriteFile(hsm.dir() / "dev.csr", NewCsr());

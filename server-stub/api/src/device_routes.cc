@@ -114,12 +114,13 @@ Response DeviceApi::Checkin(const Request& request) {
       pending.push_back(ActionJson(a));
     }
   }
-  Json core = {
-      {"device_state", DeviceStateName(d.state)},
-      {"actions", pending},
-      {"cancels", cancels},
-      {"journal_upload", observed->upload_from_seq ? Json{{"from_seq", *observed->upload_from_seq}} : Json(nullptr)},
-      {"repository", config_.repository_url}};
+  Json core = {{"device_state", DeviceStateName(d.state)},
+               {"actions", pending},
+               {"cancels", cancels},
+               {"journal_upload", observed->upload_from_seq
+                                      ? Json{{"from_seq", *observed->upload_from_seq}, {"epoch", wstate->epoch}}
+                                      : Json(nullptr)},
+               {"repository", config_.repository_url}};
   const std::string etag = "\"" + HexEncode(Sha256::Of(AsBytes(core.dump()))).substr(0, 32) + "\"";
   const int64_t j = config_.poll_jitter_seconds;
   const int64_t poll =
@@ -202,16 +203,19 @@ Response DeviceApi::Segments(const Request& request) {
   if (!accepted.ok()) {
     const Status& e = accepted.status();
     if (e.code() == ErrorCode::kVerificationFailed) return ErrorResponse(422, "card_data", e.message());
-    if (e.code() == ErrorCode::kFailedPrecondition) return ErrorResponse(409, "fork", e.message());
+    // Fork, gap, already held, other epoch: the message says which; the next check-in says what to upload.
+    if (e.code() == ErrorCode::kFailedPrecondition) return ErrorResponse(409, "journal_conflict", e.message());
     if (e.code() == ErrorCode::kResourceExhausted) return ErrorResponse(413, "too_large", e.message());
     return ErrorResponse(400, "bad_segment", e.message());
   }
   const witness::Finding* fork = ForkIn(accepted->findings);
   const int64_t now = NowS();
   Status s = store_->Atomically([&]() -> Status {
-    FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
-    FW_RETURN_IF_ERROR(store_->AddSegment({d.serial, accepted->first_seq, accepted->last_seq, accepted->records,
-                                           HexEncode(Sha256::Of(AsBytes(request.body))), now, request.body}));
+    if (accepted->changed) FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
+    if (!accepted->duplicate) {
+      FW_RETURN_IF_ERROR(store_->AddSegment({d.serial, accepted->first_seq, accepted->last_seq, accepted->records,
+                                             HexEncode(Sha256::Of(AsBytes(request.body))), now, request.body}));
+    }
     if (fork != nullptr && d.state == DeviceState::kActive) {
       FW_RETURN_IF_ERROR(store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
     }
@@ -223,6 +227,7 @@ Response DeviceApi::Segments(const Request& request) {
                                 {"last_seq", accepted->last_seq},
                                 {"records", accepted->records},
                                 {"verified_seq", wstate->verified_seq},
+                                {"duplicate", accepted->duplicate},
                                 {"findings", FindingsJson(accepted->findings)}}
                                .dump());
 }

@@ -81,7 +81,7 @@ CREATE TABLE journal_segments (
   sha256 TEXT NOT NULL,
   received_s BIGINT NOT NULL,
   body TEXT NOT NULL,
-  PRIMARY KEY (device_serial, first_seq)
+  PRIMARY KEY (device_serial, first_seq, last_seq)
 );
 )sql";
 

@@ -4,6 +4,13 @@
 
 #include <openssl/x509_vfy.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
 #include "fw/encoding.h"
 #include "x509_internal.h"
 
@@ -58,10 +65,49 @@ class Verifier final : public DeviceCertVerifier {
       : store_(std::move(store)), intermediates_(std::move(intermediates)) {}
 
   Peer Inspect(std::span<const Bytes> chain_der, int64_t now_s) const override {
+    if (chain_der.empty()) return Peer{};
+    const Digest key = Sha256::Of(chain_der[0]);
+    {
+      std::shared_lock<std::shared_mutex> lock(cache_mu_);
+      const auto it = cache_.find(key);
+      if (it != cache_.end() && it->second.der == chain_der[0] && now_s >= it->second.valid_from_s &&
+          now_s <= it->second.valid_until_s) {
+        return it->second.peer;
+      }
+    }
+    int64_t valid_from = 0, valid_until = 0;
+    Peer peer = InspectUncached(chain_der[0], now_s, &valid_from, &valid_until);
+    if (peer.cert == Peer::CertState::kValid) {
+      std::unique_lock<std::shared_mutex> lock(cache_mu_);
+      if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+      cache_[key] = CacheEntry{chain_der[0], peer, valid_from, valid_until};
+    }
+    return peer;
+  }
+
+ private:
+  // kValid results are cached by the leaf's DER: within [valid_from, valid_until] (the intersection of
+  // the leaf's, issuing CA's and root's validity) the same leaf always gets the same answer, since
+  // the verifier's CAs never change and the client's intermediates are not used.
+  static constexpr size_t kMaxCacheEntries = 65536;
+  struct DigestHash {
+    size_t operator()(const Digest& d) const {
+      size_t h = 0;
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
+  struct CacheEntry {
+    Bytes der;
     Peer peer;
-    if (chain_der.empty()) return peer;
+    int64_t valid_from_s = 0;
+    int64_t valid_until_s = 0;
+  };
+
+  Peer InspectUncached(const Bytes& leaf_der, int64_t now_s, int64_t* valid_from, int64_t* valid_until) const {
+    Peer peer;
     peer.cert = Peer::CertState::kInvalid;
-    auto leaf = x509::ParseDerCert(chain_der[0]);
+    auto leaf = x509::ParseDerCert(leaf_der);
     if (!leaf.ok()) {
       peer.problem = leaf.status().message();
       return peer;
@@ -75,7 +121,7 @@ class Verifier final : public DeviceCertVerifier {
     peer.not_after_s = x509::TimeToUnix(X509_get0_notAfter(cert));
 
     VerifyState state;
-    const std::string chain_problem = VerifyChain(cert, now_s, &state);
+    const std::string chain_problem = VerifyChain(cert, now_s, &state, valid_from, valid_until);
     if (!chain_problem.empty()) {
       peer.problem = chain_problem;
       return peer;
@@ -94,10 +140,10 @@ class Verifier final : public DeviceCertVerifier {
     return peer;
   }
 
- private:
   // "" when the leaf chains to the fleet root through our issuing CA at `now_s` (an expired leaf
   // is recorded in `state`, not an error). Intermediates the client sent are not used.
-  std::string VerifyChain(X509* leaf, int64_t now_s, VerifyState* state) const {
+  std::string VerifyChain(X509* leaf, int64_t now_s, VerifyState* state, int64_t* valid_from,
+                          int64_t* valid_until) const {
     X509StoreCtxPtr ctx(X509_STORE_CTX_new());
     if (!ctx || X509_STORE_CTX_init(ctx.get(), store_.get(), leaf, intermediates_.get()) != 1) {
       return "verification context: " + x509::OsslErrors();
@@ -109,7 +155,17 @@ class Verifier final : public DeviceCertVerifier {
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
     X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
     const int rc = X509_verify_cert(ctx.get());
-    if (rc == 1) return "";
+    if (rc == 1) {
+      STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+      *valid_from = INT64_MIN;
+      *valid_until = INT64_MAX;
+      for (int i = 0; i < sk_X509_num(chain); ++i) {
+        const X509* c = sk_X509_value(chain, i);
+        *valid_from = std::max(*valid_from, x509::TimeToUnix(X509_get0_notBefore(c)));
+        *valid_until = std::min(*valid_until, x509::TimeToUnix(X509_get0_notAfter(c)));
+      }
+      return "";
+    }
     const int err = X509_STORE_CTX_get_error(ctx.get());
     x509::OsslErrors();
     return std::string("the certificate chain does not verify to the fleet CA: ") + X509_verify_cert_error_string(err) +
@@ -118,6 +174,8 @@ class Verifier final : public DeviceCertVerifier {
 
   X509StorePtr store_;
   X509StackPtr intermediates_;
+  mutable std::shared_mutex cache_mu_;
+  mutable std::unordered_map<Digest, CacheEntry, DigestHash> cache_;
 };
 
 }  // namespace

@@ -91,25 +91,22 @@ Result<Bytes> ReadFrame(int fd, int64_t deadline_ms) {
   return frame;
 }
 
+// A connected non-blocking socket. A Unix socket's connect() does not go "in progress": EAGAIN means
+// the listener's backlog is full (the issuer is busy), retried until the deadline.
 Result<int> ConnectTo(const std::string& path, int64_t deadline_ms) {
   FW_ASSIGN_OR_RETURN(sockaddr_un addr, Address(path));
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return IoError("socket: " + ErrnoText(errno));
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  while (true) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return IoError("socket: " + ErrnoText(errno));
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return fd;
     const int err = errno;
-    if (err == EAGAIN || err == EINPROGRESS) {
-      Status s = WaitFor(fd, POLLOUT, deadline_ms);
-      int so_error = 0;
-      socklen_t len = sizeof so_error;
-      if (s.ok() && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0) return fd;
-      ::close(fd);
-      if (!s.ok()) return s.WithContext("connecting to the issuer at " + path);
-      return IoError("issuer at " + path + " is not reachable: " + ErrnoText(so_error));
-    }
     ::close(fd);
-    return IoError("issuer at " + path + " is not reachable (is `fwserver issuer` running?): " + ErrnoText(err));
+    if (err != EAGAIN && err != EINTR) {
+      return IoError("issuer at " + path + " is not reachable (is `fwserver issuer` running?): " + ErrnoText(err));
+    }
+    if (SystemClock().MonotonicMs() >= deadline_ms) return Timeout("issuer at " + path + " is busy (backlog full)");
+    SystemClock().SleepMs(10);
   }
-  return fd;
 }
 
 class SocketIssuer final : public CertIssuer {

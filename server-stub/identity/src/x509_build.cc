@@ -187,8 +187,8 @@ void AppendTlv(Bytes& out, uint8_t tag, ByteSpan content) {
 
 Status SetRandomSerial(X509* cert) {
   FW_ASSIGN_OR_RETURN(Bytes random, RandomBytes(16));
-  random[0] &= 0x7f;  // positive, and at most 16 content bytes
-  random[0] |= 0x40;  // never a short (leading-zero) number: always 127 bits of entropy + a fixed bit
+  random[0] &= 0x7f;  // positive: 16 content bytes, no sign byte
+  random[0] |= 0x40;  // never shorter than 16 bytes: 126 random bits behind two fixed ones
   BIGNUM* bn = BN_bin2bn(random.data(), static_cast<int>(random.size()), nullptr);
   ASN1_INTEGER* serial = bn != nullptr ? BN_to_ASN1_INTEGER(bn, nullptr) : nullptr;
   BN_free(bn);

@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <future>
 #include <map>
 #include <optional>
 #include <thread>
@@ -74,6 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Send(Response response, bool keep_alive, bool head = false);
   void SendFileChunk();
   void AfterResponse();
+  void EndRequest();
   void Close();
   void LingerThenClose();
   bool HandleReadError(beast::error_code ec);
@@ -86,6 +88,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const bool busy_;  // over the connection cap: answer 503 and close
   Peer peer_;
   bool first_request_ = true;
+  bool in_flight_ = false;  // counted in server_.in_flight (Stop waits for these)
   bool keep_alive_ = false;
   SteadyTime deadline_{};
   // A response in flight (header first, then the body from `file_`).
@@ -116,6 +119,7 @@ class ServerImpl final : public HttpsServer {
 
   std::atomic<bool> stopped{false};
   std::atomic<uint64_t> requests{0}, handshake_failed{0}, deadline_closed{0}, resumed{0};
+  std::atomic<int64_t> in_flight{0};  // requests handed to a handler whose response is not yet written
   std::atomic<int64_t> max_overrun_ms{0};
   void NoteDeadline(SteadyTime deadline) {
     deadline_closed++;
@@ -147,7 +151,15 @@ class ServerImpl final : public HttpsServer {
 Connection::Connection(ServerImpl& server, Worker& worker, tcp::socket socket, asio::ssl::context& ctx, bool busy)
     : server_(server), worker_(worker), stream_(std::move(socket), ctx), busy_(busy) {}
 
-Connection::~Connection() { server_.limits().Release(busy_); }
+Connection::~Connection() {
+  EndRequest();
+  server_.limits().Release(busy_);
+}
+
+void Connection::EndRequest() {
+  if (in_flight_) server_.in_flight--;
+  in_flight_ = false;
+}
 
 void Connection::Arm(int64_t ms) {
   deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -288,6 +300,8 @@ void Connection::Dispatch() {
   req.body = std::move(msg.body());
   req.peer = peer_;
   const bool keep_alive = msg.keep_alive();
+  server_.in_flight++;
+  in_flight_ = true;
   Response response;
   try {
     response = worker_.handler->Handle(req);
@@ -326,8 +340,10 @@ void Connection::Send(Response response, bool keep_alive, bool head) {
     if (!no_body) msg->content_length(response.file ? response.file->length : response.body.size());
   } else if (response.file) {
     auto opened = File::OpenRead(response.file->path);
-    if (!opened.ok()) {
-      Answer(500, "io_error", "the file could not be opened", true);
+    const auto size = opened.ok() ? opened->Size() : Result<uint64_t>(opened.status());
+    // The file must still hold the promised range (it may have been replaced since it was stat'ed).
+    if (!size.ok() || *size < response.file->offset || *size - response.file->offset < response.file->length) {
+      Answer(500, "io_error", "the file could not be read", true);
       return;
     }
     file_.emplace(std::move(opened).value());
@@ -377,6 +393,8 @@ void Connection::SendFileChunk() {
 
 void Connection::AfterResponse() {
   message_.reset();
+  EndRequest();
+  if (server_.stopped) return Close();  // stopping: no further request on this connection
   if (keep_alive_ && !busy_) {
     WaitForRequest();
     return;
@@ -498,6 +516,22 @@ HttpsServerStats ServerImpl::stats() const {
 
 void ServerImpl::Stop() {
   if (stopped.exchange(true)) return;
+  if (acceptor_ && !workers_.empty()) {
+    // Close the listener on its own thread, then let the requests in flight finish their responses.
+    auto closed = std::make_shared<std::promise<void>>();
+    auto done = closed->get_future();
+    asio::post(workers_[0]->ioc, [this, closed] {
+      beast::error_code ignored;
+      acceptor_->close(ignored);
+      retry_timer_->cancel();
+      closed->set_value();
+    });
+    done.wait_for(std::chrono::seconds(1));
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_grace_ms);
+    while (in_flight.load() > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   for (auto& w : workers_) w->ioc.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();

@@ -12,8 +12,14 @@
 //    decides on the grace period); anything else is kInvalid with `problem` set. An empty
 //    chain is kNone. serial, spki_sha256_hex, cert_serial_hex and not_after_s are filled
 //    whenever the leaf parses.
+//    The chain is built from the fleet's own issuing CA(s) only (intermediates the client sent
+//    are ignored), with OpenSSL's strict X.509 checks and the TLS-client purpose; several issuing
+//    CAs under one root may be given (issuing CA rotation). docs/fleet-ca.md has the table.
 //  - Revocation is not decided here (the store's deny list).
-// Thread safety: Inspect() is const and may be called from several threads at once.
+// Thread safety: Inspect() is const and may be called from several threads at once. It caches
+// kValid answers by the leaf's DER (at most 65536, then the cache starts over) for the time
+// window in which the answer cannot change (the intersection of the chain's validity periods), so
+// a resumed or repeated handshake does not re-verify signatures.
 // Failure model: Create() refuses unparsable or non-CA certificates (kCorrupt, exit 3).
 #pragma once
 

@@ -30,8 +30,10 @@
 //    never read whole (the file must still have the promised bytes, else the connection is cut);
 //    HEAD gets headers only. Keep-alive per HTTP/1.1 (Connection: close honoured).
 //  - Port 0 binds an ephemeral port; port() returns the bound one.
-//  - Stop(): stops accepting, closes every connection (in-flight requests are cut), joins the
-//    threads; idempotent; the destructor calls it.
+//  - Stop(): closes the listener, lets the requests already handed to a handler finish writing
+//    their responses (at most stop_grace_ms), then closes every connection (a request still being
+//    read is cut; an idle keep-alive connection is closed) and joins the threads; idempotent; the
+//    destructor calls it.
 // Thread safety: Start/Stop from one controlling thread; port() and stats() from any thread.
 // Failure model: Start returns an error (bad certificate/key file, address in use, ...) and
 // leaves nothing running; after Start, connection errors only close that connection.
@@ -84,6 +86,7 @@ struct HttpsServerOptions {
   int64_t idle_timeout_ms = 60000;   // keep-alive: wait for the next request's first byte
   uint64_t max_connections = 10000;
   int retry_after_seconds = 5;
+  int64_t stop_grace_ms = 5000;            // Stop(): how long requests in flight may finish
   int64_t ticket_lifetime_seconds = 7200;  // session lifetime (cache and tickets)
   TicketKeySource ticket_keys;             // empty: LocalTicketKeys(clock, ticket_lifetime_seconds / 2)
 };
