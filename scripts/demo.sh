@@ -2,9 +2,11 @@
 # The demo: installs what is missing, builds (Release), and runs a simulated payment
 # terminal through a good update, a bad one that rolls back, with every transaction
 # record intact (scripts/demo-terminal.sh explains each step as it goes).
-#   scripts/demo.sh [--hsm | --uboot]
+#   scripts/demo.sh [--hsm | --uboot | --fleet]
 #     --hsm    the vendor's keys live in SoftHSM2 tokens (scripts/vendor-pipeline.sh)
 #     --uboot  the same tools driving a real U-Boot in QEMU (scripts/demo-uboot.sh)
+#     --fleet  the update server: two terminals enrolled, checking in, one receiving an action
+#              (scripts/demo-fleet.sh)
 set -euo pipefail
 variant=terminal
 extra=()
@@ -12,7 +14,8 @@ case "${1:-}" in
   "") ;;
   --hsm) extra=(--hsm) ;;
   --uboot) variant=uboot ;;
-  *) echo "usage: scripts/demo.sh [--hsm | --uboot]" >&2; exit 2 ;;
+  --fleet) variant=fleet ;;
+  *) echo "usage: scripts/demo.sh [--hsm | --uboot | --fleet]" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

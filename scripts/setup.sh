@@ -13,7 +13,7 @@ packages=(
   ca-certificates mount util-linux fdisk e2fsprogs
   libp11-kit-dev softhsm2 opensc gnutls-bin
   u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
-  nginx-light slowhttptest curl ccache
+  nginx-light slowhttptest curl ccache jq
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
@@ -29,7 +29,8 @@ packages=(
 #   libubootenv-tool (fw_printenv/fw_setenv), mtools + dosfstools + fdisk (the U-Boot disk image without loop
 #   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/);
 #   nginx-light (the baseline bench/server_bench.sh measures fwserver against; started by the bench itself on
-#   loopback, never as a service), slowhttptest (the slowloris test), curl (the fleet demo and tests' client); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds).
+#   loopback, never as a service), slowhttptest (the slowloris test), curl (the fleet demo and tests' client),
+#   jq (the fleet demo's JSON); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds).
 
 missing=()
 for p in "${packages[@]}"; do

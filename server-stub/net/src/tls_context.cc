@@ -79,6 +79,9 @@ int TicketKeyCallback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, E
   } else {
     if (std::memcmp(key_name, keys.current.name.data(), 16) == 0) {
       key = &keys.current;
+      // Renew even under the current key: TLS 1.3 clients (OpenSSL, libcurl) use a ticket once, so a
+      // terminal without a fresh one would fall back to a full handshake every other check-in.
+      ok = 2;
     } else {
       for (const TicketKey& k : keys.previous) {
         if (std::memcmp(key_name, k.name.data(), 16) == 0) {

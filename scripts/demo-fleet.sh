@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The fleet demo: fwserver in a temporary data directory on 127.0.0.1, two simulated
+# terminals (openssl for their P-256 keys and CSRs, curl for the device API,
+# docs/fleet-protocol.md) enrolled with single-use tokens and checking in over mutual TLS,
+# one of them receiving an install action and reporting its events until the server
+# counts it a success. Nothing outside the temporary directory is touched.
+#   scripts/demo-fleet.sh [BUILD_DIR]      default build/release (scripts/demo.sh --fleet builds it)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$root/build/release}" 2> /dev/null && pwd) || build=${1:-$root/build/release}
+fwserver=$build/server-stub/fwserver
+[ -x "$fwserver" ] || { echo "missing $fwserver; build first (scripts/demo.sh --fleet does)" >&2; exit 2; }
+for tool in curl jq openssl; do
+  command -v $tool > /dev/null || { echo "$tool missing: run scripts/setup.sh" >&2; exit 2; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/demo-fleet.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '   %s\n' "$*"; }
+data=$work/server
+port=$("$build/bench/server_bench" port 2> /dev/null || echo $((20000 + RANDOM % 20000)))
+url=https://localhost:$port
+
+step "1. The operator makes the data directory and the fleet CA (root + issuing CA, P-256)"
+"$fwserver" init --data "$data" > /dev/null
+"$fwserver" ca init --data "$data" > /dev/null
+say "$(openssl x509 -in "$data/ca/root.pem" -noout -subject) / $(openssl x509 -in "$data/ca/issuing.pem" -noout -subject)"
+say "the issuing key is read only by the issuer process: $(stat -c '%A' "$data/issuer/issuing.key") $data/issuer/issuing.key"
+
+step "2. The issuer process and the server (device port 127.0.0.1:$port)"
+"$fwserver" issuer --data "$data" > "$work/issuer.log" 2>&1 &
+pids+=($!)
+"$fwserver" run --data "$data" --port "$port" > "$work/server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && break; sleep 0.1; done
+(exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || { cat "$work/server.log" >&2; exit 1; }
+say "up; terminals pin the fleet CA ($data/ca/root.pem)"
+
+# api TERMINAL PATH [BODY_FILE] [curl options...]: one device API call with the terminal's key.
+api() {
+  local t=$1 path=$2 body=$3
+  shift 3
+  local auth=()
+  [ -f "$work/$t/cert.pem" ] && auth=(--cert "$work/$t/cert.pem" --key "$work/$t/key.pem")
+  curl -sS --cacert "$data/ca/root.pem" "${auth[@]}" -H 'Content-Type: application/json' \
+    --data-binary "@$body" -o "$work/$t/reply.json" -D "$work/$t/headers" -w '%{http_code}' "$@" "$url$path"
+}
+
+step "3. Two terminals enrol: the operator makes a single-use token per serial, the terminal a key and a CSR"
+for t in POS-0001 POS-0002; do
+  mkdir -p "$work/$t"
+  token=$("$fwserver" enrol-token create --data "$data" --serial "$t" --json | jq -r .token)
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/$t/key.pem" 2> /dev/null
+  openssl req -new -key "$work/$t/key.pem" -subj "/CN=$t" -out "$work/$t/csr.pem"
+  jq -n --arg token "$token" --arg serial "$t" --rawfile csr "$work/$t/csr.pem" \
+    '{token: $token, serial: $serial, csr: $csr}' > "$work/$t/enrol.json"
+  code=$(api "$t" /v1/enrol "$work/$t/enrol.json")
+  [ "$code" = 200 ] || { echo "enrolment of $t: HTTP $code $(cat "$work/$t/reply.json")" >&2; exit 1; }
+  jq -r .certificate "$work/$t/reply.json" > "$work/$t/cert.pem.new"
+  mv "$work/$t/cert.pem.new" "$work/$t/cert.pem"
+  say "$t: HTTP 200, $(openssl x509 -in "$work/$t/cert.pem" -noout -subject -ext extendedKeyUsage | tr '\n' ' ')"
+done
+mkdir -p "$work/replay"
+code=$(api replay /v1/enrol "$work/POS-0001/enrol.json")
+say "the same token once more: HTTP $code $(jq -c . "$work/replay/reply.json")"
+
+# checkin TERMINAL VERSION STATE: the manifest of a terminal running VERSION.
+checkin() {
+  local t=$1 version=$2 state=$3
+  jq -n --arg v "$version" --arg s "$state" '{hardware_id: "POS-X1", time_zone: "Europe/Berlin",
+    agent_version: "0.1.0", running: {slot: "A", version: $v, state: $s},
+    other: {slot: "B", version: "1.0.0", state: "bootable"}, security_counter: 1, root_version: 1, outbox: 0,
+    free_bytes: 268435456}' > "$work/$t/manifest.json"
+  local etag=()
+  [ -f "$work/$t/etag" ] && etag=(-H "If-None-Match: $(cat "$work/$t/etag")")
+  local code
+  code=$(api "$t" /v1/checkin "$work/$t/manifest.json" "${etag[@]}")
+  grep -i '^etag:' "$work/$t/headers" | cut -d' ' -f2 | tr -d '\r' > "$work/$t/etag.new" || true
+  [ -s "$work/$t/etag.new" ] && mv "$work/$t/etag.new" "$work/$t/etag"
+  if [ "$code" = 304 ]; then say "$t check-in: HTTP 304 (nothing changed)"; else
+    say "$t check-in: HTTP $code $(jq -c '{device_state, actions: [.actions[] | {id, kind, type, target, window, state}], cancels, poll_seconds}' "$work/$t/reply.json" 2> /dev/null || cat "$work/$t/reply.json")"
+  fi
+}
+
+step "4. Both check in with their certificates (first contact binds each serial to its key)"
+checkin POS-0001 1.0.0 confirmed
+checkin POS-0002 1.0.0 confirmed
+checkin POS-0002 1.0.0 confirmed
+
+step "5. The operator gives POS-0001 an install action (soft, in its 02:00-04:00 local window)"
+"$fwserver" action create --data "$data" --device POS-0001 --kind install --target fw-1.1.0.img --version 1.1.0 \
+  --type soft --window 02:00-04:00 --json | jq -c . | sed 's/^/   /'
+
+step "6. Next check-ins: POS-0001 receives the action; POS-0002 has nothing new"
+checkin POS-0001 1.0.0 confirmed
+checkin POS-0002 1.0.0 confirmed
+action=$(jq -r '.actions[0].id' "$work/POS-0001/reply.json")
+
+step "7. POS-0001 reports its progress (events are idempotent: a replay changes nothing)"
+seq=0
+for state in accepted downloading downloaded backup_done installing trial_set rebooting; do
+  seq=$((seq + 1))
+  jq -n --argjson seq $seq --arg s $state '{attempt: 1, seq: $seq, state: $s}' > "$work/POS-0001/event.json"
+  code=$(api POS-0001 "/v1/actions/$action/events" "$work/POS-0001/event.json")
+  say "event $seq $state: HTTP $code $(jq -c '{result, state}' "$work/POS-0001/reply.json")"
+done
+code=$(api POS-0001 "/v1/actions/$action/events" "$work/POS-0001/event.json")
+say "event $seq again (replay): HTTP $code $(jq -c '{result, state}' "$work/POS-0001/reply.json")"
+say "trial_set is not success: the terminal must boot 1.1.0 and confirm it"
+seq=$((seq + 1))
+jq -n --argjson seq $seq '{attempt: 1, seq: $seq, state: "confirmed"}' > "$work/POS-0001/event.json"
+code=$(api POS-0001 "/v1/actions/$action/events" "$work/POS-0001/event.json")
+say "event $seq confirmed: HTTP $code $(jq -c '{result, state}' "$work/POS-0001/reply.json")"
+
+step "8. POS-0001 checks in running 1.1.0, confirmed: now the action succeeded"
+checkin POS-0001 1.1.0 confirmed
+"$fwserver" action list --data "$data" | sed 's/^/   /'
+"$fwserver" device list --data "$data" | sed 's/^/   /'
+step "done (server log: $(wc -l < "$work/server.log") lines; everything was in $work, now removed)"
