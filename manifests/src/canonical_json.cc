@@ -6,33 +6,6 @@ namespace fw {
 namespace json_internal {
 namespace {
 
-// Deepest nesting in `text`, counting brackets outside strings. Lets us refuse
-// hostile nesting before any recursive code (our serializer) sees it.
-int MaxDepth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 void AppendString(std::string& out, std::string_view s) {
   out.push_back('"');
   for (char c : s) {
@@ -102,7 +75,7 @@ Result<Json> ParseBounded(std::string_view text, uint64_t max_bytes) {
     return ResourceExhausted("JSON document of " + std::to_string(text.size()) + " bytes exceeds the cap of " +
                              std::to_string(max_bytes) + " bytes");
   }
-  if (MaxDepth(text) > kMaxJsonDepth) {
+  if (JsonNestingDepth(text) > kMaxJsonDepth) {
     return Corrupt("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -121,6 +94,31 @@ Result<std::string> Canonical(const Json& value) {
 Result<std::string> CanonicalizeJson(std::string_view json_text, uint64_t max_bytes) {
   FW_ASSIGN_OR_RETURN(auto j, json_internal::ParseBounded(json_text, max_bytes));
   return json_internal::Canonical(j);
+}
+
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return max_depth;
 }
 
 std::string CanonicalJsonString(std::string_view value) {

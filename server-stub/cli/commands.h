@@ -10,8 +10,8 @@
 
 namespace fw::server {
 
-void AddServerCommands(cli::Program& p);    // init, run            (server_cmds.cc, net)
-void AddCaCommands(cli::Program& p);        // ca ..., issuer       (ca_cmds.cc, identity)
-void AddDeviceCommands(cli::Program& p);    // enrol-token, action, device ... (device_cmds.cc, api)
+void AddServerCommands(cli::Program& p);  // init, run            (server_cmds.cc, net)
+void AddCaCommands(cli::Program& p);      // ca ..., issuer       (ca_cmds.cc, identity)
+void AddDeviceCommands(cli::Program& p);  // enrol-token, action, device ... (device_cmds.cc, api)
 
 }  // namespace fw::server

@@ -28,4 +28,8 @@ Result<std::string> CanonicalizeJson(std::string_view json_text, uint64_t max_by
 // The canonical form of one string value, quotes included.
 std::string CanonicalJsonString(std::string_view value);
 
+// Deepest nesting of [ and { in `text`, counting brackets outside strings only: lets a parser of
+// outside JSON refuse hostile nesting before any recursive code sees it (no parsing, O(n)).
+int JsonNestingDepth(std::string_view text);
+
 }  // namespace fw

@@ -1,42 +1,16 @@
 #include "json_fields.h"
 
+#include "fw/canonical_json.h"
+
 namespace fw::server::json_fields {
-namespace {
-
-// Deepest nesting of [ and { outside strings.
-int MaxDepth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
-}  // namespace
 
 Result<Json> ParseObject(std::string_view body, size_t max_bytes, std::string_view what) {
   const std::string w(what);
   if (body.size() > max_bytes) {
     return Corrupt(w + " of " + std::to_string(body.size()) + " bytes exceeds its cap of " + std::to_string(max_bytes));
   }
-  if (MaxDepth(body) > kMaxDepth) return Corrupt(w + " nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  if (JsonNestingDepth(body) > kMaxDepth)
+    return Corrupt(w + " nested deeper than " + std::to_string(kMaxDepth) + " levels");
   Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Corrupt(w + " is not JSON");
   if (!j.is_object()) return Corrupt(w + " is not a JSON object");
