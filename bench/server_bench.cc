@@ -40,15 +40,6 @@ std::string Get(const Args& a, const std::string& k, const std::string& def = ""
   return it == a.end() ? def : it->second;
 }
 
-bool ReadFile(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 constexpr const char* kDefaultBody =
     R"({"serial":"@SERIAL@","running":{"version":"1.0.0","slot":"A","state":"confirmed"},)"
     R"("other":{"version":"0.9.0","slot":"B","state":"bootable"},"security_counter":1,"root_version":1,)"

@@ -50,6 +50,9 @@ struct Terminal {
 
 // Writes root + issuing CA and a serverAuth TLS certificate (SAN localhost, 127.0.0.1) in
 // the fwserver data-directory layout under `dir`. False with `error` set on failure.
+// The whole file into `out`; false when it cannot be read.
+bool ReadFile(const std::string& path, std::string& out);
+
 bool WriteFleetCa(const std::string& dir, std::string& error);
 
 // `count` terminals PREFIX000000.. with fresh P-256 keys, issued by the given CA.

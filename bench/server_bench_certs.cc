@@ -113,15 +113,6 @@ bool WriteFile(const std::string& path, const std::string& data, mode_t mode, st
   return true;
 }
 
-bool ReadFile(const std::string& path, std::string& out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  out = ss.str();
-  return true;
-}
-
 }  // namespace
 
 bool WriteFleetCa(const std::string& dir, std::string& error) {
@@ -191,5 +182,14 @@ bool IssueTerminals(const std::string& issuing_cert_pem_file, const std::string&
 }
 
 std::string TerminalPem(const Terminal& t) { return KeyPem(t.key.get()) + CertPem(t.cert.get()); }
+
+bool ReadFile(const std::string& path, std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  out = ss.str();
+  return true;
+}
 
 }  // namespace bench
