@@ -20,7 +20,8 @@ class ServerCliTest : public ::testing::Test {
     auto s = OpenSqliteStore(StorePath(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    ASSERT_TRUE(store_->CreateDevice({"T-1", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", ""}).ok());
+    ASSERT_TRUE(
+        store_->CreateDevice({"T-1", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", "", "", ""}).ok());
     ASSERT_TRUE(store_->AddCert({"c1", "T-1", std::string(64, 'a'), 1, 100}).ok());
   }
   fw::testing::CommandResult Run(std::vector<std::string> args) {

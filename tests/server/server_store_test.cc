@@ -32,7 +32,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     store_ = std::move(*s);
   }
   Device MakeDevice(const std::string& serial) {
-    Device d{serial, std::string(64, 'a'), DeviceState::kActive, "", 1000, 1000, "", ""};
+    Device d{serial, std::string(64, 'a'), DeviceState::kActive, "", 1000, 1000, "", "", "", ""};
     EXPECT_TRUE(store_->CreateDevice(d).ok());
     return d;
   }
@@ -54,11 +54,11 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
 
 TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
   MakeDevice("T-1");
-  Device again{"T-1", std::string(64, 'b'), DeviceState::kActive, "", 2, 2, "", ""};
+  Device again{"T-1", std::string(64, 'b'), DeviceState::kActive, "", 2, 2, "", "", "", ""};
   Status s = store_->CreateDevice(again);
   EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition) << s.ToString();
   ASSERT_TRUE(store_->SetDeviceState("T-1", DeviceState::kQuarantined, "journal fork").ok());
-  ASSERT_TRUE(store_->SetDeviceManifest("T-1", "{\"m\":1}").ok());
+  ASSERT_TRUE(store_->SetDeviceManifest("T-1", "{\"m\":1}", "POS-X1", "1.0.0").ok());
   ASSERT_TRUE(store_->SetWitnessState("T-1", "w").ok());
   auto d = store_->GetDevice("T-1");
   ASSERT_TRUE(d.ok() && d->has_value());
@@ -174,7 +174,8 @@ TEST_P(StoreTest, EventsAreUniqueOnActionAttemptSeq) {
 
 TEST_P(StoreTest, AtomicallyRollsBackEverythingOnError) {
   Status s = store_->Atomically([&]() -> Status {
-    FW_RETURN_IF_ERROR(store_->CreateDevice({"T-9", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", ""}));
+    FW_RETURN_IF_ERROR(
+        store_->CreateDevice({"T-9", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", "", "", ""}));
     return FailedPrecondition("changed my mind");
   });
   EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition);

@@ -116,7 +116,7 @@ std::variant<Device, Response> DeviceApi::Authenticate(const Peer& peer, bool al
   if (!found.ok()) return StoreErrorResponse(found.status());
   if (!found->has_value()) {
     // First contact of a certificate the fleet CA issued: the device is created and bound to its key.
-    Device d{peer.serial, peer.spki_sha256_hex, DeviceState::kActive, "", NowS(), NowS(), "", ""};
+    Device d{peer.serial, peer.spki_sha256_hex, DeviceState::kActive, "", NowS(), NowS(), "", "", "", ""};
     Status s = store_->CreateDevice(d);
     if (!s.ok()) {
       auto again = store_->GetDevice(peer.serial);  // another thread's first contact won the race
@@ -178,8 +178,8 @@ Response DeviceApi::Enrol(const Request& request) {
     FW_ASSIGN_OR_RETURN(bool consumed, store_->ConsumeEnrolToken(hash, now));
     if (!consumed) return used = true, FailedPrecondition("token used");
     if (!device->has_value()) {
-      FW_RETURN_IF_ERROR(
-          store_->CreateDevice({req->serial, cert->spki_sha256_hex, DeviceState::kActive, "", now, now, "", ""}));
+      FW_RETURN_IF_ERROR(store_->CreateDevice(
+          {req->serial, cert->spki_sha256_hex, DeviceState::kActive, "", now, now, "", "", "", ""}));
     } else if ((*device)->spki_sha256_hex != cert->spki_sha256_hex) {
       // The operator's token re-enrols the terminal with a new key: its older certificates stop working.
       FW_ASSIGN_OR_RETURN(auto old, store_->ListCerts(req->serial));

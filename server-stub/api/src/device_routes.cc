@@ -90,7 +90,9 @@ Response DeviceApi::Checkin(const Request& request) {
   const bool quarantine = fork != nullptr && d.state == DeviceState::kActive;
   if (manifest_json != d.manifest_json || observed->changed || quarantine || !decided.empty()) {
     Status s = store_->Atomically([&]() -> Status {
-      if (manifest_json != d.manifest_json) FW_RETURN_IF_ERROR(store_->SetDeviceManifest(d.serial, manifest_json));
+      if (manifest_json != d.manifest_json)
+        FW_RETURN_IF_ERROR(
+            store_->SetDeviceManifest(d.serial, manifest_json, manifest->hardware_id, manifest->running.version));
       if (observed->changed) FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
       if (quarantine) {
         FW_RETURN_IF_ERROR(

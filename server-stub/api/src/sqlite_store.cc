@@ -132,11 +132,43 @@ class SqliteStore final : public Store {
         "setting the state of device " + serial);
   }
 
-  Status SetDeviceManifest(const std::string& serial, const std::string& manifest) override {
+  Status SetDeviceManifest(const std::string& serial, const std::string& manifest, const std::string&,
+                           const std::string&) override {
     return Write(
         "UPDATE devices SET manifest = ? WHERE serial = ?",
         [&](sql::Statement& st) { st.Bind(1, manifest).Bind(2, serial); }, "storing the manifest of " + serial);
   }
+
+  // SKELETON (issue 16): the store helper replaces every override below with the real SQL.
+  static Status Todo() { return Internal("SKELETON: not implemented yet"); }
+  Result<std::vector<Device>> QueryDevices(const DeviceQuery&) override { return Todo(); }
+  Result<std::vector<EnrolToken>> ListEnrolTokens() override { return Todo(); }
+  Status AddLabel(const std::string&, const std::string&) override { return Todo(); }
+  Status RemoveLabel(const std::string&, const std::string&) override { return Todo(); }
+  Result<std::vector<std::string>> ListLabels(const std::string&) override { return Todo(); }
+  Result<std::vector<std::pair<std::string, int64_t>>> LabelCounts() override { return Todo(); }
+  Result<int64_t> AddOperatorToken(const OperatorToken&) override { return Todo(); }
+  Result<std::optional<OperatorToken>> GetOperatorTokenByHash(const std::string&) override { return Todo(); }
+  Result<std::optional<OperatorToken>> GetOperatorToken(int64_t) override { return Todo(); }
+  Result<std::vector<OperatorToken>> ListOperatorTokens() override { return Todo(); }
+  Result<bool> RevokeOperatorToken(int64_t, int64_t) override { return Todo(); }
+  Result<AuditEntry> AppendAudit(const AuditEntry&) override { return Todo(); }
+  Result<std::vector<AuditEntry>> ListAudit(int64_t, int64_t) override { return Todo(); }
+  Result<std::optional<AuditEntry>> AuditHead() override { return Todo(); }
+  Result<int64_t> AddAlert(const Alert&, const std::vector<std::string>&) override { return Todo(); }
+  Result<std::vector<Alert>> ListAlerts(int64_t, int64_t) override { return Todo(); }
+  Result<std::optional<Alert>> GetAlert(int64_t) override { return Todo(); }
+  Result<std::vector<AlertDelivery>> ListDeliveries(int64_t) override { return Todo(); }
+  Result<std::vector<AlertDelivery>> DueDeliveries(int64_t, int64_t) override { return Todo(); }
+  Status UpdateDelivery(const AlertDelivery&) override { return Todo(); }
+  Status AddDeliveryAttempt(const DeliveryAttempt&) override { return Todo(); }
+  Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(int64_t) override { return Todo(); }
+  Result<std::optional<std::string>> GetSetting(const std::string&) override { return Todo(); }
+  Status SetSetting(const std::string&, const std::string&) override { return Todo(); }
+  Result<std::vector<Action>> QueryActions(const ActionQuery&) override { return Todo(); }
+  Result<std::vector<CertRecord>> ListCertsExpiringBefore(int64_t) override { return Todo(); }
+  Result<std::optional<SegmentRecord>> GetSegment(const std::string&, int64_t, int64_t) override { return Todo(); }
+  Result<int64_t> PurgeSegmentsReceivedBefore(int64_t) override { return Todo(); }
 
   Status SetWitnessState(const std::string& serial, const std::string& witness) override {
     return Write(

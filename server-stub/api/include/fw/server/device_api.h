@@ -18,8 +18,11 @@
 #include <string>
 
 #include "fw/clock.h"
+#include "fw/server/alerts.h"
 #include "fw/server/cert_issuer.h"
 #include "fw/server/http.h"
+#include "fw/server/journal_vault.h"
+#include "fw/server/metrics.h"
 #include "fw/status.h"
 
 namespace fw::server {
@@ -31,6 +34,9 @@ struct DeviceApiConfig {
   int64_t cert_validity_seconds = 365 * 86400;  // device certificates
   int64_t renew_grace_seconds = 30 * 86400;     // expired-but-unrevoked certificates may renew this long
   std::string repository_url = "/repo/";        // where terminals fetch TUF metadata and targets
+  AlertPolicy alerts;                           // journal anomalies, clones, quarantines (fw/server/alerts.h)
+  std::shared_ptr<const JournalVault> vault;    // seals uploaded segments (nullptr: stored as sent)
+  Metrics* metrics = nullptr;                   // requests counted when set (shared, thread-safe)
 };
 
 Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock);

@@ -45,6 +45,87 @@ struct Device {
   int64_t last_seen_s = 0;    // may lag: check-ins batch it (docs/fleet-protocol.md)
   std::string manifest_json;  // the last check-in's manifest, canonical text ("" before any)
   std::string witness_state;  // fw/server/journal_witness.h Serialize() text ("" before any)
+  std::string hardware_id;    // from the last manifest ("" before any): a filter column
+  std::string version;        // the running slot's version in the last manifest ("" before any)
+};
+
+// Operator queries page by key (keyset pagination): every Query* returns at most `limit` rows
+// strictly after the `after` key, in key order. The operator API wraps the last key of a page in an
+// opaque cursor.
+struct DeviceQuery {
+  std::string label;                     // "" = any; else devices carrying this label
+  std::string hardware_id;               // "" = any
+  std::string version;                   // "" = any
+  std::optional<DeviceState> state;      // nullopt = any
+  std::optional<int64_t> seen_after_s;   // last_seen_s >= this
+  std::optional<int64_t> seen_before_s;  // last_seen_s < this
+  std::string after_serial;              // keyset: serial > this ("" = from the start)
+  int64_t limit = 100;
+};
+
+struct ActionQuery {
+  std::string device_serial;  // "" = any
+  std::string state;          // "" = any
+  bool open_only = false;     // done == false
+  int64_t after_id = 0;       // keyset: id > this
+  int64_t limit = 100;
+};
+
+// An operator API bearer token (fw/server/operator_auth.h): stored as SHA-256 only.
+struct OperatorToken {
+  int64_t id = 0;  // assigned by AddOperatorToken
+  std::string name;
+  std::string token_sha256_hex;
+  std::string role;           // viewer | operator | approver | admin
+  bool journal_read = false;  // may read uploaded journal segments (cardholder data)
+  int64_t created_s = 0;
+  int64_t expires_s = 0;
+  std::optional<int64_t> revoked_s;
+  std::string created_by;  // the audit actor that made it
+};
+
+// One row of the hash-chained audit log (docs/fleet-audit.md). AppendAudit assigns seq,
+// prev_hash_hex and hash_hex; the caller fills the rest.
+struct AuditEntry {
+  int64_t seq = 0;  // 1, 2, ... without gaps
+  int64_t time_s = 0;
+  std::string actor;        // "token:<id>:<name>", "cli:<user>", "device:<serial>", "system"
+  std::string action;       // dotted verb, e.g. "device.quarantine", "action.create", "token.revoke"
+  std::string object;       // what it acted on, e.g. "device:T-0001", "action:12", "token:3"
+  std::string before_json;  // canonical JSON of the object before ("null" when it did not exist)
+  std::string after_json;   // canonical JSON after ("null" when deleted)
+  std::string prev_hash_hex;
+  std::string hash_hex;
+};
+
+// An alert raised for the webhooks (fw/server/alerts.h), with one delivery per webhook.
+struct Alert {
+  int64_t id = 0;         // assigned by AddAlert
+  std::string kind;       // journal_anomaly | clone | quarantine | rollout_paused | cert_expiring | audit_head
+  std::string object;     // e.g. "device:T-0001"
+  std::string body_json;  // the exact body POSTed (canonical JSON)
+  int64_t created_s = 0;
+};
+
+struct AlertDelivery {
+  int64_t alert_id = 0;
+  std::string webhook;            // the webhook's configured name
+  std::string state = "pending";  // pending | delivered | failed (gave up)
+  int64_t attempts = 0;
+  int64_t next_attempt_s = 0;
+  int64_t last_status = 0;  // HTTP status of the last attempt (0: no answer)
+  std::string last_error;
+  int64_t updated_s = 0;
+};
+
+// One attempt of a delivery: the delivery log.
+struct DeliveryAttempt {
+  int64_t alert_id = 0;
+  std::string webhook;
+  int64_t attempt = 0;  // 1, 2, ...
+  int64_t time_s = 0;
+  int64_t http_status = 0;  // 0: no answer
+  std::string error;        // "" when delivered
 };
 
 struct EnrolToken {
@@ -117,7 +198,10 @@ class Store {
   virtual Status CreateDevice(const Device& device) = 0;  // kFailedPrecondition when it exists
   virtual Status SetDeviceKey(const std::string& serial, const std::string& spki_sha256_hex) = 0;
   virtual Status SetDeviceState(const std::string& serial, DeviceState state, const std::string& reason) = 0;
-  virtual Status SetDeviceManifest(const std::string& serial, const std::string& manifest_json) = 0;
+  // Also sets the hardware_id and version columns (taken from the parsed manifest by the caller).
+  virtual Status SetDeviceManifest(const std::string& serial, const std::string& manifest_json,
+                                   const std::string& hardware_id, const std::string& version) = 0;
+  virtual Result<std::vector<Device>> QueryDevices(const DeviceQuery& query) = 0;  // by serial
   virtual Status SetWitnessState(const std::string& serial, const std::string& witness_state) = 0;
   // One write for many devices: (serial, last_seen_s); never moves last_seen backwards.
   virtual Status TouchLastSeen(const std::vector<std::pair<std::string, int64_t>>& seen) = 0;
@@ -127,10 +211,50 @@ class Store {
   virtual Result<std::optional<EnrolToken>> GetEnrolToken(const std::string& token_sha256_hex) = 0;
   // Marks the token used at now_s if it is unused; false when it was used already.
   virtual Result<bool> ConsumeEnrolToken(const std::string& token_sha256_hex, int64_t now_s) = 0;
+  virtual Result<std::vector<EnrolToken>> ListEnrolTokens() = 0;  // newest first
+
+  // Labels (operator-defined tags; [A-Za-z0-9._:-]{1,64}, checked by the callers).
+  virtual Status AddLabel(const std::string& serial, const std::string& label) = 0;     // idempotent
+  virtual Status RemoveLabel(const std::string& serial, const std::string& label) = 0;  // idempotent
+  virtual Result<std::vector<std::string>> ListLabels(const std::string& serial) = 0;   // sorted
+  virtual Result<std::vector<std::pair<std::string, int64_t>>> LabelCounts() = 0;       // label -> devices
+
+  // Operator tokens.
+  virtual Result<int64_t> AddOperatorToken(const OperatorToken& token) = 0;  // kFailedPrecondition on a duplicate hash
+  virtual Result<std::optional<OperatorToken>> GetOperatorTokenByHash(const std::string& token_sha256_hex) = 0;
+  virtual Result<std::optional<OperatorToken>> GetOperatorToken(int64_t id) = 0;
+  virtual Result<std::vector<OperatorToken>> ListOperatorTokens() = 0;  // by id
+  // Sets revoked_s when the token exists and is not revoked; false otherwise.
+  virtual Result<bool> RevokeOperatorToken(int64_t id, int64_t now_s) = 0;
+
+  // Audit log. AppendAudit reads the head inside the write transaction (its own, or Atomically's),
+  // assigns seq = head + 1, prev_hash_hex = the head's hash (64 zeros for the first row) and
+  // hash_hex = AuditEntryHash(entry) (fw/server/audit.h), inserts, and returns the stored row.
+  virtual Result<AuditEntry> AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> ListAudit(int64_t after_seq, int64_t limit) = 0;  // by seq
+  virtual Result<std::optional<AuditEntry>> AuditHead() = 0;
+
+  // Alerts and their deliveries.
+  // Inserts the alert and one pending delivery (next_attempt_s = created_s) per webhook name.
+  virtual Result<int64_t> AddAlert(const Alert& alert, const std::vector<std::string>& webhooks) = 0;
+  virtual Result<std::vector<Alert>> ListAlerts(int64_t after_id, int64_t limit) = 0;  // by id
+  virtual Result<std::optional<Alert>> GetAlert(int64_t id) = 0;
+  virtual Result<std::vector<AlertDelivery>> ListDeliveries(int64_t alert_id) = 0;
+  // Pending deliveries with next_attempt_s <= now_s, oldest first.
+  virtual Result<std::vector<AlertDelivery>> DueDeliveries(int64_t now_s, int64_t limit) = 0;
+  virtual Status UpdateDelivery(const AlertDelivery& delivery) = 0;  // by (alert_id, webhook)
+  virtual Status AddDeliveryAttempt(const DeliveryAttempt& attempt) = 0;
+  virtual Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(int64_t alert_id) = 0;
+
+  // Small named values the server keeps for itself (e.g. "cert_expiring:<cert serial>" once alerted).
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
 
   // Certificates and the deny list.
   virtual Status AddCert(const CertRecord& cert) = 0;
   virtual Result<std::vector<CertRecord>> ListCerts(const std::string& device_serial) = 0;
+  // The newest certificate of every device that is not revoked, whose not_after_s < before_s.
+  virtual Result<std::vector<CertRecord>> ListCertsExpiringBefore(int64_t before_s) = 0;
   virtual Status DenyCert(const std::string& cert_serial_hex, const std::string& device_serial,
                           const std::string& reason, int64_t now_s) = 0;
   virtual Result<bool> IsCertDenied(const std::string& cert_serial_hex) = 0;
@@ -141,6 +265,7 @@ class Store {
   // A device's actions, oldest first; only the open ones (done == false) when open_only.
   virtual Result<std::vector<Action>> ListActions(const std::string& device_serial, bool open_only) = 0;
   virtual Result<std::vector<Action>> ListAllActions() = 0;
+  virtual Result<std::vector<Action>> QueryActions(const ActionQuery& query) = 0;  // by id
   // Writes every mutable field of `action` (state .. updated_s) by id.
   virtual Status UpdateAction(const Action& action) = 0;
   // kFailedPrecondition when (action, attempt, seq) is stored already.
@@ -151,6 +276,11 @@ class Store {
   // Journal segments.
   virtual Status AddSegment(const SegmentRecord& segment) = 0;
   virtual Result<std::vector<SegmentRecord>> ListSegments(const std::string& device_serial) = 0;
+  // One segment with its body (as stored: possibly sealed, fw/server/journal_vault.h).
+  virtual Result<std::optional<SegmentRecord>> GetSegment(const std::string& device_serial, int64_t first_seq,
+                                                          int64_t last_seq) = 0;
+  // Retention: deletes segments received before before_s; returns how many.
+  virtual Result<int64_t> PurgeSegmentsReceivedBefore(int64_t before_s) = 0;
 };
 
 // DIR/server.db of a data directory.

@@ -1,0 +1,72 @@
+// Alerts that reach people (server-stub/alerts, lib fw_server_alerts; docs/fleet-alerts.md):
+// raised in the same store transaction as the decision they report, delivered to webhooks by a
+// background deliverer with HMAC-signed bodies, retries with exponential backoff and a delivery log.
+//
+// Contract:
+//  - Kinds: journal_anomaly, clone, quarantine, rollout_paused, cert_expiring, audit_head.
+//    A webhook subscribes to kinds ("*" = all). RaiseAlert() stores the alert with one pending
+//    delivery per subscribed webhook (none subscribed: the alert is still stored, for the operator
+//    API's alert list). Call it inside the caller's Store::Atomically.
+//  - Body: canonical JSON {"id","kind","object","time","details":{...}} — exactly the bytes signed.
+//  - Signature headers on every POST: X-PTFW-Event: KIND, X-PTFW-Delivery: "<alert id>",
+//    X-PTFW-Timestamp: Unix seconds of this attempt, X-PTFW-Signature: "v1=" + lower-case hex
+//    HMAC-SHA256(secret, timestamp + "." + body). Receivers recompute it and reject timestamps more
+//    than 5 minutes off (documented recipe in docs/fleet-alerts.md, checked by a test).
+//  - Deliverer::RunOnce(now): sends every due delivery (Store::DueDeliveries); a 2xx marks it
+//    delivered; anything else (status, transport error, timeout) logs a DeliveryAttempt and
+//    reschedules at now + min(backoff_seconds * 2^(attempts-1), max_backoff_seconds) + jitter
+//    (0..10 %), until max_attempts, then "failed". Each attempt is bounded by http options.
+// Thread safety: RaiseAlert is a free function; a Deliverer is used by one thread (it owns its Store).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fw/clock.h"
+#include "fw/http_fetcher.h"
+#include "fw/server/store.h"
+#include "fw/status.h"
+
+namespace fw::server {
+
+struct Webhook {
+  std::string name;                // unique; stored on each delivery
+  std::string url;                 // https:// (http:// only with allow_plain_http, tests)
+  std::string secret;              // HMAC key (read from the configured secret file)
+  std::vector<std::string> kinds;  // subscribed kinds, or {"*"}
+};
+
+struct AlertPolicy {
+  std::vector<Webhook> webhooks;
+  int64_t max_attempts = 8;
+  int64_t backoff_seconds = 10;
+  int64_t max_backoff_seconds = 3600;
+  bool allow_plain_http = false;
+  net::HttpOptions http;  // ca_file for the receivers' certificates, deadlines
+};
+
+// The webhook names subscribed to `kind`.
+std::vector<std::string> SubscribersOf(const AlertPolicy& policy, const std::string& kind);
+
+// Stores the alert (body built as above from details_json, a JSON object text). Returns its id.
+Result<int64_t> RaiseAlert(Store& store, const AlertPolicy& policy, int64_t now_s, const std::string& kind,
+                           const std::string& object, const std::string& details_json);
+
+// "v1=<hex>" for a body at a timestamp.
+std::string AlertSignature(const std::string& secret, int64_t timestamp, const std::string& body);
+
+class Deliverer {
+ public:
+  Deliverer(AlertPolicy policy, std::unique_ptr<Store> store, Clock& clock);
+  // One pass over the due deliveries; returns how many attempts were made.
+  Result<int64_t> RunOnce();
+
+ private:
+  AlertPolicy policy_;
+  std::unique_ptr<Store> store_;
+  Clock& clock_;
+};
+
+}  // namespace fw::server

@@ -1,0 +1,51 @@
+// The audit log (server-stub/api, lib fw_server_store; docs/fleet-audit.md): every operator and
+// system decision appended to a hash-chained table in the store, verified by recomputing the
+// chain, and its head exported outside the database so a rewritten database is detectable.
+//
+// Contract:
+//  - AuditEntryHash(e) = lower-case hex SHA-256 of the canonical JSON (fw/canonical_json.h) of
+//    {"action","actor","after","before","object","prev","seq","time"} where before/after are the
+//    parsed JSON values of before_json/after_json and prev = prev_hash_hex. The first row's prev is
+//    64 zeros. Store::AppendAudit uses it; nothing else computes hashes.
+//  - Record(): the one way callers append (inside their own Store::Atomically when the decision
+//    itself is written, so the decision and its audit row commit together). before/after must be
+//    JSON text ("null" allowed); anything else is kInvalidArgument and nothing is written.
+//  - VerifyAuditChain(): walks every row by seq (bounded memory: pages of 1,000) and checks seq has
+//    no gap, prev = previous hash, hash = AuditEntryHash. The first broken row is reported (seq and
+//    what is wrong: "hash", "prev", "gap"); later rows are not trusted.
+//  - Head export: a heads file is JSON Lines {"seq":N,"hash":H,"time":T,"exported":E}, appended with
+//    O_APPEND + fsync (file and directory on creation). ExportAuditHead appends a line only when the
+//    head moved since the file's last line. VerifyAgainstHeads() additionally checks every line:
+//    the chain must hold row `seq` with exactly `hash` (a rewritten or truncated database fails
+//    naming the line). A malformed heads file is kCorrupt naming the line.
+// Thread safety: free functions over a Store the caller owns.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "fw/server/store.h"
+#include "fw/status.h"
+
+namespace fw::server {
+
+std::string AuditEntryHash(const AuditEntry& entry);
+
+Result<AuditEntry> Record(Store& store, int64_t now_s, const std::string& actor, const std::string& action,
+                          const std::string& object, const std::string& before_json, const std::string& after_json);
+
+struct AuditVerification {
+  bool ok = true;
+  int64_t rows = 0;           // rows checked
+  int64_t heads_checked = 0;  // exported head lines checked (VerifyAgainstHeads)
+  int64_t bad_seq = 0;        // first broken row (0 when ok)
+  std::string problem;        // what is wrong, a sentence ("" when ok)
+  AuditEntry head;            // the last row (seq 0 when the log is empty)
+};
+
+Result<AuditVerification> VerifyAuditChain(Store& store);
+Result<AuditVerification> VerifyAgainstHeads(Store& store, const std::string& heads_file);
+// Appends the current head to heads_file when it moved; returns whether a line was written.
+Result<bool> ExportAuditHead(Store& store, const std::string& heads_file, int64_t now_s);
+
+}  // namespace fw::server

@@ -1,0 +1,47 @@
+// The operator API of fwserver (server-stub/ops, lib fw_server_ops; docs/fleet-operator.md): JSON
+// over HTTPS on the operator port (server certificate only; bearer tokens), for people and for the
+// fleet CLI (fwfleet) and, later, the dashboard.
+//
+// Contract:
+//  - OpenOperatorApi() opens its own store connection (one handler per transport thread, like the
+//    device API) and returns a RequestHandler. Routes, roles and bodies: docs/fleet-operator.md.
+//  - Every request but GET /healthz and /readyz needs a valid token with the route's minimum role;
+//    401 {"error":"unauthenticated"} with WWW-Authenticate: Bearer, 403 {"error":"forbidden"}.
+//  - Errors: {"error": CODE, "message": TEXT}, CODE from the table in docs/fleet-operator.md.
+//  - Lists: ?limit=1..500 (default 100) & cursor=OPAQUE -> {"items": [...], "next_cursor": TEXT|null};
+//    a cursor not made by this server -> 400 bad_request.
+//  - Every state change is written in one store transaction with its audit row
+//    (fw/server/audit.h) and, where one applies, its alert (fw/server/alerts.h).
+//  - /metrics renders `metrics` (viewer); /readyz answers 200 when the store answers a query and the
+//    repository loads, else 503 with the reason.
+// Thread safety: one handler per thread; metrics, vault, clock shared (they are thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fw/clock.h"
+#include "fw/server/alerts.h"
+#include "fw/server/http.h"
+#include "fw/server/journal_vault.h"
+#include "fw/server/metrics.h"
+#include "fw/status.h"
+
+namespace fw::server {
+
+struct OperatorApiConfig {
+  std::string data_dir;        // DIR (for DIR/ca/*.pem)
+  std::string db_path;         // DIR/server.db
+  std::string repository_dir;  // DIR/repo
+  int64_t cert_warn_seconds = 30 * 86400;
+  int64_t enrol_token_seconds = 7 * 86400;    // default lifetime of an enrolment token made here
+  int64_t max_token_seconds = 366 * 86400;    // longest operator token lifetime
+  AlertPolicy alerts;                         // for alerts raised by operator decisions (quarantine)
+  std::shared_ptr<const JournalVault> vault;  // opens stored segments
+};
+
+Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
+                                                        Clock& clock);
+
+}  // namespace fw::server
