@@ -52,7 +52,7 @@ struct Device {
 
 // Operator queries page by key (keyset pagination): every Query* returns at most `limit` rows
 // strictly after the `after` key, in key order. The operator API wraps the last key of a page in an
-// opaque cursor.
+// opaque cursor. A negative limit (here and in List* pages) is kInvalidArgument.
 struct DeviceQuery {
   std::string label;                     // "" = any; else devices carrying this label
   std::string hardware_id;               // "" = any
