@@ -275,6 +275,21 @@ TEST(JournalVaultTest, SealedSegmentsRoundTripAndAreNotPlainText) {
   EXPECT_EQ((*upper)->Open(ad, *sealed).value(), body);
 }
 
+// A segment sealed by another implementation (Python's cryptography AESGCM, the fuzz corpus seed):
+// the format is nonce | ciphertext | tag in standard base64, nothing project-specific.
+TEST(JournalVaultTest, OpensASegmentSealedElsewhere) {
+  TempDir dir;
+  auto vault = MakeVault(WriteKey(dir, "journal.key", kKeyHex));
+  ASSERT_TRUE(vault.ok()) << vault.status().message();
+  const std::string sealed = fw::testing::ReadFile(fw::testing::SourcePath("tests/fuzz/corpus/journal_vault/sealed"));
+  auto opened = (*vault)->Open(SegmentAssociatedData("TERM-0001", 1, 2), sealed);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(*opened,
+            "{\"seq\":1,\"time\":1731990000,\"event\":\"boot\",\"version\":\"1.1.0\"}\n"
+            "{\"seq\":2,\"time\":1731990060,\"event\":\"checkin\"}\n");
+  EXPECT_EQ(MakeVaultWithKey(Bytes(31, 0)).status().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(JournalVaultTest, WrongKeyOtherSegmentAndFlippedBitsAreRefusedNamingTheSegment) {
   TempDir dir;
   auto vault = MakeVault(WriteKey(dir, "journal.key", kKeyHex));
