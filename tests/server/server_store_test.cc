@@ -9,6 +9,7 @@
 #include "fw/server/store.h"
 #include "fw/sqlite.h"
 #include "fw/sqlite_migrations.h"
+#include "store_schema.h"
 #include "testing.h"
 
 namespace fw::server {
@@ -207,11 +208,27 @@ TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
   ASSERT_TRUE(OpenSqliteStore(StorePath(dir.path())).ok());
   auto db = sql::Database::Open(StorePath(dir.path()));
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*sql::SchemaVersion(*db), 1);
+  EXPECT_EQ(*sql::SchemaVersion(*db), 2);
   auto stored = sql::StoredMigrations(*db);
   ASSERT_TRUE(stored.ok());
-  ASSERT_EQ(stored->size(), 1u);
+  ASSERT_EQ(stored->size(), 2u);
   EXPECT_TRUE((*stored)[0].has_down);
+  EXPECT_TRUE((*stored)[1].has_down);
+  ASSERT_TRUE(db->Exec("INSERT INTO devices (serial, spki_sha256, state, state_reason, created_s, last_seen_s, "
+                       "manifest, witness, hardware_id, version) VALUES ('T-1', 'k', 'active', '', 1, 1, '', '', "
+                       "'POS-X1', '1.0')")
+                  .ok());
+  {
+    auto tx = sql::Transaction::Begin(*db);
+    ASSERT_TRUE(tx.ok());
+    auto steps = sql::MigrateDown(*db, 2, 1);
+    ASSERT_TRUE(steps.ok()) << steps.status().ToString();
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  // Version 1 again: the device kept, the operator-side tables and columns gone.
+  EXPECT_EQ(*db->QueryInt("SELECT COUNT(*) FROM devices"), 1);
+  EXPECT_FALSE(db->QueryInt("SELECT COUNT(*) FROM audit_log").ok());
+  EXPECT_FALSE(db->QueryText("SELECT hardware_id FROM devices").ok());
   {
     auto tx = sql::Transaction::Begin(*db);
     ASSERT_TRUE(tx.ok());
@@ -219,6 +236,24 @@ TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
     ASSERT_TRUE(tx->Commit().ok());
   }
   EXPECT_FALSE(db->QueryInt("SELECT COUNT(*) FROM devices").ok());
+}
+
+TEST(SqliteStoreSchema, AVersionOneStoreIsUpgradedKeepingItsDevices) {
+  fw::testing::TempDir dir;
+  {
+    auto db = sql::Database::Open(StorePath(dir.path()), sql::OpenOptions().Create());
+    ASSERT_TRUE(db.ok());
+    const sql::Migrator v1("fleet server", {StoreMigrator().migrations()[0]});
+    ASSERT_TRUE(v1.Upgrade(*db).ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO devices VALUES ('T-1', 'k', 'active', '', 1, 1, '{}', '')").ok());
+  }
+  auto store = OpenSqliteStore(StorePath(dir.path()), /*create=*/false);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto d = (*store)->GetDevice("T-1");
+  ASSERT_TRUE(d.ok() && d->has_value());
+  EXPECT_EQ((*d)->hardware_id, "");
+  EXPECT_EQ((*d)->version, "");
+  EXPECT_EQ((*d)->manifest_json, "{}");
 }
 
 TEST(SqliteStoreSchema, NoSqliteOnlyTypesInTheSchema) {
