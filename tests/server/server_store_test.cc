@@ -10,48 +10,11 @@
 #include "fw/sqlite.h"
 #include "fw/sqlite_migrations.h"
 #include "store_schema.h"
+#include "store_test_fixture.h"
 #include "testing.h"
 
 namespace fw::server {
 namespace {
-
-struct Backend {
-  std::string name;
-  // Opens a second connection to the same store when called twice with one directory.
-  std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
-};
-
-const Backend kBackends[] = {
-    {"sqlite", [](const std::string& dir) { return OpenSqliteStore(StorePath(dir)); }},
-};
-
-class StoreTest : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    auto s = GetParam().open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  Device MakeDevice(const std::string& serial) {
-    Device d{serial, std::string(64, 'a'), DeviceState::kActive, "", 1000, 1000, "", "", "", ""};
-    EXPECT_TRUE(store_->CreateDevice(d).ok());
-    return d;
-  }
-  Action MakeAction(const std::string& serial) {
-    Action a;
-    a.device_serial = serial;
-    a.kind = "install";
-    a.target_name = "pos-fw";
-    a.target_version = "1.3.0";
-    a.type = "forced";
-    a.window = "02:00-04:00";
-    a.deadline_s = 5000;
-    a.created_s = a.updated_s = 1000;
-    return a;
-  }
-  fw::testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
-};
 
 TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
   MakeDevice("T-1");
@@ -68,6 +31,8 @@ TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
   EXPECT_EQ((*d)->state_reason, "journal fork");
   EXPECT_EQ((*d)->manifest_json, "{\"m\":1}");
   EXPECT_EQ((*d)->witness_state, "w");
+  EXPECT_EQ((*d)->hardware_id, "POS-X1");
+  EXPECT_EQ((*d)->version, "1.0.0");
   auto none = store_->GetDevice("T-2");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
