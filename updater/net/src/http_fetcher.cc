@@ -7,18 +7,50 @@
 #include <memory>
 #include <mutex>
 
-namespace fw::net {
-namespace {
+#include "curl_common.h"
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
+namespace fw::net {
+namespace internal {
 
 void GlobalInit() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
+
+namespace {
+// The bound in milliseconds as libcurl's long; the caller has validated the range.
+long Millis(uint32_t seconds) { return static_cast<long>(static_cast<int64_t>(seconds) * 1000); }
+}  // namespace
+
+bool ApplyBounds(CURL* c, const HttpOptions& options, char* errbuf) {
+  const long deadline_ms = Millis(options.deadline_seconds);
+  const long connect_ms = std::min(Millis(options.connect_timeout_seconds), deadline_ms);
+  bool ok =
+      curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.min_bytes_per_second)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.min_speed_window_seconds)) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, deadline_ms) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+      curl_easy_setopt(c, CURLOPT_USERAGENT, "ptfw-updater/0.1") == CURLE_OK;
+  if (ok && !options.ca_file.empty()) ok = curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str()) == CURLE_OK;
+  return ok;
+}
+
+std::string TimeoutDetail(const HttpOptions& options) {
+  return "deadline " + std::to_string(options.deadline_seconds) + " s, minimum " +
+         std::to_string(options.min_bytes_per_second) + " B/s over " +
+         std::to_string(options.min_speed_window_seconds) + " s";
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::CurlPtr;
+using internal::GlobalInit;
 
 struct Transfer {
   const Sink* sink = nullptr;
@@ -49,9 +81,6 @@ Status OutOfRange(std::string_view what, uint64_t value, uint64_t min, uint64_t 
                          std::to_string(min) + ".." + std::to_string(max) + " " + std::string(unit) +
                          " (0 would disable the bound)");
 }
-
-// The bound in milliseconds as libcurl's long; the caller has validated the range.
-long Millis(uint32_t seconds) { return static_cast<long>(static_cast<int64_t>(seconds) * 1000); }
 
 }  // namespace
 
@@ -110,8 +139,6 @@ HttpFetcher::HttpFetcher(HttpOptions options) : options_(std::move(options)) { G
 Status HttpFetcher::Fetch(const std::string& url, uint64_t max_bytes, const Sink& sink) {
   // libcurl reads 0 as "no limit": a bound outside its range never reaches it.
   FW_RETURN_IF_ERROR_CTX(options_.Validate(), "HTTP options");
-  const long deadline_ms = Millis(options_.deadline_seconds);
-  const long connect_ms = std::min(Millis(options_.connect_timeout_seconds), deadline_ms);
   // A signed length beyond curl_off_t cannot be announced by a server anyway; the body
   // callback enforces max_bytes in every case (also 0, which libcurl reads as "no cap").
   const auto announced_cap = static_cast<curl_off_t>(std::min<uint64_t>(max_bytes, INT64_MAX));
@@ -122,25 +149,16 @@ Status HttpFetcher::Fetch(const std::string& url, uint64_t max_bytes, const Sink
   t.sink = &sink;
   t.max_bytes = max_bytes;
   char errbuf[CURL_ERROR_SIZE] = {0};
-  bool ok =
-      curl_easy_setopt(c, CURLOPT_URL, url.c_str()) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L) == CURLE_OK && curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_WRITEDATA, &t) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, announced_cap) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.min_bytes_per_second)) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.min_speed_window_seconds)) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, deadline_ms) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-      curl_easy_setopt(c, CURLOPT_USERAGENT, "ptfw-updater/0.1") == CURLE_OK;
-  if (ok && !options_.ca_file.empty()) ok = curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str()) == CURLE_OK;
+  bool ok = curl_easy_setopt(c, CURLOPT_URL, url.c_str()) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &t) == CURLE_OK &&
+            curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, announced_cap) == CURLE_OK &&
+            internal::ApplyBounds(c, options_, errbuf);
   if (!ok) return Internal(url + ": cannot configure libcurl");
 
   const CURLcode rc = curl_easy_perform(c);
@@ -157,9 +175,7 @@ Status HttpFetcher::Fetch(const std::string& url, uint64_t max_bytes, const Sink
     return IoError(url + ": HTTP " + std::to_string(code));
   }
   if (rc == CURLE_OPERATION_TIMEDOUT) {
-    return Timeout(url + ": " + detail + " (deadline " + std::to_string(options_.deadline_seconds) + " s, minimum " +
-                   std::to_string(options_.min_bytes_per_second) + " B/s over " +
-                   std::to_string(options_.min_speed_window_seconds) + " s)");
+    return Timeout(url + ": " + detail + " (" + internal::TimeoutDetail(options_) + ")");
   }
   return IoError(url + ": " + detail);
 }
