@@ -9,48 +9,12 @@
 #include "fw/server/store.h"
 #include "fw/sqlite.h"
 #include "fw/sqlite_migrations.h"
+#include "store_schema.h"
+#include "store_test_fixture.h"
 #include "testing.h"
 
 namespace fw::server {
 namespace {
-
-struct Backend {
-  std::string name;
-  // Opens a second connection to the same store when called twice with one directory.
-  std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> open;
-};
-
-const Backend kBackends[] = {
-    {"sqlite", [](const std::string& dir) { return OpenSqliteStore(StorePath(dir)); }},
-};
-
-class StoreTest : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    auto s = GetParam().open(dir_.path());
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-  Device MakeDevice(const std::string& serial) {
-    Device d{serial, std::string(64, 'a'), DeviceState::kActive, "", 1000, 1000, "", "", "", ""};
-    EXPECT_TRUE(store_->CreateDevice(d).ok());
-    return d;
-  }
-  Action MakeAction(const std::string& serial) {
-    Action a;
-    a.device_serial = serial;
-    a.kind = "install";
-    a.target_name = "pos-fw";
-    a.target_version = "1.3.0";
-    a.type = "forced";
-    a.window = "02:00-04:00";
-    a.deadline_s = 5000;
-    a.created_s = a.updated_s = 1000;
-    return a;
-  }
-  fw::testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
-};
 
 TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
   MakeDevice("T-1");
@@ -67,6 +31,8 @@ TEST_P(StoreTest, DevicesRoundTripAndASecondCreateIsRefused) {
   EXPECT_EQ((*d)->state_reason, "journal fork");
   EXPECT_EQ((*d)->manifest_json, "{\"m\":1}");
   EXPECT_EQ((*d)->witness_state, "w");
+  EXPECT_EQ((*d)->hardware_id, "POS-X1");
+  EXPECT_EQ((*d)->version, "1.0.0");
   auto none = store_->GetDevice("T-2");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
@@ -207,11 +173,27 @@ TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
   ASSERT_TRUE(OpenSqliteStore(StorePath(dir.path())).ok());
   auto db = sql::Database::Open(StorePath(dir.path()));
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*sql::SchemaVersion(*db), 1);
+  EXPECT_EQ(*sql::SchemaVersion(*db), 2);
   auto stored = sql::StoredMigrations(*db);
   ASSERT_TRUE(stored.ok());
-  ASSERT_EQ(stored->size(), 1u);
+  ASSERT_EQ(stored->size(), 2u);
   EXPECT_TRUE((*stored)[0].has_down);
+  EXPECT_TRUE((*stored)[1].has_down);
+  ASSERT_TRUE(db->Exec("INSERT INTO devices (serial, spki_sha256, state, state_reason, created_s, last_seen_s, "
+                       "manifest, witness, hardware_id, version) VALUES ('T-1', 'k', 'active', '', 1, 1, '', '', "
+                       "'POS-X1', '1.0')")
+                  .ok());
+  {
+    auto tx = sql::Transaction::Begin(*db);
+    ASSERT_TRUE(tx.ok());
+    auto steps = sql::MigrateDown(*db, 2, 1);
+    ASSERT_TRUE(steps.ok()) << steps.status().ToString();
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  // Version 1 again: the device kept, the operator-side tables and columns gone.
+  EXPECT_EQ(*db->QueryInt("SELECT COUNT(*) FROM devices"), 1);
+  EXPECT_FALSE(db->QueryInt("SELECT COUNT(*) FROM audit_log").ok());
+  EXPECT_FALSE(db->QueryText("SELECT hardware_id FROM devices").ok());
   {
     auto tx = sql::Transaction::Begin(*db);
     ASSERT_TRUE(tx.ok());
@@ -219,6 +201,24 @@ TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
     ASSERT_TRUE(tx->Commit().ok());
   }
   EXPECT_FALSE(db->QueryInt("SELECT COUNT(*) FROM devices").ok());
+}
+
+TEST(SqliteStoreSchema, AVersionOneStoreIsUpgradedKeepingItsDevices) {
+  fw::testing::TempDir dir;
+  {
+    auto db = sql::Database::Open(StorePath(dir.path()), sql::OpenOptions().Create());
+    ASSERT_TRUE(db.ok());
+    const sql::Migrator v1("fleet server", {StoreMigrator().migrations()[0]});
+    ASSERT_TRUE(v1.Upgrade(*db).ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO devices VALUES ('T-1', 'k', 'active', '', 1, 1, '{}', '')").ok());
+  }
+  auto store = OpenSqliteStore(StorePath(dir.path()), /*create=*/false);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto d = (*store)->GetDevice("T-1");
+  ASSERT_TRUE(d.ok() && d->has_value());
+  EXPECT_EQ((*d)->hardware_id, "");
+  EXPECT_EQ((*d)->version, "");
+  EXPECT_EQ((*d)->manifest_json, "{}");
 }
 
 TEST(SqliteStoreSchema, NoSqliteOnlyTypesInTheSchema) {

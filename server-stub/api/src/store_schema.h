@@ -95,11 +95,105 @@ DROP TABLE enrol_tokens;
 DROP TABLE devices;
 )sql";
 
+// Migration 2 (issue 16, the operator side): filter columns on devices, labels, operator tokens,
+// the hash-chained audit log, alerts with their deliveries and attempts, and settings.
+inline constexpr const char* kSchemaV2Up = R"sql(
+ALTER TABLE devices ADD COLUMN hardware_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE devices ADD COLUMN version TEXT NOT NULL DEFAULT '';
+CREATE INDEX devices_hardware ON devices (hardware_id, serial);
+CREATE INDEX devices_version ON devices (version, serial);
+CREATE INDEX devices_state ON devices (state, serial);
+CREATE TABLE labels (
+  device_serial TEXT NOT NULL REFERENCES devices (serial),
+  label TEXT NOT NULL,
+  PRIMARY KEY (device_serial, label)
+);
+CREATE INDEX labels_label ON labels (label, device_serial);
+CREATE TABLE operator_tokens (
+  id BIGINT PRIMARY KEY,
+  name TEXT NOT NULL,
+  token_sha256 TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'approver', 'admin')),
+  journal_read BIGINT NOT NULL,
+  created_s BIGINT NOT NULL,
+  expires_s BIGINT NOT NULL,
+  revoked_s BIGINT,
+  created_by TEXT NOT NULL
+);
+CREATE TABLE audit_log (
+  seq BIGINT PRIMARY KEY,
+  time_s BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object TEXT NOT NULL,
+  before_json TEXT NOT NULL,
+  after_json TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE alerts (
+  id BIGINT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  object TEXT NOT NULL,
+  body TEXT NOT NULL,
+  created_s BIGINT NOT NULL
+);
+CREATE TABLE alert_deliveries (
+  alert_id BIGINT NOT NULL REFERENCES alerts (id),
+  webhook TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts BIGINT NOT NULL,
+  next_attempt_s BIGINT NOT NULL,
+  last_status BIGINT NOT NULL,
+  last_error TEXT NOT NULL,
+  updated_s BIGINT NOT NULL,
+  PRIMARY KEY (alert_id, webhook)
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_s);
+CREATE TABLE delivery_attempts (
+  alert_id BIGINT NOT NULL,
+  webhook TEXT NOT NULL,
+  attempt BIGINT NOT NULL,
+  time_s BIGINT NOT NULL,
+  http_status BIGINT NOT NULL,
+  error TEXT NOT NULL,
+  PRIMARY KEY (alert_id, webhook, attempt),
+  FOREIGN KEY (alert_id, webhook) REFERENCES alert_deliveries (alert_id, webhook)
+);
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE INDEX actions_state ON actions (state, id);
+CREATE INDEX journal_segments_received ON journal_segments (received_s);
+CREATE INDEX certificates_not_after ON certificates (not_after_s);
+)sql";
+
+inline constexpr const char* kSchemaV2Down = R"sql(
+DROP INDEX certificates_not_after;
+DROP INDEX journal_segments_received;
+DROP INDEX actions_state;
+DROP TABLE settings;
+DROP TABLE delivery_attempts;
+DROP TABLE alert_deliveries;
+DROP TABLE alerts;
+DROP TABLE audit_log;
+DROP TABLE operator_tokens;
+DROP TABLE labels;
+DROP INDEX devices_state;
+DROP INDEX devices_version;
+DROP INDEX devices_hardware;
+ALTER TABLE devices DROP COLUMN version;
+ALTER TABLE devices DROP COLUMN hardware_id;
+)sql";
+
 inline const sql::Migrator& StoreMigrator() {
   static const sql::Migrator migrator(
       "fleet server", {
                           {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments",
                            kSchemaV1Up, kSchemaV1Down},
+                          {2, "device filter columns, labels, operator tokens, audit log, alerts, settings",
+                           kSchemaV2Up, kSchemaV2Down},
                       });
   return migrator;
 }

@@ -29,6 +29,10 @@
 
 namespace fw::server {
 
+// Bound on each of before_json / after_json (bytes), checked by AppendAudit and Record.
+inline constexpr uint64_t kMaxAuditJsonBytes = 64 * 1024;
+
+// "" when before_json or after_json is not JSON text (a value no stored hash can equal).
 std::string AuditEntryHash(const AuditEntry& entry);
 
 Result<AuditEntry> Record(Store& store, int64_t now_s, const std::string& actor, const std::string& action,

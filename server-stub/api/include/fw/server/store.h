@@ -10,7 +10,8 @@
 //    JSONL text; ids assigned by the store as MAX(id)+1 inside the write transaction).
 //  - Every write method is atomic on its own; Atomically(fn) runs several calls as one
 //    transaction (committed only when fn returns OK; rolled back otherwise). Calls inside
-//    fn must not call Atomically again.
+//    fn must not call Atomically again (kInternal if it does). Write methods that take several
+//    statements (CreateAction, AddAlert, AppendAudit, ...) join the caller's transaction.
 //  - Lookups of something absent return std::nullopt, never an error. Errors are the SQL
 //    error table of fw/sqlite.h (kFailedPrecondition: a uniqueness or reference rule refused
 //    the write; kTimeout: another connection held the lock).
@@ -51,7 +52,7 @@ struct Device {
 
 // Operator queries page by key (keyset pagination): every Query* returns at most `limit` rows
 // strictly after the `after` key, in key order. The operator API wraps the last key of a page in an
-// opaque cursor.
+// opaque cursor. A negative limit (here and in List* pages) is kInvalidArgument.
 struct DeviceQuery {
   std::string label;                     // "" = any; else devices carrying this label
   std::string hardware_id;               // "" = any
@@ -253,7 +254,8 @@ class Store {
   // Certificates and the deny list.
   virtual Status AddCert(const CertRecord& cert) = 0;
   virtual Result<std::vector<CertRecord>> ListCerts(const std::string& device_serial) = 0;
-  // The newest certificate of every device that is not revoked, whose not_after_s < before_s.
+  // The newest certificate (by issued_s, then serial) of every device that is not revoked, whose
+  // not_after_s < before_s and which is not on the deny list; soonest expiry first.
   virtual Result<std::vector<CertRecord>> ListCertsExpiringBefore(int64_t before_s) = 0;
   virtual Status DenyCert(const std::string& cert_serial_hex, const std::string& device_serial,
                           const std::string& reason, int64_t now_s) = 0;

@@ -1,0 +1,54 @@
+// The audit log's hash chain, its verification and the heads file (fw/server/audit.h,
+// docs/fleet-audit.md).
+#include "fw/server/audit.h"
+
+#include "fw/canonical_json.h"
+#include "fw/crypto.h"
+#include "fw/encoding.h"
+
+namespace fw::server {
+
+namespace {
+
+// The canonical JSON text the hash is taken over (docs/fleet-audit.md, "The hash").
+Result<std::string> AuditHashInput(const AuditEntry& e) {
+  FW_ASSIGN_OR_RETURN(auto before, CanonicalizeJson(e.before_json, kMaxAuditJsonBytes));
+  FW_ASSIGN_OR_RETURN(auto after, CanonicalizeJson(e.after_json, kMaxAuditJsonBytes));
+  // Members in byte order of their keys: action < actor < after < before < object < prev < seq < time.
+  return "{\"action\":" + CanonicalJsonString(e.action) + ",\"actor\":" + CanonicalJsonString(e.actor) +
+         ",\"after\":" + after + ",\"before\":" + before + ",\"object\":" + CanonicalJsonString(e.object) +
+         ",\"prev\":" + CanonicalJsonString(e.prev_hash_hex) + ",\"seq\":" + std::to_string(e.seq) +
+         ",\"time\":" + std::to_string(e.time_s) + "}";
+}
+
+}  // namespace
+
+std::string AuditEntryHash(const AuditEntry& entry) {
+  auto input = AuditHashInput(entry);
+  if (!input.ok()) return "";
+  return HexEncode(Sha256::Of(AsBytes(*input)));
+}
+
+Result<AuditEntry> Record(Store& store, int64_t now_s, const std::string& actor, const std::string& action,
+                          const std::string& object, const std::string& before_json, const std::string& after_json) {
+  if (actor.empty() || action.empty() || object.empty()) {
+    return InvalidArgument("an audit row needs an actor, an action and an object");
+  }
+  for (const auto* json : {&before_json, &after_json}) {
+    auto canonical = CanonicalizeJson(*json, kMaxAuditJsonBytes);
+    if (!canonical.ok()) {
+      return InvalidArgument("audit " + action + " on " + object + ": " + (json == &before_json ? "before" : "after") +
+                             " is not JSON: " + canonical.status().message());
+    }
+  }
+  AuditEntry e;
+  e.time_s = now_s;
+  e.actor = actor;
+  e.action = action;
+  e.object = object;
+  e.before_json = before_json;
+  e.after_json = after_json;
+  return store.AppendAudit(e);
+}
+
+}  // namespace fw::server

@@ -1,0 +1,141 @@
+// The SQLite backend of fw/server/store.h (internal to fw_server_store): the class, its row
+// readers and write helpers. Method bodies live in sqlite_store.cc (devices, enrolment tokens,
+// certificates, actions, segments) and sqlite_store_ops.cc (the operator side: queries, labels,
+// operator tokens, the audit log, alerts, settings).
+// Ownership: a SqliteStore owns its one fw::sql::Database connection.
+// Thread safety: one thread at a time (the Store contract).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fw/server/store.h"
+#include "fw/sqlite.h"
+
+namespace fw::server::detail {
+
+inline constexpr const char* kDeviceColumns =
+    "serial, spki_sha256, state, state_reason, created_s, last_seen_s, manifest, witness, hardware_id, version";
+inline constexpr const char* kActionColumns =
+    "id, device_serial, kind, target_name, target_version, type, window_local, deadline_s, backup_required, "
+    "state, attempt, last_seq, backup_done, cancel_requested, done, failure_class, exit_code, detail, "
+    "created_s, updated_s";
+
+Result<DeviceState> ParseDeviceState(std::string_view s);
+Result<Device> ReadDevice(const sql::Statement& st);
+Action ReadAction(const sql::Statement& st);
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sql::Database db) : db_(std::move(db)) {}
+
+  Status Atomically(const std::function<Status()>& fn) override;
+
+  // sqlite_store.cc
+  Result<std::optional<Device>> GetDevice(const std::string& serial) override;
+  Result<std::vector<Device>> ListDevices() override;
+  Status CreateDevice(const Device& device) override;
+  Status SetDeviceKey(const std::string& serial, const std::string& spki_sha256_hex) override;
+  Status SetDeviceState(const std::string& serial, DeviceState state, const std::string& reason) override;
+  Status SetDeviceManifest(const std::string& serial, const std::string& manifest_json, const std::string& hardware_id,
+                           const std::string& version) override;
+  Status SetWitnessState(const std::string& serial, const std::string& witness_state) override;
+  Status TouchLastSeen(const std::vector<std::pair<std::string, int64_t>>& seen) override;
+  Status AddEnrolToken(const EnrolToken& token) override;
+  Result<std::optional<EnrolToken>> GetEnrolToken(const std::string& token_sha256_hex) override;
+  Result<bool> ConsumeEnrolToken(const std::string& token_sha256_hex, int64_t now_s) override;
+  Result<std::vector<EnrolToken>> ListEnrolTokens() override;
+  Status AddCert(const CertRecord& cert) override;
+  Result<std::vector<CertRecord>> ListCerts(const std::string& device_serial) override;
+  Result<std::vector<CertRecord>> ListCertsExpiringBefore(int64_t before_s) override;
+  Status DenyCert(const std::string& cert_serial_hex, const std::string& device_serial, const std::string& reason,
+                  int64_t now_s) override;
+  Result<bool> IsCertDenied(const std::string& cert_serial_hex) override;
+  Result<int64_t> CreateAction(const Action& action) override;
+  Result<std::optional<Action>> GetAction(int64_t id) override;
+  Result<std::vector<Action>> ListActions(const std::string& device_serial, bool open_only) override;
+  Result<std::vector<Action>> ListAllActions() override;
+  Status UpdateAction(const Action& action) override;
+  Status AddEvent(const ActionEvent& event) override;
+  Result<std::optional<ActionEvent>> GetEvent(int64_t action_id, int64_t attempt, int64_t seq) override;
+  Result<std::vector<ActionEvent>> ListEvents(int64_t action_id) override;
+  Status AddSegment(const SegmentRecord& segment) override;
+  Result<std::vector<SegmentRecord>> ListSegments(const std::string& device_serial) override;
+  Result<std::optional<SegmentRecord>> GetSegment(const std::string& device_serial, int64_t first_seq,
+                                                  int64_t last_seq) override;
+  Result<int64_t> PurgeSegmentsReceivedBefore(int64_t before_s) override;
+
+  // sqlite_store_ops.cc
+  Result<std::vector<Device>> QueryDevices(const DeviceQuery& query) override;
+  Result<std::vector<Action>> QueryActions(const ActionQuery& query) override;
+  Status AddLabel(const std::string& serial, const std::string& label) override;
+  Status RemoveLabel(const std::string& serial, const std::string& label) override;
+  Result<std::vector<std::string>> ListLabels(const std::string& serial) override;
+  Result<std::vector<std::pair<std::string, int64_t>>> LabelCounts() override;
+  Result<int64_t> AddOperatorToken(const OperatorToken& token) override;
+  Result<std::optional<OperatorToken>> GetOperatorTokenByHash(const std::string& token_sha256_hex) override;
+  Result<std::optional<OperatorToken>> GetOperatorToken(int64_t id) override;
+  Result<std::vector<OperatorToken>> ListOperatorTokens() override;
+  Result<bool> RevokeOperatorToken(int64_t id, int64_t now_s) override;
+  Result<AuditEntry> AppendAudit(const AuditEntry& entry) override;
+  Result<std::vector<AuditEntry>> ListAudit(int64_t after_seq, int64_t limit) override;
+  Result<std::optional<AuditEntry>> AuditHead() override;
+  Result<int64_t> AddAlert(const Alert& alert, const std::vector<std::string>& webhooks) override;
+  Result<std::vector<Alert>> ListAlerts(int64_t after_id, int64_t limit) override;
+  Result<std::optional<Alert>> GetAlert(int64_t id) override;
+  Result<std::vector<AlertDelivery>> ListDeliveries(int64_t alert_id) override;
+  Result<std::vector<AlertDelivery>> DueDeliveries(int64_t now_s, int64_t limit) override;
+  Status UpdateDelivery(const AlertDelivery& delivery) override;
+  Status AddDeliveryAttempt(const DeliveryAttempt& attempt) override;
+  Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(int64_t alert_id) override;
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override;
+  Status SetSetting(const std::string& key, const std::string& value) override;
+
+ private:
+  template <typename BindFn>
+  Status Write(const std::string& sql, BindFn bind, const std::string& what) {
+    auto st = db_.Prepare(sql);
+    if (!st.ok()) return st.status().WithContext(what);
+    bind(*st);
+    return st->Run().WithContext(what);
+  }
+
+  // Steps `st` to the end, reading each row with `read` (returning T or Result<T>).
+  template <typename T, typename ReadFn>
+  static Result<std::vector<T>> Rows(sql::Statement& st, ReadFn read) {
+    std::vector<T> out;
+    while (true) {
+      FW_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      Result<T> r = read(st);
+      if (!r.ok()) return r.status();
+      out.push_back(std::move(*r));
+    }
+    return out;
+  }
+
+  // The first row read with `read`, or nullopt.
+  template <typename T, typename ReadFn>
+  static Result<std::optional<T>> FirstRow(sql::Statement& st, ReadFn read) {
+    FW_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return std::optional<T>();
+    Result<T> r = read(st);
+    if (!r.ok()) return r.status();
+    return std::optional<T>(std::move(*r));
+  }
+
+  // One transaction unless the caller's Atomically() holds one already.
+  Status MaybeAtomically(const std::function<Status()>& fn) {
+    if (in_tx_) return fn();
+    return Atomically(fn);
+  }
+
+  static void BindMutable(sql::Statement& st, const Action& a, int first);
+
+  sql::Database db_;
+  bool in_tx_ = false;
+};
+
+}  // namespace fw::server::detail
