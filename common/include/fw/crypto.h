@@ -145,4 +145,15 @@ bool ConstantTimeEqual(ByteSpan a, ByteSpan b);
 // Cryptographically secure random bytes.
 Result<Bytes> RandomBytes(size_t n);
 
+// AES-256-GCM (common/src/crypto_aead.cc; used by the fleet server's journal vault).
+// Seal: a fresh random 12-byte nonce; returns nonce | ciphertext | 16-byte tag, the tag covering
+// the ciphertext and `associated`. Open: the inverse; a sealed text shorter than nonce + tag is
+// Corrupt, a wrong key, other associated data or any changed byte is VerificationFailed (nothing
+// of the plaintext is returned then). A key that is not 32 bytes is InvalidArgument.
+inline constexpr size_t kAes256GcmKeyBytes = 32;
+inline constexpr size_t kAes256GcmNonceBytes = 12;
+inline constexpr size_t kAes256GcmTagBytes = 16;
+Result<Bytes> Aes256GcmSeal(ByteSpan key, ByteSpan plaintext, ByteSpan associated);
+Result<Bytes> Aes256GcmOpen(ByteSpan key, ByteSpan sealed, ByteSpan associated);
+
 }  // namespace fw

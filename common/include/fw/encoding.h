@@ -1,4 +1,4 @@
-// Hex encoding, little-endian integer packing and UTC timestamps as text.
+// Hex and base64 encoding, little-endian integer packing and UTC timestamps as text.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,11 @@ namespace fw {
 std::string HexEncode(std::span<const uint8_t> data);
 // Decodes hex (either case). Odd length or a non-hex digit is a Corrupt error.
 Result<std::vector<uint8_t>> HexDecode(std::string_view hex);
+// Standard base64 (RFC 4648 section 4, with '=' padding, no line breaks).
+std::string Base64Encode(std::span<const uint8_t> data);
+// Strict: only the alphabet, length a multiple of 4, padding only at the end, unused bits zero
+// (one text per byte string). Anything else is a Corrupt error naming the position.
+Result<std::vector<uint8_t>> Base64Decode(std::string_view text);
 // Seconds since the epoch as ISO 8601 UTC, e.g. "2026-11-26T15:04:05Z".
 std::string IsoTimeUtc(int64_t seconds);
 

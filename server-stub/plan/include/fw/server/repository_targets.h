@@ -11,8 +11,9 @@
 //    is an error: terminals would refuse it too). Delegated roles are not walked (documented).
 //  - Each target carries its path, length, sha256 and its firmware facts (targets without
 //    custom.firmware are listed with has_firmware = false and can never be planned).
-//  - RepositoryCache: reloads when metadata/timestamp.json's (mtime, size) changed, else returns the
-//    last result (a failed load too: the operator must see that the repository is broken).
+//  - RepositoryCache: reloads when metadata/timestamp.json's (mtime, size) changed or the last good
+//    result's valid_until_s has passed, else returns the last result (a failed load too: the
+//    operator must see that the repository is broken).
 // Thread safety: LoadRepositoryTargets is pure I/O; a RepositoryCache belongs to one thread.
 #pragma once
 
@@ -39,6 +40,7 @@ struct RepositoryTargets {
   int64_t root_version = 0;
   int64_t targets_version = 0;
   int64_t targets_expires_s = 0;
+  int64_t valid_until_s = 0;              // the earliest expiry of root, timestamp, snapshot and targets
   std::vector<RepositoryTarget> targets;  // sorted by path
   const RepositoryTarget* Find(const std::string& path) const;
 };
