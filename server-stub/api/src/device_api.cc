@@ -68,29 +68,52 @@ uint64_t DeviceApi::MaxBodyBytes(const std::string& method, const std::string& t
   return kMaxEventBytes;
 }
 
+// The metrics route name of a device API path (fw/server/metrics.h: a fixed set).
+static std::string_view MetricsRoute(const std::string& path, bool events) {
+  if (path == "/v1/enrol") return "enrol";
+  if (path == "/v1/renew") return "renew";
+  if (path == "/v1/checkin") return "checkin";
+  if (path == "/v1/journal/segments") return "segments";
+  return events ? "events" : "other";
+}
+
 Response DeviceApi::Handle(const Request& request) {
+  const int64_t start_ms = clock_.MonotonicMs();
   const std::string path = Path(request.target);
   std::string action_id;
   const bool events = path.starts_with("/v1/actions/") && path.ends_with("/events") && path.size() > 19;
   if (events) action_id = path.substr(12, path.size() - 12 - 7);
-  const bool known =
-      path == "/v1/enrol" || path == "/v1/renew" || path == "/v1/checkin" || path == "/v1/journal/segments" || events;
-  if (!known) return ErrorResponse(404, "not_found", "no route " + path);
-  if (request.method != "POST") {
-    return ErrorResponse(405, "method_not_allowed", path + " takes POST").Header("Allow", "POST");
+  auto dispatch = [&]() -> Response {
+    const bool known =
+        path == "/v1/enrol" || path == "/v1/renew" || path == "/v1/checkin" || path == "/v1/journal/segments" || events;
+    if (!known) return ErrorResponse(404, "not_found", "no route " + path);
+    if (request.method != "POST") {
+      return ErrorResponse(405, "method_not_allowed", path + " takes POST").Header("Allow", "POST");
+    }
+    if (request.body.size() > MaxBodyBytes(request.method, request.target)) {
+      return ErrorResponse(413, "too_large", "the body exceeds the route's cap");
+    }
+    try {
+      if (path == "/v1/enrol") return Enrol(request);
+      if (path == "/v1/renew") return Renew(request);
+      if (path == "/v1/checkin") return Checkin(request);
+      if (path == "/v1/journal/segments") return Segments(request);
+      return Events(request, action_id);
+    } catch (const std::exception& e) {  // a bug (e.g. bad_alloc): never let it reach the transport
+      return ErrorResponse(500, "internal", e.what());
+    }
+  };
+  Response response = dispatch();
+  if (config_.metrics != nullptr) {
+    std::string code;  // an error's code, from the body ErrorResponse wrote
+    if (response.status >= 400) {
+      const Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+      if (body.is_object() && body.contains("error") && body["error"].is_string()) code = body["error"];
+    }
+    config_.metrics->ObserveRequest("device", MetricsRoute(path, events), response.status, code,
+                                    clock_.MonotonicMs() - start_ms);
   }
-  if (request.body.size() > MaxBodyBytes(request.method, request.target)) {
-    return ErrorResponse(413, "too_large", "the body exceeds the route's cap");
-  }
-  try {
-    if (path == "/v1/enrol") return Enrol(request);
-    if (path == "/v1/renew") return Renew(request);
-    if (path == "/v1/checkin") return Checkin(request);
-    if (path == "/v1/journal/segments") return Segments(request);
-    return Events(request, action_id);
-  } catch (const std::exception& e) {  // a bug (e.g. bad_alloc): never let it reach the transport
-    return ErrorResponse(500, "internal", e.what());
-  }
+  return response;
 }
 
 std::variant<Device, Response> DeviceApi::Authenticate(const Peer& peer, bool allow_expired) {

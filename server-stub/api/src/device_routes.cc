@@ -4,7 +4,10 @@
 #include "device_api_impl.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/server/alerts.h"
+#include "fw/server/audit.h"
 #include "fw/server/device_messages.h"
+#include "fw/server/journal_vault.h"
 #include "fw/server/journal_witness.h"
 
 namespace fw::server {
@@ -51,6 +54,59 @@ const witness::Finding* ForkIn(const std::vector<witness::Finding>& findings) {
   return nullptr;
 }
 
+// Truncations and forks are anomalies; a gap is the routine "upload these records" request.
+bool HasAnomaly(const std::vector<witness::Finding>& findings) {
+  for (const auto& f : findings) {
+    if (f.kind != witness::FindingKind::kGap) return true;
+  }
+  return false;
+}
+
+// The system decisions a journal observation leads to, written inside the caller's transaction
+// (docs/fleet-alerts.md): every truncation or fork is audited as journal.anomaly and alerted as
+// journal_anomaly while the device is active (a quarantined device was reported already); the fork
+// that quarantines is audited as device.quarantine and alerted as clone and quarantine.
+Status RecordJournalDecisions(Store& store, const AlertPolicy& alerts, int64_t now, const Device& d,
+                              const std::vector<witness::Finding>& findings, const char* source,
+                              const witness::Finding* quarantining_fork) {
+  const std::string object = "device:" + d.serial;
+  for (const auto& f : findings) {
+    if (f.kind == witness::FindingKind::kGap) continue;
+    const Json finding = {{"serial", d.serial},
+                          {"finding", witness::FindingKindName(f.kind)},
+                          {"seq", f.seq},
+                          {"detail", f.detail},
+                          {"source", source}};
+    FW_RETURN_IF_ERROR(Record(store, now, "system", "journal.anomaly", object, "null", finding.dump()).status());
+    if (d.state == DeviceState::kActive) {
+      FW_RETURN_IF_ERROR(RaiseAlert(store, alerts, now, "journal_anomaly", object, finding.dump()).status());
+    }
+  }
+  if (quarantining_fork == nullptr) return Status::Ok();
+  const std::string reason = "journal fork: " + quarantining_fork->detail;
+  FW_RETURN_IF_ERROR(Record(store, now, "system", "device.quarantine", object,
+                            Json{{"state", "active"}, {"reason", d.state_reason}}.dump(),
+                            Json{{"state", "quarantined"}, {"reason", reason}}.dump())
+                         .status());
+  const Json clone = {
+      {"serial", d.serial}, {"seq", quarantining_fork->seq}, {"detail", quarantining_fork->detail}, {"source", source}};
+  FW_RETURN_IF_ERROR(RaiseAlert(store, alerts, now, "clone", object, clone.dump()).status());
+  const Json quarantine = {{"serial", d.serial}, {"reason", reason}, {"actor", "system"}};
+  return RaiseAlert(store, alerts, now, "quarantine", object, quarantine.dump()).status();
+}
+
+// action.close: the verdict the server reached from a check-in (docs/fleet-audit.md).
+Status RecordActionClose(Store& store, int64_t now, const Action& a, const std::string& state_before) {
+  Json after = {{"state", a.state}};
+  if (a.state == "failed") {
+    after["failure_class"] = a.failure_class;
+    after["detail"] = a.detail;
+  }
+  return Record(store, now, "system", "action.close", "action:" + std::to_string(a.id),
+                Json{{"state", state_before}}.dump(), after.dump())
+      .status();
+}
+
 }  // namespace
 
 // size: one pass over the check-in's decisions (manifest, witness, verdicts) and its one write
@@ -71,10 +127,11 @@ Response DeviceApi::Checkin(const Request& request) {
   const witness::Finding* fork = ForkIn(observed->findings);
   auto actions = store_->ListActions(d.serial, /*open_only=*/true);
   if (!actions.ok()) return StoreErrorResponse(actions.status());
-  std::vector<Action*> decided;
+  std::vector<std::pair<Action*, std::string>> decided;  // with the state before the verdict
   for (Action& a : *actions) {
     const std::string verdict = CheckinVerdict(a, *manifest);
     if (verdict.empty()) continue;
+    decided.emplace_back(&a, a.state);
     a.done = true;
     a.updated_s = now;
     if (verdict == "succeeded") {
@@ -85,10 +142,10 @@ Response DeviceApi::Checkin(const Request& request) {
       a.state = "failed";
       a.failure_class = "boot_failed";
     }
-    decided.push_back(&a);
   }
   const bool quarantine = fork != nullptr && d.state == DeviceState::kActive;
-  if (manifest_json != d.manifest_json || observed->changed || quarantine || !decided.empty()) {
+  const bool anomaly = HasAnomaly(observed->findings);
+  if (manifest_json != d.manifest_json || observed->changed || quarantine || anomaly || !decided.empty()) {
     Status s = store_->Atomically([&]() -> Status {
       if (manifest_json != d.manifest_json)
         FW_RETURN_IF_ERROR(
@@ -98,7 +155,12 @@ Response DeviceApi::Checkin(const Request& request) {
         FW_RETURN_IF_ERROR(
             store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
       }
-      for (Action* a : decided) FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
+      FW_RETURN_IF_ERROR(RecordJournalDecisions(*store_, config_.alerts, now, d, observed->findings, "checkin",
+                                                quarantine ? fork : nullptr));
+      for (auto& [a, before] : decided) {
+        FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
+        FW_RETURN_IF_ERROR(RecordActionClose(*store_, now, *a, before));
+      }
       return Status::Ok();
     });
     if (!s.ok()) return StoreErrorResponse(s);
@@ -211,17 +273,27 @@ Response DeviceApi::Segments(const Request& request) {
     return ErrorResponse(400, "bad_segment", e.message());
   }
   const witness::Finding* fork = ForkIn(accepted->findings);
+  const bool quarantine = fork != nullptr && d.state == DeviceState::kActive;
   const int64_t now = NowS();
+  // Cardholder data at rest: sealed under the journal key when one is configured (journal_vault.h).
+  std::string stored = request.body;
+  if (config_.vault != nullptr && !accepted->duplicate) {
+    auto sealed =
+        config_.vault->Seal(SegmentAssociatedData(d.serial, accepted->first_seq, accepted->last_seq), request.body);
+    if (!sealed.ok()) return ErrorResponse(500, "internal", "sealing the segment: " + sealed.status().message());
+    stored = std::move(*sealed);
+  }
   Status s = store_->Atomically([&]() -> Status {
     if (accepted->changed) FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
     if (!accepted->duplicate) {
       FW_RETURN_IF_ERROR(store_->AddSegment({d.serial, accepted->first_seq, accepted->last_seq, accepted->records,
-                                             HexEncode(Sha256::Of(AsBytes(request.body))), now, request.body}));
+                                             HexEncode(Sha256::Of(AsBytes(request.body))), now, stored}));
     }
-    if (fork != nullptr && d.state == DeviceState::kActive) {
+    if (quarantine) {
       FW_RETURN_IF_ERROR(store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
     }
-    return Status::Ok();
+    return RecordJournalDecisions(*store_, config_.alerts, now, d, accepted->findings, "segment",
+                                  quarantine ? fork : nullptr);
   });
   if (!s.ok()) return StoreErrorResponse(s);
   NoteSeen(d.serial);

@@ -15,12 +15,18 @@
 //  - Deliverer::RunOnce(now): sends every due delivery (Store::DueDeliveries); a 2xx marks it
 //    delivered; anything else (status, transport error, timeout) logs a DeliveryAttempt and
 //    reschedules at now + min(backoff_seconds * 2^(attempts-1), max_backoff_seconds) + jitter
-//    (0..10 %), until max_attempts, then "failed". Each attempt is bounded by http options.
+//    (0..10 %, RetryDelaySeconds), until max_attempts, then "failed". Every attempt, the
+//    successful one included, is a DeliveryAttempt row (the delivery log). Each attempt is
+//    bounded by policy.http (deadline 10 s by default). A delivery whose webhook is no longer
+//    configured is marked "failed" without an attempt. Redirects are not followed (3xx = failure).
+//  - Store errors end RunOnce with the error (the scheduler logs it and tries again next tick);
+//    an attempt and its delivery update are written in one transaction.
 // Thread safety: RaiseAlert is a free function; a Deliverer is used by one thread (it owns its Store).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,7 +50,12 @@ struct AlertPolicy {
   int64_t backoff_seconds = 10;
   int64_t max_backoff_seconds = 3600;
   bool allow_plain_http = false;
-  net::HttpOptions http;  // ca_file for the receivers' certificates, deadlines
+  // ca_file for the receivers' certificates, deadlines (short: one slow receiver delays the others).
+  net::HttpOptions http{.ca_file = "",
+                        .min_bytes_per_second = 1,
+                        .min_speed_window_seconds = 10,
+                        .deadline_seconds = 10,
+                        .connect_timeout_seconds = 5};
 };
 
 // The webhook names subscribed to `kind`.
@@ -57,16 +68,24 @@ Result<int64_t> RaiseAlert(Store& store, const AlertPolicy& policy, int64_t now_
 // "v1=<hex>" for a body at a timestamp.
 std::string AlertSignature(const std::string& secret, int64_t timestamp, const std::string& body);
 
+// The delay before the next attempt after `attempts` failed ones, jitter excluded:
+// min(backoff_seconds * 2^(attempts-1), max_backoff_seconds), at least 1 s.
+int64_t RetryDelaySeconds(const AlertPolicy& policy, int64_t attempts);
+
 class Deliverer {
  public:
   Deliverer(AlertPolicy policy, std::unique_ptr<Store> store, Clock& clock);
-  // One pass over the due deliveries; returns how many attempts were made.
+  ~Deliverer();
+  // One pass over the due deliveries (at most 100); returns how many attempts were made.
   Result<int64_t> RunOnce();
 
  private:
+  Status Attempt(const Webhook& hook, const Alert& alert, AlertDelivery& delivery);
+
   AlertPolicy policy_;
   std::unique_ptr<Store> store_;
   Clock& clock_;
+  std::mt19937_64 rng_;  // retry jitter
 };
 
 }  // namespace fw::server
