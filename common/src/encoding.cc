@@ -90,6 +90,55 @@ Result<std::vector<uint8_t>> Base64Decode(std::string_view text) {
   return out;
 }
 
+namespace {
+constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+int Base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+}  // namespace
+
+std::string Base64UrlEncode(std::span<const uint8_t> data) {
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t byte : data) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kBase64Url[(acc >> bits) & 0x3F]);
+    }
+  }
+  if (bits > 0) out.push_back(kBase64Url[(acc << (6 - bits)) & 0x3F]);
+  return out;
+}
+
+Result<std::vector<uint8_t>> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) return Corrupt("base64url text has an impossible length " + std::to_string(text.size()));
+  std::vector<uint8_t> out;
+  out.reserve(text.size() * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int v = Base64UrlValue(text[i]);
+    if (v < 0) return Corrupt("invalid base64url character at position " + std::to_string(i));
+    acc = ((acc << 6) | static_cast<uint32_t>(v)) & 0xFFFFFF;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<uint8_t>((acc >> bits) & 0xFF));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return Corrupt("base64url text has non-zero trailing bits");
+  return out;
+}
+
 std::string IsoTimeUtc(int64_t seconds) {
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};

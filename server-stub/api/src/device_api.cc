@@ -5,6 +5,7 @@
 #include "device_api_impl.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/server/audit.h"
 #include "fw/server/device_messages.h"
 #include "fw/server/journal_witness.h"
 
@@ -200,15 +201,32 @@ Response DeviceApi::Enrol(const Request& request) {
   Status s = store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(bool consumed, store_->ConsumeEnrolToken(hash, now));
     if (!consumed) return used = true, FailedPrecondition("token used");
+    const std::string actor = "device:" + req->serial;
+    Json after{{"state", "active"}, {"spki_sha256", cert->spki_sha256_hex}, {"cert_serial", cert->cert_serial_hex}};
     if (!device->has_value()) {
       FW_RETURN_IF_ERROR(store_->CreateDevice(
           {req->serial, cert->spki_sha256_hex, DeviceState::kActive, "", now, now, "", "", "", ""}));
-    } else if ((*device)->spki_sha256_hex != cert->spki_sha256_hex) {
-      // The operator's token re-enrols the terminal with a new key: its older certificates stop working.
+      FW_RETURN_IF_ERROR(Record(*store_, now, actor, "device.enrol", actor, "null", after.dump()).status());
+    } else {
+      // A token for an existing serial (the operator's re-enrol) rebinds it: the new key replaces the
+      // old one, every earlier certificate is deny-listed, and the device is active again.
+      const Device& d = **device;
       FW_ASSIGN_OR_RETURN(auto old, store_->ListCerts(req->serial));
-      for (const auto& c : old)
+      Json denied = Json::array();
+      for (const auto& c : old) {
+        FW_ASSIGN_OR_RETURN(bool already, store_->IsCertDenied(c.cert_serial_hex));
+        if (already) continue;
         FW_RETURN_IF_ERROR(store_->DenyCert(c.cert_serial_hex, req->serial, "re-enrolled", now));
-      FW_RETURN_IF_ERROR(store_->SetDeviceKey(req->serial, cert->spki_sha256_hex));
+        denied.push_back(c.cert_serial_hex);
+      }
+      if (d.spki_sha256_hex != cert->spki_sha256_hex)
+        FW_RETURN_IF_ERROR(store_->SetDeviceKey(req->serial, cert->spki_sha256_hex));
+      if (d.state != DeviceState::kActive)
+        FW_RETURN_IF_ERROR(store_->SetDeviceState(req->serial, DeviceState::kActive, ""));
+      after["denied_certificates"] = denied;
+      const Json before{
+          {"state", DeviceStateName(d.state)}, {"reason", d.state_reason}, {"spki_sha256", d.spki_sha256_hex}};
+      FW_RETURN_IF_ERROR(Record(*store_, now, actor, "device.re_enrol", actor, before.dump(), after.dump()).status());
     }
     return store_->AddCert({cert->cert_serial_hex, req->serial, cert->spki_sha256_hex, now, cert->not_after_s});
   });
@@ -234,7 +252,12 @@ Response DeviceApi::Renew(const Request& request) {
     // A renewal may bring a new key (key rotation): the holder of the bound key asked for it.
     if (cert->spki_sha256_hex != d.spki_sha256_hex)
       FW_RETURN_IF_ERROR(store_->SetDeviceKey(d.serial, cert->spki_sha256_hex));
-    return store_->AddCert({cert->cert_serial_hex, d.serial, cert->spki_sha256_hex, now, cert->not_after_s});
+    FW_RETURN_IF_ERROR(store_->AddCert({cert->cert_serial_hex, d.serial, cert->spki_sha256_hex, now, cert->not_after_s}));
+    const std::string actor = "device:" + d.serial;
+    const Json before{{"spki_sha256", d.spki_sha256_hex}, {"cert_serial", request.peer.cert_serial_hex}};
+    const Json after{
+        {"spki_sha256", cert->spki_sha256_hex}, {"cert_serial", cert->cert_serial_hex}, {"not_after", cert->not_after_s}};
+    return Record(*store_, now, actor, "device.renew", actor, before.dump(), after.dump()).status();
   });
   if (!s.ok()) {
     store_->DenyCert(cert->cert_serial_hex, d.serial, "renewal not completed", now).IgnoreError();

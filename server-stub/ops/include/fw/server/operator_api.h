@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fw/clock.h"
 #include "fw/server/alerts.h"
@@ -40,6 +41,16 @@ struct OperatorApiConfig {
   AlertPolicy alerts;                         // for alerts raised by operator decisions (quarantine)
   std::shared_ptr<const JournalVault> vault;  // opens stored segments
 };
+
+// The route table (for docs and tests): method, path pattern ("{serial}" etc. for a path piece),
+// minimum role ("" = no token needed) and whether the token also needs journal_read.
+struct OperatorRouteInfo {
+  std::string method;
+  std::string pattern;
+  std::string min_role;
+  bool journal_read = false;
+};
+std::vector<OperatorRouteInfo> OperatorRoutes();
 
 Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
                                                         Clock& clock);
