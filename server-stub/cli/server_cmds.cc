@@ -28,15 +28,16 @@ Status MakeDir(const std::string& path, unsigned mode) {
   return IoError("cannot create " + path + ": " + ErrnoText(errno));
 }
 
-// Creates the data directory's skeleton: the repository directory, the store (migrated), and
-// fwserver.json last — its presence is what "initialised" means.
+// Creates the data directory's skeleton: the repository directory, audit/ (the default heads
+// file's place), the store (migrated), and fwserver.json last — its presence is what "initialised" means.
 int Init(const cli::Invocation& inv) {
   const std::string dir = inv.vm["data"].as<std::string>();
   const std::string config = dir + "/fwserver.json";
   if (fs::exists(config)) {
     return cli::Fail(inv, FailedPrecondition(config + " exists: this data directory is already initialised"));
   }
-  for (const auto& [path, mode] : {std::pair<std::string, unsigned>{dir, 0750}, {dir + "/repo", 0755}}) {
+  for (const auto& [path, mode] :
+       {std::pair<std::string, unsigned>{dir, 0750}, {dir + "/repo", 0755}, {dir + "/audit", 0750}}) {
     if (Status s = MakeDir(path, mode); !s.ok()) return cli::Fail(inv, s);
   }
   auto store = OpenSqliteStore(StorePath(dir), /*create=*/true);
@@ -44,9 +45,13 @@ int Init(const cli::Invocation& inv) {
   store->reset();
   if (Status s = WriteFileAtomic(config, DefaultConfigJson(), 0640); !s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
-    cli::PrintJson({{"ok", true}, {"config", config}, {"store", StorePath(dir)}, {"repository", dir + "/repo"}});
+    cli::PrintJson({{"ok", true},
+                    {"config", config},
+                    {"store", StorePath(dir)},
+                    {"repository", dir + "/repo"},
+                    {"audit", dir + "/audit"}});
   } else {
-    std::cout << "initialised " << dir << ": fwserver.json, server.db, repo/\n"
+    std::cout << "initialised " << dir << ": fwserver.json, server.db, repo/, audit/\n"
               << "next: fwserver ca init --data " << dir << "; fwserver issuer --data " << dir
               << " &; fwserver run --data " << dir << "\n";
   }

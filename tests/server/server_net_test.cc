@@ -138,6 +138,38 @@ TEST_F(NetTest, NoClientCertificateReachesTheHandlerAsNone) {
   EXPECT_EQ(r.body.rfind("peer=none serial= GET /v1/ping body=0 remote=127.0.0.1:", 0), 0u) << r.body;
 }
 
+TEST_F(NetTest, TheDevicePortRequestsACertificateNamingTheFleetCas) {
+  StartServer(Options());
+  auto c = TlsClient::Connect(server_->port());
+  ASSERT_TRUE(c->handshake_ok()) << c->error();
+  EXPECT_TRUE(c->certificate_requested());
+  EXPECT_EQ(c->ca_names_received(), 2);  // issuing + root (chain.pem)
+  // TLS 1.2 too.
+  auto c12 = TlsClient::Connect(server_->port(), Versions(TLS1_2_VERSION, TLS1_2_VERSION));
+  ASSERT_TRUE(c12->handshake_ok()) << c12->error();
+  EXPECT_TRUE(c12->certificate_requested());
+}
+
+// The operator port's setting: no CertificateRequest at all, so no CA names; a client with or
+// without a certificate handshakes, and the handler sees no certificate.
+TEST_F(NetTest, WithoutRequestClientCertNoCertificateIsRequested) {
+  HttpsServerOptions o = Options();
+  o.request_client_cert = false;
+  StartServer(o);
+  for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    auto c = TlsClient::Connect(server_->port(), Versions(TLS1_2_VERSION, version));
+    ASSERT_TRUE(c->handshake_ok()) << c->error();
+    EXPECT_FALSE(c->certificate_requested()) << version;
+    EXPECT_EQ(c->ca_names_received(), 0) << version;
+    const auto r = c->Request("GET", "/healthz");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.rfind("peer=none serial= GET /healthz", 0), 0u) << r.body;
+  }
+  auto device = TlsClient::Connect(server_->port(), Device());  // holds a certificate it is never asked for
+  ASSERT_TRUE(device->handshake_ok()) << device->error();
+  EXPECT_EQ(device->Request("GET", "/x").body.substr(0, 10), "peer=none ");
+}
+
 TEST_F(NetTest, FleetCertificateIsValidAndOtherCaIsInvalid) {
   StartServer(Options());
   auto c = TlsClient::Connect(server_->port(), Device());

@@ -106,7 +106,13 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const ClientOptions
     SSL_CTX_use_certificate_chain_file(c->ctx_, options.cert_file.c_str());
     SSL_CTX_use_PrivateKey_file(c->ctx_, options.key_file.c_str(), SSL_FILETYPE_PEM);
   }
+  // Called only when the server sends a CertificateRequest and we hold no certificate.
+  SSL_CTX_set_client_cert_cb(c->ctx_, [](SSL* ssl, X509**, EVP_PKEY**) {
+    static_cast<TlsClient*>(SSL_get_app_data(ssl))->certificate_requested_ = true;
+    return 0;  // no certificate
+  });
   c->ssl_ = SSL_new(c->ctx_);
+  SSL_set_app_data(c->ssl_, c.get());
   SSL_set_fd(c->ssl_, c->fd_);
   SSL_set_tlsext_host_name(c->ssl_, "localhost");
   if (options.session != nullptr) SSL_set_session(c->ssl_, options.session);
@@ -119,6 +125,11 @@ std::unique_ptr<TlsClient> TlsClient::Connect(uint16_t port, const ClientOptions
   }
   ERR_clear_error();
   return c;
+}
+
+int TlsClient::ca_names_received() const {
+  const STACK_OF(X509_NAME)* names = ssl_ == nullptr ? nullptr : SSL_get_client_CA_list(ssl_);
+  return names == nullptr ? 0 : sk_X509_NAME_num(names);
 }
 
 bool TlsClient::reused() const { return ssl_ != nullptr && SSL_session_reused(ssl_) == 1; }

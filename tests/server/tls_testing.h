@@ -46,6 +46,10 @@ class TlsClient {
   bool handshake_ok() const { return handshake_ok_; }
   const std::string& error() const { return error_; }
   bool reused() const;
+  // Whether the server sent a CertificateRequest (seen only when connecting without a certificate),
+  // and how many CA names it carried.
+  bool certificate_requested() const { return certificate_requested_; }
+  int ca_names_received() const;
   // The session for a later resumption (owned by the caller: SSL_SESSION_free).
   SSL_SESSION* TakeSession() const;
 
@@ -64,6 +68,7 @@ class TlsClient {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   bool handshake_ok_ = false;
+  bool certificate_requested_ = false;
   std::string error_;
   std::string pending_;  // bytes read past the last response
 };

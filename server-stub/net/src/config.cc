@@ -2,8 +2,11 @@
 // and bounds checked) and the defaults `fwserver init` writes. Fuzzed by tests/fuzz/config_fuzz.cc.
 #include "fw/server/config.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <functional>
 #include <limits>
@@ -43,13 +46,35 @@ class ObjectReader {
     out = static_cast<T>(v);
     return Status::Ok();
   }
-  Status String(const char* key, std::string& out) {
+  // allow_empty: "" is accepted and means "the default" (documented per key).
+  Status String(const char* key, std::string& out, bool allow_empty = false) {
     const json* v = Take(key);
     if (v == nullptr) return Status::Ok();
-    if (!v->is_string()) return Corrupt(Name(key) + ": must be a string");
-    const auto& s = v->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 4096 || s.find('\0') != std::string::npos) {
-      return Corrupt(Name(key) + ": must be a non-empty string of at most 4096 bytes without NUL");
+    return StringValue(*v, Name(key), allow_empty, out);
+  }
+  Status Bool(const char* key, bool& out) {
+    const json* v = Take(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_boolean()) return Corrupt(Name(key) + ": must be true or false");
+    out = v->get<bool>();
+    return Status::Ok();
+  }
+  // An array; `read` is called with each element and its dotted name ("key[i]").
+  Status Array(const char* key, size_t max_items, const std::function<Status(const json&, const std::string&)>& read) {
+    const json* v = Take(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_array()) return Corrupt(Name(key) + ": must be an array");
+    if (v->size() > max_items) return Corrupt(Name(key) + ": at most " + std::to_string(max_items) + " items");
+    for (size_t i = 0; i < v->size(); ++i) {
+      FW_RETURN_IF_ERROR(read((*v)[i], Name(key) + "[" + std::to_string(i) + "]"));
+    }
+    return Status::Ok();
+  }
+  static Status StringValue(const json& v, const std::string& name, bool allow_empty, std::string& out) {
+    if (!v.is_string()) return Corrupt(name + ": must be a string");
+    const auto& s = v.get_ref<const std::string&>();
+    if ((s.empty() && !allow_empty) || s.size() > 4096 || s.find('\0') != std::string::npos) {
+      return Corrupt(name + ": must be a non-empty string of at most 4096 bytes without NUL");
     }
     out = s;
     return Status::Ok();
@@ -57,12 +82,17 @@ class ObjectReader {
   Status Object(const char* key, const std::function<Status(ObjectReader&)>& read) {
     const json* v = Take(key);
     if (v == nullptr) return Status::Ok();
-    if (!v->is_object()) return Corrupt(Name(key) + ": must be an object");
-    ObjectReader inner(*v, Name(key));
+    return ObjectValue(*v, Name(key), read);
+  }
+  static Status ObjectValue(const json& v, const std::string& name, const std::function<Status(ObjectReader&)>& read) {
+    if (!v.is_object()) return Corrupt(name + ": must be an object");
+    ObjectReader inner(v, name);
     FW_RETURN_IF_ERROR(read(inner));
     return inner.Finish();
   }
   bool Has(const char* key) const { return object_.contains(key); }
+  // The value itself (nullptr when absent), for shapes the typed readers do not cover.
+  const json* Raw(const char* key) { return Take(key); }
   Status Finish() const {
     for (const auto& [key, value] : object_.items()) {
       if (!taken_.count(key)) return Corrupt(Name(key) + ": unknown key");
@@ -151,6 +181,115 @@ Status ReadLimits(ObjectReader& r, ServerLimits& l) {
   return r.Int("threads", 0, 256, l.threads);
 }
 
+Status ReadOperatorPort(ObjectReader& r, OperatorPortConfig& o) {
+  FW_RETURN_IF_ERROR(r.String("listen_address", o.listen_address));
+  FW_RETURN_IF_ERROR(r.Int("port", 0, 65535, o.port));
+  FW_RETURN_IF_ERROR(r.String("tls_cert", o.tls_cert, /*allow_empty=*/true));
+  FW_RETURN_IF_ERROR(r.String("tls_key", o.tls_key, /*allow_empty=*/true));
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return Corrupt("operator.tls_cert, operator.tls_key: give both or neither (neither: the device port's)");
+  }
+  return r.Int("threads", 1, 64, o.threads);
+}
+
+Status ReadAudit(ObjectReader& r, AuditConfig& a) {
+  FW_RETURN_IF_ERROR(r.String("heads_file", a.heads_file));
+  return r.Int("export_interval_seconds", 10, kDay, a.export_interval_seconds);
+}
+
+bool ValidWebhookName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.') return false;
+  }
+  return true;
+}
+
+// scheme://host... without spaces or control characters.
+bool ValidUrl(const std::string& url, const std::string& scheme) {
+  if (url.rfind(scheme, 0) != 0 || url.size() == scheme.size() || url.size() > 2048) return false;
+  if (url[scheme.size()] == '/' || url[scheme.size()] == ':') return false;  // no host
+  for (char ch : url) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return false;
+  }
+  return true;
+}
+
+Status ReadKinds(const json& v, const std::string& name, std::vector<std::string>& kinds) {
+  if (!v.is_array() || v.empty()) return Corrupt(name + ": must be a non-empty array of alert kinds or [\"*\"]");
+  std::set<std::string> seen;
+  for (const json& k : v) {
+    const std::string kind = k.is_string() ? k.get<std::string>() : "";
+    const auto& known = KnownAlertKinds();
+    if (kind != "*" && std::find(known.begin(), known.end(), kind) == known.end()) {
+      return Corrupt(name + ": unknown alert kind " + (k.is_string() ? "\"" + kind + "\"" : k.dump()) + " (known: " +
+                     [&] {
+                       std::string all;
+                       for (const auto& x : known) all += (all.empty() ? "" : ", ") + x;
+                       return all;
+                     }() +
+                     ", or \"*\")");
+    }
+    if (!seen.insert(kind).second) return Corrupt(name + ": \"" + kind + "\" given twice");
+    kinds.push_back(kind);
+  }
+  if (seen.count("*") && kinds.size() > 1) return Corrupt(name + ": \"*\" already means every kind");
+  return Status::Ok();
+}
+
+Status ReadWebhook(const json& v, const std::string& name, WebhookConfig& w) {
+  return ObjectReader::ObjectValue(v, name, [&](ObjectReader& r) -> Status {
+    if (!r.Has("name") || !r.Has("url") || !r.Has("secret_file") || !r.Has("kinds")) {
+      return Corrupt(name + ": name, url, secret_file and kinds are required");
+    }
+    FW_RETURN_IF_ERROR(r.String("name", w.name));
+    FW_RETURN_IF_ERROR(r.String("url", w.url));
+    FW_RETURN_IF_ERROR(r.String("secret_file", w.secret_file));
+    if (!ValidWebhookName(w.name)) return Corrupt(name + ".name: 1-64 characters of A-Z a-z 0-9 - _ .");
+    if (!ValidUrl(w.url, "https://") && !ValidUrl(w.url, "http://")) {
+      return Corrupt(name + ".url: must be an https:// URL without spaces");
+    }
+    return ReadKinds(*r.Raw("kinds"), name + ".kinds", w.kinds);
+  });
+}
+
+Status ReadAlerts(ObjectReader& r, AlertsConfig& a) {
+  std::set<std::string> names;
+  const auto read_webhook = [&](const json& v, const std::string& name) -> Status {
+    WebhookConfig w;
+    if (Status s = ReadWebhook(v, name, w); !s.ok()) return s;
+    if (!names.insert(w.name).second) return Corrupt(name + ".name: \"" + w.name + "\" is used by another webhook");
+    a.webhooks.push_back(std::move(w));
+    return Status::Ok();
+  };
+  FW_RETURN_IF_ERROR(r.Array("webhooks", 32, read_webhook));
+  FW_RETURN_IF_ERROR(r.String("ca_file", a.ca_file, /*allow_empty=*/true));
+  FW_RETURN_IF_ERROR(r.Int("max_attempts", 1, 100, a.max_attempts));
+  FW_RETURN_IF_ERROR(r.Int("backoff_seconds", 1, kDay, a.backoff_seconds));
+  FW_RETURN_IF_ERROR(r.Int("max_backoff_seconds", 1, 7 * kDay, a.max_backoff_seconds));
+  FW_RETURN_IF_ERROR(r.Bool("allow_plain_http", a.allow_plain_http));
+  if (a.max_backoff_seconds < a.backoff_seconds) {
+    return Corrupt("alerts.max_backoff_seconds: must be at least backoff_seconds");
+  }
+  for (size_t i = 0; i < a.webhooks.size(); ++i) {
+    if (!a.allow_plain_http && a.webhooks[i].url.rfind("https://", 0) != 0) {
+      return Corrupt("alerts.webhooks[" + std::to_string(i) +
+                     "].url: must be https:// (http:// only with alerts.allow_plain_http, for tests)");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadJournal(ObjectReader& r, JournalConfig& j) {
+  FW_RETURN_IF_ERROR(r.Int("retention_days", 0, 100 * 366, j.retention_days));
+  FW_RETURN_IF_ERROR(r.String("encryption_key_file", j.encryption_key_file, /*allow_empty=*/true));
+  FW_RETURN_IF_ERROR(r.String("readers", j.readers));
+  if (j.readers != JournalConfig().readers) {
+    return Corrupt("journal.readers: the only policy is \"" + JournalConfig().readers + "\"");
+  }
+  return Status::Ok();
+}
+
 // The sections in the order docs/fleet-server.md lists them.
 Status ReadSections(ObjectReader& top, ServerConfig& c) {
   FW_RETURN_IF_ERROR(top.Object("device_port", [&](ObjectReader& r) { return ReadDevicePort(r, c); }));
@@ -158,10 +297,46 @@ Status ReadSections(ObjectReader& top, ServerConfig& c) {
   FW_RETURN_IF_ERROR(top.String("database", c.database));
   FW_RETURN_IF_ERROR(top.Object("issuer", [&](ObjectReader& r) { return ReadIssuer(r, c); }));
   FW_RETURN_IF_ERROR(top.Object("devices", [&](ObjectReader& r) { return ReadDevices(r, c); }));
-  return top.Object("limits", [&](ObjectReader& r) { return ReadLimits(r, c.limits); });
+  FW_RETURN_IF_ERROR(top.Object("limits", [&](ObjectReader& r) { return ReadLimits(r, c.limits); }));
+  FW_RETURN_IF_ERROR(top.Object("operator", [&](ObjectReader& r) { return ReadOperatorPort(r, c.operator_port); }));
+  FW_RETURN_IF_ERROR(top.Object("audit", [&](ObjectReader& r) { return ReadAudit(r, c.audit); }));
+  FW_RETURN_IF_ERROR(top.Object("alerts", [&](ObjectReader& r) { return ReadAlerts(r, c.alerts); }));
+  FW_RETURN_IF_ERROR(top.Object("journal", [&](ObjectReader& r) { return ReadJournal(r, c.journal); }));
+  return top.Int("cert_warn_days", 0, 366, c.cert_warn_days);
 }
 
 }  // namespace
+
+const std::vector<std::string>& KnownAlertKinds() {
+  static const std::vector<std::string> kinds = {"journal_anomaly", "clone",         "quarantine",
+                                                 "rollout_paused",  "cert_expiring", "audit_head"};
+  return kinds;
+}
+
+Status LoadWebhookSecrets(ServerConfig& config) {
+  constexpr uint64_t kMaxSecretBytes = 4096;
+  for (size_t i = 0; i < config.alerts.webhooks.size(); ++i) {
+    WebhookConfig& w = config.alerts.webhooks[i];
+    const std::string key = "alerts.webhooks[" + std::to_string(i) + "].secret_file " + w.secret_file;
+    struct stat st {};
+    if (::stat(w.secret_file.c_str(), &st) != 0) {
+      return (errno == ENOENT ? NotFound("does not exist") : IoError(ErrnoText(errno))).WithContext(key);
+    }
+    if (!S_ISREG(st.st_mode)) return Corrupt(key + ": not a regular file");
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      return FailedPrecondition(key + ": readable by group or others (chmod 600 it)");
+    }
+    auto text = ReadFileToString(w.secret_file, kMaxSecretBytes);
+    if (!text.ok()) return text.status().WithContext(key);
+    std::string secret = std::move(text).value();
+    if (!secret.empty() && secret.back() == '\n') secret.pop_back();
+    if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+    if (secret.empty())
+      return Corrupt(key + ": empty (an HMAC key needs at least one byte; 32 random bytes are usual)");
+    w.secret = std::move(secret);
+  }
+  return Status::Ok();
+}
 
 Result<ServerConfig> ParseConfig(std::string_view json_text, const std::string& data_dir) {
   if (json_text.size() > kMaxConfigBytes) return Corrupt("the configuration exceeds 64 KiB");
@@ -174,6 +349,7 @@ Result<ServerConfig> ParseConfig(std::string_view json_text, const std::string& 
   c.repository_dir = "repo";
   c.database = "server.db";
   c.issuer_socket = "issuer.sock";
+  c.audit.heads_file = "audit/heads.jsonl";
   ObjectReader top(doc, "");
   FW_RETURN_IF_ERROR(ReadSections(top, c));
   FW_RETURN_IF_ERROR(top.Finish());
@@ -182,8 +358,15 @@ Result<ServerConfig> ParseConfig(std::string_view json_text, const std::string& 
   if (c.repository_url[0] != '/' && c.repository_url.rfind("https://", 0) != 0) {
     return Corrupt("repository.url: must be a path (\"/repo/\") or an https:// URL");
   }
-  for (std::string* p : {&c.tls_cert, &c.tls_key, &c.client_ca, &c.repository_dir, &c.database, &c.issuer_socket}) {
+  for (std::string* p : {&c.tls_cert, &c.tls_key, &c.client_ca, &c.repository_dir, &c.database, &c.issuer_socket,
+                         &c.operator_port.tls_cert, &c.operator_port.tls_key, &c.audit.heads_file, &c.alerts.ca_file,
+                         &c.journal.encryption_key_file}) {
     *p = Resolve(data_dir, *p);
+  }
+  for (WebhookConfig& w : c.alerts.webhooks) w.secret_file = Resolve(data_dir, w.secret_file);
+  if (c.operator_port.tls_cert.empty()) {
+    c.operator_port.tls_cert = c.tls_cert;
+    c.operator_port.tls_key = c.tls_key;
   }
   return c;
 }
@@ -199,7 +382,9 @@ Result<ServerConfig> LoadConfig(const std::string& data_dir) {
   }
   const std::string path = dir + "/fwserver.json";
   FW_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path, kMaxConfigBytes));
-  return ParseConfig(text, dir).WithContext(path);
+  FW_ASSIGN_OR_RETURN(ServerConfig config, ParseConfig(text, dir).WithContext(path));
+  FW_RETURN_IF_ERROR(LoadWebhookSecrets(config).WithContext(path));
+  return config;
 }
 
 std::string DefaultConfigJson() {
@@ -232,6 +417,23 @@ std::string DefaultConfigJson() {
         {"max_connections", l.max_connections},
         {"retry_after_seconds", l.retry_after_seconds},
         {"threads", l.threads}}},
+      {"operator",
+       {{"listen_address", d.operator_port.listen_address},
+        {"port", d.operator_port.port},
+        {"tls_cert", ""},
+        {"tls_key", ""},
+        {"threads", d.operator_port.threads}}},
+      {"audit", {{"heads_file", "audit/heads.jsonl"}, {"export_interval_seconds", d.audit.export_interval_seconds}}},
+      {"alerts",
+       {{"webhooks", json::array()},
+        {"ca_file", ""},
+        {"max_attempts", d.alerts.max_attempts},
+        {"backoff_seconds", d.alerts.backoff_seconds},
+        {"max_backoff_seconds", d.alerts.max_backoff_seconds},
+        {"allow_plain_http", d.alerts.allow_plain_http}}},
+      {"journal",
+       {{"retention_days", d.journal.retention_days}, {"encryption_key_file", ""}, {"readers", d.journal.readers}}},
+      {"cert_warn_days", d.cert_warn_days},
   };
   return doc.dump(2) + "\n";
 }

@@ -171,8 +171,12 @@ Result<SSL_CTX*> MakeServerContext(const HttpsServerOptions& options, TicketStat
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
   FW_RETURN_IF_ERROR(UseCertificateAndKey(ctx.get(), options));
-  FW_RETURN_IF_ERROR(AdvertiseClientCas(ctx.get(), options.client_ca_pem));
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, AcceptAnyCertificate);
+  if (options.request_client_cert) {
+    FW_RETURN_IF_ERROR(AdvertiseClientCas(ctx.get(), options.client_ca_pem));
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, AcceptAnyCertificate);
+  } else {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);  // no CertificateRequest at all
+  }
   // Resumption: a server-side cache (TLS 1.2 session ids) and tickets (TLS 1.2 and 1.3).
   static const unsigned char kSessionContext[] = "fwserver-device";
   SSL_CTX_set_session_id_context(ctx.get(), kSessionContext, sizeof kSessionContext - 1);

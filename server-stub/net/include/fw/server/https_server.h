@@ -8,7 +8,9 @@
 //    the previous key are still accepted). Client certificates are requested, never required:
 //    the handshake succeeds without one or with a bad one; afterwards the presented chain (leaf
 //    first, DER) goes to DeviceCertVerifier::Inspect(chain, clock.WallSeconds()) once per
-//    connection and the resulting Peer reaches every request of that connection.
+//    connection and the resulting Peer reaches every request of that connection. With
+//    request_client_cert = false (the operator port) the server sends no CertificateRequest at
+//    all (no CA names either) and every Peer is the one Inspect gives an empty chain.
 //  - Threads: `threads` I/O threads, each with its own event loop and its own RequestHandler made
 //    by the HandlerFactory (called on Start's thread, before Start returns); a connection lives
 //    on one thread for its whole life, so a handler is only ever used by one thread.
@@ -73,10 +75,11 @@ TicketKeySource LocalTicketKeys(Clock& clock, int64_t rotation_seconds);
 
 struct HttpsServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 0;           // 0: ephemeral
-  std::string cert_chain_pem;  // the server's certificate (+ intermediates), PEM text
-  std::string key_pem;         // its private key, PEM text
-  std::string client_ca_pem;   // CA names advertised in the CertificateRequest (may be empty)
+  uint16_t port = 0;                // 0: ephemeral
+  std::string cert_chain_pem;       // the server's certificate (+ intermediates), PEM text
+  std::string key_pem;              // its private key, PEM text
+  std::string client_ca_pem;        // CA names advertised in the CertificateRequest (may be empty)
+  bool request_client_cert = true;  // false: no CertificateRequest (server certificate only)
   int threads = 1;
   uint64_t max_header_bytes = 8192;
   int64_t handshake_timeout_ms = 10000;

@@ -1,0 +1,103 @@
+// fwserver's background scheduler (server-stub/net, lib fw_server_run; docs/fleet-server.md,
+// "The scheduler"): the periodic work of `fwserver run` besides answering requests.
+//
+// Contract:
+//  - RunOnce() is one pass on the caller's thread, in this order:
+//      every pass                    Deliverer::RunOnce (due webhook deliveries, fw/server/alerts.h)
+//      every export_interval         ExportAuditHead(heads_file); when it wrote a line and a webhook
+//                                    subscribes to audit_head: RaiseAlert(audit_head, "audit",
+//                                    {"seq","hash","heads_file"})
+//      every cert_scan_interval      ReadCaStatus(data_dir, warn): each CA or device certificate
+//                                    expiring within the window raises cert_expiring ONCE, remembered
+//                                    by the setting "cert_expiring:<certificate serial hex>" written
+//                                    in the same transaction as the alert
+//      every purge_interval          when retention_seconds > 0: PurgeSegmentsReceivedBefore(now -
+//                                    retention) and, when it deleted anything, an audit row (actor
+//                                    system, action journal.purge, object "journal", after
+//                                    {"deleted","received_before"}) in the same transaction
+//    Intervals are measured on clock.MonotonicMs(); the first pass does every task. Times written
+//    (alerts, audit, heads file) are clock.WallSeconds().
+//  - A task that fails is logged to stderr (once per distinct message and task), counted in
+//    stats().errors, and retried at its next due time; it never stops the other tasks.
+//  - Start() runs RunOnce on a thread of its own every tick_ms of real time (a condition variable
+//    wait, so Stop() wakes it at once); Stop() joins it (idempotent; the destructor calls it).
+// Ownership: the scheduler owns both store connections (`store` for its own work, `delivery_store`
+// for the Deliverer); the clock must outlive it.
+// Thread safety: Start/Stop/RunOnce from one controlling thread (RunOnce not while started);
+// stats() from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "fw/clock.h"
+#include "fw/server/alerts.h"
+#include "fw/server/store.h"
+#include "fw/status.h"
+
+namespace fw::server {
+
+struct SchedulerConfig {
+  std::string data_dir;    // DIR: the CA files (ReadCaStatus)
+  std::string heads_file;  // audit.heads_file
+  int64_t export_interval_seconds = 300;
+  int64_t cert_scan_interval_seconds = 3600;
+  int64_t purge_interval_seconds = 86400;
+  int64_t cert_warn_seconds = 30 * 86400;
+  int64_t retention_seconds = 0;  // 0: journal segments are kept forever
+  AlertPolicy alerts;
+  int64_t tick_ms = 1000;  // real time between passes of the thread
+};
+
+struct SchedulerStats {
+  int64_t passes = 0;
+  int64_t delivery_attempts = 0;
+  int64_t heads_exported = 0;  // lines written to the heads file
+  int64_t cert_alerts = 0;     // cert_expiring alerts raised
+  int64_t segments_purged = 0;
+  int64_t errors = 0;
+  std::string last_error;
+};
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerConfig config, std::unique_ptr<Store> store, std::unique_ptr<Store> delivery_store, Clock& clock);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // One pass (see above); returns the first task error (the other tasks still ran).
+  Status RunOnce();
+  void Start();
+  void Stop();
+  SchedulerStats stats() const;
+
+ private:
+  Status DeliverAlerts();
+  Status ExportHead(int64_t now_s);
+  Status ScanCertificates(int64_t now_s);
+  Status PurgeJournals(int64_t now_s);
+  // Counts and logs a task's error (the same message of the same task is logged once).
+  void Note(const char* task, const Status& status, Status& first);
+
+  SchedulerConfig config_;
+  std::unique_ptr<Store> store_;
+  Deliverer deliverer_;
+  Clock& clock_;
+  int64_t next_export_ms_ = INT64_MIN;
+  int64_t next_cert_scan_ms_ = INT64_MIN;
+  int64_t next_purge_ms_ = INT64_MIN;
+
+  mutable std::mutex mu_;  // guards stats_, last_logged_, stop_
+  std::condition_variable wake_;
+  bool stop_ = false;
+  SchedulerStats stats_;
+  std::string last_logged_[4];
+  std::thread thread_;
+};
+
+}  // namespace fw::server

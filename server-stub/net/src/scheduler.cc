@@ -1,0 +1,182 @@
+// The background scheduler of `fwserver run` (fw/server/scheduler.h).
+#include "fw/server/scheduler.h"
+
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "fw/server/audit.h"
+#include "fw/server/ca_status.h"
+
+namespace fw::server {
+namespace {
+
+using nlohmann::json;
+
+enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3 };
+
+// Whether `next_ms` has come; if so moves it one interval past now.
+bool Due(int64_t& next_ms, int64_t now_ms, int64_t interval_s) {
+  if (next_ms != INT64_MIN && now_ms < next_ms) return false;
+  next_ms = now_ms + interval_s * 1000;
+  return true;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerConfig config, std::unique_ptr<Store> store, std::unique_ptr<Store> delivery_store,
+                     Clock& clock)
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      deliverer_(config_.alerts, std::move(delivery_store), clock),
+      clock_(clock) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+void Scheduler::Note(const char* task, const Status& status, Status& first) {
+  if (status.ok()) return;
+  if (first.ok()) first = status;
+  const int index = std::string_view(task) == "deliveries"   ? kDeliver
+                    : std::string_view(task) == "audit head" ? kExport
+                    : std::string_view(task) == "cert scan"  ? kCertScan
+                                                             : kPurge;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.errors++;
+  stats_.last_error = std::string(task) + ": " + status.message();
+  if (last_logged_[index] != status.message()) {
+    last_logged_[index] = status.message();
+    std::cerr << "fwserver: scheduler: " << task << ": " << status.message() << std::endl;
+  }
+}
+
+Status Scheduler::RunOnce() {
+  Status first;
+  const int64_t now_ms = clock_.MonotonicMs();
+  const int64_t now_s = clock_.WallSeconds();
+  Note("deliveries", DeliverAlerts(), first);
+  if (Due(next_export_ms_, now_ms, config_.export_interval_seconds)) Note("audit head", ExportHead(now_s), first);
+  if (Due(next_cert_scan_ms_, now_ms, config_.cert_scan_interval_seconds)) {
+    Note("cert scan", ScanCertificates(now_s), first);
+  }
+  if (config_.retention_seconds > 0 && Due(next_purge_ms_, now_ms, config_.purge_interval_seconds)) {
+    Note("journal purge", PurgeJournals(now_s), first);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.passes++;
+  return first;
+}
+
+Status Scheduler::DeliverAlerts() {
+  FW_ASSIGN_OR_RETURN(int64_t attempts, deliverer_.RunOnce());
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.delivery_attempts += attempts;
+  return Status::Ok();
+}
+
+Status Scheduler::ExportHead(int64_t now_s) {
+  FW_ASSIGN_OR_RETURN(bool written, ExportAuditHead(*store_, config_.heads_file, now_s));
+  if (!written) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.heads_exported++;
+  }
+  if (SubscribersOf(config_.alerts, "audit_head").empty()) return Status::Ok();
+  return store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto head, store_->AuditHead());
+    if (!head) return Status::Ok();
+    const json details = {{"seq", head->seq}, {"hash", head->hash_hex}, {"heads_file", config_.heads_file}};
+    return RaiseAlert(*store_, config_.alerts, now_s, "audit_head", "audit", details.dump()).status();
+  });
+}
+
+Status Scheduler::ScanCertificates(int64_t now_s) {
+  FW_ASSIGN_OR_RETURN(CaStatus status, ReadCaStatus(config_.data_dir, *store_, now_s, config_.cert_warn_seconds));
+  struct Expiring {
+    std::string serial_hex, object;
+    json details;
+  };
+  std::vector<Expiring> expiring;
+  for (const CaCertStatus& ca : status.ca) {
+    if (ca.not_after_s >= now_s + config_.cert_warn_seconds) continue;
+    expiring.push_back({ca.serial_hex,
+                        "ca:" + ca.name,
+                        {{"certificate", ca.name},
+                         {"serial", ca.serial_hex},
+                         {"subject", ca.subject},
+                         {"not_after", ca.not_after_s},
+                         {"days_left", (ca.not_after_s - now_s) / 86400}}});
+  }
+  for (const CertRecord& cert : status.expiring) {
+    expiring.push_back({cert.cert_serial_hex,
+                        "device:" + cert.device_serial,
+                        {{"certificate", "device"},
+                         {"serial", cert.cert_serial_hex},
+                         {"device", cert.device_serial},
+                         {"not_after", cert.not_after_s},
+                         {"days_left", (cert.not_after_s - now_s) / 86400}}});
+  }
+  for (const Expiring& e : expiring) {
+    const std::string key = "cert_expiring:" + e.serial_hex;
+    bool raised = false;
+    FW_RETURN_IF_ERROR(store_->Atomically([&]() -> Status {
+      FW_ASSIGN_OR_RETURN(auto seen, store_->GetSetting(key));
+      if (seen) return Status::Ok();
+      FW_RETURN_IF_ERROR(
+          RaiseAlert(*store_, config_.alerts, now_s, "cert_expiring", e.object, e.details.dump()).status());
+      raised = true;
+      return store_->SetSetting(key, std::to_string(now_s));
+    }));
+    if (raised) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.cert_alerts++;
+    }
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::PurgeJournals(int64_t now_s) {
+  const int64_t before = now_s - config_.retention_seconds;
+  int64_t deleted = 0;
+  FW_RETURN_IF_ERROR(store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(deleted, store_->PurgeSegmentsReceivedBefore(before));
+    if (deleted == 0) return Status::Ok();
+    const json after = {{"deleted", deleted}, {"received_before", before}};
+    return Record(*store_, now_s, "system", "journal.purge", "journal", "null", after.dump()).status();
+  }));
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.segments_purged += deleted;
+  return Status::Ok();
+}
+
+void Scheduler::Start() {
+  if (thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      (void)RunOnce();  // errors are logged and counted by Note
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::milliseconds(config_.tick_ms), [this] { return stop_; });
+    }
+  });
+}
+
+void Scheduler::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace fw::server
