@@ -143,11 +143,9 @@ int Audit(const cli::Invocation& inv) {
   return WithSession(inv, [&](Session& s) -> int {
     const auto& vm = inv.vm;
     Params params = {{"after", Number(vm, "after")}, {"limit", Number(vm, "limit")}};
-    auto list = s.client().List("/v1/audit", params, vm.count("all") > 0);
+    auto list = s.client().List("/v1/audit", params, vm.count("all") > 0, cli::OptionalString(vm, "cursor"));
     if (!list.ok()) return s.Fail(list.status());
-    if (!s.json() && !(*list)["next_cursor"].is_null()) {
-      std::cerr << "more: --after " << Sanitize((*list)["next_cursor"].get<std::string>()) << " (or --all)\n";
-    }
+    MoreHint(s, *list);
     return s.Emit(*list, Render(ColumnsTable((*list)["items"], {{"SEQ", "seq"},
                                                                 {"TIME", "time"},
                                                                 {"ACTOR", "actor"},
@@ -175,27 +173,51 @@ int AuditVerify(const cli::Invocation& inv) {
   });
 }
 
+void MoreHint(Session& s, const Json& list) {
+  if (!s.json() && !list["next_cursor"].is_null()) {
+    std::cerr << "more: --cursor " << Sanitize(list["next_cursor"].get<std::string>()) << " (or --all)\n";
+  }
+}
+
+// Alerts with two summary fields for the table: how many attempts were logged, and each
+// delivery as WEBHOOK:STATE.
+Json AlertRows(const Json& items) {
+  Json rows = items.is_array() ? items : Json::array();
+  for (auto& a : rows) {
+    if (!a.is_object()) continue;
+    a["attempt_count"] = a.contains("attempts") && a["attempts"].is_array() ? a["attempts"].size() : 0;
+    std::string states;
+    if (a.contains("deliveries") && a["deliveries"].is_array()) {
+      for (const auto& d : a["deliveries"]) {
+        if (!d.is_object()) continue;
+        states += (states.empty() ? "" : ",") + Cell(d.value("webhook", Json())) + ":" + Cell(d.value("state", Json()));
+      }
+    }
+    a["delivery_states"] = states;
+  }
+  return rows;
+}
+
 int Alerts(const cli::Invocation& inv) {
   return WithSession(inv, [&](Session& s) -> int {
     const auto& vm = inv.vm;
     Params params = {{"after", Number(vm, "after")}, {"limit", Number(vm, "limit")}};
-    auto list = s.client().List("/v1/alerts", params, vm.count("all") > 0);
+    auto list = s.client().List("/v1/alerts", params, vm.count("all") > 0, cli::OptionalString(vm, "cursor"));
     if (!list.ok()) return s.Fail(list.status());
-    if (!s.json() && !(*list)["next_cursor"].is_null()) {
-      std::cerr << "more: --after " << Sanitize((*list)["next_cursor"].get<std::string>()) << " (or --all)\n";
-    }
-    return s.Emit(*list, Render(ColumnsTable((*list)["items"], {{"ID", "id"},
-                                                                {"CREATED", "created"},
-                                                                {"KIND", "kind"},
-                                                                {"OBJECT", "object"},
-                                                                {"ATTEMPTS", "attempts"},
-                                                                {"DELIVERIES", "deliveries", 60}})));
+    MoreHint(s, *list);
+    return s.Emit(*list, Render(ColumnsTable(AlertRows((*list)["items"]), {{"ID", "id"},
+                                                                           {"CREATED", "created"},
+                                                                           {"KIND", "kind"},
+                                                                           {"OBJECT", "object"},
+                                                                           {"ATTEMPTS", "attempt_count"},
+                                                                           {"DELIVERIES", "delivery_states"}})));
   });
 }
 
 void PageOptions(po::options_description& o) {
   o.add_options()("after", cli::Int<int64_t>(0), "only items after this sequence number / id")(
-      "limit", cli::Int<int64_t>(1, 500), "items per page (1-500)")("all", "fetch every page");
+      "limit", cli::Int<int64_t>(1, 500), "items per page (1-500)")("all", "fetch every page")(
+      "cursor", po::value<std::string>(), "start at this page (a next_cursor printed before)");
 }
 
 void ExpiresOption(po::options_description& o) {
@@ -265,11 +287,13 @@ void AddAdminCommands(cli::Program& p) {
   p.commands.push_back(Command(
       "audit list", "the audit log (approver)", "[options]",
       [](po::options_description& o, po::positional_options_description&) { PageOptions(o); }, Audit));
+  p.commands.back().exclusive = {{"after", "cursor"}};
   p.commands.push_back(Command("audit verify", "recompute the audit chain on the server (approver); exit 1 if broken",
                                "[options]", nullptr, AuditVerify));
   p.commands.push_back(Command(
       "alerts", "alerts with their webhook deliveries", "[options]",
       [](po::options_description& o, po::positional_options_description&) { PageOptions(o); }, Alerts));
+  p.commands.back().exclusive = {{"after", "cursor"}};
 }
 
 }  // namespace fw::fleet

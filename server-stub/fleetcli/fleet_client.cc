@@ -206,6 +206,11 @@ Result<Json> Client::List(const std::string& path,
   params.emplace_back("cursor", std::nullopt);
   for (;;) {
     params.back().second = cursor;
+    if (cursor) {  // the cursor carries the position: a keyset "after" would contradict it
+      for (auto& [name, value] : params) {
+        if (name == "after") value.reset();
+      }
+    }
     const std::string url = path + Query(params);
     FW_ASSIGN_OR_RETURN(Json page, Get(url));
     if (!page.is_object() || !page.contains("items") || !page["items"].is_array() || !page.contains("next_cursor") ||

@@ -97,7 +97,8 @@ class Client {
   Result<Json> Post(const std::string& path, const Json& body);
 
   // A list route: one page, or with `all` every page (the items joined, next_cursor null).
-  // `params` must not hold "cursor"; `cursor` starts from a given page.
+  // `params` must not hold "cursor"; `cursor` starts from a given page. Pages after a cursor leave
+  // out an "after" parameter (the cursor holds the position).
   Result<Json> List(const std::string& path, std::vector<std::pair<std::string, std::optional<std::string>>> params,
                     bool all, std::optional<std::string> cursor = std::nullopt);
 

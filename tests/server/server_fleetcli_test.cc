@@ -167,6 +167,19 @@ TEST(FleetClient, AllFollowsNextCursorAndEncodesTheFilters) {
   EXPECT_EQ(fake.calls.size(), 1u);
 }
 
+TEST(FleetClient, PagesAfterACursorDropTheKeysetAfter) {
+  FakeServer fake;
+  fake.replies = {{200, {}, R"({"items":[{"seq":11}],"next_cursor":"k12"})"},
+                  {200, {}, R"({"items":[{"seq":12}],"next_cursor":null})"}};
+  Client c(TestConnection(), fake.transport());
+  auto all = c.List("/v1/audit", {{"after", "10"}, {"limit", "1"}}, true);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ((*all)["items"].size(), 2u);
+  ASSERT_EQ(fake.calls.size(), 2u);
+  EXPECT_EQ(fake.calls[0].url, "https://fleet.example:9443/v1/audit?after=10&limit=1");
+  EXPECT_EQ(fake.calls[1].url, "https://fleet.example:9443/v1/audit?limit=1&cursor=k12");
+}
+
 TEST(FleetClient, ARepeatedCursorStopsTheWalk) {
   FakeServer fake;
   for (int i = 0; i < 5; ++i) fake.replies.push_back({200, {}, R"({"items":[{"id":1}],"next_cursor":"same"})"});
@@ -328,6 +341,7 @@ TEST(FleetBinary, UsageErrorsComeBeforeAnyFileOrRequest) {
       {"quarantine", "POS-1"},
       {"devices", "--timeout", "0"},
       {"devices", "--bogus"},
+      {"audit", "list", "--after", "3", "--cursor", "x"},
       {"nonsense"},
   };
   for (auto args : cases) {
