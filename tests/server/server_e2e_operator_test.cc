@@ -8,13 +8,18 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "e2e_fleet.h"
+#include "fw/crypto.h"
+#include "fw/encoding.h"
 #include "fw/server/audit.h"
+#include "fw/server/https_server.h"
 #include "fw/server/store.h"
+#include "tls_testing.h"
 
 namespace fw::server::e2e {
 namespace {
@@ -34,7 +39,8 @@ class E2eOperatorTest : public ::testing::Test {
     admin_ = BootstrapToken("root-admin", "admin");
     ASSERT_FALSE(admin_.empty());
   }
-  virtual void EditConfig(Json& config) { config["audit"]["export_interval_seconds"] = 1; }
+  // The shortest export interval fwserver.json allows (10 s).
+  virtual void EditConfig(Json& config) { config["audit"]["export_interval_seconds"] = 10; }
 
   // `fwserver token create` (offline, before or while the server runs): the token into a 0600 file.
   std::string BootstrapToken(const std::string& name, const std::string& role) {
@@ -49,8 +55,9 @@ class E2eOperatorTest : public ::testing::Test {
     return path;
   }
   std::vector<std::string> Connection(const std::string& token_file) const {
-    return {"--server", "https://127.0.0.1:" + std::to_string(server_->operator_port()), "--ca",
-            server_->chain_pem(), "--token-file", token_file};
+    return {"--server",     "https://127.0.0.1:" + std::to_string(server_->operator_port()),
+            "--ca",         server_->chain_pem(),
+            "--token-file", token_file};
   }
   CommandResult Fleet(const std::string& token_file, std::vector<std::string> args) const {
     auto c = Connection(token_file);
@@ -284,8 +291,8 @@ std::vector<AuditEntry> ReadAuditRows(const std::string& db) {
   Json rows = Json::parse(r.out.empty() ? "[]" : r.out, nullptr, false);
   if (!rows.is_array()) return out;
   for (const auto& j : rows) {
-    out.push_back(AuditEntry{j["seq"].get<int64_t>(), j["time_s"].get<int64_t>(), j["actor"], j["action"],
-                             j["object"], j["before_json"], j["after_json"], j["prev_hash"], j["hash"]});
+    out.push_back(AuditEntry{j["seq"].get<int64_t>(), j["time_s"].get<int64_t>(), j["actor"], j["action"], j["object"],
+                             j["before_json"], j["after_json"], j["prev_hash"], j["hash"]});
   }
   return out;
 }
@@ -308,10 +315,10 @@ TEST_F(E2eOperatorTest, ARewrittenAndRechainedDatabaseIsCaughtByTheExportedHeads
   const int64_t head_seq = head.value("seq", 0);
   ASSERT_GT(head_seq, 0);
 
-  // The running server's scheduler exports the head (audit.export_interval_seconds = 1).
+  // The running server's scheduler exports the head (audit.export_interval_seconds = 10).
   const std::string heads = server_->dir() + "/audit/heads.jsonl";
   bool exported = false;
-  for (int i = 0; i < 100 && !exported; ++i) {
+  for (int i = 0; i < 150 && !exported; ++i) {
     if (fs::exists(heads)) {
       for (const auto& line : Lines(ReadFile(heads))) {
         Json j = Json::parse(line, nullptr, false);
@@ -320,7 +327,7 @@ TEST_F(E2eOperatorTest, ARewrittenAndRechainedDatabaseIsCaughtByTheExportedHeads
     }
     if (!exported) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_TRUE(exported) << "the scheduler exported no head >= " << head_seq << " to " << heads << " within 10 s";
+  EXPECT_TRUE(exported) << "the scheduler exported no head >= " << head_seq << " to " << heads << " within 15 s";
   if (!exported) {  // go on with the offline export, so the rest is still tested
     auto e = server_->Fw({"audit", "export-head"});
     ASSERT_EQ(e.exit_code, 0) << e.err;
@@ -359,6 +366,138 @@ TEST_F(E2eOperatorTest, ARewrittenAndRechainedDatabaseIsCaughtByTheExportedHeads
   auto v = server_->Fw({"audit", "verify", "--heads", heads});
   EXPECT_EQ(v.exit_code, 3) << v.out << v.err;
   EXPECT_NE((v.out + v.err).find("TAMPERED"), std::string::npos) << v.out << v.err;
+}
+
+// A webhook receiver in the test process (the HTTPS transport with the test PKI): answers 500 to
+// the first delivery and 200 after that, and keeps what it received.
+class Receiver final : public RequestHandler {
+ public:
+  struct Hit {
+    std::map<std::string, std::string> headers;
+    std::string body;
+  };
+  explicit Receiver(std::shared_ptr<std::vector<Hit>> hits, std::shared_ptr<std::mutex> mu)
+      : hits_(std::move(hits)), mu_(std::move(mu)) {}
+  Response Handle(const Request& r) override {
+    std::lock_guard<std::mutex> lock(*mu_);
+    Hit h;
+    for (const auto& [name, value] : r.headers) h.headers[name] = value;
+    h.body = r.body;
+    hits_->push_back(std::move(h));
+    Response resp;
+    resp.status = hits_->size() == 1 ? 500 : 200;
+    resp.body = hits_->size() == 1 ? "try again" : "ok";
+    return resp;
+  }
+  uint64_t MaxBodyBytes(const std::string&, const std::string&) const override { return 1 << 20; }
+
+ private:
+  std::shared_ptr<std::vector<Hit>> hits_;
+  std::shared_ptr<std::mutex> mu_;
+};
+
+class E2eWebhookTest : public E2eOperatorTest {
+ protected:
+  void SetUp() override {
+    const std::string pki = tmp_ / "pki";
+    fs::create_directories(pki);
+    ASSERT_EQ(fw::server::testing::MakeTestPki(pki), "");
+    HttpsServerOptions o;
+    o.cert_chain_pem = ReadFile(pki + "/server.pem") + ReadFile(pki + "/issuing.pem");
+    o.key_pem = ReadFile(pki + "/server.key");
+    o.request_client_cert = false;
+    auto v = DeviceCertVerifier::Create(ReadFile(pki + "/chain.pem"));
+    ASSERT_TRUE(v.ok()) << v.status().message();
+    verifier_ = std::move(v).value();
+    auto hits = hits_;
+    auto mu = mu_;
+    auto s = HttpsServer::Start(
+        o, [hits, mu] { return std::make_unique<Receiver>(hits, mu); }, *verifier_, SystemClock());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    receiver_ = std::move(s).value();
+    ca_ = pki + "/chain.pem";
+    secret_file_ = tmp_ / "ops.secret";
+    WriteFile(secret_file_, secret_ + "\n");
+    ::chmod(secret_file_.c_str(), 0600);
+    E2eOperatorTest::SetUp();
+  }
+  void TearDown() override {
+    server_.reset();
+    if (receiver_) receiver_->Stop();
+  }
+  void EditConfig(Json& config) override {
+    E2eOperatorTest::EditConfig(config);
+    config["alerts"]["webhooks"] =
+        Json::array({{{"name", "ops"},
+                      {"url", "https://localhost:" + std::to_string(receiver_->port()) + "/hook"},
+                      {"secret_file", secret_file_},
+                      {"kinds", {"*"}}}});
+    config["alerts"]["ca_file"] = ca_;
+    config["alerts"]["backoff_seconds"] = 1;
+    config["alerts"]["max_backoff_seconds"] = 2;
+  }
+  std::vector<Receiver::Hit> Hits() {
+    std::lock_guard<std::mutex> lock(*mu_);
+    return *hits_;
+  }
+
+  std::shared_ptr<std::vector<Receiver::Hit>> hits_ = std::make_shared<std::vector<Receiver::Hit>>();
+  std::shared_ptr<std::mutex> mu_ = std::make_shared<std::mutex>();
+  std::unique_ptr<DeviceCertVerifier> verifier_;
+  std::unique_ptr<HttpsServer> receiver_;
+  std::string ca_, secret_file_;
+  const std::string secret_ = "e2e-webhook-secret-0123456789abcdef";
+};
+
+// size: the alert's whole path: operator decision -> alert -> 500 -> retry -> 200 -> delivery log
+TEST_F(E2eWebhookTest, AQuarantineAlertIsSignedRetriedAfterA500AndLogged) {
+  auto t1 = EnrolledTerminal("POS-0001");
+  auto r = Fleet(admin_, {"quarantine", "POS-0001", "--reason", "reported stolen"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(FleetJson(admin_, {"device", "POS-0001"})["state"], "quarantined");
+
+  std::vector<Receiver::Hit> hits;
+  for (int i = 0; i < 200 && hits.size() < 2; ++i) {  // the scheduler ticks every second; backoff 1-2 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    hits = Hits();
+  }
+  ASSERT_GE(hits.size(), 2u) << "the receiver got " << hits.size() << " deliveries within 20 s";
+  EXPECT_EQ(hits.size(), 2u) << "a 200 must end the retries";
+  EXPECT_EQ(hits[0].body, hits[1].body) << "a retry sends the same body";
+  for (const auto& h : hits) {
+    Json body = Json::parse(h.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << h.body;
+    EXPECT_EQ(body["kind"], "quarantine");
+    EXPECT_EQ(h.headers.at("x-ptfw-event"), "quarantine");
+    // The receiver's recipe (docs/fleet-alerts.md): HMAC-SHA256(secret, timestamp "." body).
+    const std::string ts = h.headers.at("x-ptfw-timestamp");
+    EXPECT_LE(std::llabs(std::stoll(ts) - NowS()), 300);
+    const std::string mac = HexEncode(HmacSha256(AsBytes(secret_), AsBytes(ts + "." + h.body)));
+    EXPECT_EQ(h.headers.at("x-ptfw-signature"), "v1=" + mac);
+    // A wrong secret does not verify.
+    EXPECT_NE(h.headers.at("x-ptfw-signature"),
+              "v1=" + HexEncode(HmacSha256(AsBytes(std::string("wrong")), AsBytes(ts + "." + h.body))));
+  }
+  // The delivery log through the operator API: two attempts (500, 200), delivered.
+  Json alerts;
+  Json alert;
+  for (int i = 0; i < 50 && alert.is_null(); ++i) {
+    alerts = FleetJson(admin_, {"alerts", "--all"});
+    for (const auto& a : alerts["items"]) {
+      if (a["kind"] == "quarantine" && a["deliveries"].size() == 1 && a["deliveries"][0]["state"] == "delivered") {
+        alert = a;
+      }
+    }
+    if (alert.is_null()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_FALSE(alert.is_null()) << alerts.dump();
+  ASSERT_EQ(alert["attempts"].size(), 2u) << alert.dump();
+  EXPECT_EQ(alert["attempts"][0]["http_status"], 500);
+  EXPECT_EQ(alert["attempts"][1]["http_status"], 200);
+  EXPECT_EQ(alert["deliveries"][0]["webhook"], "ops");
+  r = Fleet(admin_, {"alerts"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("ops:delivered"), std::string::npos) << r.out;
 }
 
 }  // namespace
