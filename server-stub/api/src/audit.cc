@@ -52,3 +52,46 @@ Result<AuditEntry> Record(Store& store, int64_t now_s, const std::string& actor,
 }
 
 }  // namespace fw::server
+
+namespace fw::server {
+
+Result<AuditVerification> VerifyAuditChain(Store& store) {
+  constexpr int64_t kPage = 1000;
+  AuditVerification v;
+  std::string prev(64, '0');
+  int64_t expect = 1;
+  auto fail = [&](int64_t seq, std::string problem) {
+    v.ok = false;
+    v.bad_seq = seq;
+    v.problem = std::move(problem);
+    return v;
+  };
+  while (true) {
+    FW_ASSIGN_OR_RETURN(auto rows, store.ListAudit(expect - 1, kPage));
+    if (rows.empty()) break;
+    for (const auto& row : rows) {
+      const std::string n = std::to_string(row.seq);
+      if (row.seq != expect) {
+        return fail(expect, "gap: row " + std::to_string(expect) + " is missing (row " + n + " follows row " +
+                                std::to_string(expect - 1) + ")");
+      }
+      ++v.rows;
+      if (row.prev_hash_hex != prev) {
+        return fail(row.seq, "prev: row " + n + " does not link to the hash of row " + std::to_string(row.seq - 1) +
+                                 " (stored prev " + row.prev_hash_hex + ", expected " + prev + ")");
+      }
+      const std::string hash = AuditEntryHash(row);
+      if (hash != row.hash_hex) {
+        return fail(row.seq, "hash: the content of row " + n + " does not match its hash (stored " + row.hash_hex +
+                                 ", recomputed " + (hash.empty() ? "impossible: before/after are not JSON" : hash) +
+                                 ")");
+      }
+      prev = row.hash_hex;
+      v.head = row;
+      ++expect;
+    }
+  }
+  return v;
+}
+
+}  // namespace fw::server

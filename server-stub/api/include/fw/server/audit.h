@@ -12,12 +12,16 @@
 //    JSON text ("null" allowed); anything else is kInvalidArgument and nothing is written.
 //  - VerifyAuditChain(): walks every row by seq (bounded memory: pages of 1,000) and checks seq has
 //    no gap, prev = previous hash, hash = AuditEntryHash. The first broken row is reported (seq and
-//    what is wrong: "hash", "prev", "gap"); later rows are not trusted.
+//    a sentence starting with what is wrong: "gap: ", "prev: ", "hash: "); later rows are not trusted.
 //  - Head export: a heads file is JSON Lines {"seq":N,"hash":H,"time":T,"exported":E}, appended with
-//    O_APPEND + fsync (file and directory on creation). ExportAuditHead appends a line only when the
-//    head moved since the file's last line. VerifyAgainstHeads() additionally checks every line:
-//    the chain must hold row `seq` with exactly `hash` (a rewritten or truncated database fails
-//    naming the line). A malformed heads file is kCorrupt naming the line.
+//    O_APPEND + fsync (file and directory on creation; a missing parent directory is created).
+//    ExportAuditHead appends a line only when the head moved since the file's last line; an empty
+//    log writes nothing; a head at or below the last line's seq with another hash is
+//    kFailedPrecondition (the database was rewritten or restored). VerifyAgainstHeads() first
+//    verifies the chain, then checks every line: the chain must hold row `seq` with exactly `hash`
+//    (a rewritten or truncated database fails with problem "head: heads file F line L ..." and
+//    bad_seq = that line's seq). A malformed heads file (any line, or no final newline) is kCorrupt
+//    naming the line; a missing one kNotFound.
 // Thread safety: free functions over a Store the caller owns.
 #pragma once
 
