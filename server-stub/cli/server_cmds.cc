@@ -1,5 +1,5 @@
-// fwserver init and run (net component): the data directory and the device port
-// (docs/fleet-server.md). Exit codes: docs/exit-codes.md (2 usage, 3 bad configuration,
+// fwserver init and run (net component): the data directory, the device port, the operator port
+// and the scheduler (docs/fleet-server.md). Exit codes: docs/exit-codes.md (2 usage, 3 bad configuration,
 // 4 missing/unreadable file or port in use, 5 already initialised).
 #include <signal.h>
 #include <sys/stat.h>
@@ -64,6 +64,7 @@ int Run(const cli::Invocation& inv) {
   if (!config.ok()) return cli::Fail(inv, config.status());
   if (inv.vm.count("port")) config->port = inv.vm["port"].as<uint16_t>();
   if (auto address = cli::OptionalString(inv.vm, "address")) config->listen_address = *address;
+  if (inv.vm.count("operator-port")) config->operator_port.port = inv.vm["operator-port"].as<uint16_t>();
   // Block the stop signals before any thread starts, so that only sigwait() below receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -73,20 +74,32 @@ int Run(const cli::Invocation& inv) {
   auto fleet = StartFleetServer(*config, SystemClock());
   if (!fleet.ok()) return cli::Fail(inv, fleet.status().WithContext("fwserver run"));
   const uint16_t port = (*fleet)->https->port();
-  if (inv.json) {
-    std::cout << nlohmann::json{{"ok", true}, {"address", config->listen_address}, {"port", port}}.dump() << std::endl;
+  const uint16_t operator_port = (*fleet)->operator_https->port();
+  const OperatorPortConfig& op = config->operator_port;
+  if (inv.json) {  // one line: scripts read both ports from it
+    std::cout << nlohmann::json{{"ok", true},
+                                {"address", config->listen_address},
+                                {"port", port},
+                                {"operator_address", op.listen_address},
+                                {"operator_port", operator_port}}
+                     .dump()
+              << std::endl;
   } else {
     std::cout << "fwserver: device port listening on " << config->listen_address << ":" << port << " ("
-              << EffectiveThreads(*config) << " threads; repository " << config->repository_dir << " under /repo/)"
-              << std::endl;
+              << EffectiveThreads(*config) << " threads; repository " << config->repository_dir << " under /repo/)\n"
+              << "fwserver: operator port " << operator_port << " listening on " << op.listen_address << ":"
+              << operator_port << " (" << op.threads << (op.threads == 1 ? " thread" : " threads")
+              << "; bearer tokens, no client certificates)" << std::endl;
   }
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  (*fleet)->https->Stop();
+  (*fleet)->Stop();
   const auto stats = (*fleet)->https->stats();
+  const auto op_stats = (*fleet)->operator_https->stats();
   fleet->reset();
   std::cerr << "fwserver: stopped on signal " << sig << " after " << stats.requests << " requests on " << stats.accepted
-            << " connections (" << stats.refused_busy << " answered 503)" << std::endl;
+            << " connections (" << stats.refused_busy << " answered 503); operator port: " << op_stats.requests
+            << " requests on " << op_stats.accepted << " connections" << std::endl;
   return cli::kExitOk;
 }
 
@@ -100,12 +113,14 @@ void AddServerCommands(cli::Program& p) {
                         },
                         Init});
   p.commands.push_back(
-      {"run", "serve the device port (mutual TLS) and the repository until SIGTERM",
-       "--data DIR [--port N] [--address A]",
+      {"run", "serve the device port (mutual TLS), the repository and the operator port until SIGTERM",
+       "--data DIR [--port N] [--address A] [--operator-port N]",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("data", po::value<std::string>()->required(), "the data directory (fwserver init)")(
              "port", cli::Int<uint16_t>(0, 65535), "listen port instead of fwserver.json's (0: any free port)")(
-             "address", po::value<std::string>(), "listen address instead of fwserver.json's");
+             "address", po::value<std::string>(), "listen address instead of fwserver.json's")(
+             "operator-port", cli::Int<uint16_t>(0, 65535),
+             "operator port instead of fwserver.json's operator.port (0: any free port)");
        },
        Run});
 }

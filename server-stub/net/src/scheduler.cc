@@ -118,14 +118,15 @@ Status Scheduler::ScanCertificates(int64_t now_s) {
   for (const Expiring& e : expiring) {
     const std::string key = "cert_expiring:" + e.serial_hex;
     bool raised = false;
-    FW_RETURN_IF_ERROR(store_->Atomically([&]() -> Status {
+    const Status s = store_->Atomically([&]() -> Status {
       FW_ASSIGN_OR_RETURN(auto seen, store_->GetSetting(key));
       if (seen) return Status::Ok();
       FW_RETURN_IF_ERROR(
           RaiseAlert(*store_, config_.alerts, now_s, "cert_expiring", e.object, e.details.dump()).status());
       raised = true;
       return store_->SetSetting(key, std::to_string(now_s));
-    }));
+    });
+    if (!s.ok()) return s;
     if (raised) {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.cert_alerts++;
@@ -137,12 +138,13 @@ Status Scheduler::ScanCertificates(int64_t now_s) {
 Status Scheduler::PurgeJournals(int64_t now_s) {
   const int64_t before = now_s - config_.retention_seconds;
   int64_t deleted = 0;
-  FW_RETURN_IF_ERROR(store_->Atomically([&]() -> Status {
+  const Status s = store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(deleted, store_->PurgeSegmentsReceivedBefore(before));
     if (deleted == 0) return Status::Ok();
     const json after = {{"deleted", deleted}, {"received_before", before}};
     return Record(*store_, now_s, "system", "journal.purge", "journal", "null", after.dump()).status();
-  }));
+  });
+  if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.segments_purged += deleted;
   return Status::Ok();
