@@ -3,13 +3,20 @@
 # terminals (openssl for their P-256 keys and CSRs, curl for the device API,
 # docs/fleet-protocol.md) enrolled with single-use tokens and checking in over mutual TLS,
 # one of them receiving an install action and reporting its events until the server
-# counts it a success. Nothing outside the temporary directory is touched.
+# counts it a success. Then the operator side (issue 16): a release published to the server's
+# TUF repository, a bootstrap admin token, and fwfleet on the operator port listing the terminals,
+# pushing one action (received at the next check-in), a viewer refused, the audit log read and
+# verified. Nothing outside the temporary directory is touched.
 #   scripts/demo-fleet.sh [BUILD_DIR]      default build/release (scripts/demo.sh --fleet builds it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build/release}" 2> /dev/null && pwd) || build=${1:-$root/build/release}
 fwserver=$build/server-stub/fwserver
-[ -x "$fwserver" ] || { echo "missing $fwserver; build first (scripts/demo.sh --fleet does)" >&2; exit 2; }
+fwfleet=$build/server-stub/fleetcli/fwfleet
+fwsign=$build/signing/fwsign
+for bin in "$fwserver" "$fwfleet" "$fwsign"; do
+  [ -x "$bin" ] || { echo "missing $bin; build first (scripts/demo.sh --fleet does)" >&2; exit 2; }
+done
 for tool in curl jq openssl; do
   command -v $tool > /dev/null || { echo "$tool missing: run scripts/setup.sh" >&2; exit 2; }
 done
@@ -25,6 +32,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
 data=$work/server
 port=$("$build/bench/server_bench" port 2> /dev/null || echo $((20000 + RANDOM % 20000)))
+oport=$("$build/bench/server_bench" port 2> /dev/null || echo $((port + 1)))
+[ "$oport" != "$port" ] || oport=$((port + 1))
 url=https://localhost:$port
 
 step "1. The operator makes the data directory and the fleet CA (root + issuing CA, P-256)"
@@ -33,10 +42,10 @@ step "1. The operator makes the data directory and the fleet CA (root + issuing 
 say "$(openssl x509 -in "$data/ca/root.pem" -noout -subject) / $(openssl x509 -in "$data/ca/issuing.pem" -noout -subject)"
 say "the issuing key is read only by the issuer process: $(stat -c '%A' "$data/issuer/issuing.key") $data/issuer/issuing.key"
 
-step "2. The issuer process and the server (device port 127.0.0.1:$port)"
+step "2. The issuer process and the server (device port 127.0.0.1:$port, operator port 127.0.0.1:$oport)"
 "$fwserver" issuer --data "$data" > "$work/issuer.log" 2>&1 &
 pids+=($!)
-"$fwserver" run --data "$data" --port "$port" > "$work/server.log" 2>&1 &
+"$fwserver" run --data "$data" --port "$port" --operator-port "$oport" > "$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null && break; sleep 0.1; done
 (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null || { cat "$work/server.log" >&2; exit 1; }
@@ -122,4 +131,50 @@ step "8. POS-0001 checks in running 1.1.0, confirmed: now the action succeeded"
 checkin POS-0001 1.1.0 confirmed
 "$fwserver" action list --data "$data" | sed 's/^/   /'
 "$fwserver" device list --data "$data" | sed 's/^/   /'
+step "9. The vendor publishes release 1.2.0 into the server's TUF repository (fwsign: signed image, TUF roles)"
+for k in root targets snapshot timestamp image; do "$fwsign" key generate --out "$work/$k.key" > /dev/null; done
+"$fwsign" repo init "$data/repo" --root-key "$work/root.key" --targets-key "$work/targets.key" \
+  --snapshot-key "$work/snapshot.key" --timestamp-key "$work/timestamp.key" > /dev/null
+head -c 40000 /dev/urandom > "$work/payload-1.2.0"
+"$fwsign" image sign --key "$work/image.key" --version 1.2.0 --security-counter 2 --hardware-id POS-X1 \
+  "$work/payload-1.2.0" -o "$work/fw-1.2.0.img" > /dev/null
+"$fwsign" repo add-target "$data/repo" --image "$work/fw-1.2.0.img" > /dev/null
+"$fwsign" repo publish "$data/repo" --key "$work/targets.key" --key "$work/snapshot.key" \
+  --key "$work/timestamp.key" > /dev/null
+say "published: $(ls "$data/repo/targets" | head -1)"
+
+step "10. The operator: a bootstrap admin token (offline, shown once, only its hash stored), then fwfleet"
+"$fwserver" token create --data "$data" --name alice --role admin > "$work/alice.token" 2> /dev/null
+chmod 600 "$work/alice.token"
+export FWFLEET_SERVER=https://localhost:$oport FWFLEET_CA=$data/ca/root.pem FWFLEET_TOKEN_FILE=$work/alice.token
+say "fwfleet whoami: $("$fwfleet" whoami --json | jq -c '{name, role, journal_read}')"
+"$fwfleet" label add POS-0002 shop-7 | sed 's/^/   /'
+say "fwfleet devices:"
+"$fwfleet" devices | sed 's/^/     /'
+say "fwfleet devices --label shop-7 --json | jq: $("$fwfleet" devices --label shop-7 --json | jq -c '[.items[].serial]')"
+say "fwfleet targets:"
+"$fwfleet" targets | sed 's/^/     /'
+
+step "11. The operator pushes one action: install 1.2.0 on POS-0002 (plan checks: hardware, counter, version)"
+target=$("$fwfleet" targets --json | jq -r '.items[] | select(.firmware.version == "1.2.0") | .path')
+"$fwfleet" action create POS-0002 --kind install --target "$target" --type soft --window 02:00-04:00 | sed 's/^/   /'
+checkin POS-0002 1.0.0 confirmed
+set +e
+"$fwfleet" action create POS-0002 --kind install --target "$target" > /dev/null 2> "$work/refused.txt"
+code=$?
+set -e
+say "the same again: exit $code, $(cat "$work/refused.txt")"
+
+step "12. A viewer may look but not act; the audit log, read and verified"
+"$fwfleet" tokens create --name bob --role viewer > "$work/bob.token" 2> /dev/null
+chmod 600 "$work/bob.token"
+set +e
+FWFLEET_TOKEN_FILE=$work/bob.token "$fwfleet" action create POS-0001 --kind journal_backup > /dev/null 2> "$work/refused.txt"
+code=$?
+set -e
+say "bob (viewer) creating an action: exit $code, $(cat "$work/refused.txt")"
+say "fwfleet audit list --all:"
+"$fwfleet" audit list --all | sed 's/^/     /'
+say "fwfleet audit verify: $("$fwfleet" audit verify)"
+
 step "done (server log: $(wc -l < "$work/server.log") lines; everything was in $work, now removed)"

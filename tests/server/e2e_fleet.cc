@@ -128,8 +128,14 @@ FleetServer::FleetServer(const std::string& dir, int64_t renew_grace_seconds) : 
   Start(renew_grace_seconds);
 }
 
+FleetServer::FleetServer(const std::string& dir, const std::function<void(Json&)>& edit)
+    : dir_(dir), scratch_(dir + ".io") {
+  fs::create_directories(scratch_);
+  Start(120, edit);
+}
+
 // size: the whole start-up sequence of a data directory, in the order an operator runs it
-void FleetServer::Start(int64_t renew_grace_seconds) {
+void FleetServer::Start(int64_t renew_grace_seconds, const std::function<void(Json&)>& edit) {
   auto r = Fw({"init"});
   if (r.exit_code != 0) return ADD_FAILURE() << "fwserver init: " << r.err;
   ca_made_s_ = NowS();
@@ -139,6 +145,8 @@ void FleetServer::Start(int64_t renew_grace_seconds) {
   config["device_port"]["address"] = "127.0.0.1";
   config["devices"]["renew_grace_seconds"] = renew_grace_seconds;
   config["limits"]["threads"] = 2;
+  if (config.contains("operator")) config["operator"]["port"] = 0;  // tests run in parallel: ephemeral
+  if (edit) edit(config);
   WriteFile(dir_ + "/fwserver.json", config.dump(2));
 
   if (!StartIssuer()) return;
@@ -150,6 +158,7 @@ void FleetServer::Start(int64_t renew_grace_seconds) {
       Json j = Json::parse(out.substr(0, out.find('\n')), nullptr, false);
       if (!j.is_object() || !j.contains("port")) return ADD_FAILURE() << "fwserver run printed: " << out;
       port_ = j["port"].get<uint16_t>();
+      if (j.contains("operator_port")) operator_port_ = j["operator_port"].get<uint16_t>();
       return;
     }
     if (Exited(run_pid_)) {

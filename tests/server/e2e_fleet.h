@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -62,6 +63,8 @@ class FleetServer {
  public:
   // `dir` must not exist yet (it becomes the data directory).
   explicit FleetServer(const std::string& dir, int64_t renew_grace_seconds = 120);
+  // `edit` changes fwserver.json after the harness's own settings, before `fwserver run` starts.
+  FleetServer(const std::string& dir, const std::function<void(Json&)>& edit);
   ~FleetServer();
   FleetServer(const FleetServer&) = delete;
   FleetServer& operator=(const FleetServer&) = delete;
@@ -70,6 +73,9 @@ class FleetServer {
   const std::string& dir() const { return dir_; }
   std::string chain_pem() const { return dir_ + "/ca/chain.pem"; }
   uint16_t port() const { return port_; }
+  // The operator port (`fwserver run --json` prints "operator_port"; fwserver.json's operator.port
+  // is set to 0, an ephemeral port); 0 when the server printed none.
+  uint16_t operator_port() const { return operator_port_; }
   // Unix time taken just before `fwserver ca init`: the CA certificates start 5 minutes earlier.
   int64_t ca_made_s() const { return ca_made_s_; }
 
@@ -94,12 +100,13 @@ class FleetServer {
   int64_t CreateAction(const std::string& serial, std::vector<std::string> args) const;
 
  private:
-  void Start(int64_t renew_grace_seconds);
+  void Start(int64_t renew_grace_seconds, const std::function<void(Json&)>& edit = nullptr);
   std::string dir_;
   std::string scratch_;
   pid_t issuer_pid_ = -1;
   pid_t run_pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t operator_port_ = 0;
   int64_t ca_made_s_ = 0;
   mutable int counter_ = 0;
 };
