@@ -308,12 +308,14 @@ int DeviceRevoke(const cli::Invocation& inv) {
     FW_ASSIGN_OR_RETURN(auto certs, (*store)->ListCerts(serial));
     Json denied_list = Json::array();
     for (const auto& c : certs) {
+      FW_ASSIGN_OR_RETURN(bool already, (*store)->IsCertDenied(c.cert_serial_hex));
       FW_RETURN_IF_ERROR((*store)->DenyCert(c.cert_serial_hex, serial, reason, now));
-      denied_list.push_back(c.cert_serial_hex);
+      if (!already) denied_list.push_back(c.cert_serial_hex);
       ++denied;
     }
+    // The same row as the operator API's revoke (fw_server_ops).
     const Json before{{"state", DeviceStateName(d->state)}, {"reason", d->state_reason}};
-    const Json after{{"state", "revoked"}, {"reason", reason}, {"certificates_denied", denied_list}};
+    const Json after{{"state", "revoked"}, {"reason", reason}, {"why", reason}, {"denied_certificates", denied_list}};
     return Record(**store, now, CliActor(), "device.revoke", "device:" + serial, AuditText(before), AuditText(after))
         .status();
   });

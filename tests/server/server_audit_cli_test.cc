@@ -159,7 +159,7 @@ TEST_F(AuditCliTest, EveryOfflineWriteIsAuditedInOrder) {
   EXPECT_EQ(rows[3].action, "device.revoke");
   EXPECT_EQ(rows[3].object, "device:T-1");
   EXPECT_EQ(Json::parse(rows[3].before_json)["state"], "active");
-  EXPECT_EQ(Json::parse(rows[3].after_json)["certificates_denied"], Json::array({"c1"}));
+  EXPECT_EQ(Json::parse(rows[3].after_json)["denied_certificates"], Json::array({"c1"}));
   for (const auto& r : rows) EXPECT_EQ(r.actor, "cli:tester");
   Json v = RunJson({"audit", "verify"});
   EXPECT_EQ(v["ok"], true);

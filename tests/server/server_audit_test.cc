@@ -29,14 +29,18 @@ class AuditTest : public ::testing::Test {
     ASSERT_TRUE(db.ok());
     db_ = std::make_unique<sql::Database>(std::move(*db));
   }
-  // Rows 1..n: alternating token and device decisions.
+  // Rows 1..n: alternating token and device decisions, in one transaction.
   void Append(int n) {
-    for (int i = 0; i < n; ++i) {
-      const int64_t seq = next_++;
-      auto r = Record(*store_, 1000 + seq, "cli:alice", seq % 2 ? "token.create" : "device.revoke",
-                      "object:" + std::to_string(seq), "null", R"({"n":)" + std::to_string(seq) + "}");
-      ASSERT_TRUE(r.ok()) << r.status().ToString();
-    }
+    Status s = store_->Atomically([&]() -> Status {
+      for (int i = 0; i < n; ++i) {
+        const int64_t seq = next_++;
+        auto r = Record(*store_, 1000 + seq, "cli:alice", seq % 2 ? "token.create" : "device.revoke",
+                        "object:" + std::to_string(seq), "null", R"({"n":)" + std::to_string(seq) + "}");
+        if (!r.ok()) return r.status();
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
   void Sql(const std::string& text) {
     Status s = db_->Exec(text);
