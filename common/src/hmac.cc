@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "fw/crypto.h"
+#include "fw/hmac.h"
 
 namespace fw {
 

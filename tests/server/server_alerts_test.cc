@@ -13,6 +13,7 @@
 #include "fw/clock.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/hmac.h"
 #include "fw/server/alerts.h"
 #include "fw/server/https_server.h"
 #include "fw/server/store.h"

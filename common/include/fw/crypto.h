@@ -4,7 +4,6 @@
 // - PublicKey / PrivateKey: Ed25519 and ECDSA P-256 for signing and
 //   verification; RSA-PSS (SHA-256) for verification only (TUF interop).
 // - KeyId: SHA-256 of the public key's DER SubjectPublicKeyInfo.
-// - HmacSha256: keyed MAC (common/src/hmac.cc).
 //
 // Signature conventions (manifests/docs/image-format.md, "Signatures"):
 // - Ed25519: PureEdDSA over the message, 64 raw bytes.
@@ -57,10 +56,6 @@ class Sha256 {
 
 // SHA-256 of a whole file, streamed with a bounded buffer.
 Result<Digest> Sha256File(const std::string& path);
-
-// HMAC-SHA256 (RFC 2104) of `data` under `key` (any length, empty allowed). Webhook signatures
-// (fw/server/alerts.h). Compare MACs with ConstantTimeEqual, never ==.
-Digest HmacSha256(ByteSpan key, ByteSpan data);
 
 enum class KeyType { kEd25519, kEcdsaP256, kRsaPss };
 

@@ -8,6 +8,7 @@
 #include "fw/canonical_json.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/hmac.h"
 #include "fw/http_client.h"
 
 namespace fw::server {

@@ -95,6 +95,15 @@ Status RecordJournalDecisions(Store& store, const AlertPolicy& alerts, int64_t n
   return RaiseAlert(store, alerts, now, "quarantine", object, quarantine.dump()).status();
 }
 
+// Quarantines the device for a fork when it is still active inside the transaction (another thread may
+// have quarantined it since it was read): true when this call did, so the decision is recorded once.
+Result<bool> QuarantineIfActive(Store& store, const std::string& serial, const witness::Finding& fork) {
+  FW_ASSIGN_OR_RETURN(auto current, store.GetDevice(serial));
+  if (!current || current->state != DeviceState::kActive) return false;
+  FW_RETURN_IF_ERROR(store.SetDeviceState(serial, DeviceState::kQuarantined, "journal fork: " + fork.detail));
+  return true;
+}
+
 // action.close: the verdict the server reached from a check-in (docs/fleet-audit.md).
 Status RecordActionClose(Store& store, int64_t now, const Action& a, const std::string& state_before) {
   Json after = {{"state", a.state}};
@@ -151,12 +160,12 @@ Response DeviceApi::Checkin(const Request& request) {
         FW_RETURN_IF_ERROR(
             store_->SetDeviceManifest(d.serial, manifest_json, manifest->hardware_id, manifest->running.version));
       if (observed->changed) FW_RETURN_IF_ERROR(store_->SetWitnessState(d.serial, witness::Serialize(*wstate)));
+      bool quarantined = false;  // by this request (another one may have been first)
       if (quarantine) {
-        FW_RETURN_IF_ERROR(
-            store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
+        FW_ASSIGN_OR_RETURN(quarantined, QuarantineIfActive(*store_, d.serial, *fork));
       }
       FW_RETURN_IF_ERROR(RecordJournalDecisions(*store_, config_.alerts, now, d, observed->findings, "checkin",
-                                                quarantine ? fork : nullptr));
+                                                quarantined ? fork : nullptr));
       for (auto& [a, before] : decided) {
         FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
         FW_RETURN_IF_ERROR(RecordActionClose(*store_, now, *a, before));
@@ -289,11 +298,12 @@ Response DeviceApi::Segments(const Request& request) {
       FW_RETURN_IF_ERROR(store_->AddSegment({d.serial, accepted->first_seq, accepted->last_seq, accepted->records,
                                              HexEncode(Sha256::Of(AsBytes(request.body))), now, stored}));
     }
+    bool quarantined = false;  // by this request (another one may have been first)
     if (quarantine) {
-      FW_RETURN_IF_ERROR(store_->SetDeviceState(d.serial, DeviceState::kQuarantined, "journal fork: " + fork->detail));
+      FW_ASSIGN_OR_RETURN(quarantined, QuarantineIfActive(*store_, d.serial, *fork));
     }
     return RecordJournalDecisions(*store_, config_.alerts, now, d, accepted->findings, "segment",
-                                  quarantine ? fork : nullptr);
+                                  quarantined ? fork : nullptr);
   });
   if (!s.ok()) return StoreErrorResponse(s);
   NoteSeen(d.serial);
