@@ -31,7 +31,7 @@ class PlainVault final : public JournalVault {
 
 class AesVault final : public JournalVault {
  public:
-  explicit AesVault(const Bytes& key) { std::copy(key.begin(), key.end(), key_.begin()); }
+  explicit AesVault(ByteSpan key) { std::copy(key.begin(), key.end(), key_.begin()); }
   bool encrypts() const override { return true; }
 
   Result<std::string> Seal(const std::string& associated, const std::string& body) const override {
@@ -88,7 +88,13 @@ Result<std::shared_ptr<const JournalVault>> MakeVault(const std::string& key_fil
     return InvalidArgument(what +
                            " must hold exactly 64 hex digits (32 random bytes), optionally followed by a newline");
   }
-  const Bytes key = HexDecode(text).value();
+  return MakeVaultWithKey(HexDecode(text).value());
+}
+
+Result<std::shared_ptr<const JournalVault>> MakeVaultWithKey(ByteSpan key) {
+  if (key.size() != kAes256GcmKeyBytes) {
+    return InvalidArgument("journal key of " + std::to_string(key.size()) + " bytes, need 32");
+  }
   return std::shared_ptr<const JournalVault>(std::make_shared<AesVault>(key));
 }
 

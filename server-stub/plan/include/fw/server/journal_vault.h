@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "fw/crypto.h"
 #include "fw/status.h"
 
 namespace fw::server {
@@ -32,5 +33,7 @@ class JournalVault {
 std::string SegmentAssociatedData(const std::string& serial, int64_t first_seq, int64_t last_seq);
 
 Result<std::shared_ptr<const JournalVault>> MakeVault(const std::string& key_file);
+// A vault over a key already in memory (exactly 32 bytes; tests, fuzzing): kInvalidArgument otherwise.
+Result<std::shared_ptr<const JournalVault>> MakeVaultWithKey(ByteSpan key);
 
 }  // namespace fw::server
