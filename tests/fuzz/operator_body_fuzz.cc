@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto t = ParseEnrolTokenBody(text);
   if (t.ok() && !IsValidSerialText(t->serial)) __builtin_trap();
   auto k = ParseTokenBody(text);
-  if (k.ok() && (k->name.empty() || (k->role != "viewer" && k->role != "operator" && k->role != "approver" &&
-                                     k->role != "admin"))) {
+  if (k.ok() && (k->name.empty() ||
+                 (k->role != "viewer" && k->role != "operator" && k->role != "approver" && k->role != "admin"))) {
     __builtin_trap();
   }
   return 0;

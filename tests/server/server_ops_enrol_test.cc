@@ -60,9 +60,9 @@ TEST_F(OpsEnrolTest, ReEnrolThenEnrolWithTheNewTokenRebindsTheKey) {
   EXPECT_EQ(Json::parse(enrolled[0].after_json)["spki_sha256"], first.spki);
 
   // Another key for the same serial without a token: identity_conflict, as before.
-  Terminal stranger = first;
-  stranger.peer.spki_sha256_hex = std::string(64, 'b');
-  r = DevicePost("/v1/checkin", PosManifest(), stranger.peer);
+  Peer stranger = first.peer;
+  stranger.spki_sha256_hex = std::string(64, 'b');
+  r = DevicePost("/v1/checkin", PosManifest(), stranger);
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Body(r)["error"], "identity_conflict");
 

@@ -1,7 +1,7 @@
 // The operator API at handler level: pagination with filters, plan checks, state changes and their
 // audit rows and alerts, tokens, journal reads through the vault, re-enrolment with the device API.
-#include <set>
 #include <sys/stat.h>
+#include <set>
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
@@ -34,8 +34,8 @@ TEST_F(OpsFlowTest, PaginationWithFiltersVisitsEachDeviceOnce) {
   std::string cursor;
   int pages = 0;
   do {
-    Response r = Call("GET", "/v1/devices?label=east&hardware=POS-X1&limit=17" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                      viewer);
+    Response r = Call(
+        "GET", "/v1/devices?label=east&hardware=POS-X1&limit=17" + (cursor.empty() ? "" : "&cursor=" + cursor), viewer);
     ASSERT_EQ(r.status, 200) << r.body;
     Json j = Body(r);
     ASSERT_LE(j["items"].size(), 17u);
@@ -83,7 +83,8 @@ TEST_F(OpsFlowTest, FiltersByStateVersionAndLastSeen) {
     Response r = Call("GET", "/v1/devices?" + query, viewer);
     EXPECT_EQ(r.status, 200) << query << ": " << r.body;
     std::vector<std::string> out;
-    for (const auto& d : Body(r)["items"]) out.push_back(d["serial"]);
+    const Json page = Body(r);
+    for (const auto& d : page["items"]) out.push_back(d["serial"]);
     return out;
   };
   EXPECT_EQ(serials("state=quarantined"), std::vector<std::string>{"S-2"});
@@ -134,14 +135,15 @@ TEST_F(OpsFlowTest, PlanRefusalsAre409NamingTheRule) {
   EXPECT_EQ(Call("POST", "/v1/devices/T-1/actions", Token("approver"), backup_off).status, 201);
 }
 
+// size: one story of ten decisions, checked row by row against the audit log
 TEST_F(OpsFlowTest, EveryStateChangeLeavesAnAuditRowWithBeforeAndAfter) {
   const std::string admin = Token("admin", true, "ops-admin");
   auto me = store_->GetOperatorTokenByHash(HashOperatorToken(admin));
   ASSERT_TRUE(me.ok() && me->has_value());
   const std::string actor = "token:" + std::to_string((*me)->id) + ":ops-admin";
   AddDevice("T-1");
-  ASSERT_TRUE(store_->AddCert({"0a0b", "T-1", std::string(64, 'a'), clock_.WallSeconds(), clock_.WallSeconds() + 99})
-                  .ok());
+  ASSERT_TRUE(
+      store_->AddCert({"0a0b", "T-1", std::string(64, 'a'), clock_.WallSeconds(), clock_.WallSeconds() + 99}).ok());
   const std::string why = R"({"reason":"tamper switch"})";
 
   ASSERT_EQ(Call("PUT", "/v1/devices/T-1/labels/store-7", admin).status, 200);
@@ -223,7 +225,8 @@ TEST_F(OpsFlowTest, EveryStateChangeLeavesAnAuditRowWithBeforeAndAfter) {
   do {
     r = Call("GET", "/v1/audit?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor), admin);
     ASSERT_EQ(r.status, 200) << r.body;
-    for (const auto& e : Body(r)["items"]) seqs.push_back(e["seq"]);
+    const Json page = Body(r);
+    for (const auto& e : page["items"]) seqs.push_back(e["seq"]);
     cursor = Body(r)["next_cursor"].is_null() ? "" : Body(r)["next_cursor"].get<std::string>();
   } while (!cursor.empty() && seqs.size() < 100);
   EXPECT_EQ(seqs.size(), wants.size());

@@ -20,8 +20,8 @@ TEST(OperatorMessages, QueryStringsAreDecodedStrictlyAndEachNameOnce) {
   EXPECT_TRUE(ParseQuery("", kSpecs)->empty());
   EXPECT_EQ(ParseQuery("label=", kSpecs)->at("label"), "");
   EXPECT_EQ(ParseQuery("label=x&", kSpecs)->size(), 1u);
-  for (const char* bad : {"colour=red", "label=a&label=b", "label=%", "label=%4", "label=%zz", "label=%00",
-                          "label=%0a", "label=123456789", "%6c%61bel=1&label=2"}) {
+  for (const char* bad : {"colour=red", "label=a&label=b", "label=%", "label=%4", "label=%zz", "label=%00", "label=%0a",
+                          "label=123456789", "%6c%61bel=1&label=2"}) {
     auto r = ParseQuery(bad, kSpecs);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -74,7 +74,7 @@ TEST(OperatorMessages, Base64UrlIsStrict) {
     EXPECT_EQ(*back, data);
   }
   EXPECT_EQ(Base64UrlEncode(AsBytes(std::string_view("\xfb\xff"))), "-_8");
-  EXPECT_FALSE(Base64UrlDecode("-_9").ok());  // non-zero trailing bits
+  EXPECT_FALSE(Base64UrlDecode("-_9").ok());    // non-zero trailing bits
   EXPECT_FALSE(Base64UrlDecode("abcde").ok());  // impossible length
   EXPECT_FALSE(Base64UrlDecode("ab+/").ok());
   EXPECT_FALSE(Base64UrlDecode("ab==").ok());

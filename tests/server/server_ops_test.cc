@@ -80,7 +80,9 @@ class OpsRoleTest : public OpsTest {
          }},
         {"GET", "/v1/enrol-tokens", fixed("/v1/enrol-tokens")},
         {"POST", "/v1/enrol-tokens",
-         [](int n) { return std::make_pair("/v1/enrol-tokens", Json{{"serial", "N-" + std::to_string(n)}}.dump()); }},
+         [](int n) {
+           return std::make_pair("/v1/enrol-tokens", Json{{"serial", "N-" + std::to_string(n)}}.dump());
+         }},
         {"GET", "/v1/targets", fixed("/v1/targets")},
         {"GET", "/v1/ca", fixed("/v1/ca?within_days=30")},
         {"GET", "/v1/tokens", fixed("/v1/tokens")},

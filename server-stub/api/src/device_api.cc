@@ -252,11 +252,13 @@ Response DeviceApi::Renew(const Request& request) {
     // A renewal may bring a new key (key rotation): the holder of the bound key asked for it.
     if (cert->spki_sha256_hex != d.spki_sha256_hex)
       FW_RETURN_IF_ERROR(store_->SetDeviceKey(d.serial, cert->spki_sha256_hex));
-    FW_RETURN_IF_ERROR(store_->AddCert({cert->cert_serial_hex, d.serial, cert->spki_sha256_hex, now, cert->not_after_s}));
+    FW_RETURN_IF_ERROR(
+        store_->AddCert({cert->cert_serial_hex, d.serial, cert->spki_sha256_hex, now, cert->not_after_s}));
     const std::string actor = "device:" + d.serial;
     const Json before{{"spki_sha256", d.spki_sha256_hex}, {"cert_serial", request.peer.cert_serial_hex}};
-    const Json after{
-        {"spki_sha256", cert->spki_sha256_hex}, {"cert_serial", cert->cert_serial_hex}, {"not_after", cert->not_after_s}};
+    const Json after{{"spki_sha256", cert->spki_sha256_hex},
+                     {"cert_serial", cert->cert_serial_hex},
+                     {"not_after", cert->not_after_s}};
     return Record(*store_, now, actor, "device.renew", actor, before.dump(), after.dump()).status();
   });
   if (!s.ok()) {
