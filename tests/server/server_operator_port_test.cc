@@ -41,10 +41,13 @@ class OperatorPortTest : public ::testing::Test {
     for (const char* d : {"tls", "ca", "repo", "audit"}) fs::create_directories(dir_ / d);
     WriteFile(dir_ / "tls/server.pem", ReadFile(pki + "/server.pem") + ReadFile(pki + "/issuing.pem"));
     WriteFile(dir_ / "tls/server.key", ReadFile(pki + "/server.key"));
-    for (const char* f : {"chain.pem", "root.pem", "issuing.pem"}) WriteFile(dir_ / "ca" / f, ReadFile(pki + "/" + f));
-    auto config = ParseConfig(R"({"device_port": {"address": "127.0.0.1", "port": 0},
-        "operator": {"port": 0, "threads": 2}, "issuer": {"key": "pki/issuing.key"}, "limits": {"threads": 1}})",
-                              dir_.path());
+    for (const char* f : {"chain.pem", "root.pem", "issuing.pem"})
+      WriteFile(dir_ / (std::string("ca/") + f), ReadFile(pki + "/" + f));
+    const Json settings = {{"device_port", {{"address", "127.0.0.1"}, {"port", 0}}},
+                           {"operator", {{"port", 0}, {"threads", 2}}},
+                           {"issuer", {{"key", pki + "/issuing.key"}}},
+                           {"limits", {{"threads", 1}}}};
+    auto config = ParseConfig(settings.dump(), dir_.path());
     ASSERT_TRUE(config.ok()) << config.status().message();
     config_ = *config;
     auto store = OpenSqliteStore(config_.database, /*create=*/true);
@@ -83,7 +86,7 @@ class OperatorPortTest : public ::testing::Test {
 };
 
 TEST_F(OperatorPortTest, ServesOverTlsWithoutAClientCertificate) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   ASSERT_NE(fleet_->operator_https, nullptr);
   const uint16_t port = fleet_->operator_https->port();
   EXPECT_NE(port, 0);
@@ -112,7 +115,7 @@ TEST_F(OperatorPortTest, ServesOverTlsWithoutAClientCertificate) {
 }
 
 TEST_F(OperatorPortTest, ATokenAuthenticatesAndMetricsShowBothPorts) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   const std::string token = Token("viewer");
   auto c = testing::TlsClient::Connect(fleet_->operator_https->port());
   ASSERT_TRUE(c->handshake_ok()) << c->error();
@@ -153,7 +156,7 @@ TEST_F(OperatorPortTest, AMissingOperatorCertificateIsAnErrorNamingItAndNothingR
 }
 
 TEST_F(OperatorPortTest, ABusyOperatorPortIsAnError) {
-  Start();
+  ASSERT_NO_FATAL_FAILURE(Start());
   config_.operator_port.port = fleet_->operator_https->port();
   auto second = StartFleetServer(config_, clock_);
   ASSERT_FALSE(second.ok());
@@ -164,9 +167,9 @@ TEST_F(OperatorPortTest, ABusyOperatorPortIsAnError) {
 }
 
 // `fwserver run` as a process: stdout lines, read with a deadline; SIGTERM at the end.
-class Run {
+class RunProcess {
  public:
-  explicit Run(std::vector<std::string> argv) {
+  explicit RunProcess(std::vector<std::string> argv) {
     int fds[2];
     if (pipe(fds) != 0) return;
     pid_ = fork();
@@ -183,7 +186,7 @@ class Run {
     close(fds[1]);
     out_ = fds[0];
   }
-  ~Run() {
+  ~RunProcess() {
     if (pid_ > 0 && !reaped_) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
@@ -235,8 +238,8 @@ TEST(FwserverRun, InitMakesAuditAndRunPrintsTheOperatorPort) {
 
   // --json: one line with both ports.
   {
-    Run run({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--operator-port", "0", "--address", "127.0.0.1",
-             "--json"});
+    RunProcess run({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--operator-port", "0", "--address",
+                    "127.0.0.1", "--json"});
     const Json ready = Json::parse(run.Line(10000), nullptr, false);
     ASSERT_TRUE(ready.is_object() && ready.contains("operator_port")) << ready;
     EXPECT_EQ(ready["operator_address"], "127.0.0.1");
@@ -251,7 +254,8 @@ TEST(FwserverRun, InitMakesAuditAndRunPrintsTheOperatorPort) {
     EXPECT_EQ(run.Stop(), 0);
   }
   // Text: the device port line, then "fwserver: operator port N ...".
-  Run run({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--operator-port", "0", "--address", "127.0.0.1"});
+  RunProcess run(
+      {FWSERVER_PATH, "run", "--data", data, "--port", "0", "--operator-port", "0", "--address", "127.0.0.1"});
   const std::string device_line = run.Line(10000);
   EXPECT_EQ(device_line.rfind("fwserver: device port listening on 127.0.0.1:", 0), 0u) << device_line;
   const std::string operator_line = run.Line(5000);

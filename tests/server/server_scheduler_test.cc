@@ -75,7 +75,8 @@ class SchedulerTest : public ::testing::Test {
     fs::create_directories(dir_ / "pki");
     fs::create_directories(dir_ / "ca");
     ASSERT_EQ(testing::MakeTestPki(dir_ / "pki"), "");
-    for (const char* f : {"root.pem", "issuing.pem"}) WriteFile(dir_ / "ca" / f, ReadFile(dir_ / "pki" / f));
+    for (const char* f : {"root.pem", "issuing.pem"})
+      WriteFile(dir_ / (std::string("ca/") + f), ReadFile(dir_ / (std::string("pki/") + f)));
     store_ = Open();
     config_.data_dir = dir_.path();
     config_.heads_file = dir_ / "audit/heads.jsonl";
@@ -309,7 +310,7 @@ TEST_F(SchedulerTest, RetentionZeroKeepsEverything) {
 }
 
 TEST_F(SchedulerTest, AFailingTaskIsCountedAndTheOthersStillRun) {
-  config_.heads_file = dir_ / "no-such-dir/sub/heads.jsonl";
+  config_.heads_file = dir_ / "audit";  // a directory: appending to it fails
   config_.retention_seconds = kDay;
   MakeDevice("T-1");
   ASSERT_TRUE(store_->AddSegment({"T-1", 1, 10, 10, std::string(64, 'e'), 1, "a\n"}).ok());
