@@ -6,12 +6,19 @@
 // Thread safety: CLI code, single-threaded.
 #pragma once
 
+#include <string>
+
 #include "fw/cli.h"
 
 namespace fw::server {
 
-void AddServerCommands(cli::Program& p);  // init, run            (server_cmds.cc, net)
-void AddCaCommands(cli::Program& p);      // ca ..., issuer       (ca_cmds.cc, identity)
-void AddDeviceCommands(cli::Program& p);  // enrol-token, action, device ... (device_cmds.cc, api)
+void AddServerCommands(cli::Program& p);      // init, run            (server_cmds.cc, net)
+void AddCaCommands(cli::Program& p);          // ca ..., issuer       (ca_cmds.cc, identity)
+void AddDeviceCommands(cli::Program& p);      // enrol-token, action, device ... (device_cmds.cc, api)
+void AddTokenAuditCommands(cli::Program& p);  // token ..., audit ...    (token_audit_cmds.cc, store)
+
+// The audit actor of the offline commands that write: "cli:<$USER>", or "cli:uid N" when $USER is
+// unset or not 1-64 printable characters (token_audit_cmds.cc).
+std::string CliActor();
 
 }  // namespace fw::server

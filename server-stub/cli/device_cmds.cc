@@ -1,12 +1,15 @@
 // fwserver's device-side operator commands (api component): enrolment tokens, actions and
 // devices, straight on DIR/server.db (docs/fleet-protocol.md; the operator HTTP API is a later
 // issue). Exit codes: docs/exit-codes.md (2 usage, 4 no store / no such device, 5 refused by state).
+// Every command that writes appends its audit row (fw/server/audit.h, actor CliActor()) in the
+// same transaction as the change.
 #include <ctime>
 #include <iostream>
 
 #include "commands.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/server/audit.h"
 #include "fw/server/device_messages.h"
 #include "fw/server/store.h"
 
@@ -27,6 +30,9 @@ Result<std::unique_ptr<Store>> OpenStore(const cli::Invocation& inv) {
 }
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+// JSON text for an audit row (bytes that are not UTF-8, e.g. in a device's detail, replaced).
+std::string AuditText(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // Unix seconds, or ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ".
 Result<int64_t> ParseTime(const std::string& text) {
@@ -94,7 +100,17 @@ int TokenCreate(const cli::Invocation& inv) {
   if (!random.ok()) return cli::Fail(inv, random.status());
   const std::string token = HexEncode(*random);
   const int64_t now = Now(), expires = now + inv.vm["expires-in"].as<int64_t>();
-  Status s = (*store)->AddEnrolToken({HexEncode(Sha256::Of(AsBytes(token))), serial, now, expires, std::nullopt});
+  const std::string hash = HexEncode(Sha256::Of(AsBytes(token)));
+  Status s = (*store)->Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR((*store)->AddEnrolToken({hash, serial, now, expires, std::nullopt}));
+    const Json after{{"serial", serial},
+                     {"expires", expires},
+                     {"hash_prefix", hash.substr(0, 12)},
+                     {"re_enrol", device->has_value()}};
+    return Record(**store, now, CliActor(), "enrol_token.create", "enrol_token:" + hash.substr(0, 12), "null",
+                  AuditText(after))
+        .status();
+  });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"serial", serial}, {"token", token}, {"expires", expires}});
@@ -153,9 +169,13 @@ int ActionCreate(const cli::Invocation& inv) {
   a.deadline_s = vm.count("deadline") ? *ParseTime(vm["deadline"].as<std::string>()) : 0;
   a.backup_required = vm.count("no-backup-required") == 0;
   a.created_s = a.updated_s = Now();
-  auto id = (*store)->CreateAction(a);
-  if (!id.ok()) return cli::Fail(inv, id.status());
-  a.id = *id;
+  Status s = (*store)->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(a.id, (*store)->CreateAction(a));
+    return Record(**store, a.created_s, CliActor(), "action.create", "action:" + std::to_string(a.id), "null",
+                  AuditText(ActionJson(a)))
+        .status();
+  });
+  if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
     cli::PrintJson({{"ok", true}, {"action", ActionJson(a)}});
   } else {
@@ -177,6 +197,7 @@ int ActionCancel(const cli::Invocation& inv) {
       return FailedPrecondition("action " + std::to_string(id) + " is past the trial (" + a->state +
                                 "): cancels are honoured only until the trial is set");
     }
+    const Json before = ActionJson(*a);
     if (a->attempt == 0) {
       a->state = "canceled";  // never reported on: nothing to tell the terminal beyond dropping it
       a->done = true;
@@ -184,7 +205,10 @@ int ActionCancel(const cli::Invocation& inv) {
     a->cancel_requested = true;
     a->updated_s = Now();
     result = *a;
-    return (*store)->UpdateAction(*a);
+    FW_RETURN_IF_ERROR((*store)->UpdateAction(*a));
+    return Record(**store, a->updated_s, CliActor(), "action.cancel", "action:" + std::to_string(id), AuditText(before),
+                  AuditText(ActionJson(*a)))
+        .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
@@ -279,13 +303,19 @@ int DeviceRevoke(const cli::Invocation& inv) {
   Status s = (*store)->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto d, (*store)->GetDevice(serial));
     if (!d) return NotFound("no device " + serial);
+    const int64_t now = Now();
     FW_RETURN_IF_ERROR((*store)->SetDeviceState(serial, DeviceState::kRevoked, reason));
     FW_ASSIGN_OR_RETURN(auto certs, (*store)->ListCerts(serial));
+    Json denied_list = Json::array();
     for (const auto& c : certs) {
-      FW_RETURN_IF_ERROR((*store)->DenyCert(c.cert_serial_hex, serial, reason, Now()));
+      FW_RETURN_IF_ERROR((*store)->DenyCert(c.cert_serial_hex, serial, reason, now));
+      denied_list.push_back(c.cert_serial_hex);
       ++denied;
     }
-    return Status::Ok();
+    const Json before{{"state", DeviceStateName(d->state)}, {"reason", d->state_reason}};
+    const Json after{{"state", "revoked"}, {"reason", reason}, {"certificates_denied", denied_list}};
+    return Record(**store, now, CliActor(), "device.revoke", "device:" + serial, AuditText(before), AuditText(after))
+        .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {

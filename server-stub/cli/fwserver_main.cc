@@ -12,6 +12,7 @@ cli::Program MakeProgram() {
   AddServerCommands(p);
   AddCaCommands(p);
   AddDeviceCommands(p);
+  AddTokenAuditCommands(p);
   return p;
 }
 

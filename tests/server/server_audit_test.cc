@@ -4,7 +4,10 @@
 // heads file is refused naming its line.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fw/crypto.h"
 #include "fw/encoding.h"
@@ -87,6 +90,30 @@ TEST_F(AuditTest, AnEmptyLogAndAnIntactChainVerify) {
   EXPECT_EQ(v.bad_seq, 0);
   EXPECT_EQ(v.head.seq, 2500);
   EXPECT_EQ(v.head.hash_hex, (*store_->AuditHead())->hash_hex);
+}
+
+TEST_F(AuditTest, WritersOnSeveralConnectionsProduceOneChain) {
+  constexpr int kThreads = 3, kRows = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto store = OpenSqliteStore(StorePath(dir_.path()));
+      if (!store.ok()) {
+        ++failures;
+        return;
+      }
+      for (int i = 0; i < kRows; ++i) {
+        auto r = Record(**store, 1000 + i, "system", "x.y", "writer:" + std::to_string(t), "null", "null");
+        if (!r.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto v = Verify();
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, kThreads * kRows);
 }
 
 TEST_F(AuditTest, TheHashIsSha256OfTheDocumentedCanonicalJson) {

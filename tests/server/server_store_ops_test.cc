@@ -271,6 +271,17 @@ TEST_P(StoreTest, AlertsQueueOneDeliveryPerWebhookWithAttempts) {
   EXPECT_EQ(store_->UpdateDelivery(d).code(), ErrorCode::kFailedPrecondition);
 }
 
+TEST_P(StoreTest, AtomicallyInsideAtomicallyIsRefused) {
+  Status inner;
+  Status outer = store_->Atomically([&]() -> Status {
+    inner = store_->Atomically([] { return Status::Ok(); });
+    return inner;
+  });
+  EXPECT_EQ(inner.code(), ErrorCode::kInternal) << inner.ToString();
+  EXPECT_EQ(outer.code(), ErrorCode::kInternal);
+  EXPECT_TRUE(store_->Atomically([] { return Status::Ok(); }).ok());  // usable afterwards
+}
+
 TEST_P(StoreTest, SettingsAreReplaced) {
   EXPECT_FALSE(store_->GetSetting("cert_expiring:0a")->has_value());
   ASSERT_TRUE(store_->SetSetting("cert_expiring:0a", "1").ok());

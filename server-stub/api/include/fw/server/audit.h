@@ -27,6 +27,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fw/server/store.h"
 #include "fw/status.h"
@@ -50,6 +52,20 @@ struct AuditVerification {
   std::string problem;        // what is wrong, a sentence ("" when ok)
   AuditEntry head;            // the last row (seq 0 when the log is empty)
 };
+
+// One line of a heads file.
+struct AuditHeadLine {
+  int64_t seq = 0;
+  std::string hash_hex;
+  int64_t time_s = 0;
+  int64_t exported_s = 0;
+};
+// Parses a whole heads file's text (pure; fuzzed by audit_heads_fuzz): every line an object with
+// exactly seq (>= 1), hash (64 lower-case hex), time and exported (>= 0), each line <= 512 bytes and
+// ended by a newline. kCorrupt "NAME line L: ..." otherwise. Empty text is no lines.
+Result<std::vector<AuditHeadLine>> ParseAuditHeads(std::string_view text, const std::string& name);
+// The line ExportAuditHead appends for `line` (with its newline); ParseAuditHeads reads it back.
+std::string AuditHeadLineText(const AuditHeadLine& line);
 
 Result<AuditVerification> VerifyAuditChain(Store& store);
 Result<AuditVerification> VerifyAgainstHeads(Store& store, const std::string& heads_file);

@@ -1,6 +1,8 @@
 // The fleet server's store (server-stub/api): devices and their serial <-> key binding,
 // enrolment tokens, issued certificates and the deny list, actions and their events, the
-// journal witness state and journal segments. Owner: the api component.
+// journal witness state and journal segments; for the operator side (issue 16) labels, operator
+// tokens, the hash-chained audit log (fw/server/audit.h), alerts with their deliveries and
+// attempts, and settings. Owner: the api component (SQL: sqlite_store*.cc, store_schema.h).
 //
 // Contract:
 //  - Store is a narrow interface over one backend connection. OpenSqliteStore() opens (or
