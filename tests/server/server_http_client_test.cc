@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "fw/http_client.h"
 #include "fw/server/https_server.h"
@@ -184,6 +185,71 @@ TEST_F(HttpClientTest, PlainHttpOnlyWhenAllowedAndBadCallsRefusedBeforeSending) 
   net::HttpOptions unbounded = Trusting();
   unbounded.deadline_seconds = 0;
   EXPECT_EQ(net::Call(call, unbounded).status().code(), ErrorCode::kInvalidArgument);
+}
+
+// A loopback socket bound to an ephemeral port; port() after Listen().
+class RawListener {
+ public:
+  RawListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = fd_ >= 0 && ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 4) == 0;
+    socklen_t len = sizeof a;
+    ok_ = ok_ && ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+    port_ = ntohs(a.sin_port);
+  }
+  ~RawListener() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+  int fd() const { return fd_; }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+  uint16_t port_ = 0;
+};
+
+// Plain http (allowed) to a server that announces no length and streams until it closes: the cap
+// still holds on the bytes received; a short such body is read whole.
+TEST(HttpClientPlain, AnUnannouncedBodyIsCappedOnWhatArrives) {
+  for (const size_t body_size : {size_t{3000}, size_t{200000}}) {
+    RawListener l;
+    ASSERT_TRUE(l.ok());
+    std::thread server([&] {
+      const int c = ::accept(l.fd(), nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      (void)::recv(c, buf, sizeof buf, 0);  // the request (small: one read)
+      std::string reply = "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Kind: raw\r\n\r\n" + std::string(body_size, 'r');
+      size_t sent = 0;
+      while (sent < reply.size()) {
+        const ssize_t n = ::send(c, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      ::close(c);
+    });
+    net::HttpCall call;
+    call.url = "http://127.0.0.1:" + std::to_string(l.port()) + "/x";
+    call.allow_plain_http = true;
+    call.max_response_bytes = 10000;
+    net::HttpOptions o;
+    o.deadline_seconds = 5;
+    auto r = net::Call(call, o);
+    server.join();
+    if (body_size < 10000) {
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      EXPECT_EQ(r->status, 200);
+      EXPECT_EQ(r->headers["x-kind"], "raw");
+      EXPECT_EQ(r->body.size(), body_size);
+    } else {
+      EXPECT_EQ(r.status().code(), ErrorCode::kResourceExhausted) << r.status().message();
+    }
+  }
 }
 
 TEST(HttpClientDeadline, AServerThatNeverAnswersTimesOutWithinTheDeadline) {

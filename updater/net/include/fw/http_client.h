@@ -12,7 +12,12 @@
 //  - Any HTTP status is a reply, not an error: the caller decides what 4xx/5xx mean. Errors are
 //    transport failures only: kIoError (connect, TLS, reset), kTimeout (deadline, speed floor),
 //    kInvalidArgument (bad URL/options), kResourceExhausted (body cap).
-//  - Response header names are lower-cased; a repeated header keeps its last value.
+//  - Response header names are lower-cased; a repeated header keeps its last value (interim 1xx
+//    responses' headers are dropped).
+//  - The request carries exactly the caller's headers plus Host, User-Agent and Content-Length:
+//    libcurl's own "Expect: 100-continue" and form Content-Type are suppressed. The method must be
+//    an HTTP token and header names tokens, values without CR/LF/NUL (else kInvalidArgument before
+//    any network access).
 // Thread safety: a free function; each call uses its own handle.
 #pragma once
 

@@ -2,20 +2,23 @@
 // function decides for an operator's single-device action (operator API) and for every terminal a
 // rollout assigns (issue 18), so both refuse the same things with the same words.
 //
-// Contract: PlanAction() is pure: it reads nothing but its arguments. It refuses, with
-// kFailedPrecondition (HTTP 409 plan_refused, exit 5) and a sentence naming the rule:
-//   - the device is not active (quarantined or revoked);
-//   - the device never checked in (no manifest: hardware and installed counter unknown);
-//   - it already has an open install/rollback action (one at a time; journal_backup may coexist);
-//   - install: the target is not in the repository, has no firmware facts, does not list the
-//     device's hardware id, has a security counter below the device's, or is the version already
-//     running confirmed;
-//   - rollback: the other slot holds nothing bootable, or the target named is not the version in the
-//     other slot, or that version's security counter (from the repository) is below the device's
-//     counter — a rollback must stay above the anti-rollback floor;
+// Contract: PlanAction() is pure: it reads nothing but its arguments (the device's manifest_json is
+// parsed with ParseManifest). It refuses, with kFailedPrecondition (HTTP 409 plan_refused, exit 5)
+// and a sentence ending in "(plan rule NAME)" (docs/fleet-protocol.md, "Plan checks"):
+//   - device_not_active: the device is quarantined or revoked;
+//   - never_checked_in: no manifest (hardware and installed counter unknown);
+//   - one_at_a_time: it already has an open install/rollback action (journal_backup may coexist);
+//   - install and rollback alike, the target as a terminal would check it: target_unknown (not in
+//     the repository), no_firmware_facts, hardware_mismatch (device's hardware id not listed),
+//     below_security_counter (below the device's counter: for a rollback, the anti-rollback floor);
+//   - install: already_running (the version already running confirmed; a trial may be re-installed);
+//   - rollback: other_slot_not_bootable (no other slot, empty, or not "bootable"), not_other_slot
+//     (the target's version is not the version in the other slot);
 //   - journal_backup: always allowed on an active device that checked in.
-// And with kInvalidArgument (400 bad_request, exit 3) for an unknown kind/type or a bad window.
-// On success it returns the Action to create (state pending, target facts filled in).
+// And with kInvalidArgument (400 bad_request, exit 3) for an unknown kind/type, a bad window, a
+// deadline not in the future (or time-forced without one), a target on journal_backup or none on
+// install/rollback. On success it returns the Action to create (state pending, created_s = now_s,
+// target_name = the TUF path, target_version from the signed firmware facts; id 0).
 // Thread safety: pure.
 #pragma once
 

@@ -5,7 +5,10 @@
 // Contract: ReadCaStatus(data_dir, store, now_s, warn_seconds) parses root.pem and issuing.pem with
 // OpenSSL (behind fw_server_identity's facade) for subject, serial, notBefore/notAfter; lists every
 // device certificate (newest per non-revoked device) with not_after_s < now_s + warn_seconds.
-// A missing or unparsable CA file is an error naming it.
+// A missing CA file is kNotFound, an unparsable one (or one holding other than exactly one
+// certificate) kCorrupt, both naming the file; a negative warn_seconds is kInvalidArgument.
+// Device certificates come from ListCertsExpiringBefore(now_s + warn_seconds) (already expired ones
+// included).
 // Thread safety: pure I/O over the caller's Store.
 #pragma once
 
