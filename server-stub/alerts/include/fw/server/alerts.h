@@ -6,7 +6,10 @@
 //  - Kinds: journal_anomaly, clone, quarantine, rollout_paused, cert_expiring, audit_head.
 //    A webhook subscribes to kinds ("*" = all). RaiseAlert() stores the alert with one pending
 //    delivery per subscribed webhook (none subscribed: the alert is still stored, for the operator
-//    API's alert list). Call it inside the caller's Store::Atomically.
+//    API's alert list). Call it inside the caller's Store::Atomically. An unknown kind, or details
+//    that are not a JSON object (floats refused, canonical JSON), are kInvalidArgument and nothing
+//    is written. The body's "id" is the id the store assigns (store.h: MAX(id)+1 in the write
+//    transaction), found with O(log n) ListAlerts lookups and checked against AddAlert's answer.
 //  - Body: canonical JSON {"id","kind","object","time","details":{...}} — exactly the bytes signed.
 //  - Signature headers on every POST: X-PTFW-Event: KIND, X-PTFW-Delivery: "<alert id>",
 //    X-PTFW-Timestamp: Unix seconds of this attempt, X-PTFW-Signature: "v1=" + lower-case hex

@@ -1,4 +1,4 @@
-// fwserver's metrics (server-stub/alerts, lib fw_server_metrics; docs/fleet-server.md, "Metrics"):
+// fwserver's metrics (server-stub/alerts, lib fw_server_metrics; docs/fleet-alerts.md, "Metrics"):
 // counters and a latency histogram updated lock-free by the request handlers of both ports, rendered
 // in the Prometheus text exposition format (version 0.0.4) by the operator port's /metrics.
 //
@@ -11,7 +11,10 @@
 //    error table; "" -> "none"); for route "checkin" also fwserver_checkins_total and the histogram
 //    fwserver_checkin_seconds (buckets 0.005 .. 10 s, +Inf, _sum, _count).
 //  - Gauges are callbacks set once at start-up (e.g. open connections from HttpsServer::stats()),
-//    each rendered as `name{labels} value`; a gauge name is [a-z_]+.
+//    each rendered as `name{labels} value` (HELP/TYPE once per name); a gauge name is [a-z_]+ —
+//    names are constants of the caller, so a bad one (or an empty callback) aborts.
+//  - Bounded labels: an unknown port or route is counted as "other"; error codes outside
+//    [a-z0-9_]{1,39}, and codes beyond the first 96 distinct ones, are counted as class "other".
 //  - Render() is consistent per metric (no torn histogram: buckets are cumulative, _count equals
 //    the +Inf bucket).
 // Thread safety: ObserveRequest and Render from any thread; AddGauge before serving starts.
