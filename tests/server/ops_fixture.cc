@@ -117,8 +117,12 @@ void OpsTest::AddDevice(const std::string& serial, DeviceState state, bool check
   d.created_s = now;
   d.last_seen_s = now;
   ASSERT_TRUE(store_->CreateDevice(d).ok());
-  if (checked_in) ASSERT_TRUE(store_->SetDeviceManifest(serial, PosManifest(), "POS-X1", "1.2.0").ok());
-  if (state != DeviceState::kActive) ASSERT_TRUE(store_->SetDeviceState(serial, state, "test").ok());
+  if (checked_in) {
+    ASSERT_TRUE(store_->SetDeviceManifest(serial, PosManifest(), "POS-X1", "1.2.0").ok());
+  }
+  if (state != DeviceState::kActive) {
+    ASSERT_TRUE(store_->SetDeviceState(serial, state, "test").ok());
+  }
 }
 
 std::vector<AuditEntry> OpsTest::AuditRows(const std::string& action) {

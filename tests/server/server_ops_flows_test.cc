@@ -21,8 +21,12 @@ TEST_F(OpsFlowTest, PaginationWithFiltersVisitsEachDeviceOnce) {
     char serial[16];
     std::snprintf(serial, sizeof serial, "P-%03d", i);
     AddDevice(serial);
-    if (i % 3 == 0) ASSERT_TRUE(store_->SetDeviceManifest(serial, PosManifest(), "POS-X2", "1.2.0").ok());
-    if (i % 2 == 0) ASSERT_TRUE(store_->AddLabel(serial, "east").ok());
+    if (i % 3 == 0) {
+      ASSERT_TRUE(store_->SetDeviceManifest(serial, PosManifest(), "POS-X2", "1.2.0").ok());
+    }
+    if (i % 2 == 0) {
+      ASSERT_TRUE(store_->AddLabel(serial, "east").ok());
+    }
     if (i % 2 == 0 && i % 3 != 0) expected.insert(serial);
   }
   const std::string viewer = Token("viewer");
@@ -190,7 +194,9 @@ TEST_F(OpsFlowTest, EveryStateChangeLeavesAnAuditRowWithBeforeAndAfter) {
     ASSERT_EQ(rows.size(), 1u) << w.action;
     const AuditEntry& e = rows[0];
     EXPECT_EQ(e.actor, actor) << w.action;
-    if (!w.object.empty()) EXPECT_EQ(e.object, w.object) << w.action;
+    if (!w.object.empty()) {
+      EXPECT_EQ(e.object, w.object) << w.action;
+    }
     Json before = Json::parse(e.before_json), after = Json::parse(e.after_json);
     if (w.before_key.empty()) {
       EXPECT_TRUE(before.is_null()) << w.action;

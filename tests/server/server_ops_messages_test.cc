@@ -24,7 +24,9 @@ TEST(OperatorMessages, QueryStringsAreDecodedStrictlyAndEachNameOnce) {
                           "label=%0a", "label=123456789", "%6c%61bel=1&label=2"}) {
     auto r = ParseQuery(bad, kSpecs);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), ErrorCode::kInvalidArgument) << bad;
+    }
   }
   auto unknown = ParseQuery("limit=1&colour=red", kSpecs);
   ASSERT_FALSE(unknown.ok());
@@ -116,7 +118,9 @@ TEST(OperatorMessages, PathPieces) {
   EXPECT_TRUE(IsValidSerialText("T-0001"));
   EXPECT_FALSE(IsValidSerialText("T:1"));
   EXPECT_EQ(ParseSegmentRange("1-10")->second, 10);
-  for (const char* bad : {"0-3", "3-1", "1-", "-3", "1-2-3", "a-b", "13"}) EXPECT_FALSE(ParseSegmentRange(bad).ok()) << bad;
+  for (const char* bad : {"0-3", "3-1", "1-", "-3", "1-2-3", "a-b", "13"}) {
+    EXPECT_FALSE(ParseSegmentRange(bad).ok()) << bad;
+  }
 }
 
 }  // namespace

@@ -40,7 +40,9 @@ class OpsRoleTest : public OpsTest {
       return [=, this](int n) {
         const std::string serial = prefix + std::to_string(n);
         AddDevice(serial, state);
-        if (suffix == "/labels/gone") EXPECT_TRUE(store_->AddLabel(serial, "gone").ok());
+        if (suffix == "/labels/gone") {
+          EXPECT_TRUE(store_->AddLabel(serial, "gone").ok());
+        }
         return std::make_pair("/v1/devices/" + serial + suffix, body);
       };
     };
@@ -256,7 +258,9 @@ TEST_F(OpsRoleTest, WhoamiNamesTheToken) {
   // Only the hash is stored.
   auto stored = store_->ListOperatorTokens();
   ASSERT_TRUE(stored.ok());
-  for (const auto& t : *stored) EXPECT_EQ(t.token_sha256_hex.find(token), std::string::npos);
+  for (const auto& t : *stored) {
+    EXPECT_EQ(t.token_sha256_hex.find(token), std::string::npos);
+  }
 }
 
 TEST_F(OpsRoleTest, RoutingErrorsHaveTheStableShape) {
