@@ -97,7 +97,8 @@ TEST(FleetServer, InitRunEnrolCheckinAndStop) {
   fw::testing::WriteFile(data + "/repo/metadata/1.root.json", R"({"signed":{"version":1}})");
 
   Child issuer({FWSERVER_PATH, "issuer", "--data", data});
-  Child server({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--address", "127.0.0.1", "--json"});
+  Child server({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--address", "127.0.0.1", "--operator-port", "0",
+                "--json"});
   const Json ready = Json::parse(server.Line(10000), nullptr, false);
   ASSERT_TRUE(ready.is_object() && ready.contains("port")) << ready;
   const uint16_t port = ready["port"].get<uint16_t>();

@@ -67,7 +67,7 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(const ServerConfig& config
                                                       const FleetServerOptions& options = {});
 
 // The alert policy of a configuration: its webhooks (secrets loaded by LoadConfig), retries, and
-// HTTP bounds for each attempt (alerts.ca_file, 5 s connect, 15 s in all).
+// alerts.ca_file for the receivers' certificates (per-attempt deadlines: AlertPolicy's defaults).
 AlertPolicy MakeAlertPolicy(const ServerConfig& config);
 // The scheduler's settings of a configuration (intervals: export as configured, certificates hourly,
 // retention daily).
