@@ -139,6 +139,31 @@ int Targets(const cli::Invocation& inv) {
   });
 }
 
+void MoreHint(Session& s, const Json& list) {
+  if (!s.json() && !list["next_cursor"].is_null()) {
+    std::cerr << "more: --cursor " << Sanitize(list["next_cursor"].get<std::string>()) << " (or --all)\n";
+  }
+}
+
+// Alerts with two summary fields for the table: how many attempts were logged, and each
+// delivery as WEBHOOK:STATE.
+Json AlertRows(const Json& items) {
+  Json rows = items.is_array() ? items : Json::array();
+  for (auto& a : rows) {
+    if (!a.is_object()) continue;
+    a["attempt_count"] = a.contains("attempts") && a["attempts"].is_array() ? a["attempts"].size() : 0;
+    std::string states;
+    if (a.contains("deliveries") && a["deliveries"].is_array()) {
+      for (const auto& d : a["deliveries"]) {
+        if (!d.is_object()) continue;
+        states += (states.empty() ? "" : ",") + Cell(d.value("webhook", Json())) + ":" + Cell(d.value("state", Json()));
+      }
+    }
+    a["delivery_states"] = states;
+  }
+  return rows;
+}
+
 int Audit(const cli::Invocation& inv) {
   return WithSession(inv, [&](Session& s) -> int {
     const auto& vm = inv.vm;
@@ -171,31 +196,6 @@ int AuditVerify(const cli::Invocation& inv) {
     s.Emit(*j, human);
     return ok ? cli::kExitOk : cli::kExitFailure;
   });
-}
-
-void MoreHint(Session& s, const Json& list) {
-  if (!s.json() && !list["next_cursor"].is_null()) {
-    std::cerr << "more: --cursor " << Sanitize(list["next_cursor"].get<std::string>()) << " (or --all)\n";
-  }
-}
-
-// Alerts with two summary fields for the table: how many attempts were logged, and each
-// delivery as WEBHOOK:STATE.
-Json AlertRows(const Json& items) {
-  Json rows = items.is_array() ? items : Json::array();
-  for (auto& a : rows) {
-    if (!a.is_object()) continue;
-    a["attempt_count"] = a.contains("attempts") && a["attempts"].is_array() ? a["attempts"].size() : 0;
-    std::string states;
-    if (a.contains("deliveries") && a["deliveries"].is_array()) {
-      for (const auto& d : a["deliveries"]) {
-        if (!d.is_object()) continue;
-        states += (states.empty() ? "" : ",") + Cell(d.value("webhook", Json())) + ":" + Cell(d.value("state", Json()));
-      }
-    }
-    a["delivery_states"] = states;
-  }
-  return rows;
 }
 
 int Alerts(const cli::Invocation& inv) {
