@@ -16,14 +16,13 @@
 #include "fw/crypto.h"
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
+#include "fw/server/operator_auth.h"
 #include "fw/server/store.h"
 
 namespace fw::server {
 namespace {
 
 using Json = nlohmann::json;
-
-constexpr const char* kTokenPrefix = "ptfw_op_";  // fw/server/operator_auth.h
 
 void DataOption(cli::po::options_description& o) {
   o.add_options()("data", cli::po::value<std::string>()->required(), "the server's data directory (DIR/server.db)");
@@ -46,24 +45,6 @@ std::string HeadsPath(const cli::Invocation& inv) {
 }
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-// RFC 4648 section 5 without padding. Local until fw/encoding.h has Base64UrlEncode (helper "ops").
-std::string Base64Url(std::span<const uint8_t> data) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t bits = 0;
-  int count = 0;
-  for (uint8_t b : data) {
-    bits = (bits << 8) | b;
-    count += 8;
-    while (count >= 6) {
-      count -= 6;
-      out.push_back(kAlphabet[(bits >> count) & 0x3f]);
-    }
-  }
-  if (count > 0) out.push_back(kAlphabet[(bits << (6 - count)) & 0x3f]);
-  return out;
-}
 
 // The shape of GET /v1/tokens items (fw_server_ops).
 Json TokenJson(const OperatorToken& t) {
@@ -103,7 +84,7 @@ Status CheckTokenOptions(const cli::po::variables_map& vm) {
     return InvalidArgument("--name must be 1-64 printable ASCII characters");
   }
   const std::string role = vm["role"].as<std::string>();
-  if (role != "viewer" && role != "operator" && role != "approver" && role != "admin") {
+  if (!ParseRole(role)) {
     return InvalidArgument("--role must be viewer, operator, approver or admin");
   }
   return Status::Ok();
@@ -112,17 +93,17 @@ Status CheckTokenOptions(const cli::po::variables_map& vm) {
 int TokenCreate(const cli::Invocation& inv) {
   auto store = OpenStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
-  auto random = RandomBytes(32);
-  if (!random.ok()) return cli::Fail(inv, random.status());
-  const std::string token = kTokenPrefix + Base64Url(*random);
-  OperatorToken t;
-  t.name = inv.vm["name"].as<std::string>();
-  t.token_sha256_hex = HexEncode(Sha256::Of(AsBytes(token)));
-  t.role = inv.vm["role"].as<std::string>();
-  t.journal_read = inv.vm.count("journal-read") > 0;
-  t.created_s = Now();
-  t.expires_s = t.created_s + inv.vm["expires-days"].as<int64_t>() * 86400;
-  t.created_by = CliActor();
+  OperatorToken record;
+  record.name = inv.vm["name"].as<std::string>();
+  record.role = inv.vm["role"].as<std::string>();
+  record.journal_read = inv.vm.count("journal-read") > 0;
+  record.created_s = Now();
+  record.expires_s = record.created_s + inv.vm["expires-days"].as<int64_t>() * 86400;
+  record.created_by = CliActor();
+  auto made = MakeOperatorToken(std::move(record));
+  if (!made.ok()) return cli::Fail(inv, made.status());
+  const std::string token = made->clear;
+  OperatorToken& t = made->record;
   Status s = (*store)->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(t.id, (*store)->AddOperatorToken(t));
     return Record(**store, t.created_s, t.created_by, "token.create", "token:" + std::to_string(t.id), "null",

@@ -194,7 +194,7 @@ int AuditVerify(const cli::Invocation& inv) {
                            : "audit log BROKEN at seq " + Cell(j->value("bad_seq", Json())) + ": " +
                                  Cell(j->value("problem", Json())) + "\n";
     s.Emit(*j, human);
-    return ok ? cli::kExitOk : cli::kExitFailure;
+    return ok ? cli::kExitOk : cli::kExitRejected;
   });
 }
 
@@ -288,8 +288,9 @@ void AddAdminCommands(cli::Program& p) {
       "audit list", "the audit log (approver)", "[options]",
       [](po::options_description& o, po::positional_options_description&) { PageOptions(o); }, Audit));
   p.commands.back().exclusive = {{"after", "cursor"}};
-  p.commands.push_back(Command("audit verify", "recompute the audit chain on the server (approver); exit 1 if broken",
-                               "[options]", nullptr, AuditVerify));
+  p.commands.push_back(Command(
+      "audit verify", "recompute the audit chain on the server (approver); exit 3 if broken (as fwserver audit verify)",
+      "[options]", nullptr, AuditVerify));
   p.commands.push_back(Command(
       "alerts", "alerts with their webhook deliveries", "[options]",
       [](po::options_description& o, po::positional_options_description&) { PageOptions(o); }, Alerts));

@@ -16,6 +16,7 @@
 #include "e2e_fleet.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
+#include "fw/hmac.h"
 #include "fw/server/audit.h"
 #include "fw/server/https_server.h"
 #include "fw/server/store.h"
@@ -187,7 +188,8 @@ TEST_F(E2eOperatorTest, OperatorListsTerminalsPushesAnActionAndReadsTheAuditLog)
   HttpReply c = t1->Checkin(Manifest("1.0.0"));
   ASSERT_EQ(c.status, 200) << c.Describe();
   bool received = false;
-  for (const auto& a : c.json()["actions"]) {
+  const Json reply = c.json();  // kept alive for the loop (a range over a temporary's member dangles)
+  for (const auto& a : reply["actions"]) {
     received |= a["id"] == id && a["target"].is_object() && a["target"]["name"] == target;
   }
   EXPECT_TRUE(received) << c.body;
