@@ -11,6 +11,7 @@
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
 #include "fw/server/device_messages.h"
+#include "fw/server/operator_json.h"
 #include "fw/server/store.h"
 
 namespace fw::server {
@@ -50,28 +51,6 @@ Result<int64_t> ParseTime(const std::string& text) {
     return static_cast<int64_t>(timegm(&tm));
   }
   return InvalidArgument("--deadline '" + text + "' is neither Unix seconds nor YYYY-MM-DDTHH:MM:SSZ");
-}
-
-Json ActionJson(const Action& a) {
-  return Json{{"id", a.id},
-              {"device", a.device_serial},
-              {"kind", a.kind},
-              {"target", a.target_name},
-              {"version", a.target_version},
-              {"type", a.type},
-              {"window", a.window},
-              {"deadline", a.deadline_s},
-              {"backup_required", a.backup_required},
-              {"state", a.state},
-              {"attempt", a.attempt},
-              {"last_seq", a.last_seq},
-              {"cancel_requested", a.cancel_requested},
-              {"done", a.done},
-              {"failure_class", a.failure_class},
-              {"exit_code", a.exit_code},
-              {"detail", a.detail},
-              {"created", a.created_s},
-              {"updated", a.updated_s}};
 }
 
 Json DeviceJson(const Device& d) {
@@ -172,12 +151,12 @@ int ActionCreate(const cli::Invocation& inv) {
   Status s = (*store)->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(a.id, (*store)->CreateAction(a));
     return Record(**store, a.created_s, CliActor(), "action.create", "action:" + std::to_string(a.id), "null",
-                  AuditText(ActionJson(a)))
+                  AuditText(ops::ActionJson(a)))
         .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
-    cli::PrintJson({{"ok", true}, {"action", ActionJson(a)}});
+    cli::PrintJson({{"ok", true}, {"action", ops::ActionJson(a)}});
   } else {
     std::cout << "action " << a.id << " created\n";
   }
@@ -197,7 +176,7 @@ int ActionCancel(const cli::Invocation& inv) {
       return FailedPrecondition("action " + std::to_string(id) + " is past the trial (" + a->state +
                                 "): cancels are honoured only until the trial is set");
     }
-    const Json before = ActionJson(*a);
+    const Json before = ops::ActionJson(*a);
     if (a->attempt == 0) {
       a->state = "canceled";  // never reported on: nothing to tell the terminal beyond dropping it
       a->done = true;
@@ -207,12 +186,12 @@ int ActionCancel(const cli::Invocation& inv) {
     result = *a;
     FW_RETURN_IF_ERROR((*store)->UpdateAction(*a));
     return Record(**store, a->updated_s, CliActor(), "action.cancel", "action:" + std::to_string(id), AuditText(before),
-                  AuditText(ActionJson(*a)))
+                  AuditText(ops::ActionJson(*a)))
         .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
-    cli::PrintJson({{"ok", true}, {"action", ActionJson(result)}});
+    cli::PrintJson({{"ok", true}, {"action", ops::ActionJson(result)}});
   } else {
     std::cout << "action " << id << (result.done ? " canceled\n" : ": cancel requested (sent at the next check-in)\n");
   }
@@ -229,7 +208,7 @@ int ActionList(const cli::Invocation& inv) {
   for (const auto& a : *actions) {
     if (inv.vm.count("open") && a.done) continue;
     if (inv.json) {
-      out.push_back(ActionJson(a));
+      out.push_back(ops::ActionJson(a));
     } else {
       PrintAction(a);
     }
@@ -281,7 +260,7 @@ int DeviceShow(const cli::Invocation& inv) {
                                  {"revoked", denied.ok() && *denied}});
   }
   j["actions"] = Json::array();
-  for (const auto& a : *actions) j["actions"].push_back(ActionJson(a));
+  for (const auto& a : *actions) j["actions"].push_back(ops::ActionJson(a));
   j["segments"] = Json::array();
   for (const auto& s : *segments) {
     j["segments"].push_back({{"first_seq", s.first_seq}, {"last_seq", s.last_seq}, {"sha256", s.sha256_hex}});

@@ -17,6 +17,7 @@
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
 #include "fw/server/operator_auth.h"
+#include "fw/server/operator_json.h"
 #include "fw/server/store.h"
 
 namespace fw::server {
@@ -45,37 +46,6 @@ std::string HeadsPath(const cli::Invocation& inv) {
 }
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
-
-// The shape of GET /v1/tokens items (fw_server_ops).
-Json TokenJson(const OperatorToken& t) {
-  return Json{{"id", t.id},
-              {"name", t.name},
-              {"role", t.role},
-              {"journal_read", t.journal_read},
-              {"created", t.created_s},
-              {"expires", t.expires_s},
-              {"revoked", t.revoked_s ? Json(*t.revoked_s) : Json(nullptr)},
-              {"created_by", t.created_by}};
-}
-
-// A stored JSON text as a value (a row damaged beyond JSON shows as its text).
-Json Parsed(const std::string& text) {
-  Json j = Json::parse(text, nullptr, false);
-  return j.is_discarded() ? Json(text) : j;
-}
-
-// The shape of GET /v1/audit items: before/after as JSON values.
-Json AuditJson(const AuditEntry& e) {
-  return Json{{"seq", e.seq},
-              {"time", e.time_s},
-              {"actor", e.actor},
-              {"action", e.action},
-              {"object", e.object},
-              {"before", Parsed(e.before_json)},
-              {"after", Parsed(e.after_json)},
-              {"prev", e.prev_hash_hex},
-              {"hash", e.hash_hex}};
-}
 
 Status CheckTokenOptions(const cli::po::variables_map& vm) {
   const std::string name = vm["name"].as<std::string>();
@@ -107,12 +77,12 @@ int TokenCreate(const cli::Invocation& inv) {
   Status s = (*store)->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(t.id, (*store)->AddOperatorToken(t));
     return Record(**store, t.created_s, t.created_by, "token.create", "token:" + std::to_string(t.id), "null",
-                  TokenJson(t).dump())
+                  ops::TokenJson(t).dump())
         .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
-    Json j = TokenJson(t);
+    Json j = ops::TokenJson(t);
     j["ok"] = true;
     j["token"] = token;
     cli::PrintJson(j);
@@ -132,7 +102,7 @@ int TokenList(const cli::Invocation& inv) {
   if (!tokens.ok()) return cli::Fail(inv, tokens.status());
   Json items = Json::array();
   for (const auto& t : *tokens) {
-    items.push_back(TokenJson(t));
+    items.push_back(ops::TokenJson(t));
     if (inv.json) continue;
     const std::string state = t.revoked_s            ? "revoked " + IsoTimeUtc(*t.revoked_s)
                               : t.expires_s <= Now() ? "expired"
@@ -158,13 +128,13 @@ int TokenRevoke(const cli::Invocation& inv) {
     if (!revoked) return FailedPrecondition("operator token " + std::to_string(id) + " is revoked already");
     after = *t;
     after.revoked_s = now;
-    return Record(**store, now, CliActor(), "token.revoke", "token:" + std::to_string(id), TokenJson(*t).dump(),
-                  TokenJson(after).dump())
+    return Record(**store, now, CliActor(), "token.revoke", "token:" + std::to_string(id), ops::TokenJson(*t).dump(),
+                  ops::TokenJson(after).dump())
         .status();
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {
-    cli::PrintJson({{"ok", true}, {"token", TokenJson(after)}});
+    cli::PrintJson({{"ok", true}, {"token", ops::TokenJson(after)}});
   } else {
     std::cout << "operator token " << id << " '" << after.name << "' revoked\n";
   }
@@ -210,7 +180,7 @@ int AuditList(const cli::Invocation& inv) {
   if (!rows.ok()) return cli::Fail(inv, rows.status());
   Json items = Json::array();
   for (const auto& e : *rows) {
-    items.push_back(AuditJson(e));
+    items.push_back(ops::AuditJson(e));
     if (!inv.json) {
       std::cout << e.seq << "  " << IsoTimeUtc(e.time_s) << "  " << e.actor << "  " << e.action << "  " << e.object
                 << "\n";

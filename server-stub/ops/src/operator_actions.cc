@@ -3,8 +3,8 @@
 #include "fw/server/action_plan.h"
 #include "fw/server/alerts.h"
 #include "fw/server/audit.h"
+#include "fw/server/operator_json.h"
 #include "operator_impl.h"
-#include "operator_json.h"
 
 namespace fw::server::ops {
 namespace {

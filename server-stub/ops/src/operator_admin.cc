@@ -4,8 +4,8 @@
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
 #include "fw/server/ca_status.h"
+#include "fw/server/operator_json.h"
 #include "operator_impl.h"
-#include "operator_json.h"
 
 namespace fw::server::ops {
 namespace {

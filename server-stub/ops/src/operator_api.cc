@@ -3,8 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fw/server/audit.h"
+#include "fw/server/operator_json.h"
 #include "operator_impl.h"
-#include "operator_json.h"
 
 namespace fw::server {
 namespace ops {

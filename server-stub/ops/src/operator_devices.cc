@@ -2,8 +2,8 @@
 #include "fw/server/audit.h"
 #include "fw/server/journal_vault.h"
 #include "fw/server/journal_witness.h"
+#include "fw/server/operator_json.h"
 #include "operator_impl.h"
-#include "operator_json.h"
 
 namespace fw::server::ops {
 namespace {

@@ -1,5 +1,5 @@
 // JSON shapes of the operator API (operator_json.h).
-#include "operator_json.h"
+#include "fw/server/operator_json.h"
 
 namespace fw::server::ops {
 

@@ -1,4 +1,5 @@
-// JSON shapes of the operator API (docs/fleet-operator.md, "Objects"). Internal to fw_server_ops.
+// JSON shapes of the operator API (docs/fleet-operator.md, "Objects"); also what the offline
+// `fwserver` commands print, so both show one shape.
 // Times are Unix seconds. Thread safety: stateless.
 #pragma once
 
