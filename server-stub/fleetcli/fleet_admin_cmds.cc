@@ -10,27 +10,6 @@ namespace {
 
 namespace po = cli::po;
 using Params = std::vector<std::pair<std::string, std::optional<std::string>>>;
-using Options = std::function<void(po::options_description&, po::positional_options_description&)>;
-
-cli::Subcommand Command(std::string name, std::string summary, std::string usage, Options options,
-                        std::function<int(const cli::Invocation&)> run,
-                        std::function<Status(const po::variables_map&)> check = nullptr) {
-  return cli::Subcommand{std::move(name),
-                         std::move(summary),
-                         std::move(usage),
-                         [options](po::options_description& o, po::positional_options_description& p) {
-                           AddConnectionOptions(o);
-                           if (options) options(o, p);
-                         },
-                         std::move(run),
-                         {},
-                         std::move(check)};
-}
-
-std::optional<std::string> Number(const po::variables_map& vm, const char* name) {
-  if (!vm.count(name)) return std::nullopt;
-  return std::to_string(vm[name].as<int64_t>());
-}
 
 // The items of a list answer: {"items":[...]} or a bare array.
 Json ItemsOf(const Json& j) { return j.is_object() && j.contains("items") ? j["items"] : j; }

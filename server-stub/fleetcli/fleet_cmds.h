@@ -33,6 +33,14 @@ cli::Program MakeProgram();
 void AddConnectionOptions(cli::po::options_description& o);
 ConnectionArgs ConnectionArgsFrom(const cli::po::variables_map& vm);
 
+using Options = std::function<void(cli::po::options_description&, cli::po::positional_options_description&)>;
+// A subcommand whose options are the connection options plus `options`.
+cli::Subcommand Command(std::string name, std::string summary, std::string usage, Options options,
+                        std::function<int(const cli::Invocation&)> run,
+                        std::function<Status(const cli::po::variables_map&)> check = nullptr);
+// An integer option as query text, or nullopt when not given.
+std::optional<std::string> Number(const cli::po::variables_map& vm, const char* name);
+
 // One command's run: the client, failure printing (with the HTTP status and error code), output.
 class Session {
  public:

@@ -13,24 +13,8 @@ namespace {
 
 namespace po = cli::po;
 using Params = std::vector<std::pair<std::string, std::optional<std::string>>>;
-using Options = std::function<void(po::options_description&, po::positional_options_description&)>;
 
 constexpr uint64_t kMaxSegmentBytes = 64 << 20;
-
-cli::Subcommand Command(std::string name, std::string summary, std::string usage, Options options,
-                        std::function<int(const cli::Invocation&)> run,
-                        std::function<Status(const po::variables_map&)> check = nullptr) {
-  return cli::Subcommand{std::move(name),
-                         std::move(summary),
-                         std::move(usage),
-                         [options](po::options_description& o, po::positional_options_description& p) {
-                           AddConnectionOptions(o);
-                           if (options) options(o, p);
-                         },
-                         std::move(run),
-                         {},
-                         std::move(check)};
-}
 
 std::string Seg(const po::variables_map& vm, const char* name) { return PercentEncode(vm[name].as<std::string>()); }
 
@@ -38,11 +22,6 @@ std::optional<std::string> When(const po::variables_map& vm, const char* name) {
   if (!vm.count(name)) return std::nullopt;
   auto t = ParseWhen(name, vm[name].as<std::string>());
   return t.ok() ? std::optional<std::string>(std::to_string(*t)) : std::nullopt;
-}
-
-std::optional<std::string> Number(const po::variables_map& vm, const char* name) {
-  if (!vm.count(name)) return std::nullopt;
-  return std::to_string(vm[name].as<int64_t>());
 }
 
 void ListOptions(po::options_description& o) {

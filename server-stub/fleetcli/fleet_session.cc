@@ -27,6 +27,26 @@ bool AllDigits(const std::string& s) { return !s.empty() && s.find_first_not_of(
 
 }  // namespace
 
+cli::Subcommand Command(std::string name, std::string summary, std::string usage, Options options,
+                        std::function<int(const cli::Invocation&)> run,
+                        std::function<Status(const po::variables_map&)> check) {
+  return cli::Subcommand{std::move(name),
+                         std::move(summary),
+                         std::move(usage),
+                         [options](po::options_description& o, po::positional_options_description& p) {
+                           AddConnectionOptions(o);
+                           if (options) options(o, p);
+                         },
+                         std::move(run),
+                         {},
+                         std::move(check)};
+}
+
+std::optional<std::string> Number(const po::variables_map& vm, const char* name) {
+  if (!vm.count(name)) return std::nullopt;
+  return std::to_string(vm[name].as<int64_t>());
+}
+
 void AddConnectionOptions(po::options_description& o) {
   o.add_options()("server", po::value<std::string>(), "operator API URL, https://HOST:PORT (env FWFLEET_SERVER)")(
       "token-file", po::value<std::string>(),
