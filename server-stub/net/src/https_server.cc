@@ -34,8 +34,12 @@ using tcp = asio::ip::tcp;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
 constexpr size_t kChunkBytes = 64 * 1024;
-constexpr int64_t kLingerMs = 1000;  // drain after an error answer, so the close does not reset it
-constexpr uint64_t kLingerBytes = 1 << 20;
+// After an error answer that did not read the body: drain what the client still sends, so the close
+// does not reset the answer away before the client reads it. The byte budget covers a whole body of
+// the default caps (8 MiB) several times over; one overall deadline bounds the drain, so a trickling
+// client cannot hold the connection.
+constexpr int64_t kLingerMs = 2000;
+constexpr uint64_t kLingerBytes = 64ull << 20;
 
 std::string Lower(beast::string_view s) {
   std::string out(s.data(), s.size());
@@ -79,6 +83,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void EndRequest();
   void Close();
   void LingerThenClose();
+  void Drain();
   bool HandleReadError(beast::error_code ec);
 
   ServerImpl& server_;
@@ -422,12 +427,18 @@ void Connection::LingerThenClose() {
   beast::error_code ignored;
   auto& tcp_stream = beast::get_lowest_layer(stream_);
   tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  tcp_stream.expires_after(std::chrono::milliseconds(kLingerMs));
-  tcp_stream.async_read_some(asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, size_t n) {
-    self->discarded_ += n;
-    if (ec || self->discarded_ > kLingerBytes) return;  // EOF, timeout or enough: close
-    self->LingerThenClose();
-  });
+  tcp_stream.expires_after(std::chrono::milliseconds(kLingerMs));  // once: the whole drain
+  Drain();
+}
+
+void Connection::Drain() {
+  beast::get_lowest_layer(stream_).async_read_some(asio::buffer(discard_),
+                                                   [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                                     self->discarded_ += n;
+                                                     if (ec || self->discarded_ > kLingerBytes)
+                                                       return;  // EOF, deadline or enough: close
+                                                     self->Drain();
+                                                   });
 }
 
 // ---- Server
