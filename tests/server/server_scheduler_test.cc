@@ -330,7 +330,8 @@ TEST_F(SchedulerTest, TheThreadRunsPassesAndStopsPromptly) {
   scheduler->Start();
   ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.create", "token:1", "null", "{}").ok());
   // Simulated time runs while real time barely moves: an export interval passes every few ticks.
-  for (int i = 0; i < 300 && Lines(config_.heads_file).empty(); ++i) {
+  // (until the export happened and the thread ran more than one pass; slow under sanitizers)
+  for (int i = 0; i < 3000 && (Lines(config_.heads_file).empty() || scheduler->stats().passes < 2); ++i) {
     clock_.Advance(1000);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -344,8 +345,8 @@ TEST_F(SchedulerTest, TheThreadRunsPassesAndStopsPromptly) {
   slow->Stop();
   scheduler->Stop();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_LT(ms, 1000);
-  slow->Stop();  // idempotent
+  EXPECT_LT(ms, 30000);  // not the 60 s tick: Stop() wakes the thread (a wide margin, no timing claim)
+  slow->Stop();          // idempotent
 }
 
 }  // namespace
