@@ -47,11 +47,6 @@ std::optional<int64_t> Expires(const po::variables_map& vm) {
   return d.ok() ? std::optional<int64_t>(*d) : std::nullopt;
 }
 
-Status CheckExpiresIn(const po::variables_map& vm) {
-  if (vm.count("expires-in")) return ParseDuration("expires-in", vm["expires-in"].as<std::string>()).status();
-  return Status::Ok();
-}
-
 int TokenCreate(const cli::Invocation& inv) {
   return WithSession(inv, [&](Session& s) -> int {
     const auto& vm = inv.vm;

@@ -40,6 +40,8 @@ cli::Subcommand Command(std::string name, std::string summary, std::string usage
                         std::function<Status(const cli::po::variables_map&)> check = nullptr);
 // An integer option as query text, or nullopt when not given.
 std::optional<std::string> Number(const cli::po::variables_map& vm, const char* name);
+// --expires-in, when given, is a valid duration (a usage error otherwise).
+Status CheckExpiresIn(const cli::po::variables_map& vm);
 
 // One command's run: the client, failure printing (with the HTTP status and error code), output.
 class Session {

@@ -198,11 +198,6 @@ int ReEnrol(const cli::Invocation& inv) {
   });
 }
 
-Status CheckExpiresIn(const po::variables_map& vm) {
-  if (vm.count("expires-in")) return ParseDuration("expires-in", vm["expires-in"].as<std::string>()).status();
-  return Status::Ok();
-}
-
 int Journal(const cli::Invocation& inv) {
   return WithSession(inv, [&](Session& s) -> int {
     const auto& vm = inv.vm;

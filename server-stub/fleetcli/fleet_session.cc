@@ -47,6 +47,11 @@ std::optional<std::string> Number(const po::variables_map& vm, const char* name)
   return std::to_string(vm[name].as<int64_t>());
 }
 
+Status CheckExpiresIn(const po::variables_map& vm) {
+  if (vm.count("expires-in")) return ParseDuration("expires-in", vm["expires-in"].as<std::string>()).status();
+  return Status::Ok();
+}
+
 void AddConnectionOptions(po::options_description& o) {
   o.add_options()("server", po::value<std::string>(), "operator API URL, https://HOST:PORT (env FWFLEET_SERVER)")(
       "token-file", po::value<std::string>(),
