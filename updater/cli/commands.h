@@ -12,6 +12,7 @@ std::vector<cli::Subcommand> InstallCommands();  // updater/install/src/install_
 std::vector<cli::Subcommand> JournalCommands();  // updater/journal/journal_commands.cc
 std::vector<cli::Subcommand> TufCommands();
 std::vector<cli::Subcommand> TrustStoreCommands();  // updater/trust/src/trust_store_commands.cc
+std::vector<cli::Subcommand> AgentCommands();       // updater/agent/src/agent_commands.cc: agent run|enrol
 std::vector<cli::Subcommand> AlignCommands();       // updater/install/src/align_commands.cc: journal align      //
                                                // updater/tuf/src/tuf_commands.cc: tuf refresh|download, bundle verify
 

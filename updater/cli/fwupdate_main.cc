@@ -17,6 +17,7 @@ cli::Program MakeProgram() {
   Append(p.commands, TufCommands());
   Append(p.commands, AlignCommands());
   Append(p.commands, TrustStoreCommands());
+  Append(p.commands, AgentCommands());
   return p;
 }
 

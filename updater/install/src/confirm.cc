@@ -109,7 +109,11 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
 
   // Health check, then the journal check against the pre-update snapshot (invariant 7).
   Status health = Status::Ok();
-  if (o.health_cmd) {
+  if (o.health_check) {
+    progress.BeginStage("health", "Running the health check", 0);
+    health = o.health_check();
+    progress.EndStage();
+  } else if (o.health_cmd) {
     progress.BeginStage("health", "Running the health check", 0);
     health = RunHealthCommand(*o.health_cmd, o.health_timeout_s);
     progress.EndStage();

@@ -36,6 +36,12 @@ bool ApplyBounds(CURL* c, const HttpOptions& options, char* errbuf) {
       curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
       curl_easy_setopt(c, CURLOPT_USERAGENT, "ptfw-updater/0.1") == CURLE_OK;
   if (ok && !options.ca_file.empty()) ok = curl_easy_setopt(c, CURLOPT_CAINFO, options.ca_file.c_str()) == CURLE_OK;
+  if (ok && !options.client_cert_file.empty()) {
+    ok = curl_easy_setopt(c, CURLOPT_SSLCERT, options.client_cert_file.c_str()) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_SSLKEY, options.client_key_file.c_str()) == CURLE_OK &&
+         curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") == CURLE_OK;
+  }
   return ok;
 }
 
@@ -96,6 +102,9 @@ Status HttpOptions::Validate() const {
   }
   if (min_speed_window_seconds < 1 || min_speed_window_seconds > kMaxMinSpeedWindowSeconds) {
     return OutOfRange("minimum speed window", min_speed_window_seconds, 1, kMaxMinSpeedWindowSeconds, "seconds");
+  }
+  if (client_cert_file.empty() != client_key_file.empty()) {
+    return InvalidArgument("a client certificate needs its key and a key its certificate (both or neither)");
   }
   return Status::Ok();
 }

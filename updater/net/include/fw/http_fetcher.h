@@ -34,6 +34,10 @@ inline constexpr uint32_t kMaxConnectTimeoutSeconds = kMaxDeadlineSeconds;
 
 struct HttpOptions {
   std::string ca_file;  // PEM bundle; empty = system CAs
+  // Mutual TLS: the client certificate (PEM, may carry its chain) and its private key (PEM).
+  // Both or neither; read by libcurl at each request, so a renewed pair takes effect at the next one.
+  std::string client_cert_file;
+  std::string client_key_file;
   uint64_t min_bytes_per_second = 1024;
   uint32_t min_speed_window_seconds = 30;
   uint32_t deadline_seconds = 600;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,8 @@ Result<InstallResult> Install(Terminal& t, const InstallOptions& options);
 struct ConfirmOptions {
   std::string operator_name = "technician";
   std::optional<std::string> health_cmd;  // run with /bin/sh -c; exit 0 = healthy
+  // Used instead of health_cmd when set (the agent's injected Commands::Health): OK = healthy.
+  std::function<Status()> health_check;
   int health_timeout_s = 120;
   Progress* progress = nullptr;
 };
