@@ -123,6 +123,7 @@ dev=terminal/layout.json
   --hardware-id POS-X1 > /dev/null
 "$fwupdate" init --device $dev --tuf-root "$data/repo/metadata/1.root.json" > /dev/null
 "$fwboot" boot --device $dev > /dev/null
+"$fwupdate" journal simulate --journal terminal/data/journal.db --create --count 100 > /dev/null
 have_install=0
 "$fwupdate" install --help 2>&1 | grep -q -- '--repository' && have_install=1
 
