@@ -2,8 +2,13 @@
 // fw::net::HttpStream (the installer's network stream) into a file, fsync'd, so the script can put
 // it next to `curl -o` in the same loop.
 //   stream_bench fetch URL --ca CA_FILE --out FILE [--read-size BYTES]
-// Exit 0 and "bytes N connections C" on stdout; 1 with the error on stderr.
+//     exit 0 and "bytes N connections C" on stdout; 1 with the error on stderr
+//   stream_bench port
+//     prints a TCP port free on 127.0.0.1 (for the servers the script starts)
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,7 +18,28 @@
 
 #include "fw/http_stream.h"
 
+namespace {
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("port");
+    return 1;
+  }
+  std::printf("%d\n", ntohs(addr.sin_port));
+  close(fd);
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "port") return FreePort();
   if (argc < 3 || std::string(argv[1]) != "fetch") {
     std::fprintf(stderr, "usage: stream_bench fetch URL --ca CA_FILE --out FILE [--read-size BYTES]\n");
     return 2;

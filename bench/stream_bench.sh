@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$sbench" port; }
 wait_port() { # PORT LOG: up to 10 s
   for _ in $(seq 100); do
     (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
