@@ -235,30 +235,30 @@ bool PathMatches(const std::string& pattern, const std::string& path) {
   return pattern == path;
 }
 
-// Decides the reply to `req` (under mu): content, faults, range. Returns the log index.
-size_t PlanReply(HostileServer::State& s, const Request& req, Reply* r) {
-  s.log.push_back({req.method, req.path, req.headers.count("range") ? req.headers.at("range") : "",
-                   req.headers.count("if-range") ? req.headers.at("if-range") : "", 0, 0, req.client_subject});
-  const size_t index = s.log.size() - 1;
-  std::shared_ptr<const std::string> content;
-  std::string etag;
-  if (auto it = s.content.find(req.path); it != s.content.end()) {
-    content = it->second.first;
-    etag = it->second.second;
-  } else if (!s.dir.empty() && req.path.rfind(s.dir_prefix, 0) == 0 && req.path.find("..") == std::string::npos) {
-    const std::string file = s.dir + "/" + req.path.substr(s.dir_prefix.size());
+// The content served at `path` (Serve() first, then the directory); null if none.
+void FindContent(HostileServer::State& s, const std::string& path, std::shared_ptr<const std::string>* content,
+                 std::string* etag) {
+  if (auto it = s.content.find(path); it != s.content.end()) {
+    *content = it->second.first;
+    *etag = it->second.second;
+  } else if (!s.dir.empty() && path.rfind(s.dir_prefix, 0) == 0 && path.find("..") == std::string::npos) {
+    const std::string file = s.dir + "/" + path.substr(s.dir_prefix.size());
     if (std::filesystem::is_regular_file(file)) {
-      content = std::make_shared<const std::string>(ReadFile(file));
-      etag = HostileServer::EtagOf(*content);
+      *content = std::make_shared<const std::string>(ReadFile(file));
+      *etag = HostileServer::EtagOf(**content);
     }
   }
+}
+
+// The faults that apply to this request for `path` (counting it); kCorruptAt ones go to `corrupt`.
+Active CollectFaults(HostileServer::State& s, const std::string& path,
+                     std::vector<HostileServer::State::Armed*>* corrupt) {
   Active a;
-  std::vector<HostileServer::State::Armed*> corrupt;
   for (auto& armed : s.faults) {
     const Fault& f = armed.fault;
-    if (!PathMatches(f.path, req.path)) continue;
+    if (!PathMatches(f.path, path)) continue;
     if (f.kind == Fault::Kind::kCorruptAt) {
-      corrupt.push_back(&armed);
+      corrupt->push_back(&armed);
       continue;
     }
     if (!InWindow(f, ++armed.seen)) continue;
@@ -294,6 +294,19 @@ size_t PlanReply(HostileServer::State& s, const Request& req, Reply* r) {
         break;
     }
   }
+  return a;
+}
+
+// Decides the reply to `req` (under mu): content, faults, range. Returns the log index.
+size_t PlanReply(HostileServer::State& s, const Request& req, Reply* r) {
+  s.log.push_back({req.method, req.path, req.headers.count("range") ? req.headers.at("range") : "",
+                   req.headers.count("if-range") ? req.headers.at("if-range") : "", 0, 0, req.client_subject});
+  const size_t index = s.log.size() - 1;
+  std::shared_ptr<const std::string> content;
+  std::string etag;
+  FindContent(s, req.path, &content, &etag);
+  std::vector<HostileServer::State::Armed*> corrupt;
+  const Active a = CollectFaults(s, req.path, &corrupt);
   if (req.method != "GET") {
     r->status = 405;
   } else if (a.status) {
