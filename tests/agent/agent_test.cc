@@ -68,6 +68,10 @@ class FakeCommands final : public Commands {
   Result<bool> IsIdle() override { return idle; }
   Status Reboot() override {
     if (reboot_fails) return IoError("reboot command failed (test)");
+    if (reboot_kills) {  // a real reset: the terminal restarts, this agent process is gone
+      rig_.Reset();
+      return IoError("killed by the reset (test)");
+    }
     ++reboots;
     rig_.Reset();
     for (int i = 0; i < trial_crashes; ++i) rig_.Reset();
@@ -77,6 +81,7 @@ class FakeCommands final : public Commands {
 
   bool idle = true;
   bool reboot_fails = false;
+  bool reboot_kills = false;
   int trial_crashes = 0;
   int reboots = 0;
   Status health = Status::Ok();
@@ -90,6 +95,7 @@ class AgentTest : public ::testing::Test {
   void SetUp() override {
     config_.bank_size = install::kBankSize;
     std::vector<uint8_t> flash;
+    fs::remove_all(tmp_ / "tmpl");  // SetUp may run again inside a test (a fresh terminal)
     install::FactoryState(config_, tmp_ / "tmpl", &flash);
     rig_ = std::make_unique<Rig>(config_, flash, tmp_ / "tmpl", tmp_ / "data", TheVendor().records, 11);
     terminal_ = rig_->terminal();
@@ -349,6 +355,57 @@ TEST_F(AgentTest, OutsideItsWindowAnActionWaitsWithoutWriting) {
   Cycle(*agent);
   EXPECT_EQ(States(id), (V{"accepted", "downloaded", "waiting_window", "backup_done", "installing", "trial_set",
                            "rebooting", "confirmed"}));
+}
+
+// The reset kills the agent (as on a real terminal): the next agent's recovery finds the booted trial
+// and confirms it — from agent.db, and also when agent.db was lost (the server's view + the terminal).
+TEST_F(AgentTest, AfterTheResetANewAgentConfirmsTheBootedTrial) {
+  for (bool lose_db : {false, true}) {
+    SCOPED_TRACE(lose_db ? "agent.db lost" : "agent.db kept");
+    SetUp();
+    commands_->reboot_kills = true;
+    const int64_t id = transport_->AddAction("install", "fw-1.1.0.img", "1.1.0");
+    {
+      auto agent = OpenAgent();
+      ASSERT_TRUE(agent);
+      Cycle(*agent);
+    }
+    EXPECT_EQ(States(id), (V{"accepted", "downloaded", "backup_done", "installing", "trial_set", "rebooting"}));
+    EXPECT_EQ(Running(), "B 1.1.0 trial");
+    if (lose_db) {
+      for (const char* f : {"agent.db", "agent.db-wal", "agent.db-shm"}) fs::remove(rig_->data_dir() + "/agent/" + f);
+    }
+    auto agent = OpenAgent();
+    ASSERT_TRUE(agent);
+    ASSERT_TRUE(agent->Recover().ok());
+    Cycle(*agent);
+    EXPECT_EQ(States(id), kFullInstall);
+    EXPECT_EQ(Running(), "B 1.1.0 confirmed");
+    Cycle(*agent);
+    EXPECT_EQ(transport_->action(id).a.state, "succeeded");
+    install::CheckJournal(*rig_);
+  }
+}
+
+// Transient failures are retried with backoff, then given up: failed{deadline}, nothing written.
+TEST_F(AgentTest, TransientFailuresEndInADeadlineFailure) {
+  terminal_.terminal_lock_timeout_ms = 10;
+  const int64_t id = transport_->AddAction("install", "fw-1.1.0.img", "1.1.0");
+  const std::string bank_b = BankHash(1);
+  auto lock = install::TerminalLock::Acquire(terminal_.data_dir, "install", 0);
+  ASSERT_TRUE(lock.ok()) << lock.status().message();
+  AgentConfig c;
+  c.state_dir = rig_->data_dir() + "/agent";
+  c.max_transient_attempts = 3;
+  auto agent = Agent::Open(terminal_, *transport_, *commands_, clock_, c);
+  ASSERT_TRUE(agent.ok()) << agent.status().message();
+  for (int i = 0; i < 6 && !transport_->action(id).done; ++i) {
+    Cycle(**agent);
+    clock_.Advance(24 * 3600'000);
+  }
+  EXPECT_EQ(transport_->AppliedStates(id).back(), "failed");
+  EXPECT_EQ(transport_->action(id).failure_stage, "deadline");
+  EXPECT_EQ(BankHash(1), bank_b);
 }
 
 TEST(AgentClassify, FollowsTheRetryOrGiveUpTable) {
