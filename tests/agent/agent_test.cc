@@ -408,6 +408,41 @@ TEST_F(AgentTest, TransientFailuresEndInADeadlineFailure) {
   EXPECT_EQ(BankHash(1), bank_b);
 }
 
+// A certificate that expires within renew_before_s is renewed (new key, CSR) and installed; a fresh
+// one is left alone.
+TEST_F(AgentTest, RenewsTheCertificateBeforeItExpires) {
+  auto cert = [&](const std::string& name, const char* days) {
+    install::Must(ft::RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                  "-nodes", "-days", days, "-subj", "/CN=T-0001", "-keyout", tmp_ / (name + ".key"),
+                                  "-out", tmp_ / (name + ".pem")}),
+                  "openssl req");
+    return ft::ReadFile(tmp_ / (name + ".pem"));
+  };
+  transport_->certificate = cert("old", "10");  // expires in 10 days: within the 30-day margin
+  transport_->renewed_certificate = cert("new", "365");
+  auto agent = OpenAgent();
+  ASSERT_TRUE(agent);
+  Cycle(*agent);
+  EXPECT_EQ(transport_->renewals, 1);
+  EXPECT_NE(transport_->last_csr.find("BEGIN CERTIFICATE REQUEST"), std::string::npos);
+  EXPECT_NE(transport_->installed_key.find("PRIVATE KEY"), std::string::npos);
+  EXPECT_EQ(transport_->certificate, transport_->renewed_certificate);
+  Cycle(*agent);
+  EXPECT_EQ(transport_->renewals, 1) << "a certificate valid for a year was renewed again";
+}
+
+// RequestStop (SIGTERM) before a cycle: nothing is started.
+TEST_F(AgentTest, AStopRequestStartsNothing) {
+  const int64_t id = transport_->AddAction("install", "fw-1.1.0.img", "1.1.0");
+  auto agent = OpenAgent();
+  ASSERT_TRUE(agent);
+  agent->RequestStop();
+  CycleReport r = Cycle(*agent);
+  EXPECT_TRUE(r.stop_requested);
+  EXPECT_TRUE(transport_->AppliedStates(id).empty());
+  EXPECT_TRUE(transport_->manifests().empty());
+}
+
 TEST(AgentClassify, FollowsTheRetryOrGiveUpTable) {
   struct Row {
     const char* stage;

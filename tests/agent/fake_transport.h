@@ -168,11 +168,27 @@ class FakeTransport final : public Transport, public net::Fetcher {
   }
   int segments() const { return segments_; }
 
-  Result<Answer<CertificateReply>> Renew(const std::string&) override { return Unsupported("no renewal (test)"); }
-  Status InstallCertificate(const CertificateReply&, const std::string&) override {
-    return Unsupported("no renewal (test)");
+  // Identity: none unless a test sets `certificate` (then /v1/renew answers with `renewed`).
+  std::string certificate, renewed_certificate, installed_key, last_csr;
+  int renewals = 0;
+  Result<Answer<CertificateReply>> Renew(const std::string& csr) override {
+    if (certificate.empty()) return Unsupported("no renewal (test)");
+    ++renewals;
+    last_csr = csr;
+    CertificateReply r;
+    r.certificate = renewed_certificate;
+    r.not_after = 2'000'000'000;
+    return Answer<CertificateReply>{r, {}};
   }
-  Result<std::string> CurrentCertificate() override { return Unsupported("no certificate (test)"); }
+  Status InstallCertificate(const CertificateReply& cert, const std::string& key_pem) override {
+    certificate = cert.certificate;
+    installed_key = key_pem;
+    return Status::Ok();
+  }
+  Result<std::string> CurrentCertificate() override {
+    if (certificate.empty()) return Unsupported("no certificate (test)");
+    return certificate;
+  }
   Result<std::string> ResolveRepository(const std::string& repository) override {
     if (repository != "/repo/") return InvalidArgument("unexpected repository " + repository);
     return kRepoUrl;
