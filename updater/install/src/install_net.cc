@@ -125,7 +125,9 @@ void NetInstallOptions(po::options_description& o) {
       "min-speed", po::value<std::string>()->default_value("1024"),
       "minimum bytes/second over the window, else the connection is retried (1..1073741824)")(
       "min-speed-window", po::value<std::string>()->default_value("30"),
-      "window of the minimum speed, seconds (1..3600)");
+      "window of the minimum speed, seconds (1..3600)")(
+      "max-connections", cli::Int<uint32_t>(1, 1000)->default_value(64),
+      "connections per file, resumes included, before the transfer gives up (1..1000)");
 }
 
 Result<net::StreamOptions> StreamOptionsFrom(const po::variables_map& vm) {
@@ -139,6 +141,7 @@ Result<net::StreamOptions> StreamOptionsFrom(const po::variables_map& vm) {
   if (s.http.connect_timeout_seconds > s.http.deadline_seconds)
     s.http.connect_timeout_seconds = s.http.deadline_seconds;
   s.overall_deadline_ms = uint64_t{s.http.deadline_seconds} * 1000;
+  s.max_attempts = vm["max-connections"].as<uint32_t>();
   FW_RETURN_IF_ERROR(s.http.Validate());
   FW_RETURN_IF_ERROR(s.Validate());
   return s;
