@@ -89,12 +89,14 @@ TEST(ApplyEventTest, AHappyPathGoesForwardAndTrialSetIsNotSuccess) {
   Action a = InstallAction();
   int64_t seq = 0;
   for (const char* s : {"accepted", "downloading", "downloading", "downloaded", "backup_done", "installing",
-                        "trial_set", "rebooting", "confirmed"}) {
+                        "installing", "trial_set", "rebooting", "confirmed"}) {
     EXPECT_EQ(ApplyEvent(a, Ev(1, ++seq, s), 10).outcome, EventOutcome::kApplied) << s;
     EXPECT_EQ(a.state, s);
     EXPECT_FALSE(a.done) << s;  // confirmed waits for a check-in
   }
-  EXPECT_EQ(a.last_seq, 9);
+  EXPECT_EQ(a.last_seq, 10);
+  // Progress states repeat (new bytes/total); the others do not.
+  EXPECT_EQ(ApplyEvent(a, Ev(1, ++seq, "trial_set"), 10).outcome, EventOutcome::kInvalid);
 }
 
 TEST(ApplyEventTest, OlderSeqsAreIgnoredAndBackwardsIsRefused) {

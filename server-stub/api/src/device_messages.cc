@@ -240,7 +240,7 @@ EventDecision ApplyEvent(Action& a, const EventReport& e, int64_t now_s) {
   if (a.type == "download-only" && rt > kRankDownloaded)
     return Invalid(from, e.state, "a download-only action ends at downloaded");
   if (rt >= 0) {
-    const bool repeatable = e.state == "downloading" || e.state == "waiting_window";
+    const bool repeatable = e.state == "downloading" || e.state == "waiting_window" || e.state == "installing";
     if (rt < rf || (rt == rf && !repeatable)) return Invalid(from, e.state, "states only move forward");
     if ((e.state == "rebooting" || e.state == "confirmed") && rf < kRankTrialSet) {
       return Invalid(from, e.state, "the trial was not set");
