@@ -150,6 +150,8 @@ TEST(AgentProtocolTest, BadCheckinRepliesNameTheField) {
       {replace(base, R"("attempt":1,)", R"("attempt":-1,)"), "actions[0].attempt"},
       {replace(base, R"("target":null)", R"("target":[])"), "actions[1].target"},
       {replace(base, R"("cancels":[12])", R"("cancels":["12"])"), "cancels[0]"},
+      {replace(base, R"("cancels":[12])", R"("cancels":[12,0])"), "cancels[1]"},
+      {replace(base, R"("cancels":[12])", R"("cancels":[-3])"), "cancels[0]"},
       {replace(base, R"("from_seq":1001)", R"("from_seq":0)"), "journal_upload.from_seq"},
       {replace(base, R"("device_state":"active")", R"("device_state":"gone")"), "device_state"},
       {replace(base, R"("repository":"/repo/")", R"("repository":"/re\u0001po/")"), "repository"},

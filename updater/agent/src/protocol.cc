@@ -215,13 +215,10 @@ Result<CheckinReply> ParseCheckinReply(std::string_view body) {
     if (!cancels->is_array()) return Corrupt("field \"cancels\" is not an array");
     if (cancels->size() > kMaxActions) return Corrupt("field \"cancels\" holds more than 64 ids");
     for (size_t i = 0; i < cancels->size(); ++i) {
-      const Json& c = (*cancels)[i];
       const std::string f = "cancels[" + std::to_string(i) + "]";
-      if (!c.is_number_integer()) return Corrupt("field \"" + f + "\" is not an integer");
-      if (c.is_number_unsigned() ? c.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX) : c.get<int64_t>() < 1) {
-        return Corrupt("field \"" + f + "\" is out of range");
-      }
-      r.cancels.push_back(c.get<int64_t>());
+      const Json wrapped = {{f, (*cancels)[i]}};  // so that Int names the element
+      FW_ASSIGN_OR_RETURN(auto id, Int(wrapped, "", f.c_str(), true, 1, INT64_MAX));
+      r.cancels.push_back(*id);
     }
   }
   if (const Json* up = Member(j, "journal_upload"); up != nullptr) {
