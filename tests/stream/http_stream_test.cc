@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -382,6 +383,26 @@ TEST_F(HttpStreamTest, ClientCertificateIsSentWhenConfigured) {
   auto r = ReadAll(**with);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(*r == body);
+  ASSERT_EQ(mtls->Log().size(), 1u);
+  EXPECT_NE(mtls->Log()[0].client_subject.find("TERM-0001"), std::string::npos) << mtls->Log()[0].client_subject;
+}
+
+TEST_F(HttpStreamTest, DirectoryUnderAPrefixWithAFaultOnASubtree) {
+  fw::testing::TempDir dir;
+  std::filesystem::create_directories(dir / "targets");
+  const std::string body = Content(700000, 26);
+  fw::testing::WriteFile(dir / "targets/a.img", body);
+  fw::testing::WriteFile(dir / "meta.json", "{}");
+  server_->ServeDirectory(dir.path(), "/repo/");
+  server_->AddFault(Fault::DropAfter("/repo/targets/*", 250000));
+  auto meta = Fetch("/repo/meta.json", Options());
+  ASSERT_TRUE(meta.ok()) << meta.status().message();
+  EXPECT_EQ(*meta, "{}");
+  auto r = Fetch("/repo/targets/a.img", Options());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(*r == body);
+  EXPECT_EQ(Ranges(), (std::vector<std::string>{"", "", "bytes=250000-", "bytes=500000-"}));
+  EXPECT_EQ(Fetch("/meta.json", Options()).status().code(), ErrorCode::kNotFound);
 }
 
 TEST_F(HttpStreamTest, MissingFileIsNotFound) {
@@ -453,6 +474,46 @@ TEST_F(HttpStreamTest, StreamBundleSourceHandsOnTheStream) {
   }
   EXPECT_TRUE(got == body);
   EXPECT_EQ(Ranges(), (std::vector<std::string>{"", "bytes=300000-"}));
+}
+
+// A weak ETag is never used for If-Range (RFC 9110 allows only strong ones); without a validator
+// the resume asks for the range alone.
+TEST_F(HttpStreamTest, WeakOrMissingEtagIsNotSentAsIfRange) {
+  const std::string body = Content(1 << 20, 24);
+  for (const std::string etag : {"W/\"weak\"", ""}) {
+    SCOPED_TRACE(etag);
+    server_->ClearFaults();
+    server_->ClearLog();
+    server_->Serve("/img", body, etag);
+    server_->AddFault(Fault::DropAfter("/img", 333333).Requests(1, 1));
+    auto s = HttpStream::Open(server_->Url("/img"), Options(), clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ((*s)->etag(), "");
+    auto r = ReadAll(**s);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(*r == body);
+    ASSERT_EQ(server_->Log().size(), 2u);
+    EXPECT_EQ(server_->Log()[1].range, "bytes=333333-");
+    EXPECT_EQ(server_->Log()[1].if_range, "");
+  }
+}
+
+TEST_F(HttpStreamTest, EmptyContentEndsAtOnce) {
+  server_->Serve("/empty", "");
+  auto s = HttpStream::Open(server_->Url("/empty"), Options(), clock_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ((*s)->Size(), 0u);
+  auto r = ReadAll(**s);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->empty());
+}
+
+TEST_F(HttpStreamTest, OpenBeyondTheEndIsRefused) {
+  server_->Serve("/img", Content(1000, 25));
+  auto s = HttpStream::Open(server_->Url("/img"), Options(), clock_, 5000);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("416"), std::string::npos) << s.status().message();
+  EXPECT_EQ(server_->Log().size(), 1u);
 }
 
 TEST(StreamOptionsTest, BoundsAreValidated) {
