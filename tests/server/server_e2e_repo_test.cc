@@ -31,7 +31,8 @@ class E2eRepoTest : public E2eFixture {
                                                  {k("targets"), k("snapshot"), k("timestamp")}),
               "");
     for (const auto& name : fw::testing::ListDir(repo + "/targets")) {
-      if (std::regex_match(name, std::regex("[0-9a-f]{64}\\..+"))) target_ = name;
+      // The image, not its chunk index file (tuf.md, "Chunk index files").
+      if (std::regex_match(name, std::regex("[0-9a-f]{64}\\..+")) && !name.ends_with(".chunk-index")) target_ = name;
     }
     ASSERT_FALSE(target_.empty());
     file_ = repo + "/targets/" + target_;

@@ -533,8 +533,11 @@ TEST_F(TufInitTest, ARootWhoseSignatureIsBrokenIsNeverStored) {
   ExpectRefused(SignRoot(v2, {&RootKey()}), ErrorCode::kCorrupt, "unsupported spec_version \"2.0.0\"");
   // The real root is then accepted and stored byte for byte.
   ASSERT_TRUE(Updater::Init(Dir(), repo_.RootV1()).ok());
-  EXPECT_EQ(fw::testing::ListDir(Dir()), std::vector<std::string>{"root.json"});
+  EXPECT_EQ(fw::testing::ListDir(Dir()), (std::vector<std::string>{"root.history", "root.json"}));
   EXPECT_EQ(fw::testing::ReadFile(Dir() + "/root.json"), repo_.RootV1());
+  // …and kept in the root history (tuf.md, "Root history").
+  EXPECT_EQ(fw::testing::ListDir(Dir() + "/root.history"), std::vector<std::string>{"1.root.json"});
+  EXPECT_EQ(fw::testing::ReadFile(Dir() + "/root.history/1.root.json"), repo_.RootV1());
 }
 
 TEST_F(TufInitTest, OneKeyUnderTwoIdsDoesNotMeetARootThresholdOfTwo) {
