@@ -82,6 +82,8 @@ if [ $nginx_only = 0 ]; then
   [ -x "$fwserver" ] || { echo "missing $fwserver (or use --nginx-only)" >&2; exit 2; }
   fw_port=$(free_port)
   "$fwserver" init --data "$data" > "$work/fw-init.log" 2>&1
+  # The operator port on any free port: two benches (ctest -j2) must not both want 9443.
+  jq '.operator.port = 0' "$data/fwserver.json" > "$data/fwserver.json.tmp" && mv "$data/fwserver.json.tmp" "$data/fwserver.json"
   "$fwserver" ca init --data "$data" > "$work/fw-ca.log" 2>&1
   "$fwserver" issuer --data "$data" > "$work/fw-issuer.log" 2>&1 &
   pids+=($!)

@@ -47,6 +47,8 @@ wait_port() { # PORT LOG: up to 10 s
 # --- the server's data directory (fleet CA, TLS certificate) and the vendor's repository in it --------
 data=$work/fw
 "$fwserver" init --data "$data" > /dev/null
+# The operator port on any free port: two benches (ctest -j2) must not both want 9443.
+jq '.operator.port = 0' "$data/fwserver.json" > "$data/fwserver.json.tmp" && mv "$data/fwserver.json.tmp" "$data/fwserver.json"
 "$fwserver" ca init --data "$data" > /dev/null
 ca=$data/ca/root.pem
 mkdir -p vendor terminal

@@ -77,6 +77,19 @@ Status RestoreIfLost(Terminal& t, const journal::SnapshotInfo& snap, const journ
 
 // ---------------------------------------------------------------- confirm / rollback
 
+namespace {
+
+// The injected check (the agent's Commands::Health) or the operator's command; none: healthy.
+Status CheckHealth(const ConfirmOptions& o, Progress& progress) {
+  if (!o.health_check && !o.health_cmd) return Status::Ok();
+  progress.BeginStage("health", "Running the health check", 0);
+  Status health = o.health_check ? o.health_check() : RunHealthCommand(*o.health_cmd, o.health_timeout_s);
+  progress.EndStage();
+  return health;
+}
+
+}  // namespace
+
 Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   NullProgress silent;
   Progress& progress = o.progress ? *o.progress : silent;
@@ -108,16 +121,7 @@ Result<ConfirmResult> Confirm(Terminal& t, const ConfirmOptions& o) {
   lock.SetHistoryId(res.history_id).IgnoreError();
 
   // Health check, then the journal check against the pre-update snapshot (invariant 7).
-  Status health = Status::Ok();
-  if (o.health_check) {
-    progress.BeginStage("health", "Running the health check", 0);
-    health = o.health_check();
-    progress.EndStage();
-  } else if (o.health_cmd) {
-    progress.BeginStage("health", "Running the health check", 0);
-    health = RunHealthCommand(*o.health_cmd, o.health_timeout_s);
-    progress.EndStage();
-  }
+  const Status health = CheckHealth(o, progress);
   progress.BeginStage("journal-check", "Checking the journal against snapshot " + snap.name, 0);
   journal::GuardOptions go;
   go.lock_timeout_ms = t.lock_timeout_ms;
