@@ -2,8 +2,10 @@
 // fw::agent::Agent, docs/agent.md "Running the agent") and its enrolment with the fleet server.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "fw/progress.h"
 #include "sd_notify.h"
 #include "shell_commands.h"
+#include "slow_transport.h"
 
 #ifndef FW_BUILD_TIME_S
 #define FW_BUILD_TIME_S 0
@@ -178,6 +181,7 @@ std::unique_ptr<Progress> MakeSink(const Invocation& inv) {
 struct Session {
   std::unique_ptr<install::OpenedTerminal> terminal;
   std::unique_ptr<agent::Transport> transport;
+  std::unique_ptr<agent::Transport> slow;  // tests: FWUPDATE_TEST_WRITE_DELAY_MS
   std::unique_ptr<agent::Agent> agent;
   ~Session() {
     g_agent.store(nullptr);  // before the agent goes: a signal must not reach a dead one
@@ -223,6 +227,11 @@ Status OpenSession(const Invocation& inv, agent::Commands& commands, Progress& p
   tc.stream.http.client_cert_file = tc.cert_file;
   tc.stream.http.client_key_file = tc.key_file;
   FW_ASSIGN_OR_RETURN(s.transport, agent::OpenHttpsTransport(tc));
+  agent::Transport* transport = s.transport.get();
+  if (const char* delay = std::getenv("FWUPDATE_TEST_WRITE_DELAY_MS")) {  // tests: a slow install
+    s.slow = agent::MakeSlowTransport(*s.transport, std::clamp(std::atoi(delay), 0, 10000), SystemClock());
+    transport = s.slow.get();
+  }
 
   agent::AgentConfig c;
   c.state_dir = vm.count("state-dir") ? vm["state-dir"].as<std::string>() : t.data_dir + "/agent";
@@ -232,7 +241,7 @@ Status OpenSession(const Invocation& inv, agent::Commands& commands, Progress& p
   c.tries = static_cast<uint8_t>(vm["tries"].as<int>());
   c.confirm_template.operator_name = vm["operator"].as<std::string>();
   c.progress = &progress;
-  FW_ASSIGN_OR_RETURN(s.agent, agent::Agent::Open(t, *s.transport, commands, SystemClock(), c));
+  FW_ASSIGN_OR_RETURN(s.agent, agent::Agent::Open(t, *transport, commands, SystemClock(), c));
   g_agent.store(s.agent.get());
   if (g_stop) s.agent->RequestStop();
   return s.agent->Recover().WithContext("start-up recovery");
