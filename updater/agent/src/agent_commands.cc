@@ -148,10 +148,12 @@ void PrintNote(const Invocation& inv, const std::string& text) {
 }
 
 // Forwards progress to the chosen sink and keeps the systemd watchdog fed while an install streams.
-class WatchdogProgress final : public Progress {
+// The agent's notes (it sends each one here as it happens, and lists them in its CycleReport) are
+// printed as they come, whatever the progress style: they are the service's log.
+class DriverProgress final : public Progress {
  public:
-  WatchdogProgress(std::unique_ptr<Progress> inner, agent::Notifier& notifier)
-      : inner_(std::move(inner)), notifier_(notifier) {}
+  DriverProgress(const Invocation& inv, std::unique_ptr<Progress> inner, agent::Notifier& notifier)
+      : inv_(inv), inner_(std::move(inner)), notifier_(notifier) {}
   void BeginStage(std::string_view stage, std::string_view description, uint64_t total) override {
     notifier_.Ping();
     inner_->BeginStage(stage, description, total);
@@ -163,10 +165,11 @@ class WatchdogProgress final : public Progress {
   void EndStage() override { inner_->EndStage(); }
   void Note(std::string_view text) override {
     notifier_.Ping();
-    inner_->Note(text);
+    PrintNote(inv_, std::string(text));
   }
 
  private:
+  const Invocation& inv_;
   std::unique_ptr<Progress> inner_;
   agent::Notifier& notifier_;
 };
@@ -270,7 +273,7 @@ int RunCmd(const Invocation& inv) {
   if (Status s = CheckEnrolled(vm); !s.ok()) return cli::Fail(inv, s);
   InstallStopHandlers();
   agent::Notifier notifier = agent::Notifier::FromEnvironment(SystemClock());
-  WatchdogProgress progress(MakeSink(inv), notifier);
+  DriverProgress progress(inv, MakeSink(inv), notifier);
   agent::ShellCommandsConfig sc;
   sc.idle_cmd = cli::OptionalString(vm, "idle-cmd");
   sc.reboot_cmd = cli::OptionalString(vm, "reboot-cmd");
@@ -301,7 +304,6 @@ int RunCmd(const Invocation& inv) {
       if (!report.ok()) return cli::Fail(inv, report.status());
       ++cycles;
       notifier.Ping();
-      for (const auto& n : report->notes) PrintNote(inv, n);
       if (inv.json) {
         PrintLine({{"event", "cycle"},
                    {"cycle", cycles},
