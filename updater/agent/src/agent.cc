@@ -444,6 +444,12 @@ Result<CycleReport> AgentImpl::RunOnce() {
       FW_RETURN_IF_ERROR(Advance(a));
     }
   }
+  // A trial runs to its verdict whatever the server lists (a check-in that failed, a late cancel).
+  FW_ASSIGN_OR_RETURN(auto local, store_.ActionsInProgress());
+  for (auto& a : local) {
+    if (Stopping() || report.rebooted) break;
+    if (a.step == step::kTrialSet || a.step == step::kRebooting) FW_RETURN_IF_ERROR(Advance(a));
+  }
   const int64_t poll = reply_ && reply_->poll_seconds > 0 ? reply_->poll_seconds : config_.default_poll_s;
   WakeIn(poll * 1000);
   report.stop_requested = Stopping();
