@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "fw/install/installer.h"
 #include "fw/progress.h"
+#include "install_net.h"
 
 namespace fw::updater {
 namespace {
@@ -111,14 +112,37 @@ int Init(const Invocation& inv) {
   return cli::kExitOk;
 }
 
+// BUNDLE (a file or an https:// URL of a bundle), or --repository URL --target NAME.
+Result<bundle::SourceOpener> BundleOpener(const po::variables_map& vm, const install::Terminal& t,
+                                          const std::shared_ptr<NetInstallStats>& stats) {
+  const bool repo = vm.count("repository") > 0, target = vm.count("target") > 0, file = vm.count("bundle") > 0;
+  if (repo != target) return InvalidArgument("--repository and --target go together");
+  if (repo == file)
+    return InvalidArgument("give either BUNDLE (a file or an https:// URL) or --repository and --target");
+  if (file && !IsBundleUrl(vm["bundle"].as<std::string>())) {
+    for (const char* net_only : {"ca", "cert", "key"}) {
+      if (vm.count(net_only)) return InvalidArgument(std::string("--") + net_only + " is for network installs only");
+    }
+    // Absolute, as the flash history records it.
+    return bundle::FileSourceOpener(std::filesystem::absolute(vm["bundle"].as<std::string>()).string());
+  }
+  FW_ASSIGN_OR_RETURN(net::StreamOptions options, StreamOptionsFrom(vm));
+  if (file) return UrlBundleOpener(vm["bundle"].as<std::string>(), options, stats);
+  return RepositoryOpener(t.TufDir(), vm["repository"].as<std::string>(), vm["target"].as<std::string>(), options,
+                          stats);
+}
+
 int InstallCmd(const Invocation& inv) {
   const auto& vm = inv.vm;
   auto dev = OpenDevice(inv);
   if (!dev.ok()) return cli::Fail(inv, dev.status());
   auto progress = MakeProgressFor(inv);
   install::InstallOptions o;
-  // Absolute, as the flash history records it.
-  o.open_bundle = bundle::FileSourceOpener(std::filesystem::absolute(vm["bundle"].as<std::string>()).string());
+  auto net_stats = std::make_shared<NetInstallStats>();
+  auto opener = BundleOpener(vm, (*dev)->terminal(), net_stats);
+  if (!opener.ok()) return cli::Fail(inv, opener.status());
+  o.open_bundle = std::move(*opener);
+  const bool networked = !vm.count("bundle") || IsBundleUrl(vm["bundle"].as<std::string>());
   o.operator_name = vm["operator"].as<std::string>();
   o.host_snapshot_dir = cli::OptionalString(vm, "host-snapshots");
   int tries = vm["tries"].as<int>();
@@ -143,7 +167,8 @@ int InstallCmd(const Invocation& inv) {
                  {"image_size", r->image_size},
                  {"snapshot", r->snapshot_name},
                  {"snapshot_records", r->snapshot_records},
-                 {"tries", r->tries}});
+                 {"tries", r->tries},
+                 {"network", networked ? net_stats->Json() : nlohmann::json(nullptr)}});
   } else {
     std::cout << "Installed " << r->to_version << " into slot " << boot::SlotLetter(r->target_slot) << " as a trial ("
               << static_cast<int>(r->tries) << " tries). Journal snapshot " << r->snapshot_name << " holds "
@@ -151,6 +176,11 @@ int InstallCmd(const Invocation& inv) {
               << "Next: reset the terminal ('fwboot boot'); on the new firmware run 'fwupdate confirm'.\n"
               << "If it is not confirmed within " << static_cast<int>(r->tries)
               << " boots, the bootloader goes back to " << r->from_version << " by itself.\n";
+    if (networked) {
+      std::cout << "Network: " << net_stats->connections << " connection(s), " << net_stats->resumes << " resume(s), "
+                << net_stats->restarts << " restart(s), " << net_stats->target.chunks_refetched
+                << " chunk(s) fetched again.\n";
+    }
   }
   return cli::kExitOk;
 }
@@ -344,12 +374,13 @@ std::vector<cli::Subcommand> InstallCommands() {
                },
                Init});
   c.push_back({"install", "install a signed bundle into the inactive bank as a trial",
-               "--device LAYOUT [options] BUNDLE",
+               "--device LAYOUT [options] (BUNDLE | --repository URL --target NAME)",
                [](po::options_description& o, po::positional_options_description& pos) {
                  DeviceOptions(o);
                  WriterOptions(o);
                  ProgressOptions(o);
-                 o.add_options()("bundle", po::value<std::string>()->required(), "offline bundle (tar)")(
+                 NetInstallOptions(o);
+                 o.add_options()("bundle", po::value<std::string>(), "offline bundle (tar): a file or an https:// URL")(
                      "host-snapshots", po::value<std::string>(), "also keep a copy of the journal snapshot here")(
                      "tries", cli::Int<int>(1, boot::kMaxTries)->default_value(3),
                      "boots the trial gets to be confirmed (1-15)")(

@@ -231,6 +231,11 @@ std::optional<Outcome> Stream::JudgeHead() {
   const std::string http = name_ + ": HTTP " + std::to_string(st);
   if (st == 206) {
     const auto cr = internal::ParseContentRange(head_.content_range);
+    if (cr && cr->first == conn_start_ && size_ && cr->total && *cr->total != *size_) {
+      return Outcome{Corrupt(name_ + ": the content changed (" + std::to_string(*cr->total) + " bytes, was " +
+                             std::to_string(*size_) + ")"),
+                     true};
+    }
     if (!cr || cr->first != conn_start_ || !cr->total || cr->last + 1 != *cr->total ||
         (head_.content_length && *head_.content_length != cr->last - cr->first + 1)) {
       return Outcome{Corrupt(http + " with Content-Range \"" + head_.content_range + "\" for a request from byte " +
