@@ -347,7 +347,8 @@ size_t PlanReply(HostileServer::State& s, const Request& req, Reply* r) {
   r->body = content;
   r->from = 0;
   r->to = content->size();
-  r->headers += "ETag: " + etag + "\r\nAccept-Ranges: bytes\r\n";
+  if (!etag.empty()) r->headers += "ETag: " + etag + "\r\n";
+  r->headers += "Accept-Ranges: bytes\r\n";
   const auto range = req.headers.find("range");
   const auto if_range = req.headers.find("if-range");
   const bool honour_if_range = !a.change || a.change->honour_if_range;

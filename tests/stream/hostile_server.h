@@ -6,7 +6,7 @@
 // Contract:
 //   - Start() makes (or reuses) the PKI, listens, and serves until the object is destroyed. Every
 //     connection gets its own thread and one request ("Connection: close"). GET only.
-//   - Content: Serve(path, bytes) (strong ETag "<size>-<fnv64>" unless given) and/or
+//   - Content: Serve(path, bytes) (strong ETag "<size>-<fnv64>" unless given; "" = no ETag) and/or
 //     ServeDirectory(dir) (files read at request time, so a test may change them). Unknown paths 404.
 //   - Faults (AddFault) apply to the matching requests `first` .. `first + count - 1`, counted per
 //     fault from 1 over the requests for its path (kCorruptAt counts only replies that carry the

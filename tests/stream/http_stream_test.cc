@@ -455,6 +455,46 @@ TEST_F(HttpStreamTest, StreamBundleSourceHandsOnTheStream) {
   EXPECT_EQ(Ranges(), (std::vector<std::string>{"", "bytes=300000-"}));
 }
 
+// A weak ETag is never used for If-Range (RFC 9110 allows only strong ones); without a validator
+// the resume asks for the range alone.
+TEST_F(HttpStreamTest, WeakOrMissingEtagIsNotSentAsIfRange) {
+  const std::string body = Content(1 << 20, 24);
+  for (const std::string etag : {"W/\"weak\"", ""}) {
+    SCOPED_TRACE(etag);
+    server_->ClearFaults();
+    server_->ClearLog();
+    server_->Serve("/img", body, etag);
+    server_->AddFault(Fault::DropAfter("/img", 333333).Requests(1, 1));
+    auto s = HttpStream::Open(server_->Url("/img"), Options(), clock_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ((*s)->etag(), "");
+    auto r = ReadAll(**s);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(*r == body);
+    ASSERT_EQ(server_->Log().size(), 2u);
+    EXPECT_EQ(server_->Log()[1].range, "bytes=333333-");
+    EXPECT_EQ(server_->Log()[1].if_range, "");
+  }
+}
+
+TEST_F(HttpStreamTest, EmptyContentEndsAtOnce) {
+  server_->Serve("/empty", "");
+  auto s = HttpStream::Open(server_->Url("/empty"), Options(), clock_);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ((*s)->Size(), 0u);
+  auto r = ReadAll(**s);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->empty());
+}
+
+TEST_F(HttpStreamTest, OpenBeyondTheEndIsRefused) {
+  server_->Serve("/img", Content(1000, 25));
+  auto s = HttpStream::Open(server_->Url("/img"), Options(), clock_, 5000);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("416"), std::string::npos) << s.status().message();
+  EXPECT_EQ(server_->Log().size(), 1u);
+}
+
 TEST(StreamOptionsTest, BoundsAreValidated) {
   EXPECT_TRUE(StreamOptions().Validate().ok());
   auto bad = [](auto change, const std::string& name) {
