@@ -311,7 +311,7 @@ int RunCmd(const Invocation& inv) {
                    {"next_wake_in_ms", std::max<int64_t>(report->next_wake_ms - SystemClock().MonotonicMs(), 0)}});
       }
       if (once) {
-        ended = "once";
+        ended = g_stop ? "stopped" : "once";
         break;
       }
       if (report->rebooted) {
