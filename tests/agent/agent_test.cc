@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "../install/sweep_rig.h"
+#include "agent_time.h"
 #include "fake_transport.h"
 #include "fw/agent/agent.h"
 #include "fw/crypto.h"
@@ -441,6 +442,33 @@ TEST_F(AgentTest, AStopRequestStartsNothing) {
   EXPECT_TRUE(r.stop_requested);
   EXPECT_TRUE(transport_->AppliedStates(id).empty());
   EXPECT_TRUE(transport_->manifests().empty());
+}
+
+// Windows are in the configured IANA zone (daylight saving included) and may wrap midnight.
+TEST(AgentWindow, IsEvaluatedInTheTerminalsTimeZone) {
+  auto w = ParseWindow("22:00-04:00");
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  struct Case {
+    int64_t utc;
+    const char* zone;
+    int64_t want;
+  };
+  const Case cases[] = {
+      {1768512600, "Europe/Berlin", 0},      // 2026-01-15T21:30Z = 22:30 CET: inside
+      {1784143800, "Europe/Berlin", 1800},   // 2026-07-15T19:30Z = 21:30 CEST: 30 min to go
+      {1768447800, "Europe/Berlin", 63000},  // 2026-01-15T03:30Z = 04:30 CET: until 22:00
+      {1768447800, "UTC", 0},                // 03:30 UTC: inside (before 04:00)
+  };
+  for (const Case& c : cases) {
+    auto s = SecondsUntilWindow(*w, c.utc, c.zone);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ(*s, c.want) << c.utc << " " << c.zone;
+  }
+  for (const char* bad : {"25:00-01:00", "10:00-10:00", "1000-1100", "10:00-11:0", "aa:bb-cc:dd"}) {
+    EXPECT_FALSE(ParseWindow(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(SecondsUntilWindow(*w, 0, "Mars/Olympus").ok());
+  EXPECT_FALSE(SecondsUntilWindow(*w, 0, "../../etc/passwd").ok());
 }
 
 TEST(AgentClassify, FollowsTheRetryOrGiveUpTable) {
