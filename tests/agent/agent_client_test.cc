@@ -110,7 +110,7 @@ int Mode(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
 }
 
-TEST_F(AgentClientTest, EnrolWritesTheIdentityThenCheckinsCarryActionsAndETags) {
+TEST_F(AgentClientTest, EnrolWritesTheIdentityOnlyAfterA200) {
   // A token the server does not know: refused by name, nothing written.
   EnrolRequest bad = Request("T-0001", std::string(64, '0'));
   auto refused = Enrol(bad);
@@ -137,7 +137,14 @@ TEST_F(AgentClientTest, EnrolWritesTheIdentityThenCheckinsCarryActionsAndETags) 
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("token_used"), std::string::npos) << again.status().ToString();
   EXPECT_EQ(ReadFile(bad.key_file), key_before) << "a refused enrolment leaves the identity alone";
+  auto transport = OpenHttpsTransport(Config("T-0001"));
+  ASSERT_TRUE(transport.ok()) << transport.status().ToString();
+  auto checkin = (*transport)->Checkin(MakeManifest("1.2.0"), "");
+  ASSERT_TRUE(checkin.ok() && checkin->ok());
+}
 
+TEST_F(AgentClientTest, CheckinsCarryActionsETagsAndTheClockReport) {
+  ASSERT_NE(Enrolled("T-0001"), nullptr);
   auto config = Config("T-0001");
   config.server_url += "/";
   auto transport = OpenHttpsTransport(config);
