@@ -12,13 +12,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "hostile_pki.h"
 #include "testing.h"
-#include "tls_testing.h"
 
 namespace fw::testing {
 
@@ -34,6 +36,7 @@ struct HostileServer::State {
   std::vector<std::thread> workers;
   std::map<std::string, std::pair<std::shared_ptr<const std::string>, std::string>> content;  // path → bytes, etag
   std::string dir;
+  std::string dir_prefix;
   struct Armed {
     Fault fault;
     uint32_t seen = 0;
@@ -46,53 +49,6 @@ struct HostileServer::State {
 };
 
 namespace {
-
-std::string Run(const std::vector<std::string>& argv) {
-  const auto r = RunCommand(argv);
-  if (r.exit_code == 0) return "";
-  std::string line;
-  for (const auto& a : argv) line += a + " ";
-  return line + "-> exit " + std::to_string(r.exit_code) + ": " + r.err;
-}
-
-// A server certificate `name`.pem/.key for `san` by the CA `ca` in `dir`.
-std::string IssueServerCert(const std::string& dir, const std::string& name, const std::string& cn,
-                            const std::string& san, const std::string& ca) {
-  const std::string base = dir + "/" + name;
-  if (auto e =
-          Run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", base + ".key"});
-      !e.empty()) {
-    return e;
-  }
-  if (auto e = Run({"openssl", "req", "-new", "-key", base + ".key", "-out", base + ".csr", "-subj", "/CN=" + cn});
-      !e.empty()) {
-    return e;
-  }
-  WriteFile(base + ".ext",
-            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-            "subjectAltName=" +
-                san + "\n");
-  return Run({"openssl", "x509", "-req", "-in", base + ".csr", "-CA", dir + "/" + ca + ".pem", "-CAkey",
-              dir + "/" + ca + ".key", "-set_serial", std::to_string(2000 + name.size()), "-days", "365", "-extfile",
-              base + ".ext", "-out", base + ".pem"});
-}
-
-std::string MakePki(const std::string& dir) {
-  if (auto e = fw::server::testing::MakeTestPki(dir); !e.empty()) return e;
-  if (auto e = IssueServerCert(dir, "wrong_host_server", "wrong.example", "DNS:wrong.example", "issuing"); !e.empty()) {
-    return e;
-  }
-  if (auto e = IssueServerCert(dir, "other_server", "localhost", "DNS:localhost,IP:127.0.0.1", "other_root");
-      !e.empty()) {
-    return e;
-  }
-  // Leaf + issuing CA, as a server sends its chain.
-  for (const std::string name : {"server", "wrong_host_server"}) {
-    WriteFile(dir + "/" + name + "_chain.pem", ReadFile(dir + "/" + name + ".pem") + ReadFile(dir + "/issuing.pem"));
-  }
-  WriteFile(dir + "/other_server_chain.pem", ReadFile(dir + "/other_server.pem"));
-  return "";
-}
 
 struct TempPki {
   TempDir dir;
@@ -156,6 +112,7 @@ struct Request {
   std::string method;
   std::string path;
   std::map<std::string, std::string> headers;  // lower-cased names
+  std::string client_subject;
 };
 
 bool ReadRequest(SSL* ssl, const std::atomic<bool>& stop, Request* req) {
@@ -271,26 +228,35 @@ void ShapeRange(const std::string& range, uint64_t size, const Active& a, Reply*
 }  // namespace
 
 namespace {
+// "" matches every path, "/a/*" every path starting with "/a/", anything else only itself.
+bool PathMatches(const std::string& pattern, const std::string& path) {
+  if (pattern.empty()) return true;
+  if (pattern.back() == '*') return path.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
+  return pattern == path;
+}
+
 // Decides the reply to `req` (under mu): content, faults, range. Returns the log index.
 size_t PlanReply(HostileServer::State& s, const Request& req, Reply* r) {
   s.log.push_back({req.method, req.path, req.headers.count("range") ? req.headers.at("range") : "",
-                   req.headers.count("if-range") ? req.headers.at("if-range") : "", 0, 0});
+                   req.headers.count("if-range") ? req.headers.at("if-range") : "", 0, 0, req.client_subject});
   const size_t index = s.log.size() - 1;
   std::shared_ptr<const std::string> content;
   std::string etag;
   if (auto it = s.content.find(req.path); it != s.content.end()) {
     content = it->second.first;
     etag = it->second.second;
-  } else if (!s.dir.empty() && req.path.find("..") == std::string::npos && !req.path.empty() && req.path[0] == '/' &&
-             Exists(s.dir + req.path)) {
-    content = std::make_shared<const std::string>(ReadFile(s.dir + req.path));
-    etag = HostileServer::EtagOf(*content);
+  } else if (!s.dir.empty() && req.path.rfind(s.dir_prefix, 0) == 0 && req.path.find("..") == std::string::npos) {
+    const std::string file = s.dir + "/" + req.path.substr(s.dir_prefix.size());
+    if (std::filesystem::is_regular_file(file)) {
+      content = std::make_shared<const std::string>(ReadFile(file));
+      etag = HostileServer::EtagOf(*content);
+    }
   }
   Active a;
   std::vector<HostileServer::State::Armed*> corrupt;
   for (auto& armed : s.faults) {
     const Fault& f = armed.fault;
-    if (!f.path.empty() && f.path != req.path) continue;
+    if (!PathMatches(f.path, req.path)) continue;
     if (f.kind == Fault::Kind::kCorruptAt) {
       corrupt.push_back(&armed);
       continue;
@@ -382,6 +348,12 @@ void HostileServer::State::Handle(int fd) {
   SSL_set_fd(ssl, fd);
   Request req;
   if (Retry(ssl, stop, [&] { return SSL_accept(ssl); }) == 1 && ReadRequest(ssl, stop, &req)) {
+    if (X509* peer = SSL_get1_peer_certificate(ssl); peer != nullptr) {
+      char name[256];
+      X509_NAME_oneline(X509_get_subject_name(peer), name, sizeof name);
+      req.client_subject = name;
+      X509_free(peer);
+    }
     Reply r;
     size_t index = 0;
     {
@@ -416,54 +388,9 @@ void HostileServer::State::Handle(int fd) {
   close(fd);
 }
 
-namespace {
-Fault Make(Fault::Kind kind, std::string path, uint64_t bytes = 0) {
-  Fault f;
-  f.kind = kind;
-  f.path = std::move(path);
-  f.bytes = bytes;
-  return f;
-}
-}  // namespace
-
-Fault Fault::DropAfter(std::string path, uint64_t bytes) { return Make(Kind::kDropAfter, std::move(path), bytes); }
-Fault Fault::StallAfter(std::string path, uint64_t bytes) { return Make(Kind::kStallAfter, std::move(path), bytes); }
-Fault Fault::Truncate(std::string path, uint64_t bytes) { return Make(Kind::kTruncate, std::move(path), bytes); }
-Fault Fault::CorruptAt(std::string path, uint64_t offset) {
-  return Make(Kind::kCorruptAt, std::move(path), offset).Requests(1, 1);
-}
-Fault Fault::IgnoreRange(std::string path) { return Make(Kind::kIgnoreRange, std::move(path)); }
-Fault Fault::WrongContentRange(std::string path, uint64_t shift) {
-  return Make(Kind::kWrongContentRange, std::move(path), shift);
-}
-Fault Fault::WrongTotal(std::string path) { return Make(Kind::kWrongTotal, std::move(path)); }
-Fault Fault::ChangeContent(std::string path, std::string other, uint32_t from_request) {
-  Fault f = Make(Kind::kChangeContent, std::move(path));
-  f.other = std::move(other);
-  f.first = from_request;
-  return f;
-}
-Fault Fault::Status(std::string path, int status, uint32_t count, int retry_after) {
-  Fault f = Make(Kind::kStatus, std::move(path)).Requests(1, count);
-  f.status = status;
-  f.retry_after = retry_after;
-  return f;
-}
-Fault Fault::Redirect(std::string path, std::string location) {
-  Fault f = Make(Kind::kRedirect, std::move(path));
-  f.location = std::move(location);
-  return f;
-}
-
-std::string HostileServer::EtagOf(const std::string& content) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
-  for (unsigned char c : content) h = (h ^ c) * 1099511628211ull;
-  char hex[17];
-  snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return "\"" + std::to_string(content.size()) + "-" + hex + "\"";
-}
-
 std::unique_ptr<HostileServer> HostileServer::Start(const HostileServerOptions& options, std::string* error) {
+  // A client that goes away mid-body must not kill the test with SIGPIPE (OpenSSL writes with write()).
+  std::signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<HostileServer> server(new HostileServer());
   server->state_ = std::make_unique<State>();
   State& s = *server->state_;
@@ -479,11 +406,11 @@ std::unique_ptr<HostileServer> HostileServer::Start(const HostileServerOptions& 
     std::lock_guard<std::mutex> lock(shared_mu);
     if (shared == nullptr) {
       shared = new TempPki();
-      if (auto e = MakePki(shared->dir.path()); !e.empty()) return fail("test PKI: " + e);
+      if (auto e = MakeHostilePki(shared->dir.path()); !e.empty()) return fail("test PKI: " + e);
     }
     s.pki = shared->dir.path();
   } else if (!Exists(s.pki + "/other_server.pem")) {
-    if (auto e = MakePki(s.pki); !e.empty()) return fail("test PKI: " + e);
+    if (auto e = MakeHostilePki(s.pki); !e.empty()) return fail("test PKI: " + e);
   }
   const std::string cert = options.cert == HostileServerOptions::Cert::kGood      ? "server"
                            : options.cert == HostileServerOptions::Cert::kOtherCa ? "other_server"
@@ -557,9 +484,10 @@ void HostileServer::Serve(const std::string& path, std::string content, std::opt
   state_->content[path] = {std::make_shared<const std::string>(std::move(content)), tag};
 }
 
-void HostileServer::ServeDirectory(const std::string& dir) {
+void HostileServer::ServeDirectory(const std::string& dir, const std::string& prefix) {
   std::lock_guard<std::mutex> lock(state_->mu);
   state_->dir = dir;
+  state_->dir_prefix = prefix;
 }
 
 void HostileServer::AddFault(Fault fault) {

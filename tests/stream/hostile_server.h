@@ -5,9 +5,11 @@
 //
 // Contract:
 //   - Start() makes (or reuses) the PKI, listens, and serves until the object is destroyed. Every
-//     connection gets its own thread and one request ("Connection: close"). GET only.
+//     connection gets its own thread and one request ("Connection: close"). GET only. Start sets
+//     SIGPIPE to SIG_IGN for the process (a client closing mid-body must not kill the test).
 //   - Content: Serve(path, bytes) (strong ETag "<size>-<fnv64>" unless given; "" = no ETag) and/or
-//     ServeDirectory(dir) (files read at request time, so a test may change them). Unknown paths 404.
+//     ServeDirectory(dir, prefix) (PREFIX + rel → dir/rel, read at request time, so a test may change
+//     them; Serve() paths win). Unknown paths 404.
 //   - Faults (AddFault) apply to the matching requests `first` .. `first + count - 1`, counted per
 //     fault from 1 over the requests for its path (kCorruptAt counts only replies that carry the
 //     byte). Several faults may apply to one request: kStatus/kRedirect answer at once; otherwise
@@ -44,7 +46,7 @@ struct Fault {
   static constexpr uint32_t kAlways = std::numeric_limits<uint32_t>::max();
 
   Kind kind = Kind::kStatus;
-  std::string path;  // "/file"; empty: every path
+  std::string path;  // "/file"; "/dir/*": every path starting with "/dir/"; empty: every path
   uint32_t first = 1;
   uint32_t count = kAlways;
   uint64_t bytes = 0;
@@ -80,6 +82,7 @@ struct LoggedRequest {
   std::string if_range;  // the If-Range header as sent
   int status = 0;        // what the server answered (0: nothing, e.g. the handshake failed)
   uint64_t body_bytes = 0;
+  std::string client_subject;  // the client certificate's subject ("/CN=TERM-0001"), "" if none
 };
 
 struct HostileServerOptions {
@@ -108,7 +111,7 @@ class HostileServer {
   std::string client_key() const;
 
   void Serve(const std::string& path, std::string content, std::optional<std::string> etag = std::nullopt);
-  void ServeDirectory(const std::string& dir);
+  void ServeDirectory(const std::string& dir, const std::string& prefix = "/");
   void AddFault(Fault fault);
   void ClearFaults();
 

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <mutex>
 #include <vector>
 
@@ -382,6 +383,26 @@ TEST_F(HttpStreamTest, ClientCertificateIsSentWhenConfigured) {
   auto r = ReadAll(**with);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(*r == body);
+  ASSERT_EQ(mtls->Log().size(), 1u);
+  EXPECT_NE(mtls->Log()[0].client_subject.find("TERM-0001"), std::string::npos) << mtls->Log()[0].client_subject;
+}
+
+TEST_F(HttpStreamTest, DirectoryUnderAPrefixWithAFaultOnASubtree) {
+  fw::testing::TempDir dir;
+  std::filesystem::create_directories(dir / "targets");
+  const std::string body = Content(700000, 26);
+  fw::testing::WriteFile(dir / "targets/a.img", body);
+  fw::testing::WriteFile(dir / "meta.json", "{}");
+  server_->ServeDirectory(dir.path(), "/repo/");
+  server_->AddFault(Fault::DropAfter("/repo/targets/*", 250000));
+  auto meta = Fetch("/repo/meta.json", Options());
+  ASSERT_TRUE(meta.ok()) << meta.status().message();
+  EXPECT_EQ(*meta, "{}");
+  auto r = Fetch("/repo/targets/a.img", Options());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(*r == body);
+  EXPECT_EQ(Ranges(), (std::vector<std::string>{"", "", "bytes=250000-", "bytes=500000-"}));
+  EXPECT_EQ(Fetch("/meta.json", Options()).status().code(), ErrorCode::kNotFound);
 }
 
 TEST_F(HttpStreamTest, MissingFileIsNotFound) {
