@@ -127,7 +127,9 @@ class StreamInstallTest : public ::testing::Test {
     ExpectOnlyVerifiedBytes();
     auto status = RunCommand({"fwupdate", "status", "--device", Layout(), "--json"});
     ASSERT_EQ(status.exit_code, 0) << status.err;
-    EXPECT_EQ(status.out.find("\"trial\""), std::string::npos) << "a trial was set: " << status.out;
+    for (const auto& slot : nlohmann::json::parse(status.out)["slots"]) {
+      EXPECT_NE(slot["state"], "trial") << "a trial was set: " << status.out;
+    }
   }
   int Requests(const std::string& path) {
     int n = 0;
@@ -148,6 +150,7 @@ class StreamInstallTest : public ::testing::Test {
 TEST_F(StreamInstallTest, A32MiBImageDroppedAtEveryMiBResumesToAByteIdenticalBank) {
   Release(kTarget, "2.0.0", 32 << 20);
   Terminal((32 << 20) + (1 << 20));
+  server_->Serve(image_path_, std::string(image_.begin(), image_.end()));  // not re-read from disk 34 times
   server_->AddFault(Fault::DropAfter(image_path_, 1 << 20));
   auto r = Install({});
   ExpectInstalled(r);
