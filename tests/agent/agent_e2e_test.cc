@@ -131,6 +131,17 @@ TEST_F(AgentE2eTest, ATerminalUpdatesItselfThroughBackupInstallRebootAndConfirm)
   EXPECT_EQ(outcome["install"], "succeeded") << history.dump();
   EXPECT_EQ(outcome["confirm"], "succeeded") << history.dump();
 
+  // The driver's --json lines: a cycle that reset the terminal, notes naming the steps.
+  bool rebooted = false, noted_confirm = false;
+  for (const Json& j : JsonLines(log_)) {
+    if (j.value("event", "") == "cycle" && j.value("rebooted", false)) rebooted = true;
+    if (j.value("event", "") == "note" && j.value("text", "").find("confirmed") != std::string::npos) {
+      noted_confirm = true;
+    }
+  }
+  EXPECT_TRUE(rebooted) << log_;
+  EXPECT_TRUE(noted_confirm) << log_;
+
   // Nothing left to do: another cycle changes nothing on the terminal.
   auto r = RunOnce(*t, {"--health-cmd", "true"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -159,6 +170,30 @@ TEST_F(AgentE2eTest, FirmwareThatFailsItsHealthCheckIsRevertedAndReportedHealthF
   EXPECT_EQ(st["min_security_counter"], 0) << "the counter advanced for a firmware that was never confirmed";
   EXPECT_EQ(t->BankHash(0), bank_a);
   EXPECT_EQ(t->JournalRecords(), kJournalRecords);
+}
+
+TEST_F(AgentE2eTest, NoFlashWriteWhileThePaymentApplicationIsBusy) {
+  auto t = NewAgentTerminal("POS-0006");
+  ASSERT_FALSE(HasFailure());
+  const std::string bank_b = t->BankHash(1);
+  const size_t operations = t->History().size();
+  const int64_t action = InstallAction(*t, "1.1.0");
+  ASSERT_GT(action, 0);
+  const std::string idle_flag = tmp_ / "no-open-payment";
+  const std::vector<std::string> extra = {"--idle-cmd", "test -e " + idle_flag, "--health-cmd", "true"};
+  for (int i = 0; i < 2; ++i) {
+    auto r = RunOnce(*t, extra);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  }
+  const auto events = EventStates(action);
+  EXPECT_EQ(IndexOf(events, "installing"), events.size()) << "installed while busy: " << Json(events).dump();
+  EXPECT_EQ(t->BankHash(1), bank_b) << "bank B written while a payment was open";
+  Json st = t->Status();
+  EXPECT_EQ(st["slots"][0]["state"], "confirmed") << st.dump();
+  EXPECT_EQ(t->History().size(), operations) << "a flash operation ran while busy";
+
+  fw::testing::WriteFile(idle_flag, "");
+  EXPECT_EQ(RunUntilClosed(*t, action, extra), "succeeded") << log_;
 }
 
 // Waits (bounded) until `fwupdate status` shows an operation holding the terminal lock.
