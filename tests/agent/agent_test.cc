@@ -76,6 +76,7 @@ class FakeCommands final : public Commands {
     ++reboots;
     rig_.Reset();
     for (int i = 0; i < trial_crashes; ++i) rig_.Reset();
+    if (after_reset) after_reset();
     return Status::Ok();
   }
   Status Health() override { return health; }
@@ -85,6 +86,7 @@ class FakeCommands final : public Commands {
   bool reboot_kills = false;
   int trial_crashes = 0;
   int reboots = 0;
+  std::function<void()> after_reset;  // e.g. the new firmware damages the journal
   Status health = Status::Ok();
 
  private:
@@ -213,6 +215,25 @@ TEST_F(AgentTest, AnUnhealthyTrialIsReportedAndTheOldFirmwareRuns) {
   EXPECT_EQ(transport_->action(id).failure_stage, "health");
   EXPECT_EQ(Running(), "A 1.0.0 confirmed");
   EXPECT_EQ(commands_->reboots, 2) << "into the trial, then back";
+  install::CheckJournal(*rig_);
+}
+
+// The new firmware loses journal records: the confirm's journal check fails, the trial is reverted and
+// every record is back (the journal restored from the pre-update snapshot).
+TEST_F(AgentTest, ATrialThatLosesJournalRecordsIsReportedAndTheRecordsComeBack) {
+  commands_->after_reset = [&] {
+    if (commands_->reboots != 1) return;
+    auto r = ft::RunCommand({"sqlite3", rig_->data_dir() + "/journal.db",
+                             "DELETE FROM records WHERE seq > (SELECT MAX(seq) - 5 FROM records);"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  const int64_t id = transport_->AddAction("install", "fw-1.1.0.img", "1.1.0");
+  auto agent = OpenAgent();
+  ASSERT_TRUE(agent);
+  Cycle(*agent);
+  EXPECT_EQ(transport_->AppliedStates(id).back(), "failed");
+  EXPECT_EQ(transport_->action(id).failure_stage, "journal_check");
+  EXPECT_EQ(Running(), "A 1.0.0 confirmed");
   install::CheckJournal(*rig_);
 }
 
