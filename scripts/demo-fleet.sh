@@ -6,7 +6,10 @@
 # counts it a success. Then the operator side (issue 16): a release published to the server's
 # TUF repository, a bootstrap admin token, and fwfleet on the operator port listing the terminals,
 # pushing one action (received at the next check-in), a viewer refused, the audit log read and
-# verified. Nothing outside the temporary directory is touched.
+# verified. Then the terminal's agent (issue 17): two simulated terminals running `fwupdate agent`, one
+# updating itself end to end (check-in, journal backup, streaming install, reset, confirm: the server
+# shows succeeded), one whose new firmware fails its health check and reverts (reported as
+# health_failed). Nothing outside the temporary directory is touched.
 #   scripts/demo-fleet.sh [BUILD_DIR]      default build/release (scripts/demo.sh --fleet builds it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +17,9 @@ build=$(cd "${1:-$root/build/release}" 2> /dev/null && pwd) || build=${1:-$root/
 fwserver=$build/server-stub/fwserver
 fwfleet=$build/server-stub/fleetcli/fwfleet
 fwsign=$build/signing/fwsign
-for bin in "$fwserver" "$fwfleet" "$fwsign"; do
+fwupdate=$build/updater/fwupdate
+fwboot=$build/bootloader/fwboot
+for bin in "$fwserver" "$fwfleet" "$fwsign" "$fwupdate" "$fwboot"; do
   [ -x "$bin" ] || { echo "missing $bin; build first (scripts/demo.sh --fleet does)" >&2; exit 2; }
 done
 for tool in curl jq openssl; do
@@ -176,5 +181,64 @@ say "bob (viewer) creating an action: exit $code, $(cat "$work/refused.txt")"
 say "fwfleet audit list --all:"
 "$fwfleet" audit list --all | sed 's/^/     /'
 say "fwfleet audit verify: $("$fwfleet" audit verify)"
+
+step "13. Two terminals with the agent: factory firmware 1.0.0, a journal, enrolled by 'fwupdate agent enrol'"
+head -c 40000 /dev/urandom > "$work/payload-1.0.0"
+"$fwsign" image sign --key "$work/image.key" --version 1.0.0 --security-counter 0 --hardware-id POS-X1 \
+  "$work/payload-1.0.0" -o "$work/fw-1.0.0.img" > /dev/null
+for t in POS-0101 POS-0102; do
+  dev=$work/$t/layout.json
+  mkdir -p "$work/$t"
+  cat > "$dev" << 'JSON'
+{"version": 1,
+ "flash": {"erase_block_size": 4096, "write_alignment": 8, "erased_value": 255},
+ "regions": {
+   "boot_control_0": {"path": "control.bin", "offset": 0,    "size": 4096},
+   "boot_control_1": {"path": "control.bin", "offset": 4096, "size": 4096},
+   "bank_a":         {"path": "banks.bin",   "offset": 0,       "size": 1048576},
+   "bank_b":         {"path": "banks.bin",   "offset": 1048576, "size": 1048576},
+   "trust_store":    {"path": "trust.bin",   "offset": 0,    "size": 8192},
+   "data":           {"path": "data.bin",    "offset": 0,    "size": 4096}},
+ "data_dir": "data"}
+JSON
+  "$fwboot" provision --device "$dev" --image "$work/fw-1.0.0.img" --pubkey "$work/image.key.pub.pem" \
+    --hardware-id POS-X1 > /dev/null
+  "$fwupdate" init --device "$dev" --tuf-root "$data/repo/metadata/1.root.json" > /dev/null
+  "$fwupdate" journal simulate --journal "$work/$t/data/journal.db" --create --count 500 > /dev/null
+  "$fwboot" boot --device "$dev" > /dev/null
+  token=$("$fwserver" enrol-token create --data "$data" --serial "$t" --json | jq -r .token)
+  say "$t: $("$fwupdate" agent enrol --server "$url" --serial "$t" --token "$token" --cert "$work/$t/agent-cert.pem" \
+    --key "$work/$t/agent-key.pem" --ca "$data/ca/chain.pem")"
+  "$fwserver" action create --data "$data" --device "$t" --kind install --target "$target" --version 1.2.0 \
+    --type forced --json | jq -c '.action | {id, device, kind, target, version, type, state}' | sed 's/^/   /'
+done
+
+# agent TERMINAL HEALTH_CMD: `fwupdate agent run --once` until the server closes the action (at most 6 runs).
+agent() {
+  local t=$1 health=$2 dev=$work/$1/layout.json state=""
+  for run in 1 2 3 4 5 6; do
+    say "-- $t: fwupdate agent run --once (run $run)"
+    "$fwupdate" agent run --once --quiet --device "$dev" --server "$url" --cert "$work/$t/agent-cert.pem" \
+      --key "$work/$t/agent-key.pem" --ca "$data/ca/chain.pem" --time-zone Europe/Berlin \
+      --reboot-cmd "$fwboot boot --device $dev > /dev/null" --health-cmd "$health" | sed 's/^/     /'
+    state=$("$fwserver" action list --data "$data" --device "$t" --json | jq -r '.actions[-1].state')
+    case "$state" in succeeded | failed | rejected | canceled) break ;; esac
+  done
+  say "$t: the server says: $("$fwserver" action list --data "$data" --device "$t" --json \
+    | jq -c '.actions[-1] | {id, state, failure_class, detail}')"
+}
+
+step "14. POS-0101 updates itself: check-in, TUF pre-flight, journal backup, streaming install, reset, confirm"
+agent POS-0101 true
+"$fwupdate" status --device "$work/POS-0101/layout.json" | sed 's/^/   /'
+say "journal backed up on the server: $("$fwserver" device show --data "$data" --serial POS-0101 --json \
+  | jq -c '[.device.segments[] | {first_seq, last_seq}]')"
+say "journal on the terminal: $("$fwupdate" journal verify "$work/POS-0101/data/journal.db" --json | jq -c '{ok, record_count}')"
+
+step "15. POS-0102: the same release, but its health check fails on the new firmware: reverted, reported"
+agent POS-0102 false
+"$fwupdate" status --device "$work/POS-0102/layout.json" | sed 's/^/   /'
+say "the records survived the revert: $("$fwupdate" journal verify "$work/POS-0102/data/journal.db" --json \
+  | jq -c '{ok, record_count}')"
 
 step "done (server log: $(wc -l < "$work/server.log") lines; everything was in $work, now removed)"

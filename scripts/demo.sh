@@ -5,8 +5,9 @@
 #   scripts/demo.sh [--hsm | --uboot | --fleet]
 #     --hsm    the vendor's keys live in SoftHSM2 tokens (scripts/vendor-pipeline.sh)
 #     --uboot  the same tools driving a real U-Boot in QEMU (scripts/demo-uboot.sh)
-#     --fleet  the update server: two terminals enrolled, checking in, one receiving an action
-#              (scripts/demo-fleet.sh)
+#     --fleet  the update server: two terminals enrolled, checking in, one receiving an action;
+#              then two terminals running `fwupdate agent`: one updates itself end to end, one's
+#              firmware fails its health check and reverts (scripts/demo-fleet.sh)
 set -euo pipefail
 variant=terminal
 extra=()
