@@ -55,6 +55,8 @@ struct AlertPolicy {
   bool allow_plain_http = false;
   // ca_file for the receivers' certificates, deadlines (short: one slow receiver delays the others).
   net::HttpOptions http{.ca_file = "",
+                        .client_cert_file = "",
+                        .client_key_file = "",
                         .min_bytes_per_second = 1,
                         .min_speed_window_seconds = 10,
                         .deadline_seconds = 10,
