@@ -325,6 +325,10 @@ Result<TargetFile> RepoAddTarget(const std::string& repo, const AddTargetOptions
   const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/targets/" + dir));
   FW_RETURN_IF_ERROR(CopyFile(o.image_path, repo + "/targets/" + dir + HexEncode(file_hash) + "." + base));
+  // The chunk index beside it, content-addressed by its own hash (tuf.md, "Chunk index files"):
+  // what a streaming client (bundle::OpenTargetStream) fetches instead of hashing the image first.
+  FW_RETURN_IF_ERROR(WriteFileAtomic(repo + "/targets/" + dir + facts.chunk_index_sha256 + "." + base + ".chunk-index",
+                                     std::string(index.begin(), index.end())));
   FW_RETURN_IF_ERROR(EnsureDir(repo + "/staged"));
   FW_ASSIGN_OR_RETURN(std::string signed_bytes, SerializeSigned(staged));
   FW_RETURN_IF_ERROR(WriteFileAtomic(staged_path, SerializeEnvelope(signed_bytes, {})));

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fw/bundle_format.h"
+#include "fw/encoding.h"
 #include "fw/tuf_updater.h"
 #include "testing.h"
 #include "tuf_test_repo.h"
@@ -67,6 +69,15 @@ TEST_F(FwsignRepoTest, InitAddTargetPublishIsReadableByTheClient) {
   auto j = nlohmann::json::parse(add.out);
   EXPECT_EQ(j["custom"]["firmware"]["security_counter"], 5);
   EXPECT_EQ(j["custom"]["firmware"]["hardware_ids"], nlohmann::json::array({"POS-X1"}));
+  // The chunk index beside the image, content-addressed by its own signed hash (tuf.md, "Chunk index files").
+  const std::string index_hash = j["custom"]["firmware"]["chunk_index_sha256"];
+  const auto index = fw::testing::ReadBytes(Repo() + "/targets/pos-x1/" + index_hash + ".fw-2.1.0.img.chunk-index");
+  const uint64_t length = j["length"];
+  EXPECT_EQ(index.size(), (length + 65535) / 65536 * 32);
+  EXPECT_EQ(HexEncode(Sha256::Of(index)), index_hash);
+  auto expected = bundle::ComputeChunkIndexFile(img, 65536);
+  ASSERT_TRUE(expected.ok());
+  EXPECT_TRUE(index == *expected);
   // Publishing needs the targets, snapshot and timestamp keys.
   auto missing = Publish({"targets", "snapshot"});
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
@@ -108,6 +119,13 @@ TEST_F(FwsignRepoTest, RootAndTimestampRotationFollowedByClient) {
   auto client = Client(fetcher);
   ASSERT_TRUE(client.Refresh().ok());
   EXPECT_EQ(client.trusted()->root().signed_.common.version, 3u);
+  // Every admitted root, the initial one included, kept byte for byte (tuf.md, "Root history").
+  for (int v = 1; v <= 3; ++v) {
+    const std::string n = std::to_string(v) + ".root.json";
+    EXPECT_EQ(fw::testing::ReadFile(dir_ / ("client/root.history/" + n)),
+              fw::testing::ReadFile(Repo() + "/metadata/" + n))
+        << n;
+  }
   // The old timestamp key no longer signs anything the client accepts.
   auto old = Publish({"targets", "snapshot", "timestamp"});
   EXPECT_NE(old.exit_code, 0);

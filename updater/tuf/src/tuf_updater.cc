@@ -28,6 +28,16 @@ bool SameRoleKeys(const Root& a, const Root& b, const char* role) {
   return xs == ys;
 }
 
+// METADATA_DIR/root.history/N.root.json: every root admitted, byte for byte (tuf.md, "Root history").
+Status KeepRootHistory(const std::string& metadata_dir, uint64_t version, std::string_view bytes) {
+  const std::string dir = metadata_dir + "/root.history";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return IoError("cannot create " + dir + ": " + ec.message());
+  return WriteFileAtomic(dir + "/" + std::to_string(version) + ".root.json", bytes)
+      .WithContext("storing root version " + std::to_string(version) + " in the root history");
+}
+
 }  // namespace
 
 Updater::Updater(UpdaterConfig config, net::Fetcher& fetcher, Clock& clock)
@@ -46,6 +56,7 @@ Status Updater::Init(const std::string& metadata_dir, std::string_view root_byte
   std::error_code ec;
   std::filesystem::create_directories(metadata_dir, ec);
   if (ec) return IoError("init: cannot create " + metadata_dir + ": " + ec.message());
+  FW_RETURN_IF_ERROR_CTX(KeepRootHistory(metadata_dir, root->root().signed_.common.version, root_bytes), "init");
   return WriteFileAtomic(metadata_dir + "/root.json", root_bytes).WithContext("init");
 }
 
@@ -81,6 +92,12 @@ Status Updater::Refresh() {
   if (!set.ok()) return set.status();
   trusted_.emplace(std::move(*set));
   refreshed_ = false;
+  // A directory initialised before the history existed (or by copying root.json): keep its root too.
+  const uint64_t trusted_version = trusted_->root().signed_.common.version;
+  const std::string kept = config_.metadata_dir + "/root.history/" + std::to_string(trusted_version) + ".root.json";
+  if (::access(kept.c_str(), F_OK) != 0) {
+    FW_RETURN_IF_ERROR_CTX(KeepRootHistory(config_.metadata_dir, trusted_version, *root_bytes), "refresh: root");
+  }
   FW_RETURN_IF_ERROR_CTX(LoadRoot(), "refresh: root");
   FW_RETURN_IF_ERROR_CTX(LoadTimestamp(), "refresh: timestamp");
   FW_RETURN_IF_ERROR_CTX(LoadSnapshot(), "refresh: snapshot");
@@ -99,6 +116,7 @@ Status Updater::LoadRoot() {
       return data.status();
     }
     FW_RETURN_IF_ERROR(trusted_->UpdateRoot(*data));
+    FW_RETURN_IF_ERROR(KeepRootHistory(config_.metadata_dir, v, *data));
     FW_RETURN_IF_ERROR(Persist("root", *data));
   }
   FW_RETURN_IF_ERROR(trusted_->FinishRootUpdate());
