@@ -94,8 +94,8 @@ Result<DeviceIdentity> InProcessFleet::Enrol(const std::string& serial) {
   r.body = Json{{"token", token}, {"serial", serial}, {"csr", *csr}}.dump();
   r.peer.remote_address = "192.0.2.10:40000";
   server::Response response = api_->Handle(r);
-  if (response.status != 200) return FailedPrecondition("enrol " + serial + ": HTTP " +
-                                                        std::to_string(response.status) + " " + response.body);
+  if (response.status != 200)
+    return FailedPrecondition("enrol " + serial + ": HTTP " + std::to_string(response.status) + " " + response.body);
   const Json j = Json::parse(response.body, nullptr, false);
   if (!j.is_object() || !j.contains("certificate") || !j.contains("chain")) {
     return Corrupt("enrol reply: " + response.body);

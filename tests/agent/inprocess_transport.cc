@@ -282,7 +282,8 @@ Result<std::string> InProcessTransport::ResolveRepository(const std::string& rep
   if (repository.rfind("http://", 0) == 0) {
     return InvalidArgument(repository + ": plain http is not allowed for the repository");
   }
-  if (repository.empty() || repository[0] != '/') return InvalidArgument("repository '" + repository + "' is not a path");
+  if (repository.empty() || repository[0] != '/')
+    return InvalidArgument("repository '" + repository + "' is not a path");
   return config_.base_url + repository + (repository.ends_with("/") ? "" : "/");
 }
 

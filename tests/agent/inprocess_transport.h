@@ -44,8 +44,8 @@ const char* CallKindName(CallKind kind);
 
 struct Call {
   CallKind kind = CallKind::kCheckin;
-  int64_t index = 0;   // 1-based, over every call of this transport
-  std::string target;  // request path, or the URL fetched / streamed
+  int64_t index = 0;    // 1-based, over every call of this transport
+  std::string target;   // request path, or the URL fetched / streamed
   uint64_t offset = 0;  // kStreamRead: the stream offset read from
 };
 
