@@ -1,0 +1,393 @@
+// Power cuts across the agent's steps (issue 17, "Proof"): the real fw::agent::Agent installs 1.1 on
+// a simulated POS-X1 terminal (tests/install/sweep_rig.h: boot control and both banks on one
+// SimFlash, a data area with a real journal) against the real device API in-process
+// (InProcessFleet/InProcessTransport: store, fleet CA, the vendor's fwsign repository).
+//
+// Cut points, counted in a fault-free run of the whole action (accepted → pre-flight → backup →
+// install → trial → reboot → confirm → succeeded):
+//   - every flash write/erase (cut before it, after it, torn), as the installer's sweep does;
+//   - every transport call: check-in, each event (so before and after `backup_done`, `trial_set`,
+//     `rebooting`, `confirmed`), each journal segment upload, every repository fetch of the TUF
+//     refresh and the chunk index, the target stream's opening and its reads;
+//   - the reboot itself (the reset request is where the power goes).
+// A cut is process-level: the agent.db of the agent does not go through a power-loss VFS (the agent
+// exposes none), so at the cut instant the whole data area (journal, history, snapshots, tuf/,
+// agent/agent.db) is copied — what is on the disk then is what survives — the network is dropped and
+// the flash's next operation loses power; the agent object runs on into dead flash and network and is
+// then dropped, and the data area is put back as it was at the cut.
+// After each cut: the terminal is reset (a fresh bootloader boots), the payment application appends
+// records, a new agent is opened on the same state dir and driven (simulated time) to the end.
+// Checked: every boot runs a verified, legal image (0 bricks); the confirmed bank is never written and
+// a bank is written only while unbootable; every acknowledged journal record is present and unchanged;
+// the server never receives `confirmed` before the terminal runs the new firmware confirmed; the
+// server's action converges to `succeeded` within a few cycles; nothing stays in progress.
+// Quick mode samples the cut points (≤ 60 s); FW_FULL_SWEEP=1 cuts at every one.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "agent_rig.h"
+
+namespace fw::agent::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using install::Rig;
+using install::TheVendor;
+
+constexpr const char* kSerial = "T-0001";
+constexpr int kMaxCycles = 40;
+
+enum class CutKind { kFlashBefore, kFlashAfter, kFlashTear, kCall, kReboot };
+
+struct CutPoint {
+  CutKind kind = CutKind::kCall;
+  uint64_t index = 0;  // flash op / transport call / reboot, 1-based
+  std::string label;
+};
+
+// What a fault-free run did, in order, with the phase (the last event the server took) of each.
+struct DryRun {
+  std::vector<std::string> op_phase;
+  std::vector<bool> op_control;
+  std::vector<Call> calls;
+  std::vector<std::string> call_phase;
+  int reboots = 0;
+};
+
+struct Tally {
+  int cases = 0, flash = 0, calls = 0, reboots = 0, reinstalls = 0;
+  std::map<std::string, int> outcomes;  // server's final state → cases
+};
+
+// One case: a terminal, a fleet, an agent; optionally one cut.
+class Session {
+ public:
+  Session(const boot::testing::SimConfig& config, const std::vector<uint8_t>& flash, const std::string& tmpl,
+          const std::string& dir, const std::vector<journal::Record>& acked)
+      : dir_(dir), clock_(SystemClock().WallMs()), rig_(config, flash, tmpl, dir + "/data", acked, 3) {
+    fleet_ = std::make_unique<InProcessFleet>(clock_, TheVendor().dir / "repo");
+    if (!fleet_->ok()) return;
+    auto id = fleet_->Enrol(kSerial);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return;
+    id_ = *id;
+    InstallActionSpec spec;
+    spec.target = "fw-1.1.0.img";
+    spec.version = "1.1.0";
+    auto action = fleet_->CreateAction(kSerial, spec);
+    EXPECT_TRUE(action.ok());
+    action_ = action.ok() ? *action : 0;
+  }
+
+  bool ok() const { return action_ != 0; }
+  Rig& rig() { return rig_; }
+  InProcessFleet& fleet() { return *fleet_; }
+  int64_t action() const { return action_; }
+  const std::string& violation() const { return violation_; }
+  const std::string& cut_where() const { return cut_where_; }
+  bool cut() const { return cut_; }
+
+  // The first life of the agent: until the action is done or the cut happened. `dry` records.
+  void FirstLife(const CutPoint* cut, DryRun* dry) {
+    transport_ = fleet_->MakeTransport(id_);
+    Watch(cut, dry);
+    SimCommands commands(rig_);
+    commands.on_reboot = [&]() -> Status {
+      if (dry) ++dry->reboots;
+      if (cut && cut->kind == CutKind::kReboot && ++reboots_ == static_cast<int>(cut->index)) {
+        CutNow("the reset requested by the agent", false);
+        return IoError("power lost while resetting");
+      }
+      return Status::Ok();
+    };
+    if (cut && cut->kind != CutKind::kCall && cut->kind != CutKind::kReboot) {
+      boot::FaultPlan plan;
+      if (cut->kind == CutKind::kFlashBefore) plan.cut_before_op = cut->index;
+      if (cut->kind == CutKind::kFlashAfter) plan.cut_after_op = cut->index;
+      if (cut->kind == CutKind::kFlashTear) {
+        plan.tear_op = cut->index;
+        plan.tear_mode = boot::TearMode::kPrefix;
+        plan.seed = cut->index * 7919;
+      }
+      rig_.dev().flash().SetFaults(plan);
+    }
+    RunAgent(commands);
+  }
+
+  // After the cut: data area as at the cut, a reset, payments, a new agent to the end.
+  void Resume() {
+    if (fs::exists(snapshot())) {
+      fs::remove_all(rig_.data_dir());
+      fs::rename(snapshot(), rig_.data_dir());
+    }
+    rig_.dev().flash().PowerOn();  // also drops a cut that never came (no flash op after it)
+    CheckBoot(rig_.Reset(), "first boot after the cut");
+    if (::testing::Test::HasFatalFailure()) return;
+    install::CheckJournal(rig_);
+    if (::testing::Test::HasFatalFailure()) return;
+    rig_.Append(2);
+    transport_ = fleet_->MakeTransport(id_);
+    Watch(nullptr, nullptr);
+    SimCommands commands(rig_);
+    RunAgent(commands);
+  }
+
+  // The only legal end: 1.1 confirmed and booted, the action succeeded, the journal whole.
+  void CheckEnd() {
+    CheckBoot(rig_.Reset(), "final boot");
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.1.0")) << BootSummary(rig_.dev());
+    install::CheckJournal(rig_);
+    if (::testing::Test::HasFatalFailure()) return;
+    auto a = ServerAction(*fleet_, action_);
+    ASSERT_TRUE(a.has_value());
+    const auto events = ServerEvents(*fleet_, action_);
+    std::string trail;
+    for (const auto& e : events) trail += e + " ";
+    EXPECT_TRUE(a->done) << "the action is still open on the server (" << a->state << "): " << trail;
+    EXPECT_EQ(a->state, "succeeded") << a->failure_class << " " << a->detail << "; events: " << trail;
+    EXPECT_NE(std::find(events.begin(), events.end(), "confirmed"), events.end()) << trail;
+    EXPECT_EQ(violation_, "");
+    install::Terminal t = rig_.terminal();
+    auto st = install::GetStatus(t, "sweep", 0);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    for (const auto& e : st->recent) {
+      EXPECT_NE(e.outcome, history::Outcome::kInProgress) << e.intent.operation << " #" << e.id;
+    }
+  }
+
+ private:
+  std::string snapshot() const { return dir_ + "/at-cut"; }
+
+  // The fault hooks, the phase tracker, the invariant watch and the `confirmed` check.
+  void Watch(const CutPoint* cut, DryRun* dry) {
+    auto& f = rig_.dev().flash();
+    const uint64_t control_end = 2 * rig_.dev().control_size();
+    f.SetObserver([this, cut, dry, control_end](boot::OpKind, uint64_t off, uint64_t len) {
+      auto& flash = rig_.dev().flash();
+      if (dry) {
+        dry->op_phase.push_back(phase_);
+        dry->op_control.push_back(off < control_end);
+      }
+      CheckWrite(off, len);
+      if (cut && cut->kind != CutKind::kCall && cut->kind != CutKind::kReboot && flash.ops() == cut->index) {
+        CutNow("flash op " + std::to_string(cut->index), /*plan_cuts=*/true);
+      }
+    });
+    transport_->hooks().before = [this, cut, dry](const Call& c) -> Status {
+      if (dry) {
+        dry->calls.push_back(c);
+        dry->call_phase.push_back(phase_);
+      }
+      if (cut && cut->kind == CutKind::kCall && c.index == static_cast<int64_t>(cut->index)) {
+        CutNow(std::string(CallKindName(c.kind)) + " " + c.target, false);
+        return IoError("network gone (power cut)");
+      }
+      return Status::Ok();
+    };
+    transport_->hooks().after = [this](const server::Request& req, const server::Response& resp) {
+      if (resp.status != 200 || req.target.find("/events") == std::string::npos) return;
+      const auto j = nlohmann::json::parse(req.body, nullptr, false);
+      if (!j.is_object() || !j.contains("state")) return;
+      phase_ = "after " + j["state"].get<std::string>();
+      if (j["state"] == "confirmed" && !ConfirmedOnTerminal(rig_.dev(), "1.1.0") && violation_.empty()) {
+        violation_ = "`confirmed` reached the server while the terminal shows " + BootSummary(rig_.dev());
+      }
+    };
+  }
+
+  // Invariants 1 and 2 at the instant a bank byte is about to change.
+  void CheckWrite(uint64_t off, uint64_t len) {
+    auto& d = rig_.dev();
+    boot::BootState bc;
+    if (!install::DecodeNewest(d, &bc)) {
+      if (off >= 2 * d.control_size() && violation_.empty()) violation_ = "a bank was written with no valid boot state";
+      return;
+    }
+    for (uint8_t slot = 0; slot < boot::kSlotCount; ++slot) {
+      if (!(off < d.bank_offset(slot) + d.bank_size() && d.bank_offset(slot) < off + len)) continue;
+      if (slot == bc.active_slot && violation_.empty()) violation_ = "the bank of the confirmed firmware was written";
+      if (bc.slots[slot].state != boot::SlotState::kUnbootable && violation_.empty()) {
+        violation_ = std::string("bank ") + boot::SlotLetter(slot) + " written while " +
+                     boot::SlotStateName(bc.slots[slot].state);
+      }
+    }
+  }
+
+  // The power goes: the disk as it is now survives, nothing leaves the terminal any more, the next
+  // flash operation fails (unless the flash's own fault plan is the cut).
+  void CutNow(const std::string& where, bool plan_cuts) {
+    if (cut_) return;
+    cut_ = true;
+    cut_where_ = where + " (" + phase_ + ")";
+    transport_->Dead(true);
+    auto& f = rig_.dev().flash();
+    if (!plan_cuts) {
+      boot::FaultPlan plan;
+      plan.cut_before_op = f.ops() + 1;
+      f.SetFaults(plan);
+    }
+    std::error_code ec;
+    fs::copy(rig_.data_dir(), snapshot(), fs::copy_options::recursive, ec);
+    EXPECT_FALSE(ec) << "copying the data area at the cut: " << ec.message();
+  }
+
+  void RunAgent(SimCommands& commands) {
+    install::Terminal t = rig_.terminal();
+    auto agent = Agent::Open(t, *transport_, commands, clock_, SweepAgentConfig(rig_.data_dir()));
+    ASSERT_TRUE(agent.ok()) << "Agent::Open: " << agent.status().ToString();
+    auto done = [&] {
+      auto a = ServerAction(*fleet_, action_);
+      return a && a->done;
+    };
+    DriveResult r = Drive(**agent, clock_, done, &cut_, kMaxCycles);
+    if (!cut_) {
+      EXPECT_TRUE(r.error.ok()) << "the agent stopped with a local error: " << r.error.ToString();
+      EXPECT_TRUE(done()) << "no verdict after " << r.cycles << " cycles";
+    }
+  }
+
+  // A verified image of the sequence boots (1.0 or 1.1), byte for byte a signed one.
+  void CheckBoot(const boot::BootReport& r, const std::string& when) {
+    SCOPED_TRACE(when);
+    ASSERT_EQ(r.status, boot::BootStatus::kBooted) << "no verified image boots (brick)";
+    const int img = install::ImageInBank(rig_.dev(), r.slot);
+    ASSERT_TRUE(img == 0 || img == 1) << "booted bank " << boot::SlotLetter(r.slot) << " holds image " << img;
+    ASSERT_EQ(static_cast<uint32_t>(img), r.header.security_counter);
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  Rig rig_;
+  std::unique_ptr<InProcessFleet> fleet_;
+  DeviceIdentity id_;
+  int64_t action_ = 0;
+  std::unique_ptr<InProcessTransport> transport_;
+  std::string phase_ = "before accepted";
+  std::string violation_;
+  std::string cut_where_;
+  bool cut_ = false;
+  int reboots_ = 0;
+};
+
+class AgentSweeper {
+ public:
+  AgentSweeper(const boot::testing::SimConfig& config, const std::string& work) : config_(config), work_(work) {}
+
+  void Prepare() {
+    install::FactoryState(config_, work_ + "/template", &flash_);
+    if (::testing::Test::HasFailure()) return;
+    acked_ = TheVendor().records;
+    Session s(config_, flash_, work_ + "/template", work_ + "/dry", acked_);
+    ASSERT_TRUE(s.ok());
+    s.FirstLife(nullptr, &dry_);
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "the agent does not finish without faults";
+    s.CheckEnd();
+    ASSERT_FALSE(::testing::Test::HasFailure()) << "the fault-free end state is wrong";
+    fs::remove_all(work_ + "/dry");
+  }
+
+  std::vector<CutPoint> Cases() const {
+    const bool full = install::FullSweep();
+    std::vector<CutPoint> out;
+    const uint64_t n = dry_.op_phase.size();
+    for (uint64_t k = 1; k <= n; ++k) {
+      const bool control = dry_.op_control[k - 1];
+      if (!full && !(k <= 6 || k + 6 > n || k % 9 == 0 || control)) continue;
+      const std::string at = "flash op " + std::to_string(k) + "/" + std::to_string(n) +
+                             (control ? " (boot state)" : "") + ", " + dry_.op_phase[k - 1];
+      out.push_back({CutKind::kFlashBefore, k, "cut before " + at});
+      if (full || control) out.push_back({CutKind::kFlashAfter, k, "cut after " + at});
+      if (full || (control && k % 2 == 0)) out.push_back({CutKind::kFlashTear, k, "torn " + at});
+    }
+    int stream_reads = 0;
+    for (size_t i = 0; i < dry_.calls.size(); ++i) {
+      const Call& c = dry_.calls[i];
+      // Quick: every API call and fetch, the first two and the last stream reads.
+      const bool last_read = c.kind == CallKind::kStreamRead &&
+                             (i + 1 == dry_.calls.size() || dry_.calls[i + 1].kind != CallKind::kStreamRead);
+      if (c.kind == CallKind::kStreamRead && !full && ++stream_reads > 2 && !last_read) continue;
+      out.push_back({CutKind::kCall, static_cast<uint64_t>(c.index),
+                     "cut at call " + std::to_string(c.index) + " (" + CallKindName(c.kind) + " " + c.target + "), " +
+                         dry_.call_phase[i]});
+    }
+    for (int k = 1; k <= dry_.reboots; ++k)
+      out.push_back({CutKind::kReboot, static_cast<uint64_t>(k), "cut at reset " + std::to_string(k)});
+    return out;
+  }
+
+  void RunCase(const CutPoint& cut, Tally* tally) {
+    SCOPED_TRACE(cut.label);
+    const std::string dir = work_ + "/case";
+    fs::remove_all(dir);
+    {
+      Session s(config_, flash_, work_ + "/template", dir, acked_);
+      ASSERT_TRUE(s.ok());
+      s.FirstLife(&cut, nullptr);
+      if (::testing::Test::HasFatalFailure()) return;
+      ASSERT_TRUE(s.cut()) << "the cut point was not reached";
+      SCOPED_TRACE("cut at " + s.cut_where());
+      s.Resume();
+      if (::testing::Test::HasFatalFailure()) return;
+      s.CheckEnd();
+      if (::testing::Test::HasFatalFailure()) return;
+      ++tally->cases;
+      ++(cut.kind == CutKind::kCall ? tally->calls : cut.kind == CutKind::kReboot ? tally->reboots : tally->flash);
+      auto a = ServerAction(s.fleet(), s.action());
+      ++tally->outcomes[a ? a->state : "?"];
+    }
+    fs::remove_all(dir);
+  }
+
+  const DryRun& dry() const { return dry_; }
+
+ private:
+  boot::testing::SimConfig config_;
+  std::string work_;
+  std::vector<uint8_t> flash_;
+  std::vector<journal::Record> acked_;
+  DryRun dry_;
+};
+
+void AgentSweep(const std::string& backend) {
+  const auto start = std::chrono::steady_clock::now();
+  if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
+  boot::testing::SimConfig c;
+  c.erase_block = 4096;
+  c.write_alignment = 8;
+  c.erased_value = 0xFF;
+  c.bank_size = install::kBankSize;
+  c.backend = backend;
+  c.env_size = 4096;
+  fw::testing::TempDir work;
+  AgentSweeper sweeper(c, work.path());
+  sweeper.Prepare();
+  if (::testing::Test::HasFailure()) return;
+  Tally tally;
+  for (const CutPoint& cut : sweeper.Cases()) {
+    sweeper.RunCase(cut, &tally);
+    if (::testing::Test::HasFailure()) return;
+  }
+  std::string outcomes;
+  for (const auto& [state, n] : tally.outcomes) outcomes += " " + state + "=" + std::to_string(n);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "agent power-cut sweep, %s (%s mode): %zu flash ops, %zu transport calls, %d resets in the fault-free run; "
+      "%d cuts (%d flash, %d transport, %d reset); server outcomes:%s; %.1f s\n",
+      backend.c_str(), install::FullSweep() ? "full" : "quick", sweeper.dry().op_phase.size(),
+      sweeper.dry().calls.size(), sweeper.dry().reboots, tally.cases, tally.flash, tally.calls, tally.reboots,
+      outcomes.c_str(), secs);
+  ::testing::Test::RecordProperty("cut_points", tally.cases);
+  EXPECT_GT(tally.cases, 0);
+}
+
+TEST(AgentSweep, PowerCutAcrossAgentSteps) { AgentSweep("crc-two-copy"); }
+
+}  // namespace
+}  // namespace fw::agent::testing
