@@ -118,6 +118,7 @@ class Session {
       rig_.dev().flash().SetFaults(plan);
     }
     RunAgent(commands);
+    if (dry) rig_.dev().flash().SetObserver(nullptr);  // the record ends with the agent's life
   }
 
   // After the cut: data area as at the cut, a reset, payments, a new agent to the end.
@@ -132,6 +133,7 @@ class Session {
     install::CheckJournal(rig_);
     if (::testing::Test::HasFatalFailure()) return;
     rig_.Append(2);
+    halt_ = false;
     transport_ = fleet_->MakeTransport(id_);
     Watch(nullptr, nullptr);
     SimCommands commands(rig_);
@@ -142,14 +144,15 @@ class Session {
   void CheckEnd() {
     CheckBoot(rig_.Reset(), "final boot");
     if (::testing::Test::HasFatalFailure()) return;
-    ASSERT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.1.0")) << BootSummary(rig_.dev());
-    install::CheckJournal(rig_);
-    if (::testing::Test::HasFatalFailure()) return;
     auto a = ServerAction(*fleet_, action_);
     ASSERT_TRUE(a.has_value());
     const auto events = ServerEvents(*fleet_, action_);
     std::string trail;
     for (const auto& e : events) trail += e + " ";
+    trail += "→ " + a->state + " " + a->failure_class + " " + a->detail;
+    ASSERT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.1.0")) << BootSummary(rig_.dev()) << "; server: " << trail;
+    install::CheckJournal(rig_);
+    if (::testing::Test::HasFatalFailure()) return;
     EXPECT_TRUE(a->done) << "the action is still open on the server (" << a->state << "): " << trail;
     EXPECT_EQ(a->state, "succeeded") << a->failure_class << " " << a->detail << "; events: " << trail;
     EXPECT_NE(std::find(events.begin(), events.end(), "confirmed"), events.end()) << trail;
@@ -224,7 +227,7 @@ class Session {
   // flash operation fails (unless the flash's own fault plan is the cut).
   void CutNow(const std::string& where, bool plan_cuts) {
     if (cut_) return;
-    cut_ = true;
+    cut_ = halt_ = true;
     cut_where_ = where + " (" + phase_ + ")";
     transport_->Dead(true);
     auto& f = rig_.dev().flash();
@@ -246,8 +249,8 @@ class Session {
       auto a = ServerAction(*fleet_, action_);
       return a && a->done;
     };
-    DriveResult r = Drive(**agent, clock_, done, &cut_, kMaxCycles);
-    if (!cut_) {
+    DriveResult r = Drive(**agent, clock_, done, &halt_, kMaxCycles);
+    if (!halt_) {
       EXPECT_TRUE(r.error.ok()) << "the agent stopped with a local error: " << r.error.ToString();
       EXPECT_TRUE(done()) << "no verdict after " << r.cycles << " cycles";
     }
@@ -272,7 +275,8 @@ class Session {
   std::string phase_ = "before accepted";
   std::string violation_;
   std::string cut_where_;
-  bool cut_ = false;
+  bool cut_ = false;   // the cut happened
+  bool halt_ = false;  // this life of the agent is over (the cut)
   int reboots_ = 0;
 };
 
@@ -284,6 +288,7 @@ class AgentSweeper {
     install::FactoryState(config_, work_ + "/template", &flash_);
     if (::testing::Test::HasFailure()) return;
     acked_ = TheVendor().records;
+    fs::create_directories(work_ + "/dry");
     Session s(config_, flash_, work_ + "/template", work_ + "/dry", acked_);
     ASSERT_TRUE(s.ok());
     s.FirstLife(nullptr, &dry_);
@@ -326,6 +331,7 @@ class AgentSweeper {
     SCOPED_TRACE(cut.label);
     const std::string dir = work_ + "/case";
     fs::remove_all(dir);
+    fs::create_directories(dir);
     {
       Session s(config_, flash_, work_ + "/template", dir, acked_);
       ASSERT_TRUE(s.ok());
