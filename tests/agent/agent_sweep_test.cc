@@ -42,8 +42,12 @@ using install::TheVendor;
 
 constexpr const char* kSerial = "T-0001";
 constexpr int kMaxCycles = 40;
+constexpr int kExtraRecords = 1750;  // + the vendor's 300: two segments (2000 records each at most)
 
 enum class CutKind { kFlashBefore, kFlashAfter, kFlashTear, kCall, kReboot };
+
+// Which cut points a quick run takes (a full run takes every one).
+enum class Focus { kAll, kFlashOnly, kFromTrial };
 
 struct CutPoint {
   CutKind kind = CutKind::kCall;
@@ -62,15 +66,19 @@ struct DryRun {
 
 struct Tally {
   int cases = 0, flash = 0, calls = 0, reboots = 0, reinstalls = 0;
-  std::map<std::string, int> outcomes;  // server's final state → cases
+  std::map<std::string, int> outcomes;             // server's final state → cases
+  std::map<std::string, std::string> first_label;  // server's final state → the first cut that led to it
 };
 
 // One case: a terminal, a fleet, an agent; optionally one cut.
 class Session {
  public:
   Session(const boot::testing::SimConfig& config, const std::vector<uint8_t>& flash, const std::string& tmpl,
-          const std::string& dir, const std::vector<journal::Record>& acked)
-      : dir_(dir), clock_(SystemClock().WallMs()), rig_(config, flash, tmpl, dir + "/data", acked, 3) {
+          const std::string& dir, const std::vector<journal::Record>& acked, bool healthy)
+      : dir_(dir),
+        healthy_(healthy),
+        clock_(SystemClock().WallMs()),
+        rig_(config, flash, tmpl, dir + "/data", acked, 3) {
     fleet_ = std::make_unique<InProcessFleet>(clock_, TheVendor().dir / "repo");
     if (!fleet_->ok()) return;
     auto id = fleet_->Enrol(kSerial);
@@ -92,12 +100,14 @@ class Session {
   const std::string& violation() const { return violation_; }
   const std::string& cut_where() const { return cut_where_; }
   bool cut() const { return cut_; }
+  const std::string& outcome() const { return outcome_; }
 
   // The first life of the agent: until the action is done or the cut happened. `dry` records.
   void FirstLife(const CutPoint* cut, DryRun* dry) {
     transport_ = fleet_->MakeTransport(id_);
     Watch(cut, dry);
     SimCommands commands(rig_);
+    if (!healthy_) commands.health = Internal("the payment service does not start");
     commands.on_reboot = [&]() -> Status {
       if (dry) ++dry->reboots;
       if (cut && cut->kind == CutKind::kReboot && ++reboots_ == static_cast<int>(cut->index)) {
@@ -137,10 +147,13 @@ class Session {
     transport_ = fleet_->MakeTransport(id_);
     Watch(nullptr, nullptr);
     SimCommands commands(rig_);
+    if (!healthy_) commands.health = Internal("the payment service does not start");
     RunAgent(commands);
   }
 
-  // The only legal end: 1.1 confirmed and booted, the action succeeded, the journal whole.
+  // The only legal ends: 1.1 confirmed and booted, the action succeeded (healthy); or 1.0 confirmed
+  // and booted, 1.1 reverted, the action failed on its health (or, cut after the revert was written,
+  // on the boot the bootloader made); the journal whole either way.
   void CheckEnd() {
     CheckBoot(rig_.Reset(), "final boot");
     if (::testing::Test::HasFatalFailure()) return;
@@ -150,12 +163,24 @@ class Session {
     std::string trail;
     for (const auto& e : events) trail += e + " ";
     trail += "→ " + a->state + " " + a->failure_class + " " + a->detail;
-    ASSERT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.1.0")) << BootSummary(rig_.dev()) << "; server: " << trail;
+    const bool confirmed_event = std::find(events.begin(), events.end(), "confirmed") != events.end();
+    ASSERT_TRUE(ConfirmedOnTerminal(rig_.dev(), healthy_ ? "1.1.0" : "1.0.0"))
+        << BootSummary(rig_.dev()) << "; server: " << trail;
     install::CheckJournal(rig_);
     if (::testing::Test::HasFatalFailure()) return;
-    EXPECT_TRUE(a->done) << "the action is still open on the server (" << a->state << "): " << trail;
-    EXPECT_EQ(a->state, "succeeded") << a->failure_class << " " << a->detail << "; events: " << trail;
-    EXPECT_NE(std::find(events.begin(), events.end(), "confirmed"), events.end()) << trail;
+    EXPECT_TRUE(a->done) << "the action is still open on the server: " << trail;
+    if (healthy_) {
+      EXPECT_EQ(a->state, "succeeded") << trail;
+      EXPECT_TRUE(confirmed_event) << trail;
+    } else {
+      EXPECT_EQ(a->state, "failed") << trail;
+      EXPECT_TRUE(a->failure_class == "health_failed" || a->failure_class == "boot_failed") << trail;
+      EXPECT_FALSE(confirmed_event) << trail;
+      boot::BootState bc;
+      ASSERT_TRUE(install::DecodeNewest(rig_.dev(), &bc));
+      EXPECT_EQ(bc.slots[1 - bc.active_slot].state, boot::SlotState::kUnbootable) << "1.1 was not reverted";
+    }
+    outcome_ = a->state + (a->failure_class.empty() ? "" : "/" + a->failure_class);
     EXPECT_EQ(violation_, "");
     install::Terminal t = rig_.terminal();
     auto st = install::GetStatus(t, "sweep", 0);
@@ -266,6 +291,7 @@ class Session {
   }
 
   std::string dir_;
+  bool healthy_;  // 1.1 passes its health check (else: the agent must report health_failed, 1.0 stays)
   FakeClock clock_;
   Rig rig_;
   std::unique_ptr<InProcessFleet> fleet_;
@@ -274,6 +300,7 @@ class Session {
   std::unique_ptr<InProcessTransport> transport_;
   std::string phase_ = "before accepted";
   std::string violation_;
+  std::string outcome_;
   std::string cut_where_;
   bool cut_ = false;   // the cut happened
   bool halt_ = false;  // this life of the agent is over (the cut)
@@ -282,14 +309,24 @@ class Session {
 
 class AgentSweeper {
  public:
-  AgentSweeper(const boot::testing::SimConfig& config, const std::string& work) : config_(config), work_(work) {}
+  AgentSweeper(const boot::testing::SimConfig& config, bool healthy, int extra_records, Focus focus,
+               const std::string& work)
+      : config_(config), healthy_(healthy), extra_records_(extra_records), focus_(focus), work_(work) {}
 
   void Prepare() {
     install::FactoryState(config_, work_ + "/template", &flash_);
     if (::testing::Test::HasFailure()) return;
     acked_ = TheVendor().records;
+    {
+      // More records than one journal segment holds (2000), so the backup uploads two.
+      fs::create_directories(work_ + "/pre");
+      Rig pre(config_, flash_, work_ + "/template", work_ + "/pre/data", acked_, 1);
+      pre.Append(extra_records_);
+      acked_ = pre.acked();
+      fs::copy(pre.data_dir(), template_, fs::copy_options::recursive);
+    }
     fs::create_directories(work_ + "/dry");
-    Session s(config_, flash_, work_ + "/template", work_ + "/dry", acked_);
+    Session s(config_, flash_, template_, work_ + "/dry", acked_, healthy_);
     ASSERT_TRUE(s.ok());
     s.FirstLife(nullptr, &dry_);
     ASSERT_FALSE(::testing::Test::HasFailure()) << "the agent does not finish without faults";
@@ -305,6 +342,7 @@ class AgentSweeper {
     for (uint64_t k = 1; k <= n; ++k) {
       const bool control = dry_.op_control[k - 1];
       if (!full && !(k <= 6 || k + 6 > n || k % 9 == 0 || control)) continue;
+      if (!full && focus_ == Focus::kFromTrial && !Late(dry_.op_phase[k - 1])) continue;
       const std::string at = "flash op " + std::to_string(k) + "/" + std::to_string(n) +
                              (control ? " (boot state)" : "") + ", " + dry_.op_phase[k - 1];
       out.push_back({CutKind::kFlashBefore, k, "cut before " + at});
@@ -318,6 +356,9 @@ class AgentSweeper {
       const bool last_read = c.kind == CallKind::kStreamRead &&
                              (i + 1 == dry_.calls.size() || dry_.calls[i + 1].kind != CallKind::kStreamRead);
       if (c.kind == CallKind::kStreamRead && !full && ++stream_reads > 2 && !last_read) continue;
+      if (!full && (focus_ == Focus::kFlashOnly || (focus_ == Focus::kFromTrial && !Late(dry_.call_phase[i])))) {
+        continue;
+      }
       out.push_back({CutKind::kCall, static_cast<uint64_t>(c.index),
                      "cut at call " + std::to_string(c.index) + " (" + CallKindName(c.kind) + " " + c.target + "), " +
                          dry_.call_phase[i]});
@@ -333,7 +374,7 @@ class AgentSweeper {
     fs::remove_all(dir);
     fs::create_directories(dir);
     {
-      Session s(config_, flash_, work_ + "/template", dir, acked_);
+      Session s(config_, flash_, template_, dir, acked_, healthy_);
       ASSERT_TRUE(s.ok());
       s.FirstLife(&cut, nullptr);
       if (::testing::Test::HasFatalFailure()) return;
@@ -345,8 +386,7 @@ class AgentSweeper {
       if (::testing::Test::HasFatalFailure()) return;
       ++tally->cases;
       ++(cut.kind == CutKind::kCall ? tally->calls : cut.kind == CutKind::kReboot ? tally->reboots : tally->flash);
-      auto a = ServerAction(s.fleet(), s.action());
-      ++tally->outcomes[a ? a->state : "?"];
+      if (++tally->outcomes[s.outcome()] == 1) tally->first_label[s.outcome()] = cut.label;
     }
     fs::remove_all(dir);
   }
@@ -354,16 +394,28 @@ class AgentSweeper {
   const DryRun& dry() const { return dry_; }
 
  private:
+  // From the trial on: what differs between a healthy and a failing firmware.
+  static bool Late(const std::string& phase) {
+    return phase == "after trial_set" || phase == "after rebooting" || phase == "after confirmed" ||
+           phase == "after failed";
+  }
+
   boot::testing::SimConfig config_;
+  bool healthy_;
+  int extra_records_;
+  Focus focus_;
   std::string work_;
+  std::string template_ = work_ + "/template2";
   std::vector<uint8_t> flash_;
   std::vector<journal::Record> acked_;
   DryRun dry_;
 };
 
-void AgentSweep(const std::string& backend) {
+// One backend and sequence; FW_FULL_SWEEP=1 adds 512-byte erase blocks and (erased 0x00, alignment 1).
+void AgentSweep(const std::string& backend, bool healthy, int extra_records, Focus focus) {
   const auto start = std::chrono::steady_clock::now();
   if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
+  std::vector<boot::testing::SimConfig> configs;
   boot::testing::SimConfig c;
   c.erase_block = 4096;
   c.write_alignment = 8;
@@ -371,29 +423,55 @@ void AgentSweep(const std::string& backend) {
   c.bank_size = install::kBankSize;
   c.backend = backend;
   c.env_size = 4096;
-  fw::testing::TempDir work;
-  AgentSweeper sweeper(c, work.path());
-  sweeper.Prepare();
-  if (::testing::Test::HasFailure()) return;
+  configs.push_back(c);
+  if (install::FullSweep()) {
+    c.erase_block = 512;
+    configs.push_back(c);
+    c.write_alignment = 1;
+    c.erased_value = 0x00;
+    configs.push_back(c);
+  }
+  const bool list = std::getenv("FW_SWEEP_LIST") != nullptr;  // prints every cut point
   Tally tally;
-  for (const CutPoint& cut : sweeper.Cases()) {
-    sweeper.RunCase(cut, &tally);
+  std::string report;
+  for (const auto& config : configs) {
+    fw::testing::TempDir work;
+    AgentSweeper sweeper(config, healthy, extra_records, focus, work.path());
+    sweeper.Prepare();
     if (::testing::Test::HasFailure()) return;
+    for (const CutPoint& cut : sweeper.Cases()) {
+      if (list) std::printf("  %s\n", cut.label.c_str());
+      sweeper.RunCase(cut, &tally);
+      if (::testing::Test::HasFailure()) return;
+    }
+    report += "  erase_block=" + std::to_string(config.erase_block) +
+              " align=" + std::to_string(config.write_alignment) + ": " +
+              std::to_string(sweeper.dry().op_phase.size()) + " flash ops, " +
+              std::to_string(sweeper.dry().calls.size()) + " transport calls, " +
+              std::to_string(sweeper.dry().reboots) + " resets in the fault-free run\n";
   }
   std::string outcomes;
-  for (const auto& [state, n] : tally.outcomes) outcomes += " " + state + "=" + std::to_string(n);
+  for (const auto& [state, n] : tally.outcomes) {
+    outcomes +=
+        " " + state + "=" + std::to_string(n) + (n < tally.cases ? " (first: " + tally.first_label[state] + ")" : "");
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
-      "agent power-cut sweep, %s (%s mode): %zu flash ops, %zu transport calls, %d resets in the fault-free run; "
-      "%d cuts (%d flash, %d transport, %d reset); server outcomes:%s; %.1f s\n",
-      backend.c_str(), install::FullSweep() ? "full" : "quick", sweeper.dry().op_phase.size(),
-      sweeper.dry().calls.size(), sweeper.dry().reboots, tally.cases, tally.flash, tally.calls, tally.reboots,
-      outcomes.c_str(), secs);
+      "agent power-cut sweep, %s, %s (%s mode):\n%s  %d cuts (%d flash, %d transport, %d reset); server:%s; %.1f s\n",
+      backend.c_str(), healthy ? "install-confirm" : "install-health-fails", install::FullSweep() ? "full" : "quick",
+      report.c_str(), tally.cases, tally.flash, tally.calls, tally.reboots, outcomes.c_str(), secs);
   ::testing::Test::RecordProperty("cut_points", tally.cases);
   EXPECT_GT(tally.cases, 0);
 }
 
-TEST(AgentSweep, PowerCutAcrossAgentSteps) { AgentSweep("crc-two-copy"); }
+// Quick mode: every transport call and a sample of the flash ops on crc-two-copy with a journal of two
+// segments; the flash ops only on uboot-env (its transport calls are the same); from the trial on when
+// the health check fails (before it, the run is the healthy one).
+TEST(AgentSweep, PowerCutAcrossAgentSteps) { AgentSweep("crc-two-copy", true, kExtraRecords, Focus::kAll); }
+TEST(AgentSweep, UbootEnvPowerCutAcrossAgentSteps) { AgentSweep("uboot-env", true, 0, Focus::kFlashOnly); }
+TEST(AgentSweep, PowerCutWhileTheNewFirmwareFailsItsHealthCheck) {
+  AgentSweep("crc-two-copy", false, 0, Focus::kFromTrial);
+}
 
 }  // namespace
 }  // namespace fw::agent::testing
