@@ -14,6 +14,7 @@ packages=(
   libp11-kit-dev softhsm2 opensc gnutls-bin
   u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
   nginx-light slowhttptest curl ccache jq
+  tzdata
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
@@ -30,7 +31,8 @@ packages=(
 #   mounts), binutils-aarch64-linux-gnu (the tiny arm64 payloads): the U-Boot A/B test (bootloader/uboot/);
 #   nginx-light (the baseline bench/server_bench.sh measures fwserver against; started by the bench itself on
 #   loopback, never as a service), slowhttptest (the slowloris test), curl (the fleet demo and tests' client),
-#   jq (the fleet demo's JSON); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds).
+#   jq (the fleet demo's JSON); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds);
+#   tzdata (zoneinfo: the agent's maintenance windows in the terminal's time zone, docs/agent.md "Time").
 
 missing=()
 for p in "${packages[@]}"; do

@@ -272,7 +272,26 @@ Status AgentImpl::Checkin() {
   }
   etag_ = r.etag;
   reply_ = std::move(r);
-  return SaveReply();
+  FW_RETURN_IF_ERROR(SaveReply());
+  return ForgetClosedActions();
+}
+
+// An action the server no longer lists (closed: timed out, cancelled before any event, failed by a
+// verdict) is dropped here unless its trial is set (that one runs to its verdict).
+Status AgentImpl::ForgetClosedActions() {
+  FW_ASSIGN_OR_RETURN(auto local, store_.ActionsInProgress());
+  for (auto& a : local) {
+    if (a.step == step::kTrialSet || a.step == step::kRebooting) continue;
+    const bool listed =
+        std::any_of(reply_->actions.begin(), reply_->actions.end(), [&](const Action& s) { return s.id == a.id; }) ||
+        std::find(reply_->cancels.begin(), reply_->cancels.end(), a.id) != reply_->cancels.end();
+    if (listed) continue;
+    Note("action " + std::to_string(a.id) + ": closed by the server; dropped at step " + a.step);
+    a.step = step::kClosed;
+    retry_at_ms_.erase(a.id);
+    FW_RETURN_IF_ERROR(store_.PutAction(a));
+  }
+  return Status::Ok();
 }
 
 // Cancels are honoured until the trial is set: the action stops and `canceled` is reported.
@@ -443,6 +462,12 @@ Result<CycleReport> AgentImpl::RunOnce() {
       FW_ASSIGN_OR_RETURN(ActionRecord a, Adopt(server));
       FW_RETURN_IF_ERROR(Advance(a));
     }
+  }
+  // A trial runs to its verdict whatever the server lists (a check-in that failed, a late cancel).
+  FW_ASSIGN_OR_RETURN(auto local, store_.ActionsInProgress());
+  for (auto& a : local) {
+    if (Stopping() || report.rebooted) break;
+    if (a.step == step::kTrialSet || a.step == step::kRebooting) FW_RETURN_IF_ERROR(Advance(a));
   }
   const int64_t poll = reply_ && reply_->poll_seconds > 0 ? reply_->poll_seconds : config_.default_poll_s;
   WakeIn(poll * 1000);

@@ -40,6 +40,7 @@ class AgentImpl final : public Agent {
   Status Checkin();
   Result<Manifest> BuildManifest();
   Status HandleCancels();
+  Status ForgetClosedActions();
   Result<ActionRecord> Adopt(const Action& server);
   Status Advance(ActionRecord& a);
   Status RecoverAction(ActionRecord& a, const install::StatusReport& st);

@@ -406,8 +406,7 @@ Status AgentImpl::ConfirmTrial(ActionRecord& a) {
   }
   if (r->confirmed) return Emit(a, "confirmed", step::kClosed);
   e.stage = health_ran && !health.ok() ? "health" : "journal_check";
-  e.exit_code = 1;
-  e.error_kind = "failed precondition";
+  e.exit_code = 1;  // fwupdate confirm's "negative result": not healthy, trial reverted
   e.detail = "trial " + r->version + " reverted: " + r->reason;
   FW_RETURN_IF_ERROR(Emit(a, "failed", step::kClosed, e));
   if (Status s = commands_.Reboot(); !s.ok()) {
