@@ -44,6 +44,29 @@ TEST(ManifestTest, RefusesBadFieldsNamingThem) {
   EXPECT_FALSE(ParseManifest(std::string(100, '[') + std::string(100, ']')).ok());
 }
 
+TEST(ManifestTest, ClockSuspectIsKeptBoundedAndOnlyWhenReported) {
+  auto plain = ParseManifest(kManifest);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(ManifestJson(*plain).find("clock_suspect"), std::string::npos) << "stored text unchanged without it";
+  std::string body = kManifest;
+  body.insert(1, R"("clock_suspect":"RTC 2020-01-01T00:00:00Z is behind the clock floor 2026-11-27T00:00:00Z",)");
+  auto m = ParseManifest(body);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->clock_suspect, "RTC 2020-01-01T00:00:00Z is behind the clock floor 2026-11-27T00:00:00Z");
+  auto again = ParseManifest(ManifestJson(*m));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->clock_suspect, m->clock_suspect);
+  EXPECT_NE(ManifestJson(*m), ManifestJson(*plain)) << "a new suspicion is a manifest change (stored)";
+  std::string too_long = kManifest;
+  too_long.insert(1, "\"clock_suspect\":\"" + std::string(kMaxClockSuspectBytes + 1, 'x') + "\",");
+  auto refused = ParseManifest(too_long);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("clock_suspect"), std::string::npos);
+  std::string wrong_type = kManifest;
+  wrong_type.insert(1, R"("clock_suspect":7,)");
+  EXPECT_FALSE(ParseManifest(wrong_type).ok());
+}
+
 Action InstallAction() {
   Action a;
   a.id = 7;
@@ -93,6 +116,34 @@ TEST(ApplyEventTest, InstallingNeedsTheBackupUnlessNotRequired) {
   EXPECT_EQ(ApplyEvent(a, Ev(1, 3, "confirmed"), 10).outcome, EventOutcome::kInvalid);
   a.backup_required = false;
   EXPECT_EQ(ApplyEvent(a, Ev(1, 4, "installing"), 10).outcome, EventOutcome::kApplied);
+}
+
+TEST(ApplyEventTest, DownloadOnlyClosesAsSucceededAtDownloaded) {
+  Action a = InstallAction();
+  a.type = "download-only";
+  EXPECT_EQ(ApplyEvent(a, Ev(1, 1, "accepted"), 10).outcome, EventOutcome::kApplied);
+  EXPECT_EQ(ApplyEvent(a, Ev(1, 2, "downloading"), 10).outcome, EventOutcome::kApplied);
+  EXPECT_FALSE(a.done);
+  EXPECT_EQ(ApplyEvent(a, Ev(1, 3, "downloaded"), 10).outcome, EventOutcome::kApplied);
+  EXPECT_EQ(a.state, "succeeded");
+  EXPECT_TRUE(a.done);
+  EXPECT_EQ(ApplyEvent(a, Ev(1, 4, "installing"), 10).outcome, EventOutcome::kClosed);
+  // Skipping `downloaded` into an install is refused: a download-only action never writes.
+  Action b = InstallAction();
+  b.type = "download-only";
+  b.backup_required = false;
+  ASSERT_EQ(ApplyEvent(b, Ev(1, 1, "accepted"), 10).outcome, EventOutcome::kApplied);
+  for (const char* s : {"waiting_window", "backup_done", "installing", "trial_set"}) {
+    auto d = ApplyEvent(b, Ev(1, 2, s), 10);
+    EXPECT_EQ(d.outcome, EventOutcome::kInvalid) << s;
+    EXPECT_NE(d.reason.find("download-only"), std::string::npos) << d.reason;
+  }
+  EXPECT_EQ(b.state, "accepted");
+  // A forced install does not close at downloaded.
+  Action c = InstallAction();
+  ASSERT_EQ(ApplyEvent(c, Ev(1, 1, "downloaded"), 10).outcome, EventOutcome::kApplied);
+  EXPECT_EQ(c.state, "downloaded");
+  EXPECT_FALSE(c.done);
 }
 
 TEST(ApplyEventTest, CancelOnlyWhenRequestedAndBeforeTheTrial) {

@@ -6,6 +6,7 @@
 #include "fw/crypto.h"
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
+#include "fw/server/device_messages.h"
 #include "fw/server/journal_vault.h"
 #include "fw/signer.h"
 #include "ops_fixture.h"
@@ -301,6 +302,20 @@ TEST_F(OpsFlowTest, AJournalSegmentIsOpenedThroughTheVaultAndTheReadIsAudited) {
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body.find("411111"), std::string::npos);
   EXPECT_EQ(Body(r)["segments"][0]["records"], 2);
+}
+
+// A terminal's clock report (docs/fleet-protocol.md, check-in `clock_suspect`) is part of the stored
+// manifest and shown in the operator's device JSON.
+TEST_F(OpsFlowTest, DeviceJsonShowsTheClockSuspectOfTheLastManifest) {
+  AddDevice("T-1");
+  std::string body = PosManifest();
+  body.insert(1, R"("clock_suspect":"RTC 2020-01-01T00:00:00Z is behind the clock floor",)");
+  auto m = ParseManifest(body);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE(store_->SetDeviceManifest("T-1", ManifestJson(*m), "POS-X1", "1.2.0").ok());
+  Response r = Call("GET", "/v1/devices/T-1", Token("viewer"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["manifest"]["clock_suspect"], "RTC 2020-01-01T00:00:00Z is behind the clock floor") << r.body;
 }
 
 TEST_F(OpsFlowTest, HealthReadinessMetricsAndCa) {

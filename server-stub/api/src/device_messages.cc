@@ -36,6 +36,7 @@ Result<SlotReport> ParseSlot(const Json& obj, const char* what) {
 constexpr std::array<std::string_view, 10> kProgress = {"pending",        "accepted",    "downloading", "downloaded",
                                                         "waiting_window", "backup_done", "installing",  "trial_set",
                                                         "rebooting",      "confirmed"};
+constexpr int kRankDownloaded = 3;
 constexpr int kRankInstalling = 6;
 constexpr int kRankTrialSet = 7;
 
@@ -91,6 +92,8 @@ Result<Manifest> ParseManifest(std::string_view body) {
   m.hardware_id = *hw;
   m.time_zone = tz.value_or("");
   m.agent_version = agent.value_or("");
+  FW_ASSIGN_OR_RETURN(auto clock_suspect, jf::String(j, "clock_suspect", false, kMaxClockSuspectBytes));
+  m.clock_suspect = clock_suspect.value_or("");
   FW_ASSIGN_OR_RETURN(const Json* running, jf::Object(j, "running", true));
   FW_ASSIGN_OR_RETURN(m.running, ParseSlot(*running, "running"));
   if (m.running.state != "confirmed" && m.running.state != "trial") {
@@ -139,6 +142,8 @@ std::string ManifestJson(const Manifest& m) {
             {"outbox", m.outbox},
             {"free_bytes", m.free_bytes},
             {"agent_version", m.agent_version}};
+  // Only when reported: the stored text of every manifest without it stays what it was.
+  if (!m.clock_suspect.empty()) j["clock_suspect"] = m.clock_suspect;
   return j.dump();  // nlohmann sorts object keys: one text per manifest
 }
 
@@ -232,6 +237,8 @@ EventDecision ApplyEvent(Action& a, const EventReport& e, int64_t now_s) {
   const bool backup_done = (new_attempt ? false : a.backup_done) || e.state == "backup_done";
   if (a.kind == "journal_backup" && rt >= kRankInstalling)
     return Invalid(from, e.state, "a journal backup installs nothing");
+  if (a.type == "download-only" && rt > kRankDownloaded)
+    return Invalid(from, e.state, "a download-only action ends at downloaded");
   if (rt >= 0) {
     const bool repeatable = e.state == "downloading" || e.state == "waiting_window";
     if (rt < rf || (rt == rf && !repeatable)) return Invalid(from, e.state, "states only move forward");
@@ -261,6 +268,7 @@ EventDecision ApplyEvent(Action& a, const EventReport& e, int64_t now_s) {
   if (!e.detail.empty()) a.detail = e.detail;
   if (IsTerminalEvent(e.state)) a.done = true;
   if (a.kind == "journal_backup" && e.state == "backup_done") a.state = "succeeded", a.done = true;
+  if (a.type == "download-only" && e.state == "downloaded") a.state = "succeeded", a.done = true;
   return {EventOutcome::kApplied, ""};
 }
 

@@ -28,6 +28,7 @@ inline constexpr size_t kMaxEventBytes = 4 * 1024;
 inline constexpr size_t kMaxEnrolBytes = 24 * 1024;  // a 16 KiB CSR plus the JSON around it
 inline constexpr size_t kMaxNameBytes = 128;         // versions, names, slots, time zones, hardware ids
 inline constexpr size_t kMaxDetailBytes = 1024;
+inline constexpr size_t kMaxClockSuspectBytes = 256;
 
 // --- Check-in manifest.
 struct SlotReport {
@@ -48,6 +49,7 @@ struct Manifest {
   int64_t outbox = 0;            // events the agent still has to deliver
   int64_t free_bytes = 0;
   std::string agent_version;
+  std::string clock_suspect;  // "" unless the agent reports its clock looks wrong (docs/agent.md, "Time")
 };
 
 Result<Manifest> ParseManifest(std::string_view body);
