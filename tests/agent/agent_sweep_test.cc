@@ -131,6 +131,29 @@ class Session {
     if (dry) rig_.dev().flash().SetObserver(nullptr);  // the record ends with the agent's life
   }
 
+  // A known bug's end: the action closed as `outcome` (a prefix), 1.0 still runs confirmed, the
+  // journal whole.
+  void CheckFailedEnd(const std::string& outcome) {
+    CheckBoot(rig_.Reset(), "final boot");
+    if (::testing::Test::HasFatalFailure()) return;
+    EXPECT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.0.0")) << BootSummary(rig_.dev());
+    install::CheckJournal(rig_);
+    auto a = ServerAction(*fleet_, action_);
+    ASSERT_TRUE(a.has_value());
+    outcome_ = a->state + (a->failure_class.empty() ? "" : "/" + a->failure_class);
+    EXPECT_EQ(outcome_.rfind(outcome, 0), 0u) << outcome_;
+    EXPECT_EQ(violation_, "");
+  }
+
+  // One life without a power cut, with transient network faults set by `fault`.
+  void NetworkFaultLife(const std::function<void(FaultHooks&)>& fault) {
+    transport_ = fleet_->MakeTransport(id_);
+    Watch(nullptr, nullptr);
+    fault(transport_->hooks());
+    SimCommands commands(rig_);
+    RunAgent(commands);
+  }
+
   // After the cut: data area as at the cut, a reset, payments, a new agent to the end.
   void Resume() {
     if (fs::exists(snapshot())) {
@@ -182,6 +205,8 @@ class Session {
     }
     outcome_ = a->state + (a->failure_class.empty() ? "" : "/" + a->failure_class);
     EXPECT_EQ(violation_, "");
+    // A replayed event or segment is `duplicate`/`ignored_older`, never a conflict or a wrong transition.
+    EXPECT_EQ(refusals_, "") << "the server refused what the agent sent";
     install::Terminal t = rig_.terminal();
     auto st = install::GetStatus(t, "sweep", 0);
     ASSERT_TRUE(st.ok()) << st.status().message();
@@ -220,6 +245,14 @@ class Session {
       return Status::Ok();
     };
     transport_->hooks().after = [this](const server::Request& req, const server::Response& resp) {
+      if (resp.status == 409) {
+        // Known gap between helpers (docs/agent.md, core): the server does not take a repeated
+        // `installing` (progress with bytes, or a retried install); the agent drops the refused event.
+        // Everything else must not be refused.
+        const bool progress = req.body.find("\"state\":\"installing\"") != std::string::npos &&
+                              resp.body.find("from installing to installing") != std::string::npos;
+        if (!progress && refusals_.empty()) refusals_ = req.target + " " + req.body + " → 409 " + resp.body;
+      }
       if (resp.status != 200 || req.target.find("/events") == std::string::npos) return;
       const auto j = nlohmann::json::parse(req.body, nullptr, false);
       if (!j.is_object() || !j.contains("state")) return;
@@ -300,6 +333,7 @@ class Session {
   std::unique_ptr<InProcessTransport> transport_;
   std::string phase_ = "before accepted";
   std::string violation_;
+  std::string refusals_;  // the first 409 the server answered
   std::string outcome_;
   std::string cut_where_;
   bool cut_ = false;   // the cut happened
@@ -393,6 +427,33 @@ class AgentSweeper {
 
   const DryRun& dry() const { return dry_; }
 
+  // `known_bug`: the case may end failed (a known bug, see the caller): then the failed end is checked.
+  void RunNetworkCase(const std::string& label, const std::function<void(FaultHooks&)>& fault, Tally* tally,
+                      bool known_bug = false) {
+    SCOPED_TRACE(label);
+    const std::string dir = work_ + "/case";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    {
+      Session s(config_, flash_, template_, dir, acked_, healthy_);
+      ASSERT_TRUE(s.ok());
+      s.NetworkFaultLife(fault);
+      if (::testing::Test::HasFatalFailure()) return;
+      auto a = ServerAction(s.fleet(), s.action());
+      const bool failed = known_bug && a && a->state == "failed";
+      if (failed) {
+        s.CheckFailedEnd("failed/");
+      } else {
+        s.CheckEnd();
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+      ++tally->cases;
+      ++tally->calls;
+      ++tally->outcomes[failed ? "known-bug" : s.outcome()];
+    }
+    fs::remove_all(dir);
+  }
+
  private:
   // From the trial on: what differs between a healthy and a failing firmware.
   static bool Late(const std::string& phase) {
@@ -462,6 +523,61 @@ void AgentSweep(const std::string& backend, bool healthy, int extra_records, Foc
       report.c_str(), tally.cases, tally.flash, tally.calls, tally.reboots, outcomes.c_str(), secs);
   ::testing::Test::RecordProperty("cut_points", tally.cases);
   EXPECT_GT(tally.cases, 0);
+}
+
+// Transient network faults, no power cut: each transport call of the fault-free run fails before the
+// server sees it, or (API calls) reaches the server and loses its reply; the target streams drop at
+// byte offsets. The agent retries within the same attempt and the action still ends succeeded, with no
+// conflicting replay (the after-hook's 409 check) and the banks/journal as in the power-cut cases.
+TEST(AgentSweep, NetworkFaultAtEveryCall) {
+  if (std::getenv("TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) ::setenv("TMPDIR", "/dev/shm", 1);
+  boot::testing::SimConfig c;
+  c.erase_block = 4096;
+  c.bank_size = install::kBankSize;
+  fw::testing::TempDir work;
+  AgentSweeper sweeper(c, true, 0, Focus::kAll, work.path());
+  sweeper.Prepare();
+  if (::testing::Test::HasFailure()) return;
+  const auto start = std::chrono::steady_clock::now();
+  Tally tally;
+  uint64_t stream_total = 0;
+  int reads = 0;
+  for (size_t i = 0; i < sweeper.dry().calls.size(); ++i) {
+    const Call& call = sweeper.dry().calls[i];
+    const std::string what = std::to_string(call.index) + " (" + CallKindName(call.kind) + " " + call.target + ")";
+    if (call.kind == CallKind::kStreamRead) {
+      if (!install::FullSweep() && ++reads > 2) continue;
+    }
+    // KNOWN BUG (reported to helper core): a connection failure of the target stream while the install
+    // opens its source (after `installing`: opening the chunk index or the image, reading the index or the
+    // image's first chunk for the plan) reaches the agent as an install::Install error (exit 4, stage
+    // plan) and is classified permanent (failed/plan_refused), where the same failure in the pre-flight
+    // is retried. The real HttpStream resumes a dropped connection itself, so this bites once its retries
+    // are exhausted. Such a case may end failed; then 1.0 must still run, the journal be whole, and no
+    // lie reach the server (counted as known-bug in the summary).
+    const bool known = sweeper.dry().call_phase[i] == "after installing" &&
+                       (call.kind == CallKind::kOpenStream || call.kind == CallKind::kStreamRead);
+    sweeper.RunNetworkCase(
+        "call " + what + " fails", [&](FaultHooks& h) { h.fail_call = call.index; }, &tally, known);
+    if (::testing::Test::HasFailure()) return;
+    const bool api = call.kind == CallKind::kCheckin || call.kind == CallKind::kEvent ||
+                     call.kind == CallKind::kSegment || call.kind == CallKind::kRenew;
+    if (!api) continue;
+    sweeper.RunNetworkCase(
+        "call " + what + ": reply lost", [&](FaultHooks& h) { h.lose_reply_call = call.index; }, &tally);
+    if (::testing::Test::HasFailure()) return;
+  }
+  stream_total = TheVendor().images[1].size();
+  for (uint64_t at : {uint64_t{1}, uint64_t{4096}, uint64_t{4097}, stream_total / 2, stream_total - 1}) {
+    sweeper.RunNetworkCase(
+        "streams dropped after " + std::to_string(at) + " bytes",
+        [at](FaultHooks& h) { h.cut_stream_after_bytes = at; }, &tally);
+    if (::testing::Test::HasFailure()) return;
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("agent network-fault sweep: %d cases, server: succeeded=%d, failed by the known bug=%d; %.1f s\n",
+              tally.cases, tally.outcomes["succeeded"], tally.outcomes["known-bug"], secs);
+  EXPECT_EQ(tally.outcomes["succeeded"] + tally.outcomes["known-bug"], tally.cases);
 }
 
 // Quick mode: every transport call and a sample of the flash ops on crc-two-copy with a journal of two

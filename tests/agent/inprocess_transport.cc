@@ -227,8 +227,12 @@ Result<server::Response> InProcessTransport::Post(CallKind kind, const std::stri
   } else {
     response = config_.handler->Handle(request);
   }
+  const int64_t index = calls_;
   exchanges_.push_back({kind, target, response.status, request.body, response.body});
   if (hooks_.after) hooks_.after(request, response);
+  if (hooks_.lose_reply_call == index) {
+    return IoError(target + ": connection reset before the reply (injected at call " + std::to_string(index) + ")");
+  }
   return response;
 }
 

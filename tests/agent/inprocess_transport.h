@@ -17,7 +17,9 @@
 //     passed to FaultHooks::before first; a non-OK status from it is that call's transport failure
 //     (the request never reaches the server). `fail_call` = N fails the Nth call with kIoError;
 //     `cut_stream_after_bytes` = N makes the Read that would deliver the N+1th byte of all target
-//     streams together fail kIoError once (a dropped connection; a Seek resumes).
+//     streams together fail kIoError once (a dropped connection; a Seek resumes);
+//     `lose_reply_call` = N lets API call N reach the server and loses its reply (kIoError): the
+//     server applied what the agent believes failed (idempotency of events and segments).
 //     `after` sees every request the server answered, with its response (checks such as
 //     "confirmed only after the confirm happened on the terminal").
 //   - `Dead(true)`: the network is gone (a power cut in progress): every call fails kIoError
@@ -52,6 +54,7 @@ struct Call {
 struct FaultHooks {
   std::function<Status(const Call&)> before;
   int64_t fail_call = 0;                // 0: never
+  int64_t lose_reply_call = 0;          // API call N reaches the server, its reply is lost (kIoError)
   uint64_t cut_stream_after_bytes = 0;  // 0: never
   std::function<void(const server::Request&, const server::Response&)> after;
 };
