@@ -131,20 +131,6 @@ class Session {
     if (dry) rig_.dev().flash().SetObserver(nullptr);  // the record ends with the agent's life
   }
 
-  // A known bug's end: the action closed as `outcome` (a prefix), 1.0 still runs confirmed, the
-  // journal whole.
-  void CheckFailedEnd(const std::string& outcome) {
-    CheckBoot(rig_.Reset(), "final boot");
-    if (::testing::Test::HasFatalFailure()) return;
-    EXPECT_TRUE(ConfirmedOnTerminal(rig_.dev(), "1.0.0")) << BootSummary(rig_.dev());
-    install::CheckJournal(rig_);
-    auto a = ServerAction(*fleet_, action_);
-    ASSERT_TRUE(a.has_value());
-    outcome_ = a->state + (a->failure_class.empty() ? "" : "/" + a->failure_class);
-    EXPECT_EQ(outcome_.rfind(outcome, 0), 0u) << outcome_;
-    EXPECT_EQ(violation_, "");
-  }
-
   // One life without a power cut, with transient network faults set by `fault`.
   void NetworkFaultLife(const std::function<void(FaultHooks&)>& fault) {
     transport_ = fleet_->MakeTransport(id_);
@@ -246,12 +232,8 @@ class Session {
     };
     transport_->hooks().after = [this](const server::Request& req, const server::Response& resp) {
       if (resp.status == 409) {
-        // Known gap between helpers (docs/agent.md, core): the server does not take a repeated
-        // `installing` (progress with bytes, or a retried install); the agent drops the refused event.
-        // Everything else must not be refused.
-        const bool progress = req.body.find("\"state\":\"installing\"") != std::string::npos &&
-                              resp.body.find("from installing to installing") != std::string::npos;
-        if (!progress && refusals_.empty()) refusals_ = req.target + " " + req.body + " → 409 " + resp.body;
+        // No event of a replayed, resumed or retried action may be refused (installing repeats: progress).
+        if (refusals_.empty()) refusals_ = req.target + " " + req.body + " → 409 " + resp.body;
       }
       if (resp.status != 200 || req.target.find("/events") == std::string::npos) return;
       const auto j = nlohmann::json::parse(req.body, nullptr, false);
@@ -427,9 +409,8 @@ class AgentSweeper {
 
   const DryRun& dry() const { return dry_; }
 
-  // `known_bug`: the case may end failed (a known bug, see the caller): then the failed end is checked.
-  void RunNetworkCase(const std::string& label, const std::function<void(FaultHooks&)>& fault, Tally* tally,
-                      bool known_bug = false) {
+  // Every network case must end as a fault-free run does (succeeded), the terminal and journal whole.
+  void RunNetworkCase(const std::string& label, const std::function<void(FaultHooks&)>& fault, Tally* tally) {
     SCOPED_TRACE(label);
     const std::string dir = work_ + "/case";
     fs::remove_all(dir);
@@ -439,17 +420,11 @@ class AgentSweeper {
       ASSERT_TRUE(s.ok());
       s.NetworkFaultLife(fault);
       if (::testing::Test::HasFatalFailure()) return;
-      auto a = ServerAction(s.fleet(), s.action());
-      const bool failed = known_bug && a && a->state == "failed";
-      if (failed) {
-        s.CheckFailedEnd("failed/");
-      } else {
-        s.CheckEnd();
-      }
+      s.CheckEnd();
       if (::testing::Test::HasFatalFailure()) return;
       ++tally->cases;
       ++tally->calls;
-      ++tally->outcomes[failed ? "known-bug" : s.outcome()];
+      ++tally->outcomes[s.outcome()];
     }
     fs::remove_all(dir);
   }
@@ -548,17 +523,10 @@ TEST(AgentSweep, NetworkFaultAtEveryCall) {
     if (call.kind == CallKind::kStreamRead) {
       if (!install::FullSweep() && ++reads > 2) continue;
     }
-    // KNOWN BUG (reported to helper core): a connection failure of the target stream while the install
-    // opens its source (after `installing`: opening the chunk index or the image, reading the index or the
-    // image's first chunk for the plan) reaches the agent as an install::Install error (exit 4, stage
-    // plan) and is classified permanent (failed/plan_refused), where the same failure in the pre-flight
-    // is retried. The real HttpStream resumes a dropped connection itself, so this bites once its retries
-    // are exhausted. Such a case may end failed; then 1.0 must still run, the journal be whole, and no
-    // lie reach the server (counted as known-bug in the summary).
-    const bool known = sweeper.dry().call_phase[i] == "after installing" &&
-                       (call.kind == CallKind::kOpenStream || call.kind == CallKind::kStreamRead);
+    // A connection failure of the target stream while the install opens or reads its source is a download
+    // failure (retried), as in the pre-flight: every case must end succeeded.
     sweeper.RunNetworkCase(
-        "call " + what + " fails", [&](FaultHooks& h) { h.fail_call = call.index; }, &tally, known);
+        "call " + what + " fails", [&](FaultHooks& h) { h.fail_call = call.index; }, &tally);
     if (::testing::Test::HasFailure()) return;
     const bool api = call.kind == CallKind::kCheckin || call.kind == CallKind::kEvent ||
                      call.kind == CallKind::kSegment || call.kind == CallKind::kRenew;
@@ -575,9 +543,9 @@ TEST(AgentSweep, NetworkFaultAtEveryCall) {
     if (::testing::Test::HasFailure()) return;
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("agent network-fault sweep: %d cases, server: succeeded=%d, failed by the known bug=%d; %.1f s\n",
-              tally.cases, tally.outcomes["succeeded"], tally.outcomes["known-bug"], secs);
-  EXPECT_EQ(tally.outcomes["succeeded"] + tally.outcomes["known-bug"], tally.cases);
+  std::printf("agent network-fault sweep: %d cases, server: succeeded=%d; %.1f s\n", tally.cases,
+              tally.outcomes["succeeded"], secs);
+  EXPECT_EQ(tally.outcomes["succeeded"], tally.cases);
 }
 
 // Quick mode: every transport call and a sample of the flash ops on crc-two-copy with a journal of two

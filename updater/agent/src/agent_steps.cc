@@ -101,6 +101,32 @@ Result<std::unique_ptr<bundle::BundleSource>> AgentImpl::OpenTarget(const std::s
   return bundle::OpenTargetStream(spec);
 }
 
+namespace {
+
+// Remembers that the network source failed, so an install that failed because the network did is a
+// download failure (transient: retried from the backup) and not the plan's (docs/agent.md,
+// "Classification"). The reader reports a source's error as it is and reads no further.
+class WatchedSource final : public bundle::BundleSource {
+ public:
+  WatchedSource(std::unique_ptr<bundle::BundleSource> inner, bool* failed)
+      : inner_(std::move(inner)), failed_(failed) {}
+  Result<size_t> Read(std::span<uint8_t> buf) override { return Watch(inner_->Read(buf)); }
+  const std::string& Name() const override { return inner_->Name(); }
+  std::optional<uint64_t> Size() const override { return inner_->Size(); }
+  Result<bool> PeekAt(uint64_t offset, std::span<uint8_t> buf) override { return Watch(inner_->PeekAt(offset, buf)); }
+
+ private:
+  template <class T>
+  Result<T> Watch(Result<T> r) {
+    if (!r.ok()) *failed_ = true;
+    return r;
+  }
+  std::unique_ptr<bundle::BundleSource> inner_;
+  bool* failed_;
+};
+
+}  // namespace
+
 Result<StepResult> AgentImpl::Reject(ActionRecord& a, const Status& why) {
   Event e;
   e.stage = "download";
@@ -339,7 +365,15 @@ Result<StepResult> AgentImpl::InstallTarget(ActionRecord& a) {
   });
   install::InstallOptions o;
   const std::string target = a.target_name;
-  o.open_bundle = [this, target]() { return OpenTarget(target); };
+  bool source_failed = false;
+  o.open_bundle = [this, target, &source_failed]() -> Result<std::unique_ptr<bundle::BundleSource>> {
+    auto source = OpenTarget(target);
+    if (!source.ok()) {
+      source_failed = true;
+      return source.status();
+    }
+    return std::unique_ptr<bundle::BundleSource>(std::make_unique<WatchedSource>(std::move(*source), &source_failed));
+  };
   o.operator_name = OperatorName();
   o.tries = config_.tries;
   o.allow_downgrade = a.kind == "rollback";
@@ -350,7 +384,9 @@ Result<StepResult> AgentImpl::InstallTarget(ActionRecord& a) {
   FW_RETURN_IF_ERROR(FlushOutbox());
   if (!result.ok()) {
     // Nothing confirmed was touched; the target bank is unbootable. Retry from the backup.
-    const std::string stage = tap.stage().empty() ? "lock" : tap.stage();
+    // The network source failed (after HttpStream's own retries): a download failure, whatever stage the
+    // installer was in; a chunk that stayed corrupt is kVerificationFailed there → exit 3 → `verify`.
+    const std::string stage = source_failed ? "download" : tap.stage().empty() ? "lock" : tap.stage();
     a.step = step::kBackupDone;
     return Fail(a, stage, result.status());
   }
