@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "fleet_cmds.h"
+#include "fw/day_window.h"
 
 namespace fw::fleet {
 namespace {
@@ -155,16 +156,7 @@ Result<std::pair<int64_t, int64_t>> ParseSegmentRange(const std::string& text) {
   return InvalidArgument("--segment '" + text + "' must be FIRST-LAST journal seqs (1 <= FIRST <= LAST)");
 }
 
-bool IsValidWindow(const std::string& text) {
-  int h1 = 0, m1 = 0, h2 = 0, m2 = 0, n = 0;
-  if (text.size() != 11 || std::sscanf(text.c_str(), "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &n) != 4 || n != 11) {
-    return false;
-  }
-  for (size_t i : {0, 1, 3, 4, 6, 7, 9, 10}) {
-    if (text[i] < '0' || text[i] > '9') return false;
-  }
-  return h1 < 24 && h2 < 24 && m1 < 60 && m2 < 60 && (h1 != h2 || m1 != m2);
-}
+bool IsValidWindow(const std::string& text) { return ParseDayWindow(text).has_value(); }
 
 Result<Json> ActionBody(const ActionOptions& o) {
   if (o.kind != "install" && o.kind != "rollback" && o.kind != "journal_backup") {

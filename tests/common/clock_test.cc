@@ -1,4 +1,5 @@
 #include "fw/clock.h"
+#include "fw/day_window.h"
 
 #include <gtest/gtest.h>
 
@@ -52,6 +53,21 @@ TEST(Clock, FakeClockIsSafeToAdvanceFromSeveralThreads) {
   b.join();
   EXPECT_EQ(c.MonotonicMs(), 20000);
   EXPECT_EQ(c.WallMs(), 20000);
+}
+
+TEST(DayWindow, ParsesStartAndEndAndMayWrapMidnight) {
+  const auto w = ParseDayWindow("22:00-04:30");
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->start_min, 22 * 60);
+  EXPECT_EQ(w->end_min, 4 * 60 + 30);
+  ASSERT_TRUE(ParseDayWindow("00:00-23:59").has_value());
+}
+
+TEST(DayWindow, RefusesEverythingElse) {
+  for (const char* bad : {"", "02:00-02:00", "24:00-01:00", "02:60-03:00", "2:00-04:00", "02:00-04:00 ", "02:00 04:00",
+                          "0a:00-04:00", "02-00-04:00", "+2:00-04:00", "02:00-04:00\n"}) {
+    EXPECT_FALSE(ParseDayWindow(bad).has_value()) << bad;
+  }
 }
 
 }  // namespace

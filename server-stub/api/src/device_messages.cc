@@ -1,5 +1,6 @@
 // Parsers of the device API's bodies and the action state machine (fw/server/device_messages.h).
 #include "fw/server/device_messages.h"
+#include "fw/day_window.h"
 
 #include <array>
 
@@ -68,19 +69,7 @@ bool IsValidSerial(std::string_view serial) {
   return true;
 }
 
-bool IsValidWindow(std::string_view w) {
-  auto hhmm = [](std::string_view t) -> int {
-    if (t.size() != 5 || t[2] != ':') return -1;
-    for (int i : {0, 1, 3, 4}) {
-      if (t[i] < '0' || t[i] > '9') return -1;
-    }
-    const int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
-    return h < 24 && m < 60 ? h * 60 + m : -1;
-  };
-  if (w.size() != 11 || w[5] != '-') return false;
-  const int a = hhmm(w.substr(0, 5)), b = hhmm(w.substr(6, 5));
-  return a >= 0 && b >= 0 && a != b;
-}
+bool IsValidWindow(std::string_view w) { return ParseDayWindow(w).has_value(); }
 
 Result<Manifest> ParseManifest(std::string_view body) {
   namespace jf = json_fields;

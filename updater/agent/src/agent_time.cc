@@ -1,4 +1,5 @@
 #include "agent_time.h"
+#include "fw/day_window.h"
 
 #include <cstdlib>
 #include <ctime>
@@ -13,15 +14,6 @@ namespace {
 std::mutex& TzMutex() {
   static std::mutex m;
   return m;
-}
-
-int ParseHhMm(const std::string& s, size_t at, bool* ok) {
-  auto digit = [&](size_t i) { return (i < s.size() && s[i] >= '0' && s[i] <= '9') ? s[i] - '0' : -1; };
-  const int h1 = digit(at), h2 = digit(at + 1), m1 = digit(at + 3), m2 = digit(at + 4);
-  if (h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 || s[at + 2] != ':') return *ok = false, 0;
-  const int h = h1 * 10 + h2, m = m1 * 10 + m2;
-  if (h > 23 || m > 59) return *ok = false, 0;
-  return h * 60 + m;
 }
 
 // Seconds since local midnight at `wall_s` in `zone` (TZ set for the duration of the call).
@@ -51,12 +43,9 @@ Result<int64_t> LocalSecondOfDay(int64_t wall_s, const std::string& zone) {
 }  // namespace
 
 Result<Window> ParseWindow(const std::string& text) {
-  bool ok = text.size() == 11 && text[5] == '-';
-  Window w;
-  if (ok) w.start_min = ParseHhMm(text, 0, &ok);
-  if (ok) w.end_min = ParseHhMm(text, 6, &ok);
-  if (!ok || w.start_min == w.end_min) return InvalidArgument("window \"" + text + "\" is not HH:MM-HH:MM");
-  return w;
+  const auto w = ParseDayWindow(text);
+  if (!w) return InvalidArgument("window \"" + text + "\" is not HH:MM-HH:MM");
+  return Window{w->start_min, w->end_min};
 }
 
 Result<int64_t> SecondsUntilWindow(const Window& w, int64_t wall_s, const std::string& time_zone) {

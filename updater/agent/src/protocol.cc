@@ -1,5 +1,6 @@
 // The agent's protocol codecs (fw/agent/protocol.h, docs/fleet-protocol.md). nlohmann::json stays here.
 #include "fw/agent/protocol.h"
+#include "fw/day_window.h"
 
 #include <nlohmann/json.hpp>
 
@@ -103,19 +104,7 @@ Status NotOneOf(const std::string& field, const std::string& value) {
   return Corrupt("field \"" + field + "\" has an unknown value \"" + value + "\"");
 }
 
-bool IsWindow(std::string_view w) {
-  auto hhmm = [](std::string_view t) -> int {
-    if (t.size() != 5 || t[2] != ':') return -1;
-    for (int i : {0, 1, 3, 4}) {
-      if (t[i] < '0' || t[i] > '9') return -1;
-    }
-    const int h = (t[0] - '0') * 10 + (t[1] - '0'), m = (t[3] - '0') * 10 + (t[4] - '0');
-    return h < 24 && m < 60 ? h * 60 + m : -1;
-  };
-  if (w.size() != 11 || w[5] != '-') return false;
-  const int a = hhmm(w.substr(0, 5)), b = hhmm(w.substr(6, 5));
-  return a >= 0 && b >= 0 && a != b;
-}
+bool IsWindow(std::string_view w) { return ParseDayWindow(w).has_value(); }
 
 // size: one field after the other, each with its bound
 Result<Action> ParseAction(const Json& j, const std::string& path) {
