@@ -127,7 +127,8 @@ class StreamInstallTest : public ::testing::Test {
     ExpectOnlyVerifiedBytes();
     auto status = RunCommand({"fwupdate", "status", "--device", Layout(), "--json"});
     ASSERT_EQ(status.exit_code, 0) << status.err;
-    for (const auto& slot : nlohmann::json::parse(status.out)["slots"]) {
+    const auto parsed = nlohmann::json::parse(status.out);  // not a temporary: the loop borrows from it
+    for (const auto& slot : parsed["slots"]) {
       EXPECT_NE(slot["state"], "trial") << "a trial was set: " << status.out;
     }
   }
