@@ -32,6 +32,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(sql::Database db) : db_(std::move(db)) {}
 
   Status Atomically(const std::function<Status()>& fn) override;
+  bool InTransaction() const override { return in_tx_; }
 
   // sqlite_store.cc
   Result<std::optional<Device>> GetDevice(const std::string& serial) override;
@@ -92,6 +93,28 @@ class SqliteStore final : public Store {
   Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(int64_t alert_id) override;
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status SetSetting(const std::string& key, const std::string& value) override;
+
+  // sqlite_store_rollouts.cc (issue 18)
+  Result<std::vector<Action>> ListRolloutActions(int64_t rollout_id, bool open_only) override;
+  Result<std::vector<Action>> ListOpenRolloutActionsCreatedBefore(int64_t created_before_s, int64_t limit) override;
+  Result<int64_t> CreateRollout(const RolloutRow& rollout) override;
+  Result<std::optional<RolloutRow>> GetRollout(int64_t id) override;
+  Result<std::vector<RolloutRow>> ListRollouts(int64_t after_id, int64_t limit) override;
+  Result<std::vector<RolloutRow>> ListRolloutsInState(const std::string& state) override;
+  Status UpdateRollout(const RolloutRow& rollout) override;
+  Status PutRolloutGroup(const RolloutGroupRow& group) override;
+  Result<std::vector<RolloutGroupRow>> ListRolloutGroups(int64_t rollout_id) override;
+  Status AddRolloutMembers(const std::vector<RolloutMemberRow>& members) override;
+  Status UpdateRolloutMember(const RolloutMemberRow& member) override;
+  Result<std::optional<RolloutMemberRow>> GetRolloutMember(int64_t rollout_id, const std::string& serial) override;
+  Result<std::optional<RolloutMemberRow>> GetRolloutMemberByAction(int64_t action_id) override;
+  Result<std::vector<RolloutMemberRow>> QueryRolloutMembers(const MemberQuery& query) override;
+  Result<std::vector<RolloutMemberRow>> AssignableMembers(int64_t rollout_id, int64_t group_index, int64_t now_s,
+                                                          int64_t limit) override;
+  Result<std::vector<std::pair<std::pair<int64_t, std::string>, int64_t>>> CountRolloutMembers(
+      int64_t rollout_id) override;
+  Status BumpRolloutCounter(int64_t rollout_id, int64_t group_index, const std::string& name, int64_t delta) override;
+  Result<std::vector<RolloutCounter>> ListRolloutCounters(int64_t rollout_id) override;
 
  private:
   template <typename BindFn>

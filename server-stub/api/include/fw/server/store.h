@@ -12,7 +12,8 @@
 //    JSONL text; ids assigned by the store as MAX(id)+1 inside the write transaction).
 //  - Every write method is atomic on its own; Atomically(fn) runs several calls as one
 //    transaction (committed only when fn returns OK; rolled back otherwise). Calls inside
-//    fn must not call Atomically again (kInternal if it does). Write methods that take several
+//    fn must not call Atomically again (kInternal if it does); code that may run either inside or
+//    outside a transaction uses InTransaction() to decide. Write methods that take several
 //    statements (CreateAction, AddAlert, AppendAudit, ...) join the caller's transaction.
 //  - Lookups of something absent return std::nullopt, never an error. Errors are the SQL
 //    error table of fw/sqlite.h (kFailedPrecondition: a uniqueness or reference rule refused
@@ -168,6 +169,7 @@ struct Action {
   std::string detail;
   int64_t created_s = 0;
   int64_t updated_s = 0;
+  int64_t rollout_id = 0;  // the rollout that assigned it (0: an operator's single-device action)
 };
 
 struct ActionEvent {
@@ -177,6 +179,73 @@ struct ActionEvent {
   std::string state;
   std::string body_json;  // canonical text of the event as received
   int64_t received_s = 0;
+};
+
+// Rollouts (issue 18; docs/fleet-rollouts.md; logic in fw/server/rollout.h). The store only keeps rows:
+// every decision (membership, counters, pauses) is made by fw_server_rollout inside Atomically.
+struct RolloutRow {
+  int64_t id = 0;  // assigned by CreateRollout
+  std::string name;
+  std::string spec_json;          // the canonical spec (fw/server/rollout.h RolloutSpecJson)
+  std::string target_name;        // TUF path
+  std::string target_version;     // from the signed firmware facts
+  std::string state = "created";  // created | running | paused | stopped | finished
+  std::string pause_kind;         // "" | rule | operator | approval | fleet
+  std::string pause_reason;       // the sentence shown to operators ("" when not paused)
+  int64_t current_group = 0;      // index of the group being rolled out
+  int64_t revert_of = 0;          // this rollout reverts rollout N (0: none)
+  int64_t revert_rollout = 0;     // the revert rollout made for this one (0: none)
+  std::string created_by;         // audit actor
+  std::string started_by;
+  std::string approved_by;  // the last approval's actor ("" none)
+  int64_t created_s = 0;
+  int64_t started_s = 0;
+  int64_t paused_s = 0;
+  int64_t updated_s = 0;
+  int64_t group_started_s = 0;      // when current_group started (ramp, timeouts)
+  int64_t ramp_window_start_s = 0;  // ramp token bucket: start of the current minute window
+  int64_t ramp_window_assigned = 0;
+};
+
+struct RolloutGroupRow {
+  int64_t rollout_id = 0;
+  int64_t index = 0;  // 0, 1, ...
+  std::string name;
+  std::string state = "waiting";  // waiting | running | done
+  int64_t members = 0;
+  int64_t started_s = 0;
+  int64_t finished_s = 0;
+};
+
+struct RolloutMemberRow {
+  int64_t rollout_id = 0;
+  std::string serial;
+  int64_t group_index = 0;
+  std::string state = "waiting";  // waiting | assigned | retry_wait | succeeded | failed | no_response | skipped
+  int64_t action_id = 0;          // the current / last action (0: none yet)
+  int64_t assignments = 0;        // actions created for this member so far
+  std::string failure_class;      // when failed (or the last transient class while retry_wait)
+  std::string detail;             // why (plan refusal sentence, failure detail)
+  std::string from_version;       // the device's running version when membership was frozen
+  int64_t next_assign_s = 0;      // retry_wait: not before
+  int64_t updated_s = 0;
+};
+
+// A counter of one group: name is "assigned", "succeeded", "no_response", "skipped", "canceled",
+// "retried", or "failed:<class>" (docs/fleet-rollouts.md "Counters").
+struct RolloutCounter {
+  int64_t rollout_id = 0;
+  int64_t group_index = 0;
+  std::string name;
+  int64_t value = 0;
+};
+
+struct MemberQuery {
+  int64_t rollout_id = 0;
+  int64_t group_index = -1;  // -1 = any
+  std::string state;         // "" = any
+  std::string after_serial;  // keyset
+  int64_t limit = 100;
 };
 
 struct SegmentRecord {
@@ -194,6 +263,7 @@ class Store {
   virtual ~Store() = default;
 
   virtual Status Atomically(const std::function<Status()>& fn) = 0;
+  virtual bool InTransaction() const = 0;
 
   // Devices.
   virtual Result<std::optional<Device>> GetDevice(const std::string& serial) = 0;
@@ -276,6 +346,37 @@ class Store {
   virtual Status AddEvent(const ActionEvent& event) = 0;
   virtual Result<std::optional<ActionEvent>> GetEvent(int64_t action_id, int64_t attempt, int64_t seq) = 0;
   virtual Result<std::vector<ActionEvent>> ListEvents(int64_t action_id) = 0;
+
+  // Actions of a rollout (open only when open_only), by id.
+  virtual Result<std::vector<Action>> ListRolloutActions(int64_t rollout_id, bool open_only) = 0;
+  // Open actions of rollouts created before created_before_s (timeouts), by id; at most limit.
+  virtual Result<std::vector<Action>> ListOpenRolloutActionsCreatedBefore(int64_t created_before_s, int64_t limit) = 0;
+
+  // Rollouts (rows only; fw/server/rollout.h decides). Create* assign ids (MAX+1).
+  virtual Result<int64_t> CreateRollout(const RolloutRow& rollout) = 0;
+  virtual Result<std::optional<RolloutRow>> GetRollout(int64_t id) = 0;
+  virtual Result<std::vector<RolloutRow>> ListRollouts(int64_t after_id, int64_t limit) = 0;  // by id
+  virtual Result<std::vector<RolloutRow>> ListRolloutsInState(const std::string& state) = 0;  // by id
+  virtual Status UpdateRollout(const RolloutRow& rollout) = 0;                             // every mutable field, by id
+  virtual Status PutRolloutGroup(const RolloutGroupRow& group) = 0;                        // insert or replace
+  virtual Result<std::vector<RolloutGroupRow>> ListRolloutGroups(int64_t rollout_id) = 0;  // by index
+  // Inserts many members in one statement batch (membership freeze); kFailedPrecondition on a duplicate.
+  virtual Status AddRolloutMembers(const std::vector<RolloutMemberRow>& members) = 0;
+  virtual Status UpdateRolloutMember(const RolloutMemberRow& member) = 0;  // by (rollout_id, serial)
+  virtual Result<std::optional<RolloutMemberRow>> GetRolloutMember(int64_t rollout_id, const std::string& serial) = 0;
+  virtual Result<std::optional<RolloutMemberRow>> GetRolloutMemberByAction(int64_t action_id) = 0;
+  virtual Result<std::vector<RolloutMemberRow>> QueryRolloutMembers(const MemberQuery& query) = 0;  // by serial
+  // Members of one group in `state` that may be assigned now (state waiting, or retry_wait with
+  // next_assign_s <= now_s), by serial, at most limit.
+  virtual Result<std::vector<RolloutMemberRow>> AssignableMembers(int64_t rollout_id, int64_t group_index,
+                                                                  int64_t now_s, int64_t limit) = 0;
+  // Member count per (group, state) of a rollout.
+  virtual Result<std::vector<std::pair<std::pair<int64_t, std::string>, int64_t>>> CountRolloutMembers(
+      int64_t rollout_id) = 0;
+  // Adds delta to a counter (created at 0 when absent).
+  virtual Status BumpRolloutCounter(int64_t rollout_id, int64_t group_index, const std::string& name,
+                                    int64_t delta) = 0;
+  virtual Result<std::vector<RolloutCounter>> ListRolloutCounters(int64_t rollout_id) = 0;  // by group, name
 
   // Journal segments.
   virtual Status AddSegment(const SegmentRecord& segment) = 0;
