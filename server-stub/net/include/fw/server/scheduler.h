@@ -47,8 +47,8 @@
 namespace fw::server {
 
 struct SchedulerConfig {
-  std::string data_dir;    // DIR: the CA files (ReadCaStatus)
-  std::string heads_file;  // audit.heads_file
+  std::string data_dir;        // DIR: the CA files (ReadCaStatus)
+  std::string heads_file;      // audit.heads_file
   std::string repository_dir;  // the signed repository (rollout assignments plan against it)
   int64_t export_interval_seconds = 300;
   int64_t cert_scan_interval_seconds = 3600;
