@@ -31,7 +31,8 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void OnInterrupt(int) { g_interrupted = true; }
 
 // The spec file ("-": stdin) as JSON; a repeated key anywhere is refused here (the server's parser
-// would see only one of them after this re-serialisation).
+// would see only one of them after this re-serialisation). Bad content is kCorrupt (exit 3, as the
+// server's refusal of a bad spec).
 Result<Json> ReadSpec(const std::string& path) {
   std::string text;
   if (path == "-") {
@@ -41,7 +42,7 @@ Result<Json> ReadSpec(const std::string& path) {
   } else {
     FW_ASSIGN_OR_RETURN(text, ReadFileToString(path, kMaxSpecBytes + 1));
   }
-  if (text.size() > kMaxSpecBytes) return InvalidArgument("--spec: the spec exceeds 64 KiB");
+  if (text.size() > kMaxSpecBytes) return Corrupt("--spec " + path + ": the spec exceeds 64 KiB");
   std::vector<std::set<std::string>> keys;  // one per open object
   std::string repeated;
   Json::parser_callback_t cb = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
@@ -54,8 +55,8 @@ Result<Json> ReadSpec(const std::string& path) {
     return true;
   };
   Json j = Json::parse(text, cb, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return InvalidArgument("--spec " + path + ": not a JSON object");
-  if (!repeated.empty()) return InvalidArgument("--spec " + path + ": key \"" + repeated + "\" given twice");
+  if (j.is_discarded() || !j.is_object()) return Corrupt("--spec " + path + ": not a JSON object");
+  if (!repeated.empty()) return Corrupt("--spec " + path + ": key \"" + repeated + "\" given twice");
   return j;
 }
 
