@@ -35,7 +35,13 @@ class RolloutApiTest : public OpsTest {
   // The members of rollout `id` in `state`.
   std::vector<RolloutMemberRow> Members(int64_t id, const std::string& state);
 
+  // A rollout over fresh devices labelled `tag` (created by an admin token through the API), left in
+  // `state`: created | running | paused (by an operator) | approval (paused for approval: its canary
+  // is busy with an install of its own, so the tick skips it and the group completes).
+  int64_t MakeRollout(const std::string& tag, const std::string& state);
+
   std::string target_;
+  std::string maker_;  // the admin token MakeRollout uses
   RepositoryCache repository_{repo_};  // made after SetUpTestSuite wrote repo_
 };
 
