@@ -64,7 +64,11 @@ PtyRun RunOnPty(const std::vector<std::string>& argv, const std::string& marker,
   }
   close(master);
   int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == 0) {
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done != pid) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return run;
