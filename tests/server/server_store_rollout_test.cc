@@ -4,9 +4,11 @@
 // and migration 3 up and down (SQLite only).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -481,6 +483,46 @@ TEST_P(RolloutStoreTest, ADuplicateMemberRefusesTheWholeBatch) {
   ASSERT_TRUE(counters.ok());
   ASSERT_EQ(counters->size(), 1u);
   EXPECT_EQ((*counters)[0].value, 1);
+}
+
+// The rollout engine relies on write transactions being serialized: a pause committed by one connection
+// while another connection's Atomically waits for the lock is seen inside that Atomically, which then
+// commits its own write on top (a deferred transaction would have read the old row, then failed to write).
+TEST_P(RolloutStoreTest, AWriteTransactionWaitingForAnotherSeesItsCommit) {
+  const int64_t id = NewRollout();
+  auto second = GetParam().open(dir_.path());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  std::string seen;
+  Status tick;
+  std::thread other;
+  Status pause = store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto r, store_->GetRollout(id));
+    if (!r) return NotFound("rollout");
+    r->state = "paused";
+    r->pause_kind = "operator";
+    FW_RETURN_IF_ERROR(store_->UpdateRollout(*r));
+    other = std::thread([&] {
+      tick = (*second)->Atomically([&]() -> Status {
+        FW_ASSIGN_OR_RETURN(auto t, (*second)->GetRollout(id));
+        if (!t) return NotFound("rollout");
+        seen = t->state;
+        t->updated_s = 5000;
+        return (*second)->UpdateRollout(*t);
+      });
+    });
+    // Gives the other connection time to start waiting (whatever the timing, it must see the
+    // pause: it either waited for this commit or began after it).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Status::Ok();
+  });
+  if (other.joinable()) other.join();
+  ASSERT_TRUE(pause.ok()) << pause.ToString();
+  ASSERT_TRUE(tick.ok()) << tick.ToString();
+  EXPECT_EQ(seen, "paused");
+  auto r = store_->GetRollout(id);
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state, "paused");
+  EXPECT_EQ((*r)->updated_s, 5000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RolloutStoreTest, ::testing::ValuesIn(kBackends),
