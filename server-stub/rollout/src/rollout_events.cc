@@ -224,13 +224,8 @@ Status PauseInTx(Store& store, const Context& ctx, RolloutRow& r, const std::str
 
 Status CompleteGroupIfDone(Store& store, const Context& ctx, RolloutRow& r, int64_t index, int64_t now_s) {
   if (r.state != "running" || index != r.current_group) return Status::Ok();
-  FW_ASSIGN_OR_RETURN(auto counts, store.CountRolloutMembers(r.id));
-  for (const auto& [key, n] : counts) {
-    const auto& [group, state] = key;
-    if (group == index && n > 0 && (state == "waiting" || state == "assigned" || state == "retry_wait")) {
-      return Status::Ok();
-    }
-  }
+  FW_ASSIGN_OR_RETURN(bool may_be_done, GroupMayBeDone(store, r.id, index));  // indexed look-ups, not a count
+  if (!may_be_done) return Status::Ok();
   FW_ASSIGN_OR_RETURN(auto group, GetGroup(store, r.id, index));
   if (!group || group->state != "running") return Status::Ok();
   FW_ASSIGN_OR_RETURN(RolloutSpec spec, ParseRolloutSpec(r.spec_json));
