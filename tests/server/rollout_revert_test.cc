@@ -1,4 +1,4 @@
-// detail::MakeRevertInTx over a real store and a real fwsign repository (rollout_fixture.h): rollback
+// detail::MakeRevertInTx over a real store and a real fwsign repository (rollout_tick_fixture.h): rollback
 // actions only where the signed metadata lists the previous version, the other slot holds it bootable and
 // the security counter did not pass it; the others listed as skipped with the plan's sentence; the revert
 // rollout started in the caller's transaction, linked, audited, ramped by Tick, never reverted itself.
@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "rollout_fixture.h"
 #include "rollout_internal.h"
+#include "rollout_tick_fixture.h"
 
 namespace fw::server::rollout {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 using Json = nlohmann::json;
 constexpr const char* kActor = "token:2:ops";
 
-class RolloutRevertTest : public RolloutFixture {
+class RolloutRevertTest : public TickFixture {
  protected:
   // Terminals that confirmed 1.1.0 (slot B running, slot A holding what they ran before).
   void Updated(const std::string& serial, const std::string& before, const std::string& other_state = "bootable",

@@ -1,4 +1,4 @@
-// rollout::Tick over a real store and a real fwsign repository (rollout_fixture.h): the ramp budget per
+// rollout::Tick over a real store and a real fwsign repository (rollout_tick_fixture.h): the ramp budget per
 // minute and its growth after successes, nothing assigned while paused, timeouts split into timed_out and
 // no_response, offline members re-queued when seen again, retry_wait honoured, plan refusals, late
 // joiners, the view and Recount against the stored counters after a mixed run.
@@ -8,14 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "rollout_assign.h"
-#include "rollout_fixture.h"
+#include "rollout_tick_fixture.h"
 
 namespace fw::server::rollout {
 namespace {
 
 using Json = nlohmann::json;
 
-class RolloutTickTest : public RolloutFixture {
+class RolloutTickTest : public TickFixture {
  protected:
   std::vector<std::string> Serials(const std::string& prefix, int from, int to) {
     std::vector<std::string> out;

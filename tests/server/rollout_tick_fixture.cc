@@ -1,10 +1,10 @@
-#include "rollout_fixture.h"
+#include "rollout_tick_fixture.h"
 
 #include "fw/clock.h"
 
 namespace fw::server::rollout {
 
-void RolloutFixture::SetUp() {
+void TickFixture::SetUp() {
   auto s = OpenSqliteStore(StorePath(dir_.path()));
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   store_ = std::move(*s);
@@ -31,7 +31,7 @@ void RolloutFixture::SetUp() {
   ctx_.repository = [this]() -> Result<RepositoryTargets> { return repo_; };
 }
 
-void RolloutFixture::AddTerminal(const Terminal& t) {
+void TickFixture::AddTerminal(const Terminal& t) {
   Device d{t.serial, std::string(64, 'a'), DeviceState::kActive, "", kT0 - 86400, 0, "", "", "", ""};
   ASSERT_TRUE(store_->CreateDevice(d).ok());
   Manifest m;
@@ -45,7 +45,7 @@ void RolloutFixture::AddTerminal(const Terminal& t) {
   ASSERT_TRUE(store_->TouchLastSeen({{t.serial, t.seen_s}}).ok());
 }
 
-void RolloutFixture::AddTerminals(const std::string& prefix, int n) {
+void TickFixture::AddTerminals(const std::string& prefix, int n) {
   for (int i = 0; i < n; ++i) {
     char serial[64];
     std::snprintf(serial, sizeof serial, "%s-%03d", prefix.c_str(), i);
@@ -53,7 +53,7 @@ void RolloutFixture::AddTerminals(const std::string& prefix, int n) {
   }
 }
 
-RolloutSpec RolloutFixture::BaseSpec() const {
+RolloutSpec TickFixture::BaseSpec() const {
   RolloutSpec s;
   s.name = "pos-x1 1.1.0";
   s.target = TargetOf("1.1.0");
@@ -67,8 +67,8 @@ RolloutSpec RolloutFixture::BaseSpec() const {
   return s;
 }
 
-int64_t RolloutFixture::StartRollout(const RolloutSpec& spec, const std::vector<std::vector<std::string>>& groups,
-                                     int64_t now_s) {
+int64_t TickFixture::StartRollout(const RolloutSpec& spec, const std::vector<std::vector<std::string>>& groups,
+                                  int64_t now_s) {
   RolloutRow r;
   r.name = spec.name;
   r.spec_json = RolloutSpecJson(spec);
@@ -110,14 +110,13 @@ int64_t RolloutFixture::StartRollout(const RolloutSpec& spec, const std::vector<
   return id;
 }
 
-TickStats RolloutFixture::Tick(int64_t now_s) {
+TickStats TickFixture::Tick(int64_t now_s) {
   auto stats = rollout::Tick(*store_, ctx_, now_s);
   EXPECT_TRUE(stats.ok()) << stats.status().ToString();
   return stats.ok() ? *stats : TickStats{};
 }
 
-void RolloutFixture::Close(int64_t action_id, const std::string& state, const std::string& failure_class,
-                           int64_t now_s) {
+void TickFixture::Close(int64_t action_id, const std::string& state, const std::string& failure_class, int64_t now_s) {
   Status s = store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto a, store_->GetAction(action_id));
     if (!a) return NotFound("action " + std::to_string(action_id));
@@ -132,7 +131,7 @@ void RolloutFixture::Close(int64_t action_id, const std::string& state, const st
   ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
-void RolloutFixture::Report(int64_t action_id, const std::string& state, int64_t now_s) {
+void TickFixture::Report(int64_t action_id, const std::string& state, int64_t now_s) {
   auto a = store_->GetAction(action_id);
   ASSERT_TRUE(a.ok() && a->has_value());
   Action x = **a;
@@ -143,25 +142,25 @@ void RolloutFixture::Report(int64_t action_id, const std::string& state, int64_t
   ASSERT_TRUE(store_->UpdateAction(x).ok());
 }
 
-RolloutRow RolloutFixture::Rollout(int64_t id) {
+RolloutRow TickFixture::Rollout(int64_t id) {
   auto r = store_->GetRollout(id);
   EXPECT_TRUE(r.ok() && r->has_value());
   return r.ok() && r->has_value() ? **r : RolloutRow{};
 }
 
-RolloutMemberRow RolloutFixture::Member(int64_t id, const std::string& serial) {
+RolloutMemberRow TickFixture::Member(int64_t id, const std::string& serial) {
   auto m = store_->GetRolloutMember(id, serial);
   EXPECT_TRUE(m.ok() && m->has_value()) << serial;
   return m.ok() && m->has_value() ? **m : RolloutMemberRow{};
 }
 
-std::vector<Action> RolloutFixture::Actions(int64_t id) {
+std::vector<Action> TickFixture::Actions(int64_t id) {
   auto a = store_->ListRolloutActions(id, /*open_only=*/false);
   EXPECT_TRUE(a.ok());
   return a.ok() ? *a : std::vector<Action>{};
 }
 
-std::map<std::string, int64_t> RolloutFixture::Counters(int64_t id, int64_t group) {
+std::map<std::string, int64_t> TickFixture::Counters(int64_t id, int64_t group) {
   std::map<std::string, int64_t> out;
   auto c = store_->ListRolloutCounters(id);
   EXPECT_TRUE(c.ok());
@@ -172,7 +171,7 @@ std::map<std::string, int64_t> RolloutFixture::Counters(int64_t id, int64_t grou
   return out;
 }
 
-std::vector<AuditEntry> RolloutFixture::Audit(const std::string& action) {
+std::vector<AuditEntry> TickFixture::Audit(const std::string& action) {
   std::vector<AuditEntry> out;
   auto rows = store_->ListAudit(0, 100000);
   EXPECT_TRUE(rows.ok());
@@ -183,7 +182,7 @@ std::vector<AuditEntry> RolloutFixture::Audit(const std::string& action) {
   return out;
 }
 
-std::string RolloutFixture::TargetOf(const std::string& version) const {
+std::string TickFixture::TargetOf(const std::string& version) const {
   for (const RepositoryTarget& t : repo_.targets) {
     if (t.has_firmware && t.firmware.version == version) return t.path;
   }

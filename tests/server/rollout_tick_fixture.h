@@ -22,7 +22,7 @@ namespace fw::server::rollout {
 
 inline constexpr int64_t kT0 = 1'800'000'000;
 
-class RolloutFixture : public ::testing::Test {
+class TickFixture : public ::testing::Test {
  protected:
   void SetUp() override;
 
