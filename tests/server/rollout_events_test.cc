@@ -99,6 +99,26 @@ TEST_F(RolloutEventsTest, BelowMinSampleNothingPauses) {
   ExpectCountersEqualRecount(r.id);
 }
 
+TEST_F(RolloutEventsTest, ASuccessReachingMinSampleTripsAndAfterApprovalOnlyTheNextFailureDoes) {
+  auto serials = AddDevices("T", 12);
+  RolloutRow r = Started(SpecText(R"([{"name": "all", "percent": 100}])",
+                                  R"("abort": [{"class": "verify", "max_percent": 50, "min_sample": 5}])"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Report(Assign(r.id, serials[i]), "failed", "verify").ok());
+  ASSERT_TRUE(Report(Assign(r.id, serials[3]), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "running");  // 4 decided: below the sample
+  ASSERT_TRUE(Report(Assign(r.id, serials[4]), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "paused");  // the success that makes 5 decided: 3 of 5 (60%)
+  EXPECT_NE(Row(r.id).pause_reason.find("verify 3 of 5 (60%) exceeds 50%"), std::string::npos)
+      << Row(r.id).pause_reason;
+  ASSERT_TRUE(Approve(*store_, ctx_, r.id, "known bad batch of cables", "token:2:bob", now_).ok());
+  ASSERT_TRUE(Report(Assign(r.id, serials[5]), "succeeded").ok());  // 3 of 6: still above, but a success
+  EXPECT_EQ(Row(r.id).state, "running");
+  ASSERT_TRUE(Report(Assign(r.id, serials[6]), "failed", "verify").ok());  // 4 of 7: a failure, above
+  EXPECT_EQ(Row(r.id).state, "paused");
+  EXPECT_EQ(Row(r.id).pause_kind, "rule");
+  ExpectCountersEqualRecount(r.id);
+}
+
 TEST_F(RolloutEventsTest, JournalCheckOnOneTerminalPausesEveryRunningRollout) {
   AddDevices("A", 3);
   AddDevices("B", 3);
