@@ -256,6 +256,30 @@ TEST_F(RolloutEventsTest, GroupsCompleteOnTheirThresholdThenTheRolloutFinishes) 
   ExpectCountersEqualRecount(r.id);
 }
 
+TEST_F(RolloutEventsTest, AnEmptyGroupCompletesAtOnceAndAnEmptyMembershipDoesNotStart) {
+  auto spec = ParseRolloutSpec(SpecText(R"([{"name": "all", "percent": 100}])"));
+  ASSERT_TRUE(spec.ok());
+  auto created = Create(*store_, ctx_, *spec, "token:1:alice", now_);
+  ASSERT_TRUE(created.ok());
+  auto nobody = Start(*store_, ctx_, created->id, "token:1:alice", now_);
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_NE(nobody.status().message().find("matches no device"), std::string::npos);
+  AddDevices("T", 2);
+  RolloutRow r = Started(SpecText(R"([{"name": "one", "count": 1}, {"name": "two", "count": 1},
+                                      {"name": "none", "count": 5}])"));
+  auto groups = store_->ListRolloutGroups(r.id);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ((*groups)[2].members, 0);
+  MemberQuery q;
+  q.rollout_id = r.id;
+  auto members = store_->QueryRolloutMembers(q);
+  ASSERT_TRUE(members.ok());
+  ASSERT_EQ(members->size(), 2u);
+  for (const auto& m : *members) ASSERT_TRUE(Report(Assign(r.id, m.serial), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "finished");
+  EXPECT_EQ(Row(r.id).current_group, 2);
+}
+
 TEST_F(RolloutEventsTest, AGroupBelowItsSuccessThresholdPausesAndApproveMovesOn) {
   AddDevices("T", 4);
   RolloutRow r = Started(SpecText(R"([{"name": "canary", "devices": ["T-0001", "T-0002"]},
