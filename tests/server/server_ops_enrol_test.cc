@@ -75,7 +75,8 @@ TEST_F(OpsEnrolTest, ReEnrolThenEnrolWithTheNewTokenRebindsTheKey) {
   EXPECT_EQ(Body(r)["serial"], "T-1");
   EXPECT_EQ(Body(r)["expires"], clock_.WallSeconds() + 600);
   const std::string token = Body(r)["token"];
-  Enrol("T-1", "0" + token.substr(1), 403);  // a guessed token does nothing
+  // A guessed token (one character changed, never equal to the real one) does nothing.
+  Enrol("T-1", std::string(1, token[0] == '0' ? '1' : '0') + token.substr(1), 403);
   Terminal second = Enrol("T-1", token);
   EXPECT_NE(second.spki, first.spki);
   auto d = store_->GetDevice("T-1");
