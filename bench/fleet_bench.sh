@@ -9,27 +9,30 @@
 #   (c) an nginx baseline for (a)'s check-ins: nginx on loopback (TLS 1.3, the same P-256 server
 #       certificate and fleet CA, client certificates required) answering a 1 KiB POST
 #       /v1/checkin with a check-in reply, driven by bench/server_bench with one check-in per new
-#       TLS connection, each with its terminal's own client certificate — p50/p99 and the ratio
+#       TLS connection, each with its terminal's own client certificate, as many in flight as
+#       fleet-sim has worker threads (each of its workers runs one terminal's cycle at a time, each
+#       check-in on a new connection of the agent's own libcurl transport) — p50/p99 and the ratio
 #       fleet-sim / nginx.
-#   bench/fleet_bench.sh [--quick] [--concurrency C] [--seconds S] [BUILD_DIR]
+#   bench/fleet_bench.sh [--quick] [--threads T] [--seconds S] [BUILD_DIR]
+#     --threads  fleet-sim's worker threads and the baseline's concurrency (default 2)
 #     BUILD_DIR  default build/ci (needs tests/fleet/fleet-sim, tests/fleet/storm/fleet-storm,
 #                bench/server_bench, server-stub/fwserver)
 #     full (default): fleet-sim 10,000 terminals; storm 10,000 terminals (max_connections 1024);
-#                     nginx 10,000 terminals, 3 rounds x 8 s, concurrency 50
+#                     nginx 10,000 terminals, 3 rounds x 8 s
 #     --quick:        fleet-sim --quick; storm --quick (300 terminals); nginx 200 terminals,
-#                     1 round x 2 s, concurrency 20
+#                     1 round x 2 s
 # Exit status: 0 when fleet-sim and the storm passed their own gates and nginx answered without
 # errors; 1 otherwise (each failing part is named at the end); 2 usage or something missing.
 # The ratios are printed, not gated: the machine is shared (figures are upper bounds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-quick=0 conc="" seconds=""
+quick=0 threads=2 seconds=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
-    --concurrency) conc=$2; shift ;;
+    --threads) threads=$2; shift ;;
     --seconds) seconds=$2; shift ;;
-    -*) echo "usage: bench/fleet_bench.sh [--quick] [--concurrency C] [--seconds S] [BUILD_DIR]" >&2; exit 2 ;;
+    -*) echo "usage: bench/fleet_bench.sh [--quick] [--threads T] [--seconds S] [BUILD_DIR]" >&2; exit 2 ;;
     *) break ;;
   esac
   shift
@@ -44,11 +47,13 @@ command -v nginx > /dev/null || { echo "nginx missing: scripts/setup.sh installs
 command -v jq > /dev/null || { echo "jq missing: scripts/setup.sh installs it" >&2; exit 2; }
 if [ $quick = 1 ]; then
   sim_args=(--quick) storm_args=(--quick) terminals=200 rounds=1
-  : "${seconds:=2}" "${conc:=20}"
+  : "${seconds:=2}"
 else
   sim_args=(--terminals 10000) storm_args=() terminals=10000 rounds=3
-  : "${seconds:=8}" "${conc:=50}"
+  : "${seconds:=8}"
 fi
+sim_args+=(--threads "$threads")
+conc=$threads
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench.XXXXXX")
 cleanup() {

@@ -76,6 +76,7 @@ class StormTerminal : public std::enable_shared_from_this<StormTerminal> {
     for (auto& [k, v] : r_.statuses) t.statuses[k] += v;
     for (auto& [k, v] : r_.no_answer) t.no_answer[k] += v;
     for (auto& [k, v] : r_.retry_after) t.retry_after[k] += v;
+    for (auto& [k, v] : r_.sample_bodies) t.sample_bodies.emplace(k, v);
     t.busy += r_.busy;
     t.busy_without_retry_after += r_.busy_without_retry_after;
     t.timeouts += r_.timeouts;
@@ -165,6 +166,10 @@ class StormTerminal : public std::enable_shared_from_this<StormTerminal> {
   }
 
   void Answered(const bench::ReplyHead& head) {
+    if (head.status != 503 && head.status >= 300 && head.status != 304 && r_.sample_bodies.count(head.status) == 0) {
+      size_t n = std::min<size_t>(std::min(head.content_length, buf_.size()), 512);
+      r_.sample_bodies[head.status].assign(static_cast<const char*>(buf_.data().data()), n);
+    }
     CloseStream();
     r_.statuses[head.status]++;
     if ((head.status >= 200 && head.status < 300) || head.status == 304) {

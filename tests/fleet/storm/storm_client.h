@@ -51,6 +51,7 @@ struct StormResult {
   std::vector<uint32_t> served_ms;              // per served terminal: its first attempt → served
   uint32_t max_attempts = 0;                    // the most attempts one terminal needed
   std::map<std::string, uint64_t> retry_after;  // Retry-After values seen, as sent
+  std::map<int, std::string> sample_bodies;     // one reply body (≤ 512 bytes) per unexpected status
   double PercentileMs(double p) const;
   uint64_t NoAnswerTotal() const;
 };
