@@ -277,13 +277,15 @@ SH
 chmod +x "$work/health.sh"
 # fleet_round: one `fwupdate agent run --once` per terminal, all six at the same time.
 fleet_round() {
+  local t agents=()
   for t in "${fleet[@]}"; do
     FWUPDATE=$fwupdate "$fwupdate" agent run --once --quiet --device "$work/$t/layout.json" --server "$url" \
       --cert "$work/$t/agent-cert.pem" --key "$work/$t/agent-key.pem" --ca "$data/ca/chain.pem" \
       --time-zone Europe/Berlin --reboot-cmd "$fwboot boot --device $work/$t/layout.json > /dev/null" \
       --health-cmd "$work/health.sh $work/$t/layout.json" > "$work/$t/agent.log" 2>&1 &
+    agents+=($!)
   done
-  wait
+  wait "${agents[@]}"  # only these: the server and the issuer run in the background too
 }
 fleet_versions() {
   "$fwfleet" devices --label rollout-demo --json | jq -r '[.items[] | "\(.serial) \(.version)"] | join(", ")'
@@ -309,7 +311,7 @@ rollout_run() {
   for round in $(seq 12); do
     sleep 1  # the scheduler assigns at its next pass (every second)
     fleet_round
-    state=$("$fwserver" rollout show "$id" --json | jq -r '.state // .rollout.state')
+    state=$("$fwserver" rollout show "$id" --json | jq -r .state)
     say "round $round: rollout $state; $(fleet_versions)"
     case "$state" in finished | paused | stopped) break ;; esac
   done
@@ -317,7 +319,7 @@ rollout_run() {
 
 step "17. Rollout of 1.3.0: the canary (POS-0201) first, then the rest"
 rollout_spec "demo 1.3.0" 1.3.0 > "$work/rollout-1.3.0.json"
-good=$("$fwserver" rollout create --spec "$work/rollout-1.3.0.json" --json | jq -r '.id // .rollout.id')
+good=$("$fwserver" rollout create --spec "$work/rollout-1.3.0.json" --json | jq -r .id)
 "$fwserver" rollout start "$good" --reason "release 1.3.0" --json > /dev/null
 say "rollout $good started"
 rollout_run "$good"
@@ -325,13 +327,11 @@ rollout_run "$good"
 
 step "18. Rollout of 1.4.0, whose health check fails on the terminals: the canary fails, the rollout pauses itself"
 rollout_spec "demo 1.4.0" 1.4.0 > "$work/rollout-1.4.0.json"
-bad=$("$fwserver" rollout create --spec "$work/rollout-1.4.0.json" --json | jq -r '.id // .rollout.id')
+bad=$("$fwserver" rollout create --spec "$work/rollout-1.4.0.json" --json | jq -r .id)
 "$fwserver" rollout start "$bad" --reason "release 1.4.0" --json > /dev/null
 say "rollout $bad started"
 rollout_run "$bad"
 "$fwserver" rollout show "$bad" | sed 's/^/   /'
-say "$("$fwserver" rollout show "$bad" --json | jq -r '(. | if has("rollout") then .rollout else . end) |
-  "state \(.state) (\(.pause_kind)): \(.pause_reason)"')"
 say "the rest were never assigned: $(fleet_versions)"
 say "POS-0201 reverted to 1.3.0 and reported: $("$fwserver" action list --data "$data" --device POS-0201 --json \
   | jq -c '.actions[-1] | {id, target, state, failure_class}')"

@@ -161,6 +161,13 @@ std::string CountDevices(const std::string& db, const std::string& prefix, size_
   return "";
 }
 
+double SelfCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 struct Report {
   Json j;
   std::vector<std::string> failures;
@@ -241,6 +248,8 @@ void PrintText(const Options& o, const Report& rep) {
             << "; Retry-After seen " << s["retry_after"].dump() << ")\n"
             << "  no HTTP answer " << s["no_answer_total"] << " " << s["no_answer"].dump() << ", of them timeouts "
             << s["timeouts"] << "\n"
+            << "  CPU during the storm: server " << s["server_cpu_seconds"].get<double>()
+            << " s, terminals (this process) " << s["client_cpu_seconds"].get<double>() << " s\n"
             << "server: peak RSS " << j["server"]["peak_rss_mib"].get<double>() << " MiB (bound " << o.rss_bound_mib
             << "), peak open fds " << j["server"]["peak_fds"] << " (bound " << j["server"]["fd_bound"] << "), "
             << j["server"]["samples"] << " samples; devices in the store " << j["server"]["devices"]
@@ -297,9 +306,12 @@ int Run(const Options& o) {
   rep.j["restart_seconds"] = restart_s;
   Sampler sampler(server.run_pid(), 50);
   StormOptions storm{o.arrival_seconds, o.quick ? 120.0 : 300.0, 30, 1, o.threads, o.seed + 1};
+  const double server_cpu = bench::ProcessCpuSeconds({server.run_pid()}), client_cpu = SelfCpuSeconds();
   StormResult r = RunStorm(target, terminals, load, storm);
   sampler.Stop();
   rep.j["storm"] = StormJson(r);
+  rep.j["storm"]["server_cpu_seconds"] = bench::ProcessCpuSeconds({server.run_pid()}) - server_cpu;
+  rep.j["storm"]["client_cpu_seconds"] = SelfCpuSeconds() - client_cpu;
   size_t devices = 0, manifests = 0;
   if (!(e = CountDevices(server.data() + "/server.db", "STORM-", devices, manifests)).empty()) return fail(e);
   Gate(o, r, devices, manifests, sampler, rep);

@@ -166,6 +166,7 @@ class StormTerminal : public std::enable_shared_from_this<StormTerminal> {
   }
 
   void Answered(const bench::ReplyHead& head) {
+    no_answer_run_ = 0;
     if (head.status != 503 && head.status >= 300 && head.status != 304 && r_.sample_bodies.count(head.status) == 0) {
       size_t n = std::min<size_t>(std::min(head.content_length, buf_.size()), 512);
       r_.sample_bodies[head.status].assign(static_cast<const char*>(buf_.data().data()), n);
@@ -193,11 +194,15 @@ class StormTerminal : public std::enable_shared_from_this<StormTerminal> {
     After(s_.options.no_answer_retry_seconds + Jitter(s_.options.no_answer_retry_seconds));
   }
 
+  // Backoff after an attempt without an HTTP answer: no_answer_retry_seconds doubling per such
+  // attempt in a row up to 8 x, "equal jitter" (half fixed, half random) as the agent's.
   void NoAnswer(const char* phase, const boost::system::error_code& ec) {
     if (timed_out_) r_.timeouts++;
     r_.no_answer[Kind(phase, ec, timed_out_)]++;
     CloseStream();
-    After(s_.options.no_answer_retry_seconds + Jitter(s_.options.no_answer_retry_seconds));
+    const double backoff =
+        s_.options.no_answer_retry_seconds * static_cast<double>(1u << std::min(no_answer_run_++, 3u));
+    After(backoff / 2 + Jitter(backoff / 2));
   }
 
   Shared& s_;
@@ -212,6 +217,7 @@ class StormTerminal : public std::enable_shared_from_this<StormTerminal> {
   uint64_t gen_ = 0;
   bool timed_out_ = false;
   uint32_t attempts_ = 0;
+  unsigned no_answer_run_ = 0;  // attempts without an HTTP answer in a row
   bool served_ = false;
   SteadyClock::time_point first_attempt_{}, served_at_{};
   StormResult r_;  // this terminal's counts

@@ -12,7 +12,8 @@
 //    by status, next attempt after no_answer_retry_seconds + jitter. No HTTP answer at all (refused,
 //    closed or reset during the handshake or before the reply, or no reply within
 //    attempt_timeout_seconds): counted by kind ("handshake: closed", "read: timeout", …), next
-//    attempt after no_answer_retry_seconds + a random 0..no_answer_retry_seconds.
+//    attempt after a backoff of no_answer_retry_seconds doubling with each such attempt in a row
+//    (at most 8 x), half of it fixed and half random (the agent's "equal jitter").
 //  - A terminal stops retrying give_up_seconds after the start (it stays unserved).
 // Ownership: terminals and the target's slots (sessions, ETags) are borrowed and updated.
 // Thread safety: RunStorm() runs its own io_context on `threads` threads; each terminal's
