@@ -95,6 +95,7 @@ Action ReadAction(const sql::Statement& st) {
   a.detail = st.ColumnText(17);
   a.created_s = st.ColumnInt(18);
   a.updated_s = st.ColumnInt(19);
+  a.rollout_id = st.ColumnInt(20);
   return a;
 }
 
@@ -264,12 +265,13 @@ Result<int64_t> SqliteStore::CreateAction(const Action& a) {
     FW_ASSIGN_OR_RETURN(id, db_.QueryInt("SELECT COALESCE(MAX(id), 0) + 1 FROM actions"));
     return Write(
         std::string("INSERT INTO actions (") + kActionColumns +
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [&](sql::Statement& st) {
           st.Bind(1, id).Bind(2, a.device_serial).Bind(3, a.kind).Bind(4, a.target_name);
           st.Bind(5, a.target_version).Bind(6, a.type).Bind(7, a.window).Bind(8, a.deadline_s);
           st.Bind(9, a.backup_required ? 1 : 0);
           BindMutable(st, a, 10);
+          st.Bind(21, a.rollout_id);  // set at creation only: UpdateAction leaves it
         },
         "creating an action for " + a.device_serial);
   });

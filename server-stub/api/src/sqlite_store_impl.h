@@ -1,7 +1,7 @@
 // The SQLite backend of fw/server/store.h (internal to fw_server_store): the class, its row
 // readers and write helpers. Method bodies live in sqlite_store.cc (devices, enrolment tokens,
-// certificates, actions, segments) and sqlite_store_ops.cc (the operator side: queries, labels,
-// operator tokens, the audit log, alerts, settings).
+// certificates, actions, segments), sqlite_store_ops.cc (the operator side: queries, labels,
+// operator tokens, the audit log, alerts, settings) and sqlite_store_rollouts.cc (rollout rows).
 // Ownership: a SqliteStore owns its one fw::sql::Database connection.
 // Thread safety: one thread at a time (the Store contract).
 #pragma once
@@ -21,7 +21,7 @@ inline constexpr const char* kDeviceColumns =
 inline constexpr const char* kActionColumns =
     "id, device_serial, kind, target_name, target_version, type, window_local, deadline_s, backup_required, "
     "state, attempt, last_seq, backup_done, cancel_requested, done, failure_class, exit_code, detail, "
-    "created_s, updated_s";
+    "created_s, updated_s, rollout_id";
 
 Result<DeviceState> ParseDeviceState(std::string_view s);
 Result<Device> ReadDevice(const sql::Statement& st);

@@ -187,14 +187,94 @@ ALTER TABLE devices DROP COLUMN version;
 ALTER TABLE devices DROP COLUMN hardware_id;
 )sql";
 
+// Migration 3 (issue 18, rollouts): the rollout that assigned an action, rollouts, their groups,
+// their frozen membership and per-group counters (docs/fleet-rollouts.md "Store"). Rows only: every
+// decision is fw_server_rollout's. `index` is reserved in SQL: the group's position is group_index.
+inline constexpr const char* kSchemaV3Up = R"sql(
+ALTER TABLE actions ADD COLUMN rollout_id BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX actions_rollout_open ON actions (rollout_id, done, id);
+CREATE TABLE rollouts (
+  id BIGINT PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  target_name TEXT NOT NULL,
+  target_version TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('created', 'running', 'paused', 'stopped', 'finished')),
+  pause_kind TEXT NOT NULL CHECK (pause_kind IN ('', 'rule', 'operator', 'approval', 'fleet')),
+  pause_reason TEXT NOT NULL,
+  current_group BIGINT NOT NULL,
+  revert_of BIGINT NOT NULL,
+  revert_rollout BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  started_by TEXT NOT NULL,
+  approved_by TEXT NOT NULL,
+  created_s BIGINT NOT NULL,
+  started_s BIGINT NOT NULL,
+  paused_s BIGINT NOT NULL,
+  updated_s BIGINT NOT NULL,
+  group_started_s BIGINT NOT NULL,
+  ramp_window_start_s BIGINT NOT NULL,
+  ramp_window_assigned BIGINT NOT NULL
+);
+CREATE INDEX rollouts_state ON rollouts (state, id);
+CREATE TABLE rollout_groups (
+  rollout_id BIGINT NOT NULL REFERENCES rollouts (id),
+  group_index BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'done')),
+  members BIGINT NOT NULL,
+  started_s BIGINT NOT NULL,
+  finished_s BIGINT NOT NULL,
+  PRIMARY KEY (rollout_id, group_index)
+);
+CREATE TABLE rollout_members (
+  rollout_id BIGINT NOT NULL REFERENCES rollouts (id),
+  serial TEXT NOT NULL REFERENCES devices (serial),
+  group_index BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('waiting', 'assigned', 'retry_wait', 'succeeded', 'failed', 'no_response',
+                                       'skipped')),
+  action_id BIGINT NOT NULL,
+  assignments BIGINT NOT NULL,
+  failure_class TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  from_version TEXT NOT NULL,
+  next_assign_s BIGINT NOT NULL,
+  updated_s BIGINT NOT NULL,
+  PRIMARY KEY (rollout_id, serial)
+);
+CREATE INDEX rollout_members_group_state ON rollout_members (rollout_id, group_index, state, serial);
+CREATE INDEX rollout_members_action ON rollout_members (action_id);
+CREATE TABLE rollout_counters (
+  rollout_id BIGINT NOT NULL REFERENCES rollouts (id),
+  group_index BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  value BIGINT NOT NULL,
+  PRIMARY KEY (rollout_id, group_index, name)
+);
+)sql";
+
+inline constexpr const char* kSchemaV3Down = R"sql(
+DROP TABLE rollout_counters;
+DROP INDEX rollout_members_action;
+DROP INDEX rollout_members_group_state;
+DROP TABLE rollout_members;
+DROP TABLE rollout_groups;
+DROP INDEX rollouts_state;
+DROP TABLE rollouts;
+DROP INDEX actions_rollout_open;
+ALTER TABLE actions DROP COLUMN rollout_id;
+)sql";
+
 inline const sql::Migrator& StoreMigrator() {
   static const sql::Migrator migrator(
-      "fleet server", {
-                          {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments",
-                           kSchemaV1Up, kSchemaV1Down},
-                          {2, "device filter columns, labels, operator tokens, audit log, alerts, settings",
-                           kSchemaV2Up, kSchemaV2Down},
-                      });
+      "fleet server",
+      {
+          {1, "devices, enrolment tokens, certificates, deny list, actions, events, journal segments", kSchemaV1Up,
+           kSchemaV1Down},
+          {2, "device filter columns, labels, operator tokens, audit log, alerts, settings", kSchemaV2Up,
+           kSchemaV2Down},
+          {3, "rollouts: actions.rollout_id, rollouts, groups, members, counters", kSchemaV3Up, kSchemaV3Down},
+      });
   return migrator;
 }
 
