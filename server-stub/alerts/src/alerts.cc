@@ -14,8 +14,9 @@
 namespace fw::server {
 namespace {
 
-constexpr std::array<std::string_view, 6> kKinds = {"journal_anomaly", "clone",         "quarantine",
-                                                    "rollout_paused",  "cert_expiring", "audit_head"};
+constexpr std::array<std::string_view, 8> kKinds = {"journal_anomaly", "clone",          "quarantine",
+                                                    "rollout_paused",  "cert_expiring",  "audit_head",
+                                                    "journal_check",   "snapshot_failed"};
 constexpr int64_t kDueBatch = 100;                 // deliveries per RunOnce
 constexpr uint64_t kMaxReceiverReply = 64 * 1024;  // a receiver's answer is read, never kept
 constexpr size_t kMaxErrorText = 200;              // last_error / attempt error, truncated
