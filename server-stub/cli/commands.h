@@ -16,6 +16,7 @@ void AddServerCommands(cli::Program& p);      // init, run            (server_cm
 void AddCaCommands(cli::Program& p);          // ca ..., issuer       (ca_cmds.cc, identity)
 void AddDeviceCommands(cli::Program& p);      // enrol-token, action, device ... (device_cmds.cc, api)
 void AddTokenAuditCommands(cli::Program& p);  // token ..., audit ...    (token_audit_cmds.cc, store)
+void AddRolloutCommands(cli::Program& p);     // rollout ... over the operator API (rollout_cmds.cc, fleetcli)
 
 // The audit actor of the offline commands that write: "cli:<$USER>", or "cli:uid N" when $USER is
 // unset or not 1-64 printable characters (token_audit_cmds.cc).

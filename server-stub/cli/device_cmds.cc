@@ -10,8 +10,11 @@
 #include "fw/crypto.h"
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
+#include "fw/server/config.h"
 #include "fw/server/device_messages.h"
+#include "fw/server/fleet_server.h"
 #include "fw/server/operator_json.h"
+#include "fw/server/rollout.h"
 #include "fw/server/store.h"
 
 namespace fw::server {
@@ -185,9 +188,16 @@ int ActionCancel(const cli::Invocation& inv) {
     a->updated_s = Now();
     result = *a;
     FW_RETURN_IF_ERROR((*store)->UpdateAction(*a));
-    return Record(**store, a->updated_s, CliActor(), "action.cancel", "action:" + std::to_string(id), AuditText(before),
-                  AuditText(ops::ActionJson(*a)))
-        .status();
+    FW_RETURN_IF_ERROR(Record(**store, a->updated_s, CliActor(), "action.cancel", "action:" + std::to_string(id),
+                              AuditText(before), AuditText(ops::ActionJson(*a)))
+                           .status());
+    if (!a->done || a->rollout_id == 0) return Status::Ok();
+    // Closed at once: its rollout member moves in this transaction, with the server's alert policy.
+    FW_ASSIGN_OR_RETURN(auto config, LoadConfig(inv.vm["data"].as<std::string>()));
+    const AlertPolicy alerts = MakeAlertPolicy(config);
+    rollout::Context ctx;
+    ctx.alerts = &alerts;
+    return rollout::OnActionClosed(**store, ctx, *a, a->updated_s);
   });
   if (!s.ok()) return cli::Fail(inv, s);
   if (inv.json) {

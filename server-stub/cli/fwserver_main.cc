@@ -13,6 +13,7 @@ cli::Program MakeProgram() {
   AddCaCommands(p);
   AddDeviceCommands(p);
   AddTokenAuditCommands(p);
+  AddRolloutCommands(p);
   return p;
 }
 

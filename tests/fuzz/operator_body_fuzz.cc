@@ -1,6 +1,6 @@
 // libFuzzer target for the operator API's JSON body parsers (fw/server/operator_messages.h): bounded,
 // and what parses holds checked values (a known role, a valid serial, a non-empty bounded reason,
-// expires_in in range). Under g++ it replays the corpus.
+// expires_in in range, a rollout operation's revert only where allowed). Under g++ it replays the corpus.
 #include <cstdint>
 #include <string_view>
 
@@ -18,6 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (e.ok() && e->expires_in && *e->expires_in < 60) __builtin_trap();
   auto t = ParseEnrolTokenBody(text);
   if (t.ok() && !IsValidSerialText(t->serial)) __builtin_trap();
+  auto o = ParseRolloutOpBody(text, /*reason_required=*/true, /*revert_allowed=*/false);
+  if (o.ok() && (!fits || o->reason.empty() || o->reason.size() > kMaxReasonBytes || o->revert)) __builtin_trap();
+  auto so = ParseRolloutOpBody(text, /*reason_required=*/false, /*revert_allowed=*/true);
+  if (so.ok() && (!fits || so->reason.size() > kMaxReasonBytes)) __builtin_trap();
   auto k = ParseTokenBody(text);
   if (k.ok() && (k->name.empty() ||
                  (k->role != "viewer" && k->role != "operator" && k->role != "approver" && k->role != "admin"))) {

@@ -97,6 +97,16 @@ TEST(OperatorMessages, BodiesAreStrict) {
   EXPECT_FALSE(ParseReasonBody(R"({"reason":""})").ok());
   EXPECT_FALSE(ParseReasonBody("{}").ok());
   EXPECT_FALSE(ParseReasonBody(R"({"reason":")" + std::string(kMaxReasonBytes + 1, 'r') + "\"}").ok());
+  // Rollout operations: start takes an empty body; the others need a reason; revert is stop's alone.
+  EXPECT_TRUE(ParseRolloutOpBody("", /*reason_required=*/false, /*revert_allowed=*/false).ok());
+  EXPECT_FALSE(ParseRolloutOpBody("{}", true, true).ok());
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":""})", true, true).ok());
+  EXPECT_EQ(ParseRolloutOpBody(R"({"reason":"canary bad","revert":true})", true, true)->revert, true);
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":"x","revert":true})", true, false).ok());
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":"x","revert":"yes"})", true, true).ok());
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":"x","why":1})", true, true).ok());
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":"x","reason":"y"})", true, true).ok());
+  EXPECT_FALSE(ParseRolloutOpBody(R"({"reason":")" + std::string(kMaxReasonBytes + 1, 'r') + "\"}", true, true).ok());
   EXPECT_FALSE(ParseExpiresBody("")->expires_in.has_value());  // empty body = {}
   EXPECT_EQ(*ParseExpiresBody(R"({"expires_in":3600})")->expires_in, 3600);
   EXPECT_FALSE(ParseExpiresBody(R"({"expires_in":59})").ok());

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "fw/server/operator_messages.h"
-#include "ops_fixture.h"
+#include "rollout_api_fixture.h"
 
 namespace fw::server::test {
 namespace {
@@ -30,8 +30,9 @@ int Rank(const std::string& role) {
   return 3;
 }
 
-class OpsRoleTest : public OpsTest {
+class OpsRoleTest : public RolloutApiTest {
  protected:
+  // size: the route table's cases, one entry per route
   std::vector<RouteCase> Cases() {
     auto fixed = [](std::string target, std::string body = "") {
       return [target, body](int) { return std::make_pair(target, body); };
@@ -47,6 +48,12 @@ class OpsRoleTest : public OpsTest {
       };
     };
     const std::string reason = R"({"reason":"matrix"})";
+    auto rollout_in = [this](const std::string& state, const std::string& op, const std::string& body) {
+      return [=, this](int n) {
+        const int64_t id = MakeRollout("r" + op + std::to_string(n), state);
+        return std::make_pair("/v1/rollouts/" + std::to_string(id) + "/" + op, body);
+      };
+    };
     return {
         {"GET", "/healthz", fixed("/healthz")},
         {"GET", "/readyz", fixed("/readyz")},
@@ -100,12 +107,28 @@ class OpsRoleTest : public OpsTest {
         {"GET", "/v1/audit", fixed("/v1/audit?limit=10")},
         {"GET", "/v1/audit/verify", fixed("/v1/audit/verify")},
         {"GET", "/v1/alerts", fixed("/v1/alerts")},
+        {"POST", "/v1/rollouts",
+         [this](int n) {
+           const std::string tag = "rc" + std::to_string(n);
+           AddLabelled({tag}, tag);
+           return std::make_pair("/v1/rollouts",
+                                 Spec(tag, tag, Json::array({{{"name", "all"}, {"percent", 100}}})).dump());
+         }},
+        {"GET", "/v1/rollouts", fixed("/v1/rollouts?limit=5")},
+        {"GET", "/v1/rollouts/{id}", fixed("/v1/rollouts/" + std::to_string(rollout_id_))},
+        {"GET", "/v1/rollouts/{id}/members", fixed("/v1/rollouts/" + std::to_string(rollout_id_) + "/members")},
+        {"POST", "/v1/rollouts/{id}/start", rollout_in("created", "start", "{}")},
+        {"POST", "/v1/rollouts/{id}/pause", rollout_in("running", "pause", reason)},
+        {"POST", "/v1/rollouts/{id}/resume", rollout_in("paused", "resume", reason)},
+        {"POST", "/v1/rollouts/{id}/stop", rollout_in("running", "stop", reason)},
+        {"POST", "/v1/rollouts/{id}/approve", rollout_in("approval", "approve", reason)},
     };
   }
 
   void SetUp() override {
-    OpsTest::SetUp();
+    RolloutApiTest::SetUp();
     if (HasFatalFailure()) return;
+    rollout_id_ = MakeRollout("shown", "running");
     AddDevice("D-1");
     SegmentRecord s;
     s.device_serial = "D-1";
@@ -126,6 +149,7 @@ class OpsRoleTest : public OpsTest {
   }
 
   int64_t action_id_ = 0;
+  int64_t rollout_id_ = 0;
 };
 
 TEST_F(OpsRoleTest, EveryRouteForEveryKindOfToken) {
@@ -148,7 +172,7 @@ TEST_F(OpsRoleTest, EveryRouteForEveryKindOfToken) {
   for (const auto& r : OperatorRoutes()) served.insert({r.method, r.pattern});
   for (const auto& c : cases) covered.insert({c.method, c.pattern});
   ASSERT_EQ(served, covered);
-  ASSERT_EQ(cases.size(), 30u);
+  ASSERT_EQ(cases.size(), 39u);
 
   int n = 0, allowed = 0, refused = 0;
   for (const auto& info : OperatorRoutes()) {

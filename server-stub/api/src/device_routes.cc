@@ -9,6 +9,7 @@
 #include "fw/server/device_messages.h"
 #include "fw/server/journal_vault.h"
 #include "fw/server/journal_witness.h"
+#include "fw/server/rollout.h"
 
 namespace fw::server {
 namespace {
@@ -116,6 +117,15 @@ Status RecordActionClose(Store& store, int64_t now, const Action& a, const std::
       .status();
 }
 
+// A closed action of a rollout moves its member and may pause the rollout, in the caller's transaction
+// (fw/server/rollout.h OnActionClosed). Needs no repository: it never assigns.
+Status CloseInRollout(Store& store, const AlertPolicy& alerts, const Action& a, int64_t now) {
+  if (a.rollout_id == 0 || !a.done) return Status::Ok();
+  rollout::Context ctx;
+  ctx.alerts = &alerts;
+  return rollout::OnActionClosed(store, ctx, a, now);
+}
+
 }  // namespace
 
 // size: one pass over the check-in's decisions (manifest, witness, verdicts) and its one write
@@ -169,6 +179,7 @@ Response DeviceApi::Checkin(const Request& request) {
       for (auto& [a, before] : decided) {
         FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
         FW_RETURN_IF_ERROR(RecordActionClose(*store_, now, *a, before));
+        FW_RETURN_IF_ERROR(CloseInRollout(*store_, config_.alerts, *a, now));
       }
       return Status::Ok();
     });
@@ -244,6 +255,7 @@ Response DeviceApi::Events(const Request& request, const std::string& id_text) {
       reply = ErrorResponse(409, "event_conflict", "event (attempt, seq) was stored with other content");
       return Status::Ok();
     }
+    const bool was_open = !action->done;
     const EventDecision decision = ApplyEvent(*action, *event, NowS());
     switch (decision.outcome) {
       case EventOutcome::kOlder:
@@ -259,6 +271,7 @@ Response DeviceApi::Events(const Request& request, const std::string& id_text) {
     }
     FW_RETURN_IF_ERROR(store_->AddEvent({id, event->attempt, event->seq, event->state, event_json, NowS()}));
     FW_RETURN_IF_ERROR(store_->UpdateAction(*action));
+    if (was_open) FW_RETURN_IF_ERROR(CloseInRollout(*store_, config_.alerts, *action, NowS()));
     return result("applied"), Status::Ok();
   });
   if (!s.ok()) return StoreErrorResponse(s);

@@ -308,8 +308,8 @@ Status ReadSections(ObjectReader& top, ServerConfig& c) {
 }  // namespace
 
 const std::vector<std::string>& KnownAlertKinds() {
-  static const std::vector<std::string> kinds = {"journal_anomaly", "clone",         "quarantine",
-                                                 "rollout_paused",  "cert_expiring", "audit_head"};
+  static const std::vector<std::string> kinds = {"journal_anomaly", "clone",      "quarantine",    "rollout_paused",
+                                                 "cert_expiring",   "audit_head", "journal_check", "snapshot_failed"};
   return kinds;
 }
 

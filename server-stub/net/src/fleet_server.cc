@@ -186,6 +186,7 @@ SchedulerConfig MakeSchedulerConfig(const ServerConfig& config) {
   SchedulerConfig s;
   s.data_dir = config.data_dir;
   s.heads_file = config.audit.heads_file;
+  s.repository_dir = config.repository_dir;
   s.export_interval_seconds = config.audit.export_interval_seconds;
   s.cert_warn_seconds = config.cert_warn_days * 86400;
   s.retention_seconds = config.journal.retention_days * 86400;

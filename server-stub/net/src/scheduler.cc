@@ -7,13 +7,14 @@
 
 #include "fw/server/audit.h"
 #include "fw/server/ca_status.h"
+#include "fw/server/rollout.h"
 
 namespace fw::server {
 namespace {
 
 using nlohmann::json;
 
-enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3 };
+enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4 };
 
 // Whether `next_ms` has come; if so moves it one interval past now.
 bool Due(int64_t& next_ms, int64_t now_ms, int64_t interval_s) {
@@ -29,7 +30,8 @@ Scheduler::Scheduler(SchedulerConfig config, std::unique_ptr<Store> store, std::
     : config_(std::move(config)),
       store_(std::move(store)),
       deliverer_(config_.alerts, std::move(delivery_store), clock),
-      clock_(clock) {}
+      clock_(clock),
+      repository_(config_.repository_dir) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -39,6 +41,7 @@ void Scheduler::Note(const char* task, const Status& status, Status& first) {
   const int index = std::string_view(task) == "deliveries"   ? kDeliver
                     : std::string_view(task) == "audit head" ? kExport
                     : std::string_view(task) == "cert scan"  ? kCertScan
+                    : std::string_view(task) == "rollouts"   ? kRollouts
                                                              : kPurge;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.errors++;
@@ -54,6 +57,7 @@ Status Scheduler::RunOnce() {
   const int64_t now_ms = clock_.MonotonicMs();
   const int64_t now_s = clock_.WallSeconds();
   Note("deliveries", DeliverAlerts(), first);
+  Note("rollouts", TickRollouts(now_s), first);
   if (Due(next_export_ms_, now_ms, config_.export_interval_seconds)) Note("audit head", ExportHead(now_s), first);
   if (Due(next_cert_scan_ms_, now_ms, config_.cert_scan_interval_seconds)) {
     Note("cert scan", ScanCertificates(now_s), first);
@@ -147,6 +151,17 @@ Status Scheduler::PurgeJournals(int64_t now_s) {
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.segments_purged += deleted;
+  return Status::Ok();
+}
+
+Status Scheduler::TickRollouts(int64_t now_s) {
+  rollout::Context ctx;
+  ctx.alerts = &config_.alerts;
+  ctx.repository = [this, now_s]() { return repository_.Get(now_s); };
+  FW_ASSIGN_OR_RETURN(rollout::TickStats t, rollout::Tick(*store_, ctx, now_s));
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.rollout_assigned += t.assigned;
+  stats_.rollout_timeouts += t.timed_out + t.no_response;
   return Status::Ok();
 }
 

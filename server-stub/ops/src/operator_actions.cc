@@ -4,6 +4,7 @@
 #include "fw/server/alerts.h"
 #include "fw/server/audit.h"
 #include "fw/server/operator_json.h"
+#include "fw/server/rollout.h"
 #include "operator_impl.h"
 
 namespace fw::server::ops {
@@ -150,8 +151,13 @@ Response OperatorApi::CancelAction(Call& call) {
         FW_RETURN_IF_ERROR(store_->UpdateAction(*a));
         JsonValue after = ActionJson(*a);
         after["cancel_reason"] = body->reason;
-        return Record(*store_, Now(), call.actor, "action.cancel", ActionObject(a->id), before.dump(), after.dump())
-            .status();
+        FW_RETURN_IF_ERROR(
+            Record(*store_, Now(), call.actor, "action.cancel", ActionObject(a->id), before.dump(), after.dump())
+                .status());
+        if (!a->done || a->rollout_id == 0) return Status::Ok();
+        rollout::Context ctx;  // closed at once: its rollout member moves in this transaction
+        ctx.alerts = &config_.alerts;
+        return rollout::OnActionClosed(*store_, ctx, *a, Now());
       },
       [&] { return Json(200, ActionJson(result).dump()); });
 }

@@ -1,5 +1,6 @@
 // The operator API: routing, tokens and roles, errors, health and metrics (fw/server/operator_api.h).
-// The routes themselves are in operator_devices.cc, operator_actions.cc and operator_admin.cc.
+// The routes themselves are in operator_devices.cc, operator_actions.cc, operator_admin.cc and
+// operator_rollouts.cc.
 #include <nlohmann/json.hpp>
 
 #include "fw/server/audit.h"
@@ -103,6 +104,15 @@ const std::vector<OperatorApi::Route>& OperatorApi::Routes() {
       {"GET", "/v1/audit", kP, false, &A::Audit},
       {"GET", "/v1/audit/verify", kP, false, &A::AuditVerify},
       {"GET", "/v1/alerts", kV, false, &A::Alerts},
+      {"POST", "/v1/rollouts", kO, false, &A::CreateRollout},
+      {"GET", "/v1/rollouts", kV, false, &A::ListRollouts},
+      {"GET", "/v1/rollouts/{id}", kV, false, &A::GetRollout},
+      {"GET", "/v1/rollouts/{id}/members", kV, false, &A::RolloutMembers},
+      {"POST", "/v1/rollouts/{id}/start", kO, false, &A::StartRollout},
+      {"POST", "/v1/rollouts/{id}/pause", kO, false, &A::PauseRollout},
+      {"POST", "/v1/rollouts/{id}/resume", kO, false, &A::ResumeRollout},  // approver unless an operator paused it
+      {"POST", "/v1/rollouts/{id}/stop", kO, false, &A::StopRollout},
+      {"POST", "/v1/rollouts/{id}/approve", kP, false, &A::ApproveRollout},
   };
   return routes;
 }
@@ -110,8 +120,15 @@ const std::vector<OperatorApi::Route>& OperatorApi::Routes() {
 OperatorApi::OperatorApi(const OperatorApiConfig& config, std::unique_ptr<Store> store, Metrics& metrics, Clock& clock)
     : config_(config), store_(std::move(store)), metrics_(metrics), clock_(clock), repository_(config.repository_dir) {}
 
-uint64_t OperatorApi::MaxBodyBytes(const std::string& /*method*/, const std::string& /*target*/) const {
-  return kMaxOperatorBodyBytes;
+namespace {
+// A rollout's spec may be larger than the other bodies (fw/server/rollout.h: at most 64 KiB).
+size_t MaxBodyFor(std::string_view method, std::string_view path) {
+  return method == "POST" && path == "/v1/rollouts" ? kMaxRolloutSpecBytes : kMaxOperatorBodyBytes;
+}
+}  // namespace
+
+uint64_t OperatorApi::MaxBodyBytes(const std::string& method, const std::string& target) const {
+  return MaxBodyFor(method, SplitTarget(target).first);
 }
 
 Response OperatorApi::Handle(const Request& request) {
@@ -148,8 +165,8 @@ Response OperatorApi::Dispatch(const Request& request) {
   if (route == nullptr) {
     return Error(405, "method_not_allowed", path + " takes " + allow).Header("Allow", allow);
   }
-  if (request.body.size() > kMaxOperatorBodyBytes) {
-    return Error(413, "too_large", "the body exceeds " + std::to_string(kMaxOperatorBodyBytes) + " bytes");
+  if (const size_t max = MaxBodyFor(request.method, path); request.body.size() > max) {
+    return Error(413, "too_large", "the body exceeds " + std::to_string(max) + " bytes");
   }
   Call call{request, path, {}, raw_query, std::move(pieces), std::nullopt, Role::kViewer, ""};
   if (route->min_role) {

@@ -1,5 +1,5 @@
 // The operator API handler (fw/server/operator_api.h), split over operator_api.cc (routing, tokens,
-// errors, health), operator_devices.cc, operator_actions.cc and operator_admin.cc. Internal to
+// errors, health), operator_devices.cc, operator_actions.cc, operator_admin.cc and operator_rollouts.cc. Internal to
 // fw_server_ops. Thread safety: one instance per thread.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include "fw/server/operator_auth.h"
 #include "fw/server/operator_messages.h"
 #include "fw/server/repository_targets.h"
+#include "fw/server/rollout.h"
 #include "fw/server/store.h"
 
 namespace fw::server::ops {
@@ -97,6 +98,22 @@ class OperatorApi final : public RequestHandler {
   Response Audit(Call& call);
   Response AuditVerify(Call& call);
   Response Alerts(Call& call);
+  // operator_rollouts.cc
+  Response CreateRollout(Call& call);
+  Response ListRollouts(Call& call);
+  Response GetRollout(Call& call);
+  Response RolloutMembers(Call& call);
+  Response StartRollout(Call& call);
+  Response PauseRollout(Call& call);
+  Response ResumeRollout(Call& call);
+  Response StopRollout(Call& call);
+  Response ApproveRollout(Call& call);
+  Response RolloutOp(Call& call, std::string_view op);
+  // The engine's context: this handler's alert policy and repository cache (*repository_failed set
+  // when the engine asked for the repository and it could not be read).
+  rollout::Context RolloutContext(bool* repository_failed);
+  // GET /v1/rollouts/{id}'s body with `status`, or 404 unknown_rollout.
+  Response RolloutViewResponse(int status, int64_t id);
   // Makes an enrolment token for `serial` (audited as enrol_token.create) -> 201 {"token","serial","expires"}.
   Response IssueEnrolToken(Call& call, const std::string& serial, int64_t expires_in, bool re_enrol);
 

@@ -310,4 +310,16 @@ Result<TokenBody> ParseTokenBody(std::string_view body) {
   return b;
 }
 
+Result<RolloutOpBody> ParseRolloutOpBody(std::string_view body, bool reason_required, bool revert_allowed) {
+  FW_ASSIGN_OR_RETURN(Json j, ParseBodyObject(body, {"reason", "revert"}));
+  RolloutOpBody b;
+  FW_ASSIGN_OR_RETURN(auto reason, Text(j, "reason", reason_required, kMaxReasonBytes));
+  if (reason) b.reason = *reason;
+  if (reason_required && b.reason.empty()) return InvalidArgument("field \"reason\" is empty: say why");
+  FW_ASSIGN_OR_RETURN(auto revert, Boolean(j, "revert"));
+  if (revert && !revert_allowed) return InvalidArgument("field \"revert\" is only taken by stop");
+  b.revert = revert.value_or(false);
+  return b;
+}
+
 }  // namespace fw::server

@@ -3,7 +3,8 @@
 // background deliverer with HMAC-signed bodies, retries with exponential backoff and a delivery log.
 //
 // Contract:
-//  - Kinds: journal_anomaly, clone, quarantine, rollout_paused, cert_expiring, audit_head.
+//  - Kinds: journal_anomaly, clone, quarantine, rollout_paused, cert_expiring, audit_head,
+//    journal_check, snapshot_failed (the last two raised by rollouts, fw/server/rollout.h).
 //    A webhook subscribes to kinds ("*" = all). RaiseAlert() stores the alert with one pending
 //    delivery per subscribed webhook (none subscribed: the alert is still stored, for the operator
 //    API's alert list). Call it inside the caller's Store::Atomically. An unknown kind, or details

@@ -4,6 +4,10 @@
 // Contract:
 //  - RunOnce() is one pass on the caller's thread, in this order:
 //      every pass                    Deliverer::RunOnce (due webhook deliveries, fw/server/alerts.h)
+//      every pass                    rollout::Tick (fw/server/rollout.h: timeouts, retries, late
+//                                    joiners, ramped assignment, group completion of every running
+//                                    rollout) with a RepositoryCache over repository_dir, read only
+//                                    when a running rollout needs the signed targets
 //      every export_interval         ExportAuditHead(heads_file); when it wrote a line and a webhook
 //                                    subscribes to audit_head: RaiseAlert(audit_head, "audit",
 //                                    {"seq","hash","heads_file"})
@@ -36,14 +40,16 @@
 
 #include "fw/clock.h"
 #include "fw/server/alerts.h"
+#include "fw/server/repository_targets.h"
 #include "fw/server/store.h"
 #include "fw/status.h"
 
 namespace fw::server {
 
 struct SchedulerConfig {
-  std::string data_dir;    // DIR: the CA files (ReadCaStatus)
-  std::string heads_file;  // audit.heads_file
+  std::string data_dir;        // DIR: the CA files (ReadCaStatus)
+  std::string heads_file;      // audit.heads_file
+  std::string repository_dir;  // the signed repository (rollout assignments plan against it)
   int64_t export_interval_seconds = 300;
   int64_t cert_scan_interval_seconds = 3600;
   int64_t purge_interval_seconds = 86400;
@@ -59,6 +65,8 @@ struct SchedulerStats {
   int64_t heads_exported = 0;  // lines written to the heads file
   int64_t cert_alerts = 0;     // cert_expiring alerts raised
   int64_t segments_purged = 0;
+  int64_t rollout_assigned = 0;  // actions assigned by rollout ticks
+  int64_t rollout_timeouts = 0;  // rollout actions closed timed_out or no_response by ticks
   int64_t errors = 0;
   std::string last_error;
 };
@@ -81,6 +89,7 @@ class Scheduler {
   Status ExportHead(int64_t now_s);
   Status ScanCertificates(int64_t now_s);
   Status PurgeJournals(int64_t now_s);
+  Status TickRollouts(int64_t now_s);
   // Counts and logs a task's error (the same message of the same task is logged once).
   void Note(const char* task, const Status& status, Status& first);
 
@@ -88,6 +97,7 @@ class Scheduler {
   std::unique_ptr<Store> store_;
   Deliverer deliverer_;
   Clock& clock_;
+  RepositoryCache repository_;
   int64_t next_export_ms_ = INT64_MIN;
   int64_t next_cert_scan_ms_ = INT64_MIN;
   int64_t next_purge_ms_ = INT64_MIN;
@@ -96,7 +106,7 @@ class Scheduler {
   std::condition_variable wake_;
   bool stop_ = false;
   SchedulerStats stats_;
-  std::string last_logged_[4];
+  std::string last_logged_[5];
   std::thread thread_;
 };
 

@@ -32,6 +32,8 @@ namespace fw::server {
 inline constexpr size_t kMaxOperatorBodyBytes = 16 * 1024;
 inline constexpr size_t kMaxQueryBytes = 4 * 1024;
 inline constexpr size_t kMaxReasonBytes = 512;
+// POST /v1/rollouts: the spec (fw/server/rollout.h ParseRolloutSpec bounds it the same way).
+inline constexpr size_t kMaxRolloutSpecBytes = 64 * 1024;
 
 // "path?query" -> (path, query); no '?' -> query "".
 std::pair<std::string, std::string> SplitTarget(std::string_view target);
@@ -85,7 +87,15 @@ struct TokenBody {
   std::optional<int64_t> expires_in;
 };
 
+// POST /v1/rollouts/{id}/{start|pause|resume|stop|approve}: {"reason": TEXT, "revert": BOOL}.
+struct RolloutOpBody {
+  std::string reason;   // 1..kMaxReasonBytes, no control characters; "" only when not required
+  bool revert = false;  // only where allowed (stop)
+};
+
 Result<ActionBody> ParseActionBody(std::string_view body);
+// reason_required: a missing or empty reason is refused; revert_allowed: else "revert" is refused.
+Result<RolloutOpBody> ParseRolloutOpBody(std::string_view body, bool reason_required, bool revert_allowed);
 Result<ReasonBody> ParseReasonBody(std::string_view body);
 Result<ExpiresBody> ParseExpiresBody(std::string_view body);
 Result<EnrolTokenBody> ParseEnrolTokenBody(std::string_view body);
