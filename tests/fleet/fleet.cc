@@ -41,9 +41,10 @@ Status Fleet::Bootstrap(const std::string& work) {
   so.poll_jitter_seconds = options_.poll_jitter_seconds;
   FW_ASSIGN_OR_RETURN(server_,
                       SimServer::Create(work + "/server", options_.fwserver_path, vendor_->repo, clock_, so));
+  const std::string terminal_dir = options_.terminal_dir.empty() ? work + "/terminals" : options_.terminal_dir;
   for (int i = 0; i < options_.terminals; ++i) {
     const std::string serial = SerialOf(i);
-    terminals_.push_back(std::make_unique<SimTerminal>(i, serial, work + "/terminals/" + serial,
+    terminals_.push_back(std::make_unique<SimTerminal>(i, serial, terminal_dir + "/" + serial,
                                                        options_.seed * 1'000'003 + static_cast<uint64_t>(i)));
     by_serial_[serial] = terminals_.back().get();
   }

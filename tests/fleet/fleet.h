@@ -49,6 +49,10 @@ struct SimOptions {
   uint64_t seed = 1;
   int threads = 2;
   std::string work;  // "" = a temporary directory, removed at the end
+  // Where the terminals' files live ("" = WORK/terminals). By default a fresh directory in /dev/shm: the
+  // simulated terminals' flash and data areas are memory, so that 10,000 of them are not bound by the
+  // host disk's fsync latency; the server's data directory stays under WORK (a real disk).
+  std::string terminal_dir;
   bool json = false;
   bool quick = false;
   bool direct = false;  // plain only: one single-device action per terminal (Store::CreateAction), no rollout

@@ -54,7 +54,7 @@ class WorkerPool {
 
 struct LoopOptions {
   int threads = 2;
-  int64_t step_ms = 1000;
+  int64_t step_ms = 5000;
   int64_t tick_every_ms = 10'000;
   int64_t max_sim_ms = 3LL * 86400 * 1000;
 };

@@ -27,7 +27,8 @@ const char* const kUsage =
     "                 [--threads T] [--work DIR] [--json] [--quick] [--direct] [--no-faults]\n"
     "                 [--poll S] [--jitter S] [--records N] [--max-sim-hours H]\n"
     "                 [--cut-fraction F] [--drop-rate F] [--skew-fraction F] [--offline-fraction F]\n"
-    "                 [--offline-hours H] [--fwsign PATH] [--fwserver PATH]\n";
+    "                 [--offline-hours H] [--terminal-dir DIR | --terminals-on-disk]\n"
+    "                 [--fwsign PATH] [--fwserver PATH]\n";
 
 bool ParseNumber(const std::string& text, double* out) {
   char* end = nullptr;
@@ -47,6 +48,7 @@ bool ParseArgs(int argc, char** argv, SimOptions& o, std::string& error) {
     if (a == "--quick") { o.quick = true; continue; }
     if (a == "--direct") { o.direct = true; continue; }
     if (a == "--no-faults") { no_faults = true; continue; }
+    if (a == "--terminals-on-disk") { o.terminal_dir = "-"; continue; }
     if (a == "--help" || a == "-h") { error = ""; return false; }
     if (i + 1 >= argc) { error = a + " needs a value"; return false; }
     const std::string v = argv[++i];
@@ -54,6 +56,7 @@ bool ParseArgs(int argc, char** argv, SimOptions& o, std::string& error) {
     const bool numeric = ParseNumber(v, &n);
     if (a == "--scenario") o.scenario = v;
     else if (a == "--work") o.work = v;
+    else if (a == "--terminal-dir") o.terminal_dir = v;
     else if (a == "--fwsign") o.fwsign_path = v;
     else if (a == "--fwserver") o.fwserver_path = v;
     else if (!numeric) { error = a + ": not a number: " + v; return false; }
@@ -110,6 +113,24 @@ std::string WorkDir(const SimOptions& o, bool* temporary, std::string& error) {
   return base;
 }
 
+// The terminals' directory: --terminal-dir DIR (created), "-" (--terminals-on-disk: under the work
+// directory), else a fresh one in /dev/shm when there is one (removed at the end, like a temporary work dir).
+std::string TerminalDir(const SimOptions& o, bool* temporary) {
+  *temporary = false;
+  if (o.terminal_dir == "-") return "";
+  if (!o.terminal_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.terminal_dir, ec);
+    return fs::absolute(o.terminal_dir).string();
+  }
+  std::error_code ec;
+  if (!fs::is_directory("/dev/shm", ec) || ::access("/dev/shm", W_OK) != 0) return "";
+  std::string base = "/dev/shm/fleet-sim-terminals.XXXXXX";
+  if (::mkdtemp(base.data()) == nullptr) return "";
+  *temporary = true;
+  return base;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,10 +153,13 @@ int main(int argc, char** argv) {
     std::cerr << "fleet-sim: " << error << "\n";
     return kExitUsage;
   }
+  bool terminals_temporary = false;
+  options.terminal_dir = TerminalDir(options, &terminals_temporary);
   int code = kExitInternal;
   {
     fw::fleetsim::Fleet fleet(options);
-    std::cerr << "fleet-sim: " << options.scenario << ", " << options.terminals << " terminals, work " << work << "\n";
+    std::cerr << "fleet-sim: " << options.scenario << ", " << options.terminals << " terminals, work " << work
+              << (options.terminal_dir.empty() ? "" : ", terminals in " + options.terminal_dir) << "\n";
     fw::Status s = fleet.Bootstrap(work);
     fw::fleetsim::FleetReport report;
     if (s.ok()) {
@@ -153,9 +177,8 @@ int main(int argc, char** argv) {
       code = report.ok() ? 0 : kExitFailed;
     }
   }
-  if (temporary) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-  }
+  std::error_code ec;
+  if (temporary) fs::remove_all(work, ec);
+  if (terminals_temporary) fs::remove_all(options.terminal_dir, ec);
   return code;
 }
