@@ -114,6 +114,7 @@ void Fleet::ApplyFaults() {
     f.drop_rate = p.drop_rate;
     f.duplicate_rate = p.duplicate_rate;
     f.replay_older_rate = p.replay_older_rate;
+    f.hold_rate = p.hold_rate;
     if (unit(rng_) < p.cut_fraction) f.power_cuts = 1;
     if (unit(rng_) < p.skew_fraction) {
       // A fifth: an RTC reset to 2020-01-01 (dead battery); the rest: up to two hours off either way.

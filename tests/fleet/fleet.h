@@ -39,6 +39,7 @@ struct FaultPolicy {
   int64_t offline_s = 2 * 86400;
   double duplicate_rate = 0;     // scenario 4
   double replay_older_rate = 0;  // scenario 4
+  double hold_rate = 0;          // scenario 4: reordered (held) progress events
   double health_fail_percent = 3;  // scenario 1: of group 2's members
 };
 

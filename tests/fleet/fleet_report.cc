@@ -56,7 +56,11 @@ Result<int64_t> MissingEvents(Fleet& fleet, const FleetReport& r) {
   for (auto& t : fleet.terminals()) {
     if (r.facts[t->index()].offline) continue;
     for (const PostedEvent& e : t->link.posted) {
-      if (e.answer == "action_closed" || e.answer == "unknown_action") continue;
+      // Refused as final, or by design not stored (an older seq after a newer one; a proxy that lost it).
+      if (e.answer == "action_closed" || e.answer == "unknown_action" || e.answer == "ignored_older" ||
+          e.answer == "lost_by_proxy") {
+        continue;
+      }
       FW_ASSIGN_OR_RETURN(auto stored, fleet.server().store().GetEvent(e.action, e.attempt, e.seq));
       if (!stored) ++missing;
     }

@@ -104,7 +104,10 @@ std::string WorkDir(const SimOptions& o, bool* temporary, std::string& error) {
     *temporary = false;
     return fs::absolute(o.work).string();
   }
-  std::string base = fs::temp_directory_path().string() + "/fleet-sim.XXXXXX";
+  // Quick mode (CI) keeps the server's data directory in memory too; a full run keeps it on disk.
+  std::error_code ec;
+  const bool shm = o.quick && fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0;
+  std::string base = (shm ? std::string("/dev/shm") : fs::temp_directory_path().string()) + "/fleet-sim.XXXXXX";
   if (::mkdtemp(base.data()) == nullptr) {
     error = "mkdtemp failed";
     return "";

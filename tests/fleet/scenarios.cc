@@ -278,11 +278,20 @@ class ReplayScenario final : public Scenario {
     }
     r.Expect(counters["succeeded"] == succeeded, "succeeded counter " + std::to_string(counters["succeeded"]) +
                                                      " but " + std::to_string(succeeded) + " members succeeded");
-    Json answers = Json::object();
+    Json answers = Json::object(), late = Json::object();
     for (const auto& [k, v] : tm.Counters()) {
       if (k.rfind("replay:", 0) == 0) answers[k.substr(7)] = v;
+      if (k.rfind("reorder:", 0) == 0) late[k.substr(8)] = v;
     }
-    r.extra["replay"] = {{"replays_sent", sent}, {"answers", answers}, {"succeeded_counter", counters["succeeded"]},
+    r.Expect(tm.Counter("reorder:ignored_older") > 0, "no reordered event reached the server after a newer one");
+    for (const char* refused : {"reorder:event_conflict", "reorder:invalid_transition", "reorder:bad_request"}) {
+      r.Expect(tm.Counter(refused) == 0, std::to_string(tm.Counter(refused)) + " late events answered " + refused);
+    }
+    r.extra["replay"] = {{"replays_sent", sent},
+                         {"answers", answers},
+                         {"events_held", tm.Counter("events_held")},
+                         {"held_delivered_late", late},
+                         {"succeeded_counter", counters["succeeded"]},
                          {"members_succeeded", succeeded}};
   }
 };
@@ -308,6 +317,7 @@ FaultPolicy DefaultFaults(const std::string& scenario) {
   if (scenario == "replay") {
     p.duplicate_rate = 0.3;
     p.replay_older_rate = 0.3;
+    p.hold_rate = 0.3;
   }
   return p;
 }

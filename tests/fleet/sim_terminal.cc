@@ -213,6 +213,7 @@ CycleResult SimTerminal::RunCycle(const CycleEnv& env) {
   lf.drop_rate = faults.drop_rate;
   lf.duplicate_rate = faults.duplicate_rate;
   lf.replay_older_rate = faults.replay_older_rate;
+  lf.hold_rate = faults.hold_rate;
   uint64_t cut_op = 0;
   if (faults.power_cuts > 0) {
     if (link.rng() % 4 == 0) {

@@ -74,7 +74,25 @@ SimTransport::SimTransport(std::unique_ptr<agent::Transport> inner, LinkState& s
   fetcher_ = std::make_unique<GatedFetcher>(*this, inner_->RepositoryFetcher());
 }
 
-SimTransport::~SimTransport() = default;
+SimTransport::~SimTransport() { DeliverHeld(); }
+
+// The held event reaches the server (late); nothing when the link died meanwhile (the proxy lost it:
+// events may be skipped, and the agent was told it was delivered).
+void SimTransport::DeliverHeld() {
+  if (!held_) return;
+  agent::Event e = std::move(*held_);
+  held_.reset();
+  if (dead_) {
+    telemetry_.Count("reorder:lost_with_the_link");
+    for (auto& p : state_.posted) {
+      if (p.action == e.action && p.attempt == e.attempt && p.seq == e.seq) p.answer = "lost_by_proxy";
+    }
+    return;
+  }
+  auto reply = inner_->PostEvent(e);
+  telemetry_.Count("reorder:" + AnswerText(reply));
+  Remember(e, reply);
+}
 
 bool SimTransport::Chance(double p) {
   if (p <= 0) return false;
@@ -108,9 +126,22 @@ Result<agent::Answer<agent::CheckinReply>> SimTransport::Checkin(const agent::Ma
 
 Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Event& event) {
   FW_RETURN_IF_ERROR(Gate("event"));
+  const bool progress = event.state == "accepted" || event.state == "downloaded" ||
+                        event.state == "waiting_window" || event.state == "installing";
+  if (!held_ && progress && Chance(faults_.hold_rate)) {
+    held_ = event;
+    telemetry_.Count("events_held");
+    state_.posted.push_back({event.action, event.attempt, event.seq, event.state, "held"});
+    agent::Answer<agent::EventReply> ack;
+    ack.value = agent::EventReply{"applied", event.state, event.attempt, event.seq};
+    return ack;
+  }
   auto reply = inner_->PostEvent(event);
   Remember(event, reply);
-  if (reply.ok()) Replay(event);
+  if (reply.ok()) {
+    DeliverHeld();  // after a newer one
+    Replay(event);
+  }
   return reply;
 }
 

@@ -9,6 +9,11 @@
 //     duplicate_rate, and an OLDER event of this terminal (any of its last 16) is posted after it with
 //     probability replay_older_rate. The agent only ever sees the reply to its own post; the replies to
 //     the replays are tallied (Telemetry::Count "replay:<result or error code>").
+//   - Reorder (scenario 4): with probability hold_rate a progress event (accepted, downloaded,
+//     waiting_window, installing) is held, as a store-and-forward proxy would: the agent is answered
+//     `applied` at once, and the event reaches the server only after the agent's NEXT event (an older seq
+//     after a newer one, first time: ignored_older), or at the end of the cycle when nothing followed.
+//     backup_done, trial_set and the closing events are never held (the agent acts on their answers).
 //   - cut_at_call (power cuts): at the k-th call of this cycle `on_cut` runs (the terminal copies its
 //     data area: what is on disk at that instant survives) and from then on every call fails (dead).
 //   - Every event the agent posted is remembered by (action, attempt, seq) with the last answer it got
@@ -26,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -70,6 +76,7 @@ struct LinkFaults {
   double drop_rate = 0;
   double duplicate_rate = 0;
   double replay_older_rate = 0;
+  double hold_rate = 0;
   int64_t cut_at_call = 0;  // 1-based; 0: no cut this cycle
   std::function<void()> on_cut;
 };
@@ -100,6 +107,7 @@ class SimTransport final : public agent::Transport {
  private:
   void Remember(const agent::Event& event, const Result<agent::Answer<agent::EventReply>>& reply);
   void Replay(const agent::Event& event);
+  void DeliverHeld();
   bool Chance(double p);
 
   std::unique_ptr<agent::Transport> inner_;
@@ -107,6 +115,7 @@ class SimTransport final : public agent::Transport {
   LinkFaults faults_;
   Telemetry& telemetry_;
   std::unique_ptr<net::Fetcher> fetcher_;
+  std::optional<agent::Event> held_;
   int64_t calls_ = 0;
   bool dead_ = false;
 };
