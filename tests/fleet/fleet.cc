@@ -1,6 +1,8 @@
 // The simulated fleet: bootstrap and fault policy (fleet.h).
 #include "fleet.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace fw::fleetsim {
@@ -39,8 +41,7 @@ Status Fleet::Bootstrap(const std::string& work) {
   ServerOptions so;
   so.poll_seconds = options_.poll_seconds;
   so.poll_jitter_seconds = options_.poll_jitter_seconds;
-  FW_ASSIGN_OR_RETURN(server_,
-                      SimServer::Create(work + "/server", options_.fwserver_path, vendor_->repo, clock_, so));
+  FW_ASSIGN_OR_RETURN(server_, SimServer::Create(work + "/server", options_.fwserver_path, vendor_->repo, clock_, so));
   const std::string terminal_dir = options_.terminal_dir.empty() ? work + "/terminals" : options_.terminal_dir;
   for (int i = 0; i < options_.terminals; ++i) {
     const std::string serial = SerialOf(i);
@@ -105,9 +106,19 @@ Status Fleet::FirstCheckins() {
   return Status::Ok();
 }
 
+// Exactly ceil(fraction × N) terminals of each kind (at least one when the fraction is not 0), drawn from
+// the seeded RNG, so that a small quick run still has each fault.
+std::vector<SimTerminal*> Fleet::Pick(double fraction) {
+  std::vector<SimTerminal*> all;
+  if (fraction <= 0) return all;
+  for (auto& t : terminals_) all.push_back(t.get());
+  std::shuffle(all.begin(), all.end(), rng_);
+  all.resize(std::min(all.size(), static_cast<size_t>(std::ceil(fraction * static_cast<double>(all.size())))));
+  return all;
+}
+
 void Fleet::ApplyFaults() {
   const FaultPolicy& p = options_.faults;
-  std::uniform_real_distribution<double> unit(0, 1);
   const int64_t now = clock_.MonotonicMs();
   for (auto& t : terminals_) {
     TerminalFaults& f = t->faults;
@@ -115,17 +126,33 @@ void Fleet::ApplyFaults() {
     f.duplicate_rate = p.duplicate_rate;
     f.replay_older_rate = p.replay_older_rate;
     f.hold_rate = p.hold_rate;
-    if (unit(rng_) < p.cut_fraction) f.power_cuts = 1;
-    if (unit(rng_) < p.skew_fraction) {
-      // A fifth: an RTC reset to 2020-01-01 (dead battery); the rest: up to two hours off either way.
-      f.skew_ms = rng_() % 5 == 0 ? 1'577'836'800'000 - clock_.WallMs()
-                                  : static_cast<int64_t>(rng_() % (4 * kHour)) - 2 * kHour;
-    }
-    if (unit(rng_) < p.offline_fraction) {
-      f.offline_from_ms = now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(20 * kMinute));
-      f.offline_until_ms = f.offline_from_ms + p.offline_s * 1000;
-    }
   }
+  for (SimTerminal* t : Pick(p.cut_fraction)) t->faults.power_cuts = 1;
+  for (SimTerminal* t : Pick(p.skew_fraction)) {
+    // A fifth: an RTC reset to 2020-01-01 (dead battery); the rest: up to two hours off either way.
+    t->faults.skew_ms =
+        rng_() % 5 == 0 ? 1'577'836'800'000 - clock_.WallMs() : static_cast<int64_t>(rng_() % (4 * kHour)) - 2 * kHour;
+  }
+  for (SimTerminal* t : Pick(p.offline_fraction)) {
+    t->faults.offline_from_ms = now + static_cast<int64_t>(rng_() % static_cast<uint64_t>(20 * kMinute));
+    t->faults.offline_until_ms = t->faults.offline_from_ms + p.offline_s * 1000;
+  }
+}
+
+nlohmann::json Fleet::FaultCounts() const {
+  int64_t cuts = 0, skewed = 0, dead_battery = 0, offline = 0, unhealthy = 0, lose = 0;
+  for (const auto& t : terminals_) {
+    cuts += t->faults.power_cuts + t->cuts;
+    skewed += t->faults.skew_ms != 0 ? 1 : 0;
+    dead_battery += t->faults.skew_ms < -86'400'000 ? 1 : 0;
+    offline += t->faults.offline_from_ms >= 0 ? 1 : 0;
+    unhealthy += t->faults.health_fails ? 1 : 0;
+    lose += t->lost_seq > 0 || t->faults.lose_record ? 1 : 0;
+  }
+  return {{"power_cuts_planned", cuts},        {"clock_skewed", skewed},
+          {"rtc_reset_to_2020", dead_battery}, {"offline_for_s", offline > 0 ? options_.faults.offline_s : 0},
+          {"offline_terminals", offline},      {"unhealthy_terminals", unhealthy},
+          {"losing_a_record", lose},           {"network_drop_rate", options_.faults.drop_rate}};
 }
 
 Result<std::vector<server::RolloutMemberRow>> Fleet::Members(int64_t rollout, int64_t group) {

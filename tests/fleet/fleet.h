@@ -7,10 +7,10 @@
 //     each enrolled through the real /v1/enrol over TLS with a token made in the store and its own P-256
 //     key, and each checked in once (so rollout membership, frozen at Start, sees them), with wakes spread
 //     over one poll interval. No fault is active during the bootstrap.
-//   - ApplyFaults(): the seeded policy (FaultPolicy) chooses which terminals lose power, which have a
-//     skewed clock and which go offline (a window of offline_s starting within the first 20 simulated
-//     minutes), and sets every terminal's link faults. Health failures and the lost record are chosen by
-//     the scenario (they depend on rollout membership).
+//   - ApplyFaults(): the seeded policy (FaultPolicy) chooses exactly ceil(fraction × N) terminals (at
+//     least one when the fraction is not 0) that lose power, that have a skewed clock, that go offline (a window of
+//     offline_s starting within the first 20 simulated minutes), and sets every terminal's link faults. Health failures
+//     and the lost record are chosen by the scenario (they depend on rollout membership).
 //   - Members(), RolloutActions(): the store's rows, paged; for scenarios and the report.
 // Ownership: Fleet owns everything; terminals live in work/terminals/<serial>.
 // Thread safety: main thread; the loop hands terminals to its workers.
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -32,14 +33,14 @@
 namespace fw::fleetsim {
 
 struct FaultPolicy {
-  double cut_fraction = 0;       // terminals that lose power once, at a random step
-  double drop_rate = 0;          // each network call fails with this probability
-  double skew_fraction = 0;      // terminals whose RTC is off (±2 h; a fifth of them reset to 2020)
-  double offline_fraction = 0;   // terminals that go offline for offline_s
+  double cut_fraction = 0;      // terminals that lose power once, at a random step
+  double drop_rate = 0;         // each network call fails with this probability
+  double skew_fraction = 0;     // terminals whose RTC is off (±2 h; a fifth of them reset to 2020)
+  double offline_fraction = 0;  // terminals that go offline for offline_s
   int64_t offline_s = 2 * 86400;
-  double duplicate_rate = 0;     // scenario 4
-  double replay_older_rate = 0;  // scenario 4
-  double hold_rate = 0;          // scenario 4: reordered (held) progress events
+  double duplicate_rate = 0;       // scenario 4
+  double replay_older_rate = 0;    // scenario 4
+  double hold_rate = 0;            // scenario 4: reordered (held) progress events
   double health_fail_percent = 3;  // scenario 1: of group 2's members
 };
 
@@ -72,6 +73,8 @@ class Fleet {
 
   Status Bootstrap(const std::string& work_dir);
   void ApplyFaults();
+  // What the policy chose (for the report).
+  nlohmann::json FaultCounts() const;
 
   const SimOptions& options() const { return options_; }
   FakeClock& clock() { return clock_; }
@@ -93,6 +96,7 @@ class Fleet {
  private:
   Status Enrol();
   Status FirstCheckins();
+  std::vector<SimTerminal*> Pick(double fraction);
 
   SimOptions options_;
   FakeClock clock_;

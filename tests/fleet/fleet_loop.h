@@ -69,8 +69,7 @@ struct LoopStats {
 
 class FleetLoop {
  public:
-  FleetLoop(FakeClock& clock, std::vector<std::unique_ptr<SimTerminal>>& terminals, CycleEnv env,
-            LoopOptions options);
+  FleetLoop(FakeClock& clock, std::vector<std::unique_ptr<SimTerminal>>& terminals, CycleEnv env, LoopOptions options);
 
   Status Run(const std::function<Status()>& tick, const std::function<bool()>& stop);
   // fn over every terminal on the workers (provisioning, enrolment, the final checks).

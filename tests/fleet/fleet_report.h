@@ -57,8 +57,8 @@ struct FleetReport {
   std::vector<std::string> recount_diffs;
   Telemetry::Percentiles checkins;
   nlohmann::json rollouts = nlohmann::json::array();
-  nlohmann::json extra = nlohmann::json::object();  // the scenario's own findings
-  std::vector<TerminalFacts> facts;                 // per terminal index
+  nlohmann::json extra = nlohmann::json::object();              // the scenario's own findings
+  std::vector<TerminalFacts> facts;                             // per terminal index
   std::map<std::string, server::RolloutMemberRow> last_member;  // serial -> its member row (last rollout)
   std::vector<std::string> problems;
   bool ok() const { return problems.empty(); }

@@ -44,33 +44,74 @@ bool ParseArgs(int argc, char** argv, SimOptions& o, std::string& error) {
   std::vector<std::pair<std::string, double>> fault_overrides;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--json") { o.json = true; continue; }
-    if (a == "--quick") { o.quick = true; continue; }
-    if (a == "--direct") { o.direct = true; continue; }
-    if (a == "--no-faults") { no_faults = true; continue; }
-    if (a == "--terminals-on-disk") { o.terminal_dir = "-"; continue; }
-    if (a == "--help" || a == "-h") { error = ""; return false; }
-    if (i + 1 >= argc) { error = a + " needs a value"; return false; }
+    if (a == "--json") {
+      o.json = true;
+      continue;
+    }
+    if (a == "--quick") {
+      o.quick = true;
+      continue;
+    }
+    if (a == "--direct") {
+      o.direct = true;
+      continue;
+    }
+    if (a == "--no-faults") {
+      no_faults = true;
+      continue;
+    }
+    if (a == "--terminals-on-disk") {
+      o.terminal_dir = "-";
+      continue;
+    }
+    if (a == "--help" || a == "-h") {
+      error = "";
+      return false;
+    }
+    if (i + 1 >= argc) {
+      error = a + " needs a value";
+      return false;
+    }
     const std::string v = argv[++i];
     double n = 0;
     const bool numeric = ParseNumber(v, &n);
-    if (a == "--scenario") o.scenario = v;
-    else if (a == "--work") o.work = v;
-    else if (a == "--terminal-dir") o.terminal_dir = v;
-    else if (a == "--fwsign") o.fwsign_path = v;
-    else if (a == "--fwserver") o.fwserver_path = v;
-    else if (!numeric) { error = a + ": not a number: " + v; return false; }
-    else if (a == "--terminals") { o.terminals = static_cast<int>(n); terminals_given = true; }
-    else if (a == "--groups") o.groups = static_cast<int>(n);
-    else if (a == "--seed") o.seed = static_cast<uint64_t>(n);
-    else if (a == "--threads") o.threads = static_cast<int>(n);
-    else if (a == "--poll") o.poll_seconds = static_cast<int64_t>(n);
-    else if (a == "--jitter") o.poll_jitter_seconds = static_cast<int64_t>(n);
-    else if (a == "--records") o.records = static_cast<int>(n);
-    else if (a == "--max-sim-hours") o.max_sim_s = static_cast<int64_t>(n * 3600);
+    if (a == "--scenario")
+      o.scenario = v;
+    else if (a == "--work")
+      o.work = v;
+    else if (a == "--terminal-dir")
+      o.terminal_dir = v;
+    else if (a == "--fwsign")
+      o.fwsign_path = v;
+    else if (a == "--fwserver")
+      o.fwserver_path = v;
+    else if (!numeric) {
+      error = a + ": not a number: " + v;
+      return false;
+    } else if (a == "--terminals") {
+      o.terminals = static_cast<int>(n);
+      terminals_given = true;
+    } else if (a == "--groups")
+      o.groups = static_cast<int>(n);
+    else if (a == "--seed")
+      o.seed = static_cast<uint64_t>(n);
+    else if (a == "--threads")
+      o.threads = static_cast<int>(n);
+    else if (a == "--poll")
+      o.poll_seconds = static_cast<int64_t>(n);
+    else if (a == "--jitter")
+      o.poll_jitter_seconds = static_cast<int64_t>(n);
+    else if (a == "--records")
+      o.records = static_cast<int>(n);
+    else if (a == "--max-sim-hours")
+      o.max_sim_s = static_cast<int64_t>(n * 3600);
     else if (a == "--cut-fraction" || a == "--drop-rate" || a == "--skew-fraction" || a == "--offline-fraction" ||
-             a == "--offline-hours") fault_overrides.emplace_back(a, n);
-    else { error = "unknown option " + a; return false; }
+             a == "--offline-hours")
+      fault_overrides.emplace_back(a, n);
+    else {
+      error = "unknown option " + a;
+      return false;
+    }
   }
   if (o.quick && !terminals_given) o.terminals = 200;
   o.faults = no_faults ? fw::fleetsim::FaultPolicy{} : fw::fleetsim::DefaultFaults(o.scenario);
@@ -81,12 +122,30 @@ bool ParseArgs(int argc, char** argv, SimOptions& o, std::string& error) {
     if (k == "--offline-fraction") o.faults.offline_fraction = n;
     if (k == "--offline-hours") o.faults.offline_s = static_cast<int64_t>(n * 3600);
   }
-  if (o.terminals < 1 || o.terminals > 100000) { error = "--terminals must be 1..100000"; return false; }
-  if (o.groups < 1 || o.groups > 64) { error = "--groups must be 1..64"; return false; }
-  if (o.threads < 1 || o.threads > 64) { error = "--threads must be 1..64"; return false; }
-  if (o.poll_seconds < 10) { error = "--poll must be at least 10 (the server's bound)"; return false; }
-  if (o.scenario == "health" && o.groups < 3) { error = "scenario health needs at least 3 groups"; return false; }
-  if (o.direct && o.scenario != "plain") { error = "--direct is for scenario plain"; return false; }
+  if (o.terminals < 1 || o.terminals > 100000) {
+    error = "--terminals must be 1..100000";
+    return false;
+  }
+  if (o.groups < 1 || o.groups > 64) {
+    error = "--groups must be 1..64";
+    return false;
+  }
+  if (o.threads < 1 || o.threads > 64) {
+    error = "--threads must be 1..64";
+    return false;
+  }
+  if (o.poll_seconds < 10) {
+    error = "--poll must be at least 10 (the server's bound)";
+    return false;
+  }
+  if (o.scenario == "health" && o.groups < 3) {
+    error = "scenario health needs at least 3 groups";
+    return false;
+  }
+  if (o.direct && o.scenario != "plain") {
+    error = "--direct is for scenario plain";
+    return false;
+  }
   if (o.fwsign_path.empty()) o.fwsign_path = FWSIGN_PATH;
   if (o.fwserver_path.empty()) o.fwserver_path = FWSERVER_PATH;
   return true;

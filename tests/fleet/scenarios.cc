@@ -88,7 +88,8 @@ Status CheckAssignments(Fleet& fleet, int64_t rollout, Json& out, FleetReport* r
   int64_t duplicates = 0, mismatched = 0;
   for (const auto& [serial, n] : open) duplicates += n > 1 ? 1 : 0;
   for (const auto& m : members) mismatched += all[m.serial] != m.assignments ? 1 : 0;
-  out = {{"actions", actions.size()}, {"members_with_two_open_actions", duplicates},
+  out = {{"actions", actions.size()},
+         {"members_with_two_open_actions", duplicates},
          {"members_whose_actions_differ_from_assignments", mismatched}};
   if (report) {
     report->Expect(duplicates == 0, "rollout " + std::to_string(rollout) + ": " + std::to_string(duplicates) +
@@ -125,7 +126,7 @@ class PlainScenario final : public Scenario {
   Status Setup(Fleet& fleet) override {
     if (!direct_) {
       FW_ASSIGN_OR_RETURN(int64_t id, CreateAndStart(fleet, BaseSpec("pos-x1 1.1.0", fleet.options().groups,
-                                                                      fleet.options().terminals)));
+                                                                     fleet.options().terminals)));
       rollouts_.push_back(id);
       return Status::Ok();
     }
@@ -212,8 +213,8 @@ class HealthScenario final : public Scenario {
   void Check(Fleet& fleet, FleetReport& r) override {
     CheckCommon(fleet, r);
     const PauseFacts& p = r.pauses.at(0);
-    r.Expect(p.state == "paused" && p.pause_kind == "rule", "the rollout is " + p.state + " (" + p.pause_kind +
-                                                                "), not paused by its abort rule");
+    r.Expect(p.state == "paused" && p.pause_kind == "rule",
+             "the rollout is " + p.state + " (" + p.pause_kind + "), not paused by its abort rule");
     r.Expect(p.pause_reason.find("health_failed") != std::string::npos,
              "the pause reason does not name health_failed: " + p.pause_reason);
     r.Expect(p.pause_seq > 0, "no rollout.pause row in the audit log");
@@ -231,9 +232,8 @@ class HealthScenario final : public Scenario {
     }
     r.Expect(still_new == 0, std::to_string(still_new) + " unhealthy terminals run 1.1.0 confirmed");
     r.Expect(failed_health > 0, "no member failed health_failed");
-    r.extra["health"] = {{"group2_members", group2_},
-                         {"unhealthy_terminals", failing_.size()},
-                         {"failed_health", failed_health}};
+    r.extra["health"] = {
+        {"group2_members", group2_}, {"unhealthy_terminals", failing_.size()}, {"failed_health", failed_health}};
   }
 
  private:
@@ -245,8 +245,8 @@ class HealthScenario final : public Scenario {
 class ReplayScenario final : public Scenario {
  public:
   Status Setup(Fleet& fleet) override {
-    FW_ASSIGN_OR_RETURN(int64_t id, CreateAndStart(fleet, BaseSpec("pos-x1 1.1.0", fleet.options().groups,
-                                                                    fleet.options().terminals)));
+    FW_ASSIGN_OR_RETURN(
+        int64_t id, CreateAndStart(fleet, BaseSpec("pos-x1 1.1.0", fleet.options().groups, fleet.options().terminals)));
     rollouts_.push_back(id);
     return Status::Ok();
   }
@@ -350,13 +350,18 @@ Status RunScenario(Fleet& fleet, Scenario& scenario, FleetReport& r) {
   r.scenario = fleet.options().scenario;
   r.sim_seconds = static_cast<double>(fleet.clock().MonotonicMs() - fleet.start_ms()) / 1000.0;
   if (!run.ok()) r.problems.push_back("the run: " + run.ToString());
-  if (tick_errors > 0) r.problems.push_back(std::to_string(tick_errors) + " rollout ticks failed, first: " + first_tick_error);
+  if (tick_errors > 0)
+    r.problems.push_back(std::to_string(tick_errors) + " rollout ticks failed, first: " + first_tick_error);
   FW_RETURN_IF_ERROR(CollectReport(fleet, scenario.rollouts(), r).WithContext("fleet report"));
   scenario.Check(fleet, r);
   const LoopStats& s = fleet.loop().stats();
   r.extra["loop"] = {{"cycles", s.cycles}, {"steps", s.steps}, {"power_cuts", s.cuts}, {"local_errors", s.errors}};
-  r.extra["faults"] = {{"network_drops", fleet.telemetry().Counter("network_drops")},
-                       {"checkins_failed", fleet.telemetry().Counter("checkin_failed")}};
+  Json faults = fleet.FaultCounts();
+  faults["power_cuts_happened"] = s.cuts;
+  faults["network_drops"] = fleet.telemetry().Counter("network_drops");
+  faults["checkins_failed"] = fleet.telemetry().Counter("checkin_failed");
+  faults["events_redelivered"] = fleet.telemetry().Counter("events_redelivered");
+  r.extra["faults"] = faults;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   return Status::Ok();
 }

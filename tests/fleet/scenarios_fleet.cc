@@ -59,8 +59,8 @@ class JournalScenario final : public Scenario {
     CheckCommon(fleet, r);
     for (const PauseFacts& p : r.pauses) {
       const std::string which = "rollout " + std::to_string(p.rollout);
-      r.Expect(p.state == "paused" && p.pause_kind == "fleet", which + " is " + p.state + " (" + p.pause_kind +
-                                                                   "), not paused fleet-wide");
+      r.Expect(p.state == "paused" && p.pause_kind == "fleet",
+               which + " is " + p.state + " (" + p.pause_kind + "), not paused fleet-wide");
       r.Expect(p.pause_reason.find(victim_->serial()) != std::string::npos,
                which + "'s pause reason does not name " + victim_->serial() + ": " + p.pause_reason);
       r.Expect(p.assigned_after == 0, which + ": " + std::to_string(p.assigned_after) + " assignments after the pause");
@@ -123,8 +123,8 @@ class JournalScenario final : public Scenario {
 class RestartScenario final : public Scenario {
  public:
   Status Setup(Fleet& fleet) override {
-    FW_ASSIGN_OR_RETURN(int64_t id, CreateAndStart(fleet, BaseSpec("pos-x1 1.1.0", fleet.options().groups,
-                                                                    fleet.options().terminals)));
+    FW_ASSIGN_OR_RETURN(
+        int64_t id, CreateAndStart(fleet, BaseSpec("pos-x1 1.1.0", fleet.options().groups, fleet.options().terminals)));
     rollouts_.push_back(id);
     FW_ASSIGN_OR_RETURN(auto members, fleet.Members(id));
     members_ = static_cast<int64_t>(members.size());

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace ft = fw::testing;
 
 constexpr int64_t kPowerOnDelayMs = 30'000;  // a cut terminal is back this long after the cut
-constexpr uint64_t kMaxCutFlashOp = 28;       // an update takes about this many flash operations
+constexpr uint64_t kMaxCutFlashOp = 28;      // an update takes about this many flash operations
 constexpr int64_t kMaxCutCall = 12;
 
 // The shared simulated clock as this terminal sees it: its RTC skew on wall time, and the time it spent
@@ -99,8 +99,7 @@ struct Cut {
 // Health per the terminal's faults; the lost record planted right after the reset into the trial.
 class SimCommands final : public agent::Commands {
  public:
-  SimCommands(SimTerminal& t, boot::testing::SimDevice& dev, const CycleEnv& env, const Cut& cut,
-              CycleResult& result)
+  SimCommands(SimTerminal& t, boot::testing::SimDevice& dev, const CycleEnv& env, const Cut& cut, CycleResult& result)
       : t_(t), dev_(dev), env_(env), cut_(cut), result_(result) {}
 
   Result<bool> IsIdle() override { return true; }

@@ -43,8 +43,8 @@ struct TerminalFaults {
   double drop_rate = 0;
   double duplicate_rate = 0;
   double replay_older_rate = 0;
-  double hold_rate = 0;  // reorder: progress events delivered after the next one
-  int64_t skew_ms = 0;  // the terminal's RTC minus true time
+  double hold_rate = 0;                                 // reorder: progress events delivered after the next one
+  int64_t skew_ms = 0;                                  // the terminal's RTC minus true time
   int64_t offline_from_ms = -1, offline_until_ms = -1;  // shared monotonic time; -1: never offline
 };
 
@@ -60,8 +60,8 @@ struct CycleEnv {
 };
 
 struct CycleResult {
-  bool cut = false;       // the power went during this cycle
-  bool rebooted = false;  // the agent reset the terminal
+  bool cut = false;             // the power went during this cycle
+  bool rebooted = false;        // the agent reset the terminal
   Status error = Status::Ok();  // a local error of the agent (Open/Recover/RunOnce)
 };
 

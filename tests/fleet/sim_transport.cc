@@ -125,9 +125,12 @@ Result<agent::Answer<agent::CheckinReply>> SimTransport::Checkin(const agent::Ma
 }
 
 Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Event& event) {
-  FW_RETURN_IF_ERROR(Gate("event"));
-  const bool progress = event.state == "accepted" || event.state == "downloaded" ||
-                        event.state == "waiting_window" || event.state == "installing";
+  if (Status s = Gate("event"); !s.ok()) {
+    Remember(event, s);
+    return s;
+  }
+  const bool progress = event.state == "accepted" || event.state == "downloaded" || event.state == "waiting_window" ||
+                        event.state == "installing";
   if (!held_ && progress && Chance(faults_.hold_rate)) {
     held_ = event;
     telemetry_.Count("events_held");
@@ -149,6 +152,7 @@ void SimTransport::Remember(const agent::Event& event, const Result<agent::Answe
   const std::string answer = AnswerText(reply);
   for (auto it = state_.posted.rbegin(); it != state_.posted.rend(); ++it) {
     if (it->action == event.action && it->attempt == event.attempt && it->seq == event.seq) {
+      if (it->answer == "io" && answer != "io") telemetry_.Count("events_redelivered");
       it->answer = answer;
       return;
     }

@@ -31,19 +31,18 @@ Status MakeRepository(SimVendor& v, const std::string& fwsign) {
     const std::string payload = v.dir + "/fw-" + kVersions[i] + ".bin";
     const std::string img = v.dir + "/fw-" + kVersions[i] + ".img";
     ft::WriteBytes(payload, ft::PseudoRandomBytes(kPayloadSize, 100 + i));
-    FW_RETURN_IF_ERROR(Fwsign(fwsign, {"image", "sign", "--key", image_key, "--version", kVersions[i],
-                                       "--security-counter", std::to_string(i), "--hardware-id", kHardwareId,
-                                       payload, "-o", img}));
+    FW_RETURN_IF_ERROR(
+        Fwsign(fwsign, {"image", "sign", "--key", image_key, "--version", kVersions[i], "--security-counter",
+                        std::to_string(i), "--hardware-id", kHardwareId, payload, "-o", img}));
     v.images[i] = ft::ReadBytes(img);
   }
-  FW_RETURN_IF_ERROR(Fwsign(fwsign, {"repo", "init", v.repo, "--root-key", v.dir + "/root.pem", "--targets-key",
-                                     v.dir + "/targets.pem", "--snapshot-key", v.dir + "/snapshot.pem",
-                                     "--timestamp-key", v.dir + "/timestamp.pem", "--snapshot-expires-days", "60",
-                                     "--timestamp-expires-days", "60"}));
+  FW_RETURN_IF_ERROR(
+      Fwsign(fwsign, {"repo", "init", v.repo, "--root-key", v.dir + "/root.pem", "--targets-key",
+                      v.dir + "/targets.pem", "--snapshot-key", v.dir + "/snapshot.pem", "--timestamp-key",
+                      v.dir + "/timestamp.pem", "--snapshot-expires-days", "60", "--timestamp-expires-days", "60"}));
   for (int i = 1; i < 3; ++i) {
-    FW_RETURN_IF_ERROR(Fwsign(fwsign, {"repo", "add-target", v.repo, "--image",
-                                       v.dir + "/fw-" + kVersions[i] + ".img", "--chunk-size", "4096",
-                                       "--journal-schema-max", "2"}));
+    FW_RETURN_IF_ERROR(Fwsign(fwsign, {"repo", "add-target", v.repo, "--image", v.dir + "/fw-" + kVersions[i] + ".img",
+                                       "--chunk-size", "4096", "--journal-schema-max", "2"}));
   }
   FW_RETURN_IF_ERROR(Fwsign(fwsign, {"repo", "publish", v.repo, "--key", v.dir + "/targets.pem", "--key",
                                      v.dir + "/snapshot.pem", "--key", v.dir + "/timestamp.pem"}));
