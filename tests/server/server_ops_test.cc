@@ -32,6 +32,7 @@ int Rank(const std::string& role) {
 
 class OpsRoleTest : public RolloutApiTest {
  protected:
+  // size: the route table's cases, one entry per route
   std::vector<RouteCase> Cases() {
     auto fixed = [](std::string target, std::string body = "") {
       return [target, body](int) { return std::make_pair(target, body); };

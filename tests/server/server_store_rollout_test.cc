@@ -1,19 +1,18 @@
 // The store's rollout rows (fw/server/store.h "Rollouts", migration 3), parameterised over the store
 // backends of store_test_fixture.h: round trips of every row, keyset pages, the assignable-member
 // filter, counters, the actions a rollout created, a 10,000-member freeze, an all-or-nothing batch,
-// and migration 3 up and down (SQLite only).
+// serialized write transactions. Migration 3 itself: server_store_rollout_schema_test.cc.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "fw/server/store.h"
-#include "fw/sqlite.h"
-#include "fw/sqlite_migrations.h"
-#include "store_schema.h"
 #include "store_test_fixture.h"
 #include "testing.h"
 
@@ -483,91 +482,48 @@ TEST_P(RolloutStoreTest, ADuplicateMemberRefusesTheWholeBatch) {
   EXPECT_EQ((*counters)[0].value, 1);
 }
 
+// The rollout engine relies on write transactions being serialized: a pause committed by one connection
+// while another connection's Atomically waits for the lock is seen inside that Atomically, which then
+// commits its own write on top (a deferred transaction would have read the old row, then failed to write).
+TEST_P(RolloutStoreTest, AWriteTransactionWaitingForAnotherSeesItsCommit) {
+  const int64_t id = NewRollout();
+  auto second = GetParam().open(dir_.path());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  std::string seen;
+  Status tick;
+  std::thread other;
+  Status pause = store_->Atomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto r, store_->GetRollout(id));
+    if (!r) return NotFound("rollout");
+    r->state = "paused";
+    r->pause_kind = "operator";
+    FW_RETURN_IF_ERROR(store_->UpdateRollout(*r));
+    other = std::thread([&] {
+      tick = (*second)->Atomically([&]() -> Status {
+        FW_ASSIGN_OR_RETURN(auto t, (*second)->GetRollout(id));
+        if (!t) return NotFound("rollout");
+        seen = t->state;
+        t->updated_s = 5000;
+        return (*second)->UpdateRollout(*t);
+      });
+    });
+    // Gives the other connection time to start waiting (whatever the timing, it must see the
+    // pause: it either waited for this commit or began after it).
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Status::Ok();
+  });
+  if (other.joinable()) other.join();
+  ASSERT_TRUE(pause.ok()) << pause.ToString();
+  ASSERT_TRUE(tick.ok()) << tick.ToString();
+  EXPECT_EQ(seen, "paused");
+  auto r = store_->GetRollout(id);
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ((*r)->state, "paused");
+  EXPECT_EQ((*r)->updated_s, 5000);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RolloutStoreTest, ::testing::ValuesIn(kBackends),
                          [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
-
-// SQLite only: migration 3 goes down to 2 (actions kept, rollout_id and the rollout tables gone) and up again.
-TEST(SqliteStoreSchema, MigrationThreeGoesDownAndUpKeepingActions) {
-  fw::testing::TempDir dir;
-  {
-    auto store = OpenSqliteStore(StorePath(dir.path()));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    Store& s = **store;
-    ASSERT_TRUE(s.CreateDevice({"T-1", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", "", "", ""}).ok());
-    RolloutRow r;
-    r.name = "x";
-    auto id = s.CreateRollout(r);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
-    RolloutMemberRow m;
-    m.rollout_id = *id;
-    m.serial = "T-1";
-    ASSERT_TRUE(s.AddRolloutMembers({m}).ok());
-    ASSERT_TRUE(s.PutRolloutGroup({*id, 0, "all", "running", 1, 1, 0}).ok());
-    ASSERT_TRUE(s.BumpRolloutCounter(*id, 0, "assigned", 1).ok());
-    Action a;
-    a.device_serial = "T-1";
-    a.kind = "install";
-    a.rollout_id = *id;
-    ASSERT_TRUE(s.CreateAction(a).ok());
-  }
-  auto db = sql::Database::Open(StorePath(dir.path()));
-  ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*sql::SchemaVersion(*db), 3);
-  {
-    auto tx = sql::Transaction::Begin(*db);
-    ASSERT_TRUE(tx.ok());
-    auto steps = sql::MigrateDown(*db, 3, 2);
-    ASSERT_TRUE(steps.ok()) << steps.status().ToString();
-    ASSERT_TRUE(tx->Commit().ok());
-  }
-  EXPECT_EQ(*sql::SchemaVersion(*db), 2);
-  EXPECT_EQ(*db->QueryInt("SELECT COUNT(*) FROM actions"), 1);
-  EXPECT_FALSE(db->QueryInt("SELECT rollout_id FROM actions").ok());
-  for (const char* table : {"rollouts", "rollout_groups", "rollout_members", "rollout_counters"}) {
-    EXPECT_FALSE(db->QueryInt(std::string("SELECT COUNT(*) FROM ") + table).ok()) << table;
-  }
-  EXPECT_EQ(*db->QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%rollout%'"), 0);
-  {
-    auto tx = sql::Transaction::Begin(*db);
-    ASSERT_TRUE(tx.ok());
-    auto steps = StoreMigrator().ApplyUp(*db, 2, 3);
-    ASSERT_TRUE(steps.ok()) << steps.status().ToString();
-    ASSERT_TRUE(tx->Commit().ok());
-  }
-  ASSERT_TRUE(db->Close().ok());
-  // Up again: the action of before is an operator's single-device action, the rollout tables empty.
-  auto store = OpenSqliteStore(StorePath(dir.path()), /*create=*/false);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto a = (*store)->GetAction(1);
-  ASSERT_TRUE(a.ok() && a->has_value());
-  EXPECT_EQ((*a)->rollout_id, 0);
-  auto rollouts = (*store)->ListRollouts(0, 10);
-  ASSERT_TRUE(rollouts.ok());
-  EXPECT_TRUE(rollouts->empty());
-}
-
-TEST(SqliteStoreSchema, AVersionTwoStoreIsUpgradedKeepingItsActions) {
-  fw::testing::TempDir dir;
-  {
-    auto db = sql::Database::Open(StorePath(dir.path()), sql::OpenOptions().Create());
-    ASSERT_TRUE(db.ok());
-    const sql::Migrator v2("fleet server", {StoreMigrator().migrations()[0], StoreMigrator().migrations()[1]});
-    ASSERT_TRUE(v2.Upgrade(*db).ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO devices VALUES ('T-1', 'k', 'active', '', 1, 1, '{}', '', '', '')").ok());
-    ASSERT_TRUE(db->Exec("INSERT INTO actions VALUES (5, 'T-1', 'install', 'fw.img', '1.1', 'forced', '', 0, 1, "
-                         "'pending', 0, 0, 0, 0, 0, '', 0, '', 10, 10)")
-                    .ok());
-  }
-  auto store = OpenSqliteStore(StorePath(dir.path()), /*create=*/false);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto a = (*store)->GetAction(5);
-  ASSERT_TRUE(a.ok() && a->has_value());
-  EXPECT_EQ((*a)->rollout_id, 0);
-  EXPECT_EQ((*a)->target_name, "fw.img");
-  auto open = (*store)->ListOpenRolloutActionsCreatedBefore(100, 10);
-  ASSERT_TRUE(open.ok());
-  EXPECT_TRUE(open->empty());
-}
 
 }  // namespace
 }  // namespace fw::server

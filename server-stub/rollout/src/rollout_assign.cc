@@ -8,12 +8,21 @@
 #include "fw/server/action_plan.h"
 #include "fw/server/audit.h"
 #include "rollout_assign.h"
+#include "rollout_groups.h"
 #include "rollout_internal.h"
 
 namespace fw::server::rollout {
 namespace {
 
 constexpr int64_t kMaxRefusalsPerPass = 1000;
+
+// "5%" or "5.3%", as OnActionClosed's abort reasons write it (rollout_events.cc).
+std::string Percent(int64_t num, int64_t den) {
+  if (den <= 0) return "0%";
+  const int64_t tenths = (num * 1000 + den / 2) / den;
+  if (tenths % 10 == 0) return std::to_string(tenths / 10) + "%";
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "%";
+}
 
 bool IsPlanRule(const Status& s, const std::string& rule) {
   return s.message().find("(plan rule " + rule + ")") != std::string::npos;
@@ -138,12 +147,11 @@ Status ApplyAbortRules(Store& store, const Context& ctx, RolloutRow& r, const Ro
   for (const AbortRule& rule : spec.abort_rules) {
     const int64_t n = rule.failure_class == "any" ? failed_all : failed[rule.failure_class];
     if (decided < rule.min_sample || n * 100 <= rule.max_percent * decided) continue;
-    const std::string group_name =
-        index < static_cast<int64_t>(spec.groups.size()) ? spec.groups[static_cast<size_t>(index)].name : "?";
-    const std::string reason = "group " + std::to_string(index + 1) + " (" + group_name + "): " + rule.failure_class +
-                               " " + std::to_string(n) + " of " + std::to_string(decided) + " (" +
-                               std::to_string(n * 100 / decided) + "%) exceeds " + std::to_string(rule.max_percent) +
-                               "% (abort rule)";
+    const std::string name =
+        index < static_cast<int64_t>(spec.groups.size()) ? spec.groups[static_cast<size_t>(index)].name : "";
+    const std::string reason = GroupLabel(index, name) + ": " + rule.failure_class + " " + std::to_string(n) +
+                               " of " + std::to_string(decided) + " (" + Percent(n, decided) + ") exceeds " +
+                               std::to_string(rule.max_percent) + "% (abort rule)";
     return PauseInTx(store, ctx, r, "rule", reason, "system", now_s);
   }
   return Status::Ok();

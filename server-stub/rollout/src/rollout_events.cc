@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fw/server/audit.h"
+#include "rollout_assign.h"
 #include "rollout_groups.h"
 #include "rollout_internal.h"
 
@@ -106,24 +107,6 @@ Status ApplyToMember(Store& store, const RolloutRow& r, const RolloutSpec& spec,
   return Status::Ok();
 }
 
-// The first abort rule of the member's group that the counters now cross pauses the rollout.
-Status CheckAbortRules(Store& store, const Context& ctx, RolloutRow& r, const RolloutSpec& spec, int64_t index,
-                       int64_t now_s) {
-  if (spec.abort_rules.empty()) return Status::Ok();
-  FW_ASSIGN_OR_RETURN(auto counters, GroupCounters(store, r.id, index));
-  for (const AbortRule& rule : spec.abort_rules) {
-    const auto [decided, failed] = Decided(counters, rule.failure_class);
-    if (decided < rule.min_sample || failed * 100 <= rule.max_percent * decided) continue;
-    const std::string name = index < static_cast<int64_t>(spec.groups.size()) ? spec.groups[index].name : "";
-    const std::string reason = detail::GroupLabel(index, name) + ": " + rule.failure_class + " " +
-                               std::to_string(failed) + " of " + std::to_string(decided) + " (" +
-                               Percent(failed, decided) + ") exceeds " + std::to_string(rule.max_percent) +
-                               "% (abort rule)";
-    return detail::PauseInTx(store, ctx, r, "rule", reason, "system", now_s);
-  }
-  return Status::Ok();
-}
-
 // journal_check anywhere: every running rollout paused (kind fleet) and one alert naming the terminal.
 Status FleetPause(Store& store, const Context& ctx, const Action& a, int64_t now_s) {
   const std::string reason = "journal_check on terminal " + a.device_serial + " (action " + std::to_string(a.id) +
@@ -186,7 +169,7 @@ Status OnActionClosed(Store& store, const Context& ctx, const Action& action, in
   if (!member) return Status::Ok();
   FW_ASSIGN_OR_RETURN(r, store.GetRollout(r->id));  // a fleet pause may have changed it
   if (!r || r->state != "running") return Status::Ok();
-  FW_RETURN_IF_ERROR(CheckAbortRules(store, ctx, *r, spec, member->group_index, now_s));
+  FW_RETURN_IF_ERROR(detail::ApplyAbortRules(store, ctx, *r, spec, member->group_index, now_s));
   if (r->state != "running") return Status::Ok();
   return detail::CompleteGroupIfDone(store, ctx, *r, member->group_index, now_s);
 }
@@ -241,13 +224,8 @@ Status PauseInTx(Store& store, const Context& ctx, RolloutRow& r, const std::str
 
 Status CompleteGroupIfDone(Store& store, const Context& ctx, RolloutRow& r, int64_t index, int64_t now_s) {
   if (r.state != "running" || index != r.current_group) return Status::Ok();
-  FW_ASSIGN_OR_RETURN(auto counts, store.CountRolloutMembers(r.id));
-  for (const auto& [key, n] : counts) {
-    const auto& [group, state] = key;
-    if (group == index && n > 0 && (state == "waiting" || state == "assigned" || state == "retry_wait")) {
-      return Status::Ok();
-    }
-  }
+  FW_ASSIGN_OR_RETURN(bool may_be_done, GroupMayBeDone(store, r.id, index));  // indexed look-ups, not a count
+  if (!may_be_done) return Status::Ok();
   FW_ASSIGN_OR_RETURN(auto group, GetGroup(store, r.id, index));
   if (!group || group->state != "running") return Status::Ok();
   FW_ASSIGN_OR_RETURN(RolloutSpec spec, ParseRolloutSpec(r.spec_json));

@@ -156,7 +156,7 @@ class Reader {
     const Json* v = Find(name);
     if (v == nullptr) return std::optional<int64_t>();
     if (!v->is_number_integer()) return Bad(Key(name), "is not an integer");
-    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi)) {
+    if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
       return Bad(Key(name), "is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     }
     const int64_t n = v->get<int64_t>();

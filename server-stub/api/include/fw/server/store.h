@@ -182,7 +182,9 @@ struct ActionEvent {
 };
 
 // Rollouts (issue 18; docs/fleet-rollouts.md; logic in fw/server/rollout.h). The store only keeps rows:
-// every decision (membership, counters, pauses) is made by fw_server_rollout inside Atomically.
+// every decision (membership, counters, pauses) is made by fw_server_rollout inside Atomically. The schema
+// refuses a state or pause_kind outside the lists below (kFailedPrecondition), and members, groups and
+// counters of a rollout that does not exist.
 struct RolloutRow {
   int64_t id = 0;  // assigned by CreateRollout
   std::string name;
@@ -357,16 +359,19 @@ class Store {
   virtual Result<std::optional<RolloutRow>> GetRollout(int64_t id) = 0;
   virtual Result<std::vector<RolloutRow>> ListRollouts(int64_t after_id, int64_t limit) = 0;  // by id
   virtual Result<std::vector<RolloutRow>> ListRolloutsInState(const std::string& state) = 0;  // by id
+  // UpdateRollout / UpdateRolloutMember write every field but the key; kNotFound when no row has the key.
   virtual Status UpdateRollout(const RolloutRow& rollout) = 0;                             // every mutable field, by id
   virtual Status PutRolloutGroup(const RolloutGroupRow& group) = 0;                        // insert or replace
   virtual Result<std::vector<RolloutGroupRow>> ListRolloutGroups(int64_t rollout_id) = 0;  // by index
-  // Inserts many members in one statement batch (membership freeze); kFailedPrecondition on a duplicate.
+  // Inserts many members in one statement batch (membership freeze); kFailedPrecondition on a duplicate
+  // (or a serial that is not a device, a rollout that does not exist), and then none of the batch is
+  // written, also inside the caller's Atomically (a savepoint).
   virtual Status AddRolloutMembers(const std::vector<RolloutMemberRow>& members) = 0;
   virtual Status UpdateRolloutMember(const RolloutMemberRow& member) = 0;  // by (rollout_id, serial)
   virtual Result<std::optional<RolloutMemberRow>> GetRolloutMember(int64_t rollout_id, const std::string& serial) = 0;
   virtual Result<std::optional<RolloutMemberRow>> GetRolloutMemberByAction(int64_t action_id) = 0;
   virtual Result<std::vector<RolloutMemberRow>> QueryRolloutMembers(const MemberQuery& query) = 0;  // by serial
-  // Members of one group in `state` that may be assigned now (state waiting, or retry_wait with
+  // Members of one group that may be assigned now (state waiting, or retry_wait with
   // next_assign_s <= now_s), by serial, at most limit.
   virtual Result<std::vector<RolloutMemberRow>> AssignableMembers(int64_t rollout_id, int64_t group_index,
                                                                   int64_t now_s, int64_t limit) = 0;
