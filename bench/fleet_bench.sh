@@ -79,8 +79,9 @@ if [ -x "$sim" ]; then
   if jq -e . "$work/sim.json" > /dev/null 2>&1; then
     jq -r '"terminals \(.terminals), updated \(.updated), reverted \(.reverted), failed \(.failed | tojson), no_response \(.no_response), bricked \(.bricked), records lost \(.records_lost)",
            "assigned after the pause \(.assigned_after_pause); assigned before it: finished \(.assigned_before_pause_finished), canceled \(.assigned_before_pause_canceled); counters match a recount: \(.counters_match_recount)",
-           "wall \(.wall_seconds) s (simulated \(.sim_seconds) s); check-ins \(.checkin_ms.count): p50 \(.checkin_ms.p50) ms, p99 \(.checkin_ms.p99) ms; ok \(.ok)"' "$work/sim.json"
-    sim_p50=$(jq -r '.checkin_ms.p50' "$work/sim.json") sim_p99=$(jq -r '.checkin_ms.p99' "$work/sim.json")
+           "wall \(.wall_seconds) s (simulated \(.sim_seconds) s); check-ins \(.checkin_ms.count): p50 \(.checkin_ms.p50 * 100 | round / 100) ms, p99 \(.checkin_ms.p99 * 100 | round / 100) ms; ok \(.ok)"' "$work/sim.json"
+    sim_p50=$(jq -r '.checkin_ms.p50 * 1000 | round / 1000' "$work/sim.json")
+    sim_p99=$(jq -r '.checkin_ms.p99 * 1000 | round / 1000' "$work/sim.json")
   else
     echo "fleet-sim printed no JSON report; stderr:"; tail -20 "$work/sim.err"
   fi
