@@ -17,7 +17,7 @@
 #     --threads  fleet-sim's worker threads and the baseline's concurrency (default 2)
 #     BUILD_DIR  default build/ci (needs tests/fleet/fleet-sim, tests/fleet/storm/fleet-storm,
 #                bench/server_bench, server-stub/fwserver)
-#     full (default): fleet-sim 10,000 terminals; storm 10,000 terminals (max_connections 1024);
+#     full (default): fleet-sim 10,000 terminals; storm 10,000 terminals (max_connections 256);
 #                     nginx 10,000 terminals, 3 rounds x 8 s
 #     --quick:        fleet-sim --quick; storm --quick (300 terminals); nginx 200 terminals,
 #                     1 round x 2 s
