@@ -76,7 +76,7 @@ if [ -x "$sim" ]; then
   "$sim" --scenario health "${sim_args[@]}" --json > "$work/sim.json" 2> "$work/sim.err"
   rc=$?
   set -e
-  if jq -e . "$work/sim.json" > /dev/null 2>&1; then
+  if [ -s "$work/sim.json" ] && jq -e . "$work/sim.json" > /dev/null 2>&1; then
     jq -r '"terminals \(.terminals), updated \(.updated), reverted \(.reverted), failed \(.failed | tojson), no_response \(.no_response), bricked \(.bricked), records lost \(.records_lost)",
            "assigned after the pause \(.assigned_after_pause); assigned before it: finished \(.assigned_before_pause_finished), canceled \(.assigned_before_pause_canceled); counters match a recount: \(.counters_match_recount)",
            "wall \(.wall_seconds) s (simulated \(.sim_seconds) s); check-ins \(.checkin_ms.count): p50 \(.checkin_ms.p50 * 100 | round / 100) ms, p99 \(.checkin_ms.p99 * 100 | round / 100) ms; ok \(.ok)"' "$work/sim.json"
