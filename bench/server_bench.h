@@ -19,11 +19,14 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bench {
@@ -106,6 +109,24 @@ struct LoadResult {
   double Rps() const { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
   double PercentileMs(double p) const;  // sorts a copy
 };
+
+// The client side shared by RunLoad and the reconnect storm (tests/fleet/storm): TLS 1.3 only,
+// the server certificate checked against options.chain_pem_file for `host` (an IP), client
+// sessions kept by the new-session callback in the Slot set as the SSL's ex data (SlotIndex()).
+void ConfigureClient(boost::asio::ssl::context& ctx, const LoadOptions& options, const std::string& host);
+int SlotIndex();
+// One check-in request: POST options.path with the body template (@SERIAL@ replaced), the slot's
+// ETag as If-None-Match, `Connection: close` when `close`.
+std::string BuildRequest(const LoadOptions& options, const Target& target, const Terminal& t, const Slot& slot,
+                         bool close);
+struct ReplyHead {
+  int status = 0;
+  size_t content_length = 0;
+  std::string etag;
+  std::string retry_after;  // "" when the header is absent
+};
+// Parses a response head (status line + headers, up to the blank line); false when unparsable.
+bool ParseHead(std::string_view head, ReplyHead& out);
 
 LoadResult RunLoad(Target& target, std::vector<std::unique_ptr<Terminal>>& terminals, const LoadOptions& options);
 

@@ -34,13 +34,15 @@ using tcp = asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using Stream = ssl::stream<tcp::socket>;
 
+}  // namespace
+
 int SlotIndex() {
   static int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
 }
 
 // TLS 1.3 tickets arrive after the handshake: keep the newest in the terminal's slot.
-int OnNewSession(SSL* ssl, SSL_SESSION* session) {
+static int OnNewSession(SSL* ssl, SSL_SESSION* session) {
   auto* slot = static_cast<Slot*>(SSL_get_ex_data(ssl, SlotIndex()));
   if (slot == nullptr) return 0;
   slot->session.reset(session);
@@ -69,12 +71,6 @@ std::string BuildRequest(const LoadOptions& options, const Target& target, const
   return r + "\r\n" + body;
 }
 
-struct ReplyHead {
-  int status = 0;
-  size_t content_length = 0;
-  std::string etag;
-};
-
 bool ParseHead(std::string_view head, ReplyHead& out) {
   if (head.size() < 12 || head.substr(0, 7) != "HTTP/1.") return false;
   out.status = std::atoi(std::string(head.substr(9, 3)).c_str());
@@ -86,14 +82,18 @@ bool ParseHead(std::string_view head, ReplyHead& out) {
     if (colon != std::string::npos) {
       std::string name = line.substr(0, colon);
       std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-      std::string value = line.substr(line.find_first_not_of(' ', colon + 1));
+      size_t from = line.find_first_not_of(' ', colon + 1);
+      std::string value = from == std::string::npos ? "" : line.substr(from);
       if (name == "content-length") out.content_length = std::strtoull(value.c_str(), nullptr, 10);
       if (name == "etag") out.etag = value;
+      if (name == "retry-after") out.retry_after = value;
     }
     pos = end;
   }
   return out.status > 0;
 }
+
+namespace {
 
 struct Run {
   Run(Target& t, std::vector<std::unique_ptr<Terminal>>& terms, const LoadOptions& o)

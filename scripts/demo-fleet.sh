@@ -9,7 +9,10 @@
 # verified. Then the terminal's agent (issue 17): two simulated terminals running `fwupdate agent`, one
 # updating itself end to end (check-in, journal backup, streaming install, reset, confirm: the server
 # shows succeeded), one whose new firmware fails its health check and reverts (reported as
-# health_failed). Nothing outside the temporary directory is touched.
+# health_failed). Then a small rollout (issue 18): six terminals with the agent, release 1.3.0 rolled out
+# to a canary and then the rest, then release 1.4.0 whose health check fails: the canary reverts, the
+# rollout pauses itself and the other five are never assigned. Nothing outside the temporary
+# directory is touched.
 #   scripts/demo-fleet.sh [BUILD_DIR]      default build/release (scripts/demo.sh --fleet builds it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -240,5 +243,97 @@ agent POS-0102 false
 "$fwupdate" status --device "$work/POS-0102/layout.json" | sed 's/^/   /'
 say "the records survived the revert: $("$fwupdate" journal verify "$work/POS-0102/data/journal.db" --json \
   | jq -c '{ok, record_count}')"
+
+step "16. A small fleet for a rollout: six more terminals with the agent, factory firmware 1.2.0, labelled rollout-demo"
+# Releases 1.3.0 (good) and 1.4.0 (its health check fails on the terminals), signed and published.
+for v in 1.3.0 1.4.0; do
+  head -c 40000 /dev/urandom > "$work/payload-$v"
+  "$fwsign" image sign --key "$work/image.key" --version "$v" --security-counter 3 --hardware-id POS-X1 \
+    "$work/payload-$v" -o "$work/fw-$v.img" > /dev/null
+  "$fwsign" repo add-target "$data/repo" --image "$work/fw-$v.img" > /dev/null
+done
+"$fwsign" repo publish "$data/repo" --key "$work/targets.key" --key "$work/snapshot.key" \
+  --key "$work/timestamp.key" > /dev/null
+fleet=(POS-0201 POS-0202 POS-0203 POS-0204 POS-0205 POS-0206)
+for t in "${fleet[@]}"; do
+  mkdir -p "$work/$t"
+  cp "$work/POS-0101/layout.json" "$work/$t/layout.json"
+  "$fwboot" provision --device "$work/$t/layout.json" --image "$work/fw-1.2.0.img" --pubkey "$work/image.key.pub.pem" \
+    --hardware-id POS-X1 > /dev/null
+  "$fwupdate" init --device "$work/$t/layout.json" --tuf-root "$data/repo/metadata/1.root.json" > /dev/null
+  "$fwupdate" journal simulate --journal "$work/$t/data/journal.db" --create --count 200 > /dev/null
+  "$fwboot" boot --device "$work/$t/layout.json" > /dev/null
+  token=$("$fwserver" enrol-token create --data "$data" --serial "$t" --json | jq -r .token)
+  "$fwupdate" agent enrol --server "$url" --serial "$t" --token "$token" --cert "$work/$t/agent-cert.pem" \
+    --key "$work/$t/agent-key.pem" --ca "$data/ca/chain.pem" > /dev/null
+  "$fwfleet" label add "$t" rollout-demo > /dev/null
+done
+# The terminals' health check: their payment application does not come up on 1.4.0.
+cat > "$work/health.sh" << 'SH'
+#!/bin/sh
+# health.sh LAYOUT: unhealthy when the firmware on trial is 1.4.0
+"$FWUPDATE" status --device "$1" --json | jq -e '[.. | .version? // empty] | index("1.4.0") | not' > /dev/null
+SH
+chmod +x "$work/health.sh"
+# fleet_round: one `fwupdate agent run --once` per terminal, all six at the same time.
+fleet_round() {
+  local t agents=()
+  for t in "${fleet[@]}"; do
+    FWUPDATE=$fwupdate "$fwupdate" agent run --once --quiet --device "$work/$t/layout.json" --server "$url" \
+      --cert "$work/$t/agent-cert.pem" --key "$work/$t/agent-key.pem" --ca "$data/ca/chain.pem" \
+      --time-zone Europe/Berlin --reboot-cmd "$fwboot boot --device $work/$t/layout.json > /dev/null" \
+      --health-cmd "$work/health.sh $work/$t/layout.json" > "$work/$t/agent.log" 2>&1 &
+    agents+=($!)
+  done
+  wait "${agents[@]}"  # only these: the server and the issuer run in the background too
+}
+fleet_versions() {
+  "$fwfleet" devices --label rollout-demo --json | jq -r '[.items[] | "\(.serial) \(.version)"] | join(", ")'
+}
+fleet_round  # first contact: the server knows them, their manifests and versions
+say "$(fleet_versions)"
+# rollout_spec NAME TARGET_VERSION: a canary of one terminal, then the rest; one health failure pauses.
+rollout_spec() {
+  local t
+  t=$("$fwfleet" targets --json | jq -r --arg v "$2" '.items[] | select(.firmware.version == $v) | .path')
+  jq -n --arg name "$1" --arg t "$t" --arg below "$2" '{name: $name, target: $t,
+    filter: {hardware_id: "POS-X1", labels: ["rollout-demo"], version_below: $below},
+    groups: [{name: "canary", devices: ["POS-0201"], approve_after: false}, {name: "rest", percent: 100}],
+    ramp: {start_per_minute: 60, growth_percent: 100, every_successes: 1, max_per_minute: 1000},
+    abort: [{class: "health_failed", max_percent: 0, min_sample: 1}, {class: "any", max_percent: 20, min_sample: 5}],
+    action: {type: "forced", window: null, deadline: null, backup_required: true},
+    action_timeout_seconds: 3600, retries: {download: 3}, retry_backoff_seconds: 60,
+    late_joiners: "ignore", revert_on_abort: false, two_person: false}'
+}
+# rollout_run ID: rounds of the six agents until the rollout is finished or paused (at most 12).
+rollout_run() {
+  local id=$1 state="" round
+  for round in $(seq 12); do
+    sleep 1  # the scheduler assigns at its next pass (every second)
+    fleet_round
+    state=$("$fwserver" rollout show "$id" --json | jq -r .state)
+    say "round $round: rollout $state; $(fleet_versions)"
+    case "$state" in finished | paused | stopped) break ;; esac
+  done
+}
+
+step "17. Rollout of 1.3.0: the canary (POS-0201) first, then the rest"
+rollout_spec "demo 1.3.0" 1.3.0 > "$work/rollout-1.3.0.json"
+good=$("$fwserver" rollout create --spec "$work/rollout-1.3.0.json" --json | jq -r .id)
+"$fwserver" rollout start "$good" --reason "release 1.3.0" --json > /dev/null
+say "rollout $good started"
+rollout_run "$good"
+"$fwserver" rollout show "$good" | sed 's/^/   /'
+
+step "18. Rollout of 1.4.0, whose health check fails on the terminals: the canary fails, the rollout pauses itself"
+rollout_spec "demo 1.4.0" 1.4.0 > "$work/rollout-1.4.0.json"
+bad=$("$fwserver" rollout create --spec "$work/rollout-1.4.0.json" --json | jq -r .id)
+"$fwserver" rollout start "$bad" --reason "release 1.4.0" --json > /dev/null
+say "rollout $bad started"
+rollout_run "$bad"
+"$fwserver" rollout show "$bad" | sed 's/^/   /'
+say "the rest were never assigned: $(fleet_versions)"
+say "POS-0201 reverted to 1.3.0 and reported: $("$fwserver" action list --data "$data" --device POS-0201 --json \
+  | jq -c '.actions[-1] | {id, target, state, failure_class}')"
 
 step "done (server log: $(wc -l < "$work/server.log") lines; everything was in $work, now removed)"
