@@ -87,27 +87,28 @@ int64_t RolloutApiTest::MakeRollout(const std::string& tag, const std::string& s
   if (maker_.empty()) maker_ = Token("admin", false, "rollout-maker");
   const std::string busy = tag + "-1";
   AddLabelled({busy, tag + "-2"}, tag);
-  Json groups = Json::array({{{"name", "rest"}, {"percent", 100}}});
+  const Json groups = Json::array({{{"name", "rest"}, {"percent", 100}}});
+  Json spec = Spec(tag, tag, groups);
   if (state == "approval") {
-    Action a;  // an operator's install of its own, still open
-    a.device_serial = busy;
-    a.kind = "install";
-    a.target_name = target_;
-    a.target_version = "1.3.0";
-    a.type = "forced";
-    EXPECT_TRUE(store_->CreateAction(a).ok());
-    groups = Json::array(
+    // The canary already runs the target: the plan refuses it as already_running, the tick skips it.
+    EXPECT_TRUE(store_->SetDeviceManifest(busy, PosManifest("1.3.0"), "POS-X1", "1.3.0").ok());
+    spec["groups"] = Json::array(
         {{{"name", "canary"}, {"devices", {busy}}, {"approve_after", true}}, {{"name", "rest"}, {"percent", 100}}});
+    spec["filter"]["version_below"] = nullptr;
   }
-  const int64_t id = CreateRollout(maker_, Spec(tag, tag, groups));
+  const int64_t id = CreateRollout(maker_, spec);
   const std::string path = "/v1/rollouts/" + std::to_string(id);
   if (state == "created") return id;
   EXPECT_EQ(Call("POST", path + "/start", maker_, "{}").status, 200);
-  if (state == "paused") EXPECT_EQ(Call("POST", path + "/pause", maker_, R"({"reason":"made paused"})").status, 200);
+  if (state == "paused") {
+    EXPECT_EQ(Call("POST", path + "/pause", maker_, R"({"reason":"made paused"})").status, 200);
+  }
   if (state == "approval") Tick();
   const Json v = Show(id);
   EXPECT_EQ(v["state"], state == "approval" ? "paused" : state) << v.dump();
-  if (state == "approval") EXPECT_EQ(v["pause_kind"], "approval") << v.dump();
+  if (state == "approval") {
+    EXPECT_EQ(v["pause_kind"], "approval") << v.dump();
+  }
   return id;
 }
 

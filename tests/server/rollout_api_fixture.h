@@ -37,11 +37,11 @@ class RolloutApiTest : public OpsTest {
 
   // A rollout over fresh devices labelled `tag` (created by an admin token through the API), left in
   // `state`: created | running | paused (by an operator) | approval (paused for approval: its canary
-  // is busy with an install of its own, so the tick skips it and the group completes).
+  // already runs the target, so the tick skips it and the group completes with nothing decided).
   int64_t MakeRollout(const std::string& tag, const std::string& state);
 
   std::string target_;
-  std::string maker_;  // the admin token MakeRollout uses
+  std::string maker_;                  // the admin token MakeRollout uses
   RepositoryCache repository_{repo_};  // made after SetUpTestSuite wrote repo_
 };
 

@@ -3,7 +3,12 @@
 // stop/approve/show/members, usage errors before anything is sent, and a started rollout reaching a
 // terminal's check-in through the scheduler's tick.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +24,58 @@ namespace fs = std::filesystem;
 using fw::testing::CommandResult;
 using fw::testing::RunCommand;
 using fw::testing::WriteFile;
+
+struct PtyRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+// `argv` with a pseudo-terminal as its stdin/stdout/stderr (what an operator's terminal gives it).
+// Once its output holds `marker` `times` times, SIGINT (Ctrl-C) is sent to it; it must end within
+// 60 s of real time (else SIGKILL and exit_code -1).
+PtyRun RunOnPty(const std::vector<std::string>& argv, const std::string& marker, int times) {
+  PtyRun run;
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid < 0) return run;
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  bool interrupted = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      const ssize_t n = read(master, buf, sizeof(buf));
+      if (n <= 0) break;  // EIO: the child closed the terminal
+      run.out.append(buf, static_cast<size_t>(n));
+    }
+    size_t seen = 0;
+    for (size_t at = run.out.find(marker); at != std::string::npos; at = run.out.find(marker, at + 1)) ++seen;
+    if (!interrupted && static_cast<int>(seen) >= times) {
+      kill(pid, SIGINT);
+      interrupted = true;
+    }
+  }
+  close(master);
+  int status = 0;
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (done != pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return run;
+  }
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return run;
+}
 
 class RolloutCliTest : public ::testing::Test {
  protected:
@@ -40,15 +97,16 @@ class RolloutCliTest : public ::testing::Test {
     ::chmod(path.c_str(), 0600);
     return path;
   }
+  std::vector<std::string> Connection(const std::string& token_file) const {
+    return {"--server",     "https://127.0.0.1:" + std::to_string(server_->operator_port()),
+            "--ca",         server_->chain_pem(),
+            "--token-file", token_file};
+  }
   // fwserver rollout ARGS with the connection options.
   CommandResult Rollout(const std::string& token_file, std::vector<std::string> args) const {
     std::vector<std::string> argv = {FWSERVER_PATH, "rollout"};
     argv.insert(argv.end(), args.begin(), args.end());
-    for (const std::string& a :
-         {std::string("--server"), "https://127.0.0.1:" + std::to_string(server_->operator_port()), std::string("--ca"),
-          server_->chain_pem(), std::string("--token-file"), token_file}) {
-      argv.push_back(a);
-    }
+    for (const auto& a : Connection(token_file)) argv.push_back(a);
     return RunCommand(argv);
   }
   // ... --json, expecting `exit_code`; the parsed stdout.
@@ -171,8 +229,24 @@ TEST_F(RolloutCliTest, CreateStartReachesATerminalPauseStopWithExitCodesAndJson)
   fail = RolloutJson(operator_, {"show", "99"}, 4);  // 404
   EXPECT_EQ(fail["error"]["code"], "unknown_rollout");
 
+  v = RolloutJson(operator_, {"stop", id, "--reason", "test over"});
+  EXPECT_EQ(v["state"], "stopped");
+  EXPECT_EQ(RolloutJson(operator_, {"resume", id, "--reason", "x"}, 5)["error"]["code"], "rollout_state");
+}
+
+TEST_F(RolloutCliTest, ShowDrawsGroupsByClassesAndWatchFollowsTheRollout) {
+  const std::string target = PublishRelease("1.3.0", 4);
+  auto terminal = std::make_unique<E2eTerminal>(*server_, "T-1", tmp_ / "terminals");
+  ASSERT_TRUE(terminal->MustEnrol());
+  ASSERT_EQ(terminal->Checkin(Manifest("1.2.0")).status, 200);
+  Json v = RolloutJson(operator_, {"create", "--spec", SpecFile("spec", Spec("pos 1.3.0", target))});
+  ASSERT_TRUE(v.is_object());
+  const std::string id = std::to_string(v["id"].get<int64_t>());
+  ASSERT_EQ(RolloutJson(operator_, {"start", id})["state"], "running");
+  ASSERT_EQ(RolloutJson(operator_, {"pause", id, "--reason", "lunch rush"})["state"], "paused");
+
   // The human view: state, pause reason and the groups x classes table.
-  r = Rollout(operator_, {"show", id});
+  CommandResult r = Rollout(operator_, {"show", id});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("state paused (operator): lunch rush"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("health_failed"), std::string::npos) << r.out;
@@ -181,6 +255,16 @@ TEST_F(RolloutCliTest, CreateStartReachesATerminalPauseStopWithExitCodesAndJson)
 
   v = RolloutJson(operator_, {"resume", id, "--reason", "rush over"});
   EXPECT_EQ(v["state"], "running");
+  // On a terminal --watch redraws (clear screen, the table) until Ctrl-C, which ends it with 0.
+  std::vector<std::string> watch = {FWSERVER_PATH, "rollout", "show", id, "--watch", "--interval", "1"};
+  for (const auto& a : Connection(operator_)) watch.push_back(a);
+  const PtyRun live = RunOnPty(watch, "Ctrl-C to quit", 2);
+  EXPECT_EQ(live.exit_code, 0) << live.out;
+  size_t redraws = 0;
+  for (size_t at = live.out.find("\033[2J"); at != std::string::npos; at = live.out.find("\033[2J", at + 1)) ++redraws;
+  EXPECT_GE(redraws, 2u) << live.out;
+  EXPECT_NE(live.out.find("state running"), std::string::npos) << live.out;
+  EXPECT_NE(live.out.find("SUCCEEDED"), std::string::npos) << live.out;
   v = RolloutJson(operator_, {"stop", id, "--reason", "test over"});
   EXPECT_EQ(v["state"], "stopped");
   // --watch on a stopped rollout: one JSON line, then done (it never waits for a final state twice).

@@ -99,6 +99,26 @@ TEST_F(RolloutEventsTest, BelowMinSampleNothingPauses) {
   ExpectCountersEqualRecount(r.id);
 }
 
+TEST_F(RolloutEventsTest, ASuccessReachingMinSampleTripsAndAfterApprovalOnlyTheNextFailureDoes) {
+  auto serials = AddDevices("T", 12);
+  RolloutRow r = Started(SpecText(R"([{"name": "all", "percent": 100}])",
+                                  R"("abort": [{"class": "verify", "max_percent": 50, "min_sample": 5}])"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Report(Assign(r.id, serials[i]), "failed", "verify").ok());
+  ASSERT_TRUE(Report(Assign(r.id, serials[3]), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "running");  // 4 decided: below the sample
+  ASSERT_TRUE(Report(Assign(r.id, serials[4]), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "paused");  // the success that makes 5 decided: 3 of 5 (60%)
+  EXPECT_NE(Row(r.id).pause_reason.find("verify 3 of 5 (60%) exceeds 50%"), std::string::npos)
+      << Row(r.id).pause_reason;
+  ASSERT_TRUE(Approve(*store_, ctx_, r.id, "known bad batch of cables", "token:2:bob", now_).ok());
+  ASSERT_TRUE(Report(Assign(r.id, serials[5]), "succeeded").ok());  // 3 of 6: still above, but a success
+  EXPECT_EQ(Row(r.id).state, "running");
+  ASSERT_TRUE(Report(Assign(r.id, serials[6]), "failed", "verify").ok());  // 4 of 7: a failure, above
+  EXPECT_EQ(Row(r.id).state, "paused");
+  EXPECT_EQ(Row(r.id).pause_kind, "rule");
+  ExpectCountersEqualRecount(r.id);
+}
+
 TEST_F(RolloutEventsTest, JournalCheckOnOneTerminalPausesEveryRunningRollout) {
   AddDevices("A", 3);
   AddDevices("B", 3);
@@ -234,6 +254,30 @@ TEST_F(RolloutEventsTest, GroupsCompleteOnTheirThresholdThenTheRolloutFinishes) 
   EXPECT_EQ(Row(r.id).state, "finished");
   EXPECT_EQ(AuditRows("rollout.finish").size(), 1u);
   ExpectCountersEqualRecount(r.id);
+}
+
+TEST_F(RolloutEventsTest, AnEmptyGroupCompletesAtOnceAndAnEmptyMembershipDoesNotStart) {
+  auto spec = ParseRolloutSpec(SpecText(R"([{"name": "all", "percent": 100}])"));
+  ASSERT_TRUE(spec.ok());
+  auto created = Create(*store_, ctx_, *spec, "token:1:alice", now_);
+  ASSERT_TRUE(created.ok());
+  auto nobody = Start(*store_, ctx_, created->id, "token:1:alice", now_);
+  ASSERT_FALSE(nobody.ok());
+  EXPECT_NE(nobody.status().message().find("matches no device"), std::string::npos);
+  AddDevices("T", 2);
+  RolloutRow r = Started(SpecText(R"([{"name": "one", "count": 1}, {"name": "two", "count": 1},
+                                      {"name": "none", "count": 5}])"));
+  auto groups = store_->ListRolloutGroups(r.id);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_EQ((*groups)[2].members, 0);
+  MemberQuery q;
+  q.rollout_id = r.id;
+  auto members = store_->QueryRolloutMembers(q);
+  ASSERT_TRUE(members.ok());
+  ASSERT_EQ(members->size(), 2u);
+  for (const auto& m : *members) ASSERT_TRUE(Report(Assign(r.id, m.serial), "succeeded").ok());
+  EXPECT_EQ(Row(r.id).state, "finished");
+  EXPECT_EQ(Row(r.id).current_group, 2);
 }
 
 TEST_F(RolloutEventsTest, AGroupBelowItsSuccessThresholdPausesAndApproveMovesOn) {

@@ -182,5 +182,60 @@ TEST_F(RolloutRevertTest, ADownloadOnlyRolloutHasNothingToRevert) {
   EXPECT_TRUE(Actions(*revert).empty());
 }
 
+// The public path: Create, Start, Tick, terminals confirm, the canary's approval pause, Stop with revert.
+TEST_F(RolloutRevertTest, StopWithRevertThroughTheOperations) {
+  AddTerminals("T", 4);
+  RolloutSpec spec = BaseSpec();
+  GroupSpec canary;
+  canary.name = "canary";
+  canary.devices = {"T-000", "T-001"};
+  canary.approve_after = true;
+  GroupSpec rest;
+  rest.name = "rest";
+  rest.percent = 100;
+  spec.groups = {canary, rest};
+  auto created = Create(*store_, ctx_, spec, "token:1:ops", kT0);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto started = Start(*store_, ctx_, created->id, "token:1:ops", kT0 + 1);
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  const int64_t id = created->id;
+  EXPECT_EQ(Tick(kT0 + 2).assigned, 2) << "the canary only";
+  // Both confirm 1.1.0; T-001's slot A is overwritten since (not bootable).
+  Updated("X", "1.0.0");  // a bystander, not a member
+  for (const auto& [serial, other_state] : {std::pair{"T-000", "bootable"}, std::pair{"T-001", "invalid"}}) {
+    Manifest m;
+    m.hardware_id = "POS-X1";
+    m.time_zone = "Europe/Berlin";
+    m.running = {"B", "1.1.0", "confirmed"};
+    m.other = SlotReport{"A", "1.0.0", other_state};
+    m.security_counter = 1;
+    m.root_version = 1;
+    ASSERT_TRUE(store_->SetDeviceManifest(serial, ManifestJson(m), "POS-X1", "1.1.0").ok());
+    Close(Member(id, serial).action_id, "succeeded", "", kT0 + 100);
+  }
+  ASSERT_EQ(Rollout(id).state, "paused");
+  ASSERT_EQ(Rollout(id).pause_kind, "approval");
+  auto stopped = Stop(*store_, ctx_, id, "1.1.0 drains the battery", /*revert=*/true, "token:1:ops", kT0 + 200);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_EQ(stopped->state, "stopped");
+  ASSERT_NE(stopped->revert_rollout, 0);
+  const int64_t revert = stopped->revert_rollout;
+  EXPECT_EQ(Rollout(revert).revert_of, id);
+  EXPECT_EQ(Member(revert, "T-000").state, "assigned");
+  EXPECT_EQ(Member(revert, "T-001").state, "skipped");
+  EXPECT_NE(Member(revert, "T-001").detail.find("other_slot_not_bootable"), std::string::npos);
+  for (const char* s : {"T-002", "T-003", "X"}) {
+    auto none = store_->GetRolloutMember(revert, s);
+    ASSERT_TRUE(none.ok());
+    EXPECT_FALSE(none->has_value()) << s << " never updated";
+  }
+  auto view = Show(*store_, revert);
+  ASSERT_TRUE(view.ok() && view->has_value());
+  const Json j = Json::parse(RolloutViewJson(**view));
+  EXPECT_EQ(j["revert_of"], id);
+  EXPECT_EQ(j["groups"][0]["member_states"]["skipped"], 1);
+  EXPECT_EQ(j["groups"][0]["counters"]["assigned"], 1);
+}
+
 }  // namespace
 }  // namespace fw::server::rollout

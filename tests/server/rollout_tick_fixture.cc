@@ -4,11 +4,12 @@
 
 namespace fw::server::rollout {
 
-void TickFixture::SetUp() {
-  auto s = OpenSqliteStore(StorePath(dir_.path()));
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
-  store_ = std::move(*s);
-  const std::string d = dir_.path();
+std::unique_ptr<fw::testing::TempDir> TickFixture::repo_dir_;
+RepositoryTargets TickFixture::repo_;
+
+void TickFixture::SetUpTestSuite() {
+  repo_dir_ = std::make_unique<fw::testing::TempDir>();
+  const std::string d = repo_dir_->path();
   for (const char* name : {"root", "targets", "snapshot", "timestamp", "image"}) {
     ASSERT_EQ(fw::testing::RunCommand({"fwsign", "key", "generate", "--out", d + "/" + name + ".pem"}).exit_code, 0);
   }
@@ -23,12 +24,21 @@ void TickFixture::SetUp() {
                   {d + "/targets.pem", d + "/snapshot.pem", d + "/timestamp.pem"}),
               "");
   }
-  // Loaded once at the real time (the metadata expires in a day); the test's clock is its own.
+  // Loaded once at the real time (the metadata expires in a day); the tests' clock is their own.
   auto repo = LoadRepositoryTargets(d + "/repo", SystemClock().WallSeconds());
   ASSERT_TRUE(repo.ok()) << repo.status().ToString();
   repo_ = std::move(*repo);
+}
+
+void TickFixture::TearDownTestSuite() { repo_dir_.reset(); }
+
+void TickFixture::SetUp() {
+  ASSERT_FALSE(repo_.targets.empty()) << "the suite's repository was not made";
+  auto s = OpenSqliteStore(StorePath(dir_.path()));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  store_ = std::move(*s);
   ctx_.alerts = &alerts_;
-  ctx_.repository = [this]() -> Result<RepositoryTargets> { return repo_; };
+  ctx_.repository = []() -> Result<RepositoryTargets> { return repo_; };
 }
 
 void TickFixture::AddTerminal(const Terminal& t) {

@@ -1,8 +1,8 @@
 // Shared fixture of the rollout engine's tick and revert tests (rollout_tick_test.cc,
 // rollout_revert_test.cc): a real SQLite store in a temporary directory, a real TUF repository made by
-// the fwsign CLI with releases 1.0.0 and 1.1.0 of POS-X1 (both security counter 1) and 1.2.0 (counter 2),
-// terminals with check-in manifests, and a running rollout written row by row (so the tick is tested
-// without the operations that normally start it). Time is a number the test moves (kT0 onwards).
+// the fwsign CLI (once per suite) with releases 1.0.0 and 1.1.0 of POS-X1 (both security counter 1) and 1.2.0 (counter
+// 2), terminals with check-in manifests, and a running rollout written row by row (so the tick is tested without the
+// operations that normally start it). Time is a number the test moves (kT0 onwards).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,6 +24,8 @@ inline constexpr int64_t kT0 = 1'800'000'000;
 
 class TickFixture : public ::testing::Test {
  protected:
+  static void SetUpTestSuite();  // the repository, once per suite
+  static void TearDownTestSuite();
   void SetUp() override;
 
   // A terminal that checked in at `seen_s` running `version` confirmed, other slot `other_version`
@@ -62,9 +64,10 @@ class TickFixture : public ::testing::Test {
   // The repository's target path of a version.
   std::string TargetOf(const std::string& version) const;
 
+  static std::unique_ptr<fw::testing::TempDir> repo_dir_;
+  static RepositoryTargets repo_;
   fw::testing::TempDir dir_;
   std::unique_ptr<Store> store_;
-  RepositoryTargets repo_;
   AlertPolicy alerts_;
   Context ctx_;
 };

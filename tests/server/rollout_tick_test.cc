@@ -210,6 +210,22 @@ TEST_F(RolloutTickTest, RetryWaitMembersAreAssignedOnlyAfterNextAssign) {
   EXPECT_EQ(Actions(id).size(), 2u);
 }
 
+TEST_F(RolloutTickTest, AnUnreadableRepositoryStopsAssignmentsNotTimeouts) {
+  AddTerminals("T", 2);
+  RolloutSpec spec = BaseSpec();
+  spec.ramp = {1, 0, 10, 1000};
+  spec.action_timeout_seconds = 100;
+  const int64_t id = StartRollout(spec, {Serials("T", 0, 2)}, kT0);
+  ASSERT_EQ(Tick(kT0).assigned, 1);
+  ctx_.repository = []() -> Result<RepositoryTargets> { return VerificationFailed("timestamp.json expired"); };
+  auto t = rollout::Tick(*store_, ctx_, kT0 + 200);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("timestamp.json expired"), std::string::npos) << t.status().ToString();
+  EXPECT_EQ(Member(id, "T-000").state, "no_response") << "the timeout committed";
+  EXPECT_EQ(Member(id, "T-001").state, "waiting") << "nothing planned without the signed targets";
+  EXPECT_EQ(Actions(id).size(), 1u);
+}
+
 TEST_F(RolloutTickTest, PlanRefusalsSkipOrFailTheMember) {
   AddTerminal({.serial = "T-000", .version = "1.1.0", .other_version = "1.0.0"});  // already runs the target
   AddTerminal({.serial = "T-001"});

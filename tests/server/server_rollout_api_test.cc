@@ -227,28 +227,23 @@ TEST_F(RolloutApiTest, AnEventCrossingAnAbortRulePausesTheRolloutInItsOwnRespons
   EXPECT_EQ(Body(r)["state"], "running");
 }
 
-// A busy terminal (an open action of its own) is skipped by the tick; the canary group then completes
-// (nothing decided: the threshold passes) and waits for approval.
+// The canary already runs the target: the tick skips it (already_running), the canary group then
+// completes (nothing decided: the threshold passes) and waits for approval.
 TEST_F(RolloutApiTest, TwoPersonApprovalNeedsAnotherToken) {
   AddLabelled({"T-1", "T-2"}, "two");
-  Action busy;  // an operator's install of its own, still open
-  busy.device_serial = "T-1";
-  busy.kind = "install";
-  busy.target_name = Target();
-  busy.target_version = "1.3.0";
-  busy.type = "forced";
-  ASSERT_TRUE(store_->CreateAction(busy).ok());
+  ASSERT_TRUE(store_->SetDeviceManifest("T-1", PosManifest("1.3.0"), "POS-X1", "1.3.0").ok());
   const std::string first = Token("approver", false, "first"), second = Token("approver", false, "second");
   Json spec = Spec("two", "two",
                    Json::array({{{"name", "canary"}, {"devices", {"T-1"}}, {"approve_after", true}},
                                 {{"name", "rest"}, {"percent", 100}}}));
+  spec["filter"]["version_below"] = nullptr;
   spec["two_person"] = true;
   const int64_t id = CreateRollout(first, spec);
   ASSERT_EQ(Call("POST", Path(id, "start"), first, "{}").status, 200);
   Tick();
   Json v = Show(id);
   ASSERT_EQ(v["state"], "paused") << v.dump();
-  ASSERT_EQ(v["pause_kind"], "approval");
+  ASSERT_EQ(v["pause_kind"], "approval") << v.dump();
   EXPECT_EQ(Members(id, "skipped").size(), 1u);
 
   EXPECT_EQ(Call("POST", Path(id, "approve"), Token("operator"), kReason).status, 403);
@@ -285,7 +280,7 @@ TEST_F(RolloutApiTest, OperatorCancelClosesTheMemberInTheSameTransaction) {
 
 TEST_F(RolloutApiTest, ASpecMayBeLargerThanOtherBodiesButIsBounded) {
   std::vector<std::string> serials;
-  for (int i = 0; i < 600; ++i) serials.push_back("BIG-" + std::to_string(1000 + i));
+  for (int i = 0; i < 1800; ++i) serials.push_back("BIG-TERMINAL-" + std::to_string(100000 + i));
   Json spec = Spec("big", "big",
                    Json::array({{{"name", "canary"}, {"devices", serials}}, {{"name", "rest"}, {"percent", 100}}}));
   ASSERT_GT(spec.dump().size(), kMaxOperatorBodyBytes);

@@ -1,7 +1,8 @@
 // fwserver's scheduler (fw/server/scheduler.h) with a FakeClock and a real store: the audit head
 // exported after an audited change (and the audit_head alert), a pending alert delivered to a
 // local HTTPS receiver with a verifiable signature, cert_expiring raised once per certificate,
-// journal retention purging old segments (audited), and the thread stopping promptly.
+// journal retention purging old segments (audited), the rollout tick on every pass, and the thread
+// stopping promptly.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "fw/server/alerts.h"
 #include "fw/server/audit.h"
 #include "fw/server/https_server.h"
+#include "fw/server/rollout.h"
 #include "fw/server/scheduler.h"
 #include "fw/server/store.h"
 #include "testing.h"
@@ -321,6 +323,44 @@ TEST_F(SchedulerTest, AFailingTaskIsCountedAndTheOthersStillRun) {
   EXPECT_EQ(scheduler->stats().errors, 1);
   EXPECT_NE(scheduler->stats().last_error.find("audit head"), std::string::npos) << scheduler->stats().last_error;
   EXPECT_EQ(store_->ListSegments("T-1")->size(), 0u);  // the purge ran anyway
+}
+
+// Every pass ticks the running rollouts; a tick that cannot read the repository (it has a member to
+// assign) is counted and logged like the other tasks, and the other tasks still run.
+TEST_F(SchedulerTest, EveryPassTicksRolloutsAndAnUnreadableRepositoryIsCounted) {
+  config_.repository_dir = dir_ / "no-repo";
+  MakeDevice("T-1");
+  rollout::RolloutSpec spec;
+  spec.name = "r";
+  spec.target = "fw.img";
+  spec.groups.push_back({"all", {}, 100, 0, 95, false});
+  RolloutRow r;
+  r.name = "r";
+  r.spec_json = rollout::RolloutSpecJson(spec);
+  r.target_name = "fw.img";
+  r.target_version = "1.3.0";
+  r.state = "running";
+  r.created_s = r.started_s = r.updated_s = r.group_started_s = clock_.WallSeconds();
+  auto id = store_->CreateRollout(r);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_TRUE(store_->PutRolloutGroup({*id, 0, "all", "running", 1, clock_.WallSeconds(), 0}).ok());
+  RolloutMemberRow m;
+  m.rollout_id = *id;
+  m.serial = "T-1";
+  m.from_version = "1.2.0";
+  ASSERT_TRUE(store_->AddRolloutMembers({m}).ok());
+  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.create", "token:1", "null", "{}").ok());
+
+  auto scheduler = Make();
+  EXPECT_FALSE(scheduler->RunOnce().ok());
+  EXPECT_EQ(scheduler->stats().errors, 1);
+  EXPECT_EQ(scheduler->stats().last_error.rfind("rollouts: ", 0), 0u) << scheduler->stats().last_error;
+  EXPECT_EQ(scheduler->stats().rollout_assigned, 0);
+  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);  // the audit head was exported anyway
+  EXPECT_EQ((*store_->GetRolloutMember(*id, "T-1"))->state, "waiting");
+  clock_.Advance(1000);
+  EXPECT_FALSE(scheduler->RunOnce().ok());  // tried again at the next pass
+  EXPECT_EQ(scheduler->stats().errors, 2);
 }
 
 TEST_F(SchedulerTest, TheThreadRunsPassesAndStopsPromptly) {

@@ -149,8 +149,8 @@ Status ApplyAbortRules(Store& store, const Context& ctx, RolloutRow& r, const Ro
     if (decided < rule.min_sample || n * 100 <= rule.max_percent * decided) continue;
     const std::string name =
         index < static_cast<int64_t>(spec.groups.size()) ? spec.groups[static_cast<size_t>(index)].name : "";
-    const std::string reason = GroupLabel(index, name) + ": " + rule.failure_class + " " + std::to_string(n) +
-                               " of " + std::to_string(decided) + " (" + Percent(n, decided) + ") exceeds " +
+    const std::string reason = GroupLabel(index, name) + ": " + rule.failure_class + " " + std::to_string(n) + " of " +
+                               std::to_string(decided) + " (" + Percent(n, decided) + ") exceeds " +
                                std::to_string(rule.max_percent) + "% (abort rule)";
     return PauseInTx(store, ctx, r, "rule", reason, "system", now_s);
   }

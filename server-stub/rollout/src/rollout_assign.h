@@ -42,7 +42,7 @@ Result<std::string> RollbackTargetFor(const RepositoryTargets& repo, const Devic
 std::string ActionAuditJson(const Action& a);
 
 // Whether group `index` of rollout `id` has no member waiting, assigned or retry_wait (three indexed
-// look-ups of one row each): only then is CompleteGroupIfDone worth calling.
+// look-ups of one row each): only then is there anything for CompleteGroupIfDone to do (it asks first).
 Result<bool> GroupMayBeDone(Store& store, int64_t id, int64_t index);
 
 }  // namespace fw::server::rollout::detail

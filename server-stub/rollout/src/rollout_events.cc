@@ -107,6 +107,20 @@ Status ApplyToMember(Store& store, const RolloutRow& r, const RolloutSpec& spec,
   return Status::Ok();
 }
 
+// Abort rules are evaluated after an event that adds a final failure, or one that brings the group's
+// decided members to a rule's min_sample: a success past the sample never trips a rule, so a rollout
+// resumed (approved) after a rule pause runs until the next failure says otherwise.
+Result<bool> RulesDueAfter(Store& store, const RolloutRow& r, const RolloutSpec& spec, const RolloutMemberRow& m) {
+  if (m.state == "failed") return true;
+  if (m.state != "succeeded") return false;
+  FW_ASSIGN_OR_RETURN(auto counters, GroupCounters(store, r.id, m.group_index));
+  const int64_t decided = Decided(counters, "any").first;
+  for (const AbortRule& rule : spec.abort_rules) {
+    if (rule.min_sample == decided) return true;
+  }
+  return false;
+}
+
 // journal_check anywhere: every running rollout paused (kind fleet) and one alert naming the terminal.
 Status FleetPause(Store& store, const Context& ctx, const Action& a, int64_t now_s) {
   const std::string reason = "journal_check on terminal " + a.device_serial + " (action " + std::to_string(a.id) +
@@ -169,7 +183,8 @@ Status OnActionClosed(Store& store, const Context& ctx, const Action& action, in
   if (!member) return Status::Ok();
   FW_ASSIGN_OR_RETURN(r, store.GetRollout(r->id));  // a fleet pause may have changed it
   if (!r || r->state != "running") return Status::Ok();
-  FW_RETURN_IF_ERROR(detail::ApplyAbortRules(store, ctx, *r, spec, member->group_index, now_s));
+  FW_ASSIGN_OR_RETURN(bool evaluate, RulesDueAfter(store, *r, spec, *member));
+  if (evaluate) FW_RETURN_IF_ERROR(detail::ApplyAbortRules(store, ctx, *r, spec, member->group_index, now_s));
   if (r->state != "running") return Status::Ok();
   return detail::CompleteGroupIfDone(store, ctx, *r, member->group_index, now_s);
 }

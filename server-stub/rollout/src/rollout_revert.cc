@@ -137,10 +137,7 @@ Result<int64_t> MakeRevertInTx(Store& store, const Context& ctx, RolloutRow& ori
 
   // The first minute's assignments at once; Tick carries on at the ramp.
   FW_RETURN_IF_ERROR(AssignDue(store, ctx, r, spec, repo, now_s).status());
-  if (r.state == "running") {
-    FW_ASSIGN_OR_RETURN(bool may_be_done, GroupMayBeDone(store, r.id, 0));
-    if (may_be_done) FW_RETURN_IF_ERROR(CompleteGroupIfDone(store, ctx, r, 0, now_s));
-  }
+  if (r.state == "running") FW_RETURN_IF_ERROR(CompleteGroupIfDone(store, ctx, r, 0, now_s));
   return r.id;
 }
 
