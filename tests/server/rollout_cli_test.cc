@@ -207,6 +207,11 @@ TEST_F(RolloutCliTest, CreateStartReachesATerminalPauseStopWithExitCodesAndJson)
   ASSERT_EQ(members["items"].size(), 1u);
   EXPECT_EQ(members["items"][0]["serial"], "T-1");
   EXPECT_EQ(members["items"][0]["action"], actions[0]["id"]);
+  // `fwserver action cancel` (offline, on the running server's store) closes the never-reported action
+  // at once, and its rollout member moves in the same transaction (counted canceled).
+  Json cancel = server_->FwJson({"action", "cancel", "--id", std::to_string(actions[0]["id"].get<int64_t>())});
+  EXPECT_EQ(cancel["action"]["state"], "canceled") << cancel.dump();
+  EXPECT_EQ(RolloutJson(operator_, {"show", id})["groups"][0]["counters"]["canceled"], 1);
 
   // Usage errors are found before anything is sent.
   CommandResult r = Rollout(operator_, {"pause", id});
