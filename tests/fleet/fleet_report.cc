@@ -51,7 +51,7 @@ Status CollectMembers(Fleet& fleet, const std::vector<int64_t>& ids, FleetReport
 }
 
 // Events the agents posted that the server does not hold (online terminals; final refusals excepted).
-Result<int64_t> MissingEvents(Fleet& fleet, const FleetReport& r) {
+Result<int64_t> MissingEvents(Fleet& fleet, FleetReport& r) {
   int64_t missing = 0;
   for (auto& t : fleet.terminals()) {
     if (r.facts[t->index()].offline) continue;
@@ -62,7 +62,11 @@ Result<int64_t> MissingEvents(Fleet& fleet, const FleetReport& r) {
         continue;
       }
       FW_ASSIGN_OR_RETURN(auto stored, fleet.server().store().GetEvent(e.action, e.attempt, e.seq));
-      if (!stored) ++missing;
+      if (!stored && ++missing <= 5) {
+        r.extra["events_missing_first"].push_back(t->serial() + " action " + std::to_string(e.action) + " attempt " +
+                                                  std::to_string(e.attempt) + " seq " + std::to_string(e.seq) + " " +
+                                                  e.state + " (last answer: " + e.answer + ")");
+      }
     }
   }
   return missing;

@@ -19,7 +19,8 @@ inline constexpr const char* kTarget = "fw-1.1.0.img";
 
 // Target 1.1.0 for POS-X1 below 1.1.0; `groups` groups: a canary (a count of 1 % of `members`), then
 // percents (25 % each for 5 groups), the last one 100 % (the rest); a ramp that starts at members/20 per
-// minute and doubles every members/100 successes; forced actions with backup, a 30-minute action timeout,
+// minute and doubles every members/100 successes; forced actions with backup, an action timeout of three
+// poll intervals (set by CreateAndStart),
 // download retried 3 times after 60 s.
 server::rollout::RolloutSpec BaseSpec(const std::string& name, int groups, int64_t members);
 

@@ -41,14 +41,18 @@ ro::RolloutSpec BaseSpec(const std::string& name, int groups, int64_t members) {
   s.ramp.max_per_minute = 1000;
   s.type = "forced";
   s.backup_required = true;
-  s.action_timeout_seconds = 1800;
+  s.action_timeout_seconds = 1800;  // CreateAndStart: 3 poll intervals of the run
   s.retries = {{"download", 3}};
   s.retry_backoff_seconds = 60;
   return s;
 }
 
-Result<int64_t> CreateAndStart(Fleet& fleet, const ro::RolloutSpec& spec) {
+Result<int64_t> CreateAndStart(Fleet& fleet, const ro::RolloutSpec& spec_in) {
   SimServer& s = fleet.server();
+  // Two poll intervals see an action picked up and its success recorded; an offline terminal's action
+  // times out after three (no_response), so it holds its group no longer than that.
+  ro::RolloutSpec spec = spec_in;
+  spec.action_timeout_seconds = 3 * (fleet.options().poll_seconds + fleet.options().poll_jitter_seconds);
   FW_ASSIGN_OR_RETURN(auto row, ro::Create(s.store(), s.context(), spec, kActor, s.now_s()).WithContext("Create"));
   FW_ASSIGN_OR_RETURN(auto started, ro::Start(s.store(), s.context(), row.id, kActor, s.now_s()).WithContext("Start"));
   return started.id;

@@ -126,7 +126,9 @@ Result<agent::Answer<agent::CheckinReply>> SimTransport::Checkin(const agent::Ma
 
 Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Event& event) {
   if (Status s = Gate("event"); !s.ok()) {
-    Remember(event, s);
+    // A drop on a live link is an event the agent will send again; after a cut, the agent that posts
+    // is running on dead power: its data area is put back as it was at the cut, so that event never was.
+    if (!dead_) Remember(event, s);
     return s;
   }
   const bool progress = event.state == "accepted" || event.state == "downloaded" || event.state == "waiting_window" ||
@@ -134,7 +136,7 @@ Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Ev
   if (!held_ && progress && Chance(faults_.hold_rate)) {
     held_ = event;
     telemetry_.Count("events_held");
-    state_.posted.push_back({event.action, event.attempt, event.seq, event.state, "held"});
+    Note(event, "held");
     agent::Answer<agent::EventReply> ack;
     ack.value = agent::EventReply{"applied", event.state, event.attempt, event.seq};
     return ack;
@@ -149,7 +151,11 @@ Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Ev
 }
 
 void SimTransport::Remember(const agent::Event& event, const Result<agent::Answer<agent::EventReply>>& reply) {
-  const std::string answer = AnswerText(reply);
+  Note(event, AnswerText(reply));
+}
+
+// One entry per (action, attempt, seq), holding the last answer.
+void SimTransport::Note(const agent::Event& event, const std::string& answer) {
   for (auto it = state_.posted.rbegin(); it != state_.posted.rend(); ++it) {
     if (it->action == event.action && it->attempt == event.attempt && it->seq == event.seq) {
       if (it->answer == "io" && answer != "io") telemetry_.Count("events_redelivered");

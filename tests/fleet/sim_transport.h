@@ -106,6 +106,7 @@ class SimTransport final : public agent::Transport {
 
  private:
   void Remember(const agent::Event& event, const Result<agent::Answer<agent::EventReply>>& reply);
+  void Note(const agent::Event& event, const std::string& answer);
   void Replay(const agent::Event& event);
   void DeliverHeld();
   bool Chance(double p);

@@ -99,6 +99,9 @@ Result<std::vector<Device>> Membership(Store& store, const RolloutSpec& spec) {
   std::vector<Device> out;
   for (;;) {
     FW_ASSIGN_OR_RETURN(auto page, store.QueryDevices(q));
+    // The keyset cursor before the devices are moved out of the page (a moved-from serial is "": the
+    // next query would start over, forever, once the membership is 1,000 devices or more).
+    const std::string last_serial = page.empty() ? "" : page.back().serial;
     for (Device& d : page) {
       if (d.manifest_json.empty() || d.state != DeviceState::kActive) continue;
       if (!spec.hardware_id.empty() && d.hardware_id != spec.hardware_id) continue;
@@ -112,7 +115,7 @@ Result<std::vector<Device>> Membership(Store& store, const RolloutSpec& spec) {
       out.push_back(std::move(d));
     }
     if (static_cast<int64_t>(page.size()) < q.limit) return out;
-    q.after_serial = page.back().serial;
+    q.after_serial = last_serial;
   }
 }
 
