@@ -176,6 +176,22 @@ TEST_F(RolloutEventsTest, JournalCheckOfAnOperatorsActionPausesTheFleetToo) {
   EXPECT_EQ(Json::parse(alerts[0].body_json)["details"]["rollout"], 0);
 }
 
+// A terminal's long detail in a multi-byte script is clipped at a character boundary: the pause reason,
+// the member and the view stay valid UTF-8 JSON (a cut inside a character made json::dump throw).
+TEST_F(RolloutEventsTest, ALongMultiByteDetailIsClippedAtACharacterBoundary) {
+  auto serials = AddDevices("T", 2);
+  RolloutRow r = Started(SpecText(R"([{"name": "all", "percent": 100}])",
+                                  R"("abort": [{"class": "any", "max_percent": 0, "min_sample": 1}])"));
+  std::string detail = "x";
+  for (int i = 0; i < 200; ++i) detail += "\xc3\xa9";  // "é": a cut at byte 256 lands inside one
+  ASSERT_TRUE(Report(Assign(r.id, serials[0]), "failed", "health_failed", detail).ok());
+  EXPECT_EQ(Row(r.id).state, "paused");
+  const std::string clipped = Member(r.id, serials[0]).detail;
+  EXPECT_LT(clipped.size(), detail.size());
+  EXPECT_TRUE(clipped.ends_with("\xc3\xa9...")) << clipped.substr(clipped.size() - 8);
+  EXPECT_NO_THROW((void)Json(clipped).dump());
+}
+
 TEST_F(RolloutEventsTest, SnapshotFailedIsAnAlertAndASkipNotAFailure) {
   auto serials = AddDevices("T", 3);
   RolloutRow r = Started(SpecText(R"([{"name": "all", "percent": 100}])",

@@ -21,26 +21,6 @@ std::string Param(const QueryValues& q, std::string_view name) {
   return it == q.end() ? std::string() : it->second;
 }
 
-// The list's row: the view without the spec and the groups (GET /v1/rollouts/{id} has them).
-JsonValue RolloutSummaryJson(const RolloutRow& r) {
-  return JsonValue{{"id", r.id},
-                   {"name", r.name},
-                   {"target", {{"name", r.target_name}, {"version", r.target_version}}},
-                   {"state", r.state},
-                   {"pause_kind", r.pause_kind},
-                   {"pause_reason", r.pause_reason},
-                   {"current_group", r.current_group},
-                   {"revert_of", r.revert_of},
-                   {"revert_rollout", r.revert_rollout},
-                   {"created_by", r.created_by},
-                   {"started_by", r.started_by},
-                   {"approved_by", r.approved_by},
-                   {"created", r.created_s},
-                   {"started", r.started_s},
-                   {"paused", r.paused_s},
-                   {"updated", r.updated_s}};
-}
-
 JsonValue MemberJson(const RolloutMemberRow& m) {
   return JsonValue{{"serial", m.serial},
                    {"group", m.group_index},
@@ -122,7 +102,7 @@ Response OperatorApi::ListRollouts(Call& call) {
     next = EncodeCursor("rollouts", "", std::to_string(rows->back().id));
   }
   JsonValue items = JsonValue::array();
-  for (const auto& r : *rows) items.push_back(RolloutSummaryJson(r));
+  for (const auto& r : *rows) items.push_back(JsonValue::parse(rollout::RolloutSummaryJson(r)));
   return Json(200, ListBody(std::move(items), next));
 }
 

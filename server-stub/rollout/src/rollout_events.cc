@@ -15,7 +15,13 @@ using Json = nlohmann::json;
 
 constexpr size_t kMaxDetail = 256;
 
-std::string Clip(const std::string& s) { return s.size() <= kMaxDetail ? s : s.substr(0, kMaxDetail) + "..."; }
+// At most kMaxDetail bytes, cut at a UTF-8 character boundary (the text is dumped as JSON later).
+std::string Clip(const std::string& s) {
+  if (s.size() <= kMaxDetail) return s;
+  size_t n = kMaxDetail;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
 
 bool BeforeTrial(const std::string& state) {
   for (const char* s :

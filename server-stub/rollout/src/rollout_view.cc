@@ -80,7 +80,13 @@ std::string RolloutViewJson(const RolloutView& view) {
                       {"counters", counters},
                       {"member_states", states}});
   }
-  nlohmann::json spec = nlohmann::json::parse(RolloutSpecJson(view.spec), nullptr, /*allow_exceptions=*/false);
+  nlohmann::json out = nlohmann::json::parse(RolloutSummaryJson(r));
+  out["spec"] = nlohmann::json::parse(RolloutSpecJson(view.spec), nullptr, /*allow_exceptions=*/false);
+  out["groups"] = std::move(groups);
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string RolloutSummaryJson(const RolloutRow& r) {
   return nlohmann::json{{"id", r.id},
                         {"name", r.name},
                         {"target", {{"name", r.target_name}, {"version", r.target_version}}},
@@ -96,10 +102,8 @@ std::string RolloutViewJson(const RolloutView& view) {
                         {"created", r.created_s},
                         {"started", r.started_s},
                         {"paused", r.paused_s},
-                        {"updated", r.updated_s},
-                        {"spec", spec},
-                        {"groups", groups}}
-      .dump();
+                        {"updated", r.updated_s}}
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // size: one pass over the actions and one over the members, each counter's derivation spelled out

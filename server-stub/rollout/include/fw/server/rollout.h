@@ -146,6 +146,8 @@ struct RolloutView {
 };
 Result<std::optional<RolloutView>> Show(Store& store, int64_t id);
 std::string RolloutViewJson(const RolloutView& view);  // docs/fleet-rollouts.md "Show"
+// The view's row fields alone (no spec, no groups): the operator API's list rows.
+std::string RolloutSummaryJson(const RolloutRow& rollout);
 
 // Counters recomputed from actions + members (same names as the stored ones).
 Result<std::vector<RolloutCounter>> Recount(Store& store, int64_t id);
