@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "fleet.h"
 #include "fleet_report.h"
@@ -195,8 +197,44 @@ std::string TerminalDir(const SimOptions& o, bool* temporary) {
 
 }  // namespace
 
+// Ctrl-C / SIGTERM: the temporary directories (the terminals' may hold gigabytes of /dev/shm) are removed
+// and the process ends with 128 + the signal; the issuer child follows through PR_SET_PDEATHSIG. The
+// signals are blocked in every thread and taken by one thread with sigwait. The removal is done by a
+// child (`rm -rf`) that waits until this process is gone, so no worker thread runs into a directory
+// vanishing under it.
+void RemoveOnInterrupt(const std::string& work, bool work_temporary, const std::string& terminals,
+                       bool terminals_temporary) {
+  std::thread([=] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) return;
+    std::vector<std::string> args = {"rm", "-rf", "--"};
+    if (terminals_temporary) args.push_back(terminals);
+    if (work_temporary) args.push_back(work);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::cerr << "fleet-sim: interrupted; removing the temporary directories\n";
+    const pid_t parent = ::getpid();
+    if (args.size() > 3 && ::fork() == 0) {
+      while (::getppid() == parent) ::usleep(20000);
+      ::execv("/bin/rm", argv.data());
+      _exit(127);
+    }
+    _exit(128 + sig);
+  }).detach();
+}
+
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
+  sigset_t interrupts;  // blocked before any thread starts: only RemoveOnInterrupt's thread takes them
+  sigemptyset(&interrupts);
+  sigaddset(&interrupts, SIGINT);
+  sigaddset(&interrupts, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &interrupts, nullptr);
   SimOptions options;
   std::string error;
   if (!ParseArgs(argc, argv, options, error)) {
@@ -217,6 +255,7 @@ int main(int argc, char** argv) {
   }
   bool terminals_temporary = false;
   options.terminal_dir = TerminalDir(options, &terminals_temporary);
+  RemoveOnInterrupt(work, temporary, options.terminal_dir, terminals_temporary);
   int code = kExitInternal;
   {
     fw::fleetsim::Fleet fleet(options);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +76,11 @@ Status SimServer::StartIssuer(const std::string& fwserver_path) {
   pid_t pid = ::fork();
   if (pid < 0) return IoError("fork for fwserver issuer failed");
   if (pid == 0) {
+    // The issuer dies with the simulator (a killed or interrupted run leaves no process behind).
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    sigset_t none;  // fleet-sim blocks SIGINT/SIGTERM for its sigwait thread; exec keeps the mask
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
