@@ -60,12 +60,15 @@ struct Options {
   std::string work, fwserver = FWSERVER_PATH;
 };
 
+constexpr int kHelp = -1;  // --help: the usage on stdout, exit 0
+
 int Usage(const std::string& why) {
-  std::cerr << "fleet-storm: " << why
-            << "\nusage: fleet-storm [--quick] [--terminals N] [--max-connections M] [--retry-after S]\n"
-               "  [--arrival-seconds A] [--deadline-seconds D] [--rss-bound-mib B] [--threads T] [--seed S]\n"
-               "  [--work DIR] [--fwserver PATH] [--json]\n";
-  return 2;
+  (why.empty() ? std::cout : std::cerr)
+      << (why.empty() ? "" : "fleet-storm: " + why + "\n")
+      << "usage: fleet-storm [--quick] [--terminals N] [--max-connections M] [--retry-after S]\n"
+         "  [--arrival-seconds A] [--deadline-seconds D] [--rss-bound-mib B] [--threads T] [--seed S]\n"
+         "  [--work DIR] [--fwserver PATH] [--json]\n";
+  return why.empty() ? kHelp : 2;
 }
 
 // size: one flag per line, quick defaults first so that explicit flags override them
@@ -88,6 +91,7 @@ int ParseOptions(int argc, char** argv, Options& o) {
         return args[++i];
       };
       if (a == "--quick") continue;
+      if (a == "--help" || a == "-h") return Usage("");
       if (a == "--json") {
         o.json = true;
       } else if (a == "--terminals") {
@@ -331,6 +335,6 @@ int Run(const Options& o) {
 
 int main(int argc, char** argv) {
   storm::Options o;
-  if (int rc = storm::ParseOptions(argc, argv, o); rc != 0) return rc;
+  if (int rc = storm::ParseOptions(argc, argv, o); rc != 0) return rc == storm::kHelp ? 0 : rc;
   return storm::Run(o);
 }
