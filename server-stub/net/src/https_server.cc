@@ -149,7 +149,8 @@ class ServerImpl final : public HttpsServer {
   // The listener has its own thread: accepting (and answering overload with 503 or a close) never
   // waits behind TLS handshakes queued on the I/O threads — under a reconnect storm it did, and
   // connections beyond max_connections waited silently in the kernel's queue instead.
-  asio::io_context accept_ioc_;
+  // Its pending accept holds a socket of a worker's io_context, so Stop destroys it before the workers.
+  std::optional<asio::io_context> accept_ioc_{std::in_place};
   std::thread accept_thread_;
   std::optional<tcp::acceptor> acceptor_;
   std::optional<asio::steady_timer> retry_timer_;
@@ -491,7 +492,7 @@ Status ServerImpl::Init(HandlerFactory& factory) {
   const auto address = asio::ip::make_address(options_.address, ec);
   if (ec) return InvalidArgument("listen address '" + options_.address + "': " + ec.message());
   const tcp::endpoint endpoint(address, options_.port);
-  acceptor_.emplace(accept_ioc_);
+  acceptor_.emplace(*accept_ioc_);
   const std::string where = options_.address + ":" + std::to_string(options_.port);
   if (acceptor_->open(endpoint.protocol(), ec)) return IoError("listen " + where + ": " + ec.message());
   if (acceptor_->set_option(asio::socket_base::reuse_address(true), ec))
@@ -500,13 +501,13 @@ Status ServerImpl::Init(HandlerFactory& factory) {
   if (acceptor_->listen(asio::socket_base::max_listen_connections, ec))
     return IoError("listen " + where + ": " + ec.message());
   port_ = acceptor_->local_endpoint().port();
-  retry_timer_.emplace(accept_ioc_);
+  retry_timer_.emplace(*accept_ioc_);
   Accept();
   accept_thread_ = std::thread([this] {
-    auto guard = asio::make_work_guard(accept_ioc_);
+    auto guard = asio::make_work_guard(*accept_ioc_);
     for (;;) {
       try {
-        accept_ioc_.run();
+        accept_ioc_->run();
         return;
       } catch (...) {
         // An exception escaped the accept handler (e.g. out of memory making a connection): keep listening.
@@ -551,7 +552,7 @@ void ServerImpl::Stop() {
     // Close the listener on its own thread, then let the requests in flight finish their responses.
     auto closed = std::make_shared<std::promise<void>>();
     auto done = closed->get_future();
-    asio::post(accept_ioc_, [this, closed] {
+    asio::post(*accept_ioc_, [this, closed] {
       beast::error_code ignored;
       acceptor_->close(ignored);
       retry_timer_->cancel();
@@ -563,14 +564,17 @@ void ServerImpl::Stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
-  accept_ioc_.stop();
+  accept_ioc_->stop();
   if (accept_thread_.joinable()) accept_thread_.join();
   for (auto& w : workers_) w->ioc.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
+  // The listener's context goes first: a pending (or aborted, not yet run) accept owns a socket bound to
+  // a worker's io_context, and destroying it after that context was freed is a use after free.
   acceptor_.reset();
   retry_timer_.reset();
+  accept_ioc_.reset();
   workers_.clear();  // destroys pending connections (their sockets close), then the handlers
 }
 
