@@ -15,6 +15,7 @@ packages=(
   u-boot-qemu u-boot-tools libubootenv-tool mtools dosfstools binutils-aarch64-linux-gnu
   nginx-light slowhttptest curl ccache jq
   tzdata
+  postgresql-15 postgresql-client-15 libpq-dev
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
@@ -32,7 +33,9 @@ packages=(
 #   nginx-light (the baseline bench/server_bench.sh measures fwserver against; started by the bench itself on
 #   loopback, never as a service), slowhttptest (the slowloris test), curl (the fleet demo and tests' client),
 #   jq (the fleet demo's JSON); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds);
-#   tzdata (zoneinfo: the agent's maintenance windows in the terminal's time zone, docs/agent.md "Time").
+#   tzdata (zoneinfo: the agent's maintenance windows in the terminal's time zone, docs/agent.md "Time");
+#   postgresql-15 (initdb/pg_ctl: tests start throwaway clusters themselves, scripts/pg-cluster.sh; the package's
+#   own cluster is never started: policy-rc.d below), postgresql-client-15 (psql), libpq-dev (the PostgreSQL store).
 
 missing=()
 for p in "${packages[@]}"; do

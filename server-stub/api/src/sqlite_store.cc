@@ -397,4 +397,19 @@ Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, bool cre
   return std::unique_ptr<Store>(new detail::SqliteStore(std::move(db)));
 }
 
+bool IsPostgresDatabase(std::string_view database) {
+  return database.starts_with("postgresql://") || database.starts_with("postgres://");
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& database, bool create) {
+  if (IsPostgresDatabase(database)) return OpenPostgresStore(database);
+  return OpenSqliteStore(database, create);
+}
+
+// Replaced by the libpq backend (issue 19, pg_store.cc).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& uri) {
+  (void)uri;
+  return Status(ErrorCode::kUnsupported, "this build has no PostgreSQL store yet");
+}
+
 }  // namespace fw::server

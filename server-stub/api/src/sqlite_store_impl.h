@@ -93,6 +93,12 @@ class SqliteStore final : public Store {
   Result<std::vector<DeliveryAttempt>> ListDeliveryAttempts(int64_t alert_id) override;
   Result<std::optional<std::string>> GetSetting(const std::string& key) override;
   Status SetSetting(const std::string& key, const std::string& value) override;
+  Result<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) override;
+  Status DeleteSetting(const std::string& key) override;
+  Result<std::vector<std::string>> ListSettingKeys(const std::string& prefix) override;
+  Status Ping() override;
+  Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) override;
+  Status ReleaseLease(const std::string& name, const std::string& holder) override;
 
   // sqlite_store_rollouts.cc (issue 18)
   Result<std::vector<Action>> ListRolloutActions(int64_t rollout_id, bool open_only) override;

@@ -326,4 +326,57 @@ Status SqliteStore::SetSetting(const std::string& key, const std::string& value)
       [&](sql::Statement& st) { st.Bind(1, key).Bind(2, value); }, "storing setting " + key);
 }
 
+Result<std::string> SqliteStore::PutSettingIfAbsent(const std::string& key, const std::string& value) {
+  std::optional<std::string> stored;
+  const Status written = MaybeAtomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(Write(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        [&](sql::Statement& st) { st.Bind(1, key).Bind(2, value); }, "storing setting " + key));
+    FW_ASSIGN_OR_RETURN(stored, GetSetting(key));
+    return Status::Ok();
+  });
+  if (!written.ok()) return written;
+  if (!stored) return Internal("setting " + key + " vanished after it was stored");
+  return *stored;
+}
+
+Status SqliteStore::DeleteSetting(const std::string& key) {
+  return Write(
+      "DELETE FROM settings WHERE name = ?", [&](sql::Statement& st) { st.Bind(1, key); }, "deleting setting " + key);
+}
+
+Result<std::vector<std::string>> SqliteStore::ListSettingKeys(const std::string& prefix) {
+  // substr, not LIKE: a prefix may hold % or _.
+  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT name FROM settings WHERE substr(name, 1, ?) = ? ORDER BY name"));
+  st.Bind(1, static_cast<int64_t>(prefix.size())).Bind(2, prefix);
+  return Rows<std::string>(st, [](const sql::Statement& s) { return s.ColumnText(0); });
+}
+
+Status SqliteStore::Ping() { return db_.QueryInt("SELECT 1").status().WithContext("database ping"); }
+
+Result<bool> SqliteStore::TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) {
+  bool held = false;
+  const Status written = MaybeAtomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(Write(
+        "INSERT INTO leases (name, holder, expires_s) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+        "holder = excluded.holder, expires_s = excluded.expires_s WHERE leases.holder = excluded.holder OR "
+        "leases.expires_s <= ?",
+        [&](sql::Statement& st) { st.Bind(1, name).Bind(2, holder).Bind(3, now_s + ttl_s).Bind(4, now_s); },
+        "taking lease " + name));
+    FW_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT holder FROM leases WHERE name = ?"));
+    st.Bind(1, name);
+    FW_ASSIGN_OR_RETURN(auto who, FirstRow<std::string>(st, [](const sql::Statement& s) { return s.ColumnText(0); }));
+    held = who && *who == holder;
+    return Status::Ok();
+  });
+  if (!written.ok()) return written;
+  return held;
+}
+
+Status SqliteStore::ReleaseLease(const std::string& name, const std::string& holder) {
+  return Write(
+      "DELETE FROM leases WHERE name = ? AND holder = ?", [&](sql::Statement& st) { st.Bind(1, name).Bind(2, holder); },
+      "releasing lease " + name);
+}
+
 }  // namespace fw::server::detail

@@ -265,6 +265,19 @@ DROP INDEX actions_rollout_open;
 ALTER TABLE actions DROP COLUMN rollout_id;
 )sql";
 
+// Issue 19: leases (one holder among the processes sharing the database: the scheduler's).
+inline constexpr const char* kSchemaV4Up = R"sql(
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_s BIGINT NOT NULL
+);
+)sql";
+
+inline constexpr const char* kSchemaV4Down = R"sql(
+DROP TABLE leases;
+)sql";
+
 inline const sql::Migrator& StoreMigrator() {
   static const sql::Migrator migrator(
       "fleet server",
@@ -274,6 +287,7 @@ inline const sql::Migrator& StoreMigrator() {
           {2, "device filter columns, labels, operator tokens, audit log, alerts, settings", kSchemaV2Up,
            kSchemaV2Down},
           {3, "rollouts: actions.rollout_id, rollouts, groups, members, counters", kSchemaV3Up, kSchemaV3Down},
+          {4, "leases", kSchemaV4Up, kSchemaV4Down},
       });
   return migrator;
 }

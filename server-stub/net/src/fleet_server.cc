@@ -209,8 +209,8 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(const ServerConfig& config
   const PortRef device_ref = AddPortGauges(*fleet->metrics, "device");
   const PortRef operator_ref = AddPortGauges(*fleet->metrics, "operator");
   if (options.scheduler) {  // first: it serves nobody, and the gauge below reads it from other threads
-    FW_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(config.database).WithContext("scheduler store"));
-    FW_ASSIGN_OR_RETURN(auto delivery_store, OpenSqliteStore(config.database).WithContext("scheduler store"));
+    FW_ASSIGN_OR_RETURN(auto store, OpenStore(config.database).WithContext("scheduler store"));
+    FW_ASSIGN_OR_RETURN(auto delivery_store, OpenStore(config.database).WithContext("scheduler store"));
     SchedulerConfig sc = MakeSchedulerConfig(config);
     sc.tick_ms = options.scheduler_tick_ms;
     fleet->scheduler = std::make_unique<Scheduler>(std::move(sc), std::move(store), std::move(delivery_store), clock);

@@ -253,7 +253,7 @@ Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig&
   if (!c.vault) {
     FW_ASSIGN_OR_RETURN(c.vault, MakeVault(""));  // no key configured: segments stored as sent
   }
-  FW_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(c.db_path, /*create=*/true));
+  FW_ASSIGN_OR_RETURN(auto store, OpenStore(c.db_path, /*create=*/true));
   return std::unique_ptr<RequestHandler>(new ops::OperatorApi(c, std::move(store), metrics, clock));
 }
 

@@ -324,6 +324,21 @@ class Store {
   // Small named values the server keeps for itself (e.g. "cert_expiring:<cert serial>" once alerted).
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Status SetSetting(const std::string& key, const std::string& value) = 0;
+  // Inserts the setting unless it exists; returns the stored value either way. Race-free between
+  // processes (INSERT ... ON CONFLICT DO NOTHING, then SELECT): the first writer wins.
+  virtual Result<std::string> PutSettingIfAbsent(const std::string& key, const std::string& value) = 0;
+  virtual Status DeleteSetting(const std::string& key) = 0;  // absent: OK
+  // Keys starting with `prefix`, sorted.
+  virtual Result<std::vector<std::string>> ListSettingKeys(const std::string& prefix) = 0;
+
+  // Issue 19: several fwserver processes share one database.
+  // Readiness: one round trip to the database. kIoError (unreachable) or kTimeout when it fails.
+  virtual Status Ping() = 0;
+  // A lease named `name` has at most one holder at a time among every process sharing the database.
+  // Takes it when it is free or expired (expires_s <= now_s) or renews it when `holder` holds it
+  // (expires_s = now_s + ttl_s); true when `holder` holds it after the call.
+  virtual Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) = 0;
+  virtual Status ReleaseLease(const std::string& name, const std::string& holder) = 0;  // not held: OK
 
   // Certificates and the deny list.
   virtual Status AddCert(const CertRecord& cert) = 0;
@@ -398,5 +413,15 @@ std::string StorePath(const std::string& data_dir);
 
 // Opens the SQLite store at `path` (created when `create`), migrated to the latest schema.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, bool create = true);
+
+// True for a PostgreSQL connection URI: "postgresql://..." or "postgres://..." (docs/deployment.md).
+bool IsPostgresDatabase(std::string_view database);
+// The store named by ServerConfig.database: a PostgreSQL URI (OpenPostgresStore), else an SQLite file
+// path (OpenSqliteStore). Migrated to the latest schema either way.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& database, bool create = true);
+// Connects to PostgreSQL (libpq; no libpq type leaves the store) and brings the schema to the latest
+// version under an advisory lock (several instances may start at once). `create` is ignored: the
+// database itself must exist. Unreachable: kIoError naming the database (password redacted).
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& uri);
 
 }  // namespace fw::server
