@@ -242,18 +242,5 @@ TEST(ServerConfig, LoadConfigReadsTheDataDirectory) {
   EXPECT_FALSE(LoadConfig(dir.path()).ok());
 }
 
-// "database": a PostgreSQL URI is not a path (kept as written); an SQLite path is resolved; empty is refused.
-TEST(ServerConfig, DatabaseUriIsKeptAndPathsAreResolved) {
-  for (const std::string uri :
-       {"postgresql://fw@/fleet?host=/run/postgresql", "postgres://fw:pw@db.example:5432/fleet?sslmode=verify-full"}) {
-    const auto c = ParseConfig(R"({"database": ")" + uri + R"("})", "/data");
-    ASSERT_TRUE(c.ok()) << c.status().message();
-    EXPECT_EQ(c->database, uri);
-  }
-  EXPECT_EQ(ParseConfig(R"({"database": "db/fleet.db"})", "/data")->database, "/data/db/fleet.db");
-  EXPECT_EQ(ParseConfig(R"({"database": "/srv/fleet.db"})", "/data")->database, "/srv/fleet.db");
-  EXPECT_EQ(ParseConfig(R"({"database": ""})", "/data").status().code(), ErrorCode::kCorrupt);
-}
-
 }  // namespace
 }  // namespace fw::server
