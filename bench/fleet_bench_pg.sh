@@ -88,7 +88,7 @@ pg_part() {
 }
 
 # RESULT field FIELD of TARGET in MODE (2 resume, 3 full).
-pg_field() { sed -n "s/^RESULT target=$1 mode=$2 .* $3=\\([0-9.]*\\).*/\\1/p" "$work/pg.out" | head -1; }
+pg_field() { grep "^RESULT target=$1 mode=$2 " "$work/pg.out" | sed -n "s/.* $3=\\([0-9.]*\\).*/\\1/p" | head -1; }
 
 pg_summary() {
   echo
