@@ -23,6 +23,7 @@
 #   bench/fleet_bench.sh [--quick] [--postgres] [--threads T] [--seconds S] [--concurrency C] [BUILD_DIR]
 #     --threads  fleet-sim's worker threads and the baseline's concurrency (default 2)
 #     --concurrency  (d)'s check-ins in flight (default 50; --quick 20)
+#     --checkins-only  only (c) and (d): skips fleet-sim (a) and the storm (b)
 #     BUILD_DIR  default build/ci (needs tests/fleet/fleet-sim, tests/fleet/storm/fleet-storm,
 #                bench/server_bench, server-stub/fwserver)
 #     full (default): fleet-sim 10,000 terminals; storm 10,000 terminals (max_connections 256);
@@ -36,12 +37,13 @@
 # The ratios are printed, not gated: the machine is shared (figures are upper bounds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-quick=0 threads=2 seconds="" postgres=0 pg_conc=""
-usage="usage: bench/fleet_bench.sh [--quick] [--postgres] [--threads T] [--seconds S] [--concurrency C] [BUILD_DIR]"
+quick=0 threads=2 seconds="" postgres=0 pg_conc="" checkins_only=0
+usage="usage: bench/fleet_bench.sh [--quick] [--postgres] [--checkins-only] [--threads T] [--seconds S] [--concurrency C] [BUILD_DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --postgres) postgres=1 ;;
+    --checkins-only) checkins_only=1 ;;
     --threads) threads=$2; shift ;;
     --seconds) seconds=$2; shift ;;
     --concurrency) pg_conc=$2; shift ;;
@@ -91,7 +93,9 @@ echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
 echo
 echo "== (a) fleet-sim --scenario health ${sim_args[*]}"
 sim_p50="" sim_p99=""
-if [ -x "$sim" ]; then
+if [ $checkins_only = 1 ]; then
+  echo "skipped (--checkins-only)"
+elif [ -x "$sim" ]; then
   set +e
   "$sim" --scenario health "${sim_args[@]}" --json > "$work/sim.json" 2> "$work/sim.err"
   rc=$?
@@ -115,8 +119,8 @@ fi
 echo
 echo "== (b) fleet-storm ${storm_args[*]}"
 set +e
-"$storm" "${storm_args[@]}"
-rc=$?
+rc=0
+if [ $checkins_only = 1 ]; then echo "skipped (--checkins-only)"; else "$storm" "${storm_args[@]}"; rc=$?; fi
 set -e
 [ $rc = 0 ] || failed+=("fleet-storm (exit $rc)")
 
