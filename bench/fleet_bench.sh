@@ -16,7 +16,7 @@
 #   (d) with --postgres (issue 19): check-ins by bench/server_bench (new TLS connection per check-in,
 #       each terminal with its own client certificate) in one alternating loop against nginx (c),
 #       fwserver on SQLite, fwserver on PostgreSQL (one instance) and two fwserver instances on that
-#       one PostgreSQL (new connections spread round-robin over both, as an L4 balancer would):
+#       one PostgreSQL (each new connection to one of them at random, as an L4 balancer spreads them):
 #       req/s, p50/p99, the ratios to nginx, session reuse, and CPU per check-in of fwserver, of
 #       PostgreSQL (postmaster + backends) and of the client, from /proc. The cluster is a throwaway one
 #       (scripts/pg-cluster.sh, NOT --fast: real fsync), started and removed by this script.

@@ -6,7 +6,7 @@
 #   sqlite  `fwserver run` on $data (SQLite)
 #   pg-1    `fwserver run` on a second data directory whose fwserver.json names a PostgreSQL database
 #   pg-2    that instance and a second one on the same data directory and database, new connections
-#           spread round-robin over both (an L4 balancer's spreading; no stickiness)
+#           spread at random over both (an L4 balancer without stickiness)
 # Modes: first contact once (creates the devices; pg-2's terminals then exist), then `resume` (one
 # check-in per new connection resuming the terminal's TLS session: how terminals on a 5-minute poll
 # arrive) and `full` (full handshake every time).

@@ -14,7 +14,7 @@
 //   COMMON: --chain F (trusted for the server certificate) --issuing-cert F --issuing-key F
 //           [--terminals N] [--serial-prefix BENCH-] [--body FILE (@SERIAL@ is replaced)] [--path /v1/checkin]
 //   A target with several ports is several instances of one server (sharing one database): each new
-//   connection goes to the next port in turn, as an L4 balancer would spread them.
+//   connection goes to one of its ports at random, as an L4 balancer without stickiness spreads them.
 //   A server binds each serial to the first key it sees: a second process must use other serials.
 // `run` measures every target in each mode, alternating the order per round, and prints
 // req/s, p50/p99 latency, errors, session reuse and the ratio of each target to the first

@@ -77,8 +77,8 @@ struct Target {
   uint16_t port = 0;
   std::vector<Slot> slots;  // one per terminal
   std::vector<int> pids;    // the server's processes, for its CPU time (/proc/PID/stat)
-  // Further instances on `host`: new connections go round-robin over port, more_ports... (an L4
-  // balancer's spreading; RunLoad only).
+  // Further instances on `host`: each new connection goes to one of port, more_ports... at random (an
+  // L4 balancer's spreading without stickiness; RunLoad only).
   std::vector<uint16_t> more_ports = {};
   std::vector<int> db_pids = {};  // its database's main processes (a postmaster), with all their children
 };

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -109,13 +110,20 @@ struct Run {
   asio::io_context ioc;
   ssl::context ctx;
   std::vector<tcp::endpoint> endpoints;  // one per instance of the target
-  std::atomic<size_t> connects{0};       // new connections so far: the next one's instance
   std::atomic<size_t> next{0};
   SteadyClock::time_point deadline;
   std::vector<char> used;  // a terminal completed a check-in (written by its current owner only)
   std::mutex mu;
   LoadResult total;
 };
+
+// The instance a new connection goes to: uniformly random, as a balancer without stickiness spreads
+// them (not in turn: a terminal's connections would then keep landing on the same instance whenever
+// the terminals are visited in the same order in each pass).
+size_t PickInstance(size_t instances) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  return std::uniform_int_distribution<size_t>(0, instances - 1)(rng);
+}
 
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
@@ -175,7 +183,8 @@ class Worker : public std::enable_shared_from_this<Worker> {
     SSL_set_ex_data(ssl, SlotIndex(), &slot);
     bool resume = run_.options.mode == Mode::kResume || run_.options.mode == Mode::kResumeOnce;
     if (resume && slot.session) SSL_set_session(ssl, slot.session.get());
-    const tcp::endpoint& endpoint = run_.endpoints[run_.connects++ % run_.endpoints.size()];
+    const tcp::endpoint& endpoint =
+        run_.endpoints[run_.endpoints.size() == 1 ? 0 : PickInstance(run_.endpoints.size())];
     stream_->lowest_layer().async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return self->Fail("connect");
       self->stream_->lowest_layer().set_option(tcp::no_delay(true));
