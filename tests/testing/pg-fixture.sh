@@ -33,7 +33,7 @@ live_others() {
   for f in "$dir"/runs/*; do
     [ -e "$f" ] || continue
     pid=$(basename "$f")
-    if [ "$pid" = "$run" ]; then continue; fi
+    if [ "$pid" = "$run" ] || [ "$pid" = $$ ]; then continue; fi
     if [ "$(cat "$f")" = "$(started "$pid")" ]; then
       n=$((n + 1))
     else
