@@ -101,6 +101,52 @@ TEST(PgTestDatabase, WithoutTheFixtureAPrivateClusterIsStartedAndRemoved) {
   EXPECT_FALSE(fw::testing::Exists(dir)) << dir << " left behind";
 }
 
+TEST(PostgresStore, AnUnreachableDatabaseIsAnIoErrorWithoutThePassword) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  const std::string host = db.uri().substr(db.uri().find('?'));  // ?host=<cluster>/sock
+  for (const std::string& uri : {"postgresql://postgres:s3cret@/fwtest_no_such_database" + host,
+                                 std::string("postgresql://postgres:s3cret@/postgres?host=/tmp/fw-pg-no-such-dir")}) {
+    auto store = OpenStore(uri);
+    ASSERT_FALSE(store.ok()) << uri;
+    EXPECT_EQ(store.status().code(), ErrorCode::kIoError) << store.status().ToString();
+    EXPECT_EQ(store.status().ToString().find("s3cret"), std::string::npos) << store.status().ToString();
+  }
+}
+
+// The contract (PG-CONTRACT.md): a lost connection is kIoError "database unreachable: ..." and is
+// re-established on the next call, outside a transaction; nothing committed is lost.
+TEST(PostgresStore, ALostConnectionIsAnIoErrorAndComesBackOnTheNextCall) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  auto opened = OpenStore(db.uri());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  ASSERT_TRUE(store.SetSetting("kept", "yes").ok());
+  const std::string kill =
+      "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()"
+      " AND pid <> pg_backend_pid()";
+  ASSERT_EQ(One(db, kill), "1");
+  Status lost = store.Ping();
+  EXPECT_EQ(lost.code(), ErrorCode::kIoError) << lost.ToString();
+  EXPECT_NE(lost.ToString().find("database unreachable: "), std::string::npos) << lost.ToString();
+  Status back = store.Ping();
+  ASSERT_TRUE(back.ok()) << back.ToString();
+  EXPECT_EQ(**store.GetSetting("kept"), "yes");
+  // Lost inside a transaction: the transaction fails as a whole, the next one works.
+  Status inside = store.Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(store.SetSetting("half", "done"));
+    if (One(db, kill) != "1") return Internal("no backend to terminate");
+    return store.SetSetting("other half", "done");
+  });
+  EXPECT_EQ(inside.code(), ErrorCode::kIoError) << inside.ToString();
+  auto half = store.GetSetting("half");
+  ASSERT_TRUE(half.ok()) << half.status().ToString();
+  EXPECT_FALSE(half->has_value());
+  ASSERT_TRUE(store.SetSetting("after", "ok").ok());
+  EXPECT_EQ(**store.GetSetting("after"), "ok");
+}
+
 // table.column -> "type null|not null", and the names of the indexes made by CREATE INDEX.
 struct Schema {
   std::map<std::string, std::string> columns;
