@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fw/server/store.h"
@@ -99,6 +100,100 @@ TEST(PgTestDatabase, WithoutTheFixtureAPrivateClusterIsStartedAndRemoved) {
   const std::string dir = r.err.substr(at + marker.size(), r.err.find('\n', at) - at - marker.size());
   EXPECT_EQ(dir.rfind("/tmp/fw-pg-private.", 0), 0u) << dir;
   EXPECT_FALSE(fw::testing::Exists(dir)) << dir << " left behind";
+}
+
+TEST(PostgresStoreSchema, MigratesFromEmptyToTheLatestAndStoresEveryDownPath) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  const std::string latest = std::to_string(StoreMigrator().latest());
+  {
+    auto store = OpenStore(db.uri());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  EXPECT_EQ(One(db, "SELECT MAX(version) FROM schema_migrations"), latest);
+  EXPECT_EQ(One(db, "SELECT COUNT(*) FROM schema_migrations"), latest);
+  EXPECT_EQ(One(db, "SELECT COUNT(*) FROM schema_migrations WHERE down_sql = ''"), "0");
+  // Opening an up-to-date database writes nothing: the rows keep their transaction ids.
+  const std::string rows =
+      "SELECT string_agg(xmin::text || ':' || version, ',' ORDER BY version) FROM schema_migrations";
+  const std::string before = One(db, rows);
+  auto again = OpenStore(db.uri());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(One(db, rows), before);
+}
+
+// Several instances starting at once on an empty database: each migration is applied once.
+TEST(PostgresStoreSchema, InstancesStartingTogetherMigrateOnce) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  constexpr int kInstances = 4;
+  std::vector<Status> opened(kInstances);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kInstances; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = OpenStore(db.uri());
+      opened[i] = store.ok() ? (*store)->Ping() : store.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Status& s : opened) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(One(db, "SELECT COUNT(*) FROM schema_migrations"), std::to_string(StoreMigrator().latest()));
+}
+
+// The stored down SQL is PostgreSQL's too: down to version 1 by hand (the version is MAX(version), so
+// the rows above go with it) keeps the devices; the next open brings the schema back up.
+TEST(PostgresStoreSchema, GoesDownWithTheStoredSqlAndUpAgainKeepingDevices) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  {
+    auto store = OpenStore(db.uri());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE(
+        (*store)
+            ->CreateDevice({"T-1", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "{}", "", "POS-X1", "1.0"})
+            .ok());
+  }
+  PgRows downs = db.Query("SELECT down_sql FROM schema_migrations WHERE version > 1 ORDER BY version DESC");
+  ASSERT_TRUE(downs.ok()) << downs.error;
+  ASSERT_EQ(downs.rows.size(), static_cast<size_t>(StoreMigrator().latest() - 1));
+  std::string script = "BEGIN;\n";
+  for (const auto& row : downs.rows) script += row[0] + "\n";
+  script += "DELETE FROM schema_migrations WHERE version > 1;\nCOMMIT;";
+  PgRows down = db.Query(script);
+  ASSERT_TRUE(down.ok()) << down.error;
+  EXPECT_EQ(One(db, "SELECT COUNT(*) FROM devices"), "1");
+  EXPECT_EQ(db.Query("SELECT COUNT(*) FROM audit_log").sqlstate, "42P01");   // gone with version 2
+  EXPECT_EQ(db.Query("SELECT hardware_id FROM devices").sqlstate, "42703");  // undefined_column
+  EXPECT_EQ(One(db, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'rollout%'"),
+            "0");
+  auto store = OpenStore(db.uri());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto d = (*store)->GetDevice("T-1");
+  ASSERT_TRUE(d.ok() && d->has_value()) << d.status().ToString();
+  EXPECT_EQ((*d)->hardware_id, "");  // the column came back empty
+  EXPECT_EQ((*d)->manifest_json, "{}");
+  EXPECT_EQ(One(db, "SELECT MAX(version) FROM schema_migrations"), std::to_string(StoreMigrator().latest()));
+}
+
+TEST(PostgresStoreSchema, ANewerSchemaIsRefusedAsUnsupported) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  {
+    auto store = OpenStore(db.uri());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  const int latest = StoreMigrator().latest();
+  const std::string newer = std::to_string(latest + 1);
+  PgRows r = db.Query("INSERT INTO schema_migrations (version, description, up_sql, down_sql) VALUES (" + newer +
+                      ", 'from a newer fwserver', 'CREATE TABLE future (x BIGINT)', 'DROP TABLE future')");
+  ASSERT_TRUE(r.ok()) << r.error;
+  auto refused = OpenStore(db.uri());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kUnsupported) << refused.status().ToString();
+  const std::string message = refused.status().ToString();
+  EXPECT_NE(message.find("schema version " + newer), std::string::npos) << message;
+  EXPECT_NE(message.find("(" + std::to_string(latest) + ")"), std::string::npos) << message;
+  EXPECT_EQ(One(db, "SELECT MAX(version) FROM schema_migrations"), newer);  // nothing touched
 }
 
 TEST(PostgresStore, AnUnreachableDatabaseIsAnIoErrorWithoutThePassword) {
