@@ -244,6 +244,31 @@ TEST(PostgresStore, ALostConnectionIsReestablishedOutsideATransaction) {
   EXPECT_EQ(**store.GetSetting("after"), "ok");
 }
 
+// store.h: inside Atomically on PostgreSQL a failed statement aborts the whole transaction, so fn must
+// return the error. A caller that carries on anyway is told so (never a silent half-commit or a false OK),
+// and nothing of the transaction is kept.
+TEST(PostgresStore, ATransactionCarriedOnAfterAFailedStatementIsRefusedWhole) {
+  PgTestDatabase db;
+  ASSERT_EQ(db.error(), "");
+  auto opened = OpenStore(db.uri());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  const Device d{"T-1", std::string(64, 'a'), DeviceState::kActive, "", 1, 1, "", "", "", ""};
+  ASSERT_TRUE(store.CreateDevice(d).ok());
+  Status ignored;
+  Status s = store.Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(store.SetSetting("before", "x"));
+    ignored = store.CreateDevice(d);  // a duplicate: refused
+    (void)store.SetSetting("after", "y");
+    return Status::Ok();
+  });
+  EXPECT_EQ(ignored.code(), ErrorCode::kFailedPrecondition) << ignored.ToString();
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(store.GetSetting("before")->has_value());
+  EXPECT_FALSE(store.GetSetting("after")->has_value());
+  ASSERT_TRUE(store.SetSetting("next", "z").ok());  // the connection is usable afterwards
+}
+
 // table.column -> "type null|not null", and the names of the indexes made by CREATE INDEX.
 struct Schema {
   std::map<std::string, std::string> columns;
