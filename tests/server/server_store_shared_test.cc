@@ -22,12 +22,17 @@ namespace {
 using Keys = std::vector<std::string>;
 
 // What server_store_lease_test.cc leaves out: `_` is literal too, the empty prefix lists every key,
-// and a PutSettingIfAbsent inside a transaction that rolls back is rolled back with it.
+// a prefix with a character of several UTF-8 bytes, and a PutSettingIfAbsent inside a transaction that rolls back is
+// rolled back with it.
 TEST_P(StoreTest, SettingsIfAbsentGoWithARolledBackTransaction) {
   for (const char* key : {"a_c", "abc", "b"}) ASSERT_TRUE(store_->SetSetting(key, "v").ok());
   EXPECT_EQ(*store_->ListSettingKeys("a_"), (Keys{"a_c"}));
-  EXPECT_EQ(*store_->ListSettingKeys(""), (Keys{"a_c", "abc", "b"}));
+  EXPECT_EQ(*store_->ListSettingKeys(""), (Keys{"a_c", "abc", "b"}));  // before the keys below
   EXPECT_EQ(*store_->ListSettingKeys("zz"), Keys{});
+  // A prefix is matched by characters, whatever their UTF-8 length.
+  for (const char* key : {"cl\u00e9:1", "cl\u00e9:2", "cle:3"}) ASSERT_TRUE(store_->SetSetting(key, "v").ok());
+  EXPECT_EQ(*store_->ListSettingKeys("cl\u00e9:"), (Keys{"cl\u00e9:1", "cl\u00e9:2"}));
+  EXPECT_EQ(*store_->ListSettingKeys("cl\u00e9"), (Keys{"cl\u00e9:1", "cl\u00e9:2"}));
   Status s = store_->Atomically([&]() -> Status {
     auto v = store_->PutSettingIfAbsent("rolled", "back");
     if (!v.ok()) return v.status();
