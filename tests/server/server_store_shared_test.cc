@@ -1,11 +1,13 @@
 // Several fwserver processes share one database (issue 19): the promise the store's users rest on —
 // writers are serialised across connections — on every backend of store_test_fixture.h: two
-// connections racing inserts, audit rows, settings written if absent and leases. (The methods one at
+// connections racing inserts, audit rows, settings written if absent and leases; a writer blocked
+// past the lock timeout told kTimeout; text and integers kept exactly. (The methods one at
 // a time: server_store_lease_test.cc.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -98,6 +100,40 @@ TEST_P(StoreTest, TwoConnectionsRacingWritesStaySerialised) {
     EXPECT_EQ(**store_->GetSetting("key:" + std::to_string(round)), settings[0][round]);
   }
   EXPECT_EQ(lease_wins.load(), kRounds);
+}
+
+// A writer that cannot get the write lock within the store's lock timeout (5 s on both backends) is
+// told kTimeout — what the APIs answer with 503 + Retry-After — and the holder's work commits.
+TEST_P(StoreTest, AWriterBlockedPastTheLockTimeoutGetsKTimeout) {
+  auto other = OpenAgain();
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  Status blocked;
+  Status held = store_->Atomically([&]() -> Status {
+    FW_RETURN_IF_ERROR(store_->SetSetting("holder", "wrote"));
+    std::thread t([&] { blocked = (*other)->SetSetting("blocked", "never"); });
+    t.join();  // the lock is held until the other writer has given up
+    return Status::Ok();
+  });
+  ASSERT_TRUE(held.ok()) << held.ToString();
+  EXPECT_EQ(blocked.code(), ErrorCode::kTimeout) << blocked.ToString();
+  EXPECT_EQ(**(*other)->GetSetting("holder"), "wrote");
+  EXPECT_FALSE((*other)->GetSetting("blocked")->has_value());
+  ASSERT_TRUE((*other)->SetSetting("blocked", "later").ok());  // usable once the lock is free
+}
+
+// Text is kept byte for byte (UTF-8 of several widths) and integers over their whole 64-bit range.
+TEST_P(StoreTest, TextAndIntegersRoundTripExactly) {
+  const std::string text = "caf\u00e9 \u2713 \U0001F600 'quoted' \"double\" back\\slash %_";
+  Device d{"T-\u00e9", std::string(64, 'a'), DeviceState::kActive, text, INT64_MIN, INT64_MAX, "{}", "", "", ""};
+  ASSERT_TRUE(store_->CreateDevice(d).ok());
+  auto got = store_->GetDevice("T-\u00e9");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().ToString();
+  EXPECT_EQ((*got)->state_reason, text);
+  EXPECT_EQ((*got)->created_s, INT64_MIN);
+  EXPECT_EQ((*got)->last_seen_s, INT64_MAX);
+  ASSERT_TRUE(store_->SetSetting(text, text).ok());
+  EXPECT_EQ(**store_->GetSetting(text), text);
+  EXPECT_FALSE(store_->GetDevice("T-e")->has_value());
 }
 
 }  // namespace
