@@ -219,6 +219,14 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(const ServerConfig& config
   fleet->metrics->AddGauge(
       "fwserver_scheduler_errors", "scheduler task failures since start (stderr names them)", "",
       [scheduler]() -> double { return scheduler != nullptr ? static_cast<double>(scheduler->stats().errors) : 0.0; });
+  fleet->metrics->AddGauge(
+      "fwserver_scheduler_leader", "1 when this instance holds the scheduler lease (runs ticks, deliveries, exports)",
+      "", [scheduler]() -> double { return scheduler != nullptr && scheduler->stats().leader ? 1 : 0; });
+  fleet->metrics->AddGauge("fwserver_scheduler_passes_skipped",
+                           "scheduler passes that did nothing: another instance held the lease, since start", "",
+                           [scheduler]() -> double {
+                             return scheduler != nullptr ? static_cast<double>(scheduler->stats().passes_skipped) : 0.0;
+                           });
   if (fleet->scheduler) fleet->scheduler->Start();
   FW_RETURN_IF_ERROR(StartDevicePort(*fleet, config, policy, clock));
   device_ref->store(fleet->https.get());
