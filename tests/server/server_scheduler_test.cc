@@ -481,5 +481,32 @@ TEST_F(SchedulerTest, TheLeaseIsVisibleToOtherConnectionsAndAStoreFailureSkipsTh
   EXPECT_EQ(b->stats().last_error.rfind("lease: ", 0), 0u) << b->stats().last_error;
 }
 
+// Instances on two machines have heads files of their own: the one taking the lease over catches its
+// file up, and the audit_head alert for a head already alerted is not raised twice.
+TEST_F(SchedulerTest, AnotherInstanceCatchesItsHeadsFileUpWithoutAlertingTheSameHeadAgain) {
+  config_.alerts.webhooks = {{"audit-copy", "https://127.0.0.1:1/x", "s", {"audit_head"}}};
+  auto a = Make();
+  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.create", "token:1", "null", "{}").ok());
+  ASSERT_TRUE(a->RunOnce().ok());
+  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);
+  EXPECT_EQ(AlertsOf("audit_head").size(), 1u);
+  a->Stop();
+  const std::string first_file = config_.heads_file;
+  config_.heads_file = dir_ / "audit/other-machine.jsonl";
+  auto b = Make();
+  ASSERT_TRUE(b->RunOnce().ok()) << b->stats().last_error;
+  EXPECT_TRUE(b->stats().leader);
+  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);  // its own file has the head now
+  EXPECT_EQ(AlertsOf("audit_head").size(), 1u);     // not alerted twice
+  // A new head: b's export alerts it.
+  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.revoke", "token:1", "{}", "{}").ok());
+  clock_.Advance(300 * 1000);
+  ASSERT_TRUE(b->RunOnce().ok());
+  const auto alerts = AlertsOf("audit_head");
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(Json::parse(alerts[1].body_json)["details"]["seq"], 2);
+  EXPECT_EQ(Lines(first_file).size(), 1u);  // a's file is a's: b never writes it
+}
+
 }  // namespace
 }  // namespace fw::server

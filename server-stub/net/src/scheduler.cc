@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +23,7 @@ using nlohmann::json;
 enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4, kLease = 5 };
 
 constexpr char kLeaseName[] = "scheduler";
+constexpr char kHeadAlertedSetting[] = "audit_head_alerted";  // the seq of the last head raised as an alert
 
 // "<hostname>:<pid>:<8 random hex>": unique per Scheduler, readable in the leases table.
 std::string DefaultHolder() {
@@ -130,6 +132,12 @@ Status Scheduler::ExportHead(int64_t now_s) {
   return store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto head, store_->AuditHead());
     if (!head) return Status::Ok();
+    // Instances on other machines export to heads files of their own: the alert goes out once per head.
+    FW_ASSIGN_OR_RETURN(auto alerted, store_->GetSetting(kHeadAlertedSetting));
+    int64_t alerted_seq = -1;
+    if (alerted) std::from_chars(alerted->data(), alerted->data() + alerted->size(), alerted_seq);
+    if (alerted_seq >= head->seq) return Status::Ok();
+    FW_RETURN_IF_ERROR(store_->SetSetting(kHeadAlertedSetting, std::to_string(head->seq)));
     const json details = {{"seq", head->seq}, {"hash", head->hash_hex}, {"heads_file", config_.heads_file}};
     return RaiseAlert(*store_, config_.alerts, now_s, "audit_head", "audit", details.dump()).status();
   });

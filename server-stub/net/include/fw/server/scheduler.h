@@ -21,7 +21,10 @@
 //                                    when a running rollout needs the signed targets
 //      every export_interval         ExportAuditHead(heads_file); when it wrote a line and a webhook
 //                                    subscribes to audit_head: RaiseAlert(audit_head, "audit",
-//                                    {"seq","hash","heads_file"})
+//                                    {"seq","hash","heads_file"}) once per head across instances
+//                                    (setting "audit_head_alerted" = the last alerted seq, written in
+//                                    the alert's transaction: another machine's instance, taking the
+//                                    lease, catches its own heads file up without alerting again)
 //      every cert_scan_interval      ReadCaStatus(data_dir, warn): each CA or device certificate
 //                                    expiring within the window raises cert_expiring ONCE, remembered
 //                                    by the setting "cert_expiring:<certificate serial hex>" written
