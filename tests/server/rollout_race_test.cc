@@ -2,7 +2,8 @@
 // its own store connection — directly (rollout::Tick from two threads, as if the scheduler lease were lost
 // mid-pass) and through two Schedulers whose lease moves between them (the fake wall clock runs past its
 // ttl between passes). Each member is assigned at most once, the per-minute ramp budget (kept in the
-// rollouts row) holds across both, and the stored counters equal Recount.
+// rollouts row) holds across both, and the stored counters equal Recount. On SQLite and on PostgreSQL
+// (instances_testing.h).
 #include <gtest/gtest.h>
 
 #include <barrier>
@@ -13,15 +14,22 @@
 
 #include "fw/clock.h"
 #include "fw/server/scheduler.h"
+#include "instances_testing.h"
 #include "rollout_tick_fixture.h"
 
 namespace fw::server::rollout {
 namespace {
 
-class RolloutRaceTest : public TickFixture {
+class RolloutRaceTest : public TickFixture, public ::testing::WithParamInterface<testing::InstanceBackend> {
  protected:
+  void SetUp() override {
+    TickFixture::SetUp();
+    ASSERT_EQ(db_.error(), "");
+    store_ = Connect();  // the fixture's helpers then work on this backend
+    ASSERT_NE(store_, nullptr);
+  }
   std::unique_ptr<Store> Connect() {
-    auto s = OpenStore(StorePath(dir_.path()));
+    auto s = db_.Connect();
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
@@ -70,10 +78,12 @@ class RolloutRaceTest : public TickFixture {
     EXPECT_EQ(a, b);
     EXPECT_EQ(Counters(id)["assigned"], members);
   }
+
+  testing::SharedDatabase db_{GetParam(), dir_.path()};  // SQLite: the fixture's own file
 };
 
 // size: two threads, a barrier per simulated minute, then the checks
-TEST_F(RolloutRaceTest, TwoConnectionsTickingAtOnceAssignEachMemberOnceWithinTheRampBudget) {
+TEST_P(RolloutRaceTest, TwoConnectionsTickingAtOnceAssignEachMemberOnceWithinTheRampBudget) {
   constexpr int kMembers = 60;
   constexpr int64_t kPerMinute = 7;
   AddTerminals("T", kMembers);
@@ -126,7 +136,7 @@ TEST_F(RolloutRaceTest, TwoConnectionsTickingAtOnceAssignEachMemberOnceWithinThe
 // Two schedulers (two instances) over one database, both running on their own threads; the fake wall clock
 // jumps 20 s at a time, past the lease's 15 s ttl, so the lease moves between them and a pass of one may
 // overlap a pass of the other. The rollout still completes with each member assigned once.
-TEST_F(RolloutRaceTest, TwoSchedulersWhoseLeaseMovesCompleteTheRolloutAssigningEachMemberOnce) {
+TEST_P(RolloutRaceTest, TwoSchedulersWhoseLeaseMovesCompleteTheRolloutAssigningEachMemberOnce) {
   constexpr int kMembers = 40;
   FakeClock clock(SystemClock().WallMs());  // the repository's metadata is valid for a day of real time
   const int64_t start_s = clock.WallSeconds();
@@ -156,6 +166,9 @@ TEST_F(RolloutRaceTest, TwoSchedulersWhoseLeaseMovesCompleteTheRolloutAssigningE
   ExpectConsistent(id, kMembers);
   EXPECT_EQ(Rollout(id).state, "finished");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, RolloutRaceTest, ::testing::ValuesIn(testing::kInstanceBackends),
+                         testing::BackendName);
 
 }  // namespace
 }  // namespace fw::server::rollout

@@ -2,7 +2,7 @@
 // exported after an audited change (and the audit_head alert), a pending alert delivered to a
 // local HTTPS receiver with a verifiable signature, cert_expiring raised once per certificate,
 // journal retention purging old segments (audited), the rollout tick on every pass, and the thread
-// stopping promptly; with two schedulers on one database (two instances) only the lease holder acts.
+// stopping promptly. (Several instances, the lease: server_instances_test.cc.)
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,15 +13,12 @@
 #include <set>
 #include <thread>
 
-#include <unistd.h>
-
 #include "fw/server/alerts.h"
 #include "fw/server/audit.h"
 #include "fw/server/https_server.h"
 #include "fw/server/rollout.h"
 #include "fw/server/scheduler.h"
 #include "fw/server/store.h"
-#include "fw/sqlite.h"
 #include "testing.h"
 #include "tls_testing.h"
 
@@ -390,122 +387,6 @@ TEST_F(SchedulerTest, TheThreadRunsPassesAndStopsPromptly) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(ms, 30000);  // not the 60 s tick: Stop() wakes the thread (a wide margin, no timing claim)
   slow->Stop();          // idempotent
-}
-
-// Two schedulers over two connections to one store (two fwserver instances): only the lease holder
-// acts; the other counts skipped passes; when the holder stops it releases the lease and the other
-// takes over at its next pass; when the holder stops renewing, the other takes over once the lease
-// expired on the (fake) wall clock.
-TEST_F(SchedulerTest, OnlyTheLeaseHolderActsAndAnotherTakesOverWhenItStopsOrItsLeaseExpires) {
-  StartReceiver();
-  auto a = Make();
-  auto b = Make();
-  EXPECT_NE(a->holder(), b->holder());
-  ASSERT_TRUE(RaiseAlert(*store_, config_.alerts, clock_.WallSeconds(), "quarantine", "device:T-1", "{}").ok());
-  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.create", "token:1", "null", "{}").ok());
-  for (int pass = 0; pass < 40; ++pass) {  // 400 s: past the export interval, well past the ttl
-    ASSERT_TRUE(a->RunOnce().ok()) << a->stats().last_error;
-    ASSERT_TRUE(b->RunOnce().ok()) << b->stats().last_error;
-    clock_.Advance(10 * 1000);  // less than the 15 s ttl: a renews at every pass
-  }
-  EXPECT_TRUE(a->stats().leader);
-  EXPECT_FALSE(b->stats().leader);
-  EXPECT_EQ(a->stats().passes_skipped, 0);
-  EXPECT_EQ(b->stats().passes, 40);
-  EXPECT_EQ(b->stats().passes_skipped, 40);
-  EXPECT_EQ(b->stats().delivery_attempts + b->stats().heads_exported, 0);
-  // The quarantine alert and the audit_head alert ("*" subscribes to it), each delivered once.
-  EXPECT_EQ(a->stats().delivery_attempts, 2);
-  {
-    std::lock_guard<std::mutex> lock(received_.mu);
-    EXPECT_EQ(received_.requests.size(), 2u);
-  }
-  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);
-
-  // The holder stops: the lease is released, b takes over at its next pass and does every task.
-  a->Stop();
-  EXPECT_FALSE(a->stats().leader);
-  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.revoke", "token:1", "{}", "{}").ok());
-  ASSERT_TRUE(b->RunOnce().ok()) << b->stats().last_error;
-  EXPECT_TRUE(b->stats().leader);
-  EXPECT_EQ(b->stats().leader_changes, 1);
-  EXPECT_EQ(b->stats().heads_exported, 1);
-  EXPECT_EQ(Lines(config_.heads_file).size(), 2u);
-
-  // A third instance cannot take it while b renews; b stops renewing (hung, killed): once the lease
-  // expired on the wall clock, c takes it and b, coming back, finds itself a follower.
-  auto c = Make();
-  ASSERT_TRUE(c->RunOnce().ok());
-  EXPECT_FALSE(c->stats().leader);
-  clock_.Advance(14 * 1000);
-  ASSERT_TRUE(c->RunOnce().ok());
-  EXPECT_FALSE(c->stats().leader) << "the lease has not expired yet";
-  clock_.Advance(1000);  // 15 s since b's last renewal
-  ASSERT_TRUE(c->RunOnce().ok());
-  EXPECT_TRUE(c->stats().leader);
-  ASSERT_TRUE(b->RunOnce().ok());
-  EXPECT_FALSE(b->stats().leader);
-  EXPECT_EQ(b->stats().passes_skipped, 41);
-}
-
-// The lease is in the database: another connection sees who holds it, and a store that fails makes
-// the pass a skipped one with the error counted (never a pass that acts without the lease).
-TEST_F(SchedulerTest, TheLeaseIsVisibleToOtherConnectionsAndAStoreFailureSkipsThePass) {
-  auto a = Make();
-  ASSERT_TRUE(a->RunOnce().ok());
-  // Another connection cannot take the lease while a holds it, and can once a released it.
-  EXPECT_FALSE(*store_->TryLease("scheduler", "someone-else", clock_.WallSeconds(), 15));
-  a->Stop();
-  EXPECT_TRUE(*store_->TryLease("scheduler", "someone-else", clock_.WallSeconds(), 15));
-  auto b = Make();
-  EXPECT_TRUE(b->RunOnce().ok());
-  EXPECT_FALSE(b->stats().leader);
-  EXPECT_EQ(b->stats().errors, 0);
-  ASSERT_TRUE(store_->ReleaseLease("scheduler", "someone-else").ok());
-  // The holder format: "<hostname>:<pid>:<8 hex>".
-  const std::string& h = b->holder();
-  const size_t last = h.rfind(':');
-  ASSERT_NE(last, std::string::npos);
-  EXPECT_EQ(h.size() - last - 1, 8u) << h;
-  EXPECT_EQ(h.substr(h.rfind(':', last - 1) + 1, last - h.rfind(':', last - 1) - 1), std::to_string(getpid())) << h;
-  // The leases table gone (a broken database): the pass is skipped and the error counted.
-  {
-    auto raw = sql::Database::Open(dir_ / "server.db", sql::OpenOptions());
-    ASSERT_TRUE(raw.ok()) << raw.status().message();
-    ASSERT_TRUE(raw->Exec("DROP TABLE leases").ok());
-  }
-  EXPECT_FALSE(b->RunOnce().ok());
-  EXPECT_FALSE(b->stats().leader);
-  EXPECT_EQ(b->stats().passes_skipped, 2);
-  EXPECT_EQ(b->stats().errors, 1);
-  EXPECT_EQ(b->stats().last_error.rfind("lease: ", 0), 0u) << b->stats().last_error;
-}
-
-// Instances on two machines have heads files of their own: the one taking the lease over catches its
-// file up, and the audit_head alert for a head already alerted is not raised twice.
-TEST_F(SchedulerTest, AnotherInstanceCatchesItsHeadsFileUpWithoutAlertingTheSameHeadAgain) {
-  config_.alerts.webhooks = {{"audit-copy", "https://127.0.0.1:1/x", "s", {"audit_head"}}};
-  auto a = Make();
-  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.create", "token:1", "null", "{}").ok());
-  ASSERT_TRUE(a->RunOnce().ok());
-  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);
-  EXPECT_EQ(AlertsOf("audit_head").size(), 1u);
-  a->Stop();
-  const std::string first_file = config_.heads_file;
-  config_.heads_file = dir_ / "audit/other-machine.jsonl";
-  auto b = Make();
-  ASSERT_TRUE(b->RunOnce().ok()) << b->stats().last_error;
-  EXPECT_TRUE(b->stats().leader);
-  EXPECT_EQ(Lines(config_.heads_file).size(), 1u);  // its own file has the head now
-  EXPECT_EQ(AlertsOf("audit_head").size(), 1u);     // not alerted twice
-  // A new head: b's export alerts it.
-  ASSERT_TRUE(Record(*store_, clock_.WallSeconds(), "cli:test", "token.revoke", "token:1", "{}", "{}").ok());
-  clock_.Advance(300 * 1000);
-  ASSERT_TRUE(b->RunOnce().ok());
-  const auto alerts = AlertsOf("audit_head");
-  ASSERT_EQ(alerts.size(), 2u);
-  EXPECT_EQ(Json::parse(alerts[1].body_json)["details"]["seq"], 2);
-  EXPECT_EQ(Lines(first_file).size(), 1u);  // a's file is a's: b never writes it
 }
 
 }  // namespace

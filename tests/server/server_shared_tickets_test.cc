@@ -2,7 +2,7 @@
 // connections to one database agree on the keys, which rotate on the (fake) wall clock with old rows
 // deleted; a database that cannot be opened still gives keys (local) and the shared ones once it answers;
 // and over real TLS, a session made with instance A resumes on instance B (TLS 1.3 and 1.2) — which it
-// does not with per-process keys.
+// does not with per-process keys. On SQLite and on PostgreSQL (instances_testing.h).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +11,7 @@
 #include "fw/server/https_server.h"
 #include "fw/server/shared_ticket_keys.h"
 #include "fw/server/store.h"
+#include "instances_testing.h"
 #include "testing.h"
 #include "tls_testing.h"
 
@@ -26,15 +27,20 @@ constexpr int64_t kRotation = 3600;
 
 std::string Name(const TicketKey& k) { return TicketKeyHex(k).substr(0, 32); }
 
-class SharedTicketsTest : public ::testing::Test {
+class SharedTicketsTest : public ::testing::TestWithParam<testing::InstanceBackend> {
  protected:
+  void SetUp() override {
+    ASSERT_EQ(db_.error(), "");
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
   static void SetUpTestSuite() {
     pki_ = new TempDir();
     ASSERT_EQ(testing::MakeTestPki(pki_->path()), "");
   }
   static void TearDownTestSuite() { delete pki_; }
 
-  std::string Database() const { return dir_ / "server.db"; }
+  std::string Database() const { return db_.uri(); }
   std::unique_ptr<Store> Open() {
     auto s = OpenStore(Database());
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -95,13 +101,14 @@ class SharedTicketsTest : public ::testing::Test {
 
   static TempDir* pki_;
   TempDir dir_;
+  testing::SharedDatabase db_{GetParam(), dir_.path()};
   FakeClock clock_{1'800'000'000'000};  // the start of a rotation period (1800000000 / 3600 = 500000)
-  std::unique_ptr<Store> store_ = Open();
+  std::unique_ptr<Store> store_;
   std::unique_ptr<DeviceCertVerifier> verifier_;
 };
 TempDir* SharedTicketsTest::pki_ = nullptr;
 
-TEST_F(SharedTicketsTest, TwoInstancesAgreeAndKeysRotateOnTheWallClock) {
+TEST_P(SharedTicketsTest, TwoInstancesAgreeAndKeysRotateOnTheWallClock) {
   TicketKeySource a = DatabaseTicketKeys(Opener(), clock_, {.rotation_seconds = kRotation});
   TicketKeySource b = DatabaseTicketKeys(Opener(), clock_, {.rotation_seconds = kRotation});
   const TicketKeySet a0 = a(), b0 = b();
@@ -139,7 +146,7 @@ TEST_F(SharedTicketsTest, TwoInstancesAgreeAndKeysRotateOnTheWallClock) {
   EXPECT_EQ(TicketKeyHex(c2.previous[0]), TicketKeyHex(a1.current));
 }
 
-TEST_F(SharedTicketsTest, AnUnreachableDatabaseGivesLocalKeysAndTheSharedOnesOnceItAnswers) {
+TEST_P(SharedTicketsTest, AnUnreachableDatabaseGivesLocalKeysAndTheSharedOnesOnceItAnswers) {
   std::atomic<bool> down{true};
   std::atomic<int> opens{0};
   StoreOpener real = Opener();
@@ -175,7 +182,7 @@ TEST_F(SharedTicketsTest, AnUnreachableDatabaseGivesLocalKeysAndTheSharedOnesOnc
   EXPECT_EQ(opens.load(), 3);  // opened once, kept
 }
 
-TEST_F(SharedTicketsTest, AnUnreadableRowIsNotUsedAndTheHexFormIsStrict) {
+TEST_P(SharedTicketsTest, AnUnreadableRowIsNotUsedAndTheHexFormIsStrict) {
   ASSERT_TRUE(store_->SetSetting(Row(Period()), "not hex").ok());
   const TicketKeySet keys = DatabaseTicketKeys(Opener(), clock_, {.rotation_seconds = kRotation})();
   EXPECT_NE(TicketKeyHex(keys.current), "not hex");  // a local key: the source still serves
@@ -198,7 +205,7 @@ TEST_F(SharedTicketsTest, AnUnreadableRowIsNotUsedAndTheHexFormIsStrict) {
   EXPECT_EQ(ParseTicketKeyHex(hex + "00").status().code(), ErrorCode::kCorrupt);
 }
 
-TEST_F(SharedTicketsTest, ASessionFromInstanceAResumesOnInstanceB) {
+TEST_P(SharedTicketsTest, ASessionFromInstanceAResumesOnInstanceB) {
   auto a = Serve(DatabaseTicketKeys(Opener(), clock_, {.rotation_seconds = kRotation}));
   auto b = Serve(DatabaseTicketKeys(Opener(), clock_, {.rotation_seconds = kRotation}));
   ASSERT_TRUE(a && b);
@@ -233,7 +240,7 @@ TEST_F(SharedTicketsTest, ASessionFromInstanceAResumesOnInstanceB) {
 
 // The control: per-process keys (LocalTicketKeys) do not resume across instances, so the test above
 // sees the shared keys at work.
-TEST_F(SharedTicketsTest, WithPerProcessKeysASessionDoesNotResumeOnAnotherInstance) {
+TEST_P(SharedTicketsTest, WithPerProcessKeysASessionDoesNotResumeOnAnotherInstance) {
   auto a = Serve(LocalTicketKeys(clock_, kRotation));
   auto b = Serve(LocalTicketKeys(clock_, kRotation));
   ASSERT_TRUE(a && b);
@@ -250,6 +257,9 @@ TEST_F(SharedTicketsTest, WithPerProcessKeysASessionDoesNotResumeOnAnotherInstan
   SSL_SESSION_free(session);
   SSL_SESSION_free(own);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, SharedTicketsTest, ::testing::ValuesIn(testing::kInstanceBackends),
+                         testing::BackendName);
 
 }  // namespace
 }  // namespace fw::server
