@@ -2,16 +2,20 @@
 // PostgreSQL (instances_testing.h): schedulers over their own connections — only the lease holder acts,
 // the other counts skipped passes and takes over when the holder stops (the lease released) or stops
 // renewing (the lease expired on the fake wall clock); a store failure skips the pass; the audit_head
-// alert goes out once per head when another machine's instance catches its heads file up.
+// alert goes out once per head when another machine's instance catches its heads file up; two whole
+// fleet servers (StartFleetServer) share the lease and the TLS ticket keys.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fw/server/alerts.h"
 #include "fw/server/audit.h"
+#include "fw/server/config.h"
+#include "fw/server/fleet_server.h"
 #include "fw/server/https_server.h"
 #include "fw/server/scheduler.h"
 #include "fw/server/store.h"
@@ -26,6 +30,8 @@ namespace {
 using fw::testing::ReadFile;
 using fw::testing::TempDir;
 using fw::testing::WriteFile;
+using testing::ClientOptions;
+using testing::TlsClient;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -242,6 +248,64 @@ TEST_P(InstancesTest, AnotherInstanceCatchesItsHeadsFileUpWithoutAlertingTheSame
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(Json::parse(alerts[1].body_json)["details"]["seq"], 2);
   EXPECT_EQ(Lines(first_file).size(), 1u);  // a's file is a's: b never writes it
+}
+
+// Two `fwserver run`s in one process (StartFleetServer twice, each with its scheduler) on one database:
+// exactly one scheduler holds the lease and /metrics says which; a terminal's TLS session made with the
+// first device port resumes on the second (the device port's ticket keys come from the database); when
+// the leader stops, the other takes the lease over.
+TEST_P(InstancesTest, TwoFleetServersShareTheSchedulerLeaseAndTheTicketKeys) {
+  const std::string pki = dir_ / "pki";
+  for (const char* d : {"tls", "repo"}) fs::create_directories(dir_ / d);
+  WriteFile(dir_ / "tls/server.pem", ReadFile(pki + "/server.pem") + ReadFile(pki + "/issuing.pem"));
+  WriteFile(dir_ / "tls/server.key", ReadFile(pki + "/server.key"));
+  WriteFile(dir_ / "ca/chain.pem", ReadFile(pki + "/chain.pem"));
+  const Json settings = {{"device_port", {{"address", "127.0.0.1"}, {"port", 0}}},
+                         {"operator", {{"port", 0}, {"threads", 1}}},
+                         {"issuer", {{"key", pki + "/issuing.key"}}},
+                         {"limits", {{"threads", 1}}}};
+  auto config = ParseConfig(settings.dump(), dir_.path());
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  config->database = db_.uri();
+  FleetServerOptions options;
+  options.scheduler_tick_ms = 10;
+  auto a = StartFleetServer(*config, clock_, options);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = StartFleetServer(*config, clock_, options);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  FleetServer& one = **a;
+  FleetServer& two = **b;
+  // (the fake wall clock stands still: the holder renews at every pass and keeps the lease)
+  for (int i = 0; i < 1000 && (one.scheduler->stats().passes < 3 || two.scheduler->stats().passes < 3); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const bool one_leads = one.scheduler->stats().leader;
+  EXPECT_NE(one_leads, two.scheduler->stats().leader) << "exactly one leader";
+  FleetServer& leader = one_leads ? one : two;
+  FleetServer& follower = one_leads ? two : one;
+  EXPECT_NE(leader.metrics->Render().find("fwserver_scheduler_leader 1"), std::string::npos);
+  EXPECT_NE(follower.metrics->Render().find("fwserver_scheduler_leader 0"), std::string::npos);
+  EXPECT_GT(follower.scheduler->stats().passes_skipped, 0);
+
+  ClientOptions device;
+  device.cert_file = pki + "/device.pem";
+  device.key_file = pki + "/device.key";
+  auto first = TlsClient::Connect(one.https->port(), device);
+  ASSERT_TRUE(first->handshake_ok()) << first->error();
+  EXPECT_NE(first->Request("GET", "/v1/nothing-here").status, 0);  // reading processes the TLS 1.3 ticket
+  device.session = first->TakeSession();
+  auto second = TlsClient::Connect(two.https->port(), device);
+  ASSERT_TRUE(second->handshake_ok()) << second->error();
+  EXPECT_TRUE(second->reused()) << "a session of instance one resumes on instance two";
+  SSL_SESSION_free(device.session);
+
+  // The leader stops (its lease released): the follower takes over at its next pass.
+  leader.Stop();
+  for (int i = 0; i < 1000 && !follower.scheduler->stats().leader; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(follower.scheduler->stats().leader);
+  EXPECT_NE(follower.metrics->Render().find("fwserver_scheduler_leader 1"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, InstancesTest, ::testing::ValuesIn(testing::kInstanceBackends),
