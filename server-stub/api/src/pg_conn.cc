@@ -41,8 +41,8 @@ std::string OneLine(std::string_view s) {
   return out;
 }
 
-// `?` -> $1, $2, ... outside '...' literals, "..." identifiers and -- comments.
-std::string TranslatePlaceholders(std::string_view sql) {
+// `?` -> $1, $2, ... outside '...' literals, "..." identifiers and -- comments; *count = n.
+std::string TranslatePlaceholders(std::string_view sql, int* count) {
   std::string out;
   out.reserve(sql.size() + 16);
   int n = 0;
@@ -64,6 +64,7 @@ std::string TranslatePlaceholders(std::string_view sql) {
     }
     out += c;
   }
+  *count = n;
   return out;
 }
 
@@ -74,7 +75,9 @@ bool IsRead(std::string_view sql) {
 
 // The error table of sql_conn.h.
 Status MapError(std::string_view sqlstate, const std::string& message, bool connected, const std::string& where) {
-  if (!connected || sqlstate.empty() || sqlstate.starts_with("08") || sqlstate.starts_with("57P")) {
+  // 08P01 (protocol violation) on a live connection is this program's mistake, not the network's.
+  const bool protocol_bug = connected && sqlstate == "08P01";
+  if (!connected || sqlstate.empty() || (sqlstate.starts_with("08") && !protocol_bug) || sqlstate.starts_with("57P")) {
     return IoError("database unreachable: " + where + ": " + message);
   }
   const std::string msg = "PostgreSQL: " + message;
@@ -126,7 +129,11 @@ class PgConn final : public SqlConn {
 
 class PgStmt final : public SqlStmt::Backend {
  public:
-  PgStmt(PgConn* conn, std::string sql, bool read) : conn_(conn), sql_(std::move(sql)), read_(read) {}
+  // `placeholders` parameters are sent; one never bound is NULL, as in SQLite.
+  PgStmt(PgConn* conn, std::string sql, int placeholders, bool read)
+      : conn_(conn), sql_(std::move(sql)), placeholders_(placeholders), read_(read) {
+    Reset().IgnoreError();
+  }
 
   void BindInt(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
   void BindText(int index, std::string_view text) override { Set(index, std::string(text), kTextOid); }
@@ -146,7 +153,8 @@ class PgStmt final : public SqlStmt::Backend {
   }
   Status Reset() override {
     result_.reset();
-    params_ = Params();
+    params_.values.assign(static_cast<size_t>(placeholders_), std::nullopt);
+    params_.types.assign(static_cast<size_t>(placeholders_), 0);
     rows_ = 0;
     row_ = -1;
     return Status::Ok();
@@ -182,6 +190,7 @@ class PgStmt final : public SqlStmt::Backend {
 
   PgConn* conn_;
   std::string sql_;
+  int placeholders_;
   bool read_;
   Params params_;
   PgResultPtr result_;
@@ -190,7 +199,9 @@ class PgStmt final : public SqlStmt::Backend {
 };
 
 Result<SqlStmt> PgConn::Prepare(std::string_view sql) {
-  return SqlStmt(std::make_unique<PgStmt>(this, TranslatePlaceholders(sql), IsRead(sql)));
+  int placeholders = 0;
+  std::string text = TranslatePlaceholders(sql, &placeholders);
+  return SqlStmt(std::make_unique<PgStmt>(this, std::move(text), placeholders, IsRead(sql)));
 }
 
 Status PgConn::EnsureConnected() {
