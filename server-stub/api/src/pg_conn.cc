@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -107,6 +108,7 @@ class PgConn final : public SqlConn {
   Status Commit() override;
   void Rollback() override;
   bool WritesNeedTransaction() const override { return true; }
+  Status Ping() override { return QueryInt("SELECT 1").status(); }
   Status Migrate(const sql::Migrator& migrator, const std::string& name) override {
     return MigratePostgres(*this, migrator, name);
   }
@@ -121,10 +123,14 @@ class PgConn final : public SqlConn {
   bool Connected() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   Status EnsureConnected();
   Status Failure(const PGresult* res) const;
+  PgResultPtr RunPrepared(const std::string& sql, const Params& params);
 
   PgConnPtr conn_;
   std::string where_;
   bool in_tx_ = false;
+  // Server-side prepared statements of this session: (SQL, parameter types) -> name. A new session
+  // (PQreset) starts empty.
+  std::unordered_map<std::string, std::string> prepared_;
 };
 
 class PgStmt final : public SqlStmt::Backend {
@@ -204,8 +210,33 @@ Result<SqlStmt> PgConn::Prepare(std::string_view sql) {
   return SqlStmt(std::make_unique<PgStmt>(this, std::move(text), placeholders, IsRead(sql)));
 }
 
+// Parsed and planned once per session (PQprepare), then only executed; past kMaxPrepared distinct
+// statements (QueryDevices' filters make a few dozen), the rest run unnamed.
+PgResultPtr PgConn::RunPrepared(const std::string& sql, const Params& params) {
+  constexpr size_t kMaxPrepared = 512;
+  std::vector<const char*> values;
+  for (const auto& v : params.values) values.push_back(v ? v->c_str() : nullptr);
+  const int n = static_cast<int>(values.size());
+  std::string key = sql;
+  key.push_back('\0');
+  for (Oid type : params.types) key += std::to_string(type) + ",";
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) {
+    if (prepared_.size() >= kMaxPrepared) {
+      return PgResultPtr(
+          PQexecParams(conn_.get(), sql.c_str(), n, params.types.data(), values.data(), nullptr, nullptr, 0));
+    }
+    std::string name = "fw_" + std::to_string(prepared_.size() + 1);
+    PgResultPtr prepared(PQprepare(conn_.get(), name.c_str(), sql.c_str(), n, params.types.data()));
+    if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) return prepared;
+    it = prepared_.emplace(std::move(key), std::move(name)).first;
+  }
+  return PgResultPtr(PQexecPrepared(conn_.get(), it->second.c_str(), n, values.data(), nullptr, nullptr, 0));
+}
+
 Status PgConn::EnsureConnected() {
   if (Connected()) return Status::Ok();
+  prepared_.clear();  // the new session has none
   PQreset(conn_.get());
   if (!Connected()) return IoError("database unreachable: " + where_ + ": " + OneLine(PQerrorMessage(conn_.get())));
   return SetupSession();
@@ -232,10 +263,7 @@ Result<PgResultPtr> PgConn::Execute(const std::string& sql, const Params* params
     if (params == nullptr) {
       res.reset(PQexec(conn_.get(), sql.c_str()));
     } else {
-      std::vector<const char*> values;
-      for (const auto& v : params->values) values.push_back(v ? v->c_str() : nullptr);
-      res.reset(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), params->types.data(),
-                             values.data(), nullptr, nullptr, 0));
+      res = RunPrepared(sql, *params);
     }
     const ExecStatusType status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) return res;
@@ -306,9 +334,11 @@ Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& uri) {
     return InvalidArgument("not a PostgreSQL connection URI: " + where + ": " + why);
   }
   PQconninfoFree(parsed);
-  // Defaults first: the URI's own parameters (expand_dbname) override them.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "fwserver", uri.c_str(), nullptr};
+  // Defaults first: the URI's own parameters (expand_dbname) override them. Over TCP, a peer that
+  // vanished without a word (a partition) is noticed within ~30 s instead of never.
+  const char* keys[] = {"connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"5", "fwserver", "10", "5", "3", "30000", uri.c_str(), nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn) return ResourceExhausted("database unreachable: " + where + ": libpq is out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {

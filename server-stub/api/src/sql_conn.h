@@ -96,6 +96,9 @@ class SqlConn {
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
   virtual bool WritesNeedTransaction() const = 0;
+  // One round trip to the database (readiness): kIoError "database unreachable: ..." when it is gone
+  // (PostgreSQL down; the SQLite file removed or replaced under the connection), kTimeout when busy.
+  virtual Status Ping() = 0;
 
   // Brings the schema to migrator.latest() (nothing written when it is there already); a database
   // newer than the binary is refused with kUnsupported naming both versions.
