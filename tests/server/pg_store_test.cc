@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <functional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "fw/server/store.h"
 #include "pg_store_testing.h"
 #include "sql_conn.h"
+#include "testing.h"
 
 namespace fw::server {
 namespace {
@@ -219,24 +222,103 @@ TEST(PgStore, TwoConnectionsRacingForIdsGetDistinctOnes) {
   EXPECT_EQ(alerts->size(), static_cast<size_t>(kEach));
 }
 
-TEST(PgStore, AWriterWaitingPastTheLockTimeoutIsATimeout) {
+TEST(PgStore, SessionsGetBoundsAndANameTheUriMayOverride) {
+  const std::string uri = PgCluster::Shared().NewDatabase();
+  ASSERT_NE(uri, "");
+  auto setting = [](const std::string& u, const std::string& name) -> std::string {
+    auto conn = detail::OpenPostgresConn(u);
+    if (!conn.ok()) return conn.status().ToString();
+    auto st = (*conn)->Prepare("SELECT current_setting(?)");
+    if (!st.ok()) return st.status().ToString();
+    st->Bind(1, name);
+    auto row = st->Step();
+    return row.ok() && *row ? st->ColumnText(0) : "no row";
+  };
+  EXPECT_EQ(setting(uri, "lock_timeout"), "5s");
+  EXPECT_EQ(setting(uri, "statement_timeout"), "30s");
+  EXPECT_EQ(setting(uri, "application_name"), "fwserver");
+  const std::string tuned = uri + "&application_name=fw2&options=-c%20lock_timeout%3D250";
+  EXPECT_EQ(setting(tuned, "lock_timeout"), "250ms");
+  EXPECT_EQ(setting(tuned, "application_name"), "fw2");
+}
+
+// Every write, also a single one outside Atomically, takes the writer lock: while another connection
+// holds it, each waits and gives up as kTimeout (lock_timeout 200 ms from the URI); reads never wait.
+TEST(PgStore, EveryWriteWaitsForTheWriterLock) {
   const std::string uri = PgCluster::Shared().NewDatabase();
   ASSERT_NE(uri, "");
   auto holder = Open(uri);
-  auto waiter = Open(uri);
+  auto waiter = Open(uri + "&options=-c%20lock_timeout%3D200");
   ASSERT_TRUE(holder && waiter);
-  // The holder's transaction keeps the writer lock while the waiter writes (lock_timeout 5 s).
-  Status waited;
+  ASSERT_TRUE(holder->CreateDevice(MakeDevice("T-1")).ok());
+  ASSERT_TRUE(holder->AddEnrolToken({"h1", "T-9", 1, 100, std::nullopt}).ok());
+  auto token = holder->AddOperatorToken({0, "ops", "t1", "admin", false, 1, 100, std::nullopt, "cli:root"});
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  RolloutRow rollout;
+  rollout.name = "r";
+  auto rid = holder->CreateRollout(rollout);
+  ASSERT_TRUE(rid.ok()) << rid.status().ToString();
+  rollout.id = *rid;
+  RolloutMemberRow member;
+  member.rollout_id = *rid;
+  member.serial = "T-1";
+  ASSERT_TRUE(holder->AddRolloutMembers({member}).ok());
+  auto action = holder->CreateAction(MakeAction("T-1"));
+  ASSERT_TRUE(action.ok());
+  Action a = MakeAction("T-1");
+  a.id = *action;
+  a.state = "downloading";
+  const std::vector<std::pair<std::string, std::function<Status()>>> writes = {
+      {"SetSetting", [&] { return waiter->SetSetting("b", "2"); }},
+      {"CreateDevice", [&] { return waiter->CreateDevice(MakeDevice("T-2")); }},
+      {"SetDeviceState", [&] { return waiter->SetDeviceState("T-1", DeviceState::kQuarantined, "x"); }},
+      {"TouchLastSeen",
+       [&] {
+         return waiter->TouchLastSeen({{"T-1", 5000}});
+       }},
+      {"ConsumeEnrolToken", [&] { return waiter->ConsumeEnrolToken("h1", 5).status(); }},
+      {"RevokeOperatorToken", [&] { return waiter->RevokeOperatorToken(*token, 5).status(); }},
+      {"UpdateRollout", [&] { return waiter->UpdateRollout(rollout); }},
+      {"UpdateRolloutMember", [&] { return waiter->UpdateRolloutMember(member); }},
+      {"BumpRolloutCounter", [&] { return waiter->BumpRolloutCounter(*rid, 0, "assigned", 1); }},
+      {"DenyCert", [&] { return waiter->DenyCert("c1", "T-1", "lost", 5); }},
+      {"CreateAction", [&] { return waiter->CreateAction(MakeAction("T-1")).status(); }},
+      {"UpdateAction", [&] { return waiter->UpdateAction(a); }},
+      {"AppendAudit",
+       [&] {
+         return waiter->AppendAudit({0, 5, "system", "x.y", "z", "null", "{}", "", ""}).status();
+       }},
+      {"AddLabel", [&] { return waiter->AddLabel("T-1", "blue"); }},
+      {"TryLease", [&] { return waiter->TryLease("scheduler", "me", 5, 15).status(); }},
+      {"PurgeSegments", [&] { return waiter->PurgeSegmentsReceivedBefore(5).status(); }},
+  };
   Status held = holder->Atomically([&]() -> Status {
     FW_RETURN_IF_ERROR(holder->SetSetting("a", "1"));
-    waited = waiter->SetSetting("b", "2");
+    for (const auto& [name, write] : writes) {
+      Status s = write();
+      EXPECT_EQ(s.code(), ErrorCode::kTimeout) << name << ": " << s.ToString();
+    }
+    auto read = waiter->GetSetting("a");  // does not wait; sees only what is committed
+    EXPECT_TRUE(read.ok() && !read->has_value()) << read.status().ToString();
     return Status::Ok();
   });
   ASSERT_TRUE(held.ok()) << held.ToString();
-  EXPECT_EQ(waited.code(), ErrorCode::kTimeout) << waited.ToString();
-  // Reads never wait for the lock, and the waiter writes once the lock is free.
+  for (const auto& [name, write] : writes) {
+    Status s = write();
+    EXPECT_TRUE(s.ok()) << name << ": " << s.ToString();
+  }
   EXPECT_EQ(waiter->GetSetting("a")->value_or(""), "1");
-  EXPECT_TRUE(waiter->SetSetting("b", "2").ok());
+}
+
+TEST(SqlConnPing, ASqliteFileRemovedUnderTheStoreIsUnreachable) {
+  fw::testing::TempDir dir;
+  auto store = OpenStore(StorePath(dir.path()));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_TRUE((*store)->Ping().ok());
+  ASSERT_EQ(std::rename(StorePath(dir.path()).c_str(), (dir / "moved.db").c_str()), 0);
+  Status gone = (*store)->Ping();
+  EXPECT_EQ(gone.code(), ErrorCode::kIoError) << gone.ToString();
+  EXPECT_NE(gone.message().find("database unreachable: "), std::string::npos) << gone.message();
 }
 
 // Stops (or kills) the private cluster's server and starts it again while a store is connected.

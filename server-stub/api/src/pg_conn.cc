@@ -26,7 +26,8 @@ using PgResultPtr = std::unique_ptr<PGresult, PgResultClearer>;
 
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
-constexpr const char* kSessionSetup = "SET statement_timeout = '30s'; SET lock_timeout = '5s'";
+// Session defaults (a URI's own `options` parameter replaces them): bounds like SQLite's busy timeout.
+constexpr const char* kSessionOptions = "-c statement_timeout=30s -c lock_timeout=5s";
 
 // libpq's messages end with a newline and may span lines ("\n\tIs the server running ...").
 std::string OneLine(std::string_view s) {
@@ -114,7 +115,6 @@ class PgConn final : public SqlConn {
   }
   const std::string& where() const override { return where_; }
 
-  Status SetupSession() { return Execute(kSessionSetup, nullptr, false).status().WithContext("session settings"); }
   // Runs `sql` ($n placeholders) with `params` (null: a parameterless script through PQexec).
   // `retry`: the statement has no effect (BEGIN, a read) and may run again on a fresh connection.
   Result<PgResultPtr> Execute(const std::string& sql, const Params* params, bool retry);
@@ -239,7 +239,7 @@ Status PgConn::EnsureConnected() {
   prepared_.clear();  // the new session has none
   PQreset(conn_.get());
   if (!Connected()) return IoError("database unreachable: " + where_ + ": " + OneLine(PQerrorMessage(conn_.get())));
-  return SetupSession();
+  return Status::Ok();
 }
 
 Status PgConn::Failure(const PGresult* res) const {
@@ -336,17 +336,16 @@ Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& uri) {
   PQconninfoFree(parsed);
   // Defaults first: the URI's own parameters (expand_dbname) override them. Over TCP, a peer that
   // vanished without a word (a partition) is noticed within ~30 s instead of never.
-  const char* keys[] = {"connect_timeout",  "application_name", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
-  const char* values[] = {"5", "fwserver", "10", "5", "3", "30000", uri.c_str(), nullptr};
+  const char* keys[] = {
+      "connect_timeout",  "application_name", "options", "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "tcp_user_timeout", "dbname",           nullptr};
+  const char* values[] = {"5", "fwserver", kSessionOptions, "10", "5", "3", "30000", uri.c_str(), nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn) return ResourceExhausted("database unreachable: " + where + ": libpq is out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     return IoError("database unreachable: " + where + ": " + OneLine(PQerrorMessage(conn.get())));
   }
-  auto pg = std::make_unique<PgConn>(std::move(conn), where);
-  FW_RETURN_IF_ERROR(pg->SetupSession());
-  return std::unique_ptr<SqlConn>(std::move(pg));
+  return std::unique_ptr<SqlConn>(new PgConn(std::move(conn), where));
 }
 
 }  // namespace fw::server::detail
