@@ -357,7 +357,7 @@ Result<std::vector<std::string>> SqlStore::ListSettingKeys(const std::string& pr
   return Rows<std::string>(st, [](const SqlStmt& s) { return s.ColumnText(0); });
 }
 
-Status SqlStore::Ping() { return conn_->QueryInt("SELECT 1").status().WithContext("database ping"); }
+Status SqlStore::Ping() { return conn_->Ping().WithContext("database ping"); }
 
 Result<bool> SqlStore::TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) {
   bool held = false;
