@@ -99,6 +99,17 @@ TEST(ServerCliDatabase, InitWithAnUnreachablePostgresWritesNothingAndHidesThePas
   }
 }
 
+// A URI libpq cannot parse is a usage error (exit 2): nothing written, no password shown.
+TEST(ServerCliDatabase, InitWithAMalformedPostgresUriIsAUsageError) {
+  fw::testing::TempDir tmp;
+  auto r = RunCommand({FWSERVER_PATH, "init", "--data", tmp / "data", "--database",
+                       "postgresql://fleet:Pw5secret@/fleet?no_such_parameter=1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no_such_parameter"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Pw5secret"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "data"));
+}
+
 // A data directory whose fwserver.json names an unreachable PostgreSQL: every store command exits 4
 // naming the database with its password redacted.
 TEST(ServerCliDatabase, StoreCommandsOnAnUnreachablePostgresExit4WithoutThePassword) {
