@@ -14,6 +14,7 @@
 
 #include "fw/server/store.h"
 #include "pg_store_testing.h"
+#include "pg_testing.h"
 #include "sql_conn.h"
 #include "testing.h"
 
@@ -45,8 +46,9 @@ std::unique_ptr<Store> Open(const std::string& uri) {
 }
 
 TEST(PgStore, RefusedWritesAreFailedPreconditionsWithPostgresMessage) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto store = Open(uri);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateDevice(MakeDevice("T-1")).ok());
@@ -102,8 +104,9 @@ TEST(PgStore, RedactUriHidesEveryFormOfPassword) {
 }
 
 TEST(PgStore, PlaceholdersInsideLiteralsAndCommentsAreText) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto conn = detail::OpenPostgresConn(uri);
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   auto st = (*conn)->Prepare("SELECT '?''?', ?, \"?x\".c, ? -- why?\n FROM (SELECT 7 AS c) AS \"?x\"");
@@ -142,8 +145,9 @@ TEST(PgStore, PlaceholdersInsideLiteralsAndCommentsAreText) {
 }
 
 TEST(PgStore, AStatementThatFailedInsideAtomicallyFailsTheTransaction) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto store = Open(uri);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateDevice(MakeDevice("T-1")).ok());
@@ -170,8 +174,9 @@ TEST(PgStore, AStatementThatFailedInsideAtomicallyFailsTheTransaction) {
 }
 
 TEST(PgStore, TwoConnectionsRacingForIdsGetDistinctOnes) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto first = Open(uri);
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(first->CreateDevice(MakeDevice("T-1")).ok());
@@ -223,8 +228,9 @@ TEST(PgStore, TwoConnectionsRacingForIdsGetDistinctOnes) {
 }
 
 TEST(PgStore, SessionsGetBoundsAndANameTheUriMayOverride) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto setting = [](const std::string& u, const std::string& name) -> std::string {
     auto conn = detail::OpenPostgresConn(u);
     if (!conn.ok()) return conn.status().ToString();
@@ -245,8 +251,9 @@ TEST(PgStore, SessionsGetBoundsAndANameTheUriMayOverride) {
 // Every write, also a single one outside Atomically, takes the writer lock: while another connection
 // holds it, each waits and gives up as kTimeout (lock_timeout 200 ms from the URI); reads never wait.
 TEST(PgStore, EveryWriteWaitsForTheWriterLock) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto holder = Open(uri);
   auto waiter = Open(uri + "&options=-c%20lock_timeout%3D200");
   ASSERT_TRUE(holder && waiter);
