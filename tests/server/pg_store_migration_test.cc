@@ -9,13 +9,13 @@
 
 #include "fw/server/store.h"
 #include "pg_store_testing.h"
+#include "pg_testing.h"
 #include "sql_conn.h"
 #include "store_schema.h"
 
 namespace fw::server {
 namespace {
 
-using pgtest::PgCluster;
 using pgtest::Psql;
 
 constexpr const char* kUserTables =
@@ -23,8 +23,9 @@ constexpr const char* kUserTables =
     "WHERE table_schema = current_schema()";
 
 TEST(PgStoreMigration, AnEmptyDatabaseGetsEveryMigrationAndReopeningWritesNothing) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   {
     auto store = OpenStore(uri);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -49,8 +50,9 @@ TEST(PgStoreMigration, AnEmptyDatabaseGetsEveryMigrationAndReopeningWritesNothin
 }
 
 TEST(PgStoreMigration, InstancesStartingTogetherApplyEachMigrationOnce) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   constexpr int kInstances = 6;
   std::vector<Status> results(kInstances);
   std::vector<std::thread> threads;
@@ -63,8 +65,9 @@ TEST(PgStoreMigration, InstancesStartingTogetherApplyEachMigrationOnce) {
 }
 
 TEST(PgStoreMigration, AVersionOneDatabaseIsUpgradedKeepingItsRows) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   {
     auto conn = detail::OpenPostgresConn(uri);
     ASSERT_TRUE(conn.ok()) << conn.status().ToString();
@@ -84,8 +87,9 @@ TEST(PgStoreMigration, AVersionOneDatabaseIsUpgradedKeepingItsRows) {
 }
 
 TEST(PgStoreMigration, ANewerDatabaseIsRefusedNamingBothVersions) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   ASSERT_TRUE(OpenStore(uri).ok());
   ASSERT_EQ(Psql(uri, "INSERT INTO schema_migrations VALUES (5, 'from the future', 'SELECT 1', 'SELECT 1')"), "");
   auto refused = OpenStore(uri);
@@ -107,8 +111,9 @@ TEST(PgStoreMigration, ANewerDatabaseIsRefusedNamingBothVersions) {
 }
 
 TEST(PgStoreMigration, EveryStoredDownMigrationRunsOnPostgresAndUpAgain) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   {
     auto store = OpenStore(uri);
     ASSERT_TRUE(store.ok()) << store.status().ToString();

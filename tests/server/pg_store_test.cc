@@ -3,10 +3,15 @@
 // writer advisory lock (ids from racing connections, lock timeout), transactions a failed statement
 // aborted, `?` translation, and reconnecting after the server restarts.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <set>
 #include <thread>
@@ -14,6 +19,7 @@
 
 #include "fw/server/store.h"
 #include "pg_store_testing.h"
+#include "pg_testing.h"
 #include "sql_conn.h"
 #include "testing.h"
 
@@ -45,8 +51,9 @@ std::unique_ptr<Store> Open(const std::string& uri) {
 }
 
 TEST(PgStore, RefusedWritesAreFailedPreconditionsWithPostgresMessage) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto store = Open(uri);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateDevice(MakeDevice("T-1")).ok());
@@ -102,8 +109,9 @@ TEST(PgStore, RedactUriHidesEveryFormOfPassword) {
 }
 
 TEST(PgStore, PlaceholdersInsideLiteralsAndCommentsAreText) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto conn = detail::OpenPostgresConn(uri);
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   auto st = (*conn)->Prepare("SELECT '?''?', ?, \"?x\".c, ? -- why?\n FROM (SELECT 7 AS c) AS \"?x\"");
@@ -142,8 +150,9 @@ TEST(PgStore, PlaceholdersInsideLiteralsAndCommentsAreText) {
 }
 
 TEST(PgStore, AStatementThatFailedInsideAtomicallyFailsTheTransaction) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto store = Open(uri);
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->CreateDevice(MakeDevice("T-1")).ok());
@@ -170,8 +179,9 @@ TEST(PgStore, AStatementThatFailedInsideAtomicallyFailsTheTransaction) {
 }
 
 TEST(PgStore, TwoConnectionsRacingForIdsGetDistinctOnes) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto first = Open(uri);
   ASSERT_NE(first, nullptr);
   ASSERT_TRUE(first->CreateDevice(MakeDevice("T-1")).ok());
@@ -223,8 +233,9 @@ TEST(PgStore, TwoConnectionsRacingForIdsGetDistinctOnes) {
 }
 
 TEST(PgStore, SessionsGetBoundsAndANameTheUriMayOverride) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto setting = [](const std::string& u, const std::string& name) -> std::string {
     auto conn = detail::OpenPostgresConn(u);
     if (!conn.ok()) return conn.status().ToString();
@@ -245,8 +256,9 @@ TEST(PgStore, SessionsGetBoundsAndANameTheUriMayOverride) {
 // Every write, also a single one outside Atomically, takes the writer lock: while another connection
 // holds it, each waits and gives up as kTimeout (lock_timeout 200 ms from the URI); reads never wait.
 TEST(PgStore, EveryWriteWaitsForTheWriterLock) {
-  const std::string uri = PgCluster::Shared().NewDatabase();
-  ASSERT_NE(uri, "");
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  const std::string uri = db.uri();
   auto holder = Open(uri);
   auto waiter = Open(uri + "&options=-c%20lock_timeout%3D200");
   ASSERT_TRUE(holder && waiter);
@@ -371,6 +383,52 @@ TEST_P(PgRestartTest, TheNextCallAfterTheServerReturnsReconnects) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shutdowns, PgRestartTest, ::testing::Values("stop", "kill"));
+
+// A server that takes connections and never answers (a host dropping packets): a reconnect that failed
+// slowly (connect_timeout) is not tried again by the calls right after it, which fail at once.
+TEST(PgReconnect, ASlowFailedReconnectIsNotRepeatedByTheNextCalls) {
+  PgCluster& cluster = PgCluster::Private();
+  ASSERT_EQ(cluster.error(), "");
+  const std::string uri = cluster.NewDatabase() + "&connect_timeout=2";
+  auto store = Open(uri);
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(cluster.Control("stop"), "");
+  const std::string socket_path = cluster.dir() + "/sock/.s.PGSQL.5432";
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  ::unlink(socket_path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  auto attempts = [&] {  // connections made since the last call
+    int n = 0;
+    for (int fd; (fd = ::accept(listener, nullptr, nullptr)) >= 0; ++n) ::close(fd);
+    return n;
+  };
+
+  Status first = store->Ping();  // the dead connection, then one reconnect that times out
+  EXPECT_EQ(first.code(), ErrorCode::kIoError) << first.ToString();
+  EXPECT_EQ(attempts(), 1);
+  for (int i = 0; i < 3; ++i) {
+    Status next = store->Ping();
+    EXPECT_EQ(next.code(), ErrorCode::kIoError) << next.ToString();
+    EXPECT_NE(next.message().find("database unreachable: "), std::string::npos) << next.message();
+  }
+  EXPECT_TRUE(store->CreateDevice(MakeDevice("T-1")).code() == ErrorCode::kIoError);
+  EXPECT_EQ(attempts(), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the pause is over: one more attempt
+  EXPECT_EQ(store->Ping().code(), ErrorCode::kIoError);
+  EXPECT_EQ(attempts(), 1);
+
+  ::close(listener);
+  ::unlink(socket_path.c_str());
+  ASSERT_EQ(cluster.Control("start"), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_TRUE(store->Ping().ok());
+}
 
 }  // namespace
 }  // namespace fw::server

@@ -29,22 +29,6 @@ std::string WithDatabase(const std::string& uri, const std::string& db) {
 
 }  // namespace
 
-PgCluster& PgCluster::Shared() {
-  static std::once_flag once;
-  static PgCluster* shared = nullptr;
-  std::call_once(once, [] {
-    const char* env = std::getenv("FW_TEST_PG_URI");
-    if (env != nullptr && *env != '\0') {
-      static PgCluster external;
-      external.admin_uri_ = env;
-      shared = &external;
-    } else {
-      shared = &Private();
-    }
-  });
-  return *shared;
-}
-
 PgCluster& PgCluster::Private() {
   static PgCluster cluster;
   static std::once_flag once;
@@ -86,7 +70,6 @@ std::string PgCluster::NewDatabase() {
 }
 
 std::string PgCluster::Control(const std::string& command) {
-  if (dir_.empty()) return "not a private cluster";
   std::vector<std::string> argv = {fw::testing::SourcePath("scripts/pg-cluster.sh"), command, dir_};
   if (command == "start") argv.push_back("--fast");
   auto r = fw::testing::RunCommand(argv);

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -131,6 +132,9 @@ class PgConn final : public SqlConn {
   // Server-side prepared statements of this session: (SQL, parameter types) -> name. A new session
   // (PQreset) starts empty.
   std::unordered_map<std::string, std::string> prepared_;
+  // After a slow failed reconnect: no new attempt before retry_after_ (EnsureConnected).
+  std::chrono::steady_clock::time_point retry_after_{};
+  std::string last_reset_error_;
 };
 
 class PgStmt final : public SqlStmt::Backend {
@@ -234,12 +238,23 @@ PgResultPtr PgConn::RunPrepared(const std::string& sql, const Params& params) {
   return PgResultPtr(PQexecPrepared(conn_.get(), it->second.c_str(), n, values.data(), nullptr, nullptr, 0));
 }
 
+// A refused connection (no socket, connection refused) fails at once and is tried again at the next
+// call. One that took long to fail (a host that drops packets: up to connect_timeout) is not tried
+// again for kSlowResetPause, so a burst of requests during an outage answers 503 at once instead of
+// each waiting connect_timeout.
 Status PgConn::EnsureConnected() {
   if (Connected()) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_after_) return IoError("database unreachable: " + where_ + ": " + last_reset_error_);
   prepared_.clear();  // the new session has none
   PQreset(conn_.get());
-  if (!Connected()) return IoError("database unreachable: " + where_ + ": " + OneLine(PQerrorMessage(conn_.get())));
-  return Status::Ok();
+  if (Connected()) return Status::Ok();
+  last_reset_error_ = OneLine(PQerrorMessage(conn_.get()));
+  constexpr auto kSlowReset = std::chrono::seconds(1);
+  constexpr auto kSlowResetPause = std::chrono::seconds(2);
+  const auto end = std::chrono::steady_clock::now();
+  if (end - now >= kSlowReset) retry_after_ = end + kSlowResetPause;
+  return IoError("database unreachable: " + where_ + ": " + last_reset_error_);
 }
 
 Status PgConn::Failure(const PGresult* res) const {
