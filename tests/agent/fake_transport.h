@@ -235,7 +235,7 @@ class FakeTransport final : public Transport, public net::Fetcher {
 
   Answer<EventReply> Apply(const Event& e) {
     auto it = actions_.find(e.action);
-    if (it == actions_.end()) return Error(404, "unknown_action", "no such action");
+    if (it == actions_.end()) return Error(409, "unknown_action", "no such action");
     ServerAction& s = it->second;
     for (const auto& p : posts_) {
       if (p.e.action == e.action && p.e.attempt == e.attempt && p.e.seq == e.seq && p.result == "applied") {

@@ -1,6 +1,8 @@
 // The SQLite backend of fw/server/store.h over fw::sql (the project's one SQLite facade): the device
 // side (devices, enrolment tokens, certificates, actions, events, segments). The operator side is in
 // sqlite_store_ops.cc; the class in sqlite_store_impl.h.
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <utility>
 
@@ -259,10 +261,23 @@ void SqliteStore::BindMutable(sql::Statement& st, const Action& a, int first) {
   st.Bind(first + 7, a.exit_code).Bind(first + 8, a.detail).Bind(first + 9, a.created_s).Bind(first + 10, a.updated_s);
 }
 
+Result<int64_t> SqliteStore::NextActionId() {
+  FW_ASSIGN_OR_RETURN(int64_t max_id, db_.QueryInt("SELECT COALESCE(MAX(id), 0) FROM actions"));
+  FW_ASSIGN_OR_RETURN(auto floor, GetSetting(kActionIdFloorSetting));
+  int64_t f = 0;
+  if (floor) {
+    const auto [end, ec] = std::from_chars(floor->data(), floor->data() + floor->size(), f);
+    if (ec != std::errc() || end != floor->data() + floor->size() || f < 0) {
+      return Corrupt(std::string("setting ") + kActionIdFloorSetting + " is not a count: " + *floor);
+    }
+  }
+  return std::max(max_id, f) + 1;
+}
+
 Result<int64_t> SqliteStore::CreateAction(const Action& a) {
   int64_t id = 0;
   Status written = MaybeAtomically([&]() -> Status {
-    FW_ASSIGN_OR_RETURN(id, db_.QueryInt("SELECT COALESCE(MAX(id), 0) + 1 FROM actions"));
+    FW_ASSIGN_OR_RETURN(id, NextActionId());
     return Write(
         std::string("INSERT INTO actions (") + kActionColumns +
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -352,7 +352,13 @@ Result<std::vector<std::string>> SqliteStore::ListSettingKeys(const std::string&
   return Rows<std::string>(st, [](const sql::Statement& s) { return s.ColumnText(0); });
 }
 
-Status SqliteStore::Ping() { return db_.QueryInt("SELECT 1").status().WithContext("database ping"); }
+// Reads the file (the schema page), and fails when the file this connection has open is no longer the
+// one at its path (deleted or replaced): queries would go on answering from the orphaned inode.
+Status SqliteStore::Ping() {
+  FW_RETURN_IF_ERROR(db_.QueryInt("SELECT COUNT(*) FROM sqlite_master").status().WithContext("database ping"));
+  if (db_.HasMoved()) return IoError("database unreachable: " + db_.path() + " was removed or replaced");
+  return Status::Ok();
+}
 
 Result<bool> SqliteStore::TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) {
   bool held = false;
