@@ -164,9 +164,13 @@ class FakeTransport final : public Transport, public net::Fetcher {
     s.last_seq = r->last_seq;
     s.verified_seq = witness_.verified_seq;
     s.duplicate = r->duplicate;
+    s.receipt = WitnessReceipt{witness_.epoch, witness_.verified_seq, "fake-mac"};
     return Answer<SegmentReply>{s, {}};
   }
   int segments() const { return segments_; }
+  // A restored database: the server forgets an action; or it starts a new witness epoch.
+  void Forget(int64_t id) { actions_.erase(id); }
+  void StartNewWitnessEpoch() { server::witness::StartNewEpoch(witness_); }
 
   // Identity: none unless a test sets `certificate` (then /v1/renew answers with `renewed`).
   std::string certificate, renewed_certificate, installed_key, last_csr;
