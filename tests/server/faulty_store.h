@@ -51,7 +51,8 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("SetDeviceState"));
     return inner_->SetDeviceState(serial, state, reason);
   }
-  Status SetDeviceManifest(const std::string& serial, const std::string& manifest_json, const std::string& hardware_id, const std::string& version) override {
+  Status SetDeviceManifest(const std::string& serial, const std::string& manifest_json, const std::string& hardware_id,
+                           const std::string& version) override {
     FW_RETURN_IF_ERROR(Check("SetDeviceManifest"));
     return inner_->SetDeviceManifest(serial, manifest_json, hardware_id, version);
   }
@@ -207,7 +208,8 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("ListCertsExpiringBefore"));
     return inner_->ListCertsExpiringBefore(before_s);
   }
-  Status DenyCert(const std::string& cert_serial_hex, const std::string& device_serial, const std::string& reason, int64_t now_s) override {
+  Status DenyCert(const std::string& cert_serial_hex, const std::string& device_serial, const std::string& reason,
+                  int64_t now_s) override {
     FW_RETURN_IF_ERROR(Check("DenyCert"));
     return inner_->DenyCert(cert_serial_hex, device_serial, reason, now_s);
   }
@@ -311,11 +313,13 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("QueryRolloutMembers"));
     return inner_->QueryRolloutMembers(query);
   }
-  Result<std::vector<RolloutMemberRow>> AssignableMembers(int64_t rollout_id, int64_t group_index, int64_t now_s, int64_t limit) override {
+  Result<std::vector<RolloutMemberRow>> AssignableMembers(int64_t rollout_id, int64_t group_index, int64_t now_s,
+                                                          int64_t limit) override {
     FW_RETURN_IF_ERROR(Check("AssignableMembers"));
     return inner_->AssignableMembers(rollout_id, group_index, now_s, limit);
   }
-  Result<std::vector<std::pair<std::pair<int64_t, std::string>, int64_t>>> CountRolloutMembers( int64_t rollout_id) override {
+  Result<std::vector<std::pair<std::pair<int64_t, std::string>, int64_t>>> CountRolloutMembers(
+      int64_t rollout_id) override {
     FW_RETURN_IF_ERROR(Check("CountRolloutMembers"));
     return inner_->CountRolloutMembers(rollout_id);
   }
@@ -335,7 +339,8 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("ListSegments"));
     return inner_->ListSegments(device_serial);
   }
-  Result<std::optional<SegmentRecord>> GetSegment(const std::string& device_serial, int64_t first_seq, int64_t last_seq) override {
+  Result<std::optional<SegmentRecord>> GetSegment(const std::string& device_serial, int64_t first_seq,
+                                                  int64_t last_seq) override {
     FW_RETURN_IF_ERROR(Check("GetSegment"));
     return inner_->GetSegment(device_serial, first_seq, last_seq);
   }

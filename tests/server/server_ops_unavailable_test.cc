@@ -93,8 +93,8 @@ TEST_F(OpsUnavailableTest, MetricsShowRunningRolloutsMembersAndCounters) {
   ASSERT_TRUE(store_->PutRolloutGroup({*id, 0, "canary", "running", 2, 0, 0}).ok());
   ASSERT_TRUE(store_->PutRolloutGroup({*id, 1, "rest", "waiting", 1, 0, 0}).ok());
   std::vector<RolloutMemberRow> members;
-  for (auto [serial, group, state] : {std::tuple{"T-1", 0, "assigned"}, std::tuple{"T-2", 0, "succeeded"},
-                                      std::tuple{"T-3", 1, "waiting"}}) {
+  for (auto [serial, group, state] :
+       {std::tuple{"T-1", 0, "assigned"}, std::tuple{"T-2", 0, "succeeded"}, std::tuple{"T-3", 1, "waiting"}}) {
     RolloutMemberRow m;
     m.rollout_id = *id;
     m.serial = serial;

@@ -202,12 +202,13 @@ TEST_F(RestoreTest, ProbesNeedNoCertificateAndReadinessFollowsTheStore) {
   EXPECT_EQ(Json::parse(ready.body)["error"], "not_ready");
   EXPECT_EQ(HeaderOf(ready, "Retry-After"), "5");
   EXPECT_EQ(Get("/livez").status, 200);
-  for (const Response& r : {Post("/v1/checkin", Checkin("1.2.0").dump(), t.peer),
-                            Post("/v1/actions/1/events", R"({"attempt":1,"seq":1,"state":"accepted"})", t.peer),
-                            Post("/v1/journal/segments", "x", t.peer), Post("/v1/renew", "{}", t.peer),
-                            Post("/v1/enrol", Json{{"token", std::string(64, 'a')}, {"serial", "T-2"},
-                                                   {"csr", "-----BEGIN CERTIFICATE REQUEST-----\n"}}
-                                                  .dump())}) {
+  for (const Response& r :
+       {Post("/v1/checkin", Checkin("1.2.0").dump(), t.peer),
+        Post("/v1/actions/1/events", R"({"attempt":1,"seq":1,"state":"accepted"})", t.peer),
+        Post("/v1/journal/segments", "x", t.peer), Post("/v1/renew", "{}", t.peer),
+        Post("/v1/enrol",
+             Json{{"token", std::string(64, 'a')}, {"serial", "T-2"}, {"csr", "-----BEGIN CERTIFICATE REQUEST-----\n"}}
+                 .dump())}) {
     EXPECT_EQ(r.status, 503) << r.body;
     EXPECT_EQ(Json::parse(r.body)["error"], "store_unavailable") << r.body;
     EXPECT_EQ(HeaderOf(r, "Retry-After"), "5");
@@ -224,8 +225,7 @@ TEST_F(RestoreTest, ProbesNeedNoCertificateAndReadinessFollowsTheStore) {
   EXPECT_EQ(Post("/v1/checkin", Checkin("1.3.0").dump(), t.peer).status, 200);
   EXPECT_EQ((*store_->GetDevice("T-1"))->version, "1.3.0");
   const std::string text = metrics_.Render();
-  EXPECT_NE(text.find("fwserver_store_errors_total{port=\"device\",code=\"io_error\"} 6\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("fwserver_store_errors_total{port=\"device\",code=\"io_error\"} 6\n"), std::string::npos) << text;
   EXPECT_NE(text.find("fwserver_store_errors_total{port=\"device\",code=\"timeout\"} 1\n"), std::string::npos);
 }
 
@@ -246,10 +246,10 @@ TEST_F(RestoreTest, UnknownActionIsAConflictAndIdsStayAboveWhatTheTerminalSaw) {
   body["max_action_id"] = 0;
   Response r = Post("/v1/checkin", body.dump(), t.peer);
   ASSERT_EQ(Json::parse(r.body)["actions"].size(), 2u);
-  EXPECT_EQ(Post("/v1/actions/" + std::to_string(second) + "/events", R"({"attempt":1,"seq":1,"state":"accepted"})",
-                 t.peer)
-                .status,
-            200);
+  EXPECT_EQ(
+      Post("/v1/actions/" + std::to_string(second) + "/events", R"({"attempt":1,"seq":1,"state":"accepted"})", t.peer)
+          .status,
+      200);
 
   Restore();  // the database as it was before both actions
   r = Post("/v1/actions/" + std::to_string(second) + "/events", R"({"attempt":1,"seq":2,"state":"downloading"})",
