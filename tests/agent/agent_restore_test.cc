@@ -34,7 +34,8 @@ class AgentRestoreTest : public ::testing::Test {
     ASSERT_TRUE(fleet_->ok());
     auto id = fleet_->Enrol(kSerial);
     ASSERT_TRUE(id.ok()) << id.status().ToString();
-    transport_ = fleet_->MakeTransport(*id);
+    identity_ = *id;
+    transport_ = fleet_->MakeTransport(identity_);
   }
 
   // A journal_backup action, driven until the server closes it.
@@ -79,6 +80,7 @@ class AgentRestoreTest : public ::testing::Test {
   FakeClock clock_{SystemClock().WallMs()};
   std::unique_ptr<Rig> rig_;
   std::unique_ptr<InProcessFleet> fleet_;
+  DeviceIdentity identity_;
   std::unique_ptr<InProcessTransport> transport_;
 };
 
@@ -95,6 +97,11 @@ TEST_F(AgentRestoreTest, ARestoredServerStartsANewWitnessEpochAndKeepsActionIdsA
   const int64_t held = Witness().verified_seq;
 
   ASSERT_TRUE(fleet_->RestoreBackup(copy).ok());
+  // The server came back on the restored database (a new handler): the agent reconnects, keeping agent.db.
+  agent->reset();
+  transport_ = fleet_->MakeTransport(identity_);
+  agent = Agent::Open(terminal, *transport_, commands, clock_, SweepAgentConfig(rig_->data_dir()));
+  ASSERT_TRUE(agent.ok()) << agent.status().ToString();
   EXPECT_LT(Witness().verified_seq, held);
   ASSERT_FALSE(ServerAction(*fleet_, second).has_value());  // the restored database never had it
   ASSERT_TRUE((*agent)->RunOnce().ok());  // the first check-in after the restore (new ids wait for it)
