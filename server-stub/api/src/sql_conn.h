@@ -96,6 +96,9 @@ class SqlConn {
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
   virtual bool WritesNeedTransaction() const = 0;
+  // One round trip to the database (readiness): kIoError "database unreachable: ..." when it is gone
+  // (PostgreSQL down; the SQLite file removed or replaced under the connection), kTimeout when busy.
+  virtual Status Ping() = 0;
 
   // Brings the schema to migrator.latest() (nothing written when it is there already); a database
   // newer than the binary is refused with kUnsupported naming both versions.
@@ -113,8 +116,10 @@ inline constexpr int64_t kWriterLockKey = 0x465753544f524501;
 
 // SQLite: the file at `path` (created when `create`), WAL, busy timeout 5 s.
 Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool create);
-// PostgreSQL: connects to `uri` (connect_timeout 5 s, application_name fwserver, lock_timeout 5 s,
-// statement_timeout 30 s). Unreachable: kIoError "database unreachable: <uri without password>: ...".
+// PostgreSQL: connects to `uri` with defaults the URI's own parameters override: connect_timeout 5 s,
+// application_name fwserver, options "-c statement_timeout=30s -c lock_timeout=5s" (a URI with
+// `options=` replaces both), TCP keepalives and tcp_user_timeout 30 s. Unreachable: kIoError
+// "database unreachable: <uri without password>: ...".
 Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& uri);
 // `uri` with the password (user:PASSWORD@ or password=...) replaced by "***".
 std::string RedactUri(std::string_view uri);
