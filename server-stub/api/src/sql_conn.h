@@ -104,9 +104,6 @@ class SqlConn {
   // newer than the binary is refused with kUnsupported naming both versions.
   // `name` names the database in messages ("fleet server").
   virtual Status Migrate(const sql::Migrator& migrator, const std::string& name) = 0;
-  // Readiness: one round trip (SELECT 1). SQLite also fails (kIoError) when the file it has open is no
-  // longer the one at its path (removed or replaced: queries would go on answering from the old inode).
-  virtual Status Ping() { return QueryInt("SELECT 1").status(); }
   // The database for messages: the SQLite path, the PostgreSQL URI without its password.
   virtual const std::string& where() const = 0;
 };

@@ -49,11 +49,6 @@ class SqliteConn final : public SqlConn {
     return migrator.Upgrade(db_).status();
   }
   const std::string& where() const override { return db_.path(); }
-  Status Ping() override {
-    FW_RETURN_IF_ERROR(db_.QueryInt("SELECT COUNT(*) FROM sqlite_master").status());  // reads the file
-    if (db_.HasMoved()) return IoError("database unreachable: " + db_.path() + " was removed or replaced");
-    return Status::Ok();
-  }
 
  private:
   sql::Database db_;
