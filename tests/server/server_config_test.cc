@@ -244,15 +244,3 @@ TEST(ServerConfig, LoadConfigReadsTheDataDirectory) {
 
 }  // namespace
 }  // namespace fw::server
-
-TEST(ServerConfig, PostgresUriIsNotAPath) {
-  auto c = ParseConfig(R"({"database": "postgresql://fw@/fleet?host=/tmp/pg/sock"})", "/d");
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->database, "postgresql://fw@/fleet?host=/tmp/pg/sock");
-  c = ParseConfig(R"({"database": "postgres://fw@db.example/fleet"})", "/d");
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->database, "postgres://fw@db.example/fleet");
-  c = ParseConfig(R"({"database": "fleet.db"})", "/d");
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->database, "/d/fleet.db");
-}

@@ -305,9 +305,12 @@ Status ScenarioKills(Run& r) {
     r.Wait(static_cast<int64_t>((at[static_cast<size_t>(kills)] - Since(began)) * 1000), rollout);
     auto row = r.store->GetRollout(rollout);
     if (row.ok() && *row && (*row)->state != "running") break;
-    std::vector<int> up;
+    std::vector<int> up;  // a random one of the up instances killed least so far (every one gets its turn)
     for (int k = 0; k < r.o.instances; ++k) {
-      if (r.instances->up(k)) up.push_back(k);
+      if (!r.instances->up(k)) continue;
+      if (!up.empty() && per_instance[static_cast<size_t>(k)] < per_instance[static_cast<size_t>(up[0])]) up.clear();
+      if (up.empty() || per_instance[static_cast<size_t>(k)] == per_instance[static_cast<size_t>(up[0])])
+        up.push_back(k);
     }
     if (up.empty()) break;
     const int k = up[r.rng() % up.size()];
