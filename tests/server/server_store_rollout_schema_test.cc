@@ -40,11 +40,11 @@ TEST(SqliteStoreSchema, MigrationThreeGoesDownAndUpKeepingActions) {
   }
   auto db = sql::Database::Open(StorePath(dir.path()));
   ASSERT_TRUE(db.ok());
-  EXPECT_EQ(*sql::SchemaVersion(*db), 3);
+  EXPECT_EQ(*sql::SchemaVersion(*db), 4);
   {
     auto tx = sql::Transaction::Begin(*db);
     ASSERT_TRUE(tx.ok());
-    auto steps = sql::MigrateDown(*db, 3, 2);
+    auto steps = sql::MigrateDown(*db, 4, 2);
     ASSERT_TRUE(steps.ok()) << steps.status().ToString();
     ASSERT_TRUE(tx->Commit().ok());
   }

@@ -2,7 +2,7 @@
 // enrolment tokens, issued certificates and the deny list, actions and their events, the
 // journal witness state and journal segments; for the operator side (issue 16) labels, operator
 // tokens, the hash-chained audit log (fw/server/audit.h), alerts with their deliveries and
-// attempts, and settings. Owner: the api component (SQL: sqlite_store*.cc, store_schema.h).
+// attempts, and settings. Owner: the api component (SQL: sql_store*.cc over sql_conn.h, store_schema.h).
 //
 // Contract:
 //  - Store is a narrow interface over one backend connection. OpenSqliteStore() opens (or
@@ -10,6 +10,9 @@
 //    fw::sql::Migrator ("fleet server"); the schema is SQL that PostgreSQL also accepts
 //    (TEXT, BIGINT only: booleans are BIGINT 0/1, binary data never stored — segments are
 //    JSONL text; ids assigned by the store as MAX(id)+1 inside the write transaction).
+//    OpenPostgresStore() runs the same SQL and migrations on PostgreSQL (libpq), where every write
+//    transaction (and every single write) first takes one advisory lock, so writers are serialised
+//    across processes exactly as SQLite serialises them.
 //  - Every write method is atomic on its own; Atomically(fn) runs several calls as one
 //    transaction (committed only when fn returns OK; rolled back otherwise). Calls inside
 //    fn must not call Atomically again (kInternal if it does); code that may run either inside or
@@ -17,11 +20,14 @@
 //    statements (CreateAction, AddAlert, AppendAudit, ...) join the caller's transaction.
 //  - Lookups of something absent return std::nullopt, never an error. Errors are the SQL
 //    error table of fw/sqlite.h (kFailedPrecondition: a uniqueness or reference rule refused
-//    the write; kTimeout: another connection held the lock).
+//    the write; kTimeout: another connection held the lock); on PostgreSQL by SQLSTATE to the
+//    same codes, and a database that cannot be reached is kIoError ("database unreachable: ...").
+//    Inside Atomically on PostgreSQL, a failed statement aborts the whole transaction: fn must
+//    return the error, not carry on.
 //  - Enrolment tokens are stored as SHA-256(token) in lower-case hex only; the clear token
 //    exists only in the reply of `fwserver enrol-token create`.
 // Thread safety: a Store belongs to one thread at a time (one per transport thread); several
-// Stores may share one database file (SQLite WAL, busy timeout).
+// Stores may share one database file (SQLite WAL, busy timeout) or one PostgreSQL database.
 #pragma once
 
 #include <cstdint>

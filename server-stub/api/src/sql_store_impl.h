@@ -1,8 +1,11 @@
-// The SQLite backend of fw/server/store.h (internal to fw_server_store): the class, its row
-// readers and write helpers. Method bodies live in sqlite_store.cc (devices, enrolment tokens,
-// certificates, actions, segments), sqlite_store_ops.cc (the operator side: queries, labels,
-// operator tokens, the audit log, alerts, settings) and sqlite_store_rollouts.cc (rollout rows).
-// Ownership: a SqliteStore owns its one fw::sql::Database connection.
+// The store of fw/server/store.h over one SQL connection (sql_conn.h: SQLite or PostgreSQL; internal
+// to fw_server_store): the class, its row readers and write helpers. One SQL text serves both
+// backends. Method bodies live in sql_store.cc (devices, enrolment tokens, certificates, actions,
+// segments), sql_store_ops.cc (the operator side: queries, labels, operator tokens, the audit log,
+// alerts, settings, leases) and sql_store_rollouts.cc (rollout rows).
+// Writers: every write runs inside a transaction where the backend needs one to serialise writers
+// (PostgreSQL's advisory lock, sql_conn.h); single statements on SQLite are atomic as they are.
+// Ownership: a SqlStore owns its one SqlConn.
 // Thread safety: one thread at a time (the Store contract).
 #pragma once
 
@@ -12,7 +15,7 @@
 #include <vector>
 
 #include "fw/server/store.h"
-#include "fw/sqlite.h"
+#include "sql_conn.h"
 
 namespace fw::server::detail {
 
@@ -24,17 +27,17 @@ inline constexpr const char* kActionColumns =
     "created_s, updated_s, rollout_id";
 
 Result<DeviceState> ParseDeviceState(std::string_view s);
-Result<Device> ReadDevice(const sql::Statement& st);
-Action ReadAction(const sql::Statement& st);
+Result<Device> ReadDevice(const SqlStmt& st);
+Action ReadAction(const SqlStmt& st);
 
-class SqliteStore final : public Store {
+class SqlStore final : public Store {
  public:
-  explicit SqliteStore(sql::Database db) : db_(std::move(db)) {}
+  explicit SqlStore(std::unique_ptr<SqlConn> conn) : conn_(std::move(conn)) {}
 
   Status Atomically(const std::function<Status()>& fn) override;
   bool InTransaction() const override { return in_tx_; }
 
-  // sqlite_store.cc
+  // sql_store.cc
   Result<std::optional<Device>> GetDevice(const std::string& serial) override;
   Result<std::vector<Device>> ListDevices() override;
   Status CreateDevice(const Device& device) override;
@@ -68,7 +71,7 @@ class SqliteStore final : public Store {
                                                   int64_t last_seq) override;
   Result<int64_t> PurgeSegmentsReceivedBefore(int64_t before_s) override;
 
-  // sqlite_store_ops.cc
+  // sql_store_ops.cc
   Result<std::vector<Device>> QueryDevices(const DeviceQuery& query) override;
   Result<std::vector<Action>> QueryActions(const ActionQuery& query) override;
   Status AddLabel(const std::string& serial, const std::string& label) override;
@@ -100,7 +103,7 @@ class SqliteStore final : public Store {
   Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) override;
   Status ReleaseLease(const std::string& name, const std::string& holder) override;
 
-  // sqlite_store_rollouts.cc (issue 18)
+  // sql_store_rollouts.cc (issue 18)
   Result<std::vector<Action>> ListRolloutActions(int64_t rollout_id, bool open_only) override;
   Result<std::vector<Action>> ListOpenRolloutActionsCreatedBefore(int64_t created_before_s, int64_t limit) override;
   Result<int64_t> CreateRollout(const RolloutRow& rollout) override;
@@ -123,17 +126,20 @@ class SqliteStore final : public Store {
   Result<std::vector<RolloutCounter>> ListRolloutCounters(int64_t rollout_id) override;
 
  private:
+  // One write statement, in a transaction of its own when the backend needs one (Writing).
   template <typename BindFn>
   Status Write(const std::string& sql, BindFn bind, const std::string& what) {
-    auto st = db_.Prepare(sql);
-    if (!st.ok()) return st.status().WithContext(what);
-    bind(*st);
-    return st->Run().WithContext(what);
+    return Writing([&]() -> Status {
+      auto st = conn_->Prepare(sql);
+      if (!st.ok()) return st.status().WithContext(what);
+      bind(*st);
+      return st->Run().WithContext(what);
+    });
   }
 
   // Steps `st` to the end, reading each row with `read` (returning T or Result<T>).
   template <typename T, typename ReadFn>
-  static Result<std::vector<T>> Rows(sql::Statement& st, ReadFn read) {
+  static Result<std::vector<T>> Rows(SqlStmt& st, ReadFn read) {
     std::vector<T> out;
     while (true) {
       FW_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -147,7 +153,7 @@ class SqliteStore final : public Store {
 
   // The first row read with `read`, or nullopt.
   template <typename T, typename ReadFn>
-  static Result<std::optional<T>> FirstRow(sql::Statement& st, ReadFn read) {
+  static Result<std::optional<T>> FirstRow(SqlStmt& st, ReadFn read) {
     FW_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) return std::optional<T>();
     Result<T> r = read(st);
@@ -160,10 +166,16 @@ class SqliteStore final : public Store {
     if (in_tx_) return fn();
     return Atomically(fn);
   }
+  // A write of one statement: as it is on SQLite (atomic and serialised alone), in a transaction
+  // (the writer lock) on PostgreSQL unless the caller's Atomically() holds one already.
+  Status Writing(const std::function<Status()>& fn) {
+    if (in_tx_ || !conn_->WritesNeedTransaction()) return fn();
+    return Atomically(fn);
+  }
 
-  static void BindMutable(sql::Statement& st, const Action& a, int first);
+  static void BindMutable(SqlStmt& st, const Action& a, int first);
 
-  sql::Database db_;
+  std::unique_ptr<SqlConn> conn_;
   bool in_tx_ = false;
 };
 

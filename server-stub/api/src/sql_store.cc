@@ -1,19 +1,19 @@
-// The SQLite backend of fw/server/store.h over fw::sql (the project's one SQLite facade): the device
-// side (devices, enrolment tokens, certificates, actions, events, segments). The operator side is in
-// sqlite_store_ops.cc; the class in sqlite_store_impl.h.
+// The store of fw/server/store.h over an SqlConn (SQLite or PostgreSQL, sql_conn.h): the device side
+// (devices, enrolment tokens, certificates, actions, events, segments) and opening a store. The
+// operator side is in sql_store_ops.cc, rollout rows in sql_store_rollouts.cc; the class in
+// sql_store_impl.h.
 #include <filesystem>
 #include <utility>
 
 #include "fw/server/store.h"
-#include "fw/sqlite.h"
-#include "sqlite_store_impl.h"
+#include "sql_store_impl.h"
 #include "store_schema.h"
 
 namespace fw::server {
 namespace detail {
 namespace {
 
-ActionEvent ReadEvent(const sql::Statement& st) {
+ActionEvent ReadEvent(const SqlStmt& st) {
   ActionEvent e;
   e.action_id = st.ColumnInt(0);
   e.attempt = st.ColumnInt(1);
@@ -24,17 +24,17 @@ ActionEvent ReadEvent(const sql::Statement& st) {
   return e;
 }
 
-EnrolToken ReadEnrolToken(const sql::Statement& st) {
+EnrolToken ReadEnrolToken(const SqlStmt& st) {
   EnrolToken t{st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2), st.ColumnInt(3), std::nullopt};
   if (!st.ColumnIsNull(4)) t.used_s = st.ColumnInt(4);
   return t;
 }
 
-CertRecord ReadCert(const sql::Statement& st) {
+CertRecord ReadCert(const SqlStmt& st) {
   return {st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnInt(3), st.ColumnInt(4)};
 }
 
-SegmentRecord ReadSegment(const sql::Statement& st, bool body) {
+SegmentRecord ReadSegment(const SqlStmt& st, bool body) {
   return {st.ColumnText(0),
           st.ColumnInt(1),
           st.ColumnInt(2),
@@ -58,7 +58,7 @@ Result<DeviceState> ParseDeviceState(std::string_view s) {
   return Corrupt("unknown device state '" + std::string(s) + "' in the store");
 }
 
-Result<Device> ReadDevice(const sql::Statement& st) {
+Result<Device> ReadDevice(const SqlStmt& st) {
   Device d;
   d.serial = st.ColumnText(0);
   d.spki_sha256_hex = st.ColumnText(1);
@@ -73,7 +73,7 @@ Result<Device> ReadDevice(const sql::Statement& st) {
   return d;
 }
 
-Action ReadAction(const sql::Statement& st) {
+Action ReadAction(const SqlStmt& st) {
   Action a;
   a.id = st.ColumnInt(0);
   a.device_serial = st.ColumnText(1);
@@ -99,31 +99,34 @@ Action ReadAction(const sql::Statement& st) {
   return a;
 }
 
-Status SqliteStore::Atomically(const std::function<Status()>& fn) {
+Status SqlStore::Atomically(const std::function<Status()>& fn) {
   if (in_tx_) return Internal("Store::Atomically called inside Atomically");
-  FW_ASSIGN_OR_RETURN(auto tx, sql::Transaction::Begin(db_));
+  FW_RETURN_IF_ERROR_CTX(conn_->Begin(), "cannot start a transaction");
   in_tx_ = true;
   Status s = fn();
   in_tx_ = false;
-  if (!s.ok()) return s;
-  return tx.Commit();
+  if (s.ok()) s = conn_->Commit().WithContext("cannot commit");
+  if (!s.ok()) conn_->Rollback();  // harmless when the transaction has ended already
+  return s;
 }
 
-Result<std::optional<Device>> SqliteStore::GetDevice(const std::string& serial) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE serial = ?"));
+Result<std::optional<Device>> SqlStore::GetDevice(const std::string& serial) {
+  FW_ASSIGN_OR_RETURN(auto st,
+                      conn_->Prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE serial = ?"));
   st.Bind(1, serial);
   return FirstRow<Device>(st, ReadDevice);
 }
 
-Result<std::vector<Device>> SqliteStore::ListDevices() {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY serial"));
+Result<std::vector<Device>> SqlStore::ListDevices() {
+  FW_ASSIGN_OR_RETURN(auto st,
+                      conn_->Prepare(std::string("SELECT ") + kDeviceColumns + " FROM devices ORDER BY serial"));
   return Rows<Device>(st, ReadDevice);
 }
 
-Status SqliteStore::CreateDevice(const Device& d) {
+Status SqlStore::CreateDevice(const Device& d) {
   return Write(
       std::string("INSERT INTO devices (") + kDeviceColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      [&](sql::Statement& st) {
+      [&](SqlStmt& st) {
         st.Bind(1, d.serial).Bind(2, d.spki_sha256_hex).Bind(3, DeviceStateName(d.state)).Bind(4, d.state_reason);
         st.Bind(5, d.created_s).Bind(6, d.last_seen_s).Bind(7, d.manifest_json).Bind(8, d.witness_state);
         st.Bind(9, d.hardware_id).Bind(10, d.version);
@@ -131,38 +134,38 @@ Status SqliteStore::CreateDevice(const Device& d) {
       "recording device " + d.serial);
 }
 
-Status SqliteStore::SetDeviceKey(const std::string& serial, const std::string& spki) {
+Status SqlStore::SetDeviceKey(const std::string& serial, const std::string& spki) {
   return Write(
-      "UPDATE devices SET spki_sha256 = ? WHERE serial = ?",
-      [&](sql::Statement& st) { st.Bind(1, spki).Bind(2, serial); }, "binding device " + serial);
+      "UPDATE devices SET spki_sha256 = ? WHERE serial = ?", [&](SqlStmt& st) { st.Bind(1, spki).Bind(2, serial); },
+      "binding device " + serial);
 }
 
-Status SqliteStore::SetDeviceState(const std::string& serial, DeviceState state, const std::string& reason) {
+Status SqlStore::SetDeviceState(const std::string& serial, DeviceState state, const std::string& reason) {
   return Write(
       "UPDATE devices SET state = ?, state_reason = ? WHERE serial = ?",
-      [&](sql::Statement& st) { st.Bind(1, DeviceStateName(state)).Bind(2, reason).Bind(3, serial); },
+      [&](SqlStmt& st) { st.Bind(1, DeviceStateName(state)).Bind(2, reason).Bind(3, serial); },
       "setting the state of device " + serial);
 }
 
-Status SqliteStore::SetDeviceManifest(const std::string& serial, const std::string& manifest,
-                                      const std::string& hardware_id, const std::string& version) {
+Status SqlStore::SetDeviceManifest(const std::string& serial, const std::string& manifest,
+                                   const std::string& hardware_id, const std::string& version) {
   return Write(
       "UPDATE devices SET manifest = ?, hardware_id = ?, version = ? WHERE serial = ?",
-      [&](sql::Statement& st) { st.Bind(1, manifest).Bind(2, hardware_id).Bind(3, version).Bind(4, serial); },
+      [&](SqlStmt& st) { st.Bind(1, manifest).Bind(2, hardware_id).Bind(3, version).Bind(4, serial); },
       "storing the manifest of " + serial);
 }
 
-Status SqliteStore::SetWitnessState(const std::string& serial, const std::string& witness) {
+Status SqlStore::SetWitnessState(const std::string& serial, const std::string& witness) {
   return Write(
-      "UPDATE devices SET witness = ? WHERE serial = ?",
-      [&](sql::Statement& st) { st.Bind(1, witness).Bind(2, serial); }, "storing the witness of " + serial);
+      "UPDATE devices SET witness = ? WHERE serial = ?", [&](SqlStmt& st) { st.Bind(1, witness).Bind(2, serial); },
+      "storing the witness of " + serial);
 }
 
-Status SqliteStore::TouchLastSeen(const std::vector<std::pair<std::string, int64_t>>& seen) {
+Status SqlStore::TouchLastSeen(const std::vector<std::pair<std::string, int64_t>>& seen) {
   if (seen.empty()) return Status::Ok();
   return MaybeAtomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto st,
-                        db_.Prepare("UPDATE devices SET last_seen_s = ? WHERE serial = ? AND last_seen_s < ?"));
+                        conn_->Prepare("UPDATE devices SET last_seen_s = ? WHERE serial = ? AND last_seen_s < ?"));
     for (const auto& [serial, t] : seen) {
       st.Bind(1, t).Bind(2, serial).Bind(3, t);
       FW_RETURN_IF_ERROR_CTX(st.Run(), "recording when devices were last seen");
@@ -171,102 +174,105 @@ Status SqliteStore::TouchLastSeen(const std::vector<std::pair<std::string, int64
   });
 }
 
-Status SqliteStore::AddEnrolToken(const EnrolToken& t) {
+Status SqlStore::AddEnrolToken(const EnrolToken& t) {
   return Write(
       "INSERT INTO enrol_tokens (token_sha256, serial, created_s, expires_s, used_s) VALUES (?, ?, ?, ?, NULL)",
-      [&](sql::Statement& st) {
-        st.Bind(1, t.token_sha256_hex).Bind(2, t.serial).Bind(3, t.created_s).Bind(4, t.expires_s);
-      },
+      [&](SqlStmt& st) { st.Bind(1, t.token_sha256_hex).Bind(2, t.serial).Bind(3, t.created_s).Bind(4, t.expires_s); },
       "storing an enrolment token for " + t.serial);
 }
 
-Result<std::optional<EnrolToken>> SqliteStore::GetEnrolToken(const std::string& hash) {
-  FW_ASSIGN_OR_RETURN(
-      auto st, db_.Prepare(std::string("SELECT ") + kEnrolTokenColumns + " FROM enrol_tokens WHERE token_sha256 = ?"));
+Result<std::optional<EnrolToken>> SqlStore::GetEnrolToken(const std::string& hash) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kEnrolTokenColumns +
+                                              " FROM enrol_tokens WHERE token_sha256 = ?"));
   st.Bind(1, hash);
   return FirstRow<EnrolToken>(st, ReadEnrolToken);
 }
 
-Result<bool> SqliteStore::ConsumeEnrolToken(const std::string& hash, int64_t now_s) {
+Result<bool> SqlStore::ConsumeEnrolToken(const std::string& hash, int64_t now_s) {
   // RETURNING (SQLite >= 3.35, PostgreSQL): the row comes back only when this UPDATE used it.
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare("UPDATE enrol_tokens SET used_s = ? WHERE token_sha256 = ? AND used_s IS "
-                                           "NULL RETURNING serial"));
-  st.Bind(1, now_s).Bind(2, hash);
-  FW_ASSIGN_OR_RETURN(bool row, st.Step());
-  FW_RETURN_IF_ERROR(st.Reset());
+  bool row = false;
+  FW_RETURN_IF_ERROR(Writing([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("UPDATE enrol_tokens SET used_s = ? WHERE token_sha256 = ? AND "
+                                                "used_s IS NULL RETURNING serial"));
+    st.Bind(1, now_s).Bind(2, hash);
+    FW_ASSIGN_OR_RETURN(row, st.Step());
+    return st.Reset();
+  }));
   return row;
 }
 
-Result<std::vector<EnrolToken>> SqliteStore::ListEnrolTokens() {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kEnrolTokenColumns +
-                                           " FROM enrol_tokens ORDER BY created_s DESC, token_sha256"));
+Result<std::vector<EnrolToken>> SqlStore::ListEnrolTokens() {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kEnrolTokenColumns +
+                                              " FROM enrol_tokens ORDER BY created_s DESC, token_sha256"));
   return Rows<EnrolToken>(st, ReadEnrolToken);
 }
 
-Status SqliteStore::AddCert(const CertRecord& c) {
+Status SqlStore::AddCert(const CertRecord& c) {
   return Write(
       std::string("INSERT INTO certificates (") + kCertColumns + ") VALUES (?, ?, ?, ?, ?)",
-      [&](sql::Statement& st) {
+      [&](SqlStmt& st) {
         st.Bind(1, c.cert_serial_hex).Bind(2, c.device_serial).Bind(3, c.spki_sha256_hex);
         st.Bind(4, c.issued_s).Bind(5, c.not_after_s);
       },
       "recording certificate " + c.cert_serial_hex);
 }
 
-Result<std::vector<CertRecord>> SqliteStore::ListCerts(const std::string& device) {
+Result<std::vector<CertRecord>> SqlStore::ListCerts(const std::string& device) {
   FW_ASSIGN_OR_RETURN(auto st,
-                      db_.Prepare(std::string("SELECT ") + kCertColumns +
-                                  " FROM certificates WHERE device_serial = ? ORDER BY issued_s, cert_serial"));
+                      conn_->Prepare(std::string("SELECT ") + kCertColumns +
+                                     " FROM certificates WHERE device_serial = ? ORDER BY issued_s, cert_serial"));
   st.Bind(1, device);
   return Rows<CertRecord>(st, ReadCert);
 }
 
-Result<std::vector<CertRecord>> SqliteStore::ListCertsExpiringBefore(int64_t before_s) {
+Result<std::vector<CertRecord>> SqlStore::ListCertsExpiringBefore(int64_t before_s) {
   // The newest certificate (issued_s, then cert_serial) of each device that is not revoked, when
   // it is not on the deny list and expires before before_s.
   FW_ASSIGN_OR_RETURN(
       auto st,
-      db_.Prepare("SELECT c.cert_serial, c.device_serial, c.spki_sha256, c.issued_s, c.not_after_s "
-                  "FROM certificates c JOIN devices d ON d.serial = c.device_serial "
-                  "WHERE d.state <> 'revoked' AND c.not_after_s < ? "
-                  "AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.device_serial = c.device_serial "
-                  "AND (n.issued_s > c.issued_s OR (n.issued_s = c.issued_s AND n.cert_serial > c.cert_serial))) "
-                  "AND NOT EXISTS (SELECT 1 FROM cert_deny_list x WHERE x.cert_serial = c.cert_serial) "
-                  "ORDER BY c.not_after_s, c.cert_serial"));
+      conn_->Prepare("SELECT c.cert_serial, c.device_serial, c.spki_sha256, c.issued_s, c.not_after_s "
+                     "FROM certificates c JOIN devices d ON d.serial = c.device_serial "
+                     "WHERE d.state <> 'revoked' AND c.not_after_s < ? "
+                     "AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.device_serial = c.device_serial "
+                     "AND (n.issued_s > c.issued_s OR (n.issued_s = c.issued_s AND n.cert_serial > c.cert_serial))) "
+                     "AND NOT EXISTS (SELECT 1 FROM cert_deny_list x WHERE x.cert_serial = c.cert_serial) "
+                     "ORDER BY c.not_after_s, c.cert_serial"));
   st.Bind(1, before_s);
   return Rows<CertRecord>(st, ReadCert);
 }
 
-Status SqliteStore::DenyCert(const std::string& cert_serial, const std::string& device, const std::string& reason,
-                             int64_t now_s) {
-  FW_ASSIGN_OR_RETURN(bool denied, IsCertDenied(cert_serial));
-  if (denied) return Status::Ok();
-  return Write(
-      "INSERT INTO cert_deny_list (cert_serial, device_serial, reason, denied_s) VALUES (?, ?, ?, ?)",
-      [&](sql::Statement& st) { st.Bind(1, cert_serial).Bind(2, device).Bind(3, reason).Bind(4, now_s); },
-      "denying certificate " + cert_serial);
+Status SqlStore::DenyCert(const std::string& cert_serial, const std::string& device, const std::string& reason,
+                          int64_t now_s) {
+  return Writing([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(bool denied, IsCertDenied(cert_serial));
+    if (denied) return Status::Ok();
+    return Write(
+        "INSERT INTO cert_deny_list (cert_serial, device_serial, reason, denied_s) VALUES (?, ?, ?, ?)",
+        [&](SqlStmt& st) { st.Bind(1, cert_serial).Bind(2, device).Bind(3, reason).Bind(4, now_s); },
+        "denying certificate " + cert_serial);
+  });
 }
 
-Result<bool> SqliteStore::IsCertDenied(const std::string& cert_serial) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare("SELECT 1 FROM cert_deny_list WHERE cert_serial = ?"));
+Result<bool> SqlStore::IsCertDenied(const std::string& cert_serial) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT 1 FROM cert_deny_list WHERE cert_serial = ?"));
   st.Bind(1, cert_serial);
   return st.Step();
 }
 
-void SqliteStore::BindMutable(sql::Statement& st, const Action& a, int first) {
+void SqlStore::BindMutable(SqlStmt& st, const Action& a, int first) {
   st.Bind(first, a.state).Bind(first + 1, a.attempt).Bind(first + 2, a.last_seq).Bind(first + 3, a.backup_done ? 1 : 0);
   st.Bind(first + 4, a.cancel_requested ? 1 : 0).Bind(first + 5, a.done ? 1 : 0).Bind(first + 6, a.failure_class);
   st.Bind(first + 7, a.exit_code).Bind(first + 8, a.detail).Bind(first + 9, a.created_s).Bind(first + 10, a.updated_s);
 }
 
-Result<int64_t> SqliteStore::CreateAction(const Action& a) {
+Result<int64_t> SqlStore::CreateAction(const Action& a) {
   int64_t id = 0;
   Status written = MaybeAtomically([&]() -> Status {
-    FW_ASSIGN_OR_RETURN(id, db_.QueryInt("SELECT COALESCE(MAX(id), 0) + 1 FROM actions"));
+    FW_ASSIGN_OR_RETURN(id, conn_->QueryInt("SELECT COALESCE(MAX(id), 0) + 1 FROM actions"));
     return Write(
         std::string("INSERT INTO actions (") + kActionColumns +
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [&](sql::Statement& st) {
+        [&](SqlStmt& st) {
           st.Bind(1, id).Bind(2, a.device_serial).Bind(3, a.kind).Bind(4, a.target_name);
           st.Bind(5, a.target_version).Bind(6, a.type).Bind(7, a.window).Bind(8, a.deadline_s);
           st.Bind(9, a.backup_required ? 1 : 0);
@@ -279,96 +285,96 @@ Result<int64_t> SqliteStore::CreateAction(const Action& a) {
   return id;
 }
 
-Result<std::optional<Action>> SqliteStore::GetAction(int64_t id) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kActionColumns + " FROM actions WHERE id = ?"));
+Result<std::optional<Action>> SqlStore::GetAction(int64_t id) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kActionColumns + " FROM actions WHERE id = ?"));
   st.Bind(1, id);
   return FirstRow<Action>(st, ReadAction);
 }
 
-Result<std::vector<Action>> SqliteStore::ListActions(const std::string& device, bool open_only) {
+Result<std::vector<Action>> SqlStore::ListActions(const std::string& device, bool open_only) {
   FW_ASSIGN_OR_RETURN(auto st,
-                      db_.Prepare(std::string("SELECT ") + kActionColumns + " FROM actions WHERE device_serial = ?" +
-                                  (open_only ? " AND done = 0" : "") + " ORDER BY id"));
+                      conn_->Prepare(std::string("SELECT ") + kActionColumns + " FROM actions WHERE device_serial = ?" +
+                                     (open_only ? " AND done = 0" : "") + " ORDER BY id"));
   st.Bind(1, device);
   return Rows<Action>(st, ReadAction);
 }
 
-Result<std::vector<Action>> SqliteStore::ListAllActions() {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kActionColumns + " FROM actions ORDER BY id"));
+Result<std::vector<Action>> SqlStore::ListAllActions() {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kActionColumns + " FROM actions ORDER BY id"));
   return Rows<Action>(st, ReadAction);
 }
 
-Status SqliteStore::UpdateAction(const Action& a) {
+Status SqlStore::UpdateAction(const Action& a) {
   return Write(
       "UPDATE actions SET state = ?, attempt = ?, last_seq = ?, backup_done = ?, cancel_requested = ?, done = ?, "
       "failure_class = ?, exit_code = ?, detail = ?, created_s = ?, updated_s = ? WHERE id = ?",
-      [&](sql::Statement& st) {
+      [&](SqlStmt& st) {
         BindMutable(st, a, 1);
         st.Bind(12, a.id);
       },
       "updating action " + std::to_string(a.id));
 }
 
-Status SqliteStore::AddEvent(const ActionEvent& e) {
+Status SqlStore::AddEvent(const ActionEvent& e) {
   return Write(
       std::string("INSERT INTO action_events (") + kEventColumns + ") VALUES (?, ?, ?, ?, ?, ?)",
-      [&](sql::Statement& st) {
+      [&](SqlStmt& st) {
         st.Bind(1, e.action_id).Bind(2, e.attempt).Bind(3, e.seq).Bind(4, e.state).Bind(5, e.body_json);
         st.Bind(6, e.received_s);
       },
       "recording an event of action " + std::to_string(e.action_id));
 }
 
-Result<std::optional<ActionEvent>> SqliteStore::GetEvent(int64_t action_id, int64_t attempt, int64_t seq) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kEventColumns +
-                                           " FROM action_events WHERE action_id = ? AND attempt = ? AND seq = ?"));
+Result<std::optional<ActionEvent>> SqlStore::GetEvent(int64_t action_id, int64_t attempt, int64_t seq) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kEventColumns +
+                                              " FROM action_events WHERE action_id = ? AND attempt = ? AND seq = ?"));
   st.Bind(1, action_id).Bind(2, attempt).Bind(3, seq);
   return FirstRow<ActionEvent>(st, ReadEvent);
 }
 
-Result<std::vector<ActionEvent>> SqliteStore::ListEvents(int64_t action_id) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kEventColumns +
-                                           " FROM action_events WHERE action_id = ? ORDER BY attempt, seq"));
+Result<std::vector<ActionEvent>> SqlStore::ListEvents(int64_t action_id) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kEventColumns +
+                                              " FROM action_events WHERE action_id = ? ORDER BY attempt, seq"));
   st.Bind(1, action_id);
   return Rows<ActionEvent>(st, ReadEvent);
 }
 
-Status SqliteStore::AddSegment(const SegmentRecord& s) {
+Status SqlStore::AddSegment(const SegmentRecord& s) {
   return Write(
       std::string("INSERT INTO journal_segments (") + kSegmentColumns + ", body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      [&](sql::Statement& st) {
+      [&](SqlStmt& st) {
         st.Bind(1, s.device_serial).Bind(2, s.first_seq).Bind(3, s.last_seq).Bind(4, s.records);
         st.Bind(5, s.sha256_hex).Bind(6, s.received_s).Bind(7, s.body);
       },
       "storing a journal segment of " + s.device_serial);
 }
 
-Result<std::vector<SegmentRecord>> SqliteStore::ListSegments(const std::string& device) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kSegmentColumns +
-                                           " FROM journal_segments WHERE device_serial = ? ORDER BY first_seq"));
+Result<std::vector<SegmentRecord>> SqlStore::ListSegments(const std::string& device) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kSegmentColumns +
+                                              " FROM journal_segments WHERE device_serial = ? ORDER BY first_seq"));
   st.Bind(1, device);
-  return Rows<SegmentRecord>(st, [](const sql::Statement& s) { return ReadSegment(s, false); });
+  return Rows<SegmentRecord>(st, [](const SqlStmt& s) { return ReadSegment(s, false); });
 }
 
-Result<std::optional<SegmentRecord>> SqliteStore::GetSegment(const std::string& device, int64_t first_seq,
-                                                             int64_t last_seq) {
-  FW_ASSIGN_OR_RETURN(auto st, db_.Prepare(std::string("SELECT ") + kSegmentColumns +
-                                           ", body FROM journal_segments WHERE device_serial = ? AND first_seq = ? "
-                                           "AND last_seq = ?"));
+Result<std::optional<SegmentRecord>> SqlStore::GetSegment(const std::string& device, int64_t first_seq,
+                                                          int64_t last_seq) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare(std::string("SELECT ") + kSegmentColumns +
+                                              ", body FROM journal_segments WHERE device_serial = ? AND first_seq = ? "
+                                              "AND last_seq = ?"));
   st.Bind(1, device).Bind(2, first_seq).Bind(3, last_seq);
-  return FirstRow<SegmentRecord>(st, [](const sql::Statement& s) { return ReadSegment(s, true); });
+  return FirstRow<SegmentRecord>(st, [](const SqlStmt& s) { return ReadSegment(s, true); });
 }
 
-Result<int64_t> SqliteStore::PurgeSegmentsReceivedBefore(int64_t before_s) {
+Result<int64_t> SqlStore::PurgeSegmentsReceivedBefore(int64_t before_s) {
   int64_t purged = 0;
   Status written = MaybeAtomically([&]() -> Status {
-    FW_ASSIGN_OR_RETURN(auto count, db_.Prepare("SELECT COUNT(*) FROM journal_segments WHERE received_s < ?"));
+    FW_ASSIGN_OR_RETURN(auto count, conn_->Prepare("SELECT COUNT(*) FROM journal_segments WHERE received_s < ?"));
     count.Bind(1, before_s);
     FW_ASSIGN_OR_RETURN(bool row, count.Step());
     purged = row ? count.ColumnInt(0) : 0;
     FW_RETURN_IF_ERROR(count.Reset());
     return Write(
-        "DELETE FROM journal_segments WHERE received_s < ?", [&](sql::Statement& st) { st.Bind(1, before_s); },
+        "DELETE FROM journal_segments WHERE received_s < ?", [&](SqlStmt& st) { st.Bind(1, before_s); },
         "purging journal segments");
   });
   if (!written.ok()) return written;
@@ -391,10 +397,18 @@ std::string_view DeviceStateName(DeviceState state) {
 
 std::string StorePath(const std::string& data_dir) { return data_dir + "/server.db"; }
 
+namespace {
+
+Result<std::unique_ptr<Store>> OpenOver(Result<std::unique_ptr<detail::SqlConn>> conn) {
+  if (!conn.ok()) return conn.status();
+  FW_RETURN_IF_ERROR((*conn)->Migrate(StoreMigrator(), "fleet server"));
+  return std::unique_ptr<Store>(new detail::SqlStore(std::move(*conn)));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, bool create) {
-  FW_ASSIGN_OR_RETURN(auto db, sql::Database::Open(path, sql::OpenOptions().Create(create)));
-  FW_RETURN_IF_ERROR(StoreMigrator().Upgrade(db).status());
-  return std::unique_ptr<Store>(new detail::SqliteStore(std::move(db)));
+  return OpenOver(detail::OpenSqliteConn(path, create));
 }
 
 bool IsPostgresDatabase(std::string_view database) {
@@ -406,10 +420,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& database, bool creat
   return OpenSqliteStore(database, create);
 }
 
-// Replaced by the libpq backend (issue 19, pg_store.cc).
 Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& uri) {
-  (void)uri;
-  return Status(ErrorCode::kUnsupported, "this build has no PostgreSQL store yet");
+  return OpenOver(detail::OpenPostgresConn(uri));
 }
 
 }  // namespace fw::server
