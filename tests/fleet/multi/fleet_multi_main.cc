@@ -287,12 +287,13 @@ Status CheckAfter(Run& r, int64_t rollout, const std::string& version, Json& out
 Status ScenarioKills(Run& r) {
   Json out;
   const auto began = Steady::now();
-  // The canary, then the rest at a flat ramp stretched over the planned kills (a ramp window is a minute;
-  // about 2.5 s per kill); the kills at uniform random times within the rollout's expected span.
+  // The canary, then the rest at a flat ramp over W + 1 ramp windows (a window is a minute; W = 1 per 24
+  // planned kills, at least 1): the rollout cannot finish before its last window opens, so the kills, at
+  // uniform random times within the first W minutes, all fall while it runs.
   const int64_t canary = std::max(1, r.o.terminals / 10), rest = r.o.terminals - canary;
-  const int64_t windows = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(r.o.kills * 2.5 / 60.0)));
+  const int64_t windows = 1 + std::max<int64_t>(1, (r.o.kills + 23) / 24);
   const int64_t per_minute = std::max<int64_t>(1, (rest + windows - 1) / windows);
-  const double span_s = 60.0 * static_cast<double>((rest + per_minute - 1) / per_minute - 1) + 8.0;
+  const double span_s = 60.0 * static_cast<double>(windows - 1);
   std::vector<double> at;
   std::uniform_real_distribution<double> when(2.0, span_s);
   for (int i = 0; i < r.o.kills; ++i) at.push_back(when(r.rng));
