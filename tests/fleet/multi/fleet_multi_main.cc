@@ -461,11 +461,13 @@ int Main(int argc, char** argv) {
   r.report["setup_seconds"] = setup_s;
   r.report["wall_seconds"] = Since(began);
   r.report["monitor"] = r.monitor.Json();
-  r.report["agents"] = {{"cycles", r.runner ? r.runner->cycles() : 0},
-                        {"cycles_on_another_instance", r.runner ? r.runner->moved() : 0},
-                        {"local_errors", r.runner ? r.runner->errors() : 0},
-                        {"first_local_error", r.runner ? r.runner->first_error() : ""},
-                        {"counters", telemetry}};
+  r.report["agents"] = {
+      {"cycles", r.runner ? r.runner->cycles() : 0},
+      {"cycles_on_another_instance", r.runner ? r.runner->moved() : 0},
+      {"local_errors", r.runner ? r.runner->errors() : 0},
+      {"max_seconds_between_wakes", r.runner ? static_cast<double>(r.runner->max_gap_ms()) / 1000 : 0.0},
+      {"first_local_error", r.runner ? r.runner->first_error() : ""},
+      {"counters", telemetry}};
   r.problems.Expect(r.monitor.duplicates() == 0, "a device held two open actions of a rollout (monitor)");
   if (r.runner) {
     r.problems.Expect(

@@ -34,7 +34,10 @@ ro::RolloutSpec MultiSpec(const std::string& name, const std::string& target, co
   s.ramp.max_per_minute = per_minute;
   s.type = "forced";
   s.backup_required = true;
-  s.action_timeout_seconds = 60;
+  // Five minutes: far above a terminal's wake period, and above the longest gap between two wakes of one
+  // terminal seen at 200 terminals on a loaded 2-core machine (over 60 s: actions timed out after their
+  // terminal had confirmed, and the retry found it already running the target: "skipped").
+  s.action_timeout_seconds = 300;
   s.retries = {{"download", 3}, {"internal", 3}, {"timed_out", 3}, {"verify", 3}};
   s.retry_backoff_seconds = 1;
   return s;

@@ -4,7 +4,7 @@
 // Contract:
 //  - MultiSpec(): target `target` (fw-1.1.0.img / fw-1.2.0.img) for POS-X1 below its version; a canary
 //    of 10 % by count then the rest; a flat ramp of `per_minute`; forced actions with backup; action
-//    timeout 60 s (the minimum); download, verify, timed_out and internal retried 3 times after 1 s.
+//    timeout 300 s; download, verify, timed_out and internal retried 3 times after 1 s.
 //  - Monitor::Sample(): one look at the rollout's open actions; a device with two open actions of it is
 //    a duplicate assignment (counted, the first few named). Errors (the database down) are counted apart.
 //  - CheckRollout(): the rollout's end state into `out` and the report's problems: finished; every

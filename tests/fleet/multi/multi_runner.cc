@@ -14,7 +14,8 @@ Runner::Runner(std::vector<std::unique_ptr<fleetsim::SimTerminal>>& terminals, c
       threads_(threads),
       period_ms_(period_ms),
       busy_(terminals.size(), 0),
-      done_(terminals.size(), 0) {}
+      done_(terminals.size(), 0),
+      last_start_ms_(terminals.size(), 0) {}
 
 void Runner::Start() {
   {
@@ -54,6 +55,8 @@ void Runner::Work() {
       continue;
     }
     busy_[best] = 1;
+    if (last_start_ms_[best] > 0 && now - last_start_ms_[best] > max_gap_ms_) max_gap_ms_ = now - last_start_ms_[best];
+    last_start_ms_[best] = now;
     lock.unlock();
     fleetsim::SimTerminal& t = *terminals_[best];
     const int home = t.index() % instances_.size();

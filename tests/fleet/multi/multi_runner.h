@@ -45,6 +45,9 @@ class Runner {
   int64_t cycles() const { return cycles_.load(); }
   int64_t moved() const { return moved_.load(); }  // cycles sent to an instance other than the home one
   int64_t errors() const { return errors_.load(); }
+  // The longest time between the starts of two consecutive cycles of one terminal (ms): how far the
+  // machine fell behind the wake period (an action times out when a terminal is not seen for 300 s).
+  int64_t max_gap_ms() const { return max_gap_ms_.load(); }
   std::string first_error() const;
 
  private:
@@ -56,13 +59,14 @@ class Runner {
   fleetsim::CycleEnv env_;
   int threads_;
   int64_t period_ms_;
-  std::vector<char> busy_;     // under mu_
-  std::vector<int64_t> done_;  // cycles finished per terminal, under mu_
+  std::vector<char> busy_;              // under mu_
+  std::vector<int64_t> done_;           // cycles finished per terminal, under mu_
+  std::vector<int64_t> last_start_ms_;  // under mu_ (0: none yet)
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::vector<std::thread> workers_;
-  std::atomic<int64_t> cycles_{0}, moved_{0}, errors_{0};
+  std::atomic<int64_t> cycles_{0}, moved_{0}, errors_{0}, max_gap_ms_{0};
   std::string first_error_;
 };
 
