@@ -21,6 +21,7 @@ void Runner::Start() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = false;
+    std::fill(last_start_ms_.begin(), last_start_ms_.end(), 0);  // a stop (the checks) is not a late wake
   }
   for (int i = 0; i < threads_; ++i) workers_.emplace_back([this] { Work(); });
 }
