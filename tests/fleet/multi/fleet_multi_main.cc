@@ -336,10 +336,11 @@ Status ScenarioKills(Run& r) {
   return Status::Ok();
 }
 
-int64_t Refusals(const fleetsim::Telemetry& t, const std::string& prefix) {
+// HTTP 5xx answers so far ("refused_http_5NN" counters, not their "_retry_after" companions).
+int64_t ServerErrors(const fleetsim::Telemetry& t) {
   int64_t n = 0;
   for (const auto& [name, v] : t.Counters()) {
-    if (name.rfind(prefix, 0) == 0) n += v;
+    if (name.size() == 16 && name.rfind("refused_http_5", 0) == 0) n += v;
   }
   return n;
 }
@@ -361,9 +362,9 @@ Status ScenarioOutage(Run& r) {
     r.Wait(200, rollout);
   }
   FW_ASSIGN_OR_RETURN(auto before, AllMembers(*r.store, rollout));
-  const int64_t refused_503_before = Refusals(r.telemetry, "refused_http_503"),
+  const int64_t refused_503_before = r.telemetry.Counter("refused_http_503"),
                 retry_after_before = r.telemetry.Counter("refused_http_503_retry_after"),
-                other_before = Refusals(r.telemetry, "refused_http_5") - refused_503_before;
+                other_before = ServerErrors(r.telemetry) - refused_503_before;
   const int64_t cycles_before = r.runner->cycles();
   FW_RETURN_IF_ERROR(r.pg->Stop());
   const auto stopped = Steady::now();
@@ -373,9 +374,9 @@ Status ScenarioOutage(Run& r) {
   const int64_t cycles_during = r.runner->cycles() - cycles_before;
   FW_RETURN_IF_ERROR(r.pg->Start().status());
   const double outage_s = Since(stopped);
-  const int64_t http_503 = Refusals(r.telemetry, "refused_http_503") - refused_503_before,
+  const int64_t http_503 = r.telemetry.Counter("refused_http_503") - refused_503_before,
                 retry_after = r.telemetry.Counter("refused_http_503_retry_after") - retry_after_before,
-                other_5xx = Refusals(r.telemetry, "refused_http_5") - http_503 - refused_503_before - other_before;
+                other_5xx = ServerErrors(r.telemetry) - http_503 - refused_503_before - other_before;
   // The store reconnects on its next call; nothing decided before the stop changed.
   Result<std::vector<server::RolloutMemberRow>> after = IoError("not read yet");
   for (int i = 0; i < 60 && !after.ok(); ++i) {
