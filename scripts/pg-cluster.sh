@@ -33,7 +33,6 @@ case $cmd in
         echo "unix_socket_directories = '$dir/sock'"
         echo "max_connections = 300"
         echo "shared_buffers = 128MB"
-        # (an if, not `[ ] && {}`: without --fast that list would fail the pipeline under pipefail)
         if [ "${3:-}" = "--fast" ]; then echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; fi
       } | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
