@@ -1,7 +1,8 @@
 // The audit log (fw/server/audit.h, docs/fleet-audit.md): the hash chain verifies when intact and
 // names the first broken row when a row is changed, unlinked or deleted with raw SQL; the heads
 // file catches a database rewritten and re-chained consistently, and a truncated one; a malformed
-// heads file is refused naming its line.
+// heads file is refused naming its line. On every store backend (store_test_fixture.h): the raw SQL
+// goes to the SQLite file or to the PostgreSQL database behind the store's back.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,20 +15,31 @@
 #include "fw/server/audit.h"
 #include "fw/server/store.h"
 #include "fw/sqlite.h"
+#include "pg_testing.h"
+#include "store_test_fixture.h"
 #include "testing.h"
 
 namespace fw::server {
 namespace {
 
-class AuditTest : public ::testing::Test {
+class AuditTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto s = OpenSqliteStore(StorePath(dir_.path()));
+    if (GetParam().postgres) {
+      pg_ = std::make_unique<fw::testing::PgTestDatabase>();
+      ASSERT_EQ(pg_->error(), "");
+      database_ = pg_->uri();
+    } else {
+      database_ = StorePath(dir_.path());
+    }
+    auto s = OpenStore(database_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    auto db = sql::Database::Open(StorePath(dir_.path()));
-    ASSERT_TRUE(db.ok());
-    db_ = std::make_unique<sql::Database>(std::move(*db));
+    if (!GetParam().postgres) {
+      auto db = sql::Database::Open(database_);
+      ASSERT_TRUE(db.ok());
+      db_ = std::make_unique<sql::Database>(std::move(*db));
+    }
   }
   // Rows 1..n: alternating token and device decisions, in one transaction.
   void Append(int n) {
@@ -43,6 +55,11 @@ class AuditTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
   void Sql(const std::string& text) {
+    if (pg_) {
+      fw::testing::PgRows r = pg_->Query(text);
+      ASSERT_TRUE(r.ok()) << text << ": " << r.error;
+      return;
+    }
     Status s = db_->Exec(text);
     ASSERT_TRUE(s.ok()) << text << ": " << s.ToString();
   }
@@ -76,13 +93,15 @@ class AuditTest : public ::testing::Test {
   }
 
   fw::testing::TempDir dir_;
+  std::unique_ptr<fw::testing::PgTestDatabase> pg_;  // postgres: dropped after store_ is closed
+  std::string database_;                             // the SQLite path or the PostgreSQL URI
   std::unique_ptr<Store> store_;
-  std::unique_ptr<sql::Database> db_;
+  std::unique_ptr<sql::Database> db_;  // sqlite: the same file, for raw SQL
   std::string heads_ = dir_.path() + "/audit/heads.jsonl";
   int64_t next_ = 1;
 };
 
-TEST_F(AuditTest, AnEmptyLogAndAnIntactChainVerify) {
+TEST_P(AuditTest, AnEmptyLogAndAnIntactChainVerify) {
   auto empty = Verify();
   EXPECT_TRUE(empty.ok);
   EXPECT_EQ(empty.rows, 0);
@@ -96,13 +115,13 @@ TEST_F(AuditTest, AnEmptyLogAndAnIntactChainVerify) {
   EXPECT_EQ(v.head.hash_hex, (*store_->AuditHead())->hash_hex);
 }
 
-TEST_F(AuditTest, WritersOnSeveralConnectionsProduceOneChain) {
+TEST_P(AuditTest, WritersOnSeveralConnectionsProduceOneChain) {
   constexpr int kThreads = 3, kRows = 40;
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      auto store = OpenSqliteStore(StorePath(dir_.path()));
+      auto store = OpenStore(database_);
       if (!store.ok()) {
         ++failures;
         return;
@@ -120,7 +139,7 @@ TEST_F(AuditTest, WritersOnSeveralConnectionsProduceOneChain) {
   EXPECT_EQ(v.rows, kThreads * kRows);
 }
 
-TEST_F(AuditTest, TheHashIsSha256OfTheDocumentedCanonicalJson) {
+TEST(AuditHash, IsSha256OfTheDocumentedCanonicalJson) {
   AuditEntry e{7,
                1700000000,
                "token:3:alice",
@@ -139,7 +158,7 @@ TEST_F(AuditTest, TheHashIsSha256OfTheDocumentedCanonicalJson) {
   EXPECT_EQ(AuditEntryHash(e), "");
 }
 
-TEST_F(AuditTest, AChangedRowIsFoundNamingItsSeq) {
+TEST_P(AuditTest, AChangedRowIsFoundNamingItsSeq) {
   Append(5);
   Sql(R"(UPDATE audit_log SET after_json = '{"n":99}' WHERE seq = 3)");
   auto v = Verify();
@@ -150,7 +169,7 @@ TEST_F(AuditTest, AChangedRowIsFoundNamingItsSeq) {
   EXPECT_EQ(v.head.seq, 2);  // the last row still trusted
 }
 
-TEST_F(AuditTest, AChangedActorOrTimeIsFoundToo) {
+TEST_P(AuditTest, AChangedActorOrTimeIsFoundToo) {
   Append(3);
   Sql("UPDATE audit_log SET actor = 'system' WHERE seq = 2");
   EXPECT_EQ(Verify().bad_seq, 2);
@@ -160,7 +179,7 @@ TEST_F(AuditTest, AChangedActorOrTimeIsFoundToo) {
   EXPECT_TRUE(Verify().ok);
 }
 
-TEST_F(AuditTest, ARowWithAForgedHashIsFoundByTheNextLink) {
+TEST_P(AuditTest, ARowWithAForgedHashIsFoundByTheNextLink) {
   Append(4);
   // The row's content and hash changed together: the row itself is consistent, its successor is not.
   auto rows = store_->ListAudit(1, 1);
@@ -175,7 +194,7 @@ TEST_F(AuditTest, ARowWithAForgedHashIsFoundByTheNextLink) {
   EXPECT_EQ(v.problem.rfind("prev: row 3 ", 0), 0u) << v.problem;
 }
 
-TEST_F(AuditTest, ADeletedRowIsAGap) {
+TEST_P(AuditTest, ADeletedRowIsAGap) {
   Append(5);
   Sql("DELETE FROM audit_log WHERE seq = 2");
   auto v = Verify();
@@ -186,7 +205,7 @@ TEST_F(AuditTest, ADeletedRowIsAGap) {
   EXPECT_EQ(Verify().bad_seq, 1);
 }
 
-TEST_F(AuditTest, ExportAppendsOnlyWhenTheHeadMoved) {
+TEST_P(AuditTest, ExportAppendsOnlyWhenTheHeadMoved) {
   auto nothing = ExportAuditHead(*store_, heads_, 50);
   ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
   EXPECT_FALSE(*nothing);  // an empty log has no head to anchor
@@ -208,7 +227,7 @@ TEST_F(AuditTest, ExportAppendsOnlyWhenTheHeadMoved) {
   EXPECT_EQ(v.rows, 3);
 }
 
-TEST_F(AuditTest, ARewrittenAndRechainedDatabasePassesTheChainButNotTheHeads) {
+TEST_P(AuditTest, ARewrittenAndRechainedDatabasePassesTheChainButNotTheHeads) {
   Append(2);
   Export(100);  // line 1: row 2
   Append(2);
@@ -229,7 +248,7 @@ TEST_F(AuditTest, ARewrittenAndRechainedDatabasePassesTheChainButNotTheHeads) {
   EXPECT_EQ(VerifyHeads().bad_seq, 2);
 }
 
-TEST_F(AuditTest, ATruncatedLogFailsAgainstTheHeads) {
+TEST_P(AuditTest, ATruncatedLogFailsAgainstTheHeads) {
   Append(5);
   Export(100);
   Sql("DELETE FROM audit_log WHERE seq >= 4");
@@ -242,7 +261,7 @@ TEST_F(AuditTest, ATruncatedLogFailsAgainstTheHeads) {
   EXPECT_EQ(refused.status().code(), ErrorCode::kFailedPrecondition) << refused.status().ToString();
 }
 
-TEST_F(AuditTest, ABrokenChainIsReportedBeforeTheHeads) {
+TEST_P(AuditTest, ABrokenChainIsReportedBeforeTheHeads) {
   Append(3);
   Export(100);
   Sql("UPDATE audit_log SET object = 'x' WHERE seq = 1");
@@ -252,7 +271,7 @@ TEST_F(AuditTest, ABrokenChainIsReportedBeforeTheHeads) {
   EXPECT_EQ(v.heads_checked, 0);
 }
 
-TEST_F(AuditTest, AMalformedHeadsFileIsCorruptNamingTheLine) {
+TEST_P(AuditTest, AMalformedHeadsFileIsCorruptNamingTheLine) {
   Append(3);
   Export(100);
   const std::string good = fw::testing::ReadFile(heads_);
@@ -277,6 +296,9 @@ TEST_F(AuditTest, AMalformedHeadsFileIsCorruptNamingTheLine) {
   auto missing = VerifyAgainstHeads(*store_, dir_.path() + "/nothing.jsonl");
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound) << missing.status().ToString();
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AuditTest, ::testing::ValuesIn(kBackends),
+                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
 }  // namespace
 }  // namespace fw::server

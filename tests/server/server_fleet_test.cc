@@ -1,7 +1,7 @@
 // `fwserver init` + `ca init` + `issuer` + `run` as processes, driven over real TLS on loopback:
 // the repository under /repo/ (ETag, 304, Range), the device API without a certificate (401),
 // enrolment with a token and a CSR, a check-in with the issued certificate over a resumed
-// session, and SIGTERM -> a clean stop (exit 0).
+// session (also on a second instance on the same database), and SIGTERM -> a clean stop (exit 0).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -148,6 +148,20 @@ TEST(FleetServer, InitRunEnrolCheckinAndStop) {
   const auto c2 = second->Request("POST", "/v1/checkin", manifest, "Content-Type: application/json\r\n");
   EXPECT_TRUE(c2.status == 200 || c2.status == 304) << c2.status << " " << c2.body;
   SSL_SESSION_free(device.session);
+
+  // A second instance on the same database (issue 19): the terminal's session, made with the first,
+  // resumes on it (the ticket keys are shared through the database) and its check-in is answered.
+  Child other({FWSERVER_PATH, "run", "--data", data, "--port", "0", "--address", "127.0.0.1", "--operator-port", "0",
+               "--json"});
+  const Json other_ready = Json::parse(other.Line(10000), nullptr, false);
+  ASSERT_TRUE(other_ready.is_object() && other_ready.contains("port")) << other_ready;
+  device.session = second->TakeSession();
+  auto elsewhere = testing::TlsClient::Connect(other_ready["port"].get<uint16_t>(), device);
+  EXPECT_TRUE(elsewhere->reused());
+  const auto c3 = elsewhere->Request("POST", "/v1/checkin", manifest, "Content-Type: application/json\r\n");
+  EXPECT_TRUE(c3.status == 200 || c3.status == 304) << c3.status << " " << c3.body;
+  SSL_SESSION_free(device.session);
+  EXPECT_EQ(other.Signal(SIGTERM, 5000), 0);
 
   EXPECT_EQ(server.Signal(SIGTERM, 5000), 0);
   EXPECT_EQ(issuer.Signal(SIGTERM, 5000), 0);

@@ -137,8 +137,9 @@ TEST_F(OperatorPortTest, ATokenAuthenticatesAndMetricsShowBothPorts) {
   EXPECT_NE(m.find("fwserver_open_connections{port=\"device\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("fwserver_connections_accepted{port=\"device\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("fwserver_connections_accepted{port=\"operator\"} 1"), std::string::npos) << m;
-  for (const char* name : {"fwserver_tls_handshake_failures{port=\"device\"} 0", "fwserver_deadline_closes{port=",
-                           "fwserver_tls_resumptions{port=\"operator\"} 0", "fwserver_scheduler_errors 0"}) {
+  for (const char* name : {"fwserver_tls_handshake_failures{port=\"device\"} 0",
+                           "fwserver_deadline_closes{port=", "fwserver_tls_resumptions{port=\"operator\"} 0",
+                           "fwserver_scheduler_errors 0", "fwserver_scheduler_leader 0"}) {
     EXPECT_NE(m.find(name), std::string::npos) << name << "\n" << m;
   }
   // The device API's request was counted by the shared Metrics (ops' own route too).

@@ -2,7 +2,7 @@
 // exported after an audited change (and the audit_head alert), a pending alert delivered to a
 // local HTTPS receiver with a verifiable signature, cert_expiring raised once per certificate,
 // journal retention purging old segments (audited), the rollout tick on every pass, and the thread
-// stopping promptly.
+// stopping promptly. (Several instances, the lease: server_instances_test.cc.)
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -8,7 +8,7 @@ namespace fw::server {
 namespace {
 
 TEST_P(StoreTest, ALeaseHasOneHolderUntilItExpiresOrIsReleased) {
-  auto other = GetParam().open(dir_.path());  // a second connection: another instance
+  auto other = OpenAgain();  // a second connection: another instance
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   auto a = store_->TryLease("scheduler", "host:1:aa", 1000, 15);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -32,7 +32,7 @@ TEST_P(StoreTest, ALeaseHasOneHolderUntilItExpiresOrIsReleased) {
 }
 
 TEST_P(StoreTest, PutSettingIfAbsentKeepsTheFirstValue) {
-  auto other = GetParam().open(dir_.path());
+  auto other = OpenAgain();
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   auto first = store_->PutSettingIfAbsent("tls_ticket_key:7", "aaaa");
   ASSERT_TRUE(first.ok()) << first.status().ToString();

@@ -209,7 +209,7 @@ TEST_P(StoreTest, AuditRowsChainInsideTheCallersTransaction) {
   EXPECT_EQ(store_->ListAudit(1, 10)->size(), 1u);
   EXPECT_EQ(store_->ListAudit(0, 1)->size(), 1u);
   // A second connection appending continues the same chain.
-  auto other = GetParam().open(dir_.path());
+  auto other = OpenAgain();
   ASSERT_TRUE(other.ok());
   auto third = Record(**other, 104, "cli:root", "token.revoke", "token:1", "{}", "{}");
   ASSERT_TRUE(third.ok());

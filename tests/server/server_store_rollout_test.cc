@@ -487,7 +487,7 @@ TEST_P(RolloutStoreTest, ADuplicateMemberRefusesTheWholeBatch) {
 // commits its own write on top (a deferred transaction would have read the old row, then failed to write).
 TEST_P(RolloutStoreTest, AWriteTransactionWaitingForAnotherSeesItsCommit) {
   const int64_t id = NewRollout();
-  auto second = GetParam().open(dir_.path());
+  auto second = OpenAgain();
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   std::string seen;
   Status tick;

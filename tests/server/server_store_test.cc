@@ -1,5 +1,5 @@
-// The store (fw/server/store.h), parameterised over its backends: SQLite now; the PostgreSQL
-// issue adds one entry to kBackends and every test here runs against it too.
+// The store (fw/server/store.h), parameterised over its backends (store_test_fixture.h): every
+// TEST_P here runs on SQLite and on PostgreSQL (a fresh database on the fw_pg cluster).
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -155,7 +155,7 @@ TEST_P(StoreTest, SegmentsAndASecondConnectionSeesCommittedData) {
   ASSERT_TRUE(store_->AddSegment({"T-1", 1, 10, 10, std::string(64, 'e'), 99, "line\n"}).ok());
   EXPECT_EQ(store_->AddSegment({"T-1", 1, 10, 10, std::string(64, 'e'), 99, "line\n"}).code(),
             ErrorCode::kFailedPrecondition);
-  auto other = GetParam().open(dir_.path());
+  auto other = OpenAgain();
   ASSERT_TRUE(other.ok()) << other.status().ToString();
   auto segs = (*other)->ListSegments("T-1");
   ASSERT_TRUE(segs.ok());
@@ -167,7 +167,9 @@ TEST_P(StoreTest, SegmentsAndASecondConnectionSeesCommittedData) {
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(kBackends),
                          [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
 
-// SQLite only: the schema goes through the migrator, and its down migration goes back to empty.
+// SQLite only (the SqliteStoreSchema tests open the store's file with fw::sql behind its back; the
+// PostgreSQL schema tests are in server_store_pg_test.cc): the schema goes through the migrator, and
+// its down migration goes back to empty.
 TEST(SqliteStoreSchema, MigratesUpAndStoresItsDownPath) {
   fw::testing::TempDir dir;
   ASSERT_TRUE(OpenSqliteStore(StorePath(dir.path())).ok());

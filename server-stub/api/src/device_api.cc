@@ -270,7 +270,7 @@ Response DeviceApi::Renew(const Request& request) {
 }
 
 Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock) {
-  FW_ASSIGN_OR_RETURN(auto store, OpenSqliteStore(config.db_path, /*create=*/true));
+  FW_ASSIGN_OR_RETURN(auto store, OpenStore(config.db_path, /*create=*/true));
   return std::unique_ptr<RequestHandler>(new DeviceApi(config, std::move(store), issuer, clock));
 }
 

@@ -4,8 +4,10 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,7 +27,8 @@ using PgResultPtr = std::unique_ptr<PGresult, PgResultClearer>;
 
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kTextOid = 25;
-constexpr const char* kSessionSetup = "SET statement_timeout = '30s'; SET lock_timeout = '5s'";
+// Session defaults (a URI's own `options` parameter replaces them): bounds like SQLite's busy timeout.
+constexpr const char* kSessionOptions = "-c statement_timeout=30s -c lock_timeout=5s";
 
 // libpq's messages end with a newline and may span lines ("\n\tIs the server running ...").
 std::string OneLine(std::string_view s) {
@@ -41,8 +44,8 @@ std::string OneLine(std::string_view s) {
   return out;
 }
 
-// `?` -> $1, $2, ... outside '...' literals, "..." identifiers and -- comments.
-std::string TranslatePlaceholders(std::string_view sql) {
+// `?` -> $1, $2, ... outside '...' literals, "..." identifiers and -- comments; *count = n.
+std::string TranslatePlaceholders(std::string_view sql, int* count) {
   std::string out;
   out.reserve(sql.size() + 16);
   int n = 0;
@@ -64,6 +67,7 @@ std::string TranslatePlaceholders(std::string_view sql) {
     }
     out += c;
   }
+  *count = n;
   return out;
 }
 
@@ -74,7 +78,9 @@ bool IsRead(std::string_view sql) {
 
 // The error table of sql_conn.h.
 Status MapError(std::string_view sqlstate, const std::string& message, bool connected, const std::string& where) {
-  if (!connected || sqlstate.empty() || sqlstate.starts_with("08") || sqlstate.starts_with("57P")) {
+  // 08P01 (protocol violation) on a live connection is this program's mistake, not the network's.
+  const bool protocol_bug = connected && sqlstate == "08P01";
+  if (!connected || sqlstate.empty() || (sqlstate.starts_with("08") && !protocol_bug) || sqlstate.starts_with("57P")) {
     return IoError("database unreachable: " + where + ": " + message);
   }
   const std::string msg = "PostgreSQL: " + message;
@@ -104,12 +110,12 @@ class PgConn final : public SqlConn {
   Status Commit() override;
   void Rollback() override;
   bool WritesNeedTransaction() const override { return true; }
+  Status Ping() override { return QueryInt("SELECT 1").status(); }
   Status Migrate(const sql::Migrator& migrator, const std::string& name) override {
     return MigratePostgres(*this, migrator, name);
   }
   const std::string& where() const override { return where_; }
 
-  Status SetupSession() { return Execute(kSessionSetup, nullptr, false).status().WithContext("session settings"); }
   // Runs `sql` ($n placeholders) with `params` (null: a parameterless script through PQexec).
   // `retry`: the statement has no effect (BEGIN, a read) and may run again on a fresh connection.
   Result<PgResultPtr> Execute(const std::string& sql, const Params* params, bool retry);
@@ -118,15 +124,26 @@ class PgConn final : public SqlConn {
   bool Connected() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   Status EnsureConnected();
   Status Failure(const PGresult* res) const;
+  PgResultPtr RunPrepared(const std::string& sql, const Params& params);
 
   PgConnPtr conn_;
   std::string where_;
   bool in_tx_ = false;
+  // Server-side prepared statements of this session: (SQL, parameter types) -> name. A new session
+  // (PQreset) starts empty.
+  std::unordered_map<std::string, std::string> prepared_;
+  // After a slow failed reconnect: no new attempt before retry_after_ (EnsureConnected).
+  std::chrono::steady_clock::time_point retry_after_{};
+  std::string last_reset_error_;
 };
 
 class PgStmt final : public SqlStmt::Backend {
  public:
-  PgStmt(PgConn* conn, std::string sql, bool read) : conn_(conn), sql_(std::move(sql)), read_(read) {}
+  // `placeholders` parameters are sent; one never bound is NULL, as in SQLite.
+  PgStmt(PgConn* conn, std::string sql, int placeholders, bool read)
+      : conn_(conn), sql_(std::move(sql)), placeholders_(placeholders), read_(read) {
+    Reset().IgnoreError();
+  }
 
   void BindInt(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
   void BindText(int index, std::string_view text) override { Set(index, std::string(text), kTextOid); }
@@ -146,7 +163,8 @@ class PgStmt final : public SqlStmt::Backend {
   }
   Status Reset() override {
     result_.reset();
-    params_ = Params();
+    params_.values.assign(static_cast<size_t>(placeholders_), std::nullopt);
+    params_.types.assign(static_cast<size_t>(placeholders_), 0);
     rows_ = 0;
     row_ = -1;
     return Status::Ok();
@@ -182,6 +200,7 @@ class PgStmt final : public SqlStmt::Backend {
 
   PgConn* conn_;
   std::string sql_;
+  int placeholders_;
   bool read_;
   Params params_;
   PgResultPtr result_;
@@ -190,14 +209,52 @@ class PgStmt final : public SqlStmt::Backend {
 };
 
 Result<SqlStmt> PgConn::Prepare(std::string_view sql) {
-  return SqlStmt(std::make_unique<PgStmt>(this, TranslatePlaceholders(sql), IsRead(sql)));
+  int placeholders = 0;
+  std::string text = TranslatePlaceholders(sql, &placeholders);
+  return SqlStmt(std::make_unique<PgStmt>(this, std::move(text), placeholders, IsRead(sql)));
 }
 
+// Parsed and planned once per session (PQprepare), then only executed; past kMaxPrepared distinct
+// statements (QueryDevices' filters make a few dozen), the rest run unnamed.
+PgResultPtr PgConn::RunPrepared(const std::string& sql, const Params& params) {
+  constexpr size_t kMaxPrepared = 512;
+  std::vector<const char*> values;
+  for (const auto& v : params.values) values.push_back(v ? v->c_str() : nullptr);
+  const int n = static_cast<int>(values.size());
+  std::string key = sql;
+  key.push_back('\0');
+  for (Oid type : params.types) key += std::to_string(type) + ",";
+  auto it = prepared_.find(key);
+  if (it == prepared_.end()) {
+    if (prepared_.size() >= kMaxPrepared) {
+      return PgResultPtr(
+          PQexecParams(conn_.get(), sql.c_str(), n, params.types.data(), values.data(), nullptr, nullptr, 0));
+    }
+    std::string name = "fw_" + std::to_string(prepared_.size() + 1);
+    PgResultPtr prepared(PQprepare(conn_.get(), name.c_str(), sql.c_str(), n, params.types.data()));
+    if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) return prepared;
+    it = prepared_.emplace(std::move(key), std::move(name)).first;
+  }
+  return PgResultPtr(PQexecPrepared(conn_.get(), it->second.c_str(), n, values.data(), nullptr, nullptr, 0));
+}
+
+// A refused connection (no socket, connection refused) fails at once and is tried again at the next
+// call. One that took long to fail (a host that drops packets: up to connect_timeout) is not tried
+// again for kSlowResetPause, so a burst of requests during an outage answers 503 at once instead of
+// each waiting connect_timeout.
 Status PgConn::EnsureConnected() {
   if (Connected()) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < retry_after_) return IoError("database unreachable: " + where_ + ": " + last_reset_error_);
+  prepared_.clear();  // the new session has none
   PQreset(conn_.get());
-  if (!Connected()) return IoError("database unreachable: " + where_ + ": " + OneLine(PQerrorMessage(conn_.get())));
-  return SetupSession();
+  if (Connected()) return Status::Ok();
+  last_reset_error_ = OneLine(PQerrorMessage(conn_.get()));
+  constexpr auto kSlowReset = std::chrono::seconds(1);
+  constexpr auto kSlowResetPause = std::chrono::seconds(2);
+  const auto end = std::chrono::steady_clock::now();
+  if (end - now >= kSlowReset) retry_after_ = end + kSlowResetPause;
+  return IoError("database unreachable: " + where_ + ": " + last_reset_error_);
 }
 
 Status PgConn::Failure(const PGresult* res) const {
@@ -221,10 +278,7 @@ Result<PgResultPtr> PgConn::Execute(const std::string& sql, const Params* params
     if (params == nullptr) {
       res.reset(PQexec(conn_.get(), sql.c_str()));
     } else {
-      std::vector<const char*> values;
-      for (const auto& v : params->values) values.push_back(v ? v->c_str() : nullptr);
-      res.reset(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), params->types.data(),
-                             values.data(), nullptr, nullptr, 0));
+      res = RunPrepared(sql, *params);
     }
     const ExecStatusType status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) return res;
@@ -295,17 +349,18 @@ Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& uri) {
     return InvalidArgument("not a PostgreSQL connection URI: " + where + ": " + why);
   }
   PQconninfoFree(parsed);
-  // Defaults first: the URI's own parameters (expand_dbname) override them.
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* values[] = {"5", "fwserver", uri.c_str(), nullptr};
+  // Defaults first: the URI's own parameters (expand_dbname) override them. Over TCP, a peer that
+  // vanished without a word (a partition) is noticed within ~30 s instead of never.
+  const char* keys[] = {
+      "connect_timeout",  "application_name", "options", "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "tcp_user_timeout", "dbname",           nullptr};
+  const char* values[] = {"5", "fwserver", kSessionOptions, "10", "5", "3", "30000", uri.c_str(), nullptr};
   PgConnPtr conn(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!conn) return ResourceExhausted("database unreachable: " + where + ": libpq is out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     return IoError("database unreachable: " + where + ": " + OneLine(PQerrorMessage(conn.get())));
   }
-  auto pg = std::make_unique<PgConn>(std::move(conn), where);
-  FW_RETURN_IF_ERROR(pg->SetupSession());
-  return std::unique_ptr<SqlConn>(std::move(pg));
+  return std::unique_ptr<SqlConn>(new PgConn(std::move(conn), where));
 }
 
 }  // namespace fw::server::detail

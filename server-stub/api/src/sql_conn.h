@@ -4,8 +4,10 @@
 //
 // Contract:
 //  - SQL uses positional `?` placeholders, numbered 1.. in order (the PostgreSQL backend rewrites them
-//    to $1..$n outside string literals). Values are 64-bit integers, text or NULL; columns read back as
-//    integers or text (a NULL reads as 0 / "").
+//    to $1..$n outside string literals, comments and quoted names). Values are 64-bit integers, text or
+//    NULL (a parameter never bound is NULL, on both); columns read back as integers or text (a NULL
+//    reads as 0 / ""). PostgreSQL gets each value's type (int8, text) with it, and prepares each
+//    (SQL, types) once per session.
 //  - A statement executes at its first Step() (or Run()) with the values bound so far; Reset() ends it
 //    and clears the bindings; Run() steps to the end and resets.
 //  - Begin() starts a write transaction that serialises writers across every connection to the
@@ -14,14 +16,17 @@
 //    harmless when no transaction is open. WritesNeedTransaction(): every write, even a single
 //    statement, must run inside Begin() .. Commit() (PostgreSQL) so the lock covers it.
 //  - Errors map to ErrorCode by the table in fw/sqlite.h (SQLite) or by SQLSTATE (PostgreSQL):
-//    class 23 -> kFailedPrecondition; 40001/40P01/55P03/57014 -> kTimeout; class 08 or a lost
-//    connection -> kIoError "database unreachable: ..."; class 53 -> kResourceExhausted; XX001/XX002 ->
-//    kCorrupt; anything else kInternal. Messages say what was being done and carry the database's
-//    primary message; never a password.
+//    class 23 -> kFailedPrecondition; 40001/40P01/55P03/57014 -> kTimeout; class 08 (but 08P01 on a
+//    live connection: a bug), 57P0x (shutdown) or a lost connection -> kIoError "database unreachable:
+//    <uri>: ..."; class 53 -> kResourceExhausted; XX001/XX002 -> kCorrupt; anything else kInternal
+//    (with the SQLSTATE). Messages carry the database's primary message and detail; never a password.
+//    COMMIT of a transaction PostgreSQL aborted (a failed statement the caller carried on after) is
+//    kInternal, never a false OK.
 //  - PostgreSQL: a lost connection is re-established (PQreset) by the next call made outside a
 //    transaction; a read (a SELECT) outside a transaction, and Begin(), are retried once on a fresh
 //    connection when the old one turns out to be dead. Inside a transaction nothing is retried: the
-//    call fails and the caller's Atomically reports it.
+//    call fails and the caller's Atomically reports it. A reconnect that failed slowly (>= 1 s: a
+//    host dropping packets) is not tried again for 2 s; a refused one is tried at every call.
 // Ownership: a SqlConn owns its connection; an SqlStmt must not outlive the SqlConn that prepared it.
 // Thread safety: a connection and its statements belong to one thread at a time.
 #pragma once
@@ -96,6 +101,9 @@ class SqlConn {
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
   virtual bool WritesNeedTransaction() const = 0;
+  // One round trip to the database (readiness): kIoError "database unreachable: ..." when it is gone
+  // (PostgreSQL down; the SQLite file removed or replaced under the connection), kTimeout when busy.
+  virtual Status Ping() = 0;
 
   // Brings the schema to migrator.latest() (nothing written when it is there already); a database
   // newer than the binary is refused with kUnsupported naming both versions.
@@ -110,8 +118,10 @@ inline constexpr int64_t kWriterLockKey = 0x465753544f524501;
 
 // SQLite: the file at `path` (created when `create`), WAL, busy timeout 5 s.
 Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool create);
-// PostgreSQL: connects to `uri` (connect_timeout 5 s, application_name fwserver, lock_timeout 5 s,
-// statement_timeout 30 s). Unreachable: kIoError "database unreachable: <uri without password>: ...".
+// PostgreSQL: connects to `uri` with defaults the URI's own parameters override: connect_timeout 5 s,
+// application_name fwserver, options "-c statement_timeout=30s -c lock_timeout=5s" (a URI with
+// `options=` replaces both), TCP keepalives and tcp_user_timeout 30 s. Unreachable: kIoError
+// "database unreachable: <uri without password>: ...".
 Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& uri);
 // `uri` with the password (user:PASSWORD@ or password=...) replaced by "***".
 std::string RedactUri(std::string_view uri);

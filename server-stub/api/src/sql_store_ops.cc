@@ -349,14 +349,15 @@ Status SqlStore::DeleteSetting(const std::string& key) {
 }
 
 Result<std::vector<std::string>> SqlStore::ListSettingKeys(const std::string& prefix) {
-  // substr, not LIKE: a prefix may hold % or _. CAST: PostgreSQL's substr takes an INTEGER length.
-  FW_ASSIGN_OR_RETURN(
-      auto st, conn_->Prepare("SELECT name FROM settings WHERE substr(name, 1, CAST(? AS INTEGER)) = ? ORDER BY name"));
-  st.Bind(1, static_cast<int64_t>(prefix.size())).Bind(2, prefix);
+  // substr, not LIKE: a prefix may hold % or _. Both substr and length count characters, not bytes
+  // (a prefix of "é" is 2 bytes, 1 character); the CAST names the parameter's type for PostgreSQL.
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT name FROM settings WHERE substr(name, 1, length(CAST(? AS TEXT)))"
+                                              " = ? ORDER BY name"));
+  st.Bind(1, prefix).Bind(2, prefix);
   return Rows<std::string>(st, [](const SqlStmt& s) { return s.ColumnText(0); });
 }
 
-Status SqlStore::Ping() { return conn_->QueryInt("SELECT 1").status().WithContext("database ping"); }
+Status SqlStore::Ping() { return conn_->Ping().WithContext("database ping"); }
 
 Result<bool> SqlStore::TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) {
   bool held = false;

@@ -38,6 +38,13 @@ class SqliteConn final : public SqlConn {
   // A failed COMMIT may have ended the transaction already: then ROLLBACK fails, harmlessly.
   void Rollback() override { db_.Exec("ROLLBACK").IgnoreError(); }
   bool WritesNeedTransaction() const override { return false; }  // one statement is atomic and serialised
+  // Reads the file (the schema page), and fails when the file this connection has open is no longer
+  // the one at its path (deleted or replaced): queries would go on answering from the orphaned inode.
+  Status Ping() override {
+    FW_RETURN_IF_ERROR(db_.QueryInt("SELECT COUNT(*) FROM sqlite_master").status());
+    if (db_.HasMoved()) return IoError("database unreachable: " + db_.path() + " was removed or replaced");
+    return Status::Ok();
+  }
   Status Migrate(const sql::Migrator& migrator, const std::string& /*name: the migrator's own*/) override {
     return migrator.Upgrade(db_).status();
   }

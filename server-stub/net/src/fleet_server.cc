@@ -12,6 +12,7 @@
 #include "fw/open_signer.h"
 #include "fw/server/device_api.h"
 #include "fw/server/operator_api.h"
+#include "fw/server/shared_ticket_keys.h"
 #include "fw/server/static_files.h"
 #include "fw/server/store.h"
 
@@ -63,7 +64,7 @@ HttpsServerOptions TransportOptions(const ServerConfig& config, Clock& clock) {
   o.max_connections = config.limits.max_connections;
   o.retry_after_seconds = config.limits.retry_after_seconds;
   o.ticket_lifetime_seconds = 2 * config.ticket_key_rotation_seconds;
-  o.ticket_keys = LocalTicketKeys(clock, config.ticket_key_rotation_seconds);
+  o.ticket_keys = LocalTicketKeys(clock, config.ticket_key_rotation_seconds);  // the device port shares its keys
   return o;
 }
 
@@ -109,6 +110,12 @@ Status StartDevicePort(FleetServer& fleet, const ServerConfig& config, const Ale
   FW_ASSIGN_OR_RETURN(o.client_ca_pem, ReadFileToString(config.client_ca, kMaxPemBytes).WithContext("client CA"));
   FW_ASSIGN_OR_RETURN(fleet.verifier, DeviceCertVerifier::Create(o.client_ca_pem).WithContext(config.client_ca));
   FW_ASSIGN_OR_RETURN(fleet.issuer, OpenIssuer(config));
+  // Ticket keys shared by every instance on this database (one code path on SQLite too). Asked once
+  // now: the first handshake does not wait for the database, and a problem with it is logged at start.
+  const std::string database = config.database;
+  o.ticket_keys = DatabaseTicketKeys([database]() { return OpenStore(database); }, clock,
+                                     {.rotation_seconds = config.ticket_key_rotation_seconds});
+  (void)o.ticket_keys();
 
   DeviceApiConfig api;
   api.db_path = config.database;
@@ -219,6 +226,14 @@ Result<std::unique_ptr<FleetServer>> StartFleetServer(const ServerConfig& config
   fleet->metrics->AddGauge(
       "fwserver_scheduler_errors", "scheduler task failures since start (stderr names them)", "",
       [scheduler]() -> double { return scheduler != nullptr ? static_cast<double>(scheduler->stats().errors) : 0.0; });
+  fleet->metrics->AddGauge(
+      "fwserver_scheduler_leader", "1 when this instance holds the scheduler lease (runs ticks, deliveries, exports)",
+      "", [scheduler]() -> double { return scheduler != nullptr && scheduler->stats().leader ? 1 : 0; });
+  fleet->metrics->AddGauge("fwserver_scheduler_passes_skipped",
+                           "scheduler passes that did nothing: another instance held the lease, since start", "",
+                           [scheduler]() -> double {
+                             return scheduler != nullptr ? static_cast<double>(scheduler->stats().passes_skipped) : 0.0;
+                           });
   if (fleet->scheduler) fleet->scheduler->Start();
   FW_RETURN_IF_ERROR(StartDevicePort(*fleet, config, policy, clock));
   device_ref->store(fleet->https.get());

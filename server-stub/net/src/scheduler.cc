@@ -1,10 +1,16 @@
 // The background scheduler of `fwserver run` (fw/server/scheduler.h).
 #include "fw/server/scheduler.h"
 
+#include <unistd.h>
+
+#include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "fw/crypto.h"
+#include "fw/encoding.h"
 #include "fw/server/audit.h"
 #include "fw/server/ca_status.h"
 #include "fw/server/rollout.h"
@@ -14,7 +20,19 @@ namespace {
 
 using nlohmann::json;
 
-enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4 };
+enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4, kLease = 5 };
+
+constexpr char kLeaseName[] = "scheduler";
+constexpr char kHeadAlertedSetting[] = "audit_head_alerted";  // the seq of the last head raised as an alert
+
+// "<hostname>:<pid>:<8 random hex>": unique per Scheduler, readable in the leases table.
+std::string DefaultHolder() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown-host");
+  auto random = RandomBytes(4);
+  const std::string suffix = random.ok() ? HexEncode(*random) : std::to_string(SystemClock().MonotonicMs() % 100000000);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
 
 // Whether `next_ms` has come; if so moves it one interval past now.
 bool Due(int64_t& next_ms, int64_t now_ms, int64_t interval_s) {
@@ -31,7 +49,8 @@ Scheduler::Scheduler(SchedulerConfig config, std::unique_ptr<Store> store, std::
       store_(std::move(store)),
       deliverer_(config_.alerts, std::move(delivery_store), clock),
       clock_(clock),
-      repository_(config_.repository_dir) {}
+      repository_(config_.repository_dir),
+      holder_(config_.lease_holder.empty() ? DefaultHolder() : config_.lease_holder) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -42,6 +61,7 @@ void Scheduler::Note(const char* task, const Status& status, Status& first) {
                     : std::string_view(task) == "audit head" ? kExport
                     : std::string_view(task) == "cert scan"  ? kCertScan
                     : std::string_view(task) == "rollouts"   ? kRollouts
+                    : std::string_view(task) == "lease"      ? kLease
                                                              : kPurge;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.errors++;
@@ -52,21 +72,45 @@ void Scheduler::Note(const char* task, const Status& status, Status& first) {
   }
 }
 
+bool Scheduler::HoldLease(bool force, Status& first) {
+  const int64_t now_ms = clock_.MonotonicMs();
+  if (!force && holding_ && now_ms - renewed_ms_ < config_.lease_ttl_seconds * 1000 / 3) return true;
+  auto held = store_->TryLease(kLeaseName, holder_, clock_.WallSeconds(), config_.lease_ttl_seconds);
+  Note("lease", held.status(), first);
+  const bool was = holding_;
+  holding_ = held.ok() && *held;
+  if (holding_) renewed_ms_ = now_ms;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.leader = holding_;
+  if (holding_ && !was) stats_.leader_changes++;
+  return holding_;
+}
+
 Status Scheduler::RunOnce() {
   Status first;
+  const bool leader = HoldLease(/*force=*/true, first);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.passes++;
+    if (!leader) stats_.passes_skipped++;
+  }
+  if (!leader) return first;
   const int64_t now_ms = clock_.MonotonicMs();
   const int64_t now_s = clock_.WallSeconds();
+  // Each task first checks that the lease is still ours (renewed when a third of the ttl went by).
   Note("deliveries", DeliverAlerts(), first);
+  if (!HoldLease(false, first)) return first;
   Note("rollouts", TickRollouts(now_s), first);
+  if (!HoldLease(false, first)) return first;
   if (Due(next_export_ms_, now_ms, config_.export_interval_seconds)) Note("audit head", ExportHead(now_s), first);
+  if (!HoldLease(false, first)) return first;
   if (Due(next_cert_scan_ms_, now_ms, config_.cert_scan_interval_seconds)) {
     Note("cert scan", ScanCertificates(now_s), first);
   }
+  if (!HoldLease(false, first)) return first;
   if (config_.retention_seconds > 0 && Due(next_purge_ms_, now_ms, config_.purge_interval_seconds)) {
     Note("journal purge", PurgeJournals(now_s), first);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  stats_.passes++;
   return first;
 }
 
@@ -88,6 +132,12 @@ Status Scheduler::ExportHead(int64_t now_s) {
   return store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto head, store_->AuditHead());
     if (!head) return Status::Ok();
+    // Instances on other machines export to heads files of their own: the alert goes out once per head.
+    FW_ASSIGN_OR_RETURN(auto alerted, store_->GetSetting(kHeadAlertedSetting));
+    int64_t alerted_seq = -1;
+    if (alerted) std::from_chars(alerted->data(), alerted->data() + alerted->size(), alerted_seq);
+    if (alerted_seq >= head->seq) return Status::Ok();
+    FW_RETURN_IF_ERROR(store_->SetSetting(kHeadAlertedSetting, std::to_string(head->seq)));
     const json details = {{"seq", head->seq}, {"hash", head->hash_hex}, {"heads_file", config_.heads_file}};
     return RaiseAlert(*store_, config_.alerts, now_s, "audit_head", "audit", details.dump()).status();
   });
@@ -189,6 +239,13 @@ void Scheduler::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (holding_) {  // another instance takes over at its next pass, not after the ttl
+    const Status released = store_->ReleaseLease(kLeaseName, holder_);
+    if (!released.ok()) std::cerr << "fwserver: scheduler: releasing the lease: " << released.message() << std::endl;
+    holding_ = false;
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.leader = false;
+  }
 }
 
 SchedulerStats Scheduler::stats() const {

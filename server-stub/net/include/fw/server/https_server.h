@@ -65,8 +65,8 @@ struct TicketKeySet {
   TicketKey current;                // new tickets are made with this key
   std::vector<TicketKey> previous;  // still accepted (the ticket is then renewed with `current`)
 };
-// Called on every ticket operation (it must be cheap and thread-safe). Issue 19 replaces the
-// local source by one shared between instances through the database.
+// Called on every ticket operation (it must be cheap and thread-safe). fwserver's device port uses
+// DatabaseTicketKeys (fw/server/shared_ticket_keys.h): keys shared by every instance on its database.
 using TicketKeySource = std::function<TicketKeySet()>;
 
 // Random keys made in this process, rotated every `rotation_seconds` of clock.MonotonicMs();

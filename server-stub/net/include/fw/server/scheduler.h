@@ -2,6 +2,17 @@
 // "The scheduler"): the periodic work of `fwserver run` besides answering requests.
 //
 // Contract:
+//  - Several fwserver instances may share one database (issue 19): a pass runs its tasks only while
+//    this scheduler holds the store lease "scheduler" (Store::TryLease(name, holder, WallSeconds,
+//    lease_ttl_seconds)), taken or renewed at the start of every pass and renewed again before a task
+//    once a third of the ttl went by on the monotonic clock since the last renewal; a pass that does
+//    not hold it (another instance does, or the store failed: that error is noted like a task's) does
+//    nothing else and counts stats().passes_skipped; stats().leader says whether the last pass held
+//    it. The holder is config.lease_holder, or "<hostname>:<pid>:<8 random hex>" when empty (one
+//    per Scheduler). Stop() releases the lease when this scheduler held it, so another instance takes
+//    over at its next pass instead of after the ttl. The lease is advisory: every task is also correct
+//    when two instances run it at once (each writes in store transactions that re-read what they
+//    decide on; a webhook may then be delivered twice, and receivers see at-least-once anyway).
 //  - RunOnce() is one pass on the caller's thread, in this order:
 //      every pass                    Deliverer::RunOnce (due webhook deliveries, fw/server/alerts.h)
 //      every pass                    rollout::Tick (fw/server/rollout.h: timeouts, retries, late
@@ -10,7 +21,10 @@
 //                                    when a running rollout needs the signed targets
 //      every export_interval         ExportAuditHead(heads_file); when it wrote a line and a webhook
 //                                    subscribes to audit_head: RaiseAlert(audit_head, "audit",
-//                                    {"seq","hash","heads_file"})
+//                                    {"seq","hash","heads_file"}) once per head across instances
+//                                    (setting "audit_head_alerted" = the last alerted seq, written in
+//                                    the alert's transaction: another machine's instance, taking the
+//                                    lease, catches its own heads file up without alerting again)
 //      every cert_scan_interval      ReadCaStatus(data_dir, warn): each CA or device certificate
 //                                    expiring within the window raises cert_expiring ONCE, remembered
 //                                    by the setting "cert_expiring:<certificate serial hex>" written
@@ -19,7 +33,8 @@
 //                                    retention) and, when it deleted anything, an audit row (actor
 //                                    system, action journal.purge, object "journal", after
 //                                    {"deleted","received_before"}) in the same transaction
-//    Intervals are measured on clock.MonotonicMs(); the first pass does every task. Times written
+//    Intervals are measured on clock.MonotonicMs(); the first pass that holds the lease does every
+//    task (a pass without the lease does not move the intervals). Times written
 //    (alerts, audit, heads file) are clock.WallSeconds().
 //  - A task that fails is logged to stderr (once per distinct message and task), counted in
 //    stats().errors, and retried at its next due time; it never stops the other tasks.
@@ -28,7 +43,7 @@
 // Ownership: the scheduler owns both store connections (`store` for its own work, `delivery_store`
 // for the Deliverer); the clock must outlive it.
 // Thread safety: Start/Stop/RunOnce from one controlling thread (RunOnce not while started);
-// stats() from any thread.
+// stats() and holder() from any thread.
 #pragma once
 
 #include <condition_variable>
@@ -56,11 +71,16 @@ struct SchedulerConfig {
   int64_t cert_warn_seconds = 30 * 86400;
   int64_t retention_seconds = 0;  // 0: journal segments are kept forever
   AlertPolicy alerts;
-  int64_t tick_ms = 1000;  // real time between passes of the thread
+  int64_t tick_ms = 1000;          // real time between passes of the thread
+  std::string lease_holder;        // empty: "<hostname>:<pid>:<8 random hex>"
+  int64_t lease_ttl_seconds = 15;  // wall seconds; renewed every pass (tick_ms must be well below it)
 };
 
 struct SchedulerStats {
-  int64_t passes = 0;
+  int64_t passes = 0;          // every pass, with or without the lease
+  int64_t passes_skipped = 0;  // passes that did not hold the lease (did nothing)
+  bool leader = false;         // the last pass held the lease
+  int64_t leader_changes = 0;  // times this scheduler took the lease (after not holding it)
   int64_t delivery_attempts = 0;
   int64_t heads_exported = 0;  // lines written to the heads file
   int64_t cert_alerts = 0;     // cert_expiring alerts raised
@@ -83,6 +103,7 @@ class Scheduler {
   void Start();
   void Stop();
   SchedulerStats stats() const;
+  const std::string& holder() const { return holder_; }
 
  private:
   Status DeliverAlerts();
@@ -90,6 +111,9 @@ class Scheduler {
   Status ScanCertificates(int64_t now_s);
   Status PurgeJournals(int64_t now_s);
   Status TickRollouts(int64_t now_s);
+  // Takes or renews the lease (`force`: whatever the time since the last renewal); false when this
+  // scheduler does not hold it after the call (a store error is noted as task "lease").
+  bool HoldLease(bool force, Status& first);
   // Counts and logs a task's error (the same message of the same task is logged once).
   void Note(const char* task, const Status& status, Status& first);
 
@@ -98,6 +122,9 @@ class Scheduler {
   Deliverer deliverer_;
   Clock& clock_;
   RepositoryCache repository_;
+  std::string holder_;
+  bool holding_ = false;  // the controlling thread's view: the lease was held at the last check
+  int64_t renewed_ms_ = 0;
   int64_t next_export_ms_ = INT64_MIN;
   int64_t next_cert_scan_ms_ = INT64_MIN;
   int64_t next_purge_ms_ = INT64_MIN;
@@ -106,7 +133,7 @@ class Scheduler {
   std::condition_variable wake_;
   bool stop_ = false;
   SchedulerStats stats_;
-  std::string last_logged_[5];
+  std::string last_logged_[6];
   std::thread thread_;
 };
 
