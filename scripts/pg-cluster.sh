@@ -33,7 +33,7 @@ case $cmd in
         echo "unix_socket_directories = '$dir/sock'"
         echo "max_connections = 300"
         echo "shared_buffers = 128MB"
-        [ "${3:-}" = "--fast" ] && { echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; }
+        if [ "${3:-}" = "--fast" ]; then echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; fi
       } | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
     fi
     if ! as_owner $bin/pg_ctl -D "$dir/data" status >/dev/null 2>&1; then

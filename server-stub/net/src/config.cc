@@ -358,9 +358,13 @@ Result<ServerConfig> ParseConfig(std::string_view json_text, const std::string& 
   if (c.repository_url[0] != '/' && c.repository_url.rfind("https://", 0) != 0) {
     return Corrupt("repository.url: must be a path (\"/repo/\") or an https:// URL");
   }
-  for (std::string* p : {&c.tls_cert, &c.tls_key, &c.client_ca, &c.repository_dir, &c.database, &c.issuer_socket,
-                         &c.operator_port.tls_cert, &c.operator_port.tls_key, &c.audit.heads_file, &c.alerts.ca_file,
-                         &c.journal.encryption_key_file}) {
+  // A PostgreSQL connection URI (docs/deployment.md) is kept as written; anything else is an SQLite path.
+  if (!c.database.starts_with("postgresql://") && !c.database.starts_with("postgres://")) {
+    c.database = Resolve(data_dir, c.database);
+  }
+  for (std::string* p :
+       {&c.tls_cert, &c.tls_key, &c.client_ca, &c.repository_dir, &c.issuer_socket, &c.operator_port.tls_cert,
+        &c.operator_port.tls_key, &c.audit.heads_file, &c.alerts.ca_file, &c.journal.encryption_key_file}) {
     *p = Resolve(data_dir, *p);
   }
   for (WebhookConfig& w : c.alerts.webhooks) w.secret_file = Resolve(data_dir, w.secret_file);
