@@ -244,7 +244,7 @@ TEST_F(AgentClientTest, EventsAnswerAndServerRefusalsAreAnswersNotErrors) {
   auto unknown = t->PostEvent(e);
   ASSERT_TRUE(unknown.ok());
   ASSERT_FALSE(unknown->ok());
-  EXPECT_EQ(unknown->error.http_status, 404);
+  EXPECT_EQ(unknown->error.http_status, 409);
   EXPECT_EQ(unknown->error.code, "unknown_action");
 
   e.action = install;

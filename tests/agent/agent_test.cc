@@ -466,6 +466,53 @@ TEST_F(AgentTest, AStopRequestStartsNothing) {
 }
 
 // Windows are in the configured IANA zone (daylight saving included) and may wrap midnight.
+// A server restored from an older backup: it no longer knows the action (409 unknown_action). The agent
+// sends that action's first queued event, then none: the rest are dropped, nothing is written, and the
+// check-ins report the highest action id the terminal saw.
+TEST_F(AgentTest, AnActionTheServerNoLongerKnowsIsNeverReportedAgain) {
+  const int64_t id = transport_->AddAction("install", "fw-1.1.0.img", "1.1.0");
+  const std::string bank_b = BankHash(1);
+  transport_->fail_events = 1'000'000;  // accepted, downloaded, backup_done wait in the outbox
+  auto agent = OpenAgent();
+  ASSERT_TRUE(agent);
+  Cycle(*agent);
+  EXPECT_EQ(transport_->manifests().back().max_action_id, std::nullopt);  // none seen before this reply
+  transport_->Forget(id);
+  transport_->fail_events = 0;
+  clock_.Advance(3600'000);
+  Cycle(*agent);
+  clock_.Advance(3600'000);
+  Cycle(*agent);
+  size_t sent = 0;
+  for (const auto& p : transport_->posts()) sent += p.e.action == id;
+  EXPECT_EQ(sent, 1u) << "events of an action the server does not know were sent again";
+  EXPECT_EQ(transport_->posts().back().result, "unknown_action");
+  EXPECT_EQ(transport_->manifests().back().outbox, 0);
+  EXPECT_EQ(transport_->manifests().back().max_action_id, id);
+  EXPECT_EQ(BankHash(1), bank_b) << "installed an action the server does not know";
+}
+
+// The server started a new witness epoch (e.g. after a restore): the next backup uploads the whole
+// journal again instead of trusting what the previous epoch acknowledged; receipts are echoed.
+TEST_F(AgentTest, ANewWitnessEpochMakesTheNextBackupUploadEverythingAgain) {
+  const int64_t first = transport_->AddAction("journal_backup", "", "");
+  auto agent = OpenAgent();
+  ASSERT_TRUE(agent);
+  Cycle(*agent);
+  ASSERT_EQ(transport_->action(first).a.state, "succeeded");
+  clock_.Advance(3600'000);
+  Cycle(*agent);
+  ASSERT_TRUE(transport_->manifests().back().journal_receipt.has_value());
+  EXPECT_EQ(transport_->manifests().back().journal_receipt->seq, install::kJournalRecords);
+  transport_->StartNewWitnessEpoch();
+  const int64_t second = transport_->AddAction("journal_backup", "", "");
+  clock_.Advance(3600'000);
+  Cycle(*agent);
+  EXPECT_EQ(transport_->action(second).a.state, "succeeded");
+  EXPECT_EQ(transport_->witness().epoch, 2);
+  EXPECT_EQ(transport_->witness().verified_seq, install::kJournalRecords) << "backup_done without the records";
+}
+
 TEST(AgentWindow, IsEvaluatedInTheTerminalsTimeZone) {
   auto w = ParseWindow("22:00-04:00");
   ASSERT_TRUE(w.ok()) << w.status().message();

@@ -164,9 +164,13 @@ class FakeTransport final : public Transport, public net::Fetcher {
     s.last_seq = r->last_seq;
     s.verified_seq = witness_.verified_seq;
     s.duplicate = r->duplicate;
+    s.receipt = WitnessReceipt{witness_.epoch, witness_.verified_seq, "fake-mac"};
     return Answer<SegmentReply>{s, {}};
   }
   int segments() const { return segments_; }
+  // A restored database: the server forgets an action; or it starts a new witness epoch.
+  void Forget(int64_t id) { actions_.erase(id); }
+  void StartNewWitnessEpoch() { server::witness::StartNewEpoch(witness_); }
 
   // Identity: none unless a test sets `certificate` (then /v1/renew answers with `renewed`).
   std::string certificate, renewed_certificate, installed_key, last_csr;
@@ -235,7 +239,7 @@ class FakeTransport final : public Transport, public net::Fetcher {
 
   Answer<EventReply> Apply(const Event& e) {
     auto it = actions_.find(e.action);
-    if (it == actions_.end()) return Error(404, "unknown_action", "no such action");
+    if (it == actions_.end()) return Error(409, "unknown_action", "no such action");
     ServerAction& s = it->second;
     for (const auto& p : posts_) {
       if (p.e.action == e.action && p.e.attempt == e.attempt && p.e.seq == e.seq && p.result == "applied") {

@@ -9,6 +9,7 @@
 #include "fw/encoding.h"
 #include "fw/server/fleet_ca.h"
 #include "fw/signer.h"
+#include "fw/sqlite.h"
 
 namespace fw::agent::testing {
 
@@ -72,6 +73,22 @@ Status InProcessFleet::Restart() {
   if (!api.ok()) return api.status();
   api_ = std::move(*api);
   return Status::Ok();
+}
+
+Status InProcessFleet::Backup(const std::string& path) {
+  FW_ASSIGN_OR_RETURN(auto db, sql::Database::Open(config_.db_path));
+  return db.Exec("VACUUM INTO '" + path + "'");
+}
+
+Status InProcessFleet::RestoreBackup(const std::string& path) {
+  api_.reset();
+  store_.reset();
+  std::error_code ec;
+  for (const char* ext : {"", "-wal", "-shm"}) std::filesystem::remove(config_.db_path + ext, ec);
+  std::filesystem::copy_file(path, config_.db_path, ec);
+  if (ec) return IoError("restoring " + path + ": " + ec.message());
+  FW_ASSIGN_OR_RETURN(store_, server::OpenSqliteStore(config_.db_path, /*create=*/false));
+  return Restart();
 }
 
 Result<DeviceIdentity> InProcessFleet::Enrol(const std::string& serial) {

@@ -64,6 +64,10 @@ class InProcessFleet {
   Result<int64_t> CreateAction(const std::string& serial, const InstallActionSpec& spec);
   // Re-opens the device API (a server restart: a new connection to DIR/server.db).
   Status Restart();
+  // A consistent copy of DIR/server.db at `path` (VACUUM INTO: what a backup tool takes), and the
+  // operator's restore of such a copy (the server restarted on it: API and store connection re-opened).
+  Status Backup(const std::string& path);
+  Status RestoreBackup(const std::string& path);
 
  private:
   Clock& clock_;

@@ -77,7 +77,7 @@ TEST_F(InProcessTransportTest, CheckinSeesTheActionAndTheEnrolledPeer) {
   ev = transport_->PostEvent(e);
   ASSERT_TRUE(ev.ok());
   ASSERT_FALSE(ev->ok());
-  EXPECT_EQ(ev->error.http_status, 404);
+  EXPECT_EQ(ev->error.http_status, 409);
   EXPECT_EQ(ev->error.code, "unknown_action");
 }
 

@@ -121,6 +121,7 @@ Result<agent::Answer<agent::CheckinReply>> SimTransport::Checkin(const agent::Ma
   const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
   if (reply.ok()) telemetry_.AddCheckinMs(took.count());
   telemetry_.Count(reply.ok() ? (reply->ok() ? "checkins" : "checkin_refused") : "checkin_failed");
+  if (reply.ok() && !reply->ok()) CountRefusal(reply->error);
   return reply;
 }
 
@@ -143,11 +144,20 @@ Result<agent::Answer<agent::EventReply>> SimTransport::PostEvent(const agent::Ev
   }
   auto reply = inner_->PostEvent(event);
   Remember(event, reply);
+  if (reply.ok() && !reply->ok()) CountRefusal(reply->error);
   if (reply.ok()) {
     DeliverHeld();  // after a newer one
     Replay(event);
   }
   return reply;
+}
+
+// "refused_http_<status>" per HTTP error answer of a check-in or event, and "..._retry_after" when it
+// carried a Retry-After (fleet-multi counts the 503s of a database outage).
+void SimTransport::CountRefusal(const agent::ServerError& error) {
+  const std::string name = "refused_http_" + std::to_string(error.http_status);
+  telemetry_.Count(name);
+  if (error.retry_after_s >= 0) telemetry_.Count(name + "_retry_after");
 }
 
 void SimTransport::Remember(const agent::Event& event, const Result<agent::Answer<agent::EventReply>>& reply) {

@@ -19,6 +19,8 @@
 //   - Every event the agent posted is remembered by (action, attempt, seq) with the last answer it got
 //     (LinkState::posted), so the fleet report can check that the server holds every event in the end.
 //   - Check-in latency: wall milliseconds around each check-in that reached the server.
+//   - HTTP error answers of check-ins and events are counted: "refused_http_<status>" and
+//     "refused_http_<status>_retry_after" (the answer carried a Retry-After).
 // Ownership: SimTransport owns the inner transport; LinkState belongs to the terminal (it outlives the
 // cycle's transport); Telemetry is shared by every terminal.
 // Thread safety: a SimTransport and its LinkState are used by one worker thread at a time; Telemetry is
@@ -105,6 +107,7 @@ class SimTransport final : public agent::Transport {
   Status Gate(const char* what);
 
  private:
+  void CountRefusal(const agent::ServerError& error);
   void Remember(const agent::Event& event, const Result<agent::Answer<agent::EventReply>>& reply);
   void Note(const agent::Event& event, const std::string& answer);
   void Replay(const agent::Event& event);

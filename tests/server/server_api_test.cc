@@ -297,10 +297,10 @@ TEST_F(DeviceApiTest, EventsAreIdempotentOrderedValidatedAndPrivateToTheirDevice
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Json::parse(r.body)["error"], "invalid_transition");
   r = Event(other, id, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
-  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.status, 409);
   EXPECT_EQ(Json::parse(r.body)["error"], "unknown_action");
   Response missing = Event(t, 999, {{"attempt", 1}, {"seq", 5}, {"state", "backup_done"}});
-  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.status, 409);
   EXPECT_EQ(Json::parse(missing.body)["error"], "unknown_action");
   EXPECT_EQ(Event(t, id, {{"attempt", 1}, {"seq", 5}, {"state", "nonsense"}}).status, 400);
   EXPECT_EQ((*store_->ListEvents(id)).size(), 2u);

@@ -134,9 +134,9 @@ TEST_F(E2eActionsTest, EventsAreIdempotentOrderedValidatedAndPrivate) {
   // Another device's action looks exactly like a missing one.
   HttpReply theirs = other->Event(id, Ev(5, "backup_done"));
   HttpReply missing = other->Event(999999, Ev(5, "backup_done"));
-  EXPECT_EQ(theirs.status, 404) << theirs.Describe();
+  EXPECT_EQ(theirs.status, 409) << theirs.Describe();
   EXPECT_EQ(theirs.error(), "unknown_action");
-  EXPECT_EQ(missing.status, 404) << missing.Describe();
+  EXPECT_EQ(missing.status, 409) << missing.Describe();
   EXPECT_EQ(missing.error(), "unknown_action");
   EXPECT_EQ(server_->Action("T-0001", id)["last_seq"], 3);
   ExpectEvent(*t, id, Ev(5, "backup_done"), 200, "applied");

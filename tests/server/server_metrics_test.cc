@@ -177,5 +177,53 @@ TEST(MetricsTest, GaugesShareOneHeaderPerNameAndAreReadAtRenderTime) {
   EXPECT_EQ(Parse(m.Render()).at(R"(fwserver_open_connections{port="device"})"), 7);
 }
 
+TEST(MetricsTest, StoreErrorsAreCountedByPortAndAFixedSetOfCodes) {
+  Metrics m;
+  m.ObserveStoreError("device", "io_error");
+  m.ObserveStoreError("device", "io_error");
+  m.ObserveStoreError("operator", "timeout");
+  m.ObserveStoreError("device", "something new");  // outside the set: "other"
+  auto s = Parse(m.Render());
+  EXPECT_EQ(s.at(R"(fwserver_store_errors_total{port="device",code="io_error"})"), 2);
+  EXPECT_EQ(s.at(R"(fwserver_store_errors_total{port="operator",code="timeout"})"), 1);
+  EXPECT_EQ(s.at(R"(fwserver_store_errors_total{port="device",code="other"})"), 1);
+  EXPECT_EQ(s.at(R"(fwserver_store_errors_total{port="operator",code="io_error"})"), 0);  // listed from the start
+  size_t series = 0;
+  for (const auto& [k, v] : s) series += k.starts_with("fwserver_store_errors_total");
+  EXPECT_EQ(series, 2 * std::size(kStoreErrorCodes));
+}
+
+TEST(MetricsTest, RolloutMetricsAreValidExpositionWithBoundedLabels) {
+  std::vector<RolloutGroupMetrics> groups = {
+      {3, false, 0, {{"assigned", 4}, {"succeeded", 6}}, {{"assigned", 10}, {"failed:verify", 1}}},
+      {3, false, 1, {{"waiting", 20}}, {}},
+      {9, true, 0, {{"Bad \"state\"\n", 1}}, {{"retried", 2}}},
+  };
+  const std::string text = RenderRolloutMetrics(groups, 1, 1, 5);
+  auto s = Parse(text);
+  EXPECT_EQ(s.at(R"(fwserver_rollouts_active{state="running"})"), 1);
+  EXPECT_EQ(s.at(R"(fwserver_rollouts_active{state="paused"})"), 1);
+  EXPECT_EQ(s.at("fwserver_rollouts_omitted"), 5);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_paused{rollout="3"})"), 0);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_paused{rollout="9"})"), 1);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_members{rollout="3",group="0",state="succeeded"})"), 6);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_members{rollout="3",group="1",state="waiting"})"), 20);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_members{rollout="9",group="0",state="other"})"), 1);  // never raw text
+  EXPECT_EQ(s.at(R"(fwserver_rollout_counter{rollout="3",group="0",counter="failed:verify"})"), 1);
+  EXPECT_EQ(s.at(R"(fwserver_rollout_counter{rollout="9",group="0",counter="retried"})"), 2);
+
+  // However many groups come in, at most kMaxRolloutSeries member/counter lines go out.
+  std::vector<RolloutGroupMetrics> many;
+  for (int64_t g = 0; g < 64; ++g) {
+    RolloutGroupMetrics x{1, false, g, {}, {}};
+    for (int i = 0; i < 100; ++i) x.counters.emplace_back("c" + std::to_string(i), i);
+    many.push_back(x);
+  }
+  auto big = Parse(RenderRolloutMetrics(many, 1, 0, 0));
+  size_t lines = 0;
+  for (const auto& [k, v] : big) lines += k.starts_with("fwserver_rollout_counter");
+  EXPECT_EQ(lines, kMaxRolloutSeries);
+}
+
 }  // namespace
 }  // namespace fw::server

@@ -56,6 +56,7 @@ class OpsRoleTest : public RolloutApiTest {
     };
     return {
         {"GET", "/healthz", fixed("/healthz")},
+        {"GET", "/livez", fixed("/livez")},
         {"GET", "/readyz", fixed("/readyz")},
         {"GET", "/metrics", fixed("/metrics")},
         {"GET", "/v1/whoami", fixed("/v1/whoami")},
@@ -172,7 +173,7 @@ TEST_F(OpsRoleTest, EveryRouteForEveryKindOfToken) {
   for (const auto& r : OperatorRoutes()) served.insert({r.method, r.pattern});
   for (const auto& c : cases) covered.insert({c.method, c.pattern});
   ASSERT_EQ(served, covered);
-  ASSERT_EQ(cases.size(), 39u);
+  ASSERT_EQ(cases.size(), 40u);
 
   int n = 0, allowed = 0, refused = 0;
   for (const auto& info : OperatorRoutes()) {

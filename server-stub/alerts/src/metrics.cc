@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 namespace fw::server {
@@ -107,6 +108,7 @@ struct Metrics::Impl {
   std::atomic<uint64_t> checkins{0};
   std::array<std::atomic<uint64_t>, kBucketsMs.size() + 1> buckets{};  // per bucket (not cumulative); last: +Inf
   std::atomic<int64_t> latency_sum_ms{0};
+  std::array<std::array<std::atomic<uint64_t>, std::size(kStoreErrorCodes)>, kPorts.size() + 1> store_errors{};
   std::vector<Gauge> gauges;
 
   void CountError(size_t port, std::string_view code) {
@@ -154,6 +156,13 @@ void Metrics::ObserveRequest(std::string_view port, std::string_view route, int 
     impl_->latency_sum_ms.fetch_add(ms, std::memory_order_relaxed);
     impl_->checkins.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void Metrics::ObserveStoreError(std::string_view port, std::string_view code) {
+  size_t c = std::size(kStoreErrorCodes) - 1;  // "other"
+  for (size_t i = 0; i < std::size(kStoreErrorCodes); ++i)
+    if (kStoreErrorCodes[i] == code) c = i;
+  impl_->store_errors[PortIndex(port)][c].fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::AddGauge(const std::string& name, const std::string& help, const std::string& labels,
@@ -227,6 +236,21 @@ std::string Metrics::Render() const {
       .append(Seconds(impl_->latency_sum_ms.load(std::memory_order_relaxed)))
       .append("\n");
   out.append("fwserver_checkin_seconds_count ").append(std::to_string(cumulative)).append("\n");
+  Header(out, "fwserver_store_errors_total",
+         "Store errors answered 503 or 500 (or failing /readyz), by port and store error code.", "counter");
+  for (size_t p = 0; p <= kPorts.size(); ++p) {
+    for (size_t c = 0; c < std::size(kStoreErrorCodes); ++c) {
+      const uint64_t n = impl_->store_errors[p][c].load(std::memory_order_relaxed);
+      if (n == 0 && p == kPorts.size()) continue;  // port "other" only once counted
+      out.append("fwserver_store_errors_total{port=\"")
+          .append(PortName(p))
+          .append("\",code=\"")
+          .append(kStoreErrorCodes[c])
+          .append("\"} ")
+          .append(std::to_string(n))
+          .append("\n");
+    }
+  }
   // Gauges, grouped by name (HELP/TYPE once per name, in the order they were added).
   std::vector<bool> done(impl_->gauges.size(), false);
   for (size_t i = 0; i < impl_->gauges.size(); ++i) {
@@ -242,6 +266,66 @@ std::string Metrics::Render() const {
       out.append(" ").append(FormatValue(h.value())).append("\n");
     }
   }
+  return out;
+}
+
+namespace {
+
+// A rollout label value from a fixed set: [a-z0-9_:]{1,39}, else "other".
+std::string_view RolloutLabel(std::string_view v) {
+  if (v.empty() || v.size() >= kMaxCodeBytes) return "other";
+  for (char c : v) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':')) return "other";
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string RenderRolloutMetrics(const std::vector<RolloutGroupMetrics>& groups, int64_t running, int64_t paused,
+                                 int64_t omitted) {
+  std::string out;
+  Header(out, "fwserver_rollouts_active", "Rollouts running or paused now.", "gauge");
+  out.append("fwserver_rollouts_active{state=\"running\"} ").append(std::to_string(running)).append("\n");
+  out.append("fwserver_rollouts_active{state=\"paused\"} ").append(std::to_string(paused)).append("\n");
+  Header(out, "fwserver_rollouts_omitted", "Active rollouts beyond the newest ones detailed below.", "gauge");
+  out.append("fwserver_rollouts_omitted ").append(std::to_string(omitted)).append("\n");
+  Header(out, "fwserver_rollout_paused", "1 when the rollout is paused, 0 when it runs.", "gauge");
+  int64_t last = -1;
+  for (const auto& g : groups) {
+    if (g.rollout_id == last) continue;
+    last = g.rollout_id;
+    out.append("fwserver_rollout_paused{rollout=\"")
+        .append(std::to_string(g.rollout_id))
+        .append("\"} ")
+        .append(g.paused ? "1" : "0")
+        .append("\n");
+  }
+  size_t series = 0;
+  auto family = [&](const char* name, const char* help, const char* key, auto field) {
+    Header(out, name, help, "gauge");
+    for (const auto& g : groups) {
+      for (const auto& [label, value] : g.*field) {
+        if (series++ >= kMaxRolloutSeries) return;
+        out.append(name)
+            .append("{rollout=\"")
+            .append(std::to_string(g.rollout_id))
+            .append("\",group=\"")
+            .append(std::to_string(g.group_index))
+            .append("\",")
+            .append(key)
+            .append("=\"")
+            .append(RolloutLabel(label))
+            .append("\"} ")
+            .append(std::to_string(value))
+            .append("\n");
+      }
+    }
+  };
+  family("fwserver_rollout_members", "Members of an active rollout's group by state.", "state",
+         &RolloutGroupMetrics::members);
+  family("fwserver_rollout_counter", "The stored counters of an active rollout's group (docs/fleet-rollouts.md).",
+         "counter", &RolloutGroupMetrics::counters);
   return out;
 }
 

@@ -32,11 +32,53 @@ Response ErrorResponse(int status, std::string_view code, std::string_view messa
   return JsonResponse(status, Json{{"error", code}, {"message", message}}.dump());
 }
 
-Response StoreErrorResponse(const Status& status) {
-  if (status.code() == ErrorCode::kTimeout) {
-    return ErrorResponse(503, "busy", "the store is busy: " + status.message()).Header("Retry-After", "1");
+std::string_view StoreErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kIoError:
+      return "io_error";
+    case ErrorCode::kResourceExhausted:
+      return "resource_exhausted";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
+    case ErrorCode::kInternal:
+      return "internal";
+    default:
+      return "other";
   }
-  return ErrorResponse(500, "internal", "store: " + status.message());
+}
+
+Response StoreErrorResponse(const Status& status) {
+  Response r;
+  if (status.code() == ErrorCode::kTimeout) {
+    r = ErrorResponse(503, "busy", "the store is busy: " + status.message()).Header("Retry-After", "1");
+  } else if (status.code() == ErrorCode::kIoError) {
+    // The database is unreachable (PostgreSQL down, a lost connection, an I/O error): the terminal
+    // comes back later; nothing it sent was taken.
+    r = ErrorResponse(503, "store_unavailable", "the store is unavailable: " + status.message())
+            .Header("Retry-After", std::to_string(kStoreRetryAfterSeconds));
+  } else {
+    r = ErrorResponse(500, "internal", "store: " + status.message());
+  }
+  r.Header(kStoreErrorHeader, std::string(StoreErrorCodeName(status.code())));
+  return r;
+}
+
+std::string TakeStoreErrorMark(Response& response) {
+  std::string code;
+  auto& h = response.headers;
+  for (auto it = h.begin(); it != h.end();) {
+    if (it->first == kStoreErrorHeader) {
+      code = it->second;
+      it = h.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return code;
 }
 
 DeviceApi::DeviceApi(const DeviceApiConfig& config, std::unique_ptr<Store> store, CertIssuer& issuer, Clock& clock)
@@ -85,6 +127,13 @@ Response DeviceApi::Handle(const Request& request) {
   const bool events = path.starts_with("/v1/actions/") && path.ends_with("/events") && path.size() > 19;
   if (events) action_id = path.substr(12, path.size() - 12 - 7);
   auto dispatch = [&]() -> Response {
+    // Probes of an L4 balancer or an orchestrator: no certificate, no body (docs/fleet-server.md).
+    if (path == "/livez" || path == "/readyz") {
+      if (request.method != "GET" && request.method != "HEAD") {
+        return ErrorResponse(405, "method_not_allowed", path + " takes GET").Header("Allow", "GET, HEAD");
+      }
+      return path == "/livez" ? JsonResponse(200, R"({"live":true})") : Ready();
+    }
     const bool known =
         path == "/v1/enrol" || path == "/v1/renew" || path == "/v1/checkin" || path == "/v1/journal/segments" || events;
     if (!known) return ErrorResponse(404, "not_found", "no route " + path);
@@ -105,7 +154,9 @@ Response DeviceApi::Handle(const Request& request) {
     }
   };
   Response response = dispatch();
+  const std::string store_error = TakeStoreErrorMark(response);
   if (config_.metrics != nullptr) {
+    if (!store_error.empty()) config_.metrics->ObserveStoreError("device", store_error);
     std::string code;  // an error's code, from the body ErrorResponse wrote
     if (response.status >= 400) {
       const Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -115,6 +166,17 @@ Response DeviceApi::Handle(const Request& request) {
                                     clock_.MonotonicMs() - start_ms);
   }
   return response;
+}
+
+// Ready when the store answers one round trip (bounded by the store's own timeouts).
+Response DeviceApi::Ready() {
+  const Status s = store_->Ping();
+  if (!s.ok()) {
+    return ErrorResponse(503, "not_ready", "store: " + s.message())
+        .Header("Retry-After", std::to_string(kStoreRetryAfterSeconds))
+        .Header(kStoreErrorHeader, std::string(StoreErrorCodeName(s.code())));
+  }
+  return JsonResponse(200, R"({"ready":true})");
 }
 
 std::variant<Device, Response> DeviceApi::Authenticate(const Peer& peer, bool allow_expired) {
@@ -271,6 +333,12 @@ Response DeviceApi::Renew(const Request& request) {
 
 Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock) {
   FW_ASSIGN_OR_RETURN(auto store, OpenStore(config.db_path, /*create=*/true));
+  return OpenDeviceApi(config, std::move(store), issuer, clock);
+}
+
+Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, std::unique_ptr<Store> store,
+                                                      CertIssuer& issuer, Clock& clock) {
+  if (store == nullptr) return InvalidArgument("device API: no store");
   return std::unique_ptr<RequestHandler>(new DeviceApi(config, std::move(store), issuer, clock));
 }
 

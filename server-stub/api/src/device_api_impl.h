@@ -16,8 +16,16 @@ namespace fw::server {
 
 // {"error": code, "message": message} with `status` (docs/fleet-protocol.md, "Errors").
 Response ErrorResponse(int status, std::string_view code, std::string_view message);
-// A store failure: 503 busy + Retry-After for a lock timeout, 500 internal otherwise.
+// A store failure: 503 busy + Retry-After 1 for a lock timeout, 503 store_unavailable + Retry-After
+// kStoreRetryAfterSeconds for an unreachable database (kIoError), 500 internal otherwise. The response
+// carries kStoreErrorHeader (the store's error code name, for the metrics); Handle() takes it off.
 Response StoreErrorResponse(const Status& status);
+inline constexpr const char* kStoreErrorHeader = "x-fw-store-error";
+inline constexpr int kStoreRetryAfterSeconds = 5;
+// "timeout" | "io_error" | "resource_exhausted" | "corrupt" | "failed_precondition" | "internal" | "other".
+std::string_view StoreErrorCodeName(ErrorCode code);
+// Removes kStoreErrorHeader from `response`; its value ("" when absent).
+std::string TakeStoreErrorMark(Response& response);
 Response JsonResponse(int status, const std::string& body);
 
 class DeviceApi final : public RequestHandler {
@@ -36,6 +44,9 @@ class DeviceApi final : public RequestHandler {
   Response Checkin(const Request& request);
   Response Events(const Request& request, const std::string& id_text);
   Response Segments(const Request& request);
+  Response Ready();
+  Result<std::string> ReceiptKey();  // restored_backup.h, cached
+  Result<bool> ActionIdFloorDue(int64_t max_action_id);
   Response IssueError(const Status& status);
   void NoteSeen(const std::string& serial);
   void FlushSeen(const LastSeenBuffer::Batch& batch);
@@ -47,6 +58,9 @@ class DeviceApi final : public RequestHandler {
   Clock& clock_;
   std::shared_ptr<LastSeenBuffer> last_seen_;
   std::mt19937_64 rng_;
+  std::string receipt_key_;           // "" until first needed
+  int64_t next_action_id_known_ = 0;  // Store::NextActionId() as last read
+  int64_t next_action_id_checked_ms_ = 0;
 };
 
 }  // namespace fw::server

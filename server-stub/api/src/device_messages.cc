@@ -115,7 +115,16 @@ Result<Manifest> ParseManifest(std::string_view body) {
     if (m.journal_last_seq == 0 ? !m.journal_head_hex.empty() : !IsHex64(m.journal_head_hex)) {
       return Corrupt("journal: \"head\" must be 64 lower-case hex digits when last_seq > 0, absent when 0");
     }
+    FW_ASSIGN_OR_RETURN(const Json* receipt, jf::Object(*journal, "receipt", false));
+    if (receipt != nullptr) {
+      FW_ASSIGN_OR_RETURN(auto epoch, jf::Int(*receipt, "epoch", true, 1, kMax));
+      FW_ASSIGN_OR_RETURN(auto seq, jf::Int(*receipt, "seq", true, 0, kMax));
+      FW_ASSIGN_OR_RETURN(auto mac, jf::String(*receipt, "mac", true, 64));
+      m.journal_receipt = WitnessReceiptReport{*epoch, *seq, *mac};
+    }
   }
+  FW_ASSIGN_OR_RETURN(auto max_action_id, jf::Int(j, "max_action_id", false, 0, kMax));
+  m.max_action_id = max_action_id.value_or(0);
   return m;
 }
 

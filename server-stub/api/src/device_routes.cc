@@ -10,6 +10,7 @@
 #include "fw/server/journal_vault.h"
 #include "fw/server/journal_witness.h"
 #include "fw/server/rollout.h"
+#include "restored_backup.h"
 
 namespace fw::server {
 namespace {
@@ -141,6 +142,18 @@ Response DeviceApi::Checkin(const Request& request) {
   const std::string manifest_json = ManifestJson(*manifest);
   auto wstate = LoadWitness(d);
   if (!wstate.ok()) return ErrorResponse(500, "internal", "stored witness state: " + wstate.status().message());
+  // A receipt for more than the witness holds: the database was restored; start over, no false alarm.
+  std::optional<witness::State> restored_from;
+  if (manifest->journal_receipt) {
+    auto key = ReceiptKey();
+    if (!key.ok()) return StoreErrorResponse(key.status());
+    if (restore::ReceiptAhead(*key, d.serial, *wstate, *manifest->journal_receipt)) {
+      restored_from = *wstate;
+      restore::StartEpochAfterRestore(*wstate, *manifest->journal_receipt);
+    }
+  }
+  auto floor_due = ActionIdFloorDue(manifest->max_action_id);
+  if (!floor_due.ok()) return StoreErrorResponse(floor_due.status());
   auto observed = witness::ObserveCheckin(*wstate, manifest->journal_last_seq, manifest->journal_head_hex);
   if (!observed.ok()) return ErrorResponse(400, "bad_request", "journal: " + observed.status().message());
   const witness::Finding* fork = ForkIn(observed->findings);
@@ -164,8 +177,28 @@ Response DeviceApi::Checkin(const Request& request) {
   }
   const bool quarantine = fork != nullptr && d.state == DeviceState::kActive;
   const bool anomaly = HasAnomaly(observed->findings);
-  if (manifest_json != d.manifest_json || observed->changed || quarantine || anomaly || !decided.empty()) {
+  if (manifest_json != d.manifest_json || observed->changed || quarantine || anomaly || !decided.empty() ||
+      *floor_due) {
     Status s = store_->Atomically([&]() -> Status {
+      if (*floor_due) {
+        FW_ASSIGN_OR_RETURN(bool raised, restore::RaiseActionIdFloor(*store_, manifest->max_action_id, d.serial, now));
+        if (raised) next_action_id_known_ = manifest->max_action_id + 1;
+      }
+      if (restored_from) {
+        const Json before = {{"epoch", restored_from->epoch},
+                             {"verified_seq", restored_from->verified_seq},
+                             {"witnessed_seq", restored_from->witnessed_seq}};
+        const Json after = {
+            {"epoch", wstate->epoch},
+            {"reason", "restored"},
+            {"receipt", {{"epoch", manifest->journal_receipt->epoch}, {"seq", manifest->journal_receipt->seq}}},
+            {"detail",
+             "the terminal holds a receipt for more than this database witnessed "
+             "(restored from an older backup?): a new witness epoch, no truncation alarm"}};
+        FW_RETURN_IF_ERROR(
+            Record(*store_, now, "system", "journal.new_epoch", "device:" + d.serial, before.dump(), after.dump())
+                .status());
+      }
       if (manifest_json != d.manifest_json)
         FW_RETURN_IF_ERROR(
             store_->SetDeviceManifest(d.serial, manifest_json, manifest->hardware_id, manifest->running.version));
@@ -236,9 +269,14 @@ Response DeviceApi::Events(const Request& request, const std::string& id_text) {
   Response reply;
   Status s = store_->Atomically([&]() -> Status {
     FW_ASSIGN_OR_RETURN(auto action, store_->GetAction(id));
-    // Another device's action is answered exactly like a missing one.
+    // Another device's action is answered exactly like a missing one. 409, not 404: the route exists
+    // and the event is well formed, the server's state refuses it for good (e.g. its database was
+    // restored from a backup older than the action); the agent stops reporting the action.
     if (!digits || !action || action->device_serial != d.serial) {
-      reply = ErrorResponse(404, "unknown_action", "no action " + id_text + " for this device");
+      reply = ErrorResponse(409, "unknown_action",
+                            "the server does not know action " + id_text +
+                                " for this device (was its database restored from an older backup?); "
+                                "stop reporting it");
       return Status::Ok();
     }
     auto result = [&](const char* what) {
@@ -320,13 +358,37 @@ Response DeviceApi::Segments(const Request& request) {
   });
   if (!s.ok()) return StoreErrorResponse(s);
   NoteSeen(d.serial);
+  auto key = ReceiptKey();
+  if (!key.ok()) return StoreErrorResponse(key.status());
+  const Json receipt = {{"epoch", wstate->epoch},
+                        {"seq", wstate->verified_seq},
+                        {"mac", restore::ReceiptMac(*key, d.serial, wstate->epoch, wstate->verified_seq)}};
   return JsonResponse(200, Json{{"first_seq", accepted->first_seq},
                                 {"last_seq", accepted->last_seq},
                                 {"records", accepted->records},
                                 {"verified_seq", wstate->verified_seq},
                                 {"duplicate", accepted->duplicate},
-                                {"findings", FindingsJson(accepted->findings)}}
+                                {"findings", FindingsJson(accepted->findings)},
+                                {"receipt", receipt}}
                                .dump());
+}
+
+Result<std::string> DeviceApi::ReceiptKey() {
+  if (receipt_key_.empty()) {
+    FW_ASSIGN_OR_RETURN(receipt_key_, restore::ReceiptKey(*store_));
+  }
+  return receipt_key_;
+}
+
+// A reported max_action_id at or above the next id the store would assign: the floor must rise. The
+// next id is remembered for a minute (ids only grow), so a steady fleet costs no extra query per check-in.
+Result<bool> DeviceApi::ActionIdFloorDue(int64_t max_action_id) {
+  if (max_action_id <= 0) return false;
+  const int64_t now_ms = clock_.MonotonicMs();
+  if (max_action_id < next_action_id_known_ && now_ms - next_action_id_checked_ms_ < 60000) return false;
+  FW_ASSIGN_OR_RETURN(next_action_id_known_, store_->NextActionId());
+  next_action_id_checked_ms_ = now_ms;
+  return max_action_id >= next_action_id_known_;
 }
 
 }  // namespace fw::server

@@ -2,6 +2,8 @@
 // (devices, enrolment tokens, certificates, actions, events, segments) and opening a store. The
 // operator side is in sql_store_ops.cc, rollout rows in sql_store_rollouts.cc; the class in
 // sql_store_impl.h.
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <utility>
 
@@ -265,10 +267,23 @@ void SqlStore::BindMutable(SqlStmt& st, const Action& a, int first) {
   st.Bind(first + 7, a.exit_code).Bind(first + 8, a.detail).Bind(first + 9, a.created_s).Bind(first + 10, a.updated_s);
 }
 
+Result<int64_t> SqlStore::NextActionId() {
+  FW_ASSIGN_OR_RETURN(int64_t max_id, conn_->QueryInt("SELECT COALESCE(MAX(id), 0) FROM actions"));
+  FW_ASSIGN_OR_RETURN(auto floor, GetSetting(kActionIdFloorSetting));
+  int64_t f = 0;
+  if (floor) {
+    const auto [end, ec] = std::from_chars(floor->data(), floor->data() + floor->size(), f);
+    if (ec != std::errc() || end != floor->data() + floor->size() || f < 0) {
+      return Corrupt(std::string("setting ") + kActionIdFloorSetting + " is not a count: " + *floor);
+    }
+  }
+  return std::max(max_id, f) + 1;
+}
+
 Result<int64_t> SqlStore::CreateAction(const Action& a) {
   int64_t id = 0;
   Status written = MaybeAtomically([&]() -> Status {
-    FW_ASSIGN_OR_RETURN(id, conn_->QueryInt("SELECT COALESCE(MAX(id), 0) + 1 FROM actions"));
+    FW_ASSIGN_OR_RETURN(id, NextActionId());
     return Write(
         std::string("INSERT INTO actions (") + kActionColumns +
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -58,6 +58,7 @@ class SqlStore final : public Store {
                   int64_t now_s) override;
   Result<bool> IsCertDenied(const std::string& cert_serial_hex) override;
   Result<int64_t> CreateAction(const Action& action) override;
+  Result<int64_t> NextActionId() override;
   Result<std::optional<Action>> GetAction(int64_t id) override;
   Result<std::vector<Action>> ListActions(const std::string& device_serial, bool open_only) override;
   Result<std::vector<Action>> ListAllActions() override;

@@ -358,8 +358,8 @@ Result<ServerConfig> ParseConfig(std::string_view json_text, const std::string& 
   if (c.repository_url[0] != '/' && c.repository_url.rfind("https://", 0) != 0) {
     return Corrupt("repository.url: must be a path (\"/repo/\") or an https:// URL");
   }
-  // A PostgreSQL connection URI (store.h IsPostgresDatabase) is not a path: it is kept as written.
-  if (c.database.rfind("postgresql://", 0) != 0 && c.database.rfind("postgres://", 0) != 0) {
+  // A PostgreSQL connection URI (docs/deployment.md) is kept as written; anything else is an SQLite path.
+  if (!c.database.starts_with("postgresql://") && !c.database.starts_with("postgres://")) {
     c.database = Resolve(data_dir, c.database);
   }
   for (std::string* p :

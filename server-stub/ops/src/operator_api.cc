@@ -1,6 +1,8 @@
 // The operator API: routing, tokens and roles, errors, health and metrics (fw/server/operator_api.h).
 // The routes themselves are in operator_devices.cc, operator_actions.cc, operator_admin.cc and
 // operator_rollouts.cc.
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "fw/server/audit.h"
@@ -63,11 +65,39 @@ Response FromStatus(const Status& status) {
     case ErrorCode::kFailedPrecondition:
       return Error(409, "invalid_state", status.message());
     case ErrorCode::kTimeout:
-      return Error(503, "busy", "the store is busy: " + status.message()).Header("Retry-After", "1");
+      return Error(503, "busy", "the store is busy: " + status.message())
+          .Header("Retry-After", "1")
+          .Header(kStoreErrorMark, "timeout");
+    case ErrorCode::kIoError:
+      // The database is unreachable (PostgreSQL down, a lost connection, an I/O error): try again later.
+      return Error(503, "store_unavailable", "the store is unavailable: " + status.message())
+          .Header("Retry-After", "5")
+          .Header(kStoreErrorMark, "io_error");
+    case ErrorCode::kResourceExhausted:
+      return Error(500, "internal", status.message()).Header(kStoreErrorMark, "resource_exhausted");
+    case ErrorCode::kInternal:
+      return Error(500, "internal", status.message()).Header(kStoreErrorMark, "internal");
     default:
-      return Error(500, "internal", status.message());
+      return Error(500, "internal", status.message()).Header(kStoreErrorMark, "other");
   }
 }
+
+namespace {
+// Removes the store-error mark FromStatus set; its value ("" when absent).
+std::string TakeStoreErrorMark(Response& response) {
+  std::string code;
+  auto& h = response.headers;
+  for (auto it = h.begin(); it != h.end();) {
+    if (it->first == kStoreErrorMark) {
+      code = it->second;
+      it = h.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return code;
+}
+}  // namespace
 
 // size: the route table is one list, one line per route
 const std::vector<OperatorApi::Route>& OperatorApi::Routes() {
@@ -75,6 +105,7 @@ const std::vector<OperatorApi::Route>& OperatorApi::Routes() {
   constexpr auto kV = Role::kViewer, kO = Role::kOperator, kP = Role::kApprover, kA = Role::kAdmin;
   static const std::vector<Route> routes = {
       {"GET", "/healthz", std::nullopt, false, &A::Healthz},
+      {"GET", "/livez", std::nullopt, false, &A::Healthz},
       {"GET", "/readyz", std::nullopt, false, &A::Readyz},
       {"GET", "/metrics", kV, false, &A::MetricsText},
       {"GET", "/v1/whoami", kV, false, &A::Whoami},
@@ -139,6 +170,8 @@ Response OperatorApi::Handle(const Request& request) {
   } catch (const std::exception& e) {  // a bug (e.g. bad_alloc): never let it reach the transport
     r = Error(500, "internal", e.what());
   }
+  const std::string store_error = TakeStoreErrorMark(r);
+  if (!store_error.empty()) metrics_.ObserveStoreError("operator", store_error);
   std::string code;
   if (r.status >= 400) {
     auto j = nlohmann::json::parse(r.body, nullptr, false);
@@ -213,17 +246,59 @@ Response OperatorApi::Write(const std::function<Status(std::optional<Response>&)
 Response OperatorApi::Healthz(Call& /*call*/) { return Json(200, R"({"ok":true})"); }
 
 Response OperatorApi::Readyz(Call& /*call*/) {
-  auto head = store_->AuditHead();
-  if (!head.ok()) return Error(503, "not_ready", "store: " + head.status().message());
+  const Status ping = store_->Ping();  // one round trip, bounded by the store's own timeouts
+  if (!ping.ok()) {
+    return Error(503, "not_ready", "store: " + ping.message())
+        .Header("Retry-After", "5")
+        .Header(kStoreErrorMark, ping.code() == ErrorCode::kTimeout ? "timeout" : "io_error");
+  }
   auto repo = repository_.Get(Now());
   if (!repo.ok()) return Error(503, "not_ready", "repository: " + repo.status().message());
   return Json(200, R"({"ready":true})");
+}
+
+// The rollout part of /metrics, read from the store at each scrape (bounded: fw/server/metrics.h).
+Result<std::string> OperatorApi::RolloutMetricsText() {
+  FW_ASSIGN_OR_RETURN(auto running, store_->ListRolloutsInState("running"));
+  FW_ASSIGN_OR_RETURN(auto paused, store_->ListRolloutsInState("paused"));
+  std::vector<std::pair<int64_t, bool>> active;  // (id, paused), newest first
+  for (const auto& r : running) active.emplace_back(r.id, false);
+  for (const auto& r : paused) active.emplace_back(r.id, true);
+  std::sort(active.begin(), active.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const int64_t omitted = std::max<int64_t>(0, static_cast<int64_t>(active.size()) - kMaxRolloutsInMetrics);
+  if (active.size() > kMaxRolloutsInMetrics) active.resize(kMaxRolloutsInMetrics);
+  std::sort(active.begin(), active.end());
+  std::vector<RolloutGroupMetrics> groups;
+  for (const auto& [id, is_paused] : active) {
+    FW_ASSIGN_OR_RETURN(auto members, store_->CountRolloutMembers(id));
+    FW_ASSIGN_OR_RETURN(auto counters, store_->ListRolloutCounters(id));
+    std::map<int64_t, RolloutGroupMetrics> by_group;
+    auto group = [&](int64_t index) -> RolloutGroupMetrics& {
+      auto& g = by_group[index];
+      g.rollout_id = id, g.paused = is_paused, g.group_index = index;
+      return g;
+    };
+    for (const auto& [key, n] : members) group(key.first).members.emplace_back(key.second, n);
+    for (const auto& c : counters) group(c.group_index).counters.emplace_back(c.name, c.value);
+    for (auto& [index, g] : by_group) groups.push_back(std::move(g));
+  }
+  return RenderRolloutMetrics(groups, static_cast<int64_t>(running.size()), static_cast<int64_t>(paused.size()),
+                              omitted);
 }
 
 Response OperatorApi::MetricsText(Call& /*call*/) {
   Response r;
   r.status = 200;
   r.body = metrics_.Render();
+  // The process's own metrics are served even when the store is not: the rollout part is then left out
+  // and the failure counted in fwserver_store_errors_total.
+  auto rollouts = RolloutMetricsText();
+  if (rollouts.ok()) {
+    r.body += *rollouts;
+  } else {
+    metrics_.ObserveStoreError("operator", rollouts.status().code() == ErrorCode::kTimeout ? "timeout" : "io_error");
+    r.body += "# rollout metrics unavailable: the store did not answer\n";
+  }
   r.Header("Content-Type", "text/plain; version=0.0.4").Header("Cache-Control", "no-store");
   return r;
 }
@@ -254,6 +329,16 @@ Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig&
     FW_ASSIGN_OR_RETURN(c.vault, MakeVault(""));  // no key configured: segments stored as sent
   }
   FW_ASSIGN_OR_RETURN(auto store, OpenStore(c.db_path, /*create=*/true));
+  return OpenOperatorApi(c, std::move(store), metrics, clock);
+}
+
+Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, std::unique_ptr<Store> store,
+                                                        Metrics& metrics, Clock& clock) {
+  if (store == nullptr) return InvalidArgument("operator API: no store");
+  OperatorApiConfig c = config;
+  if (!c.vault) {
+    FW_ASSIGN_OR_RETURN(c.vault, MakeVault(""));
+  }
   return std::unique_ptr<RequestHandler>(new ops::OperatorApi(c, std::move(store), metrics, clock));
 }
 

@@ -24,6 +24,9 @@ Response Json(int status, const std::string& body);
 // A Status from a parser or the store, by its code: invalid argument/corrupt 400 bad_request,
 // not found 404, failed precondition 409 invalid_state, timeout 503 busy (+ Retry-After), else 500.
 Response FromStatus(const Status& status);
+// A header FromStatus puts on its 5xx answers (the store error's code for fwserver_store_errors_total);
+// OperatorApi::Handle takes it off before the response leaves.
+inline constexpr const char* kStoreErrorMark = "x-fw-store-error";
 
 // One request after routing and authentication.
 struct Call {
@@ -66,6 +69,7 @@ class OperatorApi final : public RequestHandler {
   Response Healthz(Call& call);
   Response Readyz(Call& call);
   Response MetricsText(Call& call);
+  Result<std::string> RolloutMetricsText();
   Response Whoami(Call& call);
   // operator_devices.cc
   Response ListDevices(Call& call);

@@ -19,6 +19,10 @@ using Json = nlohmann::json;
 constexpr const char* kFloorKey = "clock_floor_ms";
 constexpr const char* kEtagKey = "checkin_etag";
 constexpr const char* kReplyKey = "checkin_reply";
+constexpr const char* kMaxActionIdKey = "max_action_id";
+
+// kv key marking an action the server said it does not know (409 unknown_action; 404 before issue 19).
+std::string UnknownActionKey(int64_t id) { return "server_unknown_action:" + std::to_string(id); }
 
 // A server answer to an event that settles it: applied, duplicate, ignored_older (200), or a final
 // refusal (the action is closed or unknown, the event can never be taken). 5xx, 401/403 and 408/429
@@ -177,6 +181,13 @@ Status AgentImpl::Emit(ActionRecord& a, const std::string& state, const std::str
 Status AgentImpl::FlushOutbox() {
   FW_ASSIGN_OR_RETURN(auto rows, store_.Outbox());
   for (const auto& r : rows) {
+    FW_ASSIGN_OR_RETURN(auto unknown, store_.Get(UnknownActionKey(r.event.action)));
+    if (unknown) {  // the server does not know the action: its events are never sent again
+      Note("event " + r.event.state + " of action " + std::to_string(r.event.action) +
+           " not sent: the server does not know the action");
+      FW_RETURN_IF_ERROR(store_.DeleteOutbox(r.row));
+      continue;
+    }
     auto answer = transport_.PostEvent(r.event);
     if (!answer.ok()) {
       Note("event " + r.event.state + " of action " + std::to_string(r.event.action) +
@@ -194,6 +205,15 @@ Status AgentImpl::FlushOutbox() {
     if (!answer->ok()) {
       Note("event " + r.event.state + " of action " + std::to_string(r.event.action) +
            " refused for good: " + answer->error.Describe());
+    }
+    if (!answer->ok() && answer->error.code == "unknown_action") {
+      // Final for the whole action (e.g. the server's database was restored from a backup older than the
+      // action): no more reports for it. The terminal's own steps go on (a set trial still runs to its
+      // verdict on the terminal); the next check-in does not list it, so it is dropped like a closed one.
+      Note("action " + std::to_string(r.event.action) +
+           ": the server does not know it (was its database restored from an older backup?); no more reports "
+           "for it");
+      FW_RETURN_IF_ERROR(store_.Set(UnknownActionKey(r.event.action), "1"));
     }
     FW_RETURN_IF_ERROR(store_.DeleteOutbox(r.row));
   }
@@ -234,6 +254,9 @@ Result<Manifest> AgentImpl::BuildManifest() {
   m.journal_last_seq = head.last_seq;
   m.journal_head = head.head;
   FW_ASSIGN_OR_RETURN(m.outbox, store_.OutboxCount());
+  FW_ASSIGN_OR_RETURN(int64_t max_action_id, store_.GetInt(kMaxActionIdKey, 0));
+  if (max_action_id > 0) m.max_action_id = max_action_id;
+  FW_ASSIGN_OR_RETURN(m.journal_receipt, LoadReceipt());
   struct statvfs sv {};
   if (::statvfs(terminal_.data_dir.c_str(), &sv) == 0) m.free_bytes = static_cast<int64_t>(sv.f_bavail * sv.f_frsize);
   const int64_t rtc = clock_.WallSeconds(), floor = floor_.floor_ms() / 1000;
@@ -273,6 +296,12 @@ Status AgentImpl::Checkin() {
   etag_ = r.etag;
   reply_ = std::move(r);
   FW_RETURN_IF_ERROR(SaveReply());
+  // The highest action id seen, reported at every check-in: a server restored from an older backup keeps
+  // its new ids above it (docs/fleet-protocol.md).
+  int64_t seen = manifest->max_action_id.value_or(0);
+  for (const Action& a : reply_->actions) seen = std::max(seen, a.id);
+  for (int64_t id : reply_->cancels) seen = std::max(seen, id);
+  if (seen > manifest->max_action_id.value_or(0)) FW_RETURN_IF_ERROR(store_.SetInt(kMaxActionIdKey, seen));
   return ForgetClosedActions();
 }
 

@@ -45,6 +45,7 @@ class AgentImpl final : public Agent {
   Status Advance(ActionRecord& a);
   Status RecoverAction(ActionRecord& a, const install::StatusReport& st);
   Status SaveReply();
+  Result<std::optional<WitnessReceipt>> LoadReceipt();  // agent_steps.cc
   Status LoadReply();
   Status Emit(ActionRecord& a, const std::string& state, const std::string& new_step, Event e = {});
   void Note(const std::string& text);

@@ -20,6 +20,7 @@ namespace {
 constexpr const char* kVerifiedSeqKey = "journal_verified_seq";
 constexpr const char* kVerifiedHeadKey = "journal_verified_head";
 constexpr const char* kEpochKey = "journal_epoch";
+constexpr const char* kReceiptKey = "journal_receipt";  // the last segment reply's receipt (JSON)
 
 std::string KindText(const Status& s) { return std::string(ErrorCodeName(s.code())); }
 
@@ -277,6 +278,13 @@ Result<StepResult> AgentImpl::UploadJournal(ActionRecord& a, JournalHead* backed
   FW_ASSIGN_OR_RETURN(int64_t epoch, store_.GetInt(kEpochKey, 1));
   const auto& ju = reply_ ? reply_->journal_upload : std::nullopt;
   if (ju) {
+    if (ju->epoch != epoch) {
+      // The server started over (a new witness epoch): what it verified before counts no more.
+      Note("journal: the server started witness epoch " + std::to_string(ju->epoch) + "; uploading from seq " +
+           std::to_string(ju->from_seq));
+      verified = 0;
+      FW_RETURN_IF_ERROR(store_.SetInt(kVerifiedSeqKey, 0));
+    }
     epoch = ju->epoch;
     FW_RETURN_IF_ERROR(store_.SetInt(kEpochKey, epoch));
   }
@@ -297,9 +305,16 @@ Result<StepResult> AgentImpl::UploadJournal(ActionRecord& a, JournalHead* backed
                          : e.code == "bad_segment" ? Internal("journal upload: " + e.Describe())
                                                    : IoError("journal upload: " + e.Describe());
         etag_.clear();  // a full check-in next time
+        // A conflict: the server holds less than this agent thinks (e.g. its database was restored from
+        // an older backup): the next check-in's upload request is the truth, not the local mark.
+        if (e.code == "journal_conflict") FW_RETURN_IF_ERROR(store_.SetInt(kVerifiedSeqKey, 0));
         return Fail(a, "backup", s);
       }
       verified = std::max(verified, answer->value->verified_seq);
+      if (const auto& r = answer->value->receipt) {
+        FW_RETURN_IF_ERROR(
+            store_.Set(kReceiptKey, nlohmann::json{{"epoch", r->epoch}, {"seq", r->seq}, {"mac", r->mac}}.dump()));
+      }
     }
   }
   if (verified < head->last_seq) {
@@ -311,6 +326,19 @@ Result<StepResult> AgentImpl::UploadJournal(ActionRecord& a, JournalHead* backed
   FW_RETURN_IF_ERROR(store_.Set(kVerifiedHeadKey, head->head));
   *backed_up = *head;
   return StepResult::kContinue;
+}
+
+// The receipt the server gave with the last accepted segment (none before the first, or from older servers).
+Result<std::optional<WitnessReceipt>> AgentImpl::LoadReceipt() {
+  FW_ASSIGN_OR_RETURN(auto text, store_.Get(kReceiptKey));
+  if (!text) return std::optional<WitnessReceipt>();
+  const auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer() || !j.contains("seq") ||
+      !j["seq"].is_number_integer() || !j.contains("mac") || !j["mac"].is_string()) {
+    return std::optional<WitnessReceipt>();  // only a hint to the server: a damaged copy is dropped
+  }
+  return std::optional<WitnessReceipt>(
+      WitnessReceipt{j["epoch"].get<int64_t>(), j["seq"].get<int64_t>(), j["mac"].get<std::string>()});
 }
 
 // The journal backup before every install (and the whole of a journal_backup action): upload, then

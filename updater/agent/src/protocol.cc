@@ -174,8 +174,13 @@ std::string EncodeManifest(const Manifest& m) {
   if (!m.agent_version.empty()) j["agent_version"] = m.agent_version;
   Json journal = {{"last_seq", m.journal_last_seq}};
   if (m.journal_last_seq > 0) journal["head"] = m.journal_head;
+  if (m.journal_receipt) {
+    journal["receipt"] = {
+        {"epoch", m.journal_receipt->epoch}, {"seq", m.journal_receipt->seq}, {"mac", m.journal_receipt->mac}};
+  }
   j["journal"] = journal;
   if (m.clock_suspect) j["clock_suspect"] = CutUtf8(*m.clock_suspect, 256);
+  if (m.max_action_id) j["max_action_id"] = *m.max_action_id;
   return Dump(j);
 }
 
@@ -278,6 +283,13 @@ Result<SegmentReply> ParseSegmentReply(std::string_view body) {
       if (detail.has_value() && !detail->empty()) text += ": " + *detail;
       r.findings.push_back(std::move(text));
     }
+  }
+  if (const Json* receipt = Member(j, "receipt"); receipt != nullptr && !receipt->is_null()) {
+    if (!receipt->is_object()) return Corrupt("field \"receipt\" is not an object");
+    FW_ASSIGN_OR_RETURN(auto epoch, Int(*receipt, "receipt", "epoch", true, 1, kMaxSeq));
+    FW_ASSIGN_OR_RETURN(auto seq, Int(*receipt, "receipt", "seq", true, 0, kMaxSeq));
+    FW_ASSIGN_OR_RETURN(auto mac, Str(*receipt, "receipt", "mac", true, 64));
+    r.receipt = WitnessReceipt{*epoch, *seq, *mac};
   }
   return r;
 }

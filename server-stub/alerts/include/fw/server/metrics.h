@@ -15,6 +15,8 @@
 //    names are constants of the caller, so a bad one (or an empty callback) aborts.
 //  - Bounded labels: an unknown port or route is counted as "other"; error codes outside
 //    [a-z0-9_]{1,39}, and codes beyond the first 96 distinct ones, are counted as class "other".
+//  - Store errors: ObserveStoreError(port, code) -> fwserver_store_errors_total{port,code}, every
+//    (port, code) pair of kStoreErrorCodes listed from the start (zeros included).
 //  - Render() is consistent per metric (no torn histogram: buckets are cumulative, _count equals
 //    the +Inf bucket).
 // Thread safety: ObserveRequest and Render from any thread; AddGauge before serving starts.
@@ -25,8 +27,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace fw::server {
+
+// The store error codes fwserver_store_errors_total counts (a fixed set: bounded cardinality).
+inline constexpr std::string_view kStoreErrorCodes[] = {
+    "timeout", "io_error", "resource_exhausted", "corrupt", "failed_precondition", "internal", "other"};
 
 class Metrics {
  public:
@@ -37,6 +45,9 @@ class Metrics {
 
   void ObserveRequest(std::string_view port, std::string_view route, int status, std::string_view error_code,
                       int64_t latency_ms);
+  // A store error that reached a response (5xx, or a failed readiness probe), counted as
+  // fwserver_store_errors_total{port,code}: code is one of kStoreErrorCodes (anything else -> "other").
+  void ObserveStoreError(std::string_view port, std::string_view code);
   // `labels` is the inside of the braces, e.g. "port=\"device\"" ("" for none).
   void AddGauge(const std::string& name, const std::string& help, const std::string& labels,
                 std::function<double()> value);
@@ -46,5 +57,29 @@ class Metrics {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Rollout progress for /metrics (the operator API reads it from the store at each scrape and renders it
+// after Metrics::Render()). One entry per group of a running or paused rollout.
+struct RolloutGroupMetrics {
+  int64_t rollout_id = 0;
+  bool paused = false;
+  int64_t group_index = 0;
+  std::vector<std::pair<std::string, int64_t>> members;   // member state -> members (docs/fleet-rollouts.md)
+  std::vector<std::pair<std::string, int64_t>> counters;  // stored counter name -> value
+};
+
+// Bounded cardinality: the caller passes at most kMaxRolloutsInMetrics rollouts (the newest running or
+// paused ones: `omitted` says how many more there were) of at most 64 groups each (the spec's cap);
+// member states and counter names come from fixed sets (a value outside [a-z0-9_:]{1,39} is rendered as
+// "other"); at most kMaxRolloutSeries member/counter lines are written. Families:
+//   fwserver_rollouts_active{state="running"|"paused"}          gauge
+//   fwserver_rollouts_omitted                                   gauge (active rollouts not detailed)
+//   fwserver_rollout_paused{rollout="ID"}                       gauge 0|1
+//   fwserver_rollout_members{rollout,group,state}               gauge (non-zero states only)
+//   fwserver_rollout_counter{rollout,group,counter}             gauge (the stored counters)
+inline constexpr size_t kMaxRolloutsInMetrics = 8;
+inline constexpr size_t kMaxRolloutSeries = 4000;
+std::string RenderRolloutMetrics(const std::vector<RolloutGroupMetrics>& groups, int64_t running, int64_t paused,
+                                 int64_t omitted);
 
 }  // namespace fw::server

@@ -8,7 +8,10 @@
 //    HandlerFactory) and never reads a private key: certificates come from `issuer`.
 //  - Handle() is a pure request -> response function over the store and the clock; it
 //    never throws; every error is a JSON body {"error": CODE, "message": TEXT} with the
-//    status the protocol document gives for it.
+//    status the protocol document gives for it. A store that is unreachable or busy (kIoError,
+//    kTimeout) is 503 + Retry-After, never 500.
+//  - GET /livez (200 while the process answers) and GET /readyz (200 when Store::Ping() succeeds,
+//    else 503 not_ready) need no client certificate: probes of an L4 balancer or an orchestrator.
 // Thread safety: one handler per thread; `issuer` and `clock` are shared and must outlive
 // every handler.
 #pragma once
@@ -23,6 +26,7 @@
 #include "fw/server/http.h"
 #include "fw/server/journal_vault.h"
 #include "fw/server/metrics.h"
+#include "fw/server/store.h"
 #include "fw/status.h"
 
 namespace fw::server {
@@ -40,5 +44,8 @@ struct DeviceApiConfig {
 };
 
 Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, CertIssuer& issuer, Clock& clock);
+// The same over a store the caller opened (tests wrap one to make it fail; config.db_path unused).
+Result<std::unique_ptr<RequestHandler>> OpenDeviceApi(const DeviceApiConfig& config, std::unique_ptr<Store> store,
+                                                      CertIssuer& issuer, Clock& clock);
 
 }  // namespace fw::server

@@ -37,6 +37,13 @@ struct SlotReport {
   std::string state;    // running: "confirmed" | "trial"; other: "bootable" | "trial_pending" | "invalid" | "empty"
 };
 
+// A witness receipt as the terminal echoes it (fw/server/journal_witness.h; docs/fleet-protocol.md).
+struct WitnessReceiptReport {
+  int64_t epoch = 0;
+  int64_t seq = 0;
+  std::string mac;
+};
+
 struct Manifest {
   std::string hardware_id;
   std::string time_zone;  // IANA name, e.g. "Europe/Berlin"
@@ -50,6 +57,9 @@ struct Manifest {
   int64_t free_bytes = 0;
   std::string agent_version;
   std::string clock_suspect;  // "" unless the agent reports its clock looks wrong (docs/agent.md, "Time")
+  // Issue 19 (a database restored from an older backup); neither is part of ManifestJson:
+  int64_t max_action_id = 0;                            // the highest action id the terminal saw (0: not sent)
+  std::optional<WitnessReceiptReport> journal_receipt;  // the last segment receipt it holds
 };
 
 Result<Manifest> ParseManifest(std::string_view body);

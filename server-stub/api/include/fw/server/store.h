@@ -358,6 +358,10 @@ class Store {
 
   // Actions and events.
   virtual Result<int64_t> CreateAction(const Action& action) = 0;
+  // The id CreateAction assigns next: max(MAX(id), the kActionIdFloorSetting setting) + 1. Issue 19: a
+  // database restored from an older backup must never hand a terminal an id it already finished; check-ins
+  // raise the floor to the highest id the terminal reports having seen (docs/fleet-protocol.md).
+  virtual Result<int64_t> NextActionId() = 0;
   virtual Result<std::optional<Action>> GetAction(int64_t id) = 0;
   // A device's actions, oldest first; only the open ones (done == false) when open_only.
   virtual Result<std::vector<Action>> ListActions(const std::string& device_serial, bool open_only) = 0;
@@ -413,6 +417,9 @@ class Store {
   // Retention: deletes segments received before before_s; returns how many.
   virtual Result<int64_t> PurgeSegmentsReceivedBefore(int64_t before_s) = 0;
 };
+
+// The settings row that keeps action ids above every id a terminal has seen (a decimal integer).
+inline constexpr const char* kActionIdFloorSetting = "action_id_floor";
 
 // DIR/server.db of a data directory.
 std::string StorePath(const std::string& data_dir);

@@ -5,15 +5,16 @@
 // Contract:
 //  - OpenOperatorApi() opens its own store connection (one handler per transport thread, like the
 //    device API) and returns a RequestHandler. Routes, roles and bodies: docs/fleet-operator.md.
-//  - Every request but GET /healthz and /readyz needs a valid token with the route's minimum role;
+//  - Every request but GET /healthz (= /livez) and /readyz needs a valid token with the route's minimum role;
 //    401 {"error":"unauthenticated"} with WWW-Authenticate: Bearer, 403 {"error":"forbidden"}.
 //  - Errors: {"error": CODE, "message": TEXT}, CODE from the table in docs/fleet-operator.md.
 //  - Lists: ?limit=1..500 (default 100) & cursor=OPAQUE -> {"items": [...], "next_cursor": TEXT|null};
 //    a cursor not made by this server -> 400 bad_request.
 //  - Every state change is written in one store transaction with its audit row
 //    (fw/server/audit.h) and, where one applies, its alert (fw/server/alerts.h).
-//  - /metrics renders `metrics` (viewer); /readyz answers 200 when the store answers a query and the
-//    repository loads, else 503 with the reason.
+//  - /metrics renders `metrics` and the running rollouts' members and counters (viewer); /readyz
+//    answers 200 when Store::Ping() succeeds and the repository loads, else 503 not_ready with the
+//    reason. A store kIoError or kTimeout is 503 (+ Retry-After), never 500.
 // Thread safety: one handler per thread; metrics, vault, clock shared (they are thread-safe).
 #pragma once
 
@@ -27,6 +28,7 @@
 #include "fw/server/http.h"
 #include "fw/server/journal_vault.h"
 #include "fw/server/metrics.h"
+#include "fw/server/store.h"
 #include "fw/status.h"
 
 namespace fw::server {
@@ -54,5 +56,8 @@ std::vector<OperatorRouteInfo> OperatorRoutes();
 
 Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
                                                         Clock& clock);
+// The same over a store the caller opened (tests wrap one to make it fail; config.db_path unused).
+Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, std::unique_ptr<Store> store,
+                                                        Metrics& metrics, Clock& clock);
 
 }  // namespace fw::server

@@ -28,6 +28,14 @@ struct SlotInfo {
   std::string state;    // running: confirmed | trial; other: bootable | trial_pending | invalid | empty
 };
 
+// A segment reply's proof that the server held journal records up to `seq` in witness epoch `epoch`
+// (`mac`: the server's HMAC over the serial, epoch and seq; opaque to the agent, echoed as is).
+struct WitnessReceipt {
+  int64_t epoch = 0;
+  int64_t seq = 0;
+  std::string mac;  // 32 lower-case hex
+};
+
 // The check-in request body (the terminal's manifest).
 struct Manifest {
   std::string hardware_id;
@@ -43,7 +51,13 @@ struct Manifest {
   int64_t free_bytes = 0;
   // Reported when the agent's clock looks wrong (docs/agent.md, "Time"); the server may ignore it.
   std::optional<std::string> clock_suspect;
+  // Issue 19, a server database restored from an older backup: the highest action id this terminal saw
+  // in a check-in reply (the server keeps new ids above it), and the last witness receipt a segment
+  // reply gave (the server starts a new journal epoch when it holds less than it once acknowledged).
+  std::optional<int64_t> max_action_id;
+  std::optional<WitnessReceipt> journal_receipt;
 };
+
 std::string EncodeManifest(const Manifest& m);
 
 struct Action {
@@ -103,7 +117,8 @@ Result<EventReply> ParseEventReply(std::string_view body);
 struct SegmentReply {
   int64_t first_seq = 0, last_seq = 0, verified_seq = 0;
   bool duplicate = false;
-  std::vector<std::string> findings;  // "kind at seq N: detail"
+  std::vector<std::string> findings;      // "kind at seq N: detail"
+  std::optional<WitnessReceipt> receipt;  // from servers with issue 19
 };
 Result<SegmentReply> ParseSegmentReply(std::string_view body);
 
