@@ -13,26 +13,41 @@
 #       fleet-sim has worker threads (each of its workers runs one terminal's cycle at a time, each
 #       check-in on a new connection of the agent's own libcurl transport) — p50/p99 and the ratio
 #       fleet-sim / nginx.
-#   bench/fleet_bench.sh [--quick] [--threads T] [--seconds S] [BUILD_DIR]
+#   (d) with --postgres (issue 19): check-ins by bench/server_bench (new TLS connection per check-in,
+#       each terminal with its own client certificate) in one alternating loop against nginx (c),
+#       fwserver on SQLite, fwserver on PostgreSQL (one instance) and two fwserver instances on that
+#       one PostgreSQL (each new connection to one of them at random, as an L4 balancer spreads them):
+#       req/s, p50/p99, the ratios to nginx, session reuse, and CPU per check-in of fwserver, of
+#       PostgreSQL (postmaster + backends) and of the client, from /proc. The cluster is a throwaway one
+#       (scripts/pg-cluster.sh, NOT --fast: real fsync), started and removed by this script.
+#   bench/fleet_bench.sh [--quick] [--postgres] [--threads T] [--seconds S] [--concurrency C] [BUILD_DIR]
 #     --threads  fleet-sim's worker threads and the baseline's concurrency (default 2)
+#     --concurrency  (d)'s check-ins in flight (default 50; --quick 20)
+#     --checkins-only  only (c) and (d): skips fleet-sim (a) and the storm (b)
 #     BUILD_DIR  default build/ci (needs tests/fleet/fleet-sim, tests/fleet/storm/fleet-storm,
 #                bench/server_bench, server-stub/fwserver)
 #     full (default): fleet-sim 10,000 terminals; storm 10,000 terminals (max_connections 256);
 #                     nginx 10,000 terminals, 3 rounds x 8 s
+#                     (d) 10,000 terminals: first contact once, then 3 rounds x 8 s per mode
+#                     (resume, full) and configuration
 #     --quick:        fleet-sim --quick; storm --quick (300 terminals); nginx 200 terminals,
-#                     1 round x 2 s
+#                     1 round x 2 s; (d) 200 terminals, 1 round x 2 s
 # Exit status: 0 when fleet-sim and the storm passed their own gates and nginx answered without
 # errors; 1 otherwise (each failing part is named at the end); 2 usage or something missing.
 # The ratios are printed, not gated: the machine is shared (figures are upper bounds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-quick=0 threads=2 seconds=""
+quick=0 threads=2 seconds="" postgres=0 pg_conc="" checkins_only=0
+usage="usage: bench/fleet_bench.sh [--quick] [--postgres] [--checkins-only] [--threads T] [--seconds S] [--concurrency C] [BUILD_DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --postgres) postgres=1 ;;
+    --checkins-only) checkins_only=1 ;;
     --threads) threads=$2; shift ;;
     --seconds) seconds=$2; shift ;;
-    -*) echo "usage: bench/fleet_bench.sh [--quick] [--threads T] [--seconds S] [BUILD_DIR]" >&2; exit 2 ;;
+    --concurrency) pg_conc=$2; shift ;;
+    -*) echo "$usage" >&2; exit 2 ;;
     *) break ;;
   esac
   shift
@@ -45,19 +60,26 @@ for b in "$storm" "$bench" "$fwserver"; do
 done
 command -v nginx > /dev/null || { echo "nginx missing: scripts/setup.sh installs nginx-light" >&2; exit 2; }
 command -v jq > /dev/null || { echo "jq missing: scripts/setup.sh installs it" >&2; exit 2; }
+if [ $postgres = 1 ]; then
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || { echo "postgresql-15 missing: scripts/setup.sh installs it" >&2; exit 2; }
+fi
 if [ $quick = 1 ]; then
   sim_args=(--quick) storm_args=(--quick) terminals=200 rounds=1
-  : "${seconds:=2}"
+  : "${seconds:=2}" "${pg_conc:=20}"
 else
   sim_args=(--terminals 10000) storm_args=() terminals=10000 rounds=3
-  : "${seconds:=8}"
+  : "${seconds:=8}" "${pg_conc:=50}"
 fi
 sim_args+=(--threads "$threads")
 conc=$threads
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fleet-bench.XXXXXX")
+pgdir="" pids=()
 cleanup() {
   [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2> /dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  if [ -n "$pgdir" ]; then "$root/scripts/pg-cluster.sh" stop "$pgdir" || true; rm -rf "$pgdir"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -71,7 +93,9 @@ echo "mode: $([ $quick = 1 ] && echo quick || echo full)"
 echo
 echo "== (a) fleet-sim --scenario health ${sim_args[*]}"
 sim_p50="" sim_p99=""
-if [ -x "$sim" ]; then
+if [ $checkins_only = 1 ]; then
+  echo "skipped (--checkins-only)"
+elif [ -x "$sim" ]; then
   set +e
   "$sim" --scenario health "${sim_args[@]}" --json > "$work/sim.json" 2> "$work/sim.err"
   rc=$?
@@ -95,8 +119,8 @@ fi
 echo
 echo "== (b) fleet-storm ${storm_args[*]}"
 set +e
-"$storm" "${storm_args[@]}"
-rc=$?
+rc=0
+if [ $checkins_only = 1 ]; then echo "skipped (--checkins-only)"; else "$storm" "${storm_args[@]}"; rc=$?; fi
 set -e
 [ $rc = 0 ] || failed+=("fleet-storm (exit $rc)")
 
@@ -153,6 +177,9 @@ set -e
 [ $rc = 0 ] || failed+=("nginx baseline (exit $rc)")
 ng_p50=$(sed -n 's/^RESULT target=nginx .* p50_ms=\([0-9.]*\) .*/\1/p' "$work/nginx.out")
 ng_p99=$(sed -n 's/^RESULT target=nginx .* p99_ms=\([0-9.]*\) .*/\1/p' "$work/nginx.out")
+
+# --- (d) fwserver on SQLite, on PostgreSQL, two instances on one PostgreSQL (--postgres) ---------------
+[ $postgres = 1 ] && source "$root/bench/fleet_bench_pg.sh"
 
 # --- summary -------------------------------------------------------------------------------------------
 echo

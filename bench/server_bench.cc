@@ -6,12 +6,15 @@
 //                                               N terminal key+cert PEM files (for curl)
 //   server_bench probe --target NAME=IP:PORT COMMON [--out FILE]
 //                                               one check-in; the reply body to FILE or stdout
-//   server_bench run --target NAME=IP:PORT... COMMON [--modes first,resume-once,resume,full,keepalive]
+//   server_bench run --target NAME=IP:PORT[,PORT...]... COMMON [--modes first,resume-once,resume,full,keepalive]
 //        [--seconds S] [--concurrency C] [--keepalive-concurrency C] [--threads T]
 //        [--rounds R] [--gate full|quick|none]
 //        [--pids NAME=PID,PID...]   the server's processes: its CPU time per request is printed
+//        [--db-pids NAME=PID...]    its database's main process (postmaster): CPU of it and its children
 //   COMMON: --chain F (trusted for the server certificate) --issuing-cert F --issuing-key F
 //           [--terminals N] [--serial-prefix BENCH-] [--body FILE (@SERIAL@ is replaced)] [--path /v1/checkin]
+//   A target with several ports is several instances of one server (sharing one database): each new
+//   connection goes to one of its ports at random, as an L4 balancer without stickiness spreads them.
 //   A server binds each serial to the first key it sees: a second process must use other serials.
 // `run` measures every target in each mode, alternating the order per round, and prints
 // req/s, p50/p99 latency, errors, session reuse and the ratio of each target to the first
@@ -51,8 +54,17 @@ bool ParseTarget(const std::string& spec, Target& t) {
   if (eq == std::string::npos || colon == std::string::npos || colon < eq) return false;
   t.name = spec.substr(0, eq);
   t.host = spec.substr(eq + 1, colon - eq - 1);
-  t.port = static_cast<uint16_t>(std::stoi(spec.substr(colon + 1)));
-  return true;
+  std::stringstream ports(spec.substr(colon + 1));  // PORT[,PORT...]: one per instance
+  for (std::string port; std::getline(ports, port, ',');) {
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) return false;
+    const auto number = static_cast<uint16_t>(std::stoi(port));
+    if (t.port == 0) {
+      t.port = number;
+    } else {
+      t.more_ports.push_back(number);
+    }
+  }
+  return t.port != 0;
 }
 
 struct Common {
@@ -72,17 +84,20 @@ int LoadCommon(const Args& a, Common& c) {
   for (auto [it, end] = a.equal_range("--target"); it != end; ++it) {
     Target t;
     if (!ParseTarget(it->second, t)) {
-      std::cerr << "server_bench: --target wants NAME=IP:PORT, got " << it->second << "\n";
+      std::cerr << "server_bench: --target wants NAME=IP:PORT[,PORT...], got " << it->second << "\n";
       return 2;
     }
     c.targets.push_back(std::move(t));
   }
-  for (auto [it, end] = a.equal_range("--pids"); it != end; ++it) {  // NAME=PID,PID...
-    std::string name = it->second.substr(0, it->second.find('='));
-    std::stringstream pids(it->second.substr(name.size() + 1));
-    for (auto& t : c.targets)
-      if (t.name == name)
-        for (std::string pid; std::getline(pids, pid, ',');) t.pids.push_back(std::stoi(pid));
+  for (const char* option : {"--pids", "--db-pids"}) {
+    for (auto [it, end] = a.equal_range(option); it != end; ++it) {  // NAME=PID,PID...
+      std::string name = it->second.substr(0, it->second.find('='));
+      std::stringstream pids(it->second.substr(name.size() + 1));
+      for (auto& t : c.targets)
+        if (t.name == name)
+          for (std::string pid; std::getline(pids, pid, ',');)
+            (option == std::string("--pids") ? t.pids : t.db_pids).push_back(std::stoi(pid));
+    }
   }
   if (c.options.chain_pem_file.empty() || c.targets.empty()) {
     std::cerr << "server_bench: --chain and --target are required\n";
@@ -107,13 +122,16 @@ void PrintRow(const std::string& name, Mode mode, const LoadResult& r) {
   for (auto& [k, v] : r.error_kinds) codes << k << ":" << v << " ";
   double reuse = r.connections ? 100.0 * static_cast<double>(r.reused) / static_cast<double>(r.connections) : 0;
   auto per_req = [&](double cpu) { return r.ok ? cpu * 1e6 / static_cast<double>(r.ok) : 0; };
-  std::printf("%-9s %-25s %9.0f %8.2f %8.2f %7llu %6.1f%% %7zu %8.0f %8.0f  %s\n", name.c_str(), ModeName(mode),
+  std::printf("%-9s %-25s %9.0f %8.2f %8.2f %7llu %6.1f%% %7zu %8.0f %8.0f %8.0f  %s\n", name.c_str(), ModeName(mode),
               r.Rps(), r.PercentileMs(50), r.PercentileMs(99), static_cast<unsigned long long>(r.errors),
               mode == Mode::kKeepAlive ? 0.0 : reuse, r.distinct_terminals, per_req(r.server_cpu_s),
-              per_req(r.client_cpu_s), codes.str().c_str());
-  std::printf("RESULT target=%s mode=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%llu reuse=%.3f terminals=%zu\n",
-              name.c_str(), static_cast<int>(mode), r.Rps(), r.PercentileMs(50), r.PercentileMs(99),
-              static_cast<unsigned long long>(r.errors), reuse, r.distinct_terminals);
+              per_req(r.db_cpu_s), per_req(r.client_cpu_s), codes.str().c_str());
+  std::printf(
+      "RESULT target=%s mode=%d rps=%.1f p50_ms=%.3f p99_ms=%.3f errors=%llu reuse=%.3f terminals=%zu srv_us=%.0f "
+      "db_us=%.0f cli_us=%.0f seconds=%.2f\n",
+      name.c_str(), static_cast<int>(mode), r.Rps(), r.PercentileMs(50), r.PercentileMs(99),
+      static_cast<unsigned long long>(r.errors), reuse, r.distinct_terminals, per_req(r.server_cpu_s),
+      per_req(r.db_cpu_s), per_req(r.client_cpu_s), r.seconds);
   std::fflush(stdout);
 }
 
@@ -142,8 +160,8 @@ int Run(const Args& a) {
   std::vector<Mode> modes = ParseModes(Get(a, "--modes", "first,resume-once,resume,full,keepalive"));
   // results[mode][target]
   std::map<Mode, std::vector<LoadResult>> results;
-  std::printf("%-9s %-25s %9s %8s %8s %7s %7s %7s %8s %8s  %s\n", "target", "mode", "req/s", "p50 ms", "p99 ms",
-              "errors", "reuse", "terms", "srv µs", "cli µs", "statuses");
+  std::printf("%-9s %-25s %9s %8s %8s %7s %7s %7s %8s %8s %8s  %s\n", "target", "mode", "req/s", "p50 ms", "p99 ms",
+              "errors", "reuse", "terms", "srv µs", "db µs", "cli µs", "statuses");
   for (Mode mode : modes) {
     results[mode].resize(c.targets.size());
     int mode_rounds = OnePass(mode) ? 1 : rounds;

@@ -77,10 +77,17 @@ struct Target {
   uint16_t port = 0;
   std::vector<Slot> slots;  // one per terminal
   std::vector<int> pids;    // the server's processes, for its CPU time (/proc/PID/stat)
+  // Further instances on `host`: each new connection goes to one of port, more_ports... at random (an
+  // L4 balancer's spreading without stickiness; RunLoad only).
+  std::vector<uint16_t> more_ports = {};
+  std::vector<int> db_pids = {};  // its database's main processes (a postmaster), with all their children
 };
 
 // CPU seconds (user + system) the processes have used so far; 0 for a process that is gone.
 double ProcessCpuSeconds(const std::vector<int>& pids);
+// The same for each root, its reaped children (cutime + cstime) and its live children: the CPU of a
+// forking server (PostgreSQL's postmaster and its backends) so far.
+double ProcessTreeCpuSeconds(const std::vector<int>& roots);
 
 enum class Mode { kFirst, kResumeOnce, kResume, kFull, kKeepAlive };
 inline bool OnePass(Mode m) { return m == Mode::kFirst || m == Mode::kResumeOnce; }
@@ -101,6 +108,7 @@ struct LoadResult {
   uint64_t ok = 0, errors = 0, reused = 0, connections = 0;
   double seconds = 0;
   double server_cpu_s = 0, client_cpu_s = 0;  // filled by the caller of RunLoad
+  double db_cpu_s = 0;                        // the target's database processes (Target::db_pids)
   std::vector<uint32_t> latency_us;           // one per successful request
   std::map<int, uint64_t> statuses;
   std::map<std::string, uint64_t> error_kinds;

@@ -15,8 +15,10 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -99,20 +101,29 @@ struct Run {
   Run(Target& t, std::vector<std::unique_ptr<Terminal>>& terms, const LoadOptions& o)
       : target(t), terminals(terms), options(o), ctx(ssl::context::tls_client), used(terms.size(), 0) {
     ConfigureClient(ctx, options, target.host);
-    endpoint = tcp::endpoint(asio::ip::make_address(target.host), target.port);
+    endpoints.emplace_back(asio::ip::make_address(target.host), target.port);
+    for (uint16_t port : target.more_ports) endpoints.emplace_back(asio::ip::make_address(target.host), port);
   }
   Target& target;
   std::vector<std::unique_ptr<Terminal>>& terminals;
   const LoadOptions& options;
   asio::io_context ioc;
   ssl::context ctx;
-  tcp::endpoint endpoint;
+  std::vector<tcp::endpoint> endpoints;  // one per instance of the target
   std::atomic<size_t> next{0};
   SteadyClock::time_point deadline;
   std::vector<char> used;  // a terminal completed a check-in (written by its current owner only)
   std::mutex mu;
   LoadResult total;
 };
+
+// The instance a new connection goes to: uniformly random, as a balancer without stickiness spreads
+// them (not in turn: a terminal's connections would then keep landing on the same instance whenever
+// the terminals are visited in the same order in each pass).
+size_t PickInstance(size_t instances) {
+  thread_local std::minstd_rand rng(std::random_device{}());
+  return std::uniform_int_distribution<size_t>(0, instances - 1)(rng);
+}
 
 class Worker : public std::enable_shared_from_this<Worker> {
  public:
@@ -172,7 +183,9 @@ class Worker : public std::enable_shared_from_this<Worker> {
     SSL_set_ex_data(ssl, SlotIndex(), &slot);
     bool resume = run_.options.mode == Mode::kResume || run_.options.mode == Mode::kResumeOnce;
     if (resume && slot.session) SSL_set_session(ssl, slot.session.get());
-    stream_->lowest_layer().async_connect(run_.endpoint, [self = shared_from_this()](boost::system::error_code ec) {
+    const tcp::endpoint& endpoint =
+        run_.endpoints[run_.endpoints.size() == 1 ? 0 : PickInstance(run_.endpoints.size())];
+    stream_->lowest_layer().async_connect(endpoint, [self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return self->Fail("connect");
       self->stream_->lowest_layer().set_option(tcp::no_delay(true));
       self->stream_->async_handshake(ssl::stream_base::client, [self](boost::system::error_code ec2) {
@@ -315,9 +328,35 @@ double ProcessCpuSeconds(const std::vector<int>& pids) {
   return total;
 }
 
+double ProcessTreeCpuSeconds(const std::vector<int>& roots) {
+  double total = 0;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (int root : roots) {
+    // The root's own time and that of its reaped children (fields 14-17), then its live children's.
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream f(entry.path() / "stat");
+      std::string line;
+      if (!std::getline(f, line) || line.rfind(')') == std::string::npos) continue;
+      std::istringstream rest(line.substr(line.rfind(')') + 2));
+      std::string field;
+      unsigned long long v[18] = {};
+      for (int i = 3; i <= 17 && rest >> field; ++i) {
+        if (i == 4 || i >= 14) v[i] = std::stoull(field);
+      }
+      const bool is_root = std::stoi(name) == root;
+      if (!is_root && v[4] != static_cast<unsigned long long>(root)) continue;
+      total += static_cast<double>(v[14] + v[15] + (is_root ? v[16] + v[17] : 0)) / tick;
+    }
+  }
+  return total;
+}
+
 void LoadResult::Merge(LoadResult&& o) {
   ok += o.ok;
   server_cpu_s += o.server_cpu_s;
+  db_cpu_s += o.db_cpu_s;
   client_cpu_s += o.client_cpu_s;
   errors += o.errors;
   reused += o.reused;
@@ -339,6 +378,7 @@ LoadResult RunLoad(Target& target, std::vector<std::unique_ptr<Terminal>>& termi
   target.slots.resize(terminals.size());
   Run run(target, terminals, options);
   double server_cpu = ProcessCpuSeconds(target.pids);
+  double db_cpu = ProcessTreeCpuSeconds(target.db_pids);
   rusage before{};
   getrusage(RUSAGE_SELF, &before);
   auto begin = SteadyClock::now();
@@ -352,6 +392,7 @@ LoadResult RunLoad(Target& target, std::vector<std::unique_ptr<Terminal>>& termi
   for (auto& t : threads) t.join();
   run.total.seconds = std::chrono::duration<double>(SteadyClock::now() - begin).count();
   run.total.server_cpu_s = ProcessCpuSeconds(target.pids) - server_cpu;
+  run.total.db_cpu_s = ProcessTreeCpuSeconds(target.db_pids) - db_cpu;
   rusage after{};
   getrusage(RUSAGE_SELF, &after);
   auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };

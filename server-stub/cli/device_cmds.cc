@@ -1,5 +1,5 @@
 // fwserver's device-side operator commands (api component): enrolment tokens, actions and
-// devices, straight on DIR/server.db (docs/fleet-protocol.md; the operator HTTP API is a later
+// devices, on the data directory's store (data_store.h; docs/fleet-protocol.md; the operator HTTP API is a later
 // issue). Exit codes: docs/exit-codes.md (2 usage, 4 no store / no such device, 5 refused by state).
 // Every command that writes appends its audit row (fw/server/audit.h, actor CliActor()) in the
 // same transaction as the change.
@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "data_store.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
@@ -23,14 +24,8 @@ namespace {
 using Json = nlohmann::json;
 
 void DataOption(cli::po::options_description& o) {
-  o.add_options()("data", cli::po::value<std::string>()->required(), "the server's data directory (DIR/server.db)");
-}
-
-Result<std::unique_ptr<Store>> OpenStore(const cli::Invocation& inv) {
-  const std::string dir = inv.vm["data"].as<std::string>();
-  auto store = OpenSqliteStore(StorePath(dir), /*create=*/false);
-  if (!store.ok()) return store.status().WithContext("opening " + StorePath(dir) + " (made by 'fwserver init')");
-  return store;
+  o.add_options()("data", cli::po::value<std::string>()->required(),
+                  "the server's data directory (its fwserver.json names the database)");
 }
 
 int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
@@ -71,7 +66,7 @@ void PrintAction(const Action& a) {
 int TokenCreate(const cli::Invocation& inv) {
   const std::string serial = inv.vm["serial"].as<std::string>();
   if (!IsValidSerial(serial)) return cli::Fail(inv, InvalidArgument("--serial must be 1-64 of [A-Za-z0-9._-]"));
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   auto device = (*store)->GetDevice(serial);
   if (!device.ok()) return cli::Fail(inv, device.status());
@@ -132,7 +127,7 @@ Status CheckActionOptions(const cli::po::variables_map& vm) {
 
 int ActionCreate(const cli::Invocation& inv) {
   const auto& vm = inv.vm;
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   Action a;
   a.device_serial = vm["device"].as<std::string>();
@@ -167,7 +162,7 @@ int ActionCreate(const cli::Invocation& inv) {
 }
 
 int ActionCancel(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const int64_t id = inv.vm["id"].as<int64_t>();
   Action result;
@@ -209,7 +204,7 @@ int ActionCancel(const cli::Invocation& inv) {
 }
 
 int ActionList(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   auto device = cli::OptionalString(inv.vm, "device");
   auto actions = device ? (*store)->ListActions(*device, inv.vm.count("open") > 0) : (*store)->ListAllActions();
@@ -228,7 +223,7 @@ int ActionList(const cli::Invocation& inv) {
 }
 
 int DeviceList(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   auto devices = (*store)->ListDevices();
   if (!devices.ok()) return cli::Fail(inv, devices.status());
@@ -246,7 +241,7 @@ int DeviceList(const cli::Invocation& inv) {
 }
 
 int DeviceShow(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const std::string serial = inv.vm["serial"].as<std::string>();
   auto d = (*store)->GetDevice(serial);
@@ -284,7 +279,7 @@ int DeviceShow(const cli::Invocation& inv) {
 }
 
 int DeviceRevoke(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const std::string serial = inv.vm["serial"].as<std::string>();
   const std::string reason = inv.vm["reason"].as<std::string>();

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "data_store.h"
 #include "fw/clock.h"
 #include "fw/file_io.h"
 #include "fw/server/config.h"
@@ -28,30 +29,50 @@ Status MakeDir(const std::string& path, unsigned mode) {
   return IoError("cannot create " + path + ": " + ErrnoText(errno));
 }
 
+// fwserver.json as `fwserver init` writes it: the defaults, with "database" from --database when given.
+Result<std::string> InitialConfigJson(const cli::Invocation& inv) {
+  auto database = cli::OptionalString(inv.vm, "database");
+  if (!database) return DefaultConfigJson();
+  if (database->empty()) return InvalidArgument("--database: empty (a PostgreSQL URI or an SQLite file path)");
+  nlohmann::json doc = nlohmann::json::parse(DefaultConfigJson());
+  doc["database"] = *database;
+  return doc.dump(2) + "\n";
+}
+
 // Creates the data directory's skeleton: the repository directory, audit/ (the default heads
 // file's place), the store (migrated), and fwserver.json last — its presence is what "initialised" means.
+// With --database URI (PostgreSQL) the database is reached and migrated before anything is written.
 int Init(const cli::Invocation& inv) {
   const std::string dir = inv.vm["data"].as<std::string>();
   const std::string config = dir + "/fwserver.json";
   if (fs::exists(config)) {
     return cli::Fail(inv, FailedPrecondition(config + " exists: this data directory is already initialised"));
   }
+  auto text = InitialConfigJson(inv);
+  if (!text.ok()) return cli::Fail(inv, text.status());
+  auto parsed = ParseConfig(*text, dir);
+  if (!parsed.ok()) return cli::Fail(inv, parsed.status().WithContext("--database"));
+  const std::string database = parsed->database;  // an absolute SQLite path or a PostgreSQL URI
+  const bool postgres = IsPostgresDatabase(database);
+  if (postgres) {  // nothing is written when the database cannot be reached
+    auto store = OpenStore(database);
+    if (!store.ok()) return cli::Fail(inv, ScrubPassword(store.status(), database).WithContext("--database"));
+  }
   for (const auto& [path, mode] :
        {std::pair<std::string, unsigned>{dir, 0750}, {dir + "/repo", 0755}, {dir + "/audit", 0750}}) {
     if (Status s = MakeDir(path, mode); !s.ok()) return cli::Fail(inv, s);
   }
-  auto store = OpenSqliteStore(StorePath(dir), /*create=*/true);
-  if (!store.ok()) return cli::Fail(inv, store.status().WithContext("creating " + StorePath(dir)));
-  store->reset();
-  if (Status s = WriteFileAtomic(config, DefaultConfigJson(), 0640); !s.ok()) return cli::Fail(inv, s);
+  if (!postgres) {
+    auto store = OpenStore(database, /*create=*/true);
+    if (!store.ok()) return cli::Fail(inv, store.status().WithContext("creating " + database));
+  }
+  if (Status s = WriteFileAtomic(config, *text, 0640); !s.ok()) return cli::Fail(inv, s);
+  const std::string shown = RedactDatabase(database);
   if (inv.json) {
-    cli::PrintJson({{"ok", true},
-                    {"config", config},
-                    {"store", StorePath(dir)},
-                    {"repository", dir + "/repo"},
-                    {"audit", dir + "/audit"}});
+    cli::PrintJson(
+        {{"ok", true}, {"config", config}, {"store", shown}, {"repository", dir + "/repo"}, {"audit", dir + "/audit"}});
   } else {
-    std::cout << "initialised " << dir << ": fwserver.json, server.db, repo/, audit/\n"
+    std::cout << "initialised " << dir << ": fwserver.json, repo/, audit/; store " << shown << "\n"
               << "next: fwserver ca init --data " << dir << "; fwserver issuer --data " << dir
               << " &; fwserver run --data " << dir << "\n";
   }
@@ -106,12 +127,17 @@ int Run(const cli::Invocation& inv) {
 }  // namespace
 
 void AddServerCommands(cli::Program& p) {
-  p.commands.push_back({"init", "make a data directory: fwserver.json (defaults), server.db, repo/", "--data DIR",
-                        [](po::options_description& o, po::positional_options_description&) {
-                          o.add_options()("data", po::value<std::string>()->required(),
-                                          "the data directory to create (docs/fleet-server.md)");
-                        },
-                        Init});
+  p.commands.push_back(
+      {"init", "make a data directory: fwserver.json (defaults), the store (server.db or --database), repo/",
+       "--data DIR [--database URI]",
+       [](po::options_description& o, po::positional_options_description&) {
+         o.add_options()("data", po::value<std::string>()->required(),
+                         "the data directory to create (docs/fleet-server.md)")(
+             "database", po::value<std::string>(),
+             "the store: a PostgreSQL URI (postgresql://USER@HOST/DB; the database must exist and is migrated "
+             "now) or an SQLite file path, relative to DIR (default server.db); docs/deployment.md");
+       },
+       Init});
   p.commands.push_back(
       {"run", "serve the device port (mutual TLS), the repository and the operator port until SIGTERM",
        "--data DIR [--port N] [--address A] [--operator-port N]",

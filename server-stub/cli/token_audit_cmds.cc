@@ -1,7 +1,7 @@
-// fwserver's offline operator-token and audit commands (store component), straight on
-// DIR/server.db like device_cmds.cc: `token create|list|revoke` (the bootstrap of the operator
-// API: docs/fleet-operator.md) and `audit verify|list|export-head` (docs/fleet-audit.md).
-// Exit codes: docs/exit-codes.md — 2 usage, 3 the audit log or heads file is tampered with or
+// fwserver's offline operator-token and audit commands (store component), on the data
+// directory's store (data_store.h: fwserver.json's "database", SQLite or PostgreSQL) like device_cmds.cc: `token
+// create|list|revoke` (the bootstrap of the operator API: docs/fleet-operator.md) and `audit verify|list|export-head`
+// (docs/fleet-audit.md). Exit codes: docs/exit-codes.md — 2 usage, 3 the audit log or heads file is tampered with or
 // malformed (as `fwupdate journal verify` reports a damaged chain), 4 no store / no heads file / no
 // such token, 5 refused by state (token already revoked; a heads file the database is behind).
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "data_store.h"
 #include "fw/crypto.h"
 #include "fw/encoding.h"
 #include "fw/server/audit.h"
@@ -26,18 +27,12 @@ namespace {
 using Json = nlohmann::json;
 
 void DataOption(cli::po::options_description& o) {
-  o.add_options()("data", cli::po::value<std::string>()->required(), "the server's data directory (DIR/server.db)");
+  o.add_options()("data", cli::po::value<std::string>()->required(),
+                  "the server's data directory (its fwserver.json names the database)");
 }
 
 void HeadsOption(cli::po::options_description& o) {
   o.add_options()("heads", cli::po::value<std::string>(), "heads file (default DIR/audit/heads.jsonl)");
-}
-
-Result<std::unique_ptr<Store>> OpenStore(const cli::Invocation& inv) {
-  const std::string dir = inv.vm["data"].as<std::string>();
-  auto store = OpenSqliteStore(StorePath(dir), /*create=*/false);
-  if (!store.ok()) return store.status().WithContext("opening " + StorePath(dir) + " (made by 'fwserver init')");
-  return store;
 }
 
 std::string HeadsPath(const cli::Invocation& inv) {
@@ -61,7 +56,7 @@ Status CheckTokenOptions(const cli::po::variables_map& vm) {
 }
 
 int TokenCreate(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   OperatorToken record;
   record.name = inv.vm["name"].as<std::string>();
@@ -96,7 +91,7 @@ int TokenCreate(const cli::Invocation& inv) {
 }
 
 int TokenList(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   auto tokens = (*store)->ListOperatorTokens();
   if (!tokens.ok()) return cli::Fail(inv, tokens.status());
@@ -115,7 +110,7 @@ int TokenList(const cli::Invocation& inv) {
 }
 
 int TokenRevoke(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const int64_t id = inv.vm["id"].as<int64_t>();
   OperatorToken after;
@@ -142,7 +137,7 @@ int TokenRevoke(const cli::Invocation& inv) {
 }
 
 int AuditVerify(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const std::string heads = HeadsPath(inv);
   std::error_code ec;
@@ -174,7 +169,7 @@ int AuditVerify(const cli::Invocation& inv) {
 }
 
 int AuditList(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   auto rows = (*store)->ListAudit(inv.vm["after"].as<int64_t>(), inv.vm["limit"].as<int64_t>());
   if (!rows.ok()) return cli::Fail(inv, rows.status());
@@ -194,7 +189,7 @@ int AuditList(const cli::Invocation& inv) {
 }
 
 int AuditExportHead(const cli::Invocation& inv) {
-  auto store = OpenStore(inv);
+  auto store = OpenDataStore(inv);
   if (!store.ok()) return cli::Fail(inv, store.status());
   const std::string heads = HeadsPath(inv);
   auto wrote = ExportAuditHead(**store, heads, Now());

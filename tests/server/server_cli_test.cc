@@ -17,6 +17,7 @@ using Json = nlohmann::json;
 class ServerCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    fw::testing::WriteFile(dir_.path() + "/fwserver.json", "{}\n");  // every default: DIR/server.db
     auto s = OpenSqliteStore(StorePath(dir_.path()));
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);

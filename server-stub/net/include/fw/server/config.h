@@ -5,7 +5,7 @@
 //    strictly: a JSON object of known keys only (an unknown or misspelt key is refused, naming
 //    it), every value of the right type and inside its bounds, exactly one of issuer.socket and
 //    issuer.key. Missing keys take the defaults below. Relative paths are resolved against DIR;
-//    the result carries absolute paths.
+//    the result carries absolute paths ("database" as a PostgreSQL URI is not a path: kept as is).
 //  - DefaultConfigJson() is what `fwserver init` writes: every key with its default value.
 //  - ParseConfig is pure (fuzzed): it names each webhook's secret_file but does not read it.
 //    LoadConfig() then reads every secret file (LoadWebhookSecrets): a missing one is kNotFound,
@@ -93,7 +93,7 @@ struct ServerConfig {
   // Data.
   std::string repository_dir;  // default DIR/repo
   std::string repository_url = "/repo/";
-  std::string database;  // default DIR/server.db
+  std::string database;  // default DIR/server.db; a "postgresql://" or "postgres://" URI is kept as written
   // Issuer: exactly one of a Unix socket (`fwserver issuer`) or a signer spec (pkcs11: URI).
   std::string issuer_socket;  // default DIR/issuer.sock
   std::string issuer_key;
