@@ -79,6 +79,28 @@ TEST(PgStore, RefusedWritesAreFailedPreconditionsWithPostgresMessage) {
   EXPECT_TRUE(store->Ping().ok());
 }
 
+TEST(PgStore, TextWithANulByteOrBadUtf8IsRefusedNotCutShort) {
+  fw::testing::PgTestDatabase db;  // on the fw_pg cluster (FW_TEST_PG_URI), dropped afterwards
+  ASSERT_EQ(db.error(), "");
+  auto store = Open(db.uri());
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateDevice(MakeDevice("T-1")).ok());
+  // libpq would cut "T-1\0x" at the NUL and find T-1.
+  auto found = store->GetDevice(std::string("T-1\0x", 5));
+  EXPECT_EQ(found.status().code(), ErrorCode::kInvalidArgument) << found.status().ToString();
+  EXPECT_NE(found.status().message().find("NUL byte"), std::string::npos) << found.status().message();
+  Status cut = store->SetDeviceState("T-1", DeviceState::kQuarantined, std::string("a\0b", 3));
+  EXPECT_EQ(cut.code(), ErrorCode::kInvalidArgument) << cut.ToString();
+  auto stored = store->GetDevice("T-1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->state, DeviceState::kActive) << "nothing written";
+  // Invalid UTF-8 (SQLSTATE 22021) is the caller's input too, not an internal error.
+  Status bad = store->SetDeviceState("T-1", DeviceState::kQuarantined, "\xff\xfe");
+  EXPECT_EQ(bad.code(), ErrorCode::kInvalidArgument) << bad.ToString();
+  // The statement is usable again after a Reset: the next good call works.
+  EXPECT_TRUE(store->SetDeviceState("T-1", DeviceState::kQuarantined, "ok").ok());
+}
+
 TEST(PgStore, AnUnreachableDatabaseIsAnIoErrorThatNeverShowsThePassword) {
   for (const std::string uri : {
            "postgresql://fleet:s3cr3t-pw@/fleet?host=/tmp/fw-pgstore-no-such-dir/sock",

@@ -88,6 +88,8 @@ Status MapError(std::string_view sqlstate, const std::string& message, bool conn
   if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "57014") return Timeout(msg);
   if (sqlstate.starts_with("53")) return ResourceExhausted(msg);
   if (sqlstate == "XX001" || sqlstate == "XX002") return Corrupt(msg);
+  // Text PostgreSQL refuses (invalid UTF-8, a character the encoding lacks): the caller's input, not a bug.
+  if (sqlstate == "22021" || sqlstate == "22P05") return InvalidArgument(msg);
   return Internal(msg + " (SQLSTATE " + std::string(sqlstate) + ")");
 }
 
@@ -146,9 +148,18 @@ class PgStmt final : public SqlStmt::Backend {
   }
 
   void BindInt(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
-  void BindText(int index, std::string_view text) override { Set(index, std::string(text), kTextOid); }
+  void BindText(int index, std::string_view text) override {
+    // libpq sends text parameters as C strings: a NUL byte would silently cut the value there (a lookup of
+    // "T-1\0x" would find T-1). Refused instead, at the next Step/Run.
+    if (text.find('\0') != std::string_view::npos && bind_error_.ok()) {
+      bind_error_ = InvalidArgument("parameter " + std::to_string(index) +
+                                    " holds a NUL byte, which PostgreSQL text cannot store");
+    }
+    Set(index, std::string(text), kTextOid);
+  }
   void BindNull(int index) override { Set(index, std::nullopt, 0); }
   Result<bool> Step() override {
+    if (!bind_error_.ok()) return bind_error_;
     if (!result_) {
       FW_ASSIGN_OR_RETURN(result_, conn_->Execute(sql_, &params_, read_));
       rows_ = PQntuples(result_.get());
@@ -163,6 +174,7 @@ class PgStmt final : public SqlStmt::Backend {
   }
   Status Reset() override {
     result_.reset();
+    bind_error_ = Status::Ok();
     params_.values.assign(static_cast<size_t>(placeholders_), std::nullopt);
     params_.types.assign(static_cast<size_t>(placeholders_), 0);
     rows_ = 0;
@@ -203,6 +215,7 @@ class PgStmt final : public SqlStmt::Backend {
   int placeholders_;
   bool read_;
   Params params_;
+  Status bind_error_;  // a BindText refused since the last Reset
   PgResultPtr result_;
   int rows_ = 0;
   int row_ = -1;

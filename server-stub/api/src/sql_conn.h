@@ -18,10 +18,12 @@
 //  - Errors map to ErrorCode by the table in fw/sqlite.h (SQLite) or by SQLSTATE (PostgreSQL):
 //    class 23 -> kFailedPrecondition; 40001/40P01/55P03/57014 -> kTimeout; class 08 (but 08P01 on a
 //    live connection: a bug), 57P0x (shutdown) or a lost connection -> kIoError "database unreachable:
-//    <uri>: ..."; class 53 -> kResourceExhausted; XX001/XX002 -> kCorrupt; anything else kInternal
-//    (with the SQLSTATE). Messages carry the database's primary message and detail; never a password.
-//    COMMIT of a transaction PostgreSQL aborted (a failed statement the caller carried on after) is
-//    kInternal, never a false OK.
+//    <uri>: ..."; class 53 -> kResourceExhausted; XX001/XX002 -> kCorrupt; 22021/22P05 (text the
+//    database refuses: invalid UTF-8) -> kInvalidArgument; anything else kInternal (with the SQLSTATE).
+//    A text value holding a NUL byte is refused (kInvalidArgument at Step/Run) on PostgreSQL, whose
+//    text cannot hold one (libpq would silently cut it there). Messages carry the database's primary message and
+//    detail; never a password. COMMIT of a transaction PostgreSQL aborted (a failed statement the caller carried on
+//    after) is kInternal, never a false OK.
 //  - PostgreSQL: a lost connection is re-established (PQreset) by the next call made outside a
 //    transaction; a read (a SELECT) outside a transaction, and Begin(), are retried once on a fresh
 //    connection when the old one turns out to be dead. Inside a transaction nothing is retried: the
