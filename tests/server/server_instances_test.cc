@@ -23,6 +23,7 @@
 #include "instances_testing.h"
 #include "testing.h"
 #include "tls_testing.h"
+#include "webhook_receiver.h"
 
 namespace fw::server {
 namespace {
@@ -35,41 +36,9 @@ using testing::TlsClient;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
-// Records every request; answers 200.
-struct Received {
-  std::mutex mu;
-  std::vector<Request> requests;
-};
-class ReceiverHandler final : public RequestHandler {
- public:
-  explicit ReceiverHandler(Received& r) : r_(r) {}
-  Response Handle(const Request& request) override {
-    std::lock_guard<std::mutex> lock(r_.mu);
-    r_.requests.push_back(request);
-    Response resp;
-    resp.body = "ok";
-    return resp;
-  }
-  uint64_t MaxBodyBytes(const std::string&, const std::string&) const override { return 65536; }
-
- private:
-  Received& r_;
-};
-
-std::vector<std::string> Lines(const std::string& path) {
-  std::vector<std::string> out;
-  if (!fs::exists(path)) return out;
-  std::string text = ReadFile(path), line;
-  for (char ch : text) {
-    if (ch == '\n') {
-      out.push_back(line);
-      line.clear();
-    } else {
-      line.push_back(ch);
-    }
-  }
-  return out;
-}
+using webhook_test::Lines;
+using webhook_test::Received;
+using webhook_test::ReceiverHandler;
 
 class InstancesTest : public ::testing::TestWithParam<testing::InstanceBackend> {
  protected:
