@@ -270,6 +270,13 @@ TEST_F(RestoreTest, UnknownActionIsAConflictAndIdsStayAboveWhatTheTerminalSaw) {
   EXPECT_EQ(Post("/v1/checkin", body.dump(), t.peer).status, 200);
   EXPECT_EQ(Audit("action.id_floor").size(), 1u);
   EXPECT_EQ(AddAction("T-1"), second + 2);
+  // A terminal that lies about what it saw cannot push the fleet's ids towards INT64_MAX.
+  for (int64_t lie : {INT64_MAX, second + 3 + 1'000'000}) {
+    body["max_action_id"] = lie;
+    EXPECT_EQ(Post("/v1/checkin", body.dump(), t.peer).status, 200);
+    EXPECT_EQ(*store_->NextActionId(), second + 3) << lie;
+  }
+  EXPECT_EQ(Audit("action.id_floor").size(), 1u);
 }
 
 TEST_F(RestoreTest, TheNextCheckinHealsTheInventory) {

@@ -42,6 +42,9 @@ void StartEpochAfterRestore(witness::State& state, const WitnessReceiptReport& r
 Result<bool> RaiseActionIdFloor(Store& store, int64_t seen, const std::string& serial, int64_t now_s) {
   FW_ASSIGN_OR_RETURN(int64_t next, store.NextActionId());
   if (seen < next) return false;
+  // A lying terminal must not push the id space towards INT64_MAX for the whole fleet: a restore loses
+  // the actions made since the backup, never a million more than the database has issued.
+  if (seen - next >= kMaxActionIdFloorJump) return false;
   FW_RETURN_IF_ERROR(store.SetSetting(kActionIdFloorSetting, std::to_string(seen)));
   const nlohmann::json before = {{"next_action_id", next}};
   const nlohmann::json after = {{"next_action_id", seen + 1},

@@ -27,6 +27,9 @@
 namespace fw::server::restore {
 
 inline constexpr const char* kReceiptKeySetting = "witness_receipt_key";
+// A reported max_action_id this far (or further) above NextActionId() is not believed: no restore loses a
+// million actions, and a compromised terminal must not exhaust the fleet's id space.
+inline constexpr int64_t kMaxActionIdFloorJump = 1'000'000;
 
 // The receipt key (64 lower-case hex), created when absent (the first writer wins).
 Result<std::string> ReceiptKey(Store& store);
@@ -39,8 +42,9 @@ bool ReceiptAhead(std::string_view key_hex, std::string_view serial, const witne
 // epoch above the receipt's so no segment of the lost epoch can be mixed in).
 void StartEpochAfterRestore(witness::State& state, const WitnessReceiptReport& receipt);
 
-// Inside the caller's transaction: raises the floor to `seen` when seen >= NextActionId(); true when it did
-// (with its audit row, actor "system", object "setting:action_id_floor").
+// Inside the caller's transaction: raises the floor to `seen` when NextActionId() <= seen < NextActionId() +
+// kMaxActionIdFloorJump; true when it did (with its audit row, actor "system", object
+// "setting:action_id_floor").
 Result<bool> RaiseActionIdFloor(Store& store, int64_t seen, const std::string& serial, int64_t now_s);
 
 }  // namespace fw::server::restore
