@@ -188,6 +188,42 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("Ping"));
     return inner_->Ping();
   }
+  Result<std::vector<DeviceCount>> CountDevices() override {
+    FW_RETURN_IF_ERROR(Check("CountDevices"));
+    return inner_->CountDevices();
+  }
+  Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) override {
+    FW_RETURN_IF_ERROR(Check("AddCheckinCounts"));
+    return inner_->AddCheckinCounts(bucket_counts);
+  }
+  Result<std::vector<std::pair<int64_t, int64_t>>> ListCheckinCounts(int64_t from_s) override {
+    FW_RETURN_IF_ERROR(Check("ListCheckinCounts"));
+    return inner_->ListCheckinCounts(from_s);
+  }
+  Result<int64_t> PurgeCheckinCountsBefore(int64_t before_s) override {
+    FW_RETURN_IF_ERROR(Check("PurgeCheckinCountsBefore"));
+    return inner_->PurgeCheckinCountsBefore(before_s);
+  }
+  Result<std::vector<Alert>> ListRecentAlerts(const std::vector<std::string>& kinds, int64_t limit) override {
+    FW_RETURN_IF_ERROR(Check("ListRecentAlerts"));
+    return inner_->ListRecentAlerts(kinds, limit);
+  }
+  Status AddUiSession(const UiSession& session) override {
+    FW_RETURN_IF_ERROR(Check("AddUiSession"));
+    return inner_->AddUiSession(session);
+  }
+  Result<std::optional<UiSession>> GetUiSession(const std::string& session_sha256_hex) override {
+    FW_RETURN_IF_ERROR(Check("GetUiSession"));
+    return inner_->GetUiSession(session_sha256_hex);
+  }
+  Status DeleteUiSession(const std::string& session_sha256_hex) override {
+    FW_RETURN_IF_ERROR(Check("DeleteUiSession"));
+    return inner_->DeleteUiSession(session_sha256_hex);
+  }
+  Result<int64_t> PurgeUiSessions(int64_t now_s) override {
+    FW_RETURN_IF_ERROR(Check("PurgeUiSessions"));
+    return inner_->PurgeUiSessions(now_s);
+  }
   Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) override {
     FW_RETURN_IF_ERROR(Check("TryLease"));
     return inner_->TryLease(name, holder, now_s, ttl_s);

@@ -101,6 +101,16 @@ class SqlStore final : public Store {
   Status DeleteSetting(const std::string& key) override;
   Result<std::vector<std::string>> ListSettingKeys(const std::string& prefix) override;
   Status Ping() override;
+  // sql_store_dash.cc (issue 20)
+  Result<std::vector<DeviceCount>> CountDevices() override;
+  Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> ListCheckinCounts(int64_t from_s) override;
+  Result<int64_t> PurgeCheckinCountsBefore(int64_t before_s) override;
+  Result<std::vector<Alert>> ListRecentAlerts(const std::vector<std::string>& kinds, int64_t limit) override;
+  Status AddUiSession(const UiSession& session) override;
+  Result<std::optional<UiSession>> GetUiSession(const std::string& session_sha256_hex) override;
+  Status DeleteUiSession(const std::string& session_sha256_hex) override;
+  Result<int64_t> PurgeUiSessions(int64_t now_s) override;
   Result<bool> TryLease(const std::string& name, const std::string& holder, int64_t now_s, int64_t ttl_s) override;
   Status ReleaseLease(const std::string& name, const std::string& holder) override;
 

@@ -10,6 +10,7 @@
 
 #include "fw/file_io.h"
 #include "fw/open_signer.h"
+#include "fw/server/dashboard.h"
 #include "fw/server/device_api.h"
 #include "fw/server/operator_api.h"
 #include "fw/server/shared_ticket_keys.h"
@@ -159,8 +160,8 @@ Status StartOperatorPort(FleetServer& fleet, const ServerConfig& config, const A
   api.vault = fleet.vault;
   std::vector<std::unique_ptr<RequestHandler>> handlers;
   for (int i = 0; i < op.threads; ++i) {
-    FW_ASSIGN_OR_RETURN(auto handler, OpenOperatorApi(api, *fleet.metrics, clock).WithContext("operator API"));
-    handlers.push_back(std::move(handler));
+    FW_ASSIGN_OR_RETURN(auto handler, OpenOperatorApiHandler(api, *fleet.metrics, clock).WithContext("operator API"));
+    handlers.push_back(MakeOperatorPort(std::move(handler), DashboardConfig{}, clock));
   }
   o.address = op.listen_address;
   o.port = op.port;

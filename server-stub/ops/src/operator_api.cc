@@ -162,11 +162,15 @@ uint64_t OperatorApi::MaxBodyBytes(const std::string& method, const std::string&
   return MaxBodyFor(method, SplitTarget(target).first);
 }
 
-Response OperatorApi::Handle(const Request& request) {
+Response OperatorApi::Handle(const Request& request) { return Observe(request, std::nullopt); }
+
+Response OperatorApi::HandleAs(const Request& request, int64_t token_id) { return Observe(request, token_id); }
+
+Response OperatorApi::Observe(const Request& request, std::optional<int64_t> as_token) {
   const int64_t start = clock_.MonotonicMs();
   Response r;
   try {
-    r = Dispatch(request);
+    r = Dispatch(request, as_token);
   } catch (const std::exception& e) {  // a bug (e.g. bad_alloc): never let it reach the transport
     r = Error(500, "internal", e.what());
   }
@@ -181,7 +185,7 @@ Response OperatorApi::Handle(const Request& request) {
   return r;
 }
 
-Response OperatorApi::Dispatch(const Request& request) {
+Response OperatorApi::Dispatch(const Request& request, std::optional<int64_t> as_token) {
   auto [path, raw_query] = SplitTarget(request.target);
   if (path.empty() || path[0] != '/') return Error(404, "not_found", "no route " + path);
   const auto parts = Split(path);
@@ -203,7 +207,8 @@ Response OperatorApi::Dispatch(const Request& request) {
   }
   Call call{request, path, {}, raw_query, std::move(pieces), std::nullopt, Role::kViewer, ""};
   if (route->min_role) {
-    auto auth = Authenticate(*store_, request.Header("authorization"), Now());
+    auto auth = as_token ? AuthenticateId(*store_, *as_token, Now())
+                         : Authenticate(*store_, request.Header("authorization"), Now());
     if (!auth.ok()) return FromStatus(auth.status());
     if (!auth->token) {
       return Error(401, "unauthenticated", auth->reason)
@@ -322,24 +327,33 @@ std::vector<OperatorRouteInfo> OperatorRoutes() {
   return out;
 }
 
-Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
-                                                        Clock& clock) {
+Result<std::unique_ptr<OperatorApiHandler>> OpenOperatorApiHandler(const OperatorApiConfig& config, Metrics& metrics,
+                                                                   Clock& clock) {
+  FW_ASSIGN_OR_RETURN(auto store, OpenStore(config.db_path, /*create=*/true));
+  return OpenOperatorApiHandler(config, std::move(store), metrics, clock);
+}
+
+Result<std::unique_ptr<OperatorApiHandler>> OpenOperatorApiHandler(const OperatorApiConfig& config,
+                                                                   std::unique_ptr<Store> store, Metrics& metrics,
+                                                                   Clock& clock) {
+  if (store == nullptr) return InvalidArgument("operator API: no store");
   OperatorApiConfig c = config;
   if (!c.vault) {
     FW_ASSIGN_OR_RETURN(c.vault, MakeVault(""));  // no key configured: segments stored as sent
   }
-  FW_ASSIGN_OR_RETURN(auto store, OpenStore(c.db_path, /*create=*/true));
-  return OpenOperatorApi(c, std::move(store), metrics, clock);
+  return std::unique_ptr<OperatorApiHandler>(new ops::OperatorApi(c, std::move(store), metrics, clock));
+}
+
+Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
+                                                        Clock& clock) {
+  FW_ASSIGN_OR_RETURN(auto api, OpenOperatorApiHandler(config, metrics, clock));
+  return std::unique_ptr<RequestHandler>(std::move(api));
 }
 
 Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, std::unique_ptr<Store> store,
                                                         Metrics& metrics, Clock& clock) {
-  if (store == nullptr) return InvalidArgument("operator API: no store");
-  OperatorApiConfig c = config;
-  if (!c.vault) {
-    FW_ASSIGN_OR_RETURN(c.vault, MakeVault(""));
-  }
-  return std::unique_ptr<RequestHandler>(new ops::OperatorApi(c, std::move(store), metrics, clock));
+  FW_ASSIGN_OR_RETURN(auto api, OpenOperatorApiHandler(config, std::move(store), metrics, clock));
+  return std::unique_ptr<RequestHandler>(std::move(api));
 }
 
 }  // namespace fw::server

@@ -53,6 +53,8 @@ bool WellFormedToken(std::string_view token) {
   return Base64UrlDecode(token.substr(kTokenPrefix.size())).ok();
 }
 
+AuthResult Check(std::optional<OperatorToken> found, int64_t now_s);
+
 AuthResult Fail(AuthFailure failure, std::string reason) {
   AuthResult r;
   r.failure = failure;
@@ -75,6 +77,16 @@ Result<AuthResult> Authenticate(Store& store, std::string_view header, int64_t n
     return Fail(AuthFailure::kMalformed, "malformed token: expected ptfw_op_ and 43 base64url characters");
   }
   FW_ASSIGN_OR_RETURN(auto found, store.GetOperatorTokenByHash(HashOperatorToken(token)));
+  return Check(std::move(found), now_s);
+}
+
+Result<AuthResult> AuthenticateId(Store& store, int64_t token_id, int64_t now_s) {
+  FW_ASSIGN_OR_RETURN(auto found, store.GetOperatorToken(token_id));
+  return Check(std::move(found), now_s);
+}
+
+namespace {
+AuthResult Check(std::optional<OperatorToken> found, int64_t now_s) {
   if (!found) return Fail(AuthFailure::kUnknown, "unknown token");
   if (found->revoked_s) {
     return Fail(AuthFailure::kRevoked, "token " + std::to_string(found->id) + " (" + found->name + ") was revoked");
@@ -87,6 +99,7 @@ Result<AuthResult> Authenticate(Store& store, std::string_view header, int64_t n
   r.token = std::move(*found);
   return r;
 }
+}  // namespace
 
 std::string TokenActor(const OperatorToken& token) { return "token:" + std::to_string(token.id) + ":" + token.name; }
 

@@ -40,11 +40,13 @@ struct Call {
   std::string actor;  // TokenActor
 };
 
-class OperatorApi final : public RequestHandler {
+class OperatorApi final : public OperatorApiHandler {
  public:
   OperatorApi(const OperatorApiConfig& config, std::unique_ptr<Store> store, Metrics& metrics, Clock& clock);
 
   Response Handle(const Request& request) override;
+  Response HandleAs(const Request& request, int64_t token_id) override;
+  Store& store() override { return *store_; }
   uint64_t MaxBodyBytes(const std::string& method, const std::string& target) const override;
 
   using Fn = Response (OperatorApi::*)(Call&);
@@ -58,7 +60,9 @@ class OperatorApi final : public RequestHandler {
   static const std::vector<Route>& Routes();
 
  private:
-  Response Dispatch(const Request& request);
+  // as_token: the id of an already-authenticated token (HandleAs), else the Authorization header decides.
+  Response Dispatch(const Request& request, std::optional<int64_t> as_token);
+  Response Observe(const Request& request, std::optional<int64_t> as_token);
   int64_t Now() const { return clock_.WallSeconds(); }
   // Parses the call's query against `allowed`; false (and *error set) when refused.
   bool Query(Call& call, std::initializer_list<QueryParamSpec> allowed, Response* error);

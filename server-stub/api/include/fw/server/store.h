@@ -266,6 +266,25 @@ struct SegmentRecord {
   std::string body;  // the segment as uploaded (JSONL text); empty in listings
 };
 
+// Issue 20: devices per (version, state) (Store::CountDevices).
+struct DeviceCount {
+  std::string version;  // "" before the first check-in
+  DeviceState state = DeviceState::kActive;
+  int64_t devices = 0;
+};
+
+// Check-ins are counted per bucket of this many seconds (Store::AddCheckinCounts).
+inline constexpr int64_t kCheckinBucketSeconds = 300;
+
+// A dashboard login session (docs/dashboard.md): made from an operator token; the token is re-read
+// on every request (revoking the token ends its sessions).
+struct UiSession {
+  std::string session_sha256_hex;  // SHA-256 of the cookie value, lower-case hex
+  int64_t token_id = 0;
+  int64_t created_s = 0;
+  int64_t expires_s = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -407,6 +426,23 @@ class Store {
   virtual Status BumpRolloutCounter(int64_t rollout_id, int64_t group_index, const std::string& name,
                                     int64_t delta) = 0;
   virtual Result<std::vector<RolloutCounter>> ListRolloutCounters(int64_t rollout_id) = 0;  // by group, name
+
+  // Issue 20: the dashboard.
+  // Devices per (version, state): the fleet overview's counts, one GROUP BY (never a full device read).
+  virtual Result<std::vector<DeviceCount>> CountDevices() = 0;  // by version, state
+  // Adds check-ins to per-bucket counters (bucket_s = start of a kCheckinBucketSeconds bucket; an
+  // existing bucket is increased, not replaced: several processes add to the same bucket).
+  virtual Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) = 0;
+  // Buckets with bucket_s >= from_s, oldest first: (bucket_s, check-ins).
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> ListCheckinCounts(int64_t from_s) = 0;
+  virtual Result<int64_t> PurgeCheckinCountsBefore(int64_t before_s) = 0;  // how many buckets deleted
+  // The newest alerts (by id, newest first) whose kind is one of `kinds`, at most limit.
+  virtual Result<std::vector<Alert>> ListRecentAlerts(const std::vector<std::string>& kinds, int64_t limit) = 0;
+  // Dashboard sessions (docs/dashboard.md): stored by the SHA-256 of the cookie's value only.
+  virtual Status AddUiSession(const UiSession& session) = 0;  // kFailedPrecondition on a duplicate hash
+  virtual Result<std::optional<UiSession>> GetUiSession(const std::string& session_sha256_hex) = 0;
+  virtual Status DeleteUiSession(const std::string& session_sha256_hex) = 0;  // absent: OK
+  virtual Result<int64_t> PurgeUiSessions(int64_t now_s) = 0;                 // expired ones; how many
 
   // Journal segments.
   virtual Status AddSegment(const SegmentRecord& segment) = 0;

@@ -54,6 +54,24 @@ struct OperatorRouteInfo {
 };
 std::vector<OperatorRouteInfo> OperatorRoutes();
 
+// The operator API handler with the two entry points the dashboard (fw/server/dashboard.h) needs.
+class OperatorApiHandler : public RequestHandler {
+ public:
+  // Serves `request` as the holder of the token with id `token_id` (a dashboard session made from it):
+  // the Authorization header is ignored; the token is re-read from the store, so a revoked or expired
+  // token is 401 unauthenticated, and its role decides exactly as for a bearer request.
+  virtual Response HandleAs(const Request& request, int64_t token_id) = 0;
+  // This handler's store connection (same thread only): the dashboard's sessions live there too.
+  virtual Store& store() = 0;
+};
+
+// Opens the operator API over its own store connection (config.db_path).
+Result<std::unique_ptr<OperatorApiHandler>> OpenOperatorApiHandler(const OperatorApiConfig& config, Metrics& metrics,
+                                                                   Clock& clock);
+Result<std::unique_ptr<OperatorApiHandler>> OpenOperatorApiHandler(const OperatorApiConfig& config,
+                                                                   std::unique_ptr<Store> store, Metrics& metrics,
+                                                                   Clock& clock);
+
 Result<std::unique_ptr<RequestHandler>> OpenOperatorApi(const OperatorApiConfig& config, Metrics& metrics,
                                                         Clock& clock);
 // The same over a store the caller opened (tests wrap one to make it fail; config.db_path unused).

@@ -43,6 +43,8 @@ struct AuthResult {
   std::string reason;  // for the 401 message
 };
 Result<AuthResult> Authenticate(Store& store, std::string_view authorization_header, int64_t now_s);
+// The same checks for a token known by id (a dashboard session): unknown, revoked or expired -> no token.
+Result<AuthResult> AuthenticateId(Store& store, int64_t token_id, int64_t now_s);
 
 // The audit actor of a token: "token:<id>:<name>".
 std::string TokenActor(const OperatorToken& token);
