@@ -66,6 +66,7 @@ async function watch(page) {
 // A fresh context (cookie jar) with one page, logged in through the login form as `role`.
 async function session(browser, fx, role, viewport = { width: 1280, height: 800 }) {
   const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const seen = await watch(page);
   await login(page, fx, fx.tokens[role]);
