@@ -134,7 +134,11 @@ void VerifyBlock(Html& out, const json& v) {
 void AuditRow(Html& out, const json& row, int64_t bad_seq) {
   const int64_t seq = JInt(row, "seq");
   const bool untrusted = bad_seq > 0 && seq >= bad_seq;
-  out.Open("tr", {{"data-seq", Id(seq)}, {"class", untrusted ? "untrusted" : ""}});
+  if (untrusted) {
+    out.Open("tr", {{"data-seq", Id(seq)}, {"class", "untrusted"}});
+  } else {
+    out.Open("tr", {{"data-seq", Id(seq)}});
+  }
   out.Element("td", Id(seq));
   out.Element("td", Time(JInt(row, "time")));
   out.Element("td", JStr(row, "actor"));
