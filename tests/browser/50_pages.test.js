@@ -59,45 +59,53 @@ async function checkLayout(page, path, role, viewport) {
   assert.ok(overflow.scroll <= overflow.inner, `${path} at ${viewport.width}: no horizontal overflow (${overflow.scroll} > ${overflow.inner})`);
 }
 
+// One subtest per page (a failing page does not hide the others' results).
+async function checkPage(page, seen, path, ids, viewport) {
+  seen.clear();
+  const response = await page.goto(`${fx.url}${path}`);
+  assert.equal(response.status(), 200, path);
+  checkHeaders(response, path);
+  await checkLayout(page, path, 'approver', viewport);
+  for (const id of ids) assert.ok((await page.locator(id).count()) > 0, `${path}: ${id}`);
+  const refusals = await page.locator('.api-error').allInnerTexts();
+  assert.deepEqual(refusals, [], `${path}: no API refusal for an approver`);
+  if (path === '/ui/audit') assert.match(await page.locator('#audit-verify').innerText(), /^chain verified/);
+  if (path === '/ui/devices') {
+    const text = await page.locator('main').innerText();
+    for (const serial of fx.serials) assert.ok(text.includes(serial), `/ui/devices lists ${serial}`);
+  }
+  if (path === `/ui/rollouts/${fx.finished_rollout}`) {
+    assert.match(await page.locator('#rollout-state').innerText(), /finished/);
+  }
+  // A live page refreshes itself every 2 s: let it, and count what it reports too.
+  if ((await page.locator('#live').count()) > 0) await page.waitForTimeout(2500);
+  assert.deepEqual(seen.errors, [], `${path}: console errors, page errors or CSP violations`);
+}
+
 for (const viewport of VIEWPORTS) {
-  test(`every page as an approver at ${viewport.width}x${viewport.height}`, async () => {
+  test(`every page as an approver at ${viewport.width}x${viewport.height}`, async (t) => {
     const { context, page, seen } = await session(browser, fx, 'approver', viewport);
     for (const [path, ids] of PAGES) {
-      seen.clear();
-      const response = await page.goto(`${fx.url}${path}`);
-      assert.equal(response.status(), 200, path);
-      checkHeaders(response, path);
-      await checkLayout(page, path, 'approver', viewport);
-      for (const id of ids) assert.ok((await page.locator(id).count()) > 0, `${path}: ${id}`);
-      assert.equal(await page.locator('.api-error').count(), 0, `${path}: no API refusal for an approver`);
-      if (path === '/ui/audit') assert.match(await page.locator('#audit-verify').innerText(), /^chain verified/);
-      if (path === '/ui/devices') {
-        const text = await page.locator('main').innerText();
-        for (const serial of fx.serials) assert.ok(text.includes(serial), `/ui/devices lists ${serial}`);
-      }
-      if (path === `/ui/rollouts/${fx.finished_rollout}`) {
-        assert.match(await page.locator('#rollout-state').innerText(), /finished/);
-      }
-      // A live page refreshes itself every 2 s: let it, and count what it reports too.
-      if ((await page.locator('#live').count()) > 0) await page.waitForTimeout(2500);
-      assert.deepEqual(seen.errors, [], `${path}: console errors, page errors or CSP violations`);
+      await t.test(path, () => checkPage(page, seen, path, ids, viewport));
     }
     await context.close();
   });
 }
 
-test('every page as a viewer: clean too, and the audit log is refused with a message, not an empty table', async () => {
+test('every page as a viewer: clean too, and the audit log is refused with a message, not an empty table', async (t) => {
   const { context, page, seen } = await session(browser, fx, 'viewer');
   for (const [path] of PAGES) {
-    seen.clear();
-    const response = await page.goto(`${fx.url}${path}`);
-    assert.equal(response.status(), 200, path);
-    await checkLayout(page, path, 'viewer', { width: 1280 });
-    if (path === '/ui/audit') {
-      assert.match(await page.locator('.api-error').innerText(), /403|role|cannot/i);
-      assert.equal(await page.locator('#audit tbody tr').count(), 0);
-    }
-    assert.deepEqual(seen.errors, [], `${path}: console errors, page errors or CSP violations`);
+    await t.test(path, async () => {
+      seen.clear();
+      const response = await page.goto(`${fx.url}${path}`);
+      assert.equal(response.status(), 200, path);
+      await checkLayout(page, path, 'viewer', { width: 1280 });
+      if (path === '/ui/audit') {
+        assert.match(await page.locator('.api-error').innerText(), /403|role|cannot/i);
+        assert.equal(await page.locator('#audit tbody tr').count(), 0);
+      }
+      assert.deepEqual(seen.errors, [], `${path}: console errors, page errors or CSP violations`);
+    });
   }
   await context.close();
 });
