@@ -233,9 +233,9 @@ Status Fleet::SetupLabelsAndPilot() {
   const ApiAnswer created = Api("POST", "/v1/rollouts", pilot);
   FW_RETURN_IF_ERROR(Expect(created, 201, "creating the pilot rollout"));
   finished_rollout_ = created.body.value("id", int64_t{0});
-  FW_RETURN_IF_ERROR(Expect(Api("POST", "/v1/rollouts/" + std::to_string(finished_rollout_) + "/start",
-                                {{"reason", "pilot shops first"}}),
-                            200, "starting the pilot rollout"));
+  FW_RETURN_IF_ERROR(Expect(
+      Api("POST", "/v1/rollouts/" + std::to_string(finished_rollout_) + "/start", {{"reason", "pilot shops first"}}),
+      200, "starting the pilot rollout"));
   FW_RETURN_IF_ERROR(WaitState(finished_rollout_, "finished", 150));
   quarantined_serial_ = SerialOf(n - 2);
   FW_RETURN_IF_ERROR(Expect(
@@ -254,18 +254,17 @@ Status Fleet::CreateMainRollout() {
     }
   }
   runner_->Start();
-  const Json spec = {
-      {"name", "POS-X1 1.2.0 (all shops)"},
-      {"target", "fw-1.2.0.img"},
-      {"filter", {{"hardware_id", fleetsim::kHardwareId}, {"version_below", "1.2.0"}}},
-      {"groups",
-       {{{"name", "canary"}, {"devices", {SerialOf(0), SerialOf(2)}}, {"success_threshold", 100}},
-        {{"name", "rest"}, {"percent", 100}, {"success_threshold", 90}}}},
-      {"ramp", {{"start_per_minute", 1000}, {"max_per_minute", 1000}}},
-      {"abort", {{{"class", "health_failed"}, {"max_percent", 20}, {"min_sample", 3}}}},
-      {"action_timeout_seconds", 300},
-      {"retries", {{"download", 3}, {"timed_out", 3}}},
-      {"retry_backoff_seconds", 1}};
+  const Json spec = {{"name", "POS-X1 1.2.0 (all shops)"},
+                     {"target", "fw-1.2.0.img"},
+                     {"filter", {{"hardware_id", fleetsim::kHardwareId}, {"version_below", "1.2.0"}}},
+                     {"groups",
+                      {{{"name", "canary"}, {"devices", {SerialOf(0), SerialOf(2)}}, {"success_threshold", 100}},
+                       {{"name", "rest"}, {"percent", 100}, {"success_threshold", 90}}}},
+                     {"ramp", {{"start_per_minute", 1000}, {"max_per_minute", 1000}}},
+                     {"abort", {{{"class", "health_failed"}, {"max_percent", 20}, {"min_sample", 3}}}},
+                     {"action_timeout_seconds", 300},
+                     {"retries", {{"download", 3}, {"timed_out", 3}}},
+                     {"retry_backoff_seconds", 1}};
   const ApiAnswer created = Api("POST", "/v1/rollouts", spec);
   FW_RETURN_IF_ERROR(Expect(created, 201, "creating the main rollout"));
   rollout_ = created.body.value("id", int64_t{0});
@@ -301,7 +300,8 @@ Json Fleet::Describe() const {
           {"quarantined_serial", quarantined_serial_},
           {"unhealthy", unhealthy_},
           {"terminals", o_.terminals},
-          {"serials", [&] {
+          {"serials",
+           [&] {
              Json s = Json::array();
              for (const auto& t : terminals_) s.push_back(t->serial());
              return s;
