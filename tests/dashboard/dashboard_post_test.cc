@@ -112,7 +112,8 @@ TEST_F(DashboardPostTest, RolloutOperationsReachTheApi) {
   // A closed rollout: the API's 409, its message escaped in the page.
   r = Ui("POST", base + "/pause", &op, "reason=again&csrf=" + Csrf(op));
   EXPECT_EQ(r.status, 409) << r.body;
-  EXPECT_NE(r.body.find("invalid_state"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("HTTP 409 rollout_state: rollout " + std::to_string(id) + " is stopped"), std::string::npos)
+      << r.body;
 }
 
 TEST_F(DashboardPostTest, StartWithoutReasonIsAllowed) {

@@ -134,14 +134,14 @@ TEST_F(DashboardTest, LoginWithoutItsCsrfCookieOrFieldIsRefused) {
   Browser b;
   const Response form = Ui("GET", "/ui/login", &b);
   const std::string csrf = HiddenField(form.body, "login_csrf");
-  // Field missing, field wrong, cookie missing, foreign Origin.
-  EXPECT_EQ(Ui("POST", "/ui/login", &b, "token=" + token).status, 403);
-  Browser b2 = b;
-  EXPECT_EQ(Ui("POST", "/ui/login", &b2, "token=" + token + "&login_csrf=" + std::string(43, 'x')).status, 403);
-  Browser none;
+  // Field missing, field wrong, cookie missing, foreign Origin (each from a copy of the browser: a
+  // refused login shows the form again with a fresh login cookie).
+  Browser c1 = b, c2 = b, c3 = b, none;
+  EXPECT_EQ(Ui("POST", "/ui/login", &c1, "token=" + token).status, 403);
+  EXPECT_NE(c1.cookies["__Host-fwlogin"], csrf);  // renewed
+  EXPECT_EQ(Ui("POST", "/ui/login", &c2, "token=" + token + "&login_csrf=" + std::string(43, 'x')).status, 403);
   EXPECT_EQ(Ui("POST", "/ui/login", &none, "token=" + token + "&login_csrf=" + csrf).status, 403);
-  Browser b3 = b;
-  EXPECT_EQ(Ui("POST", "/ui/login", &b3, "token=" + token + "&login_csrf=" + csrf, {{"origin", "https://evil.example"}})
+  EXPECT_EQ(Ui("POST", "/ui/login", &c3, "token=" + token + "&login_csrf=" + csrf, {{"origin", "https://evil.example"}})
                 .status,
             403);
   EXPECT_TRUE(AuditRows("ui.login").empty());
