@@ -92,7 +92,6 @@ Response ServeAsset(const Request& request, std::string_view path) {
 }
 
 // The page for `pieces` (GET), or a 404 page.
-// size: one flat route table is easier to read than a lookup structure for seven routes.
 Page RoutePage(UiApi& api, const PageContext& ctx, const std::vector<std::string_view>& pieces) {
   const size_t n = pieces.size();
   if (n == 0) return FleetPage(api, ctx);
@@ -151,7 +150,7 @@ PageContext ContextFor(UiEnv& env, const Request& request, const LiveSession& li
 }
 
 // Everything under /ui but the static files.
-// size: the request's whole path through the session check in one place, in order.
+// The whole path of a request through the session check, in one place and in order.
 Response HandleUi(UiEnv& env, const Request& request, const std::string& path, const std::string& query_text) {
   if (path == "/ui") return Redirect("/ui/");
   auto query = ParseUrlEncoded(query_text, 16, 1024);

@@ -65,7 +65,7 @@ Response LoginForm(UiEnv& env, const Request& request, const QueryValues& query)
   return LoginPage(200, next, "");
 }
 
-// size: the login's checks in the order they must run (origin, form, login CSRF, token, then the write).
+// The login's checks in the order they must run (origin, form, login CSRF, token, then the write).
 Response LoginPost(UiEnv& env, const Request& request) {
   if (!SameOrigin(request)) {
     return LoginPage(403, "/ui/", "Login refused: the form was sent from another site (Origin header).");

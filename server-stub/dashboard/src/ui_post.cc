@@ -61,7 +61,7 @@ Response Refused(int status, std::string_view title, const std::string& message,
 
 }  // namespace
 
-// size: the checks in the order they must run (origin, form, CSRF, route), then the call and its answer.
+// The checks in the order they must run (origin, form, CSRF, route), then the call and its answer.
 Response OperationPost(UiEnv& env, const Request& request, const std::string& path, const PageContext& ctx,
                        const LiveSession& session) {
   constexpr std::string_view kNothing = " Nothing was changed.";
