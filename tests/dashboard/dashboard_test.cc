@@ -340,5 +340,20 @@ TEST_F(DashboardTest, LoginPurgesExpiredSessions) {
   EXPECT_FALSE(stored->has_value());
 }
 
+TEST_F(DashboardTest, LoggingInAgainEndsTheBrowsersPreviousSession) {
+  Browser b = LoggedIn("viewer", "first");
+  const std::string first = b.cookies["__Host-fwsession"];
+  ASSERT_EQ(Login(b, Token("operator", false, "second")).status, 303);
+  EXPECT_NE(b.cookies["__Host-fwsession"], first);
+  auto old = store_->GetUiSession(dash::SessionHash(first));
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->has_value());
+  EXPECT_NE(Ui("GET", "/ui/", &b).body.find("second (operator)"), std::string::npos);
+  // A logged-in browser asking for the login form goes straight on.
+  const Response r = Ui("GET", "/ui/login?next=%2Fui%2Falerts", &b);
+  EXPECT_EQ(r.status, 303);
+  EXPECT_EQ(HeaderValue(r, "Location"), "/ui/alerts");
+}
+
 }  // namespace
 }  // namespace fw::server::test

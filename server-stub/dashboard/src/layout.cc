@@ -94,9 +94,11 @@ Html LoginBody(std::string_view login_csrf, std::string_view next, std::string_v
                      {"maxlength", "128"}});
   out.Element("button", {{"type", "submit"}}, "Log in");
   out.Close("form");
-  out.Element("p", {{"class", "hint"}},
-              "A token made with `fwserver token create` or POST /v1/tokens. The session lasts at most until "
-              "the token expires; revoking the token ends it.");
+  out.Open("p", {{"class", "hint"}});
+  out.Text("An operator token, made with ").Element("code", "fwserver token create").Text(" or ");
+  out.Element("code", "POST /v1/tokens").Text(". The session lasts at most until the token expires; revoking ");
+  out.Text("the token ends it.");
+  out.Close("p");
   return out;
 }
 
