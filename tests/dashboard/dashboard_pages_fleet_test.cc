@@ -98,6 +98,78 @@ TEST_F(FleetPageTest, ListsQuarantinedTerminalsWithClonesCalledOutAndTheTerminal
   ExpectNoScriptOrStyle(html);
 }
 
+// A summary of the contract's shape (DASH-CONTRACT.md, GET /v1/fleet/summary): drawn and tabled as given.
+TEST_F(FleetPageTest, DrawsTheSummaryByVersionCheckinsAndJournalAlerts) {
+  const int64_t from = (Now() - 24 * 3600) / 300 * 300;
+  Json buckets = Json::array();
+  int64_t total = 0, nonzero = 0;
+  for (int i = 0; i < 288; ++i) {
+    const int64_t n = i == 100 ? 40 : i % 3;
+    total += n;
+    nonzero += n > 0 ? 1 : 0;
+    buckets.push_back({{"start", from + i * 300}, {"checkins", n}});
+  }
+  auto row = [](const char* version, const char* state, int64_t n) {
+    return Json{{"version", version}, {"state", state}, {"devices", n}};
+  };
+  const Json alert = {{"id", 17},
+                      {"kind", "journal_anomaly"},
+                      {"object", "device:T-0009"},
+                      {"created", Now() - 60},
+                      {"body",
+                       {{"details",
+                         {{"serial", "T-0009"},
+                          {"finding", "fork"},
+                          {"seq", 5},
+                          {"source", "checkin"},
+                          {"detail", "seq 5: <b>two</b> heads"}}},
+                        {"id", 17},
+                        {"kind", "journal_anomaly"},
+                        {"object", "device:T-0009"},
+                        {"time", Now() - 60}}}};
+  ApiReply summary;
+  summary.status = 200;
+  summary.body = {{"now", Now()},
+                  {"devices", 7},
+                  {"states", {{"active", 5}, {"quarantined", 1}, {"revoked", 1}}},
+                  {"by_version",
+                   {row("", "active", 1), row("1.2.0", "active", 3), row("1.2.0", "quarantined", 1),
+                    row("1.3.0", "active", 1), row("1.3.0", "revoked", 1)}},
+                  {"not_seen", {{"seconds", 86400}, {"devices", 2}}},
+                  {"checkins", {{"bucket_seconds", 300}, {"from", from}, {"buckets", buckets}}},
+                  {"journal_alerts", {alert}},
+                  {"clone_alerts", Json::array()}};
+  RecordingApi api(Api(Role::kViewer));
+  api.canned["/v1/fleet/summary"] = summary;
+  const std::string html = FleetPage(api, Ctx(Role::kViewer)).body.str();
+  EXPECT_NE(html.find("id=\"total-devices\">7<"), std::string::npos) << html;
+  EXPECT_NE(html.find("data-state=\"revoked\">1<"), std::string::npos);
+  const std::string by_version = Section(html, "by-version");
+  EXPECT_NE(by_version.find("<tr data-version=\"1.2.0\"><th scope=\"row\">1.2.0</th><td class=\"num\" "
+                            "data-state=\"active\"><a href=\"/ui/devices?version=1.2.0&amp;state=active\">3</a>"),
+            std::string::npos)
+      << by_version;
+  EXPECT_NE(by_version.find("(no check-in yet)"), std::string::npos);
+  EXPECT_NE(by_version.find("<title>1.3.0: 1 revoked</title>"), std::string::npos);
+  EXPECT_NE(by_version.find("<td class=\"num\">5</td><td class=\"num\">1</td><td class=\"num\">1</td><td "
+                            "class=\"num\">7</td>"),
+            std::string::npos)
+      << "the totals row";
+  const std::string checkins = Section(html, "checkins");
+  EXPECT_EQ(static_cast<int64_t>(Count(checkins, "class=\"chart-bar bar-checkins\"")), nonzero);
+  EXPECT_NE(checkins.find("id=\"checkins-total\">" + std::to_string(total) + "<"), std::string::npos);
+  EXPECT_NE(checkins.find("the busiest 5 minutes: 40 at"), std::string::npos);
+  EXPECT_GE(Count(checkins, ":00</text>"), 7u) << "hour labels every 3 h";
+  EXPECT_NE(Section(html, "not-seen").find("id=\"not-seen-count\">2<"), std::string::npos);
+  const std::string alerts = Section(html, "journal-alerts");
+  EXPECT_NE(alerts.find("data-alert=\"17\""), std::string::npos) << alerts;
+  EXPECT_NE(alerts.find(">journal_anomaly<"), std::string::npos);
+  EXPECT_NE(alerts.find("href=\"/ui/devices/T-0009\""), std::string::npos);
+  EXPECT_NE(alerts.find("finding: fork, seq: 5, source: checkin, detail: seq 5: &lt;b&gt;two&lt;/b&gt; heads"),
+            std::string::npos);
+  ExpectNoScriptOrStyle(html);
+}
+
 TEST_F(FleetPageTest, NeverListsTheWholeFleet) {
   for (int i = 0; i < 60; ++i) {
     char serial[16];

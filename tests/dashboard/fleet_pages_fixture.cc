@@ -14,6 +14,9 @@ ApiReply RecordingApi::Get(const std::string& target) {
     r.body = Json{{"error", r.error}, {"message", r.message}};
     return r;
   }
+  for (const auto& [prefix, reply] : canned) {
+    if (target.starts_with(prefix)) return reply;
+  }
   return inner_.Get(target);
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +24,8 @@
 namespace fw::server::dash::test {
 
 // A UiApi that forwards to another and records every target (bounded-work checks); answers `status`
-// with {"error","message"} for targets containing `refuse` (a 403/503 the real API would not give here).
+// with {"error","message"} for targets containing `refuse` (a 403/503 the real API would not give here)
+// and `canned` replies for targets starting with a key (a reply of the contract's shape).
 class RecordingApi final : public UiApi {
  public:
   explicit RecordingApi(UiApi& inner) : inner_(inner) {}
@@ -32,6 +34,7 @@ class RecordingApi final : public UiApi {
   std::vector<std::string> targets;
   std::string refuse;  // "" = none
   int status = 403;
+  std::map<std::string, ApiReply> canned;
 
  private:
   UiApi& inner_;
