@@ -42,7 +42,7 @@ TEST(SvgChartTest, EmptyAndAllZeroChartsDrawAFrame) {
   ColumnChart(empty, ColumnChartSpec{});
   EXPECT_NE(empty.str().find("</svg>"), std::string::npos);
   StackedChartSpec spec;
-  spec.series = {{"active", "state-active"}};
+  spec.series = {{"active", "fill-ok"}};
   spec.rows = {{"1.0.0", {0}}, {"2.0.0", {}}};
   Html zero;
   StackedBarChart(zero, spec);
@@ -54,7 +54,7 @@ TEST(SvgChartTest, EmptyAndAllZeroChartsDrawAFrame) {
 TEST(SvgChartTest, StackedBarsHaveOneSegmentPerNonZeroValueWithItsClass) {
   StackedChartSpec spec;
   spec.caption = "by version";
-  spec.series = {{"active", "state-active"}, {"quarantined", "state-quarantined"}};
+  spec.series = {{"active", "fill-ok"}, {"quarantined", "fill-warn"}};
   spec.rows = {{"1.2.0", {3, 1}}, {"1.3.0", {2, 0}}};
   Html out;
   StackedBarChart(out, spec);
@@ -63,7 +63,7 @@ TEST(SvgChartTest, StackedBarsHaveOneSegmentPerNonZeroValueWithItsClass) {
   EXPECT_NE(svg.find("<title>1.2.0: 1 quarantined</title>"), std::string::npos);
   EXPECT_NE(svg.find("<title>1.3.0: 2 active</title>"), std::string::npos);
   EXPECT_EQ(svg.find("1.3.0: 0 quarantined"), std::string::npos);
-  EXPECT_EQ(Count(svg, "class=\"chart-bar state-quarantined\""), 2u) << "one segment and one legend swatch";
+  EXPECT_EQ(Count(svg, "class=\"fill-warn\""), 2u) << "one segment and one legend swatch";
   EXPECT_EQ(SvgNumber(12.0), "12");
   EXPECT_EQ(SvgNumber(2.25), "2.3");
 }
@@ -156,7 +156,7 @@ TEST_F(FleetPageTest, DrawsTheSummaryByVersionCheckinsAndJournalAlerts) {
             std::string::npos)
       << "the totals row";
   const std::string checkins = Section(html, "checkins");
-  EXPECT_EQ(static_cast<int64_t>(Count(checkins, "class=\"chart-bar bar-checkins\"")), nonzero);
+  EXPECT_EQ(static_cast<int64_t>(Count(checkins, "class=\"bar\"")), nonzero);
   EXPECT_NE(checkins.find("id=\"checkins-total\">" + std::to_string(total) + "<"), std::string::npos);
   EXPECT_NE(checkins.find("the busiest 5 minutes: 40 at"), std::string::npos);
   EXPECT_GE(Count(checkins, ":00</text>"), 7u) << "hour labels every 3 h";

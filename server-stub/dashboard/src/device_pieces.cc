@@ -69,7 +69,7 @@ void TimeExact(Html& out, int64_t unix_s, int64_t now_s) {
 }
 
 void StateBadge(Html& out, std::string_view state) {
-  out.Element("span", {{"class", "state state-" + UrlPiece(state)}}, state);
+  out.Element("span", {{"class", "badge state-" + UrlPiece(state)}}, state);
 }
 
 void FinishLive(Page& p, const PageContext& ctx, std::string_view refresh_target, const Html& live) {

@@ -44,7 +44,7 @@ void DeviceButtons(Html& out, const PageContext& ctx, const std::string& serial,
 void Overview(Html& out, const Json& d, const PageContext& ctx, const std::string& serial) {
   SectionStart(out, "device-state", "State");
   const std::string state = JsonText(d, "state");
-  out.Open("dl", {{"class", "fields"}});
+  out.Open("dl", {{"class", "facts"}});
   out.Element("dt", "state");
   out.Open("dd", {{"id", "state"}});
   StateBadge(out, state);
@@ -101,7 +101,7 @@ void Manifest(Html& out, const Json& d) {
   }
   const Json& running = JsonMember(m, "running");
   const Json& journal = JsonMember(m, "journal");
-  out.Open("dl", {{"class", "fields"}});
+  out.Open("dl", {{"class", "facts"}});
   Field(out, "hardware id", JsonText(m, "hardware_id"));
   Field(out, "running slot", SlotText(running));
   Field(out, "confirmed",
@@ -178,7 +178,7 @@ void ActionItem(Html& out, const Json& a, const PageContext& ctx, const std::str
   out.Text(" ");
   out.Element("span", {{"class", "action-state state-" + UrlPiece(state)}}, state);
   out.Close("h3");
-  out.Open("dl", {{"class", "fields"}});
+  out.Open("dl", {{"class", "facts"}});
   Field(out, "type", JsonText(a, "type"));
   if (!JsonText(a, "window").empty()) Field(out, "window", JsonText(a, "window"));
   if (JsonInt(a, "deadline") > 0) Field(out, "deadline", Time(JsonInt(a, "deadline")));
@@ -254,7 +254,7 @@ void Witness(Html& out, const ApiReply& journal, const Json& device, const PageC
   const Json& reported = JsonMember(JsonMember(device, "manifest"), "journal");
   const int64_t verified = JsonInt(w, "verified_seq");
   const int64_t witnessed = JsonInt(w, "witnessed_seq");
-  out.Open("dl", {{"class", "fields"}});
+  out.Open("dl", {{"class", "facts"}});
   out.Element("dt", "head (last check-in)");
   out.Open("dd", {{"id", "witness-head"}});
   out.Element("code", {{"class", "hash"}}, JsonText(reported, "head"));
@@ -304,7 +304,7 @@ void Backups(Html& out, const ApiReply& journal, const PageContext& ctx) {
     for (const auto& s : segments) records += JsonInt(s, "records");
     out.Element("p", {{"class", "count"}},
                 std::to_string(segments.size()) + " segments, " + std::to_string(records) + " records.");
-    out.Open("table", {{"class", "segments"}});
+    out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "segments"}});
     out.Open("thead").Open("tr");
     for (const char* h : {"records", "count", "sha256", "received"}) out.Element("th", {{"scope", "col"}}, h);
     out.Close("tr").Close("thead").Open("tbody");
@@ -319,7 +319,7 @@ void Backups(Html& out, const ApiReply& journal, const PageContext& ctx) {
       TimeExact(out, JsonInt(*it, "received"), ctx.now_s);
       out.Close("td").Close("tr");
     }
-    out.Close("tbody").Close("table");
+    out.Close("tbody").Close("table").Close("div");
     if (segments.size() > kMaxSegmentsShown) {
       out.Element("p", {{"class", "note"}},
                   "The " + std::to_string(segments.size() - kMaxSegmentsShown) + " oldest segments are not listed.");
@@ -343,7 +343,7 @@ void Certificates(Html& out, const Json& d, const PageContext& ctx) {
     out.Close("section");
     return;
   }
-  out.Open("table", {{"class", "certificates"}});
+  out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "certificates"}});
   out.Open("thead").Open("tr");
   for (const char* h : {"serial", "issued", "not after", "left", "deny-listed"}) {
     out.Element("th", {{"scope", "col"}}, h);
@@ -367,7 +367,7 @@ void Certificates(Html& out, const Json& d, const PageContext& ctx) {
     out.Element("td", denied ? "denied" : "no");
     out.Close("tr");
   }
-  out.Close("tbody").Close("table");
+  out.Close("tbody").Close("table").Close("div");
   out.Close("section");
 }
 

@@ -22,13 +22,14 @@ constexpr int64_t kStaleSeconds = 86400;  // "not seen for a day"
 constexpr int64_t kPageLimit = 100;       // terminal list page size
 constexpr size_t kMaxChartRows = 30;      // versions drawn in the chart (the table has them all)
 constexpr const char* kStates[] = {"active", "quarantined", "revoked"};
+constexpr const char* kStateFills[] = {"fill-ok", "fill-warn", "fill-bad"};  // app.css chart colours
 
 void SectionStart(Html& out, std::string_view id, std::string_view heading) {
   out.Open("section", {{"id", id}, {"class", "panel"}});
   out.Element("h2", heading);
 }
 
-// #fleet-totals: devices and the count per state.
+// #fleet-totals: devices and the count per state, as cards (app.css .cards).
 void Totals(Html& out, const ApiReply& summary) {
   out.Open("section", {{"id", "fleet-totals"}, {"class", "panel totals"}});
   if (!summary.ok()) {
@@ -36,19 +37,18 @@ void Totals(Html& out, const ApiReply& summary) {
     out.Close("section");
     return;
   }
-  out.Open("dl", {{"class", "counts"}});
-  out.Element("dt", "terminals");
-  out.Open("dd", {{"id", "total-devices"}}).Text(JsonInt(summary.body, "devices")).Close("dd");
+  out.Open("div", {{"class", "cards"}});
+  out.Open("div", {{"class", "card"}});
+  out.Open("div", {{"class", "value"}, {"id", "total-devices"}}).Text(JsonInt(summary.body, "devices")).Close("div");
+  out.Element("div", {{"class", "label"}}, "terminals").Close("div");
   const Json& states = JsonMember(summary.body, "states");
   for (const char* state : kStates) {
-    out.Open("dt");
-    out.Link(std::string("/ui/devices?state=") + state, state);
-    out.Close("dt");
-    out.Open("dd", {{"class", std::string("state-") + state}, {"data-state", state}})
-        .Text(JsonInt(states, state))
-        .Close("dd");
+    out.Open("div", {{"class", std::string("card state-") + state}});
+    out.Open("div", {{"class", "value"}, {"data-state", state}}).Text(JsonInt(states, state)).Close("div");
+    out.Open("div", {{"class", "label"}}).Link(std::string("/ui/devices?state=") + state, state).Close("div");
+    out.Close("div");
   }
-  out.Close("dl");
+  out.Close("div");
   out.Close("section");
 }
 
@@ -85,7 +85,7 @@ void ByVersion(Html& out, const ApiReply& summary) {
   const std::vector<VersionRow> rows = VersionRows(JsonMember(summary.body, "by_version"));
   StackedChartSpec chart;
   chart.caption = "Terminals by firmware version, stacked by state";
-  for (const char* s : kStates) chart.series.push_back({s, std::string("state-") + s});
+  for (int s = 0; s < 3; ++s) chart.series.push_back({kStates[s], kStateFills[s]});
   for (size_t i = 0; i < rows.size() && i < kMaxChartRows; ++i) {
     chart.rows.push_back({VersionName(rows[i].version), {rows[i].counts[0], rows[i].counts[1], rows[i].counts[2]}});
   }
@@ -95,7 +95,7 @@ void ByVersion(Html& out, const ApiReply& summary) {
                 "The chart shows the first " + std::to_string(kMaxChartRows) + " of " + std::to_string(rows.size()) +
                     " versions; the table lists them all.");
   }
-  out.Open("table", {{"class", "counts"}});
+  out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "counts"}});
   out.Open("thead").Open("tr").Element("th", {{"scope", "col"}}, "version");
   for (const char* s : kStates) out.Element("th", {{"scope", "col"}}, s);
   out.Element("th", {{"scope", "col"}}, "total").Close("tr").Close("thead").Open("tbody");
@@ -119,7 +119,7 @@ void ByVersion(Html& out, const ApiReply& summary) {
   out.Close("tbody").Open("tfoot").Open("tr").Element("th", {{"scope", "row"}}, "all versions");
   for (int64_t sum : sums) out.Open("td", {{"class", "num"}}).Text(sum).Close("td");
   out.Open("td", {{"class", "num"}}).Text(sums[0] + sums[1] + sums[2]).Close("td");
-  out.Close("tr").Close("tfoot").Close("table");
+  out.Close("tr").Close("tfoot").Close("table").Close("div");
   out.Close("section");
 }
 
@@ -141,7 +141,7 @@ void Checkins(Html& out, const ApiReply& summary) {
   const int64_t bucket_s = std::max<int64_t>(1, JsonInt(checkins, "bucket_seconds", 300));
   ColumnChartSpec chart;
   chart.caption = "Check-ins per " + std::to_string(bucket_s / 60) + " minutes";
-  chart.css_class = "bar-checkins";
+  chart.css_class = "bar";
   int64_t total = 0, busiest = 0, busiest_at = 0;
   if (buckets.is_array()) {
     for (const auto& b : buckets) {
@@ -238,7 +238,7 @@ void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const
     return;
   }
   const std::set<std::string> clones = CloneSerials(summary);
-  out.Open("table", {{"class", "devices"}});
+  out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "devices"}});
   out.Open("thead").Open("tr");
   for (const char* h : {"terminal", "reason", "clone", "last seen"}) out.Element("th", {{"scope", "col"}}, h);
   out.Close("tr").Close("thead").Open("tbody");
@@ -256,7 +256,7 @@ void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const
     TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
     out.Close("td").Close("tr");
   }
-  out.Close("tbody").Close("table");
+  out.Close("tbody").Close("table").Close("div");
   if (JsonMember(list.body, "next_cursor").is_string()) {
     out.Open("p").Link("/ui/devices?state=quarantined", "All quarantined terminals").Close("p");
   }
@@ -277,7 +277,7 @@ void JournalAlerts(Html& out, const ApiReply& summary, const PageContext& ctx) {
     out.Close("section");
     return;
   }
-  out.Open("table", {{"class", "alerts"}});
+  out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "alerts"}});
   out.Open("thead").Open("tr");
   for (const char* h : {"kind", "terminal", "time", "details"}) out.Element("th", {{"scope", "col"}}, h);
   out.Close("tr").Close("thead").Open("tbody");
@@ -293,7 +293,7 @@ void JournalAlerts(Html& out, const ApiReply& summary, const PageContext& ctx) {
     out.Element("td", {{"class", "details"}}, Shorten(AlertDetails(a), 300));
     out.Close("tr");
   }
-  out.Close("tbody").Close("table");
+  out.Close("tbody").Close("table").Close("div");
   out.Open("p").Link("/ui/alerts", "Every alert").Close("p");
   out.Close("section");
 }
@@ -359,7 +359,7 @@ void FilterForm(Html& out, const PageContext& ctx) {
 
 // One <tr> per terminal: serial link, state, version, hardware, labels, last seen.
 void DeviceTable(Html& out, const Json& items, const PageContext& ctx) {
-  out.Open("table", {{"id", "devices"}, {"class", "devices"}});
+  out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"id", "devices"}, {"class", "devices"}});
   out.Open("thead").Open("tr");
   for (const char* h : {"terminal", "state", "version", "hardware", "labels", "last seen"}) {
     out.Element("th", {{"scope", "col"}}, h);
@@ -388,7 +388,7 @@ void DeviceTable(Html& out, const Json& items, const PageContext& ctx) {
     TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
     out.Close("td").Close("tr");
   }
-  out.Close("tbody").Close("table");
+  out.Close("tbody").Close("table").Close("div");
 }
 
 }  // namespace

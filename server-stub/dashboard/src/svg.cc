@@ -51,7 +51,7 @@ void Bar(Html& out, double x, double y, double w, double h, const std::string& c
                     {"y", SvgNumber(y)},
                     {"width", SvgNumber(w)},
                     {"height", SvgNumber(h)},
-                    {"class", "chart-bar " + css_class}});
+                    {"class", css_class}});
   out.Element("title", title);
   out.Close("rect");
 }
@@ -82,10 +82,10 @@ void ColumnChart(Html& out, const ColumnChartSpec& spec) {
   for (int64_t tick : {int64_t{0}, top / 2, top}) {
     if (tick == top / 2 && (top < 2 || top % 2 != 0)) continue;
     const double y = kTop + plot_h - plot_h * static_cast<double>(tick) / static_cast<double>(top);
-    Line(out, kLeft, y, kLeft + plot_w, y, tick == 0 ? "chart-axis" : "chart-grid");
+    Line(out, kLeft, y, kLeft + plot_w, y, tick == 0 ? "axis" : "grid");
     SvgText(out, kLeft - 4, y + 4, "end", "chart-label", std::to_string(tick));
   }
-  Line(out, kLeft, kTop, kLeft, kTop + plot_h, "chart-axis");
+  Line(out, kLeft, kTop, kLeft, kTop + plot_h, "axis");
   const size_t n = spec.columns.size();
   const double slot = n == 0 ? plot_w : plot_w / static_cast<double>(n);
   const double bar_w = std::max(0.5, slot > 4 ? slot * 0.8 : slot);
@@ -95,7 +95,7 @@ void ColumnChart(Html& out, const ColumnChartSpec& spec) {
     const double h = plot_h * static_cast<double>(std::max<int64_t>(0, c.value)) / static_cast<double>(top);
     if (h > 0) Bar(out, x + (slot - bar_w) / 2, kTop + plot_h - h, bar_w, h, spec.css_class, c.title);
     if (!c.label.empty()) {
-      Line(out, x, kTop + plot_h, x, kTop + plot_h + 4, "chart-axis");
+      Line(out, x, kTop + plot_h, x, kTop + plot_h + 4, "axis");
       SvgText(out, x, kTop + plot_h + 16, "middle", "chart-label", c.label);
     }
   }

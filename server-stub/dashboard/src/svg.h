@@ -6,8 +6,8 @@
 //  - Output is built with Html (html.h) only: every label and title is escaped text; the chart is an
 //    <svg> element with a viewBox, presentation attributes (x, y, width, height) and class names —
 //    never a style attribute or a script (the dashboard's CSP forbids both). Colours come from
-//    assets/app.css by class: "chart" (the svg), "chart-bar" + the bar's or series' css_class,
-//    "chart-axis", "chart-grid", "chart-label", "chart-value", "chart-legend".
+//    assets/app.css by class: "chart" (the svg), the bars' css_class ("bar", or a series' class such as
+//    "fill-ok"), "axis", "grid", and for text "chart-label", "chart-value", "chart-legend".
 //  - Each bar or segment carries a <title> (a tooltip and an accessible name) with its label and value;
 //    the svg has role="img" and aria-label = the chart's caption.
 //  - Values below zero are drawn as zero; an empty chart or all-zero values draw an empty frame with the
@@ -31,7 +31,7 @@ struct Column {
 };
 struct ColumnChartSpec {
   std::string caption;  // aria-label
-  std::string css_class = "chart-bar-default";
+  std::string css_class = "bar";
   std::vector<Column> columns;
   int width = 720;
   int height = 180;
@@ -41,7 +41,7 @@ void ColumnChart(Html& out, const ColumnChartSpec& spec);
 // Stacked horizontal bars: one row per key, segments in series order, scaled to the largest row total.
 struct Series {
   std::string name;       // legend text, e.g. "quarantined"
-  std::string css_class;  // e.g. "state-quarantined"
+  std::string css_class;  // e.g. "fill-warn"
 };
 struct StackedRow {
   std::string label;            // e.g. "1.2.0"
