@@ -270,6 +270,18 @@ TEST_F(DevicesPageTest, FiltersGoToTheApiAndTheFormKeepsThem) {
       << html;
 }
 
+TEST_F(DevicesPageTest, TheNotSeenLinkOfTheOverviewListsOnlyStaleTerminals) {
+  AddDevice("T-0001");
+  AddDevice("T-0002", "1.2.0", DeviceState::kActive, Now() - 3 * 86400);
+  PageContext ctx = Ctx(Role::kViewer, "/ui/devices");
+  ctx.query = {{"seen_before", std::to_string(Now() - 86400)}};
+  const std::string html = DevicesPage(Api(Role::kViewer), ctx).body.str();
+  const std::string table = Section(html, "devices", "table");
+  EXPECT_EQ(Count(table, "<tr data-serial="), 1u) << table;
+  EXPECT_NE(table.find("T-0002"), std::string::npos);
+  EXPECT_NE(html.find("Terminals not seen since " + Time(Now() - 86400) + " (24 h ago)."), std::string::npos) << html;
+}
+
 TEST_F(DevicesPageTest, PagesWithTheApisCursorAtMostAHundredAPage) {
   for (int i = 0; i < 5; ++i) AddDevice("T-000" + std::to_string(i));
   PageContext ctx = Ctx(Role::kViewer, "/ui/devices");

@@ -355,6 +355,11 @@ void FilterForm(Html& out, const PageContext& ctx) {
   out.Element("button", {{"type", "submit"}}, "Filter");
   out.Link("/ui/devices", "Clear", {{"class", "clear"}});
   out.Close("form");
+  auto before = ParseDecimal("seen_before", QueryValue(ctx, "seen_before"), 1, INT64_MAX / 2);
+  if (before.ok()) {
+    out.Element("p", {{"class", "note"}},
+                "Terminals not seen since " + Time(*before) + " (" + Age(*before, ctx.now_s) + ").");
+  }
 }
 
 // One <tr> per terminal: serial link, state, version, hardware, labels, last seen.
