@@ -242,6 +242,52 @@ TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStart
   EXPECT_TRUE(Has(html, "<tr data-group=\"1\"")) << html;
 }
 
+// Two members fail their health check with no abort rule: the group completes below its success
+// threshold, a rule pause that names the threshold and the tally.
+TEST_F(RolloutPagesTest, ABelowThresholdPauseNamesTheThresholdAndTheTally) {
+  AddLabelled({"S-1", "S-2"}, "thr");
+  const std::string op = TokenOf(Role::kOperator);
+  const int64_t id = CreateRollout(op, Spec("thr", "thr", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  for (const auto& m : Members(id, "assigned")) {
+    const Response r = DevicePost(m.serial, "/v1/actions/" + std::to_string(m.action_id) + "/events",
+                                  R"({"attempt":1,"seq":1,"state":"failed","stage":"health","exit_code":1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const std::string html = Rollout(Role::kApprover, id).body.str();
+  const std::string why = TextOfId(html, "pause-reason");
+  EXPECT_TRUE(Has(why, "rule: success threshold: group 1 (all) 0 of 2 decided succeeded (0%) < 95% required")) << why;
+  EXPECT_TRUE(Has(why, "below its success threshold 95%")) << why;  // the engine's sentence
+  EXPECT_TRUE(Has(html, "<tr data-group=\"0\" class=\"group-done current\">")) << html;
+  EXPECT_TRUE(Has(html, "<td class=\"threshold below\">0% of 2 decided / ≥ 95%</td>")) << html;
+}
+
+// A journal_check failure pauses every running rollout (kind fleet): the page says so, names the
+// terminal through the engine's sentence, and only an approver may resume (no approve for a fleet pause).
+TEST_F(RolloutPagesTest, AFleetPauseNamesTheTerminalAndOnlyAnApproverResumes) {
+  AddLabelled({"J-1", "J-2"}, "jc");
+  const std::string op = TokenOf(Role::kOperator);
+  const int64_t id = CreateRollout(op, Spec("jc", "jc", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  const auto assigned = Members(id, "assigned");
+  ASSERT_FALSE(assigned.empty());
+  const Response r = DevicePost(assigned[0].serial, "/v1/actions/" + std::to_string(assigned[0].action_id) + "/events",
+                                R"({"attempt":1,"seq":1,"state":"failed","stage":"journal_check","exit_code":1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string html = Rollout(Role::kOperator, id).body.str();
+  const std::string why = TextOfId(html, "pause-reason");
+  EXPECT_EQ(why.rfind("fleet: a terminal reported journal_check", 0), 0u) << why;
+  EXPECT_TRUE(Has(why, "journal_check on terminal " + assigned[0].serial)) << why;
+  EXPECT_FALSE(Has(html, "data-op=\"resume\"")) << html;
+  EXPECT_TRUE(Has(html, "A fleet pause is resumed by an approver; your role is operator.")) << html;
+  EXPECT_TRUE(Has(html, "data-class=\"journal_check\">1</td>")) << html;
+  html = Rollout(Role::kApprover, id).body.str();
+  EXPECT_TRUE(Has(html, "data-op=\"resume\"")) << html;
+  EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
+}
+
 TEST_F(RolloutPagesTest, FragmentModeReturnsOnlyTheLiveRegion) {
   const int64_t id = RulePaused("fragment");
   const std::string full = Rollout(Role::kViewer, id).body.str();
