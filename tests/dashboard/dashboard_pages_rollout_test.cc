@@ -188,6 +188,7 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_TRUE(Has(html, "action=\"" + path + "/pause\" class=\"op-form\" data-op=\"pause\"")) << html;
   EXPECT_TRUE(Has(html, "data-op=\"stop\"")) << html;
   EXPECT_TRUE(Has(html, "name=\"revert\" value=\"1\"")) << html;
+  EXPECT_TRUE(Has(html, "data-confirm=\"Stop rollout " + std::to_string(running) + "?")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"resume\"")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"start\"")) << html;
@@ -260,7 +261,7 @@ TEST_F(RolloutPagesTest, ABelowThresholdPauseNamesTheThresholdAndTheTally) {
   EXPECT_TRUE(Has(why, "rule: success threshold: group 1 (all) 0 of 2 decided succeeded (0%) < 95% required")) << why;
   EXPECT_TRUE(Has(why, "below its success threshold 95%")) << why;  // the engine's sentence
   EXPECT_TRUE(Has(html, "<tr data-group=\"0\" class=\"group-done current\">")) << html;
-  EXPECT_TRUE(Has(html, "<td class=\"threshold below\">0% of 2 decided / ≥ 95%</td>")) << html;
+  EXPECT_TRUE(Has(html, "<td class=\"threshold below bad\">0% of 2 decided / ≥ 95%</td>")) << html;
 }
 
 // A journal_check failure pauses every running rollout (kind fleet): the page says so, names the
@@ -334,7 +335,7 @@ TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutI
   const std::string& html = p.body.str();
   EXPECT_TRUE(Has(html, "<a href=\"/ui/rollouts/" + std::to_string(ruled) + "\">listed</a>")) << html;
   EXPECT_TRUE(Has(html, "<a href=\"/ui/rollouts/" + std::to_string(created) + "\">fresh</a>")) << html;
-  EXPECT_TRUE(Has(html, "state state-paused")) << html;
+  EXPECT_TRUE(Has(html, "badge state state-paused")) << html;
   EXPECT_TRUE(Has(html, " (rule)")) << html;
   EXPECT_TRUE(Has(html, "0 ok / 2 failed / 4 members")) << html;
   // Newest first within the page.
@@ -363,7 +364,7 @@ TEST_F(RolloutPagesTest, TheAuditPageVerifiesTheChainAndShowsTampering) {
   html = p.body.str();
   const std::string broken = TextOfId(html, "audit-verify");
   EXPECT_EQ(broken.rfind("CHAIN BROKEN at seq 2: hash: ", 0), 0u) << broken;
-  EXPECT_TRUE(Has(html, "class=\"verify-broken\" role=\"alert\"")) << html;
+  EXPECT_TRUE(Has(html, "class=\"verify-broken panel bad\" role=\"alert\"")) << html;
   EXPECT_TRUE(Has(html, "<tr data-seq=\"2\" class=\"untrusted\">")) << html;
   // The newest rows are still listed (the page found the log's end past the broken row).
   auto rows = store_->ListAudit(0, 100000);
