@@ -112,8 +112,10 @@ void VerifyBlock(Html& out, const json& v) {
   const json& head = JAt(v, "head");
   if (JBool(v, "ok")) {
     out.Open("div", {{"id", "audit-verify"}, {"class", "verify-ok panel ok"}});
-    out.Element("strong", "chain verified: " + Id(JInt(v, "rows")) + " rows, head seq " + Id(JInt(head, "seq")) +
-                              " hash " + JStr(head, "hash"));
+    out.Open("strong");
+    WrappingText(out, "chain verified: " + Id(JInt(v, "rows")) + " rows, head seq " + Id(JInt(head, "seq")) + " hash " +
+                          JStr(head, "hash"));
+    out.Close("strong");
     out.Element("p", {{"class", "hint"}},
                 "Every row's hash and link were recomputed now. A database re-chained after an edit passes this "
                 "check; the exported heads catch it: fwserver audit verify --heads FILE.");
@@ -122,7 +124,9 @@ void VerifyBlock(Html& out, const json& v) {
   }
   const int64_t bad = JInt(v, "bad_seq");
   out.Open("div", {{"id", "audit-verify"}, {"class", "verify-broken panel bad"}, {"role", "alert"}});
-  out.Element("strong", "CHAIN BROKEN at seq " + Id(bad) + ": " + JStr(v, "problem"));
+  out.Open("strong");
+  WrappingText(out, "CHAIN BROKEN at seq " + Id(bad) + ": " + JStr(v, "problem"));
+  out.Close("strong");
   out.Element("p", "Rows from seq " + Id(bad) + " on cannot be trusted (the last good row is seq " +
                        Id(JInt(head, "seq")) +
                        "). Someone changed, removed or inserted audit rows in the database: "

@@ -194,12 +194,16 @@ void Buttons(Html& out, const PageContext& ctx, const RolloutData& d) {
 void PauseBlock(Html& out, const PageContext& ctx, const RolloutData& d) {
   const std::string kind = JStr(d.view, "pause_kind");
   out.Open("div", {{"id", "pause-reason"}, {"class", "pause-reason panel warn pause-" + kind}, {"role", "status"}});
-  out.Element("p", {{"class", "pause-why"}}, PauseSentence(d.view, d.groups, d.spec));
+  out.Open("p", {{"class", "pause-why"}});
+  WrappingText(out, PauseSentence(d.view, d.groups, d.spec));
+  out.Close("p");
   const std::string reason = JStr(d.view, "pause_reason");
   if (!reason.empty()) {
     out.Open("p", {{"class", "pause-recorded"}});
     out.Text("Recorded reason: ");
-    out.Element("q", reason);
+    out.Open("q");
+    WrappingText(out, reason);
+    out.Close("q");
     out.Close("p");
   }
   const int64_t paused = JInt(d.view, "paused");
@@ -412,7 +416,7 @@ void RulesAndSpec(Html& out, const RolloutData& d) {
   }
   out.Open("details", {{"id", "spec"}});
   out.Element("summary", "Spec (canonical JSON)");
-  out.Element("pre", JPretty(JAt(d.view, "spec")));
+  out.Open("div", {{"class", "scroll"}}).Element("pre", JPretty(JAt(d.view, "spec"))).Close("div");
   out.Close("details");
 }
 
