@@ -347,6 +347,47 @@ TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutI
   EXPECT_TRUE(Has(missing.body.str(), "class=\"api-error\"")) << missing.body.str();
 }
 
+// The list reads one API page (25 rollouts) and links to the next with the API's cursor.
+TEST_F(RolloutPagesTest, TheRolloutListPagesWithTheApiCursorAndRefreshesAsAFragment) {
+  const std::string op = TokenOf(Role::kOperator);
+  for (int i = 1; i <= 27; ++i) {
+    CreateRollout(op, Spec("r" + std::to_string(i), "none", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  }
+  const std::string first = Render(Role::kViewer, dash::RolloutsPage).body.str();
+  EXPECT_TRUE(Has(first, "<a href=\"/ui/rollouts/25\">r25</a>")) << first;
+  EXPECT_FALSE(Has(first, "<a href=\"/ui/rollouts/26\">")) << first;
+  const std::string link = "<a href=\"/ui/rollouts?cursor=";
+  const size_t at = first.find(link);
+  ASSERT_NE(at, std::string::npos) << first;
+  const size_t end = first.find('"', at + link.size());
+  const std::string cursor = first.substr(at + link.size(), end - at - link.size());
+  EXPECT_TRUE(Has(first.substr(end), ">next page</a>")) << first;
+  // The cursor is percent-encoded in the link; the page gets it decoded (as CORE's query parser does).
+  std::string decoded;
+  for (size_t i = 0; i < cursor.size(); ++i) {
+    if (cursor[i] == '%' && i + 2 < cursor.size()) {
+      decoded += static_cast<char>(std::stoi(cursor.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      decoded += cursor[i];
+    }
+  }
+  const Page second = Render(Role::kViewer, dash::RolloutsPage, false, {{"cursor", decoded}});
+  ASSERT_EQ(second.status, 200) << second.body.str();
+  EXPECT_TRUE(Has(second.body.str(), "<a href=\"/ui/rollouts/27\">r27</a>")) << second.body.str();
+  EXPECT_FALSE(Has(second.body.str(), "<a href=\"/ui/rollouts/25\">")) << second.body.str();
+  EXPECT_TRUE(Has(second.body.str(), "data-refresh=\"/ui/rollouts?cursor=" + cursor + "&amp;fragment=1\""))
+      << second.body.str();
+  EXPECT_FALSE(Has(second.body.str(), ">next page</a>")) << second.body.str();
+  // Fragment mode: the table alone.
+  const Page fragment = Render(Role::kViewer, dash::RolloutsPage, true);
+  EXPECT_TRUE(Has(fragment.body.str(), "<table id=\"rollouts\">")) << fragment.body.str();
+  EXPECT_FALSE(Has(fragment.body.str(), "id=\"live\"")) << fragment.body.str();
+  // A cursor the API did not make is its 400, shown.
+  const Page bad = Render(Role::kViewer, dash::RolloutsPage, false, {{"cursor", "forged"}});
+  EXPECT_TRUE(Has(bad.body.str(), "class=\"api-error\"")) << bad.body.str();
+}
+
 TEST_F(RolloutPagesTest, TheAuditPageVerifiesTheChainAndShowsTampering) {
   const int64_t id = RulePaused("audited");
   Page p = Render(Role::kApprover, dash::AuditPage);
