@@ -94,3 +94,31 @@ test('forged POSTs are refused 403 and change nothing: no CSRF token, a wrong on
   assert.notDeepEqual(await auditHead(), head);
   await context.close();
 });
+
+test("another site's page that submits a form to the dashboard (a real cross-site request) changes nothing", async () => {
+  const other = fx.serials[3];  // active (the test above quarantined `target`)
+  const { context, page } = await session(browser, fx, 'operator');
+  await page.goto(`${fx.url}/ui/devices/${other}`);
+  const csrf = await csrfOf(page);  // even a leaked token does not help a foreign page
+  const head = await auditHead();
+  const before = await deviceState(other);
+  assert.equal(before, 'active');
+  // https://evil.example/ is served by the test itself (route), in the same browser as the logged-in operator.
+  await context.route('https://evil.example/**', (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><form method="post" action="${fx.url}/ui/devices/${other}/quarantine">
+        <input name="csrf" value="${csrf}"><input name="reason" value="cross-site"><input name="return" value="/ui/">
+        </form><script>document.forms[0].submit()</script>`,
+    }),
+  );
+  const evil = await context.newPage();
+  const answered = evil.waitForResponse((r) => r.url().includes(`/ui/devices/${other}/quarantine`));
+  await evil.goto('https://evil.example/');
+  const r = await answered;
+  assert.ok(r.status() === 403 || r.status() === 401 || (r.status() === 303 && /\/ui\/login/.test(r.headers().location || '')),
+    `cross-site POST: ${r.status()} ${r.headers().location || ''}`);
+  assert.equal(await deviceState(other), before, 'the terminal is unchanged');
+  assert.deepEqual(await auditHead(), head, 'no audit row');
+  await context.close();
+});
