@@ -27,6 +27,7 @@ const groupsText = (page) => page.locator('#groups').innerText();
 test('start button, live counts without reload, then the rule pause with its reason', async () => {
   const before = await apiJson(api, `/v1/rollouts/${fx.rollout}`);
   assert.equal(before.state, 'created');
+  const viewer = await session(browser, fx, 'viewer');  // logged in now: it looks as soon as the rollout runs
   const { context, page, seen } = await session(browser, fx, 'operator');
   await page.goto(`${fx.url}${rolloutPath}`);
   assert.match(await page.locator('#rollout-state').innerText(), /created/);
@@ -50,6 +51,16 @@ test('start button, live counts without reload, then the rule pause with its rea
   assert.equal(await page.locator('form[data-op="pause"]').count(), 1, 'an operator sees the pause button');
   assert.ok((await page.locator('#groups tr[data-group]').count()) >= 2, 'one row per group');
   assert.equal(await page.locator('#pause-reason').count(), 0);
+  // The viewer's view of the RUNNING rollout: no pause button (no button at all).
+  await viewer.page.goto(`${fx.url}${rolloutPath}`);
+  const seenByViewer = await viewer.page.evaluate(() => ({
+    state: document.querySelector('#rollout-state').innerText,
+    ops: [...document.querySelectorAll('form[data-op]')].map((f) => f.dataset.op),
+    buttons: [...document.querySelectorAll('main button')].map((b) => b.innerText),
+  }));
+  assert.match(seenByViewer.state, /running/);
+  assert.deepEqual(seenByViewer.ops, [], 'a viewer has no pause (or other) form on a running rollout');
+  assert.deepEqual(seenByViewer.buttons.filter((b) => /pause|stop|resume|approve/i.test(b)), []);
   const changed = await until(async () => {
     const now = await groupsText(page);
     return now !== first ? now : null;
@@ -73,6 +84,10 @@ test('start button, live counts without reload, then the rule pause with its rea
   assert.equal(await page.locator('form[data-op="stop"]').count(), 1);
   assert.deepEqual(seen.errors, []);
   assert.deepEqual(seen.dialogs, []);
+  // The viewer's page, never reloaded either, shows the pause reason by itself too.
+  await until(async () => (await viewer.page.locator('#live #pause-reason').count()) > 0, 30_000, "the viewer's #pause-reason");
+  assert.deepEqual(viewer.seen.errors, []);
+  await viewer.context.close();
   await context.close();
 });
 
