@@ -29,7 +29,7 @@ std::string ReadAll(const std::string& path) {
 void ExpectSecurityHeaders(const Response& r, const std::string& what) {
   EXPECT_EQ(DashboardTest::HeaderValue(r, "Content-Security-Policy"), kCsp) << what;
   EXPECT_EQ(DashboardTest::HeaderValue(r, "X-Content-Type-Options"), "nosniff") << what;
-  EXPECT_EQ(DashboardTest::HeaderValue(r, "Referrer-Policy"), "no-referrer") << what;
+  EXPECT_EQ(DashboardTest::HeaderValue(r, "Referrer-Policy"), "same-origin") << what;
   EXPECT_EQ(DashboardTest::HeaderValue(r, "X-Frame-Options"), "DENY") << what;
   EXPECT_FALSE(DashboardTest::HeaderValue(r, "Cache-Control").empty()) << what;
 }

@@ -191,7 +191,7 @@ Response HandleUi(UiEnv& env, const Request& request, const std::string& path, c
 void SecurityHeaders(Response& r) {
   r.Header("Content-Security-Policy", std::string(kCsp));
   r.Header("X-Content-Type-Options", "nosniff");
-  r.Header("Referrer-Policy", "no-referrer");
+  r.Header("Referrer-Policy", "same-origin");
   r.Header("X-Frame-Options", "DENY");
   r.Header("Cross-Origin-Opener-Policy", "same-origin");
   bool cache_set = false;

@@ -55,7 +55,12 @@ std::string Document(const Page& page, const PageContext* ctx) {
   out.Open("head");
   out.Void("meta", {{"charset", "utf-8"}});
   out.Void("meta", {{"name", "viewport"}, {"content", "width=device-width, initial-scale=1"}});
-  out.Void("meta", {{"name", "referrer"}, {"content", "no-referrer"}});
+  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` on every form POST (Fetch
+  // spec), which the Origin check refuses; same-origin keeps the real Origin on our own forms, `null` on
+  // cross-site ones, and no Referer ever leaves the site.
+  out.Void("meta", {{"name", "referrer"}, {"content", "same-origin"}});
+  // An icon of its own: otherwise the browser asks for /favicon.ico (a 404 in the console on every page).
+  out.Void("link", {{"rel", "icon"}, {"href", "data:,"}});
   out.Element("title", page.title + " · fwserver");
   out.Void("link", {{"rel", "stylesheet"}, {"href", "/ui/static/app.css"}});
   out.Element("script", {{"src", "/ui/static/app.js"}, {"defer", ""}}, "");
