@@ -35,18 +35,40 @@ const VIEWPORTS = [
   { width: 390, height: 844 },
 ];
 
+// [file name, path, what it shows]
 function pages(fx) {
   return [
-    ['fleet', '/ui/'],
-    ['devices', '/ui/devices'],
-    ['device', `/ui/devices/${fx.script_serial}`],
-    ['device-quarantined', `/ui/devices/${fx.quarantined_serial}`],
-    ['rollouts', '/ui/rollouts'],
-    ['rollout-paused', `/ui/rollouts/${fx.rollout}`],
-    ['rollout-finished', `/ui/rollouts/${fx.finished_rollout}`],
-    ['alerts', '/ui/alerts'],
-    ['audit', '/ui/audit'],
+    ['fleet', '/ui/', 'fleet overview: terminals by version and state, check-ins, not seen, quarantined, journal alerts'],
+    ['devices', '/ui/devices', 'the terminal list (T-00003 carries the label <script>alert(1)</script>, shown as text)'],
+    ['device', `/ui/devices/${fx.script_serial}`, 'a terminal: manifest, action timeline with its events, witness, backups, certificates, labels'],
+    ['device-quarantined', `/ui/devices/${fx.quarantined_serial}`, 'a quarantined terminal (release button: approver)'],
+    ['rollouts', '/ui/rollouts', 'the rollout list'],
+    ['rollout-paused', `/ui/rollouts/${fx.rollout}`, 'the rollout paused by its health_failed rule: the reason with its numbers, groups by class, approver buttons'],
+    ['rollout-finished', `/ui/rollouts/${fx.finished_rollout}`, 'a finished rollout'],
+    ['alerts', '/ui/alerts', 'alerts with their deliveries'],
+    ['audit', '/ui/audit', 'the audit log with its chain verification'],
   ];
+}
+
+function readme(fx) {
+  const rows = pages(fx).map(([name, url, what]) =>
+    `| ${what.replace(/</g, '&lt;')} | \`${url}\` | approver | [1280×800](${name}-1280x800.png) | [390×844](${name}-390x844.png) |`);
+  return [
+    '# Dashboard screenshots',
+    '',
+    'Made by `scripts/screenshots.sh` (tests/browser/screenshots.js): Debian\'s headless Chromium against a real',
+    '`fwserver run` with simulated terminals (the browser tests\' fixture, docs/dashboard-browser.md): 12',
+    'terminals, a finished pilot rollout to 1.1.0, one terminal quarantined, and a rollout to 1.2.0 paused by',
+    'its abort rule (a third of the terminals fail their health check). Each image is the page from its top,',
+    'at most two screens high.',
+    '',
+    '| page | URL | logged in as | desktop | phone |',
+    '|---|---|---|---|---|',
+    '| the login form | `/ui/login` | nobody | [1280×800](login-1280x800.png) | [390×844](login-390x844.png) |',
+    ...rows,
+    `| the paused rollout as a viewer: the reason, no button | \`/ui/rollouts/${fx.rollout}\` | viewer | [1280×800](rollout-paused-viewer-1280x800.png) | |`,
+    '',
+  ].join('\n');
 }
 
 async function shoot(page, file, viewport) {
@@ -99,6 +121,8 @@ async function main() {
     await shoot(page, path.join(opts.out, 'rollout-paused-viewer-1280x800.png'), viewport);
     written.push('rollout-paused-viewer-1280x800.png');
     await context.close();
+    fs.writeFileSync(path.join(opts.out, 'README.md'), readme(fx));
+    written.push('README.md');
   } finally {
     await browser?.close();
     child.stdin.end();
