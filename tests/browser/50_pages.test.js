@@ -6,7 +6,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { fixture, launch, session } = require('./lib');
+const { fixture, launch, session, until } = require('./lib');
 
 const fx = fixture();
 let browser;
@@ -107,5 +107,21 @@ test('every page as a viewer: clean too, and the audit log is refused with a mes
       assert.deepEqual(seen.errors, [], `${path}: console errors, page errors or CSP violations`);
     });
   }
+  await context.close();
+});
+
+// The collector is not blind: a foreign image and an inline style put into a page by a script are blocked
+// by the page's CSP, and each is reported as a violation.
+test('the CSP blocks what the pages never use, and the collector reports it', async () => {
+  const { context, page, seen } = await session(browser, fx, 'viewer');
+  await page.goto(`${fx.url}/ui/`);
+  assert.deepEqual(seen.errors, []);
+  await page.evaluate(() => {
+    document.body.insertAdjacentHTML('beforeend', '<img src="https://evil.example/x.png"><div style="color:red">x</div>');
+  });
+  await until(async () => seen.errors.filter((e) => e.startsWith('CSP violation')).length >= 2, 10_000, 'two CSP violations');
+  const csp = seen.errors.filter((e) => e.startsWith('CSP violation'));
+  assert.ok(csp.some((e) => e.includes('img-src')), JSON.stringify(csp));
+  assert.ok(csp.some((e) => e.includes('style-src')), JSON.stringify(csp));
   await context.close();
 });
