@@ -4,6 +4,7 @@
 // Exit: 0 done, 2 usage, 1 any store error (printed).
 #include "dash_seed.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <iostream>
@@ -43,7 +44,22 @@ int64_t LastSeen(int64_t now, std::mt19937_64& rng) {
   return now - 86400 - static_cast<int64_t>(rng() % (14 * 86400));
 }
 
-// One terminal as its check-ins and enrolment leave it: device row, labels, certificate.
+// Labels as an operator adds them through the API: one audited device.label_add each.
+Status AddLabels(Store& store, const std::string& serial, const std::vector<std::string>& labels, int64_t t) {
+  std::vector<std::string> before;
+  for (const std::string& label : labels) {
+    FW_RETURN_IF_ERROR(store.AddLabel(serial, label));
+    std::vector<std::string> after = before;
+    after.push_back(label);
+    std::sort(after.begin(), after.end());
+    FW_RETURN_IF_ERROR(Audit(store, t, "token:2:bob", "device.label_add", "device:" + serial, {{"labels", before}},
+                             {{"labels", after}}));
+    before = std::move(after);
+  }
+  return Status::Ok();
+}
+
+// One terminal as its enrolment and check-ins leave it: device row, certificate, labels, audit rows.
 Status AddTerminal(Store& store, const Options& o, int64_t i, std::mt19937_64& rng, Seeded& out) {
   Device d;
   d.serial = Serial(i);
@@ -63,10 +79,6 @@ Status AddTerminal(Store& store, const Options& o, int64_t i, std::mt19937_64& r
   FW_RETURN_IF_ERROR(witness::ObserveCheckin(w, last_seq, head).status());
   d.witness_state = witness::Serialize(w);
   FW_RETURN_IF_ERROR(store.CreateDevice(d));
-  FW_RETURN_IF_ERROR(store.AddLabel(d.serial, kRegions[rng() % 4]));
-  FW_RETURN_IF_ERROR(store.AddLabel(d.serial, kChains[(i / 40) % 5]));
-  FW_RETURN_IF_ERROR(store.AddLabel(d.serial, "store:" + std::to_string(1000 + i / 5)));
-  if (rng() % 50 == 0) FW_RETURN_IF_ERROR(store.AddLabel(d.serial, "pilot"));
   CertRecord c;
   c.cert_serial_hex = RandomHex(rng, 32);
   c.device_serial = d.serial;
@@ -74,6 +86,14 @@ Status AddTerminal(Store& store, const Options& o, int64_t i, std::mt19937_64& r
   c.issued_s = d.created_s;
   c.not_after_s = rng() % 40 == 0 ? o.now_s + static_cast<int64_t>(rng() % (30 * 86400)) : d.created_s + 365 * 86400;
   FW_RETURN_IF_ERROR(store.AddCert(c));
+  const std::string actor = "device:" + d.serial;
+  FW_RETURN_IF_ERROR(
+      Audit(store, d.created_s, actor, "device.enrol", actor, nullptr,
+            {{"state", "active"}, {"spki_sha256", d.spki_sha256_hex}, {"cert_serial", c.cert_serial_hex}}));
+  std::vector<std::string> labels = {kRegions[rng() % 4], kChains[(i / 40) % 5],
+                                     "store:" + std::to_string(1000 + i / 5)};
+  if (rng() % 50 == 0) labels.push_back("pilot");
+  FW_RETURN_IF_ERROR(AddLabels(store, d.serial, labels, d.created_s + 86400));
   out.serials.push_back(d.serial);
   out.versions.push_back(version);
   return Status::Ok();
@@ -193,13 +213,20 @@ Result<Options> Parse(int argc, char** argv) {
   o.now_s = static_cast<int64_t>(std::time(nullptr));
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--database") o.database = v;
-    else if (k == "--repo") o.repo_dir = v;
-    else if (k == "--target") o.target = v;
-    else if (k == "--terminals") o.terminals = std::stoll(v);
-    else if (k == "--now") o.now_s = std::stoll(v);
-    else if (k == "--seed") o.seed = std::stoull(v);
-    else return fw::InvalidArgument("unknown option " + k);
+    if (k == "--database")
+      o.database = v;
+    else if (k == "--repo")
+      o.repo_dir = v;
+    else if (k == "--target")
+      o.target = v;
+    else if (k == "--terminals")
+      o.terminals = std::stoll(v);
+    else if (k == "--now")
+      o.now_s = std::stoll(v);
+    else if (k == "--seed")
+      o.seed = std::stoull(v);
+    else
+      return fw::InvalidArgument("unknown option " + k);
   }
   if (argc % 2 == 0 || o.database.empty() || o.repo_dir.empty() || o.target.empty() || o.terminals < 100) {
     return fw::InvalidArgument(
@@ -268,11 +295,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  std::cout << nlohmann::json{{"terminals", out.serials.size()}, {"rollout", out.rollout_id},
-                              {"actions", out.actions},          {"events", out.events},
-                              {"succeeded", out.succeeded},      {"failed", out.failed},
-                              {"quarantined", out.quarantined},  {"revoked", out.revoked},
-                              {"alerts", out.alerts},            {"sample_serial", out.sample_serial},
+  std::cout << nlohmann::json{{"terminals", out.serials.size()},
+                              {"rollout", out.rollout_id},
+                              {"actions", out.actions},
+                              {"events", out.events},
+                              {"succeeded", out.succeeded},
+                              {"failed", out.failed},
+                              {"quarantined", out.quarantined},
+                              {"revoked", out.revoked},
+                              {"alerts", out.alerts},
+                              {"sample_serial", out.sample_serial},
                               {"seconds", seconds}}
                    .dump()
             << std::endl;

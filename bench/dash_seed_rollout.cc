@@ -122,8 +122,8 @@ Status Play(Store& store, const rollout::Context& ctx, Action a, Fate fate, int6
 }
 
 // Plays the open actions of the rollout: `fates[i]` for the i-th (by id), in batches of 200.
-Status PlayOpen(Store& store, const rollout::Context& ctx, int64_t id, const std::vector<Fate>& fates,
-                int64_t from_s, int64_t span_s, std::mt19937_64& rng, Seeded& out) {
+Status PlayOpen(Store& store, const rollout::Context& ctx, int64_t id, const std::vector<Fate>& fates, int64_t from_s,
+                int64_t span_s, std::mt19937_64& rng, Seeded& out) {
   FW_ASSIGN_OR_RETURN(auto open, store.ListRolloutActions(id, /*open_only=*/true));
   out.actions += static_cast<int64_t>(open.size());
   for (size_t begin = 0; begin < open.size(); begin += 200) {
@@ -186,9 +186,8 @@ Status SeedRollout(Store& store, const Options& o, const AlertPolicy& alerts, st
   const int64_t wave = (o.terminals - canary) * 20 / 100;
   const int64_t decided = wave * 85 / 100;
   const int64_t health = decided * 15 / 1000, download = decided * 12 / 1000, boot = decided * 9 / 1000;
-  FW_RETURN_IF_ERROR(PlayOpen(store, ctx, created.id,
-                              Fates(decided - health - download - boot, health, download, boot), t1 + 60,
-                              o.now_s - 900 - t1 - 60, rng, out));
+  FW_RETURN_IF_ERROR(PlayOpen(store, ctx, created.id, Fates(decided - health - download - boot, health, download, boot),
+                              t1 + 60, o.now_s - 900 - t1 - 60, rng, out));
   // A second rollout, only created (the list shows more than one).
   rollout::RolloutSpec pilot = MainSpec(o);
   pilot.name = "POS-X1 1.3.0 (pilot stores, soft)";

@@ -135,11 +135,11 @@ NGINX
 }
 stop_nginx() { [ -f "$n/nginx.pid" ] && kill "$(cat "$n/nginx.pid")" 2> /dev/null; sleep 0.3; rm -f "$n/nginx.pid"; }
 
-# times URL COOKIE OUT: N+1 requests on one connection; appends "total starttransfer" (s) of the last N.
-times() {
-  local url=$1 cookie=$2 out=$3 args=() i
+# times: N+1 requests on one connection; appends "status total starttransfer" (s) of the last N to OUT.
+times() {  # URL COOKIE OUT [HEADER]
+  local url=$1 cookie=$2 out=$3 header=${4:-} args=() i
   for i in $(seq $((requests + 1))); do args+=(-o /dev/null "$url"); done
-  curl -sk --http1.1 ${cookie:+-H "Cookie: $cookie"} -w '%{http_code} %{time_total} %{time_starttransfer}\n' "${args[@]}" |
+  curl -sk --http1.1 ${cookie:+-H "Cookie: $cookie"} ${header:+-H "$header"} -w '%{http_code} %{time_total} %{time_starttransfer}\n' "${args[@]}" |
     tail -n +2 >> "$out"
 }
 pct() {  # Q: the Q-th percentile (50: the median) of the numbers on stdin (seconds), in ms
@@ -211,6 +211,21 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
     printf '%-34s %9s %7s | %9s %9s %9s | %9s %9s | %8s\n' "${pages[$i]}" "$(stat -c %s "$n/www/p/$i.html")" "$fc" \
       "$fm" "$fp" "$ft" "$nm" "$np" "$(awk -v a="$fm" -v b="$nm" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.1f x", a / b }')"
     [ "$fc" = 200 ] || failed+=("$name ${pages[$i]}: HTTP $fc")
+  done
+  # The operator API calls the pages are made of (in-process for the pages; here over HTTPS with the
+  # token): which one costs what, to find the reason when a page is slow.
+  local api=("/v1/fleet/summary" "/v1/devices?limit=50" "/v1/devices?seen_before=$(($(date +%s) - 86400))&limit=20"
+    "/v1/devices?state=quarantined&limit=20" "/v1/devices/$serial" "/v1/devices/$serial/actions"
+    "/v1/devices/$serial/journal" "/v1/rollouts" "/v1/rollouts/$rollout" "/v1/rollouts/$rollout/members?limit=50"
+    "/v1/alerts?limit=50" "/v1/audit?limit=50" "/v1/audit/verify" "/v1/ca?within_days=30" "/v1/labels")
+  echo
+  echo "operator API calls ($name; ms; $((rounds * requests)) requests each, Authorization: Bearer, kept-alive)"
+  printf '%-48s %9s %7s | %9s %9s\n' call bytes status median p95
+  for i in "${!api[@]}"; do
+    rm -f "$work/$name.api.$i"
+    for r in $(seq "$rounds"); do times "$base${api[$i]}" "" "$work/$name.api.$i" "Authorization: Bearer $token"; done
+    read -r am ap _ ac <<< "$(stats "$work/$name.api.$i")"
+    printf '%-48s %9s %7s | %9s %9s\n' "${api[$i]}" "$(curl -sk -H "Authorization: Bearer $token" "$base${api[$i]}" | wc -c)" "$ac" "$am" "$ap"
   done
   if [ $browser = 1 ]; then
     echo
