@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dashboard (issue 20) with 10,000 terminals in the store: server time and browser load per page.
-#   bench/dashboard_bench.sh [--postgres] [--quick] [--requests N] [--loads N] [--no-browser] [BUILD_DIR]
+#   bench/dashboard_bench.sh [--postgres] [--quick] [--requests N] [--loads N] [--no-browser] [--keep] [BUILD_DIR]
 # For each backend (SQLite; with --postgres also PostgreSQL in a throwaway cluster of its own, Unix socket
 # only, real fsync), in one run:
 #   1. a data directory made by `fwserver init` + `fwserver ca init`, a TUF repository in DATA/repo with one
@@ -12,20 +12,23 @@
 #      one kept-alive HTTPS connection (curl, HTTP/1.1, the first request — the handshake — not counted)
 #      to fwserver and to nginx-light serving that page's bytes as a static file (same P-256 certificate,
 #      TLS 1.3, keep-alive): median and p95 of curl's time_total and time_starttransfer, ratio to nginx;
+#      then the operator API calls the pages are made of (GET /v1/..., bearer token, same loop): median and
+#      p95 each, to name the call behind a slow page;
 #   4. browser load (unless --no-browser): headless /usr/bin/chromium driven by playwright-core, each page
 #      loaded L times (after one warm-up) from fwserver and from nginx (the same bytes and the same
 #      app.css/app.js): navigation timing responseEnd, domContentLoadedEventEnd, loadEventEnd (ms from
 #      navigation start), medians; console errors counted.
 #   --requests N  requests per page, server and round (default 20; --quick 5); rounds: 3 (--quick 1)
 #   --loads N     browser loads per page and server (default 5; --quick 2)
+#   --keep        leave the work directory (data directories, the pages' bytes in nginx/www/p, logs); printed
 #   BUILD_DIR     default build/ci (needs server-stub/fwserver, signing/fwsign, bench/dash_seed)
 # playwright-core: tests/browser/node_modules (npm ci there, scripts/setup.sh) or DASH_BENCH_NODE_MODULES.
 # Exit status: 0 when every page answered 200 on every backend; 1 otherwise (named); 2 usage / missing.
 # The figures are printed, not gated: the machine is shared.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-postgres=0 quick=0 requests="" loads="" browser=1
-usage="usage: bench/dashboard_bench.sh [--postgres] [--quick] [--requests N] [--loads N] [--no-browser] [BUILD_DIR]"
+postgres=0 quick=0 requests="" loads="" browser=1 keep=0
+usage="usage: bench/dashboard_bench.sh [--postgres] [--quick] [--requests N] [--loads N] [--no-browser] [--keep] [BUILD_DIR]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) postgres=1 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --requests) requests=$2; shift ;;
     --loads) loads=$2; shift ;;
     --no-browser) browser=0 ;;
+    --keep) keep=1 ;;
     -*) echo "$usage" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -64,7 +68,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
   wait 2> /dev/null || true
   if [ -n "$pgdir" ]; then "$root/scripts/pg-cluster.sh" stop "$pgdir" > /dev/null || true; rm -rf "$pgdir"; fi
-  rm -rf "$work"
+  if [ $keep = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 failed=()
@@ -94,8 +98,7 @@ make_data() {
   "$fwsign" repo publish "$d/repo" --key "$keys/targets.pem" --key "$keys/snapshot.pem" --key "$keys/timestamp.pem" > /dev/null
   "$seed" --database "${uri:-$d/server.db}" --repo "$d/repo" --target fw-1.3.0.img --terminals "$terminals" 2> "$d.seed.err" ||
     { cat "$d.seed.err" >&2; return 1; }
-  "$fwserver" --json token create --data "$d" --name bench --role admin > "$d.token.json" 2> "$d.token.err" ||
-    "$fwserver" token create --data "$d" --name bench --role admin --json > "$d.token.json" 2>> "$d.token.err" ||
+  "$fwserver" token create --data "$d" --name bench --role admin --json > "$d.token.json" 2> "$d.token.err" ||
     { cat "$d.token.err" >&2; return 1; }
 }
 
