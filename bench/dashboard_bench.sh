@@ -23,7 +23,8 @@
 #   --keep        leave the work directory (data directories, the pages' bytes in nginx/www/p, logs); printed
 #   BUILD_DIR     default build/ci (needs server-stub/fwserver, signing/fwsign, bench/dash_seed)
 # playwright-core: tests/browser/node_modules (npm ci there, scripts/setup.sh) or DASH_BENCH_NODE_MODULES.
-# Exit status: 0 when every page answered 200 on every backend; 1 otherwise (named); 2 usage / missing.
+# Exit status: 0 when every page and API call answered 200 on every backend; 1 otherwise (each named);
+# 2 usage or something missing.
 # The figures are printed, not gated: the machine is shared.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -229,6 +230,7 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
     for r in $(seq "$rounds"); do times "$base${api[$i]}" "" "$work/$name.api.$i" "Authorization: Bearer $token"; done
     read -r am ap _ ac <<< "$(stats "$work/$name.api.$i")"
     printf '%-48s %9s %7s | %9s %9s\n' "${api[$i]}" "$(curl -sk -H "Authorization: Bearer $token" "$base${api[$i]}" | wc -c)" "$ac" "$am" "$ap"
+    [ "$ac" = 200 ] || failed+=("$name ${api[$i]}: HTTP $ac")
   done
   if [ $browser = 1 ]; then
     echo
