@@ -37,6 +37,18 @@ void CsrfForm(Html& out, const PageContext& ctx, std::string_view action, std::s
   out.Close("form");
 }
 
+void OpenCsrfForm(Html& out, const PageContext& ctx, std::string_view action, std::string_view data_op,
+                  std::string_view return_to) {
+  out.Open("form", {{"method", "post"}, {"action", action}, {"class", "op-form"}, {"data-op", data_op}});
+  out.Void("input", {{"type", "hidden"}, {"name", "csrf"}, {"value", ctx.csrf}});
+  out.Void("input", {{"type", "hidden"}, {"name", "return"}, {"value", return_to}});
+}
+
+void CloseCsrfForm(Html& out, std::string_view button) {
+  out.Element("button", {{"type", "submit"}}, button);
+  out.Close("form");
+}
+
 void OpenLiveRegion(Html& out, const PageContext& ctx, std::string_view refresh_target) {
   std::string target(refresh_target);
   target += target.find('?') == std::string::npos ? "?fragment=1" : "&fragment=1";

@@ -158,6 +158,7 @@ Response OperatorApi::DeviceActions(Call& call) {
     auto events = store_->ListEvents(a.id);
     if (!events.ok()) return FromStatus(events.status());
     JsonValue j = ActionJson(a);
+    j["rollout"] = a.rollout_id > 0 ? JsonValue(a.rollout_id) : JsonValue(nullptr);  // the dashboard's timeline
     j["events"] = JsonValue::array();
     for (const auto& e : *events) j["events"].push_back(EventJson(e));
     items.push_back(std::move(j));
