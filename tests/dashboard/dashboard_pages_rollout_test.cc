@@ -231,6 +231,24 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_FALSE(Has(html, "<form")) << html;
 }
 
+// Stop with revert: the two pages link to each other and the revert names what it does.
+TEST_F(RolloutPagesTest, ARevertRolloutAndItsOriginalLinkToEachOther) {
+  const int64_t id = MakeRollout("rev", "running");
+  const Response r = Call("POST", "/v1/rollouts/" + std::to_string(id) + "/stop", TokenOf(Role::kOperator),
+                          R"({"reason":"bad build","revert":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const int64_t revert = Body(r)["revert_rollout"].get<int64_t>();
+  ASSERT_GT(revert, 0) << r.body;
+  std::string html = Rollout(Role::kOperator, id).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverted by</dt><dd><a href=\"/ui/rollouts/" + std::to_string(revert) + "\">")) << html;
+  html = Rollout(Role::kOperator, revert).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverts</dt><dd><a href=\"/ui/rollouts/" + std::to_string(id) + "\">")) << html;
+  EXPECT_TRUE(Has(html, "revert of rollout " + std::to_string(id) + ": each member back to its version")) << html;
+  // Nothing had succeeded: the revert has no members and finished at once.
+  EXPECT_EQ(TextOfId(html, "rollout-state"), "finished");
+  EXPECT_FALSE(Has(html, "<form")) << html;
+}
+
 TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStarts) {
   const int64_t id = MakeRollout("appr", "approval");
   const std::string html = Rollout(Role::kApprover, id).body.str();
