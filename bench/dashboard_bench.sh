@@ -11,7 +11,8 @@
 #   3. server time: for each page, in one loop of R rounds (order alternating per round), N requests on
 #      one kept-alive HTTPS connection (curl, HTTP/1.1, the first request — the handshake — not counted)
 #      to fwserver and to nginx-light serving that page's bytes as a static file (same P-256 certificate,
-#      TLS 1.3, keep-alive): median and p95 of curl's time_total and time_starttransfer, ratio to nginx;
+#      TLS 1.3, keep-alive): median and p95 of curl's time_total and time_starttransfer, ratio to nginx, and
+#      fwserver's CPU time per request (/proc/PID/stat: on a loaded machine the wall times stretch, CPU does not);
 #      then the operator API calls the pages are made of (GET /v1/..., bearer token, same loop): median and
 #      p95 each, to name the call behind a slow page;
 #   4. browser load (unless --no-browser): headless /usr/bin/chromium driven by playwright-core, each page
@@ -196,24 +197,34 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
     curl -sk -H "Cookie: $cookie" "$base${pages[$i]}" -o "$n/www/p/$i.html"
     rm -f "$work/$name.fw.$i" "$work/$name.ng.$i"
   done
-  local r
+  local r ticks=() hz
+  hz=$(getconf CLK_TCK)
+  cpu() { awk '{ print $14 + $15 }' "/proc/$run_pid/stat"; }  # fwserver's user + system time, in ticks
+  fw_times() {  # I: page index; adds fwserver's CPU ticks spent meanwhile to ticks[I]
+    local before
+    before=$(cpu)
+    times "$base${pages[$1]}" "$cookie" "$work/$name.fw.$1"
+    ticks[$1]=$((${ticks[$1]:-0} + $(cpu) - before))
+  }
   for r in $(seq "$rounds"); do
     for i in "${!pages[@]}"; do
       if [ $((r % 2)) = 1 ]; then
-        times "$base${pages[$i]}" "$cookie" "$work/$name.fw.$i"; times "https://127.0.0.1:$nginx_port/p/$i.html" "" "$work/$name.ng.$i"
+        fw_times "$i"; times "https://127.0.0.1:$nginx_port/p/$i.html" "" "$work/$name.ng.$i"
       else
-        times "https://127.0.0.1:$nginx_port/p/$i.html" "" "$work/$name.ng.$i"; times "$base${pages[$i]}" "$cookie" "$work/$name.fw.$i"
+        times "https://127.0.0.1:$nginx_port/p/$i.html" "" "$work/$name.ng.$i"; fw_times "$i"
       fi
     done
   done
   echo
-  echo "server time ($name, $terminals terminals; ms; $((rounds * requests)) requests per page and server on kept-alive connections)"
-  printf '%-34s %9s %7s | %9s %9s %9s | %9s %9s | %8s\n' page bytes status "fw med" "fw p95" "fw ttfb" "ngx med" "ngx p95" "ratio"
+  echo "server time ($name, $terminals terminals; ms; $((rounds * requests)) requests per page and server on kept-alive connections;"
+  echo "fw CPU: fwserver's user + system CPU time per request, from /proc, the handshake request included)"
+  printf '%-34s %9s %7s | %9s %9s %9s %9s | %9s %9s | %8s\n' page bytes status "fw med" "fw p95" "fw ttfb" "fw CPU" "ngx med" "ngx p95" "ratio"
   for i in "${!pages[@]}"; do
     read -r fm fp ft fc <<< "$(stats "$work/$name.fw.$i")"
     read -r nm np _ _ <<< "$(stats "$work/$name.ng.$i")"
-    printf '%-34s %9s %7s | %9s %9s %9s | %9s %9s | %8s\n' "${pages[$i]}" "$(stat -c %s "$n/www/p/$i.html")" "$fc" \
-      "$fm" "$fp" "$ft" "$nm" "$np" "$(awk -v a="$fm" -v b="$nm" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.1f x", a / b }')"
+    printf '%-34s %9s %7s | %9s %9s %9s %9s | %9s %9s | %8s\n' "${pages[$i]}" "$(stat -c %s "$n/www/p/$i.html")" "$fc" \
+      "$fm" "$fp" "$ft" "$(awk -v t="${ticks[$i]}" -v hz="$hz" -v n=$((rounds * (requests + 1))) 'BEGIN { printf "%.2f", t * 1000 / hz / n }')" \
+      "$nm" "$np" "$(awk -v a="$fm" -v b="$nm" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.1f x", a / b }')"
     [ "$fc" = 200 ] || failed+=("$name ${pages[$i]}: HTTP $fc")
   done
   # The operator API calls the pages are made of (in-process for the pages; here over HTTPS with the
