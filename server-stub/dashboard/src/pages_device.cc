@@ -12,6 +12,7 @@ using Json = nlohmann::json;
 
 constexpr int64_t kExpiringSeconds = 30 * 86400;  // certificates highlighted this long before their end
 constexpr size_t kMaxSegmentsShown = 100;         // newest backups listed (the count covers them all)
+constexpr size_t kMaxActionsShown = 50;           // newest actions listed with their events
 
 void SectionStart(Html& out, std::string_view id, std::string_view heading) {
   out.Open("section", {{"id", id}, {"class", "panel"}});
@@ -129,7 +130,16 @@ void Manifest(Html& out, const Json& d) {
     if (!shown) Field(out, key, Shorten(JsonPlain(value), 200));
   }
   out.Close("dl");
-  out.Open("details", {{"class", "raw"}}).Element("summary", "Raw manifest JSON");
+  out.Close("section");
+}
+
+// The manifest's JSON as sent, outside the live region: a refresh would close the <details> while it is
+// read. A snapshot of the page load (the fields above stay live).
+void RawManifest(Html& out, const Json& d) {
+  const Json& m = JsonMember(d, "manifest");
+  if (!m.is_object()) return;
+  out.Open("section", {{"id", "manifest-raw"}, {"class", "panel"}});
+  out.Open("details", {{"class", "raw"}}).Element("summary", "Raw manifest JSON (as of page load)");
   out.Element("pre", m.dump(2, ' ', false, Json::error_handler_t::replace)).Close("details");
   out.Close("section");
 }
@@ -218,8 +228,15 @@ void Actions(Html& out, const ApiReply& reply, const PageContext& ctx, const std
     out.Element("p", {{"class", "empty"}}, "No actions for this terminal.");
   } else {
     out.Open("ol", {{"class", "timeline"}, {"reversed", "reversed"}});
-    for (auto it = items.rbegin(); it != items.rend(); ++it) ActionItem(out, *it, ctx, serial);
+    size_t shown = 0;
+    for (auto it = items.rbegin(); it != items.rend() && shown < kMaxActionsShown; ++it, ++shown) {
+      ActionItem(out, *it, ctx, serial);
+    }
     out.Close("ol");
+    if (items.size() > kMaxActionsShown) {
+      out.Element("p", {{"class", "note"}},
+                  "The " + std::to_string(items.size() - kMaxActionsShown) + " oldest actions are not shown.");
+    }
   }
   out.Close("section");
 }
@@ -395,6 +412,7 @@ Page DevicePage(UiApi& api, const PageContext& ctx, const std::string& serial) {
   Backups(live, journal, ctx);
   Certificates(live, device.body, ctx);
   FinishLive(p, ctx, DevicePath(serial), live);
+  if (!ctx.fragment) RawManifest(p.body, device.body);
   return p;
 }
 
