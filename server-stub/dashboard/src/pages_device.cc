@@ -186,7 +186,7 @@ void ActionItem(Html& out, const Json& a, const PageContext& ctx, const std::str
   out.Element("span", {{"class", "target"}}, JsonText(a, "target"));
   if (!JsonText(a, "version").empty()) out.Text(" (" + JsonText(a, "version") + ")");
   out.Text(" ");
-  out.Element("span", {{"class", "action-state state-" + UrlPiece(state)}}, state);
+  out.Element("span", {{"class", "badge action-state state-" + UrlPiece(state)}}, state);
   out.Close("h3");
   out.Open("dl", {{"class", "facts"}});
   Field(out, "type", JsonText(a, "type"));
@@ -294,6 +294,7 @@ void Witness(Html& out, const ApiReply& journal, const Json& device, const PageC
     out.Close("section");
     return;
   }
+  out.Element("h3", "Findings");
   out.Open("ul", {{"class", "findings"}});
   if (gap) {
     out.Open("li", {{"class", "finding finding-gap"}, {"data-finding", "gap"}}).Element("strong", "gap");
@@ -323,7 +324,8 @@ void Backups(Html& out, const ApiReply& journal, const PageContext& ctx) {
                 std::to_string(segments.size()) + " segments, " + std::to_string(records) + " records.");
     out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "segments"}});
     out.Open("thead").Open("tr");
-    for (const char* h : {"records", "count", "sha256", "received"}) out.Element("th", {{"scope", "col"}}, h);
+    for (const char* h : {"seq range", "records", "sha256 (prefix)", "received"})
+      out.Element("th", {{"scope", "col"}}, h);
     out.Close("tr").Close("thead").Open("tbody");
     size_t shown = 0;
     for (auto it = segments.rbegin(); it != segments.rend() && shown < kMaxSegmentsShown; ++it, ++shown) {

@@ -97,8 +97,8 @@ void ByVersion(Html& out, const ApiReply& summary) {
   }
   out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "counts"}});
   out.Open("thead").Open("tr").Element("th", {{"scope", "col"}}, "version");
-  for (const char* s : kStates) out.Element("th", {{"scope", "col"}}, s);
-  out.Element("th", {{"scope", "col"}}, "total").Close("tr").Close("thead").Open("tbody");
+  for (const char* s : kStates) out.Element("th", {{"scope", "col"}, {"class", "num"}}, s);
+  out.Element("th", {{"scope", "col"}, {"class", "num"}}, "total").Close("tr").Close("thead").Open("tbody");
   int64_t sums[3] = {0, 0, 0};
   for (const auto& row : rows) {
     out.Open("tr", {{"data-version", row.version}});
