@@ -192,6 +192,10 @@ class FaultyStore final : public Store {
     FW_RETURN_IF_ERROR(Check("CountDevices"));
     return inner_->CountDevices();
   }
+  Result<int64_t> CountDevicesSeenBefore(int64_t before_s) override {
+    FW_RETURN_IF_ERROR(Check("CountDevicesSeenBefore"));
+    return inner_->CountDevicesSeenBefore(before_s);
+  }
   Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) override {
     FW_RETURN_IF_ERROR(Check("AddCheckinCounts"));
     return inner_->AddCheckinCounts(bucket_counts);

@@ -31,15 +31,17 @@ TEST(PgStoreMigration, AnEmptyDatabaseGetsEveryMigrationAndReopeningWritesNothin
     ASSERT_TRUE(store.ok()) << store.status().ToString();
   }
   const int latest = StoreMigrator().latest();
-  EXPECT_EQ(Psql(uri, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2,3,4");
-  EXPECT_EQ(latest, 4);
+  EXPECT_EQ(Psql(uri, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"), "1,2,3,4,5");
+  EXPECT_EQ(latest, 5);
   EXPECT_EQ(Psql(uri, "SELECT description FROM schema_migrations WHERE version = 4"), "leases");
+  EXPECT_EQ(Psql(uri, "SELECT description FROM schema_migrations WHERE version = 5"),
+            "dashboard: check-in counts, UI sessions");
   EXPECT_EQ(Psql(uri, "SELECT up_sql = $$" + std::string(kSchemaV3Up) + "$$ FROM schema_migrations WHERE version = 3"),
             "t");
   EXPECT_EQ(Psql(uri, kUserTables),
-            "action_events,actions,alert_deliveries,alerts,audit_log,cert_deny_list,certificates,delivery_attempts,"
-            "devices,enrol_tokens,journal_segments,labels,leases,operator_tokens,rollout_counters,rollout_groups,"
-            "rollout_members,rollouts,schema_migrations,settings");
+            "action_events,actions,alert_deliveries,alerts,audit_log,cert_deny_list,certificates,checkin_counts,"
+            "delivery_attempts,devices,enrol_tokens,journal_segments,labels,leases,operator_tokens,rollout_counters,"
+            "rollout_groups,rollout_members,rollouts,schema_migrations,settings,ui_sessions");
   // Reopening an up-to-date database rewrites no row (the row versions stay) and creates nothing.
   const std::string xmins = Psql(uri, "SELECT string_agg(xmin::text, ',' ORDER BY version) FROM schema_migrations");
   for (int i = 0; i < 2; ++i) {
@@ -61,7 +63,7 @@ TEST(PgStoreMigration, InstancesStartingTogetherApplyEachMigrationOnce) {
   }
   for (auto& t : threads) t.join();
   for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(Psql(uri, "SELECT COUNT(*) FROM schema_migrations"), "4");
+  EXPECT_EQ(Psql(uri, "SELECT COUNT(*) FROM schema_migrations"), "5");
 }
 
 TEST(PgStoreMigration, AVersionOneDatabaseIsUpgradedKeepingItsRows) {
@@ -83,7 +85,7 @@ TEST(PgStoreMigration, AVersionOneDatabaseIsUpgradedKeepingItsRows) {
   auto d = (*store)->GetDevice("T-1");
   ASSERT_TRUE(d.ok() && d->has_value());
   EXPECT_EQ((*d)->hardware_id, "");  // migration 2's column, with its default
-  EXPECT_EQ(Psql(uri, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(Psql(uri, "SELECT MAX(version) FROM schema_migrations"), "5");
 }
 
 TEST(PgStoreMigration, ANewerDatabaseIsRefusedNamingBothVersions) {
@@ -91,23 +93,23 @@ TEST(PgStoreMigration, ANewerDatabaseIsRefusedNamingBothVersions) {
   ASSERT_EQ(db.error(), "");
   const std::string uri = db.uri();
   ASSERT_TRUE(OpenStore(uri).ok());
-  ASSERT_EQ(Psql(uri, "INSERT INTO schema_migrations VALUES (5, 'from the future', 'SELECT 1', 'SELECT 1')"), "");
+  ASSERT_EQ(Psql(uri, "INSERT INTO schema_migrations VALUES (6, 'from the future', 'SELECT 1', 'SELECT 1')"), "");
   auto refused = OpenStore(uri);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), ErrorCode::kUnsupported);
-  EXPECT_NE(refused.status().message().find("has schema version 5, newer than this binary understands (4)"),
+  EXPECT_NE(refused.status().message().find("has schema version 6, newer than this binary understands (5)"),
             std::string::npos)
       << refused.status().message();
-  EXPECT_NE(refused.status().message().find("its stored down migrations lead back to v4"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("its stored down migrations lead back to v5"), std::string::npos)
       << refused.status().message();
   // Without a way down, the message says how far the stored down migrations reach.
-  ASSERT_EQ(Psql(uri, "INSERT INTO schema_migrations VALUES (6, 'further', 'SELECT 1', '')"), "");
+  ASSERT_EQ(Psql(uri, "INSERT INTO schema_migrations VALUES (7, 'further', 'SELECT 1', '')"), "");
   refused = OpenStore(uri);
   ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("has schema version 6, newer than this binary understands (4)"),
+  EXPECT_NE(refused.status().message().find("has schema version 7, newer than this binary understands (5)"),
             std::string::npos)
       << refused.status().message();
-  EXPECT_NE(refused.status().message().find("reach only v6"), std::string::npos) << refused.status().message();
+  EXPECT_NE(refused.status().message().find("reach only v7"), std::string::npos) << refused.status().message();
 }
 
 TEST(PgStoreMigration, EveryStoredDownMigrationRunsOnPostgresAndUpAgain) {
@@ -136,6 +138,12 @@ TEST(PgStoreMigration, EveryStoredDownMigrationRunsOnPostgresAndUpAgain) {
     auto version = detail::PostgresSchemaVersion(**conn);
     ASSERT_TRUE(version.ok());
     EXPECT_EQ(*version, v - 1);
+    if (v == 5) {  // the dashboard's tables and index are gone, v4's leases stay
+      EXPECT_EQ(Psql(uri,
+                     "SELECT to_regclass('checkin_counts') IS NULL AND to_regclass('ui_sessions') IS NULL AND "
+                     "to_regclass('ui_sessions_expires') IS NULL AND to_regclass('leases') IS NOT NULL"),
+                "t");
+    }
     if (v == 2) {
       EXPECT_EQ(Psql(uri, "SELECT COUNT(*) FROM devices"), "1");  // v1's table kept its row
     }
@@ -144,7 +152,7 @@ TEST(PgStoreMigration, EveryStoredDownMigrationRunsOnPostgresAndUpAgain) {
   auto store = OpenStore(uri);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_TRUE((*store)->ListDevices()->empty());
-  EXPECT_EQ(Psql(uri, "SELECT MAX(version) FROM schema_migrations"), "4");
+  EXPECT_EQ(Psql(uri, "SELECT MAX(version) FROM schema_migrations"), "5");
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ TEST(ServerCliPostgres, InitMigratesTheDatabaseAndEveryCommandUsesIt) {
   EXPECT_FALSE(fs::exists(a + "/server.db"));
   auto version = db.Query("SELECT max(version) FROM schema_migrations");
   ASSERT_TRUE(version.ok()) << version.error;
-  EXPECT_EQ(version.rows, (std::vector<std::vector<std::string>>{{"4"}}));
+  EXPECT_EQ(version.rows, (std::vector<std::vector<std::string>>{{"5"}}));
 
   auto again = RunCommand({FWSERVER_PATH, "init", "--data", b, "--database", uri});
   ASSERT_EQ(again.exit_code, 0) << again.err;

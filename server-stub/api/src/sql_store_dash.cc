@@ -1,28 +1,143 @@
 // The dashboard's store methods (issue 20; fw/server/store.h): device counts, check-in buckets,
-// recent alerts by kind, UI sessions. Same SQL on SQLite and PostgreSQL (sql_conn.h).
-// SKELETON: the STORE helper replaces these with the real queries (migration 5).
+// recent alerts by kind, UI sessions (migration 5, store_schema.h). Same SQL on SQLite and
+// PostgreSQL (sql_conn.h); every write runs under the writer lock on PostgreSQL (Write/Writing).
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "sql_store_impl.h"
 
 namespace fw::server::detail {
 
 namespace {
-Status NotYet(const char* what) { return Status(ErrorCode::kInternal, std::string(what) + ": not built yet"); }
+
+constexpr const char* kSessionColumns = "session_sha256, token_id, created_s, expires_s";
+
+UiSession ReadSession(const SqlStmt& st) {
+  return {st.ColumnText(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3)};
+}
+
 }  // namespace
 
-Result<std::vector<DeviceCount>> SqlStore::CountDevices() { return NotYet("CountDevices"); }
-Status SqlStore::AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& /*bucket_counts*/) {
-  return NotYet("AddCheckinCounts");
+Result<std::vector<DeviceCount>> SqlStore::CountDevices() {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT version, state, COUNT(*) FROM devices GROUP BY version, state "
+                                              "ORDER BY version, state"));
+  FW_ASSIGN_OR_RETURN(auto counts, Rows<DeviceCount>(st, [](const SqlStmt& s) -> Result<DeviceCount> {
+                        FW_ASSIGN_OR_RETURN(DeviceState state, ParseDeviceState(s.ColumnTextView(1)));
+                        return DeviceCount{s.ColumnText(0), state, s.ColumnInt(2)};
+                      }));
+  // Byte order of the version, then the state's name: the same on both backends (PostgreSQL's
+  // ORDER BY follows the database's collation).
+  std::sort(counts.begin(), counts.end(), [](const DeviceCount& a, const DeviceCount& b) {
+    if (a.version != b.version) return a.version < b.version;
+    return DeviceStateName(a.state) < DeviceStateName(b.state);
+  });
+  return counts;
 }
-Result<std::vector<std::pair<int64_t, int64_t>>> SqlStore::ListCheckinCounts(int64_t /*from_s*/) {
-  return NotYet("ListCheckinCounts");
+
+Result<int64_t> SqlStore::CountDevicesSeenBefore(int64_t before_s) {
+  // last_seen_s 0 is "never seen": such a device counts once it is older than the cut.
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT COUNT(*) FROM devices WHERE last_seen_s < ? AND "
+                                              "(last_seen_s > 0 OR created_s < ?)"));
+  st.Bind(1, before_s).Bind(2, before_s);
+  FW_ASSIGN_OR_RETURN(bool row, st.Step());
+  return row ? st.ColumnInt(0) : int64_t{0};
 }
-Result<int64_t> SqlStore::PurgeCheckinCountsBefore(int64_t /*before_s*/) { return NotYet("PurgeCheckinCountsBefore"); }
-Result<std::vector<Alert>> SqlStore::ListRecentAlerts(const std::vector<std::string>& /*kinds*/, int64_t /*limit*/) {
-  return NotYet("ListRecentAlerts");
+
+Status SqlStore::AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) {
+  if (bucket_counts.empty()) return Status::Ok();
+  // One statement per bucket, all in one transaction (the writer lock on PostgreSQL); several
+  // processes add to the same bucket, so a bucket is increased, never replaced.
+  return MaybeAtomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("INSERT INTO checkin_counts (bucket_s, checkins) VALUES (?, ?) "
+                                                "ON CONFLICT (bucket_s) DO UPDATE SET "
+                                                "checkins = checkin_counts.checkins + excluded.checkins"));
+    for (const auto& [bucket, n] : bucket_counts) {
+      st.Bind(1, bucket).Bind(2, n);
+      FW_RETURN_IF_ERROR_CTX(st.Run(),
+                             "adding " + std::to_string(n) + " check-ins to bucket " + std::to_string(bucket));
+    }
+    return Status::Ok();
+  });
 }
-Status SqlStore::AddUiSession(const UiSession& /*session*/) { return NotYet("AddUiSession"); }
-Result<std::optional<UiSession>> SqlStore::GetUiSession(const std::string& /*hash*/) { return NotYet("GetUiSession"); }
-Status SqlStore::DeleteUiSession(const std::string& /*hash*/) { return NotYet("DeleteUiSession"); }
-Result<int64_t> SqlStore::PurgeUiSessions(int64_t /*now_s*/) { return NotYet("PurgeUiSessions"); }
+
+Result<std::vector<std::pair<int64_t, int64_t>>> SqlStore::ListCheckinCounts(int64_t from_s) {
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT bucket_s, checkins FROM checkin_counts WHERE bucket_s >= ? "
+                                              "ORDER BY bucket_s"));
+  st.Bind(1, from_s);
+  return Rows<std::pair<int64_t, int64_t>>(
+      st, [](const SqlStmt& s) { return std::make_pair(s.ColumnInt(0), s.ColumnInt(1)); });
+}
+
+Result<int64_t> SqlStore::PurgeCheckinCountsBefore(int64_t before_s) {
+  int64_t purged = 0;
+  Status written = MaybeAtomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto count, conn_->Prepare("SELECT COUNT(*) FROM checkin_counts WHERE bucket_s < ?"));
+    count.Bind(1, before_s);
+    FW_ASSIGN_OR_RETURN(bool row, count.Step());
+    purged = row ? count.ColumnInt(0) : 0;
+    FW_RETURN_IF_ERROR(count.Reset());
+    return Write(
+        "DELETE FROM checkin_counts WHERE bucket_s < ?", [&](SqlStmt& st) { st.Bind(1, before_s); },
+        "purging check-in counts");
+  });
+  if (!written.ok()) return written;
+  return purged;
+}
+
+Result<std::vector<Alert>> SqlStore::ListRecentAlerts(const std::vector<std::string>& kinds, int64_t limit) {
+  if (limit < 0) return InvalidArgument("a page limit must not be negative (got " + std::to_string(limit) + ")");
+  if (kinds.empty() || limit == 0) return std::vector<Alert>();
+  std::string in;
+  for (size_t i = 0; i < kinds.size(); ++i) in += i == 0 ? "?" : ", ?";
+  FW_ASSIGN_OR_RETURN(auto st, conn_->Prepare("SELECT id, kind, object, body, created_s FROM alerts WHERE kind IN (" +
+                                              in + ") ORDER BY id DESC LIMIT ?"));
+  int i = 1;
+  for (const std::string& k : kinds) st.Bind(i++, k);
+  st.Bind(i, limit);
+  return Rows<Alert>(st, [](const SqlStmt& s) {
+    return Alert{s.ColumnInt(0), s.ColumnText(1), s.ColumnText(2), s.ColumnText(3), s.ColumnInt(4)};
+  });
+}
+
+Status SqlStore::AddUiSession(const UiSession& s) {
+  // A duplicate hash violates the primary key: kFailedPrecondition (sql_conn.h).
+  return Write(
+      std::string("INSERT INTO ui_sessions (") + kSessionColumns + ") VALUES (?, ?, ?, ?)",
+      [&](SqlStmt& st) {
+        st.Bind(1, s.session_sha256_hex).Bind(2, s.token_id).Bind(3, s.created_s).Bind(4, s.expires_s);
+      },
+      "storing a dashboard session of token " + std::to_string(s.token_id));
+}
+
+Result<std::optional<UiSession>> SqlStore::GetUiSession(const std::string& hash) {
+  FW_ASSIGN_OR_RETURN(
+      auto st, conn_->Prepare(std::string("SELECT ") + kSessionColumns + " FROM ui_sessions WHERE session_sha256 = ?"));
+  st.Bind(1, hash);
+  return FirstRow<UiSession>(st, ReadSession);
+}
+
+Status SqlStore::DeleteUiSession(const std::string& hash) {
+  return Write(
+      "DELETE FROM ui_sessions WHERE session_sha256 = ?", [&](SqlStmt& st) { st.Bind(1, hash); },
+      "deleting a dashboard session");
+}
+
+Result<int64_t> SqlStore::PurgeUiSessions(int64_t now_s) {
+  int64_t purged = 0;
+  Status written = MaybeAtomically([&]() -> Status {
+    FW_ASSIGN_OR_RETURN(auto count, conn_->Prepare("SELECT COUNT(*) FROM ui_sessions WHERE expires_s <= ?"));
+    count.Bind(1, now_s);
+    FW_ASSIGN_OR_RETURN(bool row, count.Step());
+    purged = row ? count.ColumnInt(0) : 0;
+    FW_RETURN_IF_ERROR(count.Reset());
+    return Write(
+        "DELETE FROM ui_sessions WHERE expires_s <= ?", [&](SqlStmt& st) { st.Bind(1, now_s); },
+        "purging expired dashboard sessions");
+  });
+  if (!written.ok()) return written;
+  return purged;
+}
 
 }  // namespace fw::server::detail

@@ -103,6 +103,7 @@ class SqlStore final : public Store {
   Status Ping() override;
   // sql_store_dash.cc (issue 20)
   Result<std::vector<DeviceCount>> CountDevices() override;
+  Result<int64_t> CountDevicesSeenBefore(int64_t before_s) override;
   Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) override;
   Result<std::vector<std::pair<int64_t, int64_t>>> ListCheckinCounts(int64_t from_s) override;
   Result<int64_t> PurgeCheckinCountsBefore(int64_t before_s) override;

@@ -278,6 +278,28 @@ inline constexpr const char* kSchemaV4Down = R"sql(
 DROP TABLE leases;
 )sql";
 
+// Issue 20: the dashboard. Check-ins counted per kCheckinBucketSeconds bucket (added to by every
+// instance), and the dashboard's login sessions (by the SHA-256 of the cookie's value only).
+inline constexpr const char* kSchemaV5Up = R"sql(
+CREATE TABLE checkin_counts (
+  bucket_s BIGINT PRIMARY KEY,
+  checkins BIGINT NOT NULL
+);
+CREATE TABLE ui_sessions (
+  session_sha256 TEXT PRIMARY KEY,
+  token_id BIGINT NOT NULL,
+  created_s BIGINT NOT NULL,
+  expires_s BIGINT NOT NULL
+);
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_s);
+)sql";
+
+inline constexpr const char* kSchemaV5Down = R"sql(
+DROP INDEX ui_sessions_expires;
+DROP TABLE ui_sessions;
+DROP TABLE checkin_counts;
+)sql";
+
 inline const sql::Migrator& StoreMigrator() {
   static const sql::Migrator migrator(
       "fleet server",
@@ -288,6 +310,7 @@ inline const sql::Migrator& StoreMigrator() {
            kSchemaV2Down},
           {3, "rollouts: actions.rollout_id, rollouts, groups, members, counters", kSchemaV3Up, kSchemaV3Down},
           {4, "leases", kSchemaV4Up, kSchemaV4Down},
+          {5, "dashboard: check-in counts, UI sessions", kSchemaV5Up, kSchemaV5Down},
       });
   return migrator;
 }

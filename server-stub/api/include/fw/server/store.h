@@ -430,6 +430,9 @@ class Store {
   // Issue 20: the dashboard.
   // Devices per (version, state): the fleet overview's counts, one GROUP BY (never a full device read).
   virtual Result<std::vector<DeviceCount>> CountDevices() = 0;  // by version, state
+  // Devices not seen since before_s: last_seen_s < before_s, where a never-seen device (last_seen_s
+  // 0) counts only when it was created before before_s. One COUNT (the "not seen for a day" figure).
+  virtual Result<int64_t> CountDevicesSeenBefore(int64_t before_s) = 0;
   // Adds check-ins to per-bucket counters (bucket_s = start of a kCheckinBucketSeconds bucket; an
   // existing bucket is increased, not replaced: several processes add to the same bucket).
   virtual Status AddCheckinCounts(const std::vector<std::pair<int64_t, int64_t>>& bucket_counts) = 0;
