@@ -65,7 +65,11 @@ TEST_F(DevicePageTest, QuarantineForOperatorsReleaseForApproversNeitherForViewer
   EXPECT_NE(as_operator.find(quarantine), std::string::npos) << as_operator;
   EXPECT_NE(as_operator.find("name=\"csrf\" value=\"csrf-token-of-the-session\""), std::string::npos);
   EXPECT_NE(as_operator.find("name=\"return\" value=\"/ui/devices/T-0001\""), std::string::npos);
-  EXPECT_NE(as_operator.find("data-op=\"quarantine\""), std::string::npos);
+  EXPECT_NE(as_operator.find("<form method=\"post\" action=\"/ui/devices/T-0001/quarantine\" class=\"op-form\" "
+                             "data-op=\"quarantine\">"),
+            std::string::npos);
+  EXPECT_NE(as_operator.find("name=\"reason\""), std::string::npos);
+  EXPECT_NE(as_operator.find("required=\"required\""), std::string::npos) << "the API requires a reason";
   EXPECT_EQ(as_operator.find("/release\""), std::string::npos) << "active: nothing to release";
 
   const std::string release = "action=\"/ui/devices/T-0002/release\"";

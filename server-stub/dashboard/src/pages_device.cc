@@ -24,19 +24,29 @@ void Field(Html& out, std::string_view name, std::string_view value) {
   out.Element("dd", value);
 }
 
+// A POST form for one operation with the reason the API requires (CsrfForm's two-step form: data-op on
+// the <form>, the CSRF token and the page to come back to).
+void OpForm(Html& out, const PageContext& ctx, const std::string& action, std::string_view op, const std::string& back,
+            std::string_view button) {
+  OpenCsrfForm(out, ctx, action, op, back);
+  out.Void("input", {{"type", "text"},
+                     {"name", "reason"},
+                     {"placeholder", "reason (recorded in the audit log)"},
+                     {"aria-label", "reason"},
+                     {"required", "required"},
+                     {"maxlength", "500"}});
+  CloseCsrfForm(out, button);
+}
+
 // The buttons a role may press on the device: quarantine (operator, active), release (approver, quarantined).
 void DeviceButtons(Html& out, const PageContext& ctx, const std::string& serial, const std::string& state) {
   const std::string back = DevicePath(serial);
   out.Open("div", {{"class", "ops"}});
   if (state == "active" && RoleAtLeast(ctx, Role::kOperator)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "quarantine"}});
-    CsrfForm(out, ctx, back + "/quarantine", "Quarantine", /*ask_reason=*/true, {{"return", back}});
-    out.Close("div");
+    OpForm(out, ctx, back + "/quarantine", "quarantine", back, "Quarantine");
   }
   if (state == "quarantined" && RoleAtLeast(ctx, Role::kApprover)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "release"}});
-    CsrfForm(out, ctx, back + "/release", "Release", /*ask_reason=*/true, {{"return", back}});
-    out.Close("div");
+    OpForm(out, ctx, back + "/release", "release", back, "Release");
   }
   out.Close("div");
 }
@@ -207,10 +217,7 @@ void ActionItem(Html& out, const Json& a, const PageContext& ctx, const std::str
   if (!JStr(a, "detail").empty()) Field(out, "detail", JStr(a, "detail"));
   out.Close("dl");
   if (!done && !JBool(a, "cancel_requested") && RoleAtLeast(ctx, Role::kOperator)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "cancel"}});
-    CsrfForm(out, ctx, "/ui/actions/" + id + "/cancel", "Cancel action " + id, /*ask_reason=*/true,
-             {{"return", DevicePath(serial)}});
-    out.Close("div");
+    OpForm(out, ctx, "/ui/actions/" + id + "/cancel", "cancel", DevicePath(serial), "Cancel action " + id);
   }
   Events(out, JAt(a, "events"), ctx);
   out.Close("li");
