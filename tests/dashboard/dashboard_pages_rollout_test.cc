@@ -231,6 +231,24 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_FALSE(Has(html, "<form")) << html;
 }
 
+// Stop with revert: the two pages link to each other and the revert names what it does.
+TEST_F(RolloutPagesTest, ARevertRolloutAndItsOriginalLinkToEachOther) {
+  const int64_t id = MakeRollout("rev", "running");
+  const Response r = Call("POST", "/v1/rollouts/" + std::to_string(id) + "/stop", TokenOf(Role::kOperator),
+                          R"({"reason":"bad build","revert":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const int64_t revert = Body(r)["revert_rollout"].get<int64_t>();
+  ASSERT_GT(revert, 0) << r.body;
+  std::string html = Rollout(Role::kOperator, id).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverted by</dt><dd><a href=\"/ui/rollouts/" + std::to_string(revert) + "\">")) << html;
+  html = Rollout(Role::kOperator, revert).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverts</dt><dd><a href=\"/ui/rollouts/" + std::to_string(id) + "\">")) << html;
+  EXPECT_TRUE(Has(html, "revert of rollout " + std::to_string(id) + ": each member back to its version")) << html;
+  // Nothing had succeeded: the revert has no members and finished at once.
+  EXPECT_EQ(TextOfId(html, "rollout-state"), "finished");
+  EXPECT_FALSE(Has(html, "<form")) << html;
+}
+
 TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStarts) {
   const int64_t id = MakeRollout("appr", "approval");
   const std::string html = Rollout(Role::kApprover, id).body.str();
@@ -325,6 +343,28 @@ TEST_F(RolloutPagesTest, NamesAndReasonsAreEscaped) {
   html = Render(Role::kViewer, dash::AlertsPage).body.str();
   EXPECT_FALSE(Has(html, "<script")) << html;
   EXPECT_TRUE(Has(html, "rollout_paused")) << html;
+}
+
+// What a terminal reports is hostile input: its failure detail is text on the page.
+TEST_F(RolloutPagesTest, ATerminalsFailureDetailIsEscaped) {
+  AddLabelled({"X-1"}, "hostile");
+  const std::string op = TokenOf(Role::kOperator);
+  const Json abort = Json::array({{{"class", "any"}, {"max_percent", 0}, {"min_sample", 1}}});
+  const int64_t id =
+      CreateRollout(op, Spec("hostile", "hostile", Json::array({{{"name", "all"}, {"percent", 100}}}), abort));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  const auto assigned = Members(id, "assigned");
+  ASSERT_EQ(assigned.size(), 1u);
+  const Response r = DevicePost("X-1", "/v1/actions/" + std::to_string(assigned[0].action_id) + "/events",
+                                R"({"attempt":1,"seq":1,"state":"failed","stage":"download","exit_code":1,)"
+                                R"("detail":"<img src=x onerror=alert(1)>"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string html = Rollout(Role::kViewer, id).body.str();
+  EXPECT_FALSE(Has(html, "<img")) << html;
+  EXPECT_TRUE(Has(html, "<td class=\"detail\">&lt;img src=x onerror=alert(1)&gt;</td>")) << html;
+  EXPECT_TRUE(Has(html, "data-class=\"plan_refused\">1</td>")) << html;  // download + exit 1: a final class
+  EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "rule: any 1 of 1 decided (100%) > max 0% (min sample 1)")) << html;
 }
 
 TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutIs404) {

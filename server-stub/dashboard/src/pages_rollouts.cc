@@ -22,6 +22,16 @@ bool IsFinal(const std::string& state) { return state == "stopped" || state == "
 
 std::string Id(int64_t id) { return std::to_string(id); }
 
+// "fw-1.3.0.img (1.3.0)"; a revert rollout has no target of its own (each member goes back to its version).
+std::string TargetText(const json& r) {
+  const json& target = JAt(r, "target");
+  const std::string name = JStr(target, "name"), version = JStr(target, "version");
+  if (name.empty() && JInt(r, "revert_of") > 0) {
+    return "revert of rollout " + Id(JInt(r, "revert_of")) + ": each member back to its version before it";
+  }
+  return name + (version.empty() ? "" : " (" + version + ")");
+}
+
 // <span class="state state-paused">paused (rule)</span>, the pause reason as its title.
 void StateBadge(Html& out, const json& r, Attrs extra = {}) {
   const std::string state = JStr(r, "state");
@@ -90,9 +100,7 @@ void RolloutRow(Html& out, UiApi& api, const PageContext& ctx, const json& r) {
   out.Open("tr", {{"data-rollout", Id(id)}});
   out.Open("td").Link("/ui/rollouts/" + Id(id), Id(id)).Close("td");
   out.Open("td").Link("/ui/rollouts/" + Id(id), JStr(r, "name")).Close("td");
-  const json& target = JAt(r, "target");
-  const std::string version = JStr(target, "version");
-  out.Element("td", JStr(target, "name") + (version.empty() ? "" : " (" + version + ")"));
+  out.Element("td", TargetText(r));
   out.Open("td");
   StateBadge(out, r);
   out.Close("td");
@@ -373,10 +381,8 @@ void LiveContent(Html& out, UiApi& api, const PageContext& ctx, const RolloutDat
 void StaticHeader(Html& out, const RolloutData& d) {
   const json& v = d.view;
   out.Open("dl", {{"class", "facts"}});
-  const json& target = JAt(v, "target");
   out.Element("dt", "target");
-  out.Element("dd",
-              JStr(target, "name") + (JStr(target, "version").empty() ? "" : " (" + JStr(target, "version") + ")"));
+  out.Element("dd", TargetText(v));
   out.Element("dt", "created");
   out.Element("dd", Time(JInt(v, "created")) + " by " + JStr(v, "created_by"));
   if (JInt(v, "started") > 0) {
