@@ -89,7 +89,7 @@ void Labels(Html& out, const Json& d) {
     out.Open("ul", {{"class", "labels"}});
     for (const auto& l : labels) {
       const std::string label = l.is_string() ? l.get<std::string>() : l.dump();
-      out.Open("li").Link("/ui/devices?label=" + UrlPiece(label), label, {{"class", "label"}}).Close("li");
+      out.Open("li").Link("/ui/devices?label=" + UrlPiece(label), label).Close("li");
     }
     out.Close("ul");
   }
