@@ -41,8 +41,8 @@ std::string TextOfId(const std::string& html, const std::string& id) {
       in_tag = true;
       if (i + 1 < html.size() && html[i + 1] == '/') {
         --depth;
-      } else {
-        ++depth;
+      } else if (html.compare(i, 4, "<wbr") != 0 && html.compare(i, 6, "<input") != 0) {
+        ++depth;  // void elements (wbr, input) have no closing tag
       }
       continue;
     }
@@ -188,6 +188,7 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_TRUE(Has(html, "action=\"" + path + "/pause\" class=\"op-form\" data-op=\"pause\"")) << html;
   EXPECT_TRUE(Has(html, "data-op=\"stop\"")) << html;
   EXPECT_TRUE(Has(html, "name=\"revert\" value=\"1\"")) << html;
+  EXPECT_TRUE(Has(html, "data-confirm=\"Stop rollout " + std::to_string(running) + "?")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"resume\"")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
   EXPECT_FALSE(Has(html, "data-op=\"start\"")) << html;
@@ -230,6 +231,24 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_FALSE(Has(html, "<form")) << html;
 }
 
+// Stop with revert: the two pages link to each other and the revert names what it does.
+TEST_F(RolloutPagesTest, ARevertRolloutAndItsOriginalLinkToEachOther) {
+  const int64_t id = MakeRollout("rev", "running");
+  const Response r = Call("POST", "/v1/rollouts/" + std::to_string(id) + "/stop", TokenOf(Role::kOperator),
+                          R"({"reason":"bad build","revert":true})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const int64_t revert = Body(r)["revert_rollout"].get<int64_t>();
+  ASSERT_GT(revert, 0) << r.body;
+  std::string html = Rollout(Role::kOperator, id).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverted by</dt><dd><a href=\"/ui/rollouts/" + std::to_string(revert) + "\">")) << html;
+  html = Rollout(Role::kOperator, revert).body.str();
+  EXPECT_TRUE(Has(html, "<dt>reverts</dt><dd><a href=\"/ui/rollouts/" + std::to_string(id) + "\">")) << html;
+  EXPECT_TRUE(Has(html, "revert of rollout " + std::to_string(id) + ": each member back to its version")) << html;
+  // Nothing had succeeded: the revert has no members and finished at once.
+  EXPECT_EQ(TextOfId(html, "rollout-state"), "finished");
+  EXPECT_FALSE(Has(html, "<form")) << html;
+}
+
 TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStarts) {
   const int64_t id = MakeRollout("appr", "approval");
   const std::string html = Rollout(Role::kApprover, id).body.str();
@@ -240,6 +259,52 @@ TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStart
       << why;
   EXPECT_TRUE(Has(html, "data-op=\"approve\"")) << html;
   EXPECT_TRUE(Has(html, "<tr data-group=\"1\"")) << html;
+}
+
+// Two members fail their health check with no abort rule: the group completes below its success
+// threshold, a rule pause that names the threshold and the tally.
+TEST_F(RolloutPagesTest, ABelowThresholdPauseNamesTheThresholdAndTheTally) {
+  AddLabelled({"S-1", "S-2"}, "thr");
+  const std::string op = TokenOf(Role::kOperator);
+  const int64_t id = CreateRollout(op, Spec("thr", "thr", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  for (const auto& m : Members(id, "assigned")) {
+    const Response r = DevicePost(m.serial, "/v1/actions/" + std::to_string(m.action_id) + "/events",
+                                  R"({"attempt":1,"seq":1,"state":"failed","stage":"health","exit_code":1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  const std::string html = Rollout(Role::kApprover, id).body.str();
+  const std::string why = TextOfId(html, "pause-reason");
+  EXPECT_TRUE(Has(why, "rule: success threshold: group 1 (all) 0 of 2 decided succeeded (0%) < 95% required")) << why;
+  EXPECT_TRUE(Has(why, "below its success threshold 95%")) << why;  // the engine's sentence
+  EXPECT_TRUE(Has(html, "<tr data-group=\"0\" class=\"group-done current\">")) << html;
+  EXPECT_TRUE(Has(html, "<td class=\"threshold below bad\">0% of 2 decided / ≥ 95%</td>")) << html;
+}
+
+// A journal_check failure pauses every running rollout (kind fleet): the page says so, names the
+// terminal through the engine's sentence, and only an approver may resume (no approve for a fleet pause).
+TEST_F(RolloutPagesTest, AFleetPauseNamesTheTerminalAndOnlyAnApproverResumes) {
+  AddLabelled({"J-1", "J-2"}, "jc");
+  const std::string op = TokenOf(Role::kOperator);
+  const int64_t id = CreateRollout(op, Spec("jc", "jc", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  const auto assigned = Members(id, "assigned");
+  ASSERT_FALSE(assigned.empty());
+  const Response r = DevicePost(assigned[0].serial, "/v1/actions/" + std::to_string(assigned[0].action_id) + "/events",
+                                R"({"attempt":1,"seq":1,"state":"failed","stage":"journal_check","exit_code":1})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string html = Rollout(Role::kOperator, id).body.str();
+  const std::string why = TextOfId(html, "pause-reason");
+  EXPECT_EQ(why.rfind("fleet: a terminal reported journal_check", 0), 0u) << why;
+  EXPECT_TRUE(Has(why, "journal_check on terminal " + assigned[0].serial)) << why;
+  EXPECT_FALSE(Has(html, "data-op=\"resume\"")) << html;
+  EXPECT_TRUE(Has(html, "A fleet pause is resumed by an approver; your role is operator.")) << html;
+  EXPECT_TRUE(Has(html, "data-class=\"journal_check\">1</td>")) << html;
+  html = Rollout(Role::kApprover, id).body.str();
+  EXPECT_TRUE(Has(html, "data-op=\"resume\"")) << html;
+  EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
 }
 
 TEST_F(RolloutPagesTest, FragmentModeReturnsOnlyTheLiveRegion) {
@@ -288,7 +353,7 @@ TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutI
   const std::string& html = p.body.str();
   EXPECT_TRUE(Has(html, "<a href=\"/ui/rollouts/" + std::to_string(ruled) + "\">listed</a>")) << html;
   EXPECT_TRUE(Has(html, "<a href=\"/ui/rollouts/" + std::to_string(created) + "\">fresh</a>")) << html;
-  EXPECT_TRUE(Has(html, "state state-paused")) << html;
+  EXPECT_TRUE(Has(html, "badge state state-paused")) << html;
   EXPECT_TRUE(Has(html, " (rule)")) << html;
   EXPECT_TRUE(Has(html, "0 ok / 2 failed / 4 members")) << html;
   // Newest first within the page.
@@ -300,13 +365,60 @@ TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutI
   EXPECT_TRUE(Has(missing.body.str(), "class=\"api-error\"")) << missing.body.str();
 }
 
+// The list reads one API page (25 rollouts) and links to the next with the API's cursor.
+TEST_F(RolloutPagesTest, TheRolloutListPagesWithTheApiCursorAndRefreshesAsAFragment) {
+  const std::string op = TokenOf(Role::kOperator);
+  for (int i = 1; i <= 27; ++i) {
+    CreateRollout(op, Spec("r" + std::to_string(i), "none", Json::array({{{"name", "all"}, {"percent", 100}}})));
+  }
+  const std::string first = Render(Role::kViewer, dash::RolloutsPage).body.str();
+  EXPECT_TRUE(Has(first, "<a href=\"/ui/rollouts/25\">r25</a>")) << first;
+  EXPECT_FALSE(Has(first, "<a href=\"/ui/rollouts/26\">")) << first;
+  const std::string link = "<a href=\"/ui/rollouts?cursor=";
+  const size_t at = first.find(link);
+  ASSERT_NE(at, std::string::npos) << first;
+  const size_t end = first.find('"', at + link.size());
+  const std::string cursor = first.substr(at + link.size(), end - at - link.size());
+  EXPECT_TRUE(Has(first.substr(end), ">next page</a>")) << first;
+  // The cursor is percent-encoded in the link; the page gets it decoded (as CORE's query parser does).
+  std::string decoded;
+  for (size_t i = 0; i < cursor.size(); ++i) {
+    if (cursor[i] == '%' && i + 2 < cursor.size()) {
+      decoded += static_cast<char>(std::stoi(cursor.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      decoded += cursor[i];
+    }
+  }
+  const Page second = Render(Role::kViewer, dash::RolloutsPage, false, {{"cursor", decoded}});
+  ASSERT_EQ(second.status, 200) << second.body.str();
+  EXPECT_TRUE(Has(second.body.str(), "<a href=\"/ui/rollouts/27\">r27</a>")) << second.body.str();
+  EXPECT_FALSE(Has(second.body.str(), "<a href=\"/ui/rollouts/25\">")) << second.body.str();
+  EXPECT_TRUE(Has(second.body.str(), "data-refresh=\"/ui/rollouts?cursor=" + cursor + "&amp;fragment=1\""))
+      << second.body.str();
+  EXPECT_FALSE(Has(second.body.str(), ">next page</a>")) << second.body.str();
+  // Fragment mode: the table alone.
+  const Page fragment = Render(Role::kViewer, dash::RolloutsPage, true);
+  EXPECT_TRUE(Has(fragment.body.str(), "<table id=\"rollouts\">")) << fragment.body.str();
+  EXPECT_FALSE(Has(fragment.body.str(), "id=\"live\"")) << fragment.body.str();
+  // A cursor the API did not make is its 400, shown.
+  const Page bad = Render(Role::kViewer, dash::RolloutsPage, false, {{"cursor", "forged"}});
+  EXPECT_TRUE(Has(bad.body.str(), "class=\"api-error\"")) << bad.body.str();
+}
+
 TEST_F(RolloutPagesTest, TheAuditPageVerifiesTheChainAndShowsTampering) {
   const int64_t id = RulePaused("audited");
   Page p = Render(Role::kApprover, dash::AuditPage);
   ASSERT_EQ(p.status, 200);
   std::string html = p.body.str();
+  auto rows = store_->ListAudit(0, 100000);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_FALSE(rows->empty());
   const std::string verify = TextOfId(html, "audit-verify");
-  EXPECT_EQ(verify.rfind("chain verified: ", 0), 0u) << verify;
+  const std::string want = "chain verified: " + std::to_string(rows->size()) + " rows, head seq " +
+                           std::to_string(rows->back().seq) + " hash " + rows->back().hash_hex;
+  EXPECT_EQ(verify.rfind(want, 0), 0u) << verify;
+  EXPECT_TRUE(Has(html, "<wbr>")) << "the 64-hex hash may wrap on a phone";
   EXPECT_TRUE(Has(html, "<table id=\"audit\">")) << html;
   EXPECT_TRUE(Has(html, "rollout.pause")) << html;
   const std::string object = "rollout:" + std::to_string(id);
@@ -317,11 +429,9 @@ TEST_F(RolloutPagesTest, TheAuditPageVerifiesTheChainAndShowsTampering) {
   html = p.body.str();
   const std::string broken = TextOfId(html, "audit-verify");
   EXPECT_EQ(broken.rfind("CHAIN BROKEN at seq 2: hash: ", 0), 0u) << broken;
-  EXPECT_TRUE(Has(html, "class=\"verify-broken\" role=\"alert\"")) << html;
+  EXPECT_TRUE(Has(html, "class=\"verify-broken panel bad\" role=\"alert\"")) << html;
   EXPECT_TRUE(Has(html, "<tr data-seq=\"2\" class=\"untrusted\">")) << html;
   // The newest rows are still listed (the page found the log's end past the broken row).
-  auto rows = store_->ListAudit(0, 100000);
-  ASSERT_TRUE(rows.ok());
   EXPECT_TRUE(Has(html, "<tr data-seq=\"" + std::to_string(rows->back().seq) + "\"")) << html;
 }
 

@@ -69,6 +69,23 @@ inline void ObjectLink(Html& out, const std::string& object) {
   }
 }
 
+// Text whose long unbroken runs (hashes, tokens) may wrap on a phone: a <wbr> after every 16 ASCII
+// characters of a run without spaces (never inside a multi-byte UTF-8 character). Escaped like Text().
+inline void WrappingText(Html& out, std::string_view text) {
+  size_t start = 0, run = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    run = (c == ' ' || c >= 0x80) ? 0 : run + 1;
+    if (run == 16 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80) {
+      out.Text(text.substr(start, i + 1 - start));
+      out.Void("wbr");
+      start = i + 1;
+      run = 0;
+    }
+  }
+  out.Text(text.substr(start));
+}
+
 // A time cell: "2026-11-28 14:03:05Z" with the age as its title; "" for 0.
 inline void TimeCell(Html& out, int64_t unix_s, int64_t now_s) {
   if (unix_s <= 0) {

@@ -70,10 +70,11 @@ void CsrfForm(Html& out, const PageContext& ctx, std::string_view action, std::s
               Attrs extra = {});
 // The same form built in two steps, for forms with more fields (a checkbox, a required reason): opens
 // <form method="post" action=ACTION class="op-form" data-op=DATA_OP> with the CSRF token and the hidden
-// `return` field (RETURN_TO, a /ui/ path); CloseCsrfForm adds the submit button and closes it.
+// `return` field (RETURN_TO, a /ui/ path); CloseCsrfForm adds the submit button (with data-confirm=CONFIRM
+// when given: app.js asks before sending) and closes it.
 void OpenCsrfForm(Html& out, const PageContext& ctx, std::string_view action, std::string_view data_op,
                   std::string_view return_to);
-void CloseCsrfForm(Html& out, std::string_view button);
+void CloseCsrfForm(Html& out, std::string_view button, std::string_view confirm = "");
 // Opens/closes the live region: <div id="live" data-refresh="<path>?fragment=1&..." data-interval="ms">.
 void OpenLiveRegion(Html& out, const PageContext& ctx, std::string_view refresh_target);
 void CloseLiveRegion(Html& out);

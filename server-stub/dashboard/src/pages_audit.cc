@@ -111,9 +111,11 @@ PageStart Start(const PageContext& ctx, int64_t last, int64_t page) {
 void VerifyBlock(Html& out, const json& v) {
   const json& head = JAt(v, "head");
   if (JBool(v, "ok")) {
-    out.Open("div", {{"id", "audit-verify"}, {"class", "verify-ok"}});
-    out.Element("strong", "chain verified: " + Id(JInt(v, "rows")) + " rows, head seq " + Id(JInt(head, "seq")) +
-                              " hash " + JStr(head, "hash"));
+    out.Open("div", {{"id", "audit-verify"}, {"class", "verify-ok panel ok"}});
+    out.Open("strong");
+    WrappingText(out, "chain verified: " + Id(JInt(v, "rows")) + " rows, head seq " + Id(JInt(head, "seq")) + " hash " +
+                          JStr(head, "hash"));
+    out.Close("strong");
     out.Element("p", {{"class", "hint"}},
                 "Every row's hash and link were recomputed now. A database re-chained after an edit passes this "
                 "check; the exported heads catch it: fwserver audit verify --heads FILE.");
@@ -121,8 +123,10 @@ void VerifyBlock(Html& out, const json& v) {
     return;
   }
   const int64_t bad = JInt(v, "bad_seq");
-  out.Open("div", {{"id", "audit-verify"}, {"class", "verify-broken"}, {"role", "alert"}});
-  out.Element("strong", "CHAIN BROKEN at seq " + Id(bad) + ": " + JStr(v, "problem"));
+  out.Open("div", {{"id", "audit-verify"}, {"class", "verify-broken panel bad"}, {"role", "alert"}});
+  out.Open("strong");
+  WrappingText(out, "CHAIN BROKEN at seq " + Id(bad) + ": " + JStr(v, "problem"));
+  out.Close("strong");
   out.Element("p", "Rows from seq " + Id(bad) + " on cannot be trusted (the last good row is seq " +
                        Id(JInt(head, "seq")) +
                        "). Someone changed, removed or inserted audit rows in the database: "
@@ -147,7 +151,7 @@ void AuditRow(Html& out, const json& row, int64_t bad_seq) {
   ObjectLink(out, JStr(row, "object"));
   out.Close("td");
   const std::string hash = JStr(row, "hash");
-  out.Element("td", {{"class", "hash"}, {"title", hash}}, hash.substr(0, 12));
+  out.Element("td", {{"class", "hash mono"}, {"title", hash}}, hash.substr(0, 12));
   out.Open("td").Open("details");
   out.Element("summary", "before / after");
   out.Element("h3", "before");

@@ -44,8 +44,12 @@ void OpenCsrfForm(Html& out, const PageContext& ctx, std::string_view action, st
   out.Void("input", {{"type", "hidden"}, {"name", "return"}, {"value", return_to}});
 }
 
-void CloseCsrfForm(Html& out, std::string_view button) {
-  out.Element("button", {{"type", "submit"}}, button);
+void CloseCsrfForm(Html& out, std::string_view button, std::string_view confirm) {
+  if (confirm.empty()) {
+    out.Element("button", {{"type", "submit"}}, button);
+  } else {
+    out.Element("button", {{"type", "submit"}, {"data-confirm", confirm}}, button);
+  }
   out.Close("form");
 }
 

@@ -22,13 +22,23 @@ bool IsFinal(const std::string& state) { return state == "stopped" || state == "
 
 std::string Id(int64_t id) { return std::to_string(id); }
 
+// "fw-1.3.0.img (1.3.0)"; a revert rollout has no target of its own (each member goes back to its version).
+std::string TargetText(const json& r) {
+  const json& target = JAt(r, "target");
+  const std::string name = JStr(target, "name"), version = JStr(target, "version");
+  if (name.empty() && JInt(r, "revert_of") > 0) {
+    return "revert of rollout " + Id(JInt(r, "revert_of")) + ": each member back to its version before it";
+  }
+  return name + (version.empty() ? "" : " (" + version + ")");
+}
+
 // <span class="state state-paused">paused (rule)</span>, the pause reason as its title.
 void StateBadge(Html& out, const json& r, Attrs extra = {}) {
   const std::string state = JStr(r, "state");
   const std::string kind = JStr(r, "pause_kind");
   std::string text = state;
   if (state == "paused" && !kind.empty()) text += " (" + kind + ")";
-  out.Open("span", {{"class", "state state-" + state}, {"title", JStr(r, "pause_reason")}});
+  out.Open("span", {{"class", "badge state state-" + state}, {"title", JStr(r, "pause_reason")}});
   out.Element("span", extra, state);
   if (text != state) out.Text(text.substr(state.size()));
   out.Close("span");
@@ -48,28 +58,15 @@ void ProgressBar(Html& out, int64_t ok, int64_t failed, int64_t other, int64_t t
                    {"role", "img"},
                    {"aria-label", label}});
   out.Element("title", label);
-  out.Element(
-      "rect",
-      {{"class", "bar-bg"}, {"fill", "#e3e6ea"}, {"x", "0"}, {"y", "0"}, {"width", Id(kWidth)}, {"height", "12"}}, "");
-  out.Element("rect",
-              {{"class", "bar-ok"}, {"fill", "#2e7d32"}, {"x", "0"}, {"y", "0"}, {"width", Id(w_ok)}, {"height", "12"}},
-              "");
-  out.Element("rect",
-              {{"class", "bar-fail"},
-               {"fill", "#c62828"},
-               {"x", Id(w_ok)},
-               {"y", "0"},
-               {"width", Id(w_failed)},
-               {"height", "12"}},
-              "");
-  out.Element("rect",
-              {{"class", "bar-other"},
-               {"fill", "#8a8f98"},
-               {"x", Id(w_ok + w_failed)},
-               {"y", "0"},
-               {"width", Id(w_other)},
-               {"height", "12"}},
-              "");
+  // Colours from app.css by class (fill-*); the fill attributes are the fallback.
+  auto rect = [&](std::string_view cls, std::string_view fill, int64_t x, int64_t w) {
+    out.Element("rect", {{"class", cls}, {"fill", fill}, {"x", Id(x)}, {"y", "0"}, {"width", Id(w)}, {"height", "12"}},
+                "");
+  };
+  rect("bar-bg", "#e3e6ea", 0, kWidth);
+  rect("bar-ok fill-ok", "#1d7a3a", 0, w_ok);
+  rect("bar-fail fill-bad", "#b42318", w_ok, w_failed);
+  rect("bar-other fill-info", "#9aa4b1", w_ok + w_failed, w_other);
   out.Close("svg");
 }
 
@@ -103,9 +100,7 @@ void RolloutRow(Html& out, UiApi& api, const PageContext& ctx, const json& r) {
   out.Open("tr", {{"data-rollout", Id(id)}});
   out.Open("td").Link("/ui/rollouts/" + Id(id), Id(id)).Close("td");
   out.Open("td").Link("/ui/rollouts/" + Id(id), JStr(r, "name")).Close("td");
-  const json& target = JAt(r, "target");
-  const std::string version = JStr(target, "version");
-  out.Element("td", JStr(target, "name") + (version.empty() ? "" : " (" + version + ")"));
+  out.Element("td", TargetText(r));
   out.Open("td");
   StateBadge(out, r);
   out.Close("td");
@@ -184,7 +179,7 @@ void Buttons(Html& out, const PageContext& ctx, const RolloutData& d) {
       }
       out.Close("label");
     }
-    CloseCsrfForm(out, "Stop");
+    CloseCsrfForm(out, "Stop", "Stop rollout " + Id(d.id) + "? A stopped rollout cannot be started again.");
     ++shown;
   }
   const std::string role(RoleName(ctx.role));
@@ -206,13 +201,17 @@ void Buttons(Html& out, const PageContext& ctx, const RolloutData& d) {
 
 void PauseBlock(Html& out, const PageContext& ctx, const RolloutData& d) {
   const std::string kind = JStr(d.view, "pause_kind");
-  out.Open("div", {{"id", "pause-reason"}, {"class", "pause-reason pause-" + kind}, {"role", "status"}});
-  out.Element("p", {{"class", "pause-why"}}, PauseSentence(d.view, d.groups, d.spec));
+  out.Open("div", {{"id", "pause-reason"}, {"class", "pause-reason panel warn pause-" + kind}, {"role", "status"}});
+  out.Open("p", {{"class", "pause-why"}});
+  WrappingText(out, PauseSentence(d.view, d.groups, d.spec));
+  out.Close("p");
   const std::string reason = JStr(d.view, "pause_reason");
   if (!reason.empty()) {
     out.Open("p", {{"class", "pause-recorded"}});
     out.Text("Recorded reason: ");
-    out.Element("q", reason);
+    out.Open("q");
+    WrappingText(out, reason);
+    out.Close("q");
     out.Close("p");
   }
   const int64_t paused = JInt(d.view, "paused");
@@ -272,7 +271,7 @@ void GroupsTable(Html& out, const RolloutData& d) {
   out.Close("tr").Close("thead").Open("tbody");
   const int64_t current = JInt(d.view, "current_group");
   auto number = [&](int64_t n, std::string_view cls, std::string_view data_class = "") {
-    const std::string c = std::string(n == 0 ? "n zero" : "n") + (cls.empty() ? "" : " " + std::string(cls));
+    const std::string c = n == 0 ? "num zero muted" : "num" + (cls.empty() ? "" : " " + std::string(cls));
     if (data_class.empty()) {
       out.Element("td", {{"class", c}}, Id(n));
     } else {
@@ -298,18 +297,18 @@ void GroupsTable(Html& out, const RolloutData& d) {
     number(g.succeeded, "ok");
     for (const char* c : rollout::kClasses) {
       auto it = g.failed_by_class.find(c);
-      number(it == g.failed_by_class.end() ? 0 : it->second, "fail", c);
+      number(it == g.failed_by_class.end() ? 0 : it->second, "bad", c);
     }
     for (const std::string& c : other_classes) {
       auto it = g.failed_by_class.find(c);
-      number(it == g.failed_by_class.end() ? 0 : it->second, "fail", c);
+      number(it == g.failed_by_class.end() ? 0 : it->second, "bad", c);
     }
     number(g.no_response, "", "no_response");
     number(g.skipped, "", "skipped");
     number(g.retried, "");
     number(g.canceled, "");
     const bool below = g.decided > 0 && g.succeeded * 100 < g.success_threshold * g.decided;
-    out.Element("td", {{"class", below ? "threshold below" : "threshold"}},
+    out.Element("td", {{"class", below ? "threshold below bad" : "threshold"}},
                 (g.decided > 0 ? PercentText(g.succeeded, g.decided) + " of " + Id(g.decided) : std::string("none")) +
                     " decided / ≥ " + Id(g.success_threshold) + "%");
     out.Close("tr");
@@ -352,7 +351,7 @@ void FailedMembers(Html& out, UiApi& api, const RolloutData& d) {
       if (g.index == gi) group = GroupLabel(g);
     }
     out.Element("td", group);
-    out.Element("td", {{"class", "fail-class"}}, JStr(m, "failure_class"));
+    out.Element("td", {{"class", "fail-class bad"}}, JStr(m, "failure_class"));
     out.Element("td", {{"class", "detail"}}, JStr(m, "detail"));
     out.Element("td", JInt(m, "action") > 0 ? Id(JInt(m, "action")) : std::string());
     out.Element("td", Id(JInt(m, "assignments")));
@@ -382,10 +381,8 @@ void LiveContent(Html& out, UiApi& api, const PageContext& ctx, const RolloutDat
 void StaticHeader(Html& out, const RolloutData& d) {
   const json& v = d.view;
   out.Open("dl", {{"class", "facts"}});
-  const json& target = JAt(v, "target");
   out.Element("dt", "target");
-  out.Element("dd",
-              JStr(target, "name") + (JStr(target, "version").empty() ? "" : " (" + JStr(target, "version") + ")"));
+  out.Element("dd", TargetText(v));
   out.Element("dt", "created");
   out.Element("dd", Time(JInt(v, "created")) + " by " + JStr(v, "created_by"));
   if (JInt(v, "started") > 0) {
@@ -425,7 +422,7 @@ void RulesAndSpec(Html& out, const RolloutData& d) {
   }
   out.Open("details", {{"id", "spec"}});
   out.Element("summary", "Spec (canonical JSON)");
-  out.Element("pre", JPretty(JAt(d.view, "spec")));
+  out.Open("div", {{"class", "scroll"}}).Element("pre", JPretty(JAt(d.view, "spec"))).Close("div");
   out.Close("details");
 }
 

@@ -15,7 +15,7 @@
 //    session value); a POST without it, with a wrong one, or with a foreign Origin is 403 and changes
 //    nothing. GET never changes state.
 //  - Every /ui response carries a strict Content-Security-Policy (no inline script or style, same-origin
-//    only), X-Content-Type-Options: nosniff, Referrer-Policy: no-referrer, frame-ancestors 'none' and
+//    only), X-Content-Type-Options: nosniff, Referrer-Policy: same-origin, frame-ancestors 'none' and
 //    Cache-Control: no-store. Every piece of text from the store is HTML-escaped (html.h).
 // Thread safety: one handler per transport thread, like the operator API.
 #pragma once
