@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "dashboard_fixture.h"
+#include "faulty_store.h"
 #include "fw/server/operator_auth.h"
 #include "ui_session.h"
 
@@ -359,6 +360,35 @@ TEST_F(DashboardTest, LoggingInAgainEndsTheBrowsersPreviousSession) {
   const Response r = Ui("GET", "/ui/login?next=%2Fui%2Falerts", &b);
   EXPECT_EQ(r.status, 303);
   EXPECT_EQ(HeaderValue(r, "Location"), "/ui/alerts");
+}
+
+TEST_F(DashboardTest, StoreDownIs503AndKeepsTheSession) {
+  Browser b = LoggedIn("operator", "otto");
+  const std::string token = Token("viewer");
+  auto faults = std::make_shared<fw::server::testing::FaultSwitch>();
+  auto inner = OpenSqliteStore(config_.db_path);
+  ASSERT_TRUE(inner.ok());
+  auto handler = OpenOperatorApiHandler(
+      config_, std::make_unique<fw::server::testing::FaultyStore>(std::move(*inner), faults), metrics_, clock_);
+  ASSERT_TRUE(handler.ok()) << handler.status().ToString();
+  port_ = MakeOperatorPort(std::move(*handler), dash_config_, clock_);
+  EXPECT_EQ(Ui("GET", "/ui/devices", &b).status, 200);
+
+  faults->Fail(ErrorCode::kIoError);
+  Response r = Ui("GET", "/ui/devices", &b);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("Store unavailable"), std::string::npos);
+  ExpectSecurityHeaders(r, "503");
+  EXPECT_TRUE(b.cookies.contains("__Host-fwsession"));  // an outage is no logout
+  EXPECT_EQ(Ui("GET", "/ui/devices?fragment=1", &b).status, 503);
+  Browser other;
+  r = Login(other, token);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_FALSE(other.cookies.contains("__Host-fwsession"));
+
+  faults->Heal();
+  EXPECT_EQ(Ui("GET", "/ui/devices", &b).status, 200);
+  EXPECT_EQ(Login(other, token).status, 303);
 }
 
 }  // namespace

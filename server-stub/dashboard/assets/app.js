@@ -34,8 +34,9 @@
   function startRegion(region) {
     var url = region.getAttribute('data-refresh');
     var interval = parseInt(region.getAttribute('data-interval'), 10);
-    if (!url || !(interval >= 500)) interval = 2000;
-    if (!url || url.charAt(0) !== '/') return;  // same-origin paths only
+    if (!(interval >= 500)) interval = 2000;
+    // Dashboard paths of this origin only: "/ui/...", never "//host" or a backslash trick.
+    if (!url || url.slice(0, 4) !== '/ui/' || url.indexOf('//') !== -1 || url.indexOf('\\') !== -1) return;
     var timer = null;
     var inFlight = false;
 
