@@ -391,5 +391,18 @@ TEST_F(DashboardTest, StoreDownIs503AndKeepsTheSession) {
   EXPECT_EQ(Login(other, token).status, 303);
 }
 
+TEST_F(DashboardTest, SessionProbeAnswers204Or401) {
+  Response r = Ui("GET", "/ui/session", nullptr, "", {{"x-requested-with", "fetch"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_TRUE(r.body.empty());
+  ExpectSecurityHeaders(r, "probe");
+  EXPECT_EQ(Ui("GET", "/ui/session", nullptr).status, 401);  // never a redirect
+  Browser b = LoggedIn("viewer");
+  r = Ui("GET", "/ui/session", &b, "", {{"x-requested-with", "fetch"}});
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(Ui("POST", "/ui/session", &b, "csrf=" + dash::CsrfToken(b.cookies["__Host-fwsession"])).status, 404);
+}
+
 }  // namespace
 }  // namespace fw::server::test
