@@ -198,7 +198,7 @@ function loginForm(next) {
 }
 
 test('the login form goes on to next when the browser is logged in already', async () => {
-  const p = page(null, [{ status: 204, body: '' }], { login: loginForm('/ui/rollouts/7') });
+  const p = page(null, [{ status: 200, body: 'live' }], { login: loginForm('/ui/rollouts/7') });
   await p.tick();
   assert.strictEqual(p.fetches.length, 1);
   assert.strictEqual(p.fetches[0].url, '/ui/session');
@@ -207,11 +207,11 @@ test('the login form goes on to next when the browser is logged in already', asy
 });
 
 test('the login form stays without a session, and never goes off the dashboard', async () => {
-  let p = page(null, [{ status: 401, body: '' }], { login: loginForm('/ui/') });
+  let p = page(null, [{ status: 200, body: 'none' }], { login: loginForm('/ui/') });
   await p.tick();
   assert.deepStrictEqual(p.world.replaced, []);
   for (const next of ['//evil.example/ui/', 'https://evil.example/', '/\\evil.example', '/v1/tokens']) {
-    p = page(null, [{ status: 204, body: '' }], { login: loginForm(next) });
+    p = page(null, [{ status: 200, body: 'live' }], { login: loginForm(next) });
     await p.tick();
     assert.deepStrictEqual(p.world.replaced, ['/ui/'], next);
   }

@@ -6,7 +6,7 @@
 //     the session ended: reload (the server then shows the login form). The status line in the header
 //     says "updated HH:MM:SS" or "refresh failed".
 //  2. Buttons with data-confirm="TEXT": confirm(TEXT) before their form is sent.
-//  3. On the login form: when the browser is logged in already (GET /ui/session answers 204), go on
+//  3. On the login form: when the browser is logged in already (GET /ui/session answers "live"), go on
 //     to the form's `next` (a link from another site does not carry the SameSite=Strict cookie).
 (function () {
   'use strict';
@@ -116,7 +116,9 @@
       redirect: 'error',
       headers: { 'X-Requested-With': 'fetch' }
     }).then(function (response) {
-      if (response.status === 204) window.location.replace(next);
+      return response.ok ? response.text() : '';
+    }).then(function (text) {
+      if (text === 'live') window.location.replace(next);
     }).catch(function () {});
   }
 
