@@ -214,6 +214,11 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
   EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "operator: paused by an operator")) << html;
   EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "made paused")) << html;
+  // Who paused: the approver's page names the token from the audit log; the operator's cannot read it.
+  EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "Paused by an operator token (the audit log")) << html;
+  const std::string approver_view = TextOfId(Rollout(Role::kApprover, paused).body.str(), "pause-reason");
+  EXPECT_TRUE(Has(approver_view, "Paused by token:")) << approver_view;
+  EXPECT_TRUE(Has(approver_view, ":rollout-maker at ")) << approver_view;
 
   // Created: start for an operator, no revert box on stop (nothing to revert).
   const int64_t created = MakeRollout("new", "created");
@@ -247,6 +252,22 @@ TEST_F(RolloutPagesTest, ARevertRolloutAndItsOriginalLinkToEachOther) {
   // Nothing had succeeded: the revert has no members and finished at once.
   EXPECT_EQ(TextOfId(html, "rollout-state"), "finished");
   EXPECT_FALSE(Has(html, "<form")) << html;
+}
+
+// The pause's audit row is found by time among many rows before and after it.
+TEST_F(RolloutPagesTest, AnApproverSeesWhichTokenPausedAmongManyAuditRows) {
+  const int64_t t = clock_.WallSeconds();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        Record(*store_, t - 1000 + i, "cli:test", "token.create", "token:" + std::to_string(i), "null", "{}").ok());
+  }
+  const int64_t id = MakeRollout("many", "paused");
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        Record(*store_, t + 10 + i, "cli:test", "token.create", "token:" + std::to_string(i), "null", "{}").ok());
+  }
+  const std::string why = TextOfId(Rollout(Role::kApprover, id).body.str(), "pause-reason");
+  EXPECT_TRUE(Has(why, ":rollout-maker at ")) << why;
 }
 
 TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStarts) {
@@ -343,6 +364,28 @@ TEST_F(RolloutPagesTest, NamesAndReasonsAreEscaped) {
   html = Render(Role::kViewer, dash::AlertsPage).body.str();
   EXPECT_FALSE(Has(html, "<script")) << html;
   EXPECT_TRUE(Has(html, "rollout_paused")) << html;
+}
+
+// What a terminal reports is hostile input: its failure detail is text on the page.
+TEST_F(RolloutPagesTest, ATerminalsFailureDetailIsEscaped) {
+  AddLabelled({"X-1"}, "hostile");
+  const std::string op = TokenOf(Role::kOperator);
+  const Json abort = Json::array({{{"class", "any"}, {"max_percent", 0}, {"min_sample", 1}}});
+  const int64_t id =
+      CreateRollout(op, Spec("hostile", "hostile", Json::array({{{"name", "all"}, {"percent", 100}}}), abort));
+  ASSERT_EQ(Call("POST", "/v1/rollouts/" + std::to_string(id) + "/start", op, "{}").status, 200);
+  Tick();
+  const auto assigned = Members(id, "assigned");
+  ASSERT_EQ(assigned.size(), 1u);
+  const Response r = DevicePost("X-1", "/v1/actions/" + std::to_string(assigned[0].action_id) + "/events",
+                                R"({"attempt":1,"seq":1,"state":"failed","stage":"download","exit_code":1,)"
+                                R"("detail":"<img src=x onerror=alert(1)>"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string html = Rollout(Role::kViewer, id).body.str();
+  EXPECT_FALSE(Has(html, "<img")) << html;
+  EXPECT_TRUE(Has(html, "<td class=\"detail\">&lt;img src=x onerror=alert(1)&gt;</td>")) << html;
+  EXPECT_TRUE(Has(html, "data-class=\"plan_refused\">1</td>")) << html;  // download + exit 1: a final class
+  EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "rule: any 1 of 1 decided (100%) > max 0% (min sample 1)")) << html;
 }
 
 TEST_F(RolloutPagesTest, TheRolloutListShowsStateAndProgressAndAnUnknownRolloutIs404) {
