@@ -3,6 +3,7 @@
 // the buttons by role, 404 and API refusals.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 #include "fleet_pages_fixture.h"
@@ -18,6 +19,10 @@ class DevicePageTest : public FleetPagesTest {
   std::string Render(Role role, const std::string& serial = "T-0001") {
     const Page page = DevicePage(Api(role), Ctx(role, "/ui/devices/" + serial), serial);
     EXPECT_EQ(page.status, 200) << page.body.str();
+    // Nothing on the page may run script or carry inline style (the CSP forbids both).
+    EXPECT_EQ(page.body.str().find("<script"), std::string::npos);
+    EXPECT_EQ(page.body.str().find("style="), std::string::npos);
+    EXPECT_FALSE(std::regex_search(page.body.str(), std::regex(" on[a-z]+=\""))) << "an event handler attribute";
     return page.body.str();
   }
 };
@@ -37,10 +42,12 @@ TEST_F(DevicePageTest, ShowsTheManifestAsFieldsAndRawJsonAndLabelsEscaped) {
                             "<dt>security counter</dt><dd>3</dd>", "<dt>journal last seq</dt><dd>25</dd>"}) {
     EXPECT_NE(manifest.find(field), std::string::npos) << field << "\n" << manifest;
   }
-  EXPECT_NE(
-      manifest.find("<details class=\"raw\"><summary>Raw manifest JSON</summary><pre>{\n  &quot;agent_version&quot;"),
-      std::string::npos)
-      << manifest;
+  const std::string raw = Section(html, "manifest-raw");
+  EXPECT_NE(raw.find("<summary>Raw manifest JSON (as of page load)</summary><pre>{\n  &quot;agent_version&quot;"),
+            std::string::npos)
+      << raw;
+  EXPECT_NE(html.find("</div><section id=\"manifest-raw\""), std::string::npos) << "after the live region";
+  EXPECT_EQ(manifest.find("<details"), std::string::npos);
   const std::string state = Section(html, "device-state");
   EXPECT_NE(state.find("state-active"), std::string::npos);
   EXPECT_NE(state.find("1 min ago"), std::string::npos);
@@ -63,7 +70,11 @@ TEST_F(DevicePageTest, QuarantineForOperatorsReleaseForApproversNeitherForViewer
   EXPECT_NE(as_operator.find(quarantine), std::string::npos) << as_operator;
   EXPECT_NE(as_operator.find("name=\"csrf\" value=\"csrf-token-of-the-session\""), std::string::npos);
   EXPECT_NE(as_operator.find("name=\"return\" value=\"/ui/devices/T-0001\""), std::string::npos);
-  EXPECT_NE(as_operator.find("data-op=\"quarantine\""), std::string::npos);
+  EXPECT_NE(as_operator.find("<form method=\"post\" action=\"/ui/devices/T-0001/quarantine\" class=\"op-form\" "
+                             "data-op=\"quarantine\">"),
+            std::string::npos);
+  EXPECT_NE(as_operator.find("name=\"reason\""), std::string::npos);
+  EXPECT_NE(as_operator.find("required=\"required\""), std::string::npos) << "the API requires a reason";
   EXPECT_EQ(as_operator.find("/release\""), std::string::npos) << "active: nothing to release";
 
   const std::string release = "action=\"/ui/devices/T-0002/release\"";
@@ -98,6 +109,16 @@ TEST_F(DevicePageTest, TheActionTimelineListsEveryEventAndCancelForOpenActions) 
   EXPECT_EQ(closed_item.find("/cancel\""), std::string::npos) << "a closed action has no cancel";
   EXPECT_NE(open_item.find("pos-x1/firmware-1.3.0.ptfw"), std::string::npos);
   EXPECT_EQ(Render(Role::kViewer).find("/cancel\""), std::string::npos) << "viewers cannot cancel";
+}
+
+TEST_F(DevicePageTest, ShowsTheNewestFiftyActions) {
+  AddDevice("T-0001");
+  int64_t newest = 0;
+  for (int i = 0; i < 55; ++i) newest = AddAction("T-0001", 0, /*done=*/true);
+  const std::string actions = Section(Render(Role::kViewer), "actions");
+  EXPECT_EQ(Count(actions, "<li data-action="), 50u);
+  EXPECT_NE(actions.find("data-action=\"" + std::to_string(newest) + "\""), std::string::npos);
+  EXPECT_NE(actions.find("The 5 oldest actions are not shown."), std::string::npos);
 }
 
 TEST_F(DevicePageTest, AnActionOfARolloutLinksToIt) {

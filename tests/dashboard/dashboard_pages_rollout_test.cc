@@ -214,6 +214,11 @@ TEST_F(RolloutPagesTest, ButtonsFollowTheRoleAndTheState) {
   EXPECT_FALSE(Has(html, "data-op=\"approve\"")) << html;
   EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "operator: paused by an operator")) << html;
   EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "made paused")) << html;
+  // Who paused: the approver's page names the token from the audit log; the operator's cannot read it.
+  EXPECT_TRUE(Has(TextOfId(html, "pause-reason"), "Paused by an operator token (the audit log")) << html;
+  const std::string approver_view = TextOfId(Rollout(Role::kApprover, paused).body.str(), "pause-reason");
+  EXPECT_TRUE(Has(approver_view, "Paused by token:")) << approver_view;
+  EXPECT_TRUE(Has(approver_view, ":rollout-maker at ")) << approver_view;
 
   // Created: start for an operator, no revert box on stop (nothing to revert).
   const int64_t created = MakeRollout("new", "created");
@@ -247,6 +252,22 @@ TEST_F(RolloutPagesTest, ARevertRolloutAndItsOriginalLinkToEachOther) {
   // Nothing had succeeded: the revert has no members and finished at once.
   EXPECT_EQ(TextOfId(html, "rollout-state"), "finished");
   EXPECT_FALSE(Has(html, "<form")) << html;
+}
+
+// The pause's audit row is found by time among many rows before and after it.
+TEST_F(RolloutPagesTest, AnApproverSeesWhichTokenPausedAmongManyAuditRows) {
+  const int64_t t = clock_.WallSeconds();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        Record(*store_, t - 1000 + i, "cli:test", "token.create", "token:" + std::to_string(i), "null", "{}").ok());
+  }
+  const int64_t id = MakeRollout("many", "paused");
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        Record(*store_, t + 10 + i, "cli:test", "token.create", "token:" + std::to_string(i), "null", "{}").ok());
+  }
+  const std::string why = TextOfId(Rollout(Role::kApprover, id).body.str(), "pause-reason");
+  EXPECT_TRUE(Has(why, ":rollout-maker at ")) << why;
 }
 
 TEST_F(RolloutPagesTest, AnApprovalPauseSaysWhichGroupIsDoneAndWhatApprovalStarts) {

@@ -279,6 +279,31 @@ TEST_F(DeviceApiTest, ASteadyStateCheckinCommitsNothingAndLastSeenIsBatched) {
   EXPECT_NE((*store_->GetDevice("T-1"))->manifest_json.find("1.3.0"), std::string::npos);
 }
 
+TEST_F(DeviceApiTest, SuccessfulCheckinsAreCountedInTheirBucketWithTheLastSeenBatch) {
+  using Buckets = std::vector<std::pair<int64_t, int64_t>>;
+  Terminal t1 = Enrol("T-1");
+  Terminal t2 = Enrol("T-2");
+  const int64_t bucket = clock_.WallSeconds() / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t1.peer).status, 200);
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t2.peer).status, 200);
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t1.peer).status, 200);
+  ASSERT_EQ(Post("/v1/checkin", "{not json", t1.peer).status, 400);  // refused: not counted
+  EXPECT_TRUE(store_->ListCheckinCounts(0)->empty()) << "counted in memory until the flush";
+  clock_.Advance(61'000);  // past the flush interval: the next sighting writes the batch
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t2.peer).status, 200);
+  const int64_t later = clock_.WallSeconds() / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  Buckets want = later == bucket ? Buckets{{bucket, 4}} : Buckets{{bucket, 3}, {later, 1}};
+  EXPECT_EQ(*store_->ListCheckinCounts(0), want);
+  // Closing the handler writes what is pending, added to (not replacing) the stored bucket.
+  clock_.Advance(kCheckinBucketSeconds * 1000);
+  const int64_t third = clock_.WallSeconds() / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t1.peer).status, 200);
+  ASSERT_EQ(Post("/v1/checkin", kManifestOld, t1.peer).status, 200);
+  api_.reset();
+  want.emplace_back(third, 2);
+  EXPECT_EQ(*store_->ListCheckinCounts(0), want);
+}
+
 TEST_F(DeviceApiTest, EventsAreIdempotentOrderedValidatedAndPrivateToTheirDevice) {
   Terminal t = Enrol("T-1"), other = Enrol("T-2");
   const int64_t id = AddAction("T-1");

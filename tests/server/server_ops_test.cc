@@ -108,6 +108,7 @@ class OpsRoleTest : public RolloutApiTest {
         {"GET", "/v1/audit", fixed("/v1/audit?limit=10")},
         {"GET", "/v1/audit/verify", fixed("/v1/audit/verify")},
         {"GET", "/v1/alerts", fixed("/v1/alerts")},
+        {"GET", "/v1/fleet/summary", fixed("/v1/fleet/summary")},
         {"POST", "/v1/rollouts",
          [this](int n) {
            const std::string tag = "rc" + std::to_string(n);
@@ -173,7 +174,7 @@ TEST_F(OpsRoleTest, EveryRouteForEveryKindOfToken) {
   for (const auto& r : OperatorRoutes()) served.insert({r.method, r.pattern});
   for (const auto& c : cases) covered.insert({c.method, c.pattern});
   ASSERT_EQ(served, covered);
-  ASSERT_EQ(cases.size(), 40u);
+  ASSERT_EQ(cases.size(), 41u);
 
   int n = 0, allowed = 0, refused = 0;
   for (const auto& info : OperatorRoutes()) {

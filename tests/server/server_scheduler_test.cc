@@ -1,7 +1,8 @@
 // fwserver's scheduler (fw/server/scheduler.h) with a FakeClock and a real store: the audit head
 // exported after an audited change (and the audit_head alert), a pending alert delivered to a
 // local HTTPS receiver with a verifiable signature, cert_expiring raised once per certificate,
-// journal retention purging old segments (audited), the rollout tick on every pass, and the thread
+// journal retention purging old segments (audited), the dashboard's check-in buckets and expired
+// sessions purged, the rollout tick on every pass, and the thread
 // stopping promptly. (Several instances, the lease: server_instances_test.cc.)
 #include <gtest/gtest.h>
 
@@ -267,6 +268,40 @@ TEST_F(SchedulerTest, PurgesOldJournalSegmentsDailyAndAuditsIt) {
   ASSERT_TRUE(scheduler->RunOnce().ok());
   EXPECT_EQ(store_->ListAudit(0, 100)->size(), 2u);
   EXPECT_EQ(scheduler->stats().segments_purged, 2);
+}
+
+// The dashboard's rows (issue 20): check-in buckets older than 35 days and expired UI sessions go,
+// hourly by default, whatever the journal retention; nothing else is touched.
+TEST_F(SchedulerTest, PurgesOldCheckinBucketsAndExpiredUiSessionsHourly) {
+  const int64_t now = clock_.WallSeconds();
+  const int64_t old_bucket = (now - 35 * kDay - 600) / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  const int64_t kept_bucket = (now - 35 * kDay + 1800) / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  const int64_t recent_bucket = now / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  ASSERT_TRUE(store_->AddCheckinCounts({{old_bucket, 5}, {kept_bucket, 6}, {recent_bucket, 7}}).ok());
+  const std::string expired(64, '1'), later(64, '2'), live(64, '3');
+  ASSERT_TRUE(store_->AddUiSession({expired, 1, now - 7200, now - 1}).ok());
+  ASSERT_TRUE(store_->AddUiSession({later, 1, now - 60, now + 1800}).ok());
+  ASSERT_TRUE(store_->AddUiSession({live, 2, now, now + 3 * 3600}).ok());
+  auto scheduler = Make();
+  ASSERT_TRUE(scheduler->RunOnce().ok()) << scheduler->stats().last_error;
+  using Buckets = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(*store_->ListCheckinCounts(0), (Buckets{{kept_bucket, 6}, {recent_bucket, 7}}));
+  EXPECT_FALSE(store_->GetUiSession(expired)->has_value());
+  EXPECT_TRUE(store_->GetUiSession(later)->has_value());
+  EXPECT_TRUE(store_->GetUiSession(live)->has_value());
+  EXPECT_TRUE(store_->ListAudit(0, 10)->empty()) << "not audited";
+  // Half an hour on: not due yet, the second session has expired but stays.
+  clock_.Advance(1900 * 1000);
+  ASSERT_TRUE(scheduler->RunOnce().ok());
+  EXPECT_TRUE(store_->GetUiSession(later)->has_value());
+  // An hour after the first purge: the second session and the 35-day-old bucket go.
+  clock_.Advance(1800 * 1000);
+  ASSERT_TRUE(scheduler->RunOnce().ok());
+  EXPECT_FALSE(store_->GetUiSession(later)->has_value());
+  EXPECT_TRUE(store_->GetUiSession(live)->has_value());
+  EXPECT_EQ(*store_->ListCheckinCounts(0), (Buckets{{recent_bucket, 7}}));
+  EXPECT_EQ(scheduler->stats().checkin_buckets_purged, 2);
+  EXPECT_EQ(scheduler->stats().ui_sessions_purged, 2);
 }
 
 TEST_F(SchedulerTest, RetentionZeroKeepsEverything) {

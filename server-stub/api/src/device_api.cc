@@ -91,13 +91,15 @@ DeviceApi::DeviceApi(const DeviceApiConfig& config, std::unique_ptr<Store> store
 
 DeviceApi::~DeviceApi() { FlushSeen(last_seen_->TakeAll(clock_.MonotonicMs())); }
 
-void DeviceApi::NoteSeen(const std::string& serial) {
-  FlushSeen(last_seen_->Note(serial, NowS(), clock_.MonotonicMs()));
+void DeviceApi::NoteSeen(const std::string& serial, bool checkin) {
+  FlushSeen(last_seen_->Note(serial, NowS(), clock_.MonotonicMs(), checkin));
 }
 
 void DeviceApi::FlushSeen(const LastSeenBuffer::Batch& batch) {
-  // Best effort: last_seen is informational; a failed batch is dropped, never retried in a loop.
-  if (!batch.empty()) store_->TouchLastSeen(batch).IgnoreError();
+  // Best effort: last_seen and the check-in counts are informational; a failed batch is dropped,
+  // never retried in a loop.
+  if (!batch.seen.empty()) store_->TouchLastSeen(batch.seen).IgnoreError();
+  if (!batch.checkins.empty()) store_->AddCheckinCounts(batch.checkins).IgnoreError();
 }
 
 uint64_t DeviceApi::MaxBodyBytes(const std::string& method, const std::string& target) const {

@@ -48,7 +48,7 @@ class DeviceApi final : public RequestHandler {
   Result<std::string> ReceiptKey();  // restored_backup.h, cached
   Result<bool> ActionIdFloorDue(int64_t max_action_id);
   Response IssueError(const Status& status);
-  void NoteSeen(const std::string& serial);
+  void NoteSeen(const std::string& serial, bool checkin = false);  // checkin: a successful check-in
   void FlushSeen(const LastSeenBuffer::Batch& batch);
   int64_t NowS() const { return clock_.WallSeconds(); }
 

@@ -219,7 +219,7 @@ Response DeviceApi::Checkin(const Request& request) {
     if (!s.ok()) return StoreErrorResponse(s);
     if (quarantine) d.state = DeviceState::kQuarantined;
   }
-  NoteSeen(d.serial);
+  NoteSeen(d.serial, /*checkin=*/true);  // counted in the check-in bucket too
 
   // The reply: what the terminal must know. Its ETag covers everything but the time and the poll interval.
   Json pending = Json::array(), cancels = Json::array();

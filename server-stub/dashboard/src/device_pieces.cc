@@ -5,28 +5,6 @@ namespace fw::server::dash {
 
 using Json = nlohmann::json;
 
-std::string JsonText(const Json& j, std::string_view key) {
-  const Json& v = JsonMember(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
-int64_t JsonInt(const Json& j, std::string_view key, int64_t fallback) {
-  const Json& v = JsonMember(j, key);
-  return v.is_number_integer() ? v.get<int64_t>() : fallback;
-}
-
-bool JsonBool(const Json& j, std::string_view key) {
-  const Json& v = JsonMember(j, key);
-  return v.is_boolean() && v.get<bool>();
-}
-
-const Json& JsonMember(const Json& j, std::string_view key) {
-  static const Json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
-
 std::string JsonPlain(const Json& v) {
   if (v.is_null()) return "";
   if (v.is_string()) return v.get<std::string>();
@@ -85,15 +63,15 @@ void FinishLive(Page& p, const PageContext& ctx, std::string_view refresh_target
 bool RoleAtLeast(const PageContext& ctx, Role role) { return static_cast<int>(ctx.role) >= static_cast<int>(role); }
 
 std::string AlertSerial(const Json& alert) {
-  const Json& details = JsonMember(JsonMember(alert, "body"), "details");
-  std::string serial = JsonText(details, "serial");
+  const Json& details = JAt(JAt(alert, "body"), "details");
+  std::string serial = JStr(details, "serial");
   if (!serial.empty()) return serial;
-  const std::string object = JsonText(alert, "object");
+  const std::string object = JStr(alert, "object");
   return object.starts_with("device:") ? object.substr(7) : std::string();
 }
 
 std::string AlertDetails(const Json& alert) {
-  const Json& details = JsonMember(JsonMember(alert, "body"), "details");
+  const Json& details = JAt(JAt(alert, "body"), "details");
   if (!details.is_object()) return JsonPlain(details);
   std::string out;
   // The telling members first, then the rest in the JSON's (sorted) order.
@@ -105,7 +83,7 @@ std::string AlertDetails(const Json& alert) {
     out += ": ";
     out += JsonPlain(value);
   };
-  for (auto key : kFirst) add(key, JsonMember(details, key));
+  for (auto key : kFirst) add(key, JAt(details, key));
   for (const auto& [key, value] : details.items()) {
     bool seen = key == "serial";
     for (auto first : kFirst) seen = seen || key == first;

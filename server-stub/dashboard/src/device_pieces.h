@@ -1,9 +1,8 @@
 // Pieces the terminal pages share (internal to fw_server_dashboard; pages_fleet.cc, pages_device.cc):
-// reading fields of the operator API's JSON without throwing, links to a terminal, times shown as an
+// JSON values as text (the getters that never throw are page_json.h's), links to a terminal, times shown as an
 // age with the exact UTC time in the title, a device state as a classed badge.
 //
 // Contract:
-//  - The JSON getters never throw: a missing member or one of another type gives "" / 0 / the fallback.
 //  - Every output goes through Html (escaped); links to terminals are "/ui/devices/" + UrlPiece(serial).
 // Thread safety: pure functions.
 #pragma once
@@ -14,14 +13,11 @@
 #include <string_view>
 
 #include "html.h"
+#include "page_json.h"
 #include "pages.h"
 
 namespace fw::server::dash {
 
-std::string JsonText(const nlohmann::json& j, std::string_view key);  // a string member, else ""
-int64_t JsonInt(const nlohmann::json& j, std::string_view key, int64_t fallback = 0);
-bool JsonBool(const nlohmann::json& j, std::string_view key);
-const nlohmann::json& JsonMember(const nlohmann::json& j, std::string_view key);  // null when absent
 // A value as a person reads it: strings as they are, numbers and booleans as JSON, null as "".
 std::string JsonPlain(const nlohmann::json& v);
 // At most max_bytes of text, cut at a UTF-8 character boundary, "…" appended when cut.

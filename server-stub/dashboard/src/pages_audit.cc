@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "list_keys.h"
 #include "page_json.h"
 #include "pages.h"
 
@@ -32,36 +33,6 @@ std::optional<int64_t> AfterParam(const PageContext& ctx) {
 std::string CursorParam(const PageContext& ctx) {
   auto it = ctx.query.find("cursor");
   return it == ctx.query.end() ? std::string() : it->second;
-}
-
-// The largest key of a list paged forward with `after=` (base is "/v1/alerts"): one-row requests,
-// doubling then bisecting (about 2·log2(N) of them). 0 for an empty list; nullopt with the failing reply.
-std::optional<int64_t> LastKey(UiApi& api, const std::string& base, ApiReply* failed) {
-  bool error = false;
-  auto any_after = [&](int64_t after) {
-    if (error) return false;
-    ApiReply r = api.Get(base + "?limit=1&after=" + Id(after));
-    if (!r.ok()) {
-      *failed = std::move(r);
-      error = true;
-      return false;
-    }
-    const json& items = JAt(r.body, "items");
-    return items.is_array() && !items.empty();
-  };
-  if (!any_after(0)) return error ? std::nullopt : std::optional<int64_t>(0);
-  int64_t lo = 0, hi = 1;  // a key exists after lo; none after hi (once found)
-  while (any_after(hi)) {
-    lo = hi;
-    if (hi > (int64_t{1} << 61)) break;
-    hi *= 2;
-  }
-  while (!error && hi - lo > 1) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    (any_after(mid) ? lo : hi) = mid;
-  }
-  if (error) return std::nullopt;
-  return hi;
 }
 
 // The items of a list answer, newest (largest key) first.

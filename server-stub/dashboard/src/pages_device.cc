@@ -12,6 +12,7 @@ using Json = nlohmann::json;
 
 constexpr int64_t kExpiringSeconds = 30 * 86400;  // certificates highlighted this long before their end
 constexpr size_t kMaxSegmentsShown = 100;         // newest backups listed (the count covers them all)
+constexpr size_t kMaxActionsShown = 50;           // newest actions listed with their events
 
 void SectionStart(Html& out, std::string_view id, std::string_view heading) {
   out.Open("section", {{"id", id}, {"class", "panel"}});
@@ -23,19 +24,29 @@ void Field(Html& out, std::string_view name, std::string_view value) {
   out.Element("dd", value);
 }
 
+// A POST form for one operation with the reason the API requires (CsrfForm's two-step form: data-op on
+// the <form>, the CSRF token and the page to come back to).
+void OpForm(Html& out, const PageContext& ctx, const std::string& action, std::string_view op, const std::string& back,
+            std::string_view button) {
+  OpenCsrfForm(out, ctx, action, op, back);
+  out.Void("input", {{"type", "text"},
+                     {"name", "reason"},
+                     {"placeholder", "reason (recorded in the audit log)"},
+                     {"aria-label", "reason"},
+                     {"required", "required"},
+                     {"maxlength", "500"}});
+  CloseCsrfForm(out, button);
+}
+
 // The buttons a role may press on the device: quarantine (operator, active), release (approver, quarantined).
 void DeviceButtons(Html& out, const PageContext& ctx, const std::string& serial, const std::string& state) {
   const std::string back = DevicePath(serial);
   out.Open("div", {{"class", "ops"}});
   if (state == "active" && RoleAtLeast(ctx, Role::kOperator)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "quarantine"}});
-    CsrfForm(out, ctx, back + "/quarantine", "Quarantine", /*ask_reason=*/true, {{"return", back}});
-    out.Close("div");
+    OpForm(out, ctx, back + "/quarantine", "quarantine", back, "Quarantine");
   }
   if (state == "quarantined" && RoleAtLeast(ctx, Role::kApprover)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "release"}});
-    CsrfForm(out, ctx, back + "/release", "Release", /*ask_reason=*/true, {{"return", back}});
-    out.Close("div");
+    OpForm(out, ctx, back + "/release", "release", back, "Release");
   }
   out.Close("div");
 }
@@ -43,26 +54,26 @@ void DeviceButtons(Html& out, const PageContext& ctx, const std::string& serial,
 // #device-state: state and reason, inventory columns, times, key, buttons.
 void Overview(Html& out, const Json& d, const PageContext& ctx, const std::string& serial) {
   SectionStart(out, "device-state", "State");
-  const std::string state = JsonText(d, "state");
+  const std::string state = JStr(d, "state");
   out.Open("dl", {{"class", "facts"}});
   out.Element("dt", "state");
   out.Open("dd", {{"id", "state"}});
   StateBadge(out, state);
   out.Close("dd");
-  if (!JsonText(d, "reason").empty()) {
+  if (!JStr(d, "reason").empty()) {
     out.Element("dt", "reason");
-    out.Element("dd", {{"id", "state-reason"}, {"class", "reason"}}, JsonText(d, "reason"));
+    out.Element("dd", {{"id", "state-reason"}, {"class", "reason"}}, JStr(d, "reason"));
   }
-  Field(out, "hardware id", JsonText(d, "hardware_id"));
-  Field(out, "firmware version", JsonText(d, "version"));
+  Field(out, "hardware id", JStr(d, "hardware_id"));
+  Field(out, "firmware version", JStr(d, "version"));
   out.Element("dt", "enrolled");
   out.Open("dd");
-  TimeExact(out, JsonInt(d, "created"), ctx.now_s);
+  TimeExact(out, JInt(d, "created"), ctx.now_s);
   out.Close("dd").Element("dt", "last seen").Open("dd", {{"id", "last-seen"}});
-  TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
+  TimeAge(out, JInt(d, "last_seen"), ctx.now_s);
   out.Close("dd");
   out.Element("dt", "key (SPKI SHA-256)");
-  out.Open("dd").Element("code", {{"class", "hash"}}, JsonText(d, "spki_sha256")).Close("dd");
+  out.Open("dd").Element("code", {{"class", "hash"}}, JStr(d, "spki_sha256")).Close("dd");
   out.Close("dl");
   DeviceButtons(out, ctx, serial, state);
   out.Close("section");
@@ -71,14 +82,14 @@ void Overview(Html& out, const Json& d, const PageContext& ctx, const std::strin
 // #labels: each label links to the terminals carrying it.
 void Labels(Html& out, const Json& d) {
   SectionStart(out, "labels", "Labels");
-  const Json& labels = JsonMember(d, "labels");
+  const Json& labels = JAt(d, "labels");
   if (!labels.is_array() || labels.empty()) {
     out.Element("p", {{"class", "empty"}}, "No labels.");
   } else {
     out.Open("ul", {{"class", "labels"}});
     for (const auto& l : labels) {
       const std::string label = l.is_string() ? l.get<std::string>() : l.dump();
-      out.Open("li").Link("/ui/devices?label=" + UrlPiece(label), label, {{"class", "label"}}).Close("li");
+      out.Open("li").Link("/ui/devices?label=" + UrlPiece(label), label).Close("li");
     }
     out.Close("ul");
   }
@@ -87,38 +98,37 @@ void Labels(Html& out, const Json& d) {
 
 std::string SlotText(const Json& slot) {
   if (!slot.is_object()) return "none";
-  return JsonText(slot, "slot") + ": " + JsonText(slot, "version") + " (" + JsonText(slot, "state") + ")";
+  return JStr(slot, "slot") + ": " + JStr(slot, "version") + " (" + JStr(slot, "state") + ")";
 }
 
 // size: one definition per manifest field the protocol names, then the rest and the raw JSON
 void Manifest(Html& out, const Json& d) {
   SectionStart(out, "manifest", "Manifest (last check-in)");
-  const Json& m = JsonMember(d, "manifest");
+  const Json& m = JAt(d, "manifest");
   if (!m.is_object()) {
     out.Element("p", {{"class", "empty"}}, "No check-in yet: the terminal has not sent a manifest.");
     out.Close("section");
     return;
   }
-  const Json& running = JsonMember(m, "running");
-  const Json& journal = JsonMember(m, "journal");
+  const Json& running = JAt(m, "running");
+  const Json& journal = JAt(m, "journal");
   out.Open("dl", {{"class", "facts"}});
-  Field(out, "hardware id", JsonText(m, "hardware_id"));
+  Field(out, "hardware id", JStr(m, "hardware_id"));
   Field(out, "running slot", SlotText(running));
-  Field(out, "confirmed",
-        JsonText(running, "state") == "confirmed" ? "yes" : "no (" + JsonText(running, "state") + ")");
-  Field(out, "other slot", SlotText(JsonMember(m, "other")));
-  Field(out, "security counter", JsonPlain(JsonMember(m, "security_counter")));
-  Field(out, "TUF root version", JsonPlain(JsonMember(m, "root_version")));
-  Field(out, "agent version", JsonText(m, "agent_version"));
-  Field(out, "time zone", JsonText(m, "time_zone"));
-  Field(out, "journal last seq", JsonPlain(JsonMember(journal, "last_seq")));
+  Field(out, "confirmed", JStr(running, "state") == "confirmed" ? "yes" : "no (" + JStr(running, "state") + ")");
+  Field(out, "other slot", SlotText(JAt(m, "other")));
+  Field(out, "security counter", JsonPlain(JAt(m, "security_counter")));
+  Field(out, "TUF root version", JsonPlain(JAt(m, "root_version")));
+  Field(out, "agent version", JStr(m, "agent_version"));
+  Field(out, "time zone", JStr(m, "time_zone"));
+  Field(out, "journal last seq", JsonPlain(JAt(journal, "last_seq")));
   out.Element("dt", "journal head");
-  out.Open("dd").Element("code", {{"class", "hash"}}, JsonText(journal, "head")).Close("dd");
-  Field(out, "events not yet acknowledged", JsonPlain(JsonMember(m, "outbox")));
-  Field(out, "free bytes", JsonPlain(JsonMember(m, "free_bytes")));
-  if (!JsonText(m, "clock_suspect").empty()) {
+  out.Open("dd").Element("code", {{"class", "hash"}}, JStr(journal, "head")).Close("dd");
+  Field(out, "events not yet acknowledged", JsonPlain(JAt(m, "outbox")));
+  Field(out, "free bytes", JsonPlain(JAt(m, "free_bytes")));
+  if (!JStr(m, "clock_suspect").empty()) {
     out.Element("dt", {{"class", "warning"}}, "clock suspect");
-    out.Element("dd", {{"class", "warning"}}, JsonText(m, "clock_suspect"));
+    out.Element("dd", {{"class", "warning"}}, JStr(m, "clock_suspect"));
   }
   static constexpr std::string_view kShown[] = {"hardware_id",  "running",       "other",        "security_counter",
                                                 "root_version", "agent_version", "time_zone",    "journal",
@@ -129,7 +139,16 @@ void Manifest(Html& out, const Json& d) {
     if (!shown) Field(out, key, Shorten(JsonPlain(value), 200));
   }
   out.Close("dl");
-  out.Open("details", {{"class", "raw"}}).Element("summary", "Raw manifest JSON");
+  out.Close("section");
+}
+
+// The manifest's JSON as sent, outside the live region: a refresh would close the <details> while it is
+// read. A snapshot of the page load (the fields above stay live).
+void RawManifest(Html& out, const Json& d) {
+  const Json& m = JAt(d, "manifest");
+  if (!m.is_object()) return;
+  out.Open("section", {{"id", "manifest-raw"}, {"class", "panel"}});
+  out.Open("details", {{"class", "raw"}}).Element("summary", "Raw manifest JSON (as of page load)");
   out.Element("pre", m.dump(2, ' ', false, Json::error_handler_t::replace)).Close("details");
   out.Close("section");
 }
@@ -153,13 +172,12 @@ void Events(Html& out, const Json& events, const PageContext& ctx) {
   }
   out.Open("ol", {{"class", "events"}});
   for (const auto& e : events) {
-    const std::string seq = std::to_string(JsonInt(e, "seq"));
+    const std::string seq = std::to_string(JInt(e, "seq"));
     out.Open("li", {{"data-seq", seq}, {"class", "event"}});
-    TimeExact(out, JsonInt(e, "received"), ctx.now_s);
-    out.Text(" ").Element("span", {{"class", "seq"}},
-                          "attempt " + std::to_string(JsonInt(e, "attempt")) + " seq " + seq);
-    out.Text(" ").Element("span", {{"class", "event-state"}}, JsonText(e, "state"));
-    const std::string detail = EventDetail(JsonMember(e, "body"));
+    TimeExact(out, JInt(e, "received"), ctx.now_s);
+    out.Text(" ").Element("span", {{"class", "seq"}}, "attempt " + std::to_string(JInt(e, "attempt")) + " seq " + seq);
+    out.Text(" ").Element("span", {{"class", "event-state"}}, JStr(e, "state"));
+    const std::string detail = EventDetail(JAt(e, "body"));
     if (!detail.empty()) out.Text(" ").Element("span", {{"class", "detail"}}, Shorten(detail, 500));
     out.Close("li");
   }
@@ -168,76 +186,80 @@ void Events(Html& out, const Json& events, const PageContext& ctx) {
 
 // size: one action's fields, its rollout link, its cancel button and its events
 void ActionItem(Html& out, const Json& a, const PageContext& ctx, const std::string& serial) {
-  const std::string id = std::to_string(JsonInt(a, "id"));
-  const std::string state = JsonText(a, "state");
-  const bool done = JsonBool(a, "done");
+  const std::string id = std::to_string(JInt(a, "id"));
+  const std::string state = JStr(a, "state");
+  const bool done = JBool(a, "done");
   out.Open("li", {{"data-action", id}, {"class", done ? "action done" : "action open"}});
-  out.Open("h3").Text("#" + id + " " + JsonText(a, "kind") + " ");
-  out.Element("span", {{"class", "target"}}, JsonText(a, "target"));
-  if (!JsonText(a, "version").empty()) out.Text(" (" + JsonText(a, "version") + ")");
+  out.Open("h3").Text("#" + id + " " + JStr(a, "kind") + " ");
+  out.Element("span", {{"class", "target"}}, JStr(a, "target"));
+  if (!JStr(a, "version").empty()) out.Text(" (" + JStr(a, "version") + ")");
   out.Text(" ");
-  out.Element("span", {{"class", "action-state state-" + UrlPiece(state)}}, state);
+  out.Element("span", {{"class", "badge action-state state-" + UrlPiece(state)}}, state);
   out.Close("h3");
   out.Open("dl", {{"class", "facts"}});
-  Field(out, "type", JsonText(a, "type"));
-  if (!JsonText(a, "window").empty()) Field(out, "window", JsonText(a, "window"));
-  if (JsonInt(a, "deadline") > 0) Field(out, "deadline", Time(JsonInt(a, "deadline")));
-  Field(out, "backup required", JsonBool(a, "backup_required") ? "yes" : "no");
-  Field(out, "attempt", std::to_string(JsonInt(a, "attempt")));
+  Field(out, "type", JStr(a, "type"));
+  if (!JStr(a, "window").empty()) Field(out, "window", JStr(a, "window"));
+  if (JInt(a, "deadline") > 0) Field(out, "deadline", Time(JInt(a, "deadline")));
+  Field(out, "backup required", JBool(a, "backup_required") ? "yes" : "no");
+  Field(out, "attempt", std::to_string(JInt(a, "attempt")));
   out.Element("dt", "created").Open("dd");
-  TimeExact(out, JsonInt(a, "created"), ctx.now_s);
+  TimeExact(out, JInt(a, "created"), ctx.now_s);
   out.Close("dd").Element("dt", "updated").Open("dd");
-  TimeExact(out, JsonInt(a, "updated"), ctx.now_s);
+  TimeExact(out, JInt(a, "updated"), ctx.now_s);
   out.Close("dd");
-  if (JsonInt(a, "rollout") > 0) {
-    const std::string rollout = std::to_string(JsonInt(a, "rollout"));
+  if (JInt(a, "rollout") > 0) {
+    const std::string rollout = std::to_string(JInt(a, "rollout"));
     out.Element("dt", "rollout").Open("dd").Link("/ui/rollouts/" + rollout, "rollout " + rollout).Close("dd");
   }
-  if (JsonBool(a, "cancel_requested")) Field(out, "cancel", "requested (the terminal has not confirmed yet)");
-  if (!JsonText(a, "failure_class").empty()) Field(out, "failure class", JsonText(a, "failure_class"));
-  if (JsonInt(a, "exit_code") != 0) Field(out, "exit code", std::to_string(JsonInt(a, "exit_code")));
-  if (!JsonText(a, "detail").empty()) Field(out, "detail", JsonText(a, "detail"));
+  if (JBool(a, "cancel_requested")) Field(out, "cancel", "requested (the terminal has not confirmed yet)");
+  if (!JStr(a, "failure_class").empty()) Field(out, "failure class", JStr(a, "failure_class"));
+  if (JInt(a, "exit_code") != 0) Field(out, "exit code", std::to_string(JInt(a, "exit_code")));
+  if (!JStr(a, "detail").empty()) Field(out, "detail", JStr(a, "detail"));
   out.Close("dl");
-  if (!done && !JsonBool(a, "cancel_requested") && RoleAtLeast(ctx, Role::kOperator)) {
-    out.Open("div", {{"class", "op"}, {"data-op", "cancel"}});
-    CsrfForm(out, ctx, "/ui/actions/" + id + "/cancel", "Cancel action " + id, /*ask_reason=*/true,
-             {{"return", DevicePath(serial)}});
-    out.Close("div");
+  if (!done && !JBool(a, "cancel_requested") && RoleAtLeast(ctx, Role::kOperator)) {
+    OpForm(out, ctx, "/ui/actions/" + id + "/cancel", "cancel", DevicePath(serial), "Cancel action " + id);
   }
-  Events(out, JsonMember(a, "events"), ctx);
+  Events(out, JAt(a, "events"), ctx);
   out.Close("li");
 }
 
 // #actions: newest first, every event of each.
 void Actions(Html& out, const ApiReply& reply, const PageContext& ctx, const std::string& serial) {
   SectionStart(out, "actions", "Actions");
-  const Json& items = JsonMember(reply.body, "items");
+  const Json& items = JAt(reply.body, "items");
   if (!reply.ok()) {
     ApiErrorBlock(out, reply, "the terminal's actions");
   } else if (!items.is_array() || items.empty()) {
     out.Element("p", {{"class", "empty"}}, "No actions for this terminal.");
   } else {
     out.Open("ol", {{"class", "timeline"}, {"reversed", "reversed"}});
-    for (auto it = items.rbegin(); it != items.rend(); ++it) ActionItem(out, *it, ctx, serial);
+    size_t shown = 0;
+    for (auto it = items.rbegin(); it != items.rend() && shown < kMaxActionsShown; ++it, ++shown) {
+      ActionItem(out, *it, ctx, serial);
+    }
     out.Close("ol");
+    if (items.size() > kMaxActionsShown) {
+      out.Element("p", {{"class", "note"}},
+                  "The " + std::to_string(items.size() - kMaxActionsShown) + " oldest actions are not shown.");
+    }
   }
   out.Close("section");
 }
 
 // One witness finding: <li class="finding finding-fork" data-finding="fork">.
 void Finding(Html& out, const Json& f, const PageContext& ctx) {
-  const Json& details = JsonMember(f, "details");
-  std::string name = JsonText(details, "finding");
-  if (name.empty()) name = JsonText(f, "kind") == "clone" ? "fork" : JsonText(f, "kind");
+  const Json& details = JAt(f, "details");
+  std::string name = JStr(details, "finding");
+  if (name.empty()) name = JStr(f, "kind") == "clone" ? "fork" : JStr(f, "kind");
   out.Open("li", {{"class", "finding finding-" + UrlPiece(name)}, {"data-finding", name}});
   out.Element("strong", name == "truncated" ? "truncation" : name);
-  if (JsonText(f, "kind") == "clone") out.Text(" (clone: the terminal was quarantined)");
-  if (JsonMember(details, "seq").is_number()) out.Text(" at seq " + JsonPlain(JsonMember(details, "seq")));
-  if (!JsonText(details, "source").empty()) out.Text(", seen in a " + JsonText(details, "source"));
+  if (JStr(f, "kind") == "clone") out.Text(" (clone: the terminal was quarantined)");
+  if (JAt(details, "seq").is_number()) out.Text(" at seq " + JsonPlain(JAt(details, "seq")));
+  if (!JStr(details, "source").empty()) out.Text(", seen in a " + JStr(details, "source"));
   out.Text(" — ");
-  TimeAge(out, JsonInt(f, "time"), ctx.now_s);
-  if (!JsonText(details, "detail").empty()) {
-    out.Text(": ").Element("span", {{"class", "detail"}}, Shorten(JsonText(details, "detail"), 400));
+  TimeAge(out, JInt(f, "time"), ctx.now_s);
+  if (!JStr(details, "detail").empty()) {
+    out.Text(": ").Element("span", {{"class", "detail"}}, Shorten(JStr(details, "detail"), 400));
   }
   out.Close("li");
 }
@@ -250,26 +272,26 @@ void Witness(Html& out, const ApiReply& journal, const Json& device, const PageC
     out.Close("section");
     return;
   }
-  const Json& w = JsonMember(journal.body, "witness");
-  const Json& reported = JsonMember(JsonMember(device, "manifest"), "journal");
-  const int64_t verified = JsonInt(w, "verified_seq");
-  const int64_t witnessed = JsonInt(w, "witnessed_seq");
+  const Json& w = JAt(journal.body, "witness");
+  const Json& reported = JAt(JAt(device, "manifest"), "journal");
+  const int64_t verified = JInt(w, "verified_seq");
+  const int64_t witnessed = JInt(w, "witnessed_seq");
   out.Open("dl", {{"class", "facts"}});
   out.Element("dt", "head (last check-in)");
   out.Open("dd", {{"id", "witness-head"}});
-  out.Element("code", {{"class", "hash"}}, JsonText(reported, "head"));
-  out.Text(" at seq " + JsonPlain(JsonMember(reported, "last_seq"))).Close("dd");
+  out.Element("code", {{"class", "hash"}}, JStr(reported, "head"));
+  out.Text(" at seq " + JsonPlain(JAt(reported, "last_seq"))).Close("dd");
   out.Element("dt", "last sequence witnessed");
   out.Element("dd", {{"id", "witness-last-seq"}}, std::to_string(witnessed));
   Field(out, "held verified up to seq", std::to_string(verified));
-  Field(out, "epoch", std::to_string(JsonInt(w, "epoch", 1)));
-  Field(out, "truncations this epoch", std::to_string(JsonInt(w, "truncations")));
-  if (JsonInt(w, "previous_epoch_seq") > 0) {
-    Field(out, "previous epoch ended at seq", std::to_string(JsonInt(w, "previous_epoch_seq")));
+  Field(out, "epoch", std::to_string(std::max<int64_t>(1, JInt(w, "epoch"))));
+  Field(out, "truncations this epoch", std::to_string(JInt(w, "truncations")));
+  if (JInt(w, "previous_epoch_seq") > 0) {
+    Field(out, "previous epoch ended at seq", std::to_string(JInt(w, "previous_epoch_seq")));
   }
-  if (!JsonText(w, "error").empty()) Field(out, "witness state unreadable", JsonText(w, "error"));
+  if (!JStr(w, "error").empty()) Field(out, "witness state unreadable", JStr(w, "error"));
   out.Close("dl");
-  const Json& findings = JsonMember(journal.body, "findings");
+  const Json& findings = JAt(journal.body, "findings");
   const bool gap = witnessed > verified;
   if (!gap && (!findings.is_array() || findings.empty())) {
     out.Element("p", {{"class", "empty"}, {"id", "witness-ok"}},
@@ -277,6 +299,7 @@ void Witness(Html& out, const ApiReply& journal, const Json& device, const PageC
     out.Close("section");
     return;
   }
+  out.Element("h3", "Findings");
   out.Open("ul", {{"class", "findings"}});
   if (gap) {
     out.Open("li", {{"class", "finding finding-gap"}, {"data-finding", "gap"}}).Element("strong", "gap");
@@ -294,29 +317,30 @@ void Witness(Html& out, const ApiReply& journal, const Json& device, const PageC
 // #backups: the journal segments held, newest first.
 void Backups(Html& out, const ApiReply& journal, const PageContext& ctx) {
   SectionStart(out, "backups", "Journal backups held");
-  const Json& segments = JsonMember(journal.body, "segments");
+  const Json& segments = JAt(journal.body, "segments");
   if (!journal.ok()) {
     ApiErrorBlock(out, journal, "the journal backups");
   } else if (!segments.is_array() || segments.empty()) {
     out.Element("p", {{"class", "empty"}}, "No journal segment is held for this terminal.");
   } else {
     int64_t records = 0;
-    for (const auto& s : segments) records += JsonInt(s, "records");
+    for (const auto& s : segments) records += JInt(s, "records");
     out.Element("p", {{"class", "count"}},
                 std::to_string(segments.size()) + " segments, " + std::to_string(records) + " records.");
     out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "segments"}});
     out.Open("thead").Open("tr");
-    for (const char* h : {"records", "count", "sha256", "received"}) out.Element("th", {{"scope", "col"}}, h);
+    for (const char* h : {"seq range", "records", "sha256 (prefix)", "received"})
+      out.Element("th", {{"scope", "col"}}, h);
     out.Close("tr").Close("thead").Open("tbody");
     size_t shown = 0;
     for (auto it = segments.rbegin(); it != segments.rend() && shown < kMaxSegmentsShown; ++it, ++shown) {
-      const std::string range = std::to_string(JsonInt(*it, "first")) + "–" + std::to_string(JsonInt(*it, "last"));
-      const std::string sha = JsonText(*it, "sha256");
+      const std::string range = std::to_string(JInt(*it, "first")) + "–" + std::to_string(JInt(*it, "last"));
+      const std::string sha = JStr(*it, "sha256");
       out.Open("tr", {{"data-segment", range}}).Element("td", range);
-      out.Open("td", {{"class", "num"}}).Text(JsonInt(*it, "records")).Close("td");
+      out.Open("td", {{"class", "num"}}).Text(JInt(*it, "records")).Close("td");
       out.Open("td").Element("code", {{"class", "hash"}, {"title", sha}}, sha.substr(0, 16)).Close("td");
       out.Open("td");
-      TimeExact(out, JsonInt(*it, "received"), ctx.now_s);
+      TimeExact(out, JInt(*it, "received"), ctx.now_s);
       out.Close("td").Close("tr");
     }
     out.Close("tbody").Close("table").Close("div");
@@ -337,7 +361,7 @@ std::string DaysLeft(int64_t not_after, int64_t now_s) {
 // #certificates: each with its end, the days left and the deny-list flag; near or past the end marked.
 void Certificates(Html& out, const Json& d, const PageContext& ctx) {
   SectionStart(out, "certificates", "Certificates");
-  const Json& certs = JsonMember(d, "certificates");
+  const Json& certs = JAt(d, "certificates");
   if (!certs.is_array() || certs.empty()) {
     out.Element("p", {{"class", "empty"}}, "No certificate was issued to this terminal.");
     out.Close("section");
@@ -350,16 +374,16 @@ void Certificates(Html& out, const Json& d, const PageContext& ctx) {
   }
   out.Close("tr").Close("thead").Open("tbody");
   for (const auto& c : certs) {
-    const int64_t not_after = JsonInt(c, "not_after");
-    const bool denied = JsonBool(c, "denied");
+    const int64_t not_after = JInt(c, "not_after");
+    const bool denied = JBool(c, "denied");
     std::string cls = not_after <= ctx.now_s                      ? "cert-expired"
                       : not_after - ctx.now_s <= kExpiringSeconds ? "cert-expiring"
                                                                   : "cert-valid";
     if (denied) cls += " cert-denied";
-    out.Open("tr", {{"class", cls}, {"data-cert", JsonText(c, "cert_serial")}});
-    out.Open("td").Element("code", {{"class", "hash"}}, JsonText(c, "cert_serial")).Close("td");
+    out.Open("tr", {{"class", cls}, {"data-cert", JStr(c, "cert_serial")}});
+    out.Open("td").Element("code", {{"class", "hash"}}, JStr(c, "cert_serial")).Close("td");
     out.Open("td");
-    TimeExact(out, JsonInt(c, "issued"), ctx.now_s);
+    TimeExact(out, JInt(c, "issued"), ctx.now_s);
     out.Close("td").Open("td");
     TimeExact(out, not_after, ctx.now_s);
     out.Close("td");
@@ -395,6 +419,7 @@ Page DevicePage(UiApi& api, const PageContext& ctx, const std::string& serial) {
   Backups(live, journal, ctx);
   Certificates(live, device.body, ctx);
   FinishLive(p, ctx, DevicePath(serial), live);
+  if (!ctx.fragment) RawManifest(p.body, device.body);
   return p;
 }
 

@@ -39,12 +39,12 @@ void Totals(Html& out, const ApiReply& summary) {
   }
   out.Open("div", {{"class", "cards"}});
   out.Open("div", {{"class", "card"}});
-  out.Open("div", {{"class", "value"}, {"id", "total-devices"}}).Text(JsonInt(summary.body, "devices")).Close("div");
+  out.Open("div", {{"class", "value"}, {"id", "total-devices"}}).Text(JInt(summary.body, "devices")).Close("div");
   out.Element("div", {{"class", "label"}}, "terminals").Close("div");
-  const Json& states = JsonMember(summary.body, "states");
+  const Json& states = JAt(summary.body, "states");
   for (const char* state : kStates) {
     out.Open("div", {{"class", std::string("card state-") + state}});
-    out.Open("div", {{"class", "value"}, {"data-state", state}}).Text(JsonInt(states, state)).Close("div");
+    out.Open("div", {{"class", "value"}, {"data-state", state}}).Text(JInt(states, state)).Close("div");
     out.Open("div", {{"class", "label"}}).Link(std::string("/ui/devices?state=") + state, state).Close("div");
     out.Close("div");
   }
@@ -62,11 +62,11 @@ std::vector<VersionRow> VersionRows(const Json& by_version) {
   std::vector<VersionRow> rows;
   if (!by_version.is_array()) return rows;
   for (const auto& item : by_version) {
-    const std::string version = JsonText(item, "version");
+    const std::string version = JStr(item, "version");
     if (rows.empty() || rows.back().version != version) rows.push_back({version});
-    const std::string state = JsonText(item, "state");
+    const std::string state = JStr(item, "state");
     for (int s = 0; s < 3; ++s) {
-      if (state == kStates[s]) rows.back().counts[s] += JsonInt(item, "devices");
+      if (state == kStates[s]) rows.back().counts[s] += JInt(item, "devices");
     }
   }
   return rows;
@@ -82,7 +82,7 @@ void ByVersion(Html& out, const ApiReply& summary) {
     out.Close("section");
     return;
   }
-  const std::vector<VersionRow> rows = VersionRows(JsonMember(summary.body, "by_version"));
+  const std::vector<VersionRow> rows = VersionRows(JAt(summary.body, "by_version"));
   StackedChartSpec chart;
   chart.caption = "Terminals by firmware version, stacked by state";
   for (int s = 0; s < 3; ++s) chart.series.push_back({kStates[s], kStateFills[s]});
@@ -97,8 +97,8 @@ void ByVersion(Html& out, const ApiReply& summary) {
   }
   out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"class", "counts"}});
   out.Open("thead").Open("tr").Element("th", {{"scope", "col"}}, "version");
-  for (const char* s : kStates) out.Element("th", {{"scope", "col"}}, s);
-  out.Element("th", {{"scope", "col"}}, "total").Close("tr").Close("thead").Open("tbody");
+  for (const char* s : kStates) out.Element("th", {{"scope", "col"}, {"class", "num"}}, s);
+  out.Element("th", {{"scope", "col"}, {"class", "num"}}, "total").Close("tr").Close("thead").Open("tbody");
   int64_t sums[3] = {0, 0, 0};
   for (const auto& row : rows) {
     out.Open("tr", {{"data-version", row.version}});
@@ -136,17 +136,18 @@ void Checkins(Html& out, const ApiReply& summary) {
     out.Close("section");
     return;
   }
-  const Json& checkins = JsonMember(summary.body, "checkins");
-  const Json& buckets = JsonMember(checkins, "buckets");
-  const int64_t bucket_s = std::max<int64_t>(1, JsonInt(checkins, "bucket_seconds", 300));
+  const Json& checkins = JAt(summary.body, "checkins");
+  const Json& buckets = JAt(checkins, "buckets");
+  int64_t bucket_s = JInt(checkins, "bucket_seconds");
+  if (bucket_s <= 0) bucket_s = kCheckinBucketSeconds;
   ColumnChartSpec chart;
   chart.caption = "Check-ins per " + std::to_string(bucket_s / 60) + " minutes";
   chart.css_class = "bar";
   int64_t total = 0, busiest = 0, busiest_at = 0;
   if (buckets.is_array()) {
     for (const auto& b : buckets) {
-      const int64_t start = JsonInt(b, "start");
-      const int64_t n = JsonInt(b, "checkins");
+      const int64_t start = JInt(b, "start");
+      const int64_t n = JInt(b, "checkins");
       total += n;
       if (n > busiest) busiest = n, busiest_at = start;
       Column c;
@@ -159,7 +160,7 @@ void Checkins(Html& out, const ApiReply& summary) {
   ColumnChart(out, chart);
   out.Open("p", {{"class", "note"}});
   out.Open("strong", {{"id", "checkins-total"}}).Text(total).Close("strong");
-  out.Text(" check-ins since " + Time(JsonInt(checkins, "from")));
+  out.Text(" check-ins since " + Time(JInt(checkins, "from")));
   if (busiest > 0) {
     out.Text("; the busiest " + std::to_string(bucket_s / 60) + " minutes: " + std::to_string(busiest) + " at " +
              ClockOf(busiest_at) + "Z");
@@ -172,12 +173,12 @@ void Checkins(Html& out, const ApiReply& summary) {
 void DeviceItems(Html& out, const Json& items, const PageContext& ctx, bool with_reason) {
   out.Open("ul", {{"class", "device-list"}});
   for (const auto& d : items) {
-    const std::string serial = JsonText(d, "serial");
+    const std::string serial = JStr(d, "serial");
     out.Open("li", {{"data-serial", serial}});
     DeviceLink(out, serial);
-    if (with_reason) out.Text(" ").Element("span", {{"class", "reason"}}, JsonText(d, "reason"));
+    if (with_reason) out.Text(" ").Element("span", {{"class", "reason"}}, JStr(d, "reason"));
     out.Text(" — last seen ");
-    TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
+    TimeAge(out, JInt(d, "last_seen"), ctx.now_s);
     out.Close("li");
   }
   out.Close("ul");
@@ -188,7 +189,7 @@ void NotSeen(Html& out, const ApiReply& summary, const ApiReply& list, int64_t b
   SectionStart(out, "not-seen", "Not seen for a day");
   const std::string all = "/ui/devices?seen_before=" + std::to_string(before_s);
   if (summary.ok()) {
-    const int64_t n = JsonInt(JsonMember(summary.body, "not_seen"), "devices");
+    const int64_t n = JInt(JAt(summary.body, "not_seen"), "devices");
     out.Open("p", {{"class", "count"}});
     out.Open("strong", {{"id", "not-seen-count"}}).Text(n).Close("strong");
     out.Text(n == 1 ? " terminal has" : " terminals have");
@@ -197,10 +198,10 @@ void NotSeen(Html& out, const ApiReply& summary, const ApiReply& list, int64_t b
   if (!list.ok()) {
     ApiErrorBlock(out, list, "the terminals not seen");
   } else {
-    const Json& items = JsonMember(list.body, "items");
+    const Json& items = JAt(list.body, "items");
     if (items.is_array() && items.empty()) out.Element("p", {{"class", "empty"}}, "Every terminal checked in today.");
     if (items.is_array() && !items.empty()) DeviceItems(out, items, ctx, /*with_reason=*/false);
-    if (JsonMember(list.body, "next_cursor").is_string()) {
+    if (JAt(list.body, "next_cursor").is_string()) {
       out.Open("p").Link(all, "All terminals not seen in the terminal list").Close("p");
     }
   }
@@ -210,7 +211,7 @@ void NotSeen(Html& out, const ApiReply& summary, const ApiReply& list, int64_t b
 // The serials the newest clone alerts are about (the summary's clone_alerts).
 std::set<std::string> CloneSerials(const ApiReply& summary) {
   std::set<std::string> out;
-  const Json& clones = JsonMember(summary.body, "clone_alerts");
+  const Json& clones = JAt(summary.body, "clone_alerts");
   if (clones.is_array()) {
     for (const auto& a : clones) out.insert(AlertSerial(a));
   }
@@ -221,7 +222,7 @@ std::set<std::string> CloneSerials(const ApiReply& summary) {
 void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const PageContext& ctx) {
   SectionStart(out, "quarantined", "Quarantined terminals");
   if (summary.ok()) {
-    const int64_t n = JsonInt(JsonMember(summary.body, "states"), "quarantined");
+    const int64_t n = JInt(JAt(summary.body, "states"), "quarantined");
     out.Open("p", {{"class", "count"}});
     out.Open("strong", {{"id", "quarantined-count"}}).Text(n).Close("strong");
     out.Text(n == 1 ? " terminal is quarantined." : " terminals are quarantined.").Close("p");
@@ -231,7 +232,7 @@ void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const
     out.Close("section");
     return;
   }
-  const Json& items = JsonMember(list.body, "items");
+  const Json& items = JAt(list.body, "items");
   if (!items.is_array() || items.empty()) {
     out.Element("p", {{"class", "empty"}}, "No terminal is quarantined.");
     out.Close("section");
@@ -243,21 +244,25 @@ void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const
   for (const char* h : {"terminal", "reason", "clone", "last seen"}) out.Element("th", {{"scope", "col"}}, h);
   out.Close("tr").Close("thead").Open("tbody");
   for (const auto& d : items) {
-    const std::string serial = JsonText(d, "serial");
-    const bool clone = clones.contains(serial) || JsonText(d, "reason").starts_with("journal fork");
-    out.Open("tr", {{"data-serial", serial}, {"class", clone ? "clone" : ""}});
+    const std::string serial = JStr(d, "serial");
+    const bool clone = clones.contains(serial) || JStr(d, "reason").starts_with("journal fork");
+    if (clone) {
+      out.Open("tr", {{"data-serial", serial}, {"class", "clone"}});
+    } else {
+      out.Open("tr", {{"data-serial", serial}});
+    }
     out.Open("td");
     DeviceLink(out, serial);
     out.Close("td");
-    out.Element("td", {{"class", "reason"}}, JsonText(d, "reason"));
+    out.Element("td", {{"class", "reason"}}, JStr(d, "reason"));
     out.Open("td");
     if (clone) out.Element("strong", {{"class", "clone-mark"}}, "clone (journal fork)");
     out.Close("td").Open("td");
-    TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
+    TimeAge(out, JInt(d, "last_seen"), ctx.now_s);
     out.Close("td").Close("tr");
   }
   out.Close("tbody").Close("table").Close("div");
-  if (JsonMember(list.body, "next_cursor").is_string()) {
+  if (JAt(list.body, "next_cursor").is_string()) {
     out.Open("p").Link("/ui/devices?state=quarantined", "All quarantined terminals").Close("p");
   }
   out.Close("section");
@@ -271,7 +276,7 @@ void JournalAlerts(Html& out, const ApiReply& summary, const PageContext& ctx) {
     out.Close("section");
     return;
   }
-  const Json& alerts = JsonMember(summary.body, "journal_alerts");
+  const Json& alerts = JAt(summary.body, "journal_alerts");
   if (!alerts.is_array() || alerts.empty()) {
     out.Element("p", {{"class", "empty"}}, "No journal alert.");
     out.Close("section");
@@ -283,12 +288,12 @@ void JournalAlerts(Html& out, const ApiReply& summary, const PageContext& ctx) {
   out.Close("tr").Close("thead").Open("tbody");
   for (const auto& a : alerts) {
     const std::string serial = AlertSerial(a);
-    out.Open("tr", {{"data-alert", std::to_string(JsonInt(a, "id"))}});
-    out.Element("td", {{"class", "kind"}}, JsonText(a, "kind"));
+    out.Open("tr", {{"data-alert", std::to_string(JInt(a, "id"))}});
+    out.Element("td", {{"class", "kind"}}, JStr(a, "kind"));
     out.Open("td");
     if (!serial.empty()) DeviceLink(out, serial);
     out.Close("td").Open("td");
-    TimeAge(out, JsonInt(a, "created"), ctx.now_s);
+    TimeAge(out, JInt(a, "created"), ctx.now_s);
     out.Close("td");
     out.Element("td", {{"class", "details"}}, Shorten(AlertDetails(a), 300));
     out.Close("tr");
@@ -371,17 +376,17 @@ void DeviceTable(Html& out, const Json& items, const PageContext& ctx) {
   }
   out.Close("tr").Close("thead").Open("tbody");
   for (const auto& d : items) {
-    const std::string serial = JsonText(d, "serial");
+    const std::string serial = JStr(d, "serial");
     out.Open("tr", {{"data-serial", serial}});
     out.Open("td");
     DeviceLink(out, serial);
     out.Close("td").Open("td");
-    StateBadge(out, JsonText(d, "state"));
+    StateBadge(out, JStr(d, "state"));
     out.Close("td");
-    out.Element("td", JsonText(d, "version"));
-    out.Element("td", JsonText(d, "hardware_id"));
+    out.Element("td", JStr(d, "version"));
+    out.Element("td", JStr(d, "hardware_id"));
     out.Open("td", {{"class", "labels"}});
-    const Json& labels = JsonMember(d, "labels");
+    const Json& labels = JAt(d, "labels");
     if (labels.is_array()) {
       for (const auto& l : labels) {
         const std::string label = l.is_string() ? l.get<std::string>() : std::string();
@@ -390,7 +395,7 @@ void DeviceTable(Html& out, const Json& items, const PageContext& ctx) {
       }
     }
     out.Close("td").Open("td");
-    TimeAge(out, JsonInt(d, "last_seen"), ctx.now_s);
+    TimeAge(out, JInt(d, "last_seen"), ctx.now_s);
     out.Close("td").Close("tr");
   }
   out.Close("tbody").Close("table").Close("div");
@@ -437,7 +442,7 @@ Page DevicesPage(UiApi& api, const PageContext& ctx) {
     ApiErrorBlock(live, reply, "the terminals");
     if (reply.status == 503) p.status = 503;
   } else {
-    const Json& items = JsonMember(reply.body, "items");
+    const Json& items = JAt(reply.body, "items");
     const size_t n = items.is_array() ? items.size() : 0;
     live.Open("p", {{"class", "count"}});
     live.Open("strong", {{"id", "devices-shown"}}).Text(static_cast<int64_t>(n)).Close("strong");
@@ -446,7 +451,7 @@ Page DevicesPage(UiApi& api, const PageContext& ctx) {
     if (n > 0) DeviceTable(live, items, ctx);
     live.Open("nav", {{"class", "pager"}, {"aria-label", "pages"}});
     if (!cursor.empty()) live.Link(bare ? "/ui/devices" : base, "First page", {{"rel", "first"}});
-    const Json& next = JsonMember(reply.body, "next_cursor");
+    const Json& next = JAt(reply.body, "next_cursor");
     if (next.is_string()) {
       live.Link(base + (bare ? "" : "&") + "cursor=" + UrlPiece(next.get<std::string>()), "Next page",
                 {{"rel", "next"}, {"id", "next-page"}});

@@ -3,9 +3,11 @@
 // is the engine's recorded sentence plus the abort rules re-evaluated on the view's counters
 // (rollout_explain.h), so the page says which rule, which class and which numbers hold the rollout.
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "list_keys.h"
 #include "page_json.h"
 #include "pages.h"
 #include "rollout_explain.h"
@@ -199,7 +201,24 @@ void Buttons(Html& out, const PageContext& ctx, const RolloutData& d) {
   out.Close("div");
 }
 
-void PauseBlock(Html& out, const PageContext& ctx, const RolloutData& d) {
+// Who paused. The rollouts row does not record it: a rule, approval or fleet pause is the server's; an
+// operator's pause is named by its rollout.pause audit row, which an approver's page looks up (the
+// API's rule: the audit log is the approver's; list_keys.h, about 3·log2(rows) one-row requests).
+std::string PausedBy(UiApi& api, const PageContext& ctx, const RolloutData& d) {
+  if (JStr(d.view, "pause_kind") != "operator") return "the server (actor system)";
+  const std::string unknown = "an operator token (the audit log's rollout.pause row names it)";
+  const int64_t paused = JInt(d.view, "paused");
+  if (ctx.role < Role::kApprover || paused <= 0) return unknown;
+  ApiReply failed;
+  const std::optional<int64_t> last = LastKey(api, "/v1/audit", &failed);
+  if (!last || *last == 0) return unknown;
+  const std::optional<int64_t> from = FirstAuditSeqAt(api, paused, *last, &failed);
+  if (!from || *from > *last) return unknown;
+  const std::string actor = AuditActorOf(api, *from, "rollout.pause", "rollout:" + Id(d.id), paused);
+  return actor.empty() ? unknown : actor;
+}
+
+void PauseBlock(Html& out, UiApi& api, const PageContext& ctx, const RolloutData& d) {
   const std::string kind = JStr(d.view, "pause_kind");
   out.Open("div", {{"id", "pause-reason"}, {"class", "pause-reason panel warn pause-" + kind}, {"role", "status"}});
   out.Open("p", {{"class", "pause-why"}});
@@ -215,8 +234,7 @@ void PauseBlock(Html& out, const PageContext& ctx, const RolloutData& d) {
     out.Close("p");
   }
   const int64_t paused = JInt(d.view, "paused");
-  std::string who = kind == "operator" ? "an operator token (the audit log's rollout.pause row names it)"
-                                       : "the server (actor system)";
+  const std::string who = PausedBy(api, ctx, d);
   std::string when = paused > 0 ? " at " + Time(paused) + " (" + Age(paused, ctx.now_s) + ")" : "";
   const std::string resumer = kind == "operator" ? "an operator" : "an approver";
   out.Element("p", {{"class", "pause-who"}}, "Paused by " + who + when + ". Resumed by " + resumer + ".");
@@ -369,7 +387,7 @@ void FailedMembers(Html& out, UiApi& api, const RolloutData& d) {
 
 void LiveContent(Html& out, UiApi& api, const PageContext& ctx, const RolloutData& d) {
   StateLine(out, ctx, d);
-  if (JStr(d.view, "state") == "paused") PauseBlock(out, ctx, d);
+  if (JStr(d.view, "state") == "paused") PauseBlock(out, api, ctx, d);
   Buttons(out, ctx, d);
   out.Element("h2", "Groups");
   GroupsTable(out, d);

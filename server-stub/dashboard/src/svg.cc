@@ -21,6 +21,7 @@ int64_t NiceCeiling(int64_t v) {
 
 void OpenSvg(Html& out, const std::string& caption, int width, int height, std::string_view css_class) {
   const std::string box = "0 0 " + std::to_string(width) + " " + std::to_string(height);
+  out.Open("div", {{"class", "chart-wrap"}});  // scrolls sideways on a phone instead of shrinking the text
   out.Open("svg", {{"xmlns", "http://www.w3.org/2000/svg"},
                    {"class", css_class},
                    {"viewBox", box},
@@ -99,7 +100,7 @@ void ColumnChart(Html& out, const ColumnChartSpec& spec) {
       SvgText(out, x, kTop + plot_h + 16, "middle", "chart-label", c.label);
     }
   }
-  out.Close("svg");
+  out.Close("svg").Close("div");
 }
 
 void StackedBarChart(Html& out, const StackedChartSpec& spec) {
@@ -141,7 +142,7 @@ void StackedBarChart(Html& out, const StackedChartSpec& spec) {
     SvgText(out, lx + 16, ly + 10, "start", "chart-legend", s.name);
     lx += 28 + 8 * static_cast<double>(s.name.size());
   }
-  out.Close("svg");
+  out.Close("svg").Close("div");
 }
 
 }  // namespace fw::server::dash

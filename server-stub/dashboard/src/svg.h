@@ -4,8 +4,8 @@
 //
 // Contract:
 //  - Output is built with Html (html.h) only: every label and title is escaped text; the chart is an
-//    <svg> element with a viewBox, presentation attributes (x, y, width, height) and class names —
-//    never a style attribute or a script (the dashboard's CSP forbids both). Colours come from
+//    <svg> element inside <div class="chart-wrap"> with a viewBox, presentation attributes (x, y, width, height) and
+//    class names — never a style attribute or a script (the dashboard's CSP forbids both). Colours come from
 //    assets/app.css by class: "chart" (the svg), the bars' css_class ("bar", or a series' class such as
 //    "fill-ok"), "axis", "grid", and for text "chart-label", "chart-value", "chart-legend".
 //  - Each bar or segment carries a <title> (a tooltip and an accessible name) with its label and value;

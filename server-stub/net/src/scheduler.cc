@@ -20,7 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4, kLease = 5 };
+enum Task { kDeliver = 0, kExport = 1, kCertScan = 2, kPurge = 3, kRollouts = 4, kLease = 5, kDashPurge = 6 };
 
 constexpr char kLeaseName[] = "scheduler";
 constexpr char kHeadAlertedSetting[] = "audit_head_alerted";  // the seq of the last head raised as an alert
@@ -57,12 +57,13 @@ Scheduler::~Scheduler() { Stop(); }
 void Scheduler::Note(const char* task, const Status& status, Status& first) {
   if (status.ok()) return;
   if (first.ok()) first = status;
-  const int index = std::string_view(task) == "deliveries"   ? kDeliver
-                    : std::string_view(task) == "audit head" ? kExport
-                    : std::string_view(task) == "cert scan"  ? kCertScan
-                    : std::string_view(task) == "rollouts"   ? kRollouts
-                    : std::string_view(task) == "lease"      ? kLease
-                                                             : kPurge;
+  const int index = std::string_view(task) == "deliveries"        ? kDeliver
+                    : std::string_view(task) == "audit head"      ? kExport
+                    : std::string_view(task) == "cert scan"       ? kCertScan
+                    : std::string_view(task) == "rollouts"        ? kRollouts
+                    : std::string_view(task) == "lease"           ? kLease
+                    : std::string_view(task) == "dashboard purge" ? kDashPurge
+                                                                  : kPurge;
   std::lock_guard<std::mutex> lock(mu_);
   stats_.errors++;
   stats_.last_error = std::string(task) + ": " + status.message();
@@ -110,6 +111,10 @@ Status Scheduler::RunOnce() {
   if (!HoldLease(false, first)) return first;
   if (config_.retention_seconds > 0 && Due(next_purge_ms_, now_ms, config_.purge_interval_seconds)) {
     Note("journal purge", PurgeJournals(now_s), first);
+  }
+  if (!HoldLease(false, first)) return first;
+  if (Due(next_dash_purge_ms_, now_ms, config_.dash_purge_interval_seconds)) {
+    Note("dashboard purge", PurgeDashboard(now_s), first);
   }
   return first;
 }
@@ -202,6 +207,17 @@ Status Scheduler::PurgeJournals(int64_t now_s) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.segments_purged += deleted;
   return Status::Ok();
+}
+
+Status Scheduler::PurgeDashboard(int64_t now_s) {
+  // Two independent deletes: a failure of one does not keep the other from running next time.
+  auto buckets = store_->PurgeCheckinCountsBefore(now_s - config_.checkin_retention_seconds);
+  auto sessions = store_->PurgeUiSessions(now_s);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (buckets.ok()) stats_.checkin_buckets_purged += *buckets;
+  if (sessions.ok()) stats_.ui_sessions_purged += *sessions;
+  if (!buckets.ok()) return buckets.status().WithContext("check-in counts");
+  return sessions.status().WithContext("dashboard sessions");
 }
 
 Status Scheduler::TickRollouts(int64_t now_s) {

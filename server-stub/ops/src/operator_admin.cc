@@ -225,36 +225,40 @@ Response OperatorApi::Alerts(Call& call) {
   }
   JsonValue items = JsonValue::array();
   for (const auto& a : *rows) {
-    auto deliveries = store_->ListDeliveries(a.id);
-    if (!deliveries.ok()) return FromStatus(deliveries.status());
-    auto attempts = store_->ListDeliveryAttempts(a.id);
-    if (!attempts.ok()) return FromStatus(attempts.status());
-    JsonValue d = JsonValue::array(), t = JsonValue::array();
-    for (const auto& x : *deliveries) {
-      d.push_back(JsonValue{{"webhook", x.webhook},
-                            {"state", x.state},
-                            {"attempts", x.attempts},
-                            {"next_attempt", x.next_attempt_s},
-                            {"last_status", x.last_status},
-                            {"last_error", x.last_error},
-                            {"updated", x.updated_s}});
-    }
-    for (const auto& x : *attempts) {
-      t.push_back(JsonValue{{"webhook", x.webhook},
-                            {"attempt", x.attempt},
-                            {"time", x.time_s},
-                            {"http_status", x.http_status},
-                            {"error", x.error}});
-    }
-    items.push_back(JsonValue{{"id", a.id},
-                              {"kind", a.kind},
-                              {"object", a.object},
-                              {"created", a.created_s},
-                              {"body", ParsedOrNull(a.body_json)},
-                              {"deliveries", d},
-                              {"attempts", t}});
+    auto row = AlertRowJson(*store_, a);
+    if (!row.ok()) return FromStatus(row.status());
+    items.push_back(std::move(*row));
   }
   return Json(200, ListBody(std::move(items), next));
+}
+
+Result<JsonValue> AlertRowJson(Store& store, const Alert& a) {
+  FW_ASSIGN_OR_RETURN(auto deliveries, store.ListDeliveries(a.id));
+  FW_ASSIGN_OR_RETURN(auto attempts, store.ListDeliveryAttempts(a.id));
+  JsonValue d = JsonValue::array(), t = JsonValue::array();
+  for (const auto& x : deliveries) {
+    d.push_back(JsonValue{{"webhook", x.webhook},
+                          {"state", x.state},
+                          {"attempts", x.attempts},
+                          {"next_attempt", x.next_attempt_s},
+                          {"last_status", x.last_status},
+                          {"last_error", x.last_error},
+                          {"updated", x.updated_s}});
+  }
+  for (const auto& x : attempts) {
+    t.push_back(JsonValue{{"webhook", x.webhook},
+                          {"attempt", x.attempt},
+                          {"time", x.time_s},
+                          {"http_status", x.http_status},
+                          {"error", x.error}});
+  }
+  return JsonValue{{"id", a.id},
+                   {"kind", a.kind},
+                   {"object", a.object},
+                   {"created", a.created_s},
+                   {"body", ParsedOrNull(a.body_json)},
+                   {"deliveries", d},
+                   {"attempts", t}};
 }
 
 }  // namespace fw::server::ops

@@ -135,6 +135,7 @@ const std::vector<OperatorApi::Route>& OperatorApi::Routes() {
       {"GET", "/v1/audit", kP, false, &A::Audit},
       {"GET", "/v1/audit/verify", kP, false, &A::AuditVerify},
       {"GET", "/v1/alerts", kV, false, &A::Alerts},
+      {"GET", "/v1/fleet/summary", kV, false, &A::FleetSummary},
       {"POST", "/v1/rollouts", kO, false, &A::CreateRollout},
       {"GET", "/v1/rollouts", kV, false, &A::ListRollouts},
       {"GET", "/v1/rollouts/{id}", kV, false, &A::GetRollout},

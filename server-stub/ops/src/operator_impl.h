@@ -1,6 +1,6 @@
 // The operator API handler (fw/server/operator_api.h), split over operator_api.cc (routing, tokens,
-// errors, health), operator_devices.cc, operator_actions.cc, operator_admin.cc and operator_rollouts.cc. Internal to
-// fw_server_ops. Thread safety: one instance per thread.
+// errors, health), operator_devices.cc, operator_actions.cc, operator_admin.cc, operator_rollouts.cc and
+// operator_fleet.cc. Internal to fw_server_ops. Thread safety: one instance per thread.
 #pragma once
 
 #include <functional>
@@ -11,6 +11,7 @@
 
 #include "fw/server/operator_api.h"
 #include "fw/server/operator_auth.h"
+#include "fw/server/operator_json.h"
 #include "fw/server/operator_messages.h"
 #include "fw/server/repository_targets.h"
 #include "fw/server/rollout.h"
@@ -27,6 +28,9 @@ Response FromStatus(const Status& status);
 // A header FromStatus puts on its 5xx answers (the store error's code for fwserver_store_errors_total);
 // OperatorApi::Handle takes it off before the response leaves.
 inline constexpr const char* kStoreErrorMark = "x-fw-store-error";
+
+// One alert as a row of GET /v1/alerts (with its deliveries and attempts; operator_admin.cc).
+Result<JsonValue> AlertRowJson(Store& store, const Alert& alert);
 
 // One request after routing and authentication.
 struct Call {
@@ -106,6 +110,8 @@ class OperatorApi final : public OperatorApiHandler {
   Response Audit(Call& call);
   Response AuditVerify(Call& call);
   Response Alerts(Call& call);
+  // operator_fleet.cc (issue 20)
+  Response FleetSummary(Call& call);
   // operator_rollouts.cc
   Response CreateRollout(Call& call);
   Response ListRollouts(Call& call);

@@ -33,6 +33,9 @@
 //                                    retention) and, when it deleted anything, an audit row (actor
 //                                    system, action journal.purge, object "journal", after
 //                                    {"deleted","received_before"}) in the same transaction
+//      every dash_purge_interval     the dashboard's rows (issue 20): PurgeCheckinCountsBefore(now -
+//                                    checkin_retention) and PurgeUiSessions(now) (expired sessions);
+//                                    not audited (counters and sessions, no operator's record)
 //    Intervals are measured on clock.MonotonicMs(); the first pass that holds the lease does every
 //    task (a pass without the lease does not move the intervals). Times written
 //    (alerts, audit, heads file) are clock.WallSeconds().
@@ -70,6 +73,8 @@ struct SchedulerConfig {
   int64_t purge_interval_seconds = 86400;
   int64_t cert_warn_seconds = 30 * 86400;
   int64_t retention_seconds = 0;  // 0: journal segments are kept forever
+  int64_t dash_purge_interval_seconds = 3600;
+  int64_t checkin_retention_seconds = 35 * 86400;  // check-in buckets older than this are deleted
   AlertPolicy alerts;
   int64_t tick_ms = 1000;          // real time between passes of the thread
   std::string lease_holder;        // empty: "<hostname>:<pid>:<8 random hex>"
@@ -85,6 +90,8 @@ struct SchedulerStats {
   int64_t heads_exported = 0;  // lines written to the heads file
   int64_t cert_alerts = 0;     // cert_expiring alerts raised
   int64_t segments_purged = 0;
+  int64_t checkin_buckets_purged = 0;
+  int64_t ui_sessions_purged = 0;
   int64_t rollout_assigned = 0;  // actions assigned by rollout ticks
   int64_t rollout_timeouts = 0;  // rollout actions closed timed_out or no_response by ticks
   int64_t errors = 0;
@@ -110,6 +117,7 @@ class Scheduler {
   Status ExportHead(int64_t now_s);
   Status ScanCertificates(int64_t now_s);
   Status PurgeJournals(int64_t now_s);
+  Status PurgeDashboard(int64_t now_s);
   Status TickRollouts(int64_t now_s);
   // Takes or renews the lease (`force`: whatever the time since the last renewal); false when this
   // scheduler does not hold it after the call (a store error is noted as task "lease").
@@ -128,12 +136,13 @@ class Scheduler {
   int64_t next_export_ms_ = INT64_MIN;
   int64_t next_cert_scan_ms_ = INT64_MIN;
   int64_t next_purge_ms_ = INT64_MIN;
+  int64_t next_dash_purge_ms_ = INT64_MIN;
 
   mutable std::mutex mu_;  // guards stats_, last_logged_, stop_
   std::condition_variable wake_;
   bool stop_ = false;
   SchedulerStats stats_;
-  std::string last_logged_[6];
+  std::string last_logged_[7];
   std::thread thread_;
 };
 
