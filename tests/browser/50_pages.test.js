@@ -125,3 +125,19 @@ test('the CSP blocks what the pages never use, and the collector reports it', as
   assert.ok(csp.some((e) => e.includes('style-src')), JSON.stringify(csp));
   await context.close();
 });
+
+// The overview's check-ins chart counts the simulated terminals' real check-ins (the device API batches
+// them with last_seen: written at most a minute after they happen, so the page is reloaded until then).
+test('the fleet overview counts the terminals check-ins (#checkins-total > 0, bars in the chart)', async () => {
+  const { context, page, seen } = await session(browser, fx, 'viewer');
+  const total = await until(async () => {
+    await page.goto(`${fx.url}/ui/`);
+    const n = Number((await page.locator('#checkins-total').innerText()).replace(/[^0-9]/g, ''));
+    return n > 0 ? n : null;
+  }, 120_000, 'check-ins on the overview');
+  assert.ok(total >= fx.terminals, `${total} check-ins for ${fx.terminals} terminals`);
+  const bars = await page.locator('#checkins svg rect').evaluateAll((rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
+  assert.ok(bars > 0, 'a bar in the check-ins chart');
+  assert.deepEqual(seen.errors, []);
+  await context.close();
+});

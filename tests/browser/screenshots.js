@@ -96,6 +96,9 @@ async function main() {
     if (!started.started) throw new Error(`start: ${JSON.stringify(started)}`);
     const api = await apiClient(fx, 'viewer');
     await until(async () => (await apiJson(api, `/v1/rollouts/${fx.rollout}`)).state === 'paused', 150_000, 'the rule pause');
+    // The check-ins chart fills once the server wrote its first batch (at most a minute after the first one).
+    const checkins = async () => (await apiJson(api, '/v1/fleet/summary')).checkins.buckets.reduce((n, b) => n + b.checkins, 0);
+    await until(async () => (await checkins()) > 0, 120_000, 'check-ins in the fleet summary');
     await api.dispose();
     browser = await launch(fx);
     for (const viewport of VIEWPORTS) {
