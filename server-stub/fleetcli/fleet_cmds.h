@@ -27,6 +27,7 @@ namespace fw::fleet {
 
 void AddDeviceCommands(cli::Program& p);  // devices, device, actions, action, labels, label, quarantine, ...
 void AddAdminCommands(cli::Program& p);   // whoami, tokens, enrol-token, targets, ca, audit, alerts
+void AddSummaryCommand(cli::Program& p);  // summary (fleet_summary_cmd.cc)
 cli::Program MakeProgram();
 
 // The connection options every subcommand takes.

@@ -188,6 +188,7 @@ cli::Program MakeProgram() {
   p.summary = "fleet CLI: devices, actions, labels, tokens, audit log and alerts over fwserver's operator API";
   AddAdminCommands(p);
   AddDeviceCommands(p);
+  AddSummaryCommand(p);
   p.epilog = std::string(
       "Connection: --server URL (FWFLEET_SERVER), --token-file FILE (FWFLEET_TOKEN_FILE), --ca FILE "
       "(FWFLEET_CA).\n"

@@ -2,8 +2,8 @@
 // a minimal fake DOM, fetch and timers: the live region is fetched with same-origin credentials and
 // X-Requested-With and swapped in; 401 reloads; a failure shows "refresh failed"; a hidden tab stops
 // fetching and refreshes at once when shown; a field being typed in skips the round; only same-origin
-// paths are fetched; data-confirm asks before a form is sent. The real browser runs it in
-// tests/browser. Run: node --test tests/dashboard/app_js_test.js (ctest: dashboard_app_js_test).
+// paths are fetched; data-confirm asks before a form is sent; the login form goes on to `next` when
+// the browser is logged in already (GET /ui/session). The real browser runs it in tests/browser. Run: node --test tests/dashboard/app_js_test.js (ctest: dashboard_app_js_test).
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
@@ -32,7 +32,8 @@ function element(attrs) {
 }
 
 // Loads app.js into a fresh fake page with one live region (attrs) and returns the handles.
-function page(regionAttrs, replies) {
+function page(regionAttrs, replies, options) {
+  options = options || {};
   const region = element(regionAttrs);
   const status = element({});
   const listeners = {};
@@ -42,6 +43,7 @@ function page(regionAttrs, replies) {
   const body = element({});
   const world = {
     reloads: 0,
+    replaced: [],
     confirmText: null,
     confirmAnswer: true,
     document: {
@@ -49,15 +51,18 @@ function page(regionAttrs, replies) {
       readyState: 'complete',
       body,
       activeElement: body,
-      getElementById: (id) => (id === 'refresh-status' ? status : null),
-      querySelectorAll: (sel) => (sel === '[data-refresh]' ? [region] : []),
+      getElementById: (id) => (id === 'refresh-status' ? status : id === 'login' ? options.login || null : null),
+      querySelectorAll: (sel) => (sel === '[data-refresh]' && regionAttrs ? [region] : []),
       addEventListener: (type, fn) => { (listeners[type] = listeners[type] || []).push(fn); },
     },
   };
   const sandbox = {
     document: world.document,
     window: {
-      location: { reload: () => { world.reloads++; } },
+      location: {
+        reload: () => { world.reloads++; },
+        replace: (url) => { world.replaced.push(url); },
+      },
       confirm: (text) => { world.confirmText = text; return world.confirmAnswer; },
     },
     setTimeout: (fn, ms) => { const id = nextTimer++; timers.set(id, { fn, ms }); return id; },
@@ -185,4 +190,33 @@ test('data-confirm asks before the form is sent', () => {
   p.fire('submit', { submitter: element({}), target: element({}), preventDefault: () => { prevented++; } });
   assert.strictEqual(p.world.confirmText, null);
   assert.strictEqual(prevented, 1);
+});
+
+// The login form of page(): hidden field next = `next`.
+function loginForm(next) {
+  return { querySelector: (sel) => (sel === 'input[name="next"]' ? { value: next } : null) };
+}
+
+test('the login form goes on to next when the browser is logged in already', async () => {
+  const p = page(null, [{ status: 200, body: 'live' }], { login: loginForm('/ui/rollouts/7') });
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 1);
+  assert.strictEqual(p.fetches[0].url, '/ui/session');
+  assert.strictEqual(p.fetches[0].options.credentials, 'same-origin');
+  assert.deepStrictEqual(p.world.replaced, ['/ui/rollouts/7']);
+});
+
+test('the login form stays without a session, and never goes off the dashboard', async () => {
+  let p = page(null, [{ status: 200, body: 'none' }], { login: loginForm('/ui/') });
+  await p.tick();
+  assert.deepStrictEqual(p.world.replaced, []);
+  for (const next of ['//evil.example/ui/', 'https://evil.example/', '/\\evil.example', '/v1/tokens']) {
+    p = page(null, [{ status: 200, body: 'live' }], { login: loginForm(next) });
+    await p.tick();
+    assert.deepStrictEqual(p.world.replaced, ['/ui/'], next);
+  }
+  // Not the login page: no question asked.
+  p = page(null, []);
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 0);
 });

@@ -3,6 +3,7 @@
 // the buttons by role, 404 and API refusals.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 #include "fleet_pages_fixture.h"
@@ -18,6 +19,10 @@ class DevicePageTest : public FleetPagesTest {
   std::string Render(Role role, const std::string& serial = "T-0001") {
     const Page page = DevicePage(Api(role), Ctx(role, "/ui/devices/" + serial), serial);
     EXPECT_EQ(page.status, 200) << page.body.str();
+    // Nothing on the page may run script or carry inline style (the CSP forbids both).
+    EXPECT_EQ(page.body.str().find("<script"), std::string::npos);
+    EXPECT_EQ(page.body.str().find("style="), std::string::npos);
+    EXPECT_FALSE(std::regex_search(page.body.str(), std::regex(" on[a-z]+=\""))) << "an event handler attribute";
     return page.body.str();
   }
 };

@@ -72,8 +72,9 @@ class FleetPageTest : public FleetPagesTest {};
 
 TEST_F(FleetPageTest, ListsQuarantinedTerminalsWithClonesCalledOutAndTheTerminalsNotSeen) {
   AddDevice("T-0001");
-  AddDevice("T-0002", "1.2.0", DeviceState::kQuarantined, 0, "journal fork: seq 5 differs");
+  AddDevice("T-0002", "1.2.0", DeviceState::kQuarantined, 0, "quarantined by the witness");
   AddDevice("T-0003", "1.2.0", DeviceState::kQuarantined, 0, "stolen <b>terminal</b>");
+  AddDevice("T-0006", "1.2.0", DeviceState::kQuarantined, 0, "journal fork: seq 7 differs");
   AddDevice("T-0004", "1.2.0", DeviceState::kActive, Now() - 2 * 86400);
   AddDevice("T-0005", "", DeviceState::kActive, Now() - 90000);
   AddAlert("clone", "T-0002", {{"serial", "T-0002"}, {"seq", 5}, {"detail", "two chains"}, {"source", "checkin"}});
@@ -81,10 +82,13 @@ TEST_F(FleetPageTest, ListsQuarantinedTerminalsWithClonesCalledOutAndTheTerminal
   EXPECT_EQ(page.status, 200);
   const std::string html = page.body.str();
   const std::string quarantined = Section(html, "quarantined");
-  EXPECT_EQ(Count(quarantined, "<tr data-serial="), 2u) << quarantined;
+  EXPECT_EQ(Count(quarantined, "<tr data-serial="), 3u) << quarantined;
   EXPECT_NE(quarantined.find("href=\"/ui/devices/T-0002\""), std::string::npos);
   EXPECT_NE(quarantined.find("clone (journal fork)"), std::string::npos);
-  EXPECT_EQ(Count(quarantined, "clone-mark"), 1u) << "T-0003 is no clone";
+  // T-0002 by the summary's clone alert, T-0006 by the device API's quarantine reason; T-0003 is no clone.
+  EXPECT_EQ(Count(quarantined, "clone-mark"), 2u);
+  EXPECT_NE(quarantined.find("<tr data-serial=\"T-0002\" class=\"clone\">"), std::string::npos);
+  EXPECT_NE(quarantined.find("<tr data-serial=\"T-0006\" class=\"clone\">"), std::string::npos);
   EXPECT_NE(quarantined.find("stolen &lt;b&gt;terminal&lt;/b&gt;"), std::string::npos);
   const std::string not_seen = Section(html, "not-seen");
   EXPECT_NE(not_seen.find("data-serial=\"T-0004\""), std::string::npos) << not_seen;
@@ -168,6 +172,59 @@ TEST_F(FleetPageTest, DrawsTheSummaryByVersionCheckinsAndJournalAlerts) {
   EXPECT_NE(alerts.find("finding: fork, seq: 5, source: checkin, detail: seq 5: &lt;b&gt;two&lt;/b&gt; heads"),
             std::string::npos);
   ExpectNoScriptOrStyle(html);
+}
+
+// The numbers of the overview are the store's: devices created straight into it, counted by the real
+// GET /v1/fleet/summary.
+TEST_F(FleetPageTest, TheNumbersShownAreTheDevicesCreated) {
+  AddDevice("A-1", "1.2.0");
+  AddDevice("A-2", "1.2.0");
+  AddDevice("A-3", "1.2.0");
+  AddDevice("B-1", "1.3.0");
+  AddDevice("B-2", "1.3.0", DeviceState::kQuarantined, 0, "tamper switch");
+  AddDevice("C-1", "1.2.0", DeviceState::kRevoked, Now() - 3 * 86400);
+  AddDevice("N-1", "", DeviceState::kActive, Now() - 2 * 86400);
+  const int64_t bucket = Now() / kCheckinBucketSeconds * kCheckinBucketSeconds;
+  ASSERT_TRUE(store().AddCheckinCounts({{bucket, 4}, {bucket - 3600, 2}}).ok());
+  AddAlert("journal_anomaly", "A-1",
+           {{"serial", "A-1"},
+            {"finding", "truncated"},
+            {"seq", 9},
+            {"detail", "3 records are gone"},
+            {"source", "checkin"}});
+  AddAlert("quarantine", "B-2", {{"serial", "B-2"}, {"reason", "tamper switch"}});
+  const Page page = FleetPage(Api(Role::kViewer), Ctx(Role::kViewer));
+  EXPECT_EQ(page.status, 200);
+  const std::string html = page.body.str();
+  EXPECT_EQ(html.find("class=\"api-error\""), std::string::npos) << html;
+  EXPECT_NE(html.find("id=\"total-devices\">7<"), std::string::npos) << html;
+  EXPECT_NE(html.find("data-state=\"active\">5<"), std::string::npos);
+  EXPECT_NE(html.find("data-state=\"quarantined\">1<"), std::string::npos);
+  EXPECT_NE(html.find("data-state=\"revoked\">1<"), std::string::npos);
+  const std::string by_version = Section(html, "by-version");
+  auto cell = [&](const std::string& version, const char* state, int n) {
+    const std::string row = by_version.substr(by_version.find("<tr data-version=\"" + version + "\""));
+    const std::string td = row.substr(0, row.find("</tr>"));
+    const std::string at = "data-state=\"" + std::string(state) + "\">";
+    const size_t p = td.find(at);
+    if (p == std::string::npos) return std::string("no cell");
+    std::string text = td.substr(p + at.size(), td.find("</td>", p) - p - at.size());
+    if (text.starts_with("<a ")) text = text.substr(text.find('>') + 1, text.find("</a>") - text.find('>') - 1);
+    return text == std::to_string(n) ? std::string("ok") : text;
+  };
+  EXPECT_EQ(cell("1.2.0", "active", 3), "ok") << by_version;
+  EXPECT_EQ(cell("1.2.0", "revoked", 1), "ok");
+  EXPECT_EQ(cell("1.2.0", "quarantined", 0), "ok");
+  EXPECT_EQ(cell("1.3.0", "active", 1), "ok");
+  EXPECT_EQ(cell("1.3.0", "quarantined", 1), "ok");
+  EXPECT_EQ(cell("", "active", 1), "ok");
+  EXPECT_NE(by_version.find("<title>1.2.0: 3 active</title>"), std::string::npos);
+  EXPECT_NE(Section(html, "not-seen").find("id=\"not-seen-count\">2<"), std::string::npos) << Section(html, "not-seen");
+  EXPECT_NE(Section(html, "checkins").find("id=\"checkins-total\">6<"), std::string::npos) << Section(html, "checkins");
+  EXPECT_NE(Section(html, "quarantined").find("id=\"quarantined-count\">1<"), std::string::npos);
+  const std::string alerts = Section(html, "journal-alerts");
+  EXPECT_EQ(Count(alerts, "<tr data-alert="), 1u) << "a quarantine is no journal alert: " << alerts;
+  EXPECT_NE(alerts.find("finding: truncated, seq: 9"), std::string::npos);
 }
 
 TEST_F(FleetPageTest, NeverListsTheWholeFleet) {

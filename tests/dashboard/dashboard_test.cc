@@ -391,5 +391,18 @@ TEST_F(DashboardTest, StoreDownIs503AndKeepsTheSession) {
   EXPECT_EQ(Login(other, token).status, 303);
 }
 
+TEST_F(DashboardTest, SessionProbeSaysLiveOrNone) {
+  Response r = Ui("GET", "/ui/session", nullptr, "", {{"x-requested-with", "fetch"}});
+  EXPECT_EQ(r.status, 200);  // never 401 (a console error on every login page) nor a redirect
+  EXPECT_EQ(r.body, "none");
+  EXPECT_EQ(HeaderValue(r, "Content-Type"), "text/plain; charset=utf-8");
+  ExpectSecurityHeaders(r, "probe");
+  Browser b = LoggedIn("viewer");
+  r = Ui("GET", "/ui/session", &b, "", {{"x-requested-with", "fetch"}});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "live");
+  EXPECT_EQ(Ui("POST", "/ui/session", &b, "csrf=" + dash::CsrfToken(b.cookies["__Host-fwsession"])).status, 404);
+}
+
 }  // namespace
 }  // namespace fw::server::test

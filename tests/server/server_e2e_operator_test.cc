@@ -169,6 +169,18 @@ TEST_F(E2eOperatorTest, OperatorListsTerminalsPushesAnActionAndReadsTheAuditLog)
   ASSERT_EQ(all["items"].size(), 2u) << all.dump();
   EXPECT_NE(all["items"][0]["serial"], all["items"][1]["serial"]);
 
+  // The fleet summary (GET /v1/fleet/summary) through fwfleet: the counts of the two terminals.
+  Json summary = FleetJson(admin_, {"summary", "--hours", "1"});
+  EXPECT_EQ(summary["devices"], 2) << summary.dump();
+  EXPECT_EQ(summary["states"]["active"], 2) << summary.dump();
+  EXPECT_EQ(summary["by_version"], Json::parse(R"([{"version":"1.0.0","state":"active","devices":2}])"));
+  EXPECT_EQ(summary["checkins"]["buckets"].size(), 13u) << "an hour of 300 s buckets and the current one";
+  r = Fleet(admin_, {"summary"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("devices      2 (active 2, quarantined 0, revoked 0)\n", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("in the last 24 h (300 s buckets)"), std::string::npos) << r.out;
+  EXPECT_EQ(Fleet(admin_, {"summary", "--hours", "169"}).exit_code, 2);
+
   // Labels and a filtered list.
   EXPECT_EQ(Fleet(admin_, {"label", "add", "POS-0002", "shop-7"}).exit_code, 0);
   Json shop = FleetJson(admin_, {"devices", "--label", "shop-7"});

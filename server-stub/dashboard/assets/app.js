@@ -1,11 +1,13 @@
 // fwserver dashboard (docs/dashboard.md "Live refresh"). The only script; plain JavaScript, no
-// framework. Two jobs:
+// framework. Three jobs:
 //  1. Live regions: every element with data-refresh="URL" is fetched again every data-interval ms
 //     (same-origin credentials, header X-Requested-With) and its innerHTML replaced with the answer
 //     (server-rendered and escaped HTML of this origin). Paused while the tab is hidden. A 401 means
 //     the session ended: reload (the server then shows the login form). The status line in the header
 //     says "updated HH:MM:SS" or "refresh failed".
 //  2. Buttons with data-confirm="TEXT": confirm(TEXT) before their form is sent.
+//  3. On the login form: when the browser is logged in already (GET /ui/session answers "live"), go on
+//     to the form's `next` (a link from another site does not carry the SameSite=Strict cookie).
 (function () {
   'use strict';
 
@@ -35,8 +37,7 @@
     var url = region.getAttribute('data-refresh');
     var interval = parseInt(region.getAttribute('data-interval'), 10);
     if (!(interval >= 500)) interval = 2000;
-    // Dashboard paths of this origin only: "/ui/...", never "//host" or a backslash trick.
-    if (!url || url.slice(0, 4) !== '/ui/' || url.indexOf('//') !== -1 || url.indexOf('\\') !== -1) return;
+    if (!uiPath(url) || url === '/ui') return;  // dashboard paths of this origin only
     var timer = null;
     var inFlight = false;
 
@@ -96,9 +97,35 @@
     if (text && !window.confirm(text)) event.preventDefault();
   }, true);
 
+  // A dashboard path of this origin: "/ui" or "/ui/...", never "//host" or a backslash trick.
+  function uiPath(url) {
+    return !!url && (url === '/ui' || url.slice(0, 4) === '/ui/') && url.indexOf('//') === -1 &&
+      url.indexOf('\\') === -1;
+  }
+
+  // The login form after a link from another site: the session cookie (SameSite=Strict) was not sent
+  // with that navigation, but is with this same-origin request. Logged in already: go on to `next`.
+  function resumeSession() {
+    var form = document.getElementById('login');
+    if (!form || !form.querySelector) return;
+    var field = form.querySelector('input[name="next"]');
+    var next = field && uiPath(field.value) ? field.value : '/ui/';
+    fetch('/ui/session', {
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+      headers: { 'X-Requested-With': 'fetch' }
+    }).then(function (response) {
+      return response.ok ? response.text() : '';
+    }).then(function (text) {
+      if (text === 'live') window.location.replace(next);
+    }).catch(function () {});
+  }
+
   function init() {
     var regions = document.querySelectorAll('[data-refresh]');
     for (var i = 0; i < regions.length; i++) startRegion(regions[i]);
+    resumeSession();
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
   else init();

@@ -179,6 +179,16 @@ Response HandleUi(UiEnv& env, const Request& request, const std::string& path, c
                                     true),
                         nullptr);
   }
+  if (path == "/ui/session" && !post) {
+    // Is this browser logged in? app.js asks from the login form: a link from another site carries no
+    // SameSite=Strict cookie, so such a visit lands on the login form with a live session; the
+    // same-origin fetch does carry it, and the page goes on to `next`. Always 200 (a 401 would be an
+    // error in the browser's console on every login page).
+    Response r;
+    r.body = lookup->live ? "live" : "none";
+    r.Header("Content-Type", "text/plain; charset=utf-8");
+    return r;
+  }
   if (!lookup->live) return NoSession(env, request, *lookup, path, query_text, fragment);
   const PageContext ctx = ContextFor(env, request, *lookup->live, path, std::move(*query));
   if (post) return OperationPost(env, request, path, ctx, *lookup->live);

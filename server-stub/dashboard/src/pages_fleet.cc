@@ -246,7 +246,11 @@ void Quarantined(Html& out, const ApiReply& summary, const ApiReply& list, const
   for (const auto& d : items) {
     const std::string serial = JStr(d, "serial");
     const bool clone = clones.contains(serial) || JStr(d, "reason").starts_with("journal fork");
-    out.Open("tr", {{"data-serial", serial}, {"class", clone ? "clone" : ""}});
+    if (clone) {
+      out.Open("tr", {{"data-serial", serial}, {"class", "clone"}});
+    } else {
+      out.Open("tr", {{"data-serial", serial}});
+    }
     out.Open("td");
     DeviceLink(out, serial);
     out.Close("td");
