@@ -291,6 +291,7 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   std::cout << nlohmann::json{{"terminals", out.serials.size()},
                               {"rollout", out.rollout_id},
+                              {"paused_rollout", out.paused_rollout_id},
                               {"actions", out.actions},
                               {"events", out.events},
                               {"succeeded", out.succeeded},

@@ -11,9 +11,9 @@
 //    spread (most within 10 minutes, some hours, about 1 % days ago); a rollout over every terminal to the
 //    repository's target (canary of 100 decided, group 2 (20 %) fully assigned: most succeeded, some failed,
 //    the rest in progress, every event stored through the device API's state machine ApplyEvent), a second
-//    rollout only created; then some terminals quarantined as clones (clone + quarantine alerts), some
-//    revoked (certificates deny-listed), journal anomalies (journal_anomaly alerts), journal backups with
-//    segments, the audit rows each of these writes, and check-in counts for the last 48 hours.
+//    over the "pilot" label paused by an operator, a third only created; then some terminals quarantined as clones
+//    (clone + quarantine alerts), some revoked (certificates deny-listed), journal anomalies (journal_anomaly alerts),
+//    journal backups with segments, the audit rows each of these writes, and check-in counts for the last 48 hours.
 //  - The rollout needs the repository's signed target (`target`, a TUF path in `repo_dir`).
 // Thread safety: single-threaded tool.
 #pragma once
@@ -42,7 +42,8 @@ struct Options {
 struct Seeded {
   std::vector<std::string> serials;
   std::vector<std::string> versions;  // the running version of each serial (index = serials)
-  int64_t rollout_id = 0;
+  int64_t rollout_id = 0;             // over every terminal, running
+  int64_t paused_rollout_id = 0;      // over the pilot stores, paused by an operator
   int64_t actions = 0;
   int64_t events = 0;
   int64_t succeeded = 0;

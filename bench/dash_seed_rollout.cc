@@ -188,11 +188,20 @@ Status SeedRollout(Store& store, const Options& o, const AlertPolicy& alerts, st
   const int64_t health = decided * 15 / 1000, download = decided * 12 / 1000, boot = decided * 9 / 1000;
   FW_RETURN_IF_ERROR(PlayOpen(store, ctx, created.id, Fates(decided - health - download - boot, health, download, boot),
                               t1 + 60, o.now_s - 900 - t1 - 60, rng, out));
-  // A second rollout, only created (the list shows more than one).
+  // A second rollout over the pilot stores, started and paused by an operator before it assigned anything
+  // (the page names the pause and who made it), and a third only created.
   rollout::RolloutSpec pilot = MainSpec(o);
   pilot.name = "POS-X1 1.3.0 (pilot stores, soft)";
   pilot.labels = {"pilot"};
   pilot.type = "soft";
+  FW_ASSIGN_OR_RETURN(auto paused, rollout::Create(store, ctx, pilot, "token:2:bob", o.now_s - 4 * 3600));
+  out.paused_rollout_id = paused.id;
+  FW_RETURN_IF_ERROR(rollout::Start(store, ctx, paused.id, "token:2:bob", o.now_s - 3 * 3600).status());
+  FW_RETURN_IF_ERROR(rollout::Pause(store, ctx, paused.id, "the pilot stores asked to wait until after the weekend",
+                                    "token:2:bob", o.now_s - 3 * 3600 + 30)
+                         .status());
+  pilot.name = "POS-X1 1.3.0 (pilot stores, download only)";
+  pilot.type = "download-only";
   return rollout::Create(store, ctx, pilot, "token:2:bob", o.now_s - 1800).status();
 }
 

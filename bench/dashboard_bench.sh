@@ -163,10 +163,11 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
   echo
   echo "== $name: seeding $terminals terminals"
   make_data "$d" "$uri" | tee "$work/$name.seed.json"
-  local token serial rollout
+  local token serial rollout paused
   token=$(jq -r '.token' "$d.token.json")
   serial=$(jq -r '.sample_serial' "$work/$name.seed.json")
   rollout=$(jq -r '.rollout' "$work/$name.seed.json")
+  paused=$(jq -r '.paused_rollout' "$work/$name.seed.json")
   "$fwserver" issuer --data "$d" > "$d.issuer.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do [ -S "$d/issuer.sock" ] && break; sleep 0.1; done
@@ -187,7 +188,7 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
   cookie=$(awk -F'\t' 'NF >= 7 && $1 !~ /^# / { printf "%s%s=%s", (n++ ? "; " : ""), $6, $7 }' "$jar")
   echo "login: HTTP $(cat "$work/$name.login.code"), cookies: $(awk -F'\t' 'NF >= 7 && $1 !~ /^# / {printf "%s ", $6}' "$jar")"
   pages=("/ui/" "/ui/devices" "/ui/devices/$serial" "/ui/rollouts" "/ui/rollouts/$rollout"
-    "/ui/rollouts/$rollout?fragment=1" "/ui/alerts" "/ui/audit")
+    "/ui/rollouts/$rollout?fragment=1" "/ui/rollouts/$paused" "/ui/alerts" "/ui/audit")
   # The baseline's files: each page's bytes as fwserver sent them, and the assets.
   stop_nginx
   start_nginx "$d"

@@ -158,6 +158,26 @@ test('a field being typed in inside the region skips the round', async () => {
   assert.strictEqual(p.fetches.length, 1);
 });
 
+test('a reason typed inside the region and left (focus elsewhere) is not wiped by the refresh', async () => {
+  const p = page(live, []);
+  const reason = { type: 'text', value: '', defaultValue: '' };
+  const revert = { type: 'checkbox', checked: false, defaultChecked: false };
+  const csrf = { type: 'hidden', value: 'x', defaultValue: '' };
+  p.region.querySelectorAll = (sel) => (sel === 'input, textarea' ? [csrf, reason, revert] : []);
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 1, 'untouched fields (a hidden one differing) do not hold the refresh');
+  reason.value = 'bad batch';
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 1, 'a typed reason holds the refresh');
+  reason.value = '';
+  revert.checked = true;
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 1, 'a ticked checkbox holds the refresh');
+  revert.checked = false;
+  await p.tick();
+  assert.strictEqual(p.fetches.length, 2);
+});
+
 test('only same-origin paths are fetched', async () => {
   for (const url of ['https://evil.example/x', '//evil.example/x', '/ui//evil.example/x', '/\\evil.example/ui/',
                      '/ui/\\\\evil', '/v1/tokens', 'javascript:alert(1)', '']) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "dashboard_fixture.h"
@@ -402,6 +403,36 @@ TEST_F(DashboardTest, SessionProbeSaysLiveOrNone) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "live");
   EXPECT_EQ(Ui("POST", "/ui/session", &b, "csrf=" + dash::CsrfToken(b.cookies["__Host-fwsession"])).status, 404);
+}
+
+TEST_F(DashboardTest, EveryPageInTheLayoutObeysTheCsp) {
+  AddDevice("T-0001");
+  ASSERT_TRUE(store_->AddLabel("T-0001", "shop-1").ok());
+  const int64_t id = MakeRollout("csp", "paused");
+  Browser b = LoggedIn("admin", "root");
+  const std::regex handler(R"(\s(onclick|onload|onerror|onsubmit|onchange|oninput|onfocus|onmouseover)\s*=)",
+                           std::regex::icase);
+  for (const std::string& target : {std::string("/ui/"), std::string("/ui/devices"), std::string("/ui/devices/T-0001"),
+                                    std::string("/ui/rollouts"), "/ui/rollouts/" + std::to_string(id),
+                                    std::string("/ui/audit"), std::string("/ui/alerts"), std::string("/ui/nope")}) {
+    const Response r = Ui("GET", target, &b);
+    EXPECT_EQ(r.status, target == "/ui/nope" ? 404 : 200) << target << "\n" << r.body;
+    ExpectSecurityHeaders(r, target);
+    EXPECT_EQ(r.body.rfind("<!doctype html>", 0), 0u) << target;
+    EXPECT_NE(r.body.find("<h1>"), std::string::npos) << target;
+    EXPECT_NE(r.body.find(R"(<nav id="nav")"), std::string::npos) << target;
+    EXPECT_NE(r.body.find(R"(<span id="whoami">root (admin)</span>)"), std::string::npos) << target;
+    // One script, the external one; no inline style, no event handler, no javascript: URL.
+    EXPECT_EQ(r.body.find("<script"), r.body.find(R"(<script src="/ui/static/app.js")")) << target;
+    EXPECT_EQ(r.body.find("<script"), r.body.rfind("<script")) << target;
+    EXPECT_EQ(r.body.find("style="), std::string::npos) << target;
+    EXPECT_EQ(r.body.find("<style"), std::string::npos) << target;
+    EXPECT_EQ(r.body.find("javascript:"), std::string::npos) << target;
+    EXPECT_FALSE(std::regex_search(r.body, handler)) << target;
+    EXPECT_EQ(r.body.find("api-error"), target == "/ui/nope" ? r.body.find("api-error") : std::string::npos)
+        << target << "\n"
+        << r.body;  // an admin sees every page without a refusal
+  }
 }
 
 }  // namespace

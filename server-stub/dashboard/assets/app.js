@@ -26,11 +26,25 @@
     return two(d.getHours()) + ':' + two(d.getMinutes()) + ':' + two(d.getSeconds());
   }
 
-  // A form inside a region being replaced while the user types would lose the input: skip that round.
+  // A form inside a region being replaced while the user types would lose the input: skip the round
+  // while a field of the region has the focus, or holds something the user typed or ticked (a reason
+  // written, then the mouse moved to the button) — the region refreshes again once the form is sent.
+  function edited(field) {
+    if (field.type === 'hidden') return false;
+    if (field.type === 'checkbox' || field.type === 'radio') return field.checked !== field.defaultChecked;
+    return typeof field.value === 'string' && field.value !== (field.defaultValue || '');
+  }
   function busy(region) {
     var active = document.activeElement;
-    return active && active !== document.body && region.contains(active) &&
-      (active.tagName === 'INPUT' || active.tagName === 'SELECT' || active.tagName === 'TEXTAREA');
+    if (active && active !== document.body && region.contains(active) &&
+        (active.tagName === 'INPUT' || active.tagName === 'SELECT' || active.tagName === 'TEXTAREA')) {
+      return true;
+    }
+    var fields = region.querySelectorAll ? region.querySelectorAll('input, textarea') : [];
+    for (var i = 0; i < fields.length; i++) {
+      if (edited(fields[i])) return true;
+    }
+    return false;
   }
 
   function startRegion(region) {
