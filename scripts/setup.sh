@@ -16,6 +16,7 @@ packages=(
   nginx-light slowhttptest curl ccache jq
   tzdata
   postgresql-15 postgresql-client-15 libpq-dev
+  chromium fonts-liberation fonts-dejavu-core
 )
 # What each group is for (a fresh Debian 12 has none of it; scripts/fresh-check.sh proves the list):
 #   build + libraries; sqlite3 (CLI tests inspect history.db); faketime (expiry tests, the vendor pipeline's
@@ -35,7 +36,10 @@ packages=(
 #   jq (the fleet demo's JSON); ccache (scripts/build.sh: rebuilds of an unchanged tree take seconds);
 #   tzdata (zoneinfo: the agent's maintenance windows in the terminal's time zone, docs/agent.md "Time");
 #   postgresql-15 (initdb/pg_ctl: tests start throwaway clusters themselves, scripts/pg-cluster.sh; the package's
-#   own cluster is never started: policy-rc.d below), postgresql-client-15 (psql), libpq-dev (the PostgreSQL store).
+#   own cluster is never started: policy-rc.d below), postgresql-client-15 (psql), libpq-dev (the PostgreSQL store);
+#   chromium (the dashboard's browser tests and scripts/screenshots.sh drive Debian's headless Chromium through
+#   playwright-core, tests/browser), fonts-liberation + fonts-dejavu-core (text in its pages and screenshots:
+#   fonts-liberation is only a Recommends of chromium-common, which --no-install-recommends leaves out).
 
 missing=()
 for p in "${packages[@]}"; do
@@ -64,4 +68,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 if [ ! -d "$root/tests/interop/node_modules" ] && command -v npm >/dev/null; then
   echo "setup: npm ci in tests/interop"
   (cd "$root/tests/interop" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# playwright-core for the dashboard's browser tests (pinned by package-lock.json). It drives Debian's
+# /usr/bin/chromium: never let it download a browser of its own.
+if [ ! -d "$root/tests/browser/node_modules" ] && command -v npm >/dev/null; then
+  echo "setup: npm ci in tests/browser"
+  (cd "$root/tests/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -426,7 +426,7 @@ void RulesAndSpec(Html& out, const RolloutData& d) {
     out.Element("p", {{"class", "empty"}},
                 "No abort rules: only the groups' success thresholds and journal_check (fleet) pause it.");
   } else {
-    out.Open("table", {{"id", "abort-rules"}}).Open("thead").Open("tr");
+    out.Open("div", {{"class", "table-wrap"}}).Open("table", {{"id", "abort-rules"}}).Open("thead").Open("tr");
     for (const char* h : {"class", "pauses when failures exceed", "once decided members reach"}) out.Element("th", h);
     out.Close("tr").Close("thead").Open("tbody");
     for (const rollout::AbortRule& r : d.spec.abort_rules) {
@@ -436,7 +436,7 @@ void RulesAndSpec(Html& out, const RolloutData& d) {
       out.Element("td", Id(r.min_sample));
       out.Close("tr");
     }
-    out.Close("tbody").Close("table");
+    out.Close("tbody").Close("table").Close("div");
   }
   out.Open("details", {{"id", "spec"}});
   out.Element("summary", "Spec (canonical JSON)");
