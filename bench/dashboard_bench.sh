@@ -15,6 +15,7 @@
 #      fwserver's CPU time per request (/proc/PID/stat: on a loaded machine the wall times stretch, CPU does not);
 #      then the operator API calls the pages are made of (GET /v1/..., bearer token, same loop): median and
 #      p95 each, to name the call behind a slow page;
+#      and the live region's refresh (?fragment=1) alone and while another client reloads /ui/audit;
 #   4. browser load (unless --no-browser): headless /usr/bin/chromium driven by playwright-core, each page
 #      loaded L times (after one warm-up) from fwserver and from nginx (the same bytes and the same
 #      app.css/app.js): navigation timing responseEnd, domContentLoadedEventEnd, loadEventEnd (ms from
@@ -244,6 +245,20 @@ run_backend() {  # $1: name (sqlite|postgresql), $2: URI or ""
     printf '%-48s %9s %7s | %9s %9s\n' "${api[$i]}" "$(curl -sk -H "Authorization: Bearer $token" "$base${api[$i]}" | wc -c)" "$ac" "$am" "$ap"
     [ "$ac" = 200 ] || failed+=("$name ${api[$i]}: HTTP $ac")
   done
+  # Head-of-line blocking: the live region's refresh (what every open rollout page fetches every few
+  # seconds) alone, then while one other client reloads the audit page in a loop (operator.threads: 1).
+  local frag=$base/ui/rollouts/$rollout?fragment=1 hol=$work/$name.hol
+  rm -f "$hol.alone" "$hol.busy"
+  times "$frag" "$cookie" "$hol.alone"
+  (for _ in $(seq 40); do curl -sk -H "Cookie: $cookie" -o /dev/null "$base/ui/audit"; done) &
+  local loop=$!
+  sleep 0.3
+  for _ in $(seq "$rounds"); do times "$frag" "$cookie" "$hol.busy"; done
+  kill "$loop" 2> /dev/null || true
+  wait "$loop" 2> /dev/null || true
+  echo
+  echo "live refresh (GET ${frag#"$base"}; ms): alone median $(cut -d' ' -f2 "$hol.alone" | pct 50), max $(cut -d' ' -f2 "$hol.alone" | pct 100);" \
+    "while another client reloads /ui/audit: median $(cut -d' ' -f2 "$hol.busy" | pct 50), max $(cut -d' ' -f2 "$hol.busy" | pct 100)"
   if [ $browser = 1 ]; then
     echo
     echo "browser load ($name; headless chromium; ms from navigation start, median of $loads loads after one warm-up)"
