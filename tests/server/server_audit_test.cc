@@ -169,6 +169,27 @@ TEST_P(AuditTest, AChangedRowIsFoundNamingItsSeq) {
   EXPECT_EQ(v.head.seq, 2);  // the last row still trusted
 }
 
+// Verification hashes before/after as stored when each is one JSON text (no re-canonicalising): a
+// row stored non-canonically still verifies (the full path), and moving text between before and
+// after so that the concatenation is unchanged is still found.
+TEST_P(AuditTest, NonCanonicalJsonVerifiesAndTextMovedBetweenBeforeAndAfterIsFound) {
+  auto a = Record(*store_, 1001, "cli:alice", "device.label", "device:T-1", "null", R"({ "b" : 1, "a" : 2 })");
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = Record(*store_, 1002, "cli:alice", "device.label", "device:T-2", "null", R"({"a":1,"before":2})");
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  Append(1);
+  auto v = Verify();
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.rows, 3);
+  // The verbatim input of row 2 is unchanged by this edit ("after":{"a":1 + ,"before": + 2},...):
+  // only after and before as separate JSON texts tell the rows apart.
+  Sql(R"(UPDATE audit_log SET after_json = '{"a":1', before_json = '2},"before":null' WHERE seq = 2)");
+  v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2);
+  EXPECT_EQ(v.problem.rfind("hash: the content of row 2 ", 0), 0u) << v.problem;
+}
+
 TEST_P(AuditTest, AChangedActorOrTimeIsFoundToo) {
   Append(3);
   Sql("UPDATE audit_log SET actor = 'system' WHERE seq = 2");

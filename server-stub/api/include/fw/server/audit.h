@@ -13,6 +13,8 @@
 //  - VerifyAuditChain(): walks every row by seq (bounded memory: pages of 1,000) and checks seq has
 //    no gap, prev = previous hash, hash = AuditEntryHash. The first broken row is reported (seq and
 //    a sentence starting with what is wrong: "gap: ", "prev: ", "hash: "); later rows are not trusted.
+//    A row whose before/after are each one JSON text is first hashed with them as stored (canonical in
+//    practice: no document is built); only a mismatch or a non-JSON text takes the canonicalising path.
 //  - Head export: a heads file is JSON Lines {"seq":N,"hash":H,"time":T,"exported":E}, appended with
 //    O_APPEND + fsync (file and directory on creation; a missing parent directory is created).
 //    ExportAuditHead appends a line only when the head moved since the file's last line; an empty
