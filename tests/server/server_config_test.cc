@@ -30,7 +30,7 @@ TEST(ServerConfig, DefaultsRoundTrip) {
   EXPECT_EQ(c->operator_port.port, 9443);
   EXPECT_EQ(c->operator_port.tls_cert, "/data/tls/server.pem");  // the device port's
   EXPECT_EQ(c->operator_port.tls_key, "/data/tls/server.key");
-  EXPECT_EQ(c->operator_port.threads, 1);
+  EXPECT_EQ(c->operator_port.threads, 2);
   EXPECT_EQ(c->audit.heads_file, "/data/audit/heads.jsonl");
   EXPECT_EQ(c->audit.export_interval_seconds, 300);
   EXPECT_TRUE(c->alerts.webhooks.empty());

@@ -47,7 +47,8 @@ struct OperatorPortConfig {
   uint16_t port = 9443;  // 0: ephemeral
   std::string tls_cert;  // default: the device port's certificate
   std::string tls_key;   // default: the device port's key
-  int threads = 1;       // I/O threads, each with its own store connection
+  int threads =
+      2;  // I/O threads, each with its own store connection (2: one slow dashboard view never stalls the rest)
 };
 
 struct WebhookConfig {
